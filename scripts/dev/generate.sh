@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Regenerates Go, gRPC, grpc-gateway and OpenAPI code from proto/.
+# Third-party .proto files are taken from the Go module cache into build/third_party
+# (ignored by git), never committed.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+tp=build/third_party
+mkdir -p "$tp"
+moddir() { (cd tools/protoc && GOWORK=off GOFLAGS=-mod=mod go mod download -json "$1" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); }
+gw=$(moddir github.com/grpc-ecosystem/grpc-gateway@v1.16.0)
+pv=$(moddir github.com/bufbuild/protovalidate@v1.2.2)
+rm -rf "$tp"/google "$tp"/buf
+mkdir -p "$tp"/google/api "$tp"/buf/validate
+cp "$gw"/third_party/googleapis/google/api/{annotations,http}.proto "$tp"/google/api/
+cp "$pv"/proto/protovalidate/buf/validate/validate.proto "$tp"/buf/validate/
+chmod -R u+w "$tp"
+
+rm -rf proto/openapi/*.json
+find proto/printfleet -name '*.go' -delete
+bin/buf generate
+bin/buf format -w proto
