@@ -1,0 +1,71 @@
+// Package config loads a process's configuration from environment variables
+// into a struct with `env` tags (github.com/sethvargo/go-envconfig), and logs
+// it once with secrets masked.
+//
+// Every variable carries the PRINTFLEET_ prefix. Nested structs add their own
+// prefix, so shared parts compose: a service's Config embeds
+// `Postgres postgres.Config `env:", prefix=PG_"“` and gets PRINTFLEET_PG_URL.
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Prefix is prepended to every variable name.
+const Prefix = "PRINTFLEET_"
+
+// Secret is a string that never prints: fmt, JSON and slog all see "***".
+type Secret string
+
+// Reveal returns the secret's value; call it only where the value is used.
+func (s Secret) Reveal() string { return string(s) }
+
+func (s Secret) String() string { return mask(string(s)) }
+
+// GoString masks %#v too.
+func (s Secret) GoString() string { return mask(string(s)) }
+
+// MarshalJSON masks the secret in JSON.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(mask(string(s))) }
+
+// LogValue masks the secret in slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(mask(string(s))) }
+
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// Load fills cfg (a pointer to a struct) from the environment.
+func Load(ctx context.Context, cfg any) error {
+	return LoadFrom(ctx, cfg, envconfig.OsLookuper())
+}
+
+// LoadFrom fills cfg from the given lookuper (tests use envconfig.MapLookuper).
+func LoadFrom(ctx context.Context, cfg any, l envconfig.Lookuper) error {
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{
+		Target:   cfg,
+		Lookuper: envconfig.PrefixLookuper(Prefix, l),
+	}); err != nil {
+		return fmt.Errorf("load config: %w", err)
+	}
+	return nil
+}
+
+// Masked renders cfg as JSON with every Secret masked, for one log line at
+// start.
+func Masked(cfg any) string {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Sprintf("unprintable config (%s)", reflect.TypeOf(cfg))
+	}
+	return string(b)
+}

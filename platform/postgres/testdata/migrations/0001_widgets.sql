@@ -1,0 +1,1 @@
+CREATE TABLE widgets (id bigserial PRIMARY KEY, name text NOT NULL UNIQUE);

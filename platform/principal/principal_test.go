@@ -1,0 +1,62 @@
+package principal
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+)
+
+func TestSignedPrincipalRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, err := NewSigner("0123456789abcdef-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := s.Outgoing(context.Background(), Principal{Subject: "alice", Roles: []string{RoleUser, RoleAdmin}}, "req-1")
+	md, _ := metadata.FromOutgoingContext(ctx)
+	p, req, err := s.FromIncoming(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "alice" || !p.IsAdmin() || !p.Has(RoleUser) || req != "req-1" {
+		t.Fatalf("got %+v %q", p, req)
+	}
+}
+
+func TestTamperedOrStaleOrForeignIsRefused(t *testing.T) {
+	t.Parallel()
+	s, _ := NewSigner("0123456789abcdef-secret")
+	other, _ := NewSigner("another-secret-of-16+")
+	good := func() metadata.MD {
+		md, _ := metadata.FromOutgoingContext(s.Outgoing(context.Background(), Principal{Subject: "bob", Roles: []string{RoleUser}}, "r"))
+		return md
+	}
+	cases := map[string]func() metadata.MD{
+		"role escalation": func() metadata.MD { md := good(); md.Set(MDRoles, "user,admin"); return md },
+		"subject swap":    func() metadata.MD { md := good(); md.Set(MDSubject, "alice"); return md },
+		"no signature":    func() metadata.MD { md := good(); md.Delete(MDSig); return md },
+		"foreign key": func() metadata.MD {
+			md, _ := metadata.FromOutgoingContext(other.Outgoing(context.Background(), Principal{Subject: "bob"}, "r"))
+			return md
+		},
+		"stale": func() metadata.MD {
+			old := *s
+			old.now = func() time.Time { return time.Now().Add(-2 * MaxSkew) }
+			md, _ := metadata.FromOutgoingContext(old.Outgoing(context.Background(), Principal{Subject: "bob"}, "r"))
+			return md
+		},
+	}
+	for name, mk := range cases {
+		if p, _, err := s.FromIncoming(mk()); err == nil {
+			t.Errorf("%s: accepted as %+v", name, p)
+		}
+	}
+	if p, _, err := s.FromIncoming(metadata.MD{}); err != nil || p.Authenticated() {
+		t.Errorf("no metadata should be anonymous, got %+v %v", p, err)
+	}
+	if _, err := NewSigner("short"); err == nil {
+		t.Error("short secret accepted")
+	}
+}
