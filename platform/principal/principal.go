@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+
+	"github.com/printfleet/printfleet/platform/config"
 )
 
 // Roles.
@@ -147,3 +149,11 @@ func (s *Signer) FromIncoming(md metadata.MD) (Principal, string, error) {
 	}
 	return p, reqID, nil
 }
+
+// Config is the shared internal secret every process reads.
+type Config struct {
+	InternalSecret config.Secret `env:"INTERNAL_SECRET, required"`
+}
+
+// NewSignerFromConfig is NewSigner(cfg.InternalSecret).
+func NewSignerFromConfig(cfg Config) (*Signer, error) { return NewSigner(cfg.InternalSecret.Reveal()) }
