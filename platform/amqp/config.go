@@ -8,6 +8,7 @@
 package amqp
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -116,6 +117,18 @@ func (c Config) String() string {
 	return fmt.Sprintf("{URL:%s Name:%s Exchange:%s DeadLetterExchange:%s Prefetch:%d DeliveryLimit:%d Retry:%s-%s Reconnect:%s-%s Heartbeat:%s}",
 		c.RedactedURL(), c.Name, c.Exchange, c.DeadLetterExchange, c.Prefetch, c.DeliveryLimit,
 		c.RetryMin, c.RetryMax, c.ReconnectMin, c.ReconnectMax, c.Heartbeat)
+}
+
+// GoString masks the password under %#v too.
+func (c Config) GoString() string { return "amqp.Config" + c.String() }
+
+// MarshalJSON masks the password, so config.Masked can log a struct that
+// embeds this one.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config // drops the methods, so no recursion
+	p := plain(c)
+	p.URL = c.RedactedURL()
+	return json.Marshal(p)
 }
 
 // LogValue makes slog print the Config with the password masked.

@@ -32,12 +32,13 @@ type Conn struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	conn    *amqp091.Connection // nil while reconnecting
-	up      chan struct{}       // closed while conn is usable, replaced when it is lost
-	lastErr error               // why the connection was lost, or why the last dial failed
-	blocked string              // the broker's reason while it blocks publishers (resource alarm)
-	queues  map[string]queueSpec
+	mu        sync.Mutex
+	conn      *amqp091.Connection // nil while reconnecting
+	up        chan struct{}       // closed while conn is usable, replaced when it is lost
+	lastErr   error               // why the connection was lost, or why the last dial failed
+	blocked   string              // the broker's reason while it blocks publishers (resource alarm)
+	unblocked chan struct{}       // closed unless the broker blocks publishers
+	queues    map[string]queueSpec
 }
 
 // session is a live connection and its notifications.
@@ -66,6 +67,8 @@ func Dial(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 		up:     make(chan struct{}),
 		queues: make(map[string]queueSpec),
 	}
+	c.unblocked = make(chan struct{})
+	close(c.unblocked)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 
 	s, err := c.dialRetry(ctx)
@@ -217,7 +220,8 @@ func (c *Conn) connection(ctx context.Context) (*amqp091.Connection, error) {
 func (c *Conn) markUp(s *session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.conn, c.lastErr, c.blocked = s.conn, nil, ""
+	c.conn, c.lastErr = s.conn, nil
+	c.setBlocked(false, "")
 	close(c.up)
 }
 
@@ -228,8 +232,42 @@ func (c *Conn) markDown(conn *amqp091.Connection, cause error) {
 	if c.conn != conn || c.conn == nil {
 		return
 	}
-	c.conn, c.lastErr, c.blocked = nil, cause, ""
+	c.conn, c.lastErr = nil, cause
+	c.setBlocked(false, "") // publishers now wait for the connection instead
 	c.up = make(chan struct{})
+}
+
+// setBlocked records connection.blocked / unblocked; c.mu must be held.
+func (c *Conn) setBlocked(active bool, reason string) {
+	switch {
+	case active && c.blocked == "":
+		c.unblocked = make(chan struct{})
+		fallthrough
+	case active:
+		if reason == "" {
+			reason = "unspecified resource alarm"
+		}
+		c.blocked = reason
+	case c.blocked != "":
+		c.blocked = ""
+		close(c.unblocked)
+	}
+}
+
+// waitUnblocked waits while the broker blocks publishers. Writing to a
+// blocked connection would stall in the socket, beyond any ctx.
+func (c *Conn) waitUnblocked(ctx context.Context) error {
+	c.mu.Lock()
+	unblocked, reason := c.unblocked, c.blocked
+	c.mu.Unlock()
+	select {
+	case <-unblocked:
+		return nil
+	case <-c.ctx.Done():
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("broker blocks publishing (%s): %w", reason, ctx.Err())
+	}
 }
 
 // supervise watches the live connection and replaces it when it is lost.
@@ -240,11 +278,7 @@ func (c *Conn) supervise(s *session) {
 			return
 		case b := <-s.blocked:
 			c.mu.Lock()
-			if b.Active {
-				c.blocked = b.Reason
-			} else {
-				c.blocked = ""
-			}
+			c.setBlocked(b.Active, b.Reason)
 			c.mu.Unlock()
 			c.log.Warn("amqp broker flow control", "blocked", b.Active, "reason", b.Reason)
 			continue

@@ -182,6 +182,9 @@ func (p *Publisher) send(ctx context.Context, key string, pub amqp091.Publishing
 		if err != nil {
 			return nil, err
 		}
+		if err := p.conn.waitUnblocked(ctx); err != nil {
+			return nil, err
+		}
 		result, err := cc.publish(ctx, p.conn.cfg.Exchange, key, pub)
 		if !errors.Is(err, errChannelGone) {
 			return result, err
