@@ -1,10 +1,3 @@
-// Package amqp is printfleet's RabbitMQ layer: one self-healing connection per
-// process, the shared event topology (a topic exchange, a dead-letter
-// exchange, and a quorum queue plus its .dlq per consumer), a publisher that
-// returns only once every message is confirmed by the broker, and a consumer
-// that acks manually, retries with backoff and dead-letters what it cannot
-// handle. Traces follow messages across the broker (W3C trace context in the
-// headers) and Prometheus metrics are registered on the default registry.
 package amqp
 
 import (

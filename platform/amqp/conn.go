@@ -82,9 +82,6 @@ func Dial(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	return c, nil
 }
 
-// Config returns the effective configuration (defaults applied).
-func (c *Conn) Config() Config { return c.cfg }
-
 // Ready reports whether the connection is up and the broker accepts
 // publishes; it is meant for a /readyz check and does not block.
 func (c *Conn) Ready(ctx context.Context) error {
@@ -308,23 +305,29 @@ func (c *Conn) supervise(s *session) {
 	}
 }
 
-// dialRetry dials with backoff until it succeeds or ctx is done.
+// dialRetry dials with backoff until it succeeds or ctx is done. It then
+// reports the last real failure, not the cancellation that cut the wait short.
 func (c *Conn) dialRetry(ctx context.Context) (*session, error) {
+	var last error
 	for attempt := 1; ; attempt++ {
 		s, err := c.dial(ctx)
 		if err == nil {
 			return s, nil
 		}
 		if ctx.Err() != nil {
-			return nil, err
+			if last == nil {
+				last = err
+			}
+			return nil, fmt.Errorf("gave up after %d attempts: %w", attempt, last)
 		}
+		last = err
 		c.mu.Lock()
 		c.lastErr = err
 		c.mu.Unlock()
 		wait := backoff(attempt, c.cfg.ReconnectMin, c.cfg.ReconnectMax)
 		c.log.Warn("amqp dial failed", "attempt", attempt, "retry_in", wait, "err", err)
 		if !sleep(ctx.Done(), wait) {
-			return nil, err
+			return nil, fmt.Errorf("gave up after %d attempts: %w", attempt, last)
 		}
 	}
 }

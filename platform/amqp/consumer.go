@@ -214,7 +214,7 @@ func (c *consumer) handle(ctx context.Context, d amqp091.Delivery) {
 			semconv.MessagingRabbitMQMessageDeliveryTag(int(d.DeliveryTag)),
 			semconv.MessagingMessageID(del.ID),
 			semconv.MessagingMessageBodySize(len(d.Body)),
-			attribute.Int("messaging.rabbitmq.delivery_attempt", del.Attempt),
+			attribute.Int("printfleet.delivery_attempt", del.Attempt),
 		))
 	defer span.End()
 	if c.cfg.HandlerTimeout > 0 {
