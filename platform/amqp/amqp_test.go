@@ -163,6 +163,29 @@ func TestPublishReportsUnroutable(t *testing.T) {
 	waitFor(t, 5*time.Second, "both routed messages in the queue", func() bool { return depth(t, conn, q) == 2 })
 }
 
+func TestPublishHonoursContext(t *testing.T) {
+	t.Parallel()
+	env := amqptest.New(t)
+	conn := dial(t, env.Config)
+	q := env.Queue("ctx")
+	declare(t, conn, q, "orders.#")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	msgs := messages(3, "orders.order_placed.v1")
+	err := amqp.NewPublisher(conn).Publish(ctx, msgs...)
+	var pe *amqp.PublishError
+	if !errors.As(err, &pe) || len(pe.Failed) != 3 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Publish with a cancelled ctx = %v, want all 3 failed with context.Canceled", err)
+	}
+	if !strings.Contains(err.Error(), msgs[0].ID) {
+		t.Errorf("error %q does not name the messages", err)
+	}
+	if err := amqp.NewPublisher(conn).Publish(context.Background(), amqp.Message{ID: "no-type"}); err == nil {
+		t.Error("Publish of a message without a type succeeded")
+	}
+}
+
 func TestFailingHandlerDeadLettersAfterLimitWhileOthersFlow(t *testing.T) {
 	t.Parallel()
 	env := amqptest.New(t)

@@ -28,9 +28,10 @@ type Conn struct {
 	log    *slog.Logger
 	server []attribute.KeyValue
 
-	ctx    context.Context // cancelled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx      context.Context // cancelled by Close
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closeErr error // from closing the last connection, set before wg is done
 
 	mu        sync.Mutex
 	conn      *amqp091.Connection // nil while reconnecting
@@ -49,9 +50,10 @@ type session struct {
 }
 
 // Dial connects to the broker and declares the exchanges. It retries until ctx
-// is done and then fails naming the broker, so a process that cannot reach it
-// exits with a clear error; once Dial has succeeded, Conn recovers from every
-// later loss by itself until Close.
+// is done (give it a deadline) and then fails naming the broker and the last
+// error, so a process that cannot reach it exits with a clear message. Once
+// Dial has succeeded, Conn recovers from every later loss by itself until
+// Close.
 func Dial(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -107,16 +109,9 @@ func (c *Conn) Ready(ctx context.Context) error {
 // using it fail with ErrClosed.
 func (c *Conn) Close() error {
 	c.cancel()
-	c.mu.Lock()
-	conn := c.conn
-	c.mu.Unlock()
-	var err error
-	if conn != nil && !conn.IsClosed() {
-		err = conn.Close()
-	}
-	c.wg.Wait()
-	if err != nil && !errors.Is(err, amqp091.ErrClosed) {
-		return fmt.Errorf("amqp: close: %w", err)
+	c.wg.Wait() // supervise closes the connection on its way out
+	if c.closeErr != nil && !errors.Is(c.closeErr, amqp091.ErrClosed) {
+		return fmt.Errorf("amqp: close: %w", c.closeErr)
 	}
 	return nil
 }
@@ -269,11 +264,18 @@ func (c *Conn) waitUnblocked(ctx context.Context) error {
 
 // supervise watches the live connection and replaces it when it is lost.
 func (c *Conn) supervise(s *session) {
+	// Closing here, not in Close, also covers a dial that succeeds just as
+	// Close is called.
+	defer func() { c.closeErr = s.conn.Close() }()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
-		case b := <-s.blocked:
+		case b, ok := <-s.blocked:
+			if !ok {
+				s.blocked = nil // the connection is closing; s.closed follows
+				continue
+			}
 			c.mu.Lock()
 			c.setBlocked(b.Active, b.Reason)
 			c.mu.Unlock()

@@ -89,17 +89,20 @@ func (e *PublishError) Unwrap() []error {
 // with publisher confirms. It is safe for concurrent use; all callers share
 // one channel, reopened after a connection loss.
 type Publisher struct {
-	conn *Conn
+	conn    *Conn
+	opening chan struct{} // one caller at a time opens the channel, ctx permitting
 
 	mu  sync.Mutex
 	cur *confirmChannel
 }
 
 // NewPublisher returns a Publisher on c. Its channel opens on first use.
-func NewPublisher(c *Conn) *Publisher { return &Publisher{conn: c} }
+func NewPublisher(c *Conn) *Publisher {
+	return &Publisher{conn: c, opening: make(chan struct{}, 1)}
+}
 
-// Close closes the publisher's channel; unconfirmed messages fail with
-// ErrConnectionLost.
+// Close closes the publisher's channel at shutdown; messages still awaiting
+// their confirm fail with ErrConnectionLost. A later Publish opens a new one.
 func (p *Publisher) Close() error {
 	p.mu.Lock()
 	cc := p.cur
@@ -197,30 +200,39 @@ func (p *Publisher) send(ctx context.Context, key string, pub amqp091.Publishing
 
 // channel returns the live confirm channel, opening one if needed.
 func (p *Publisher) channel(ctx context.Context) (*confirmChannel, error) {
-	for {
-		p.mu.Lock()
-		cur := p.cur
-		p.mu.Unlock()
-		if cur != nil && !cur.gone() {
-			return cur, nil
-		}
-		ch, err := p.conn.channel(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("publisher channel: %w", err)
-		}
-		next, err := newConfirmChannel(ch)
-		if err != nil {
-			return nil, err
-		}
-		p.mu.Lock()
-		if p.cur == cur {
-			p.cur = next
-			p.mu.Unlock()
-			return next, nil
-		}
-		p.mu.Unlock()
-		ch.Close() //nolint:errcheck // another caller opened one first; use theirs
+	if cc := p.current(); cc != nil {
+		return cc, nil
 	}
+	select {
+	case p.opening <- struct{}{}:
+		defer func() { <-p.opening }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("publisher channel: %w", ctx.Err())
+	}
+	if cc := p.current(); cc != nil { // opened while we waited
+		return cc, nil
+	}
+	ch, err := p.conn.channel(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("publisher channel: %w", err)
+	}
+	cc, err := newConfirmChannel(ch)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.cur = cc
+	p.mu.Unlock()
+	return cc, nil
+}
+
+func (p *Publisher) current() *confirmChannel {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != nil && !p.cur.gone() {
+		return p.cur
+	}
+	return nil
 }
 
 func (p *Publisher) startSpan(ctx context.Context, id string, m *Message) (context.Context, trace.Span) {
