@@ -27,7 +27,7 @@ type Config struct {
 	DeadLetterExchange string `env:"DEAD_LETTER_EXCHANGE, default=printfleet.dlx"`
 
 	Prefetch      int           `env:"PREFETCH, default=32"`      // unacked deliveries per consumer
-	DeliveryLimit int           `env:"DELIVERY_LIMIT, default=5"` // redeliveries before a message is dead-lettered
+	DeliveryLimit int           `env:"DELIVERY_LIMIT, default=5"` // failed deliveries before dead-lettering: up to limit+1 tries
 	RetryMin      time.Duration `env:"RETRY_MIN, default=200ms"`  // handler retry backoff
 	RetryMax      time.Duration `env:"RETRY_MAX, default=10s"`
 	ReconnectMin  time.Duration `env:"RECONNECT_MIN, default=200ms"` // reconnect backoff

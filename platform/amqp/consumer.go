@@ -165,8 +165,11 @@ func (c *consumer) session(ctx context.Context) error {
 		case d, ok := <-deliveries:
 			if !ok {
 				select {
-				case e := <-closes:
-					return fmt.Errorf("channel closed: %w", e)
+				case e, ok := <-closes:
+					if ok && e != nil {
+						return fmt.Errorf("channel closed: %w", e)
+					}
+					return fmt.Errorf("channel closed: %w", ErrConnectionLost)
 				default:
 					return errors.New("consumer cancelled by the broker")
 				}
