@@ -1,0 +1,58 @@
+# printfleet — every habit starts here. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ENV := . scripts/env.sh &&
+# Every module of the workspace, as package patterns.
+MODULES = $$(go list -m -f '{{.Dir}}/...')
+GOTEST_FLAGS ?= -race -count=1 -timeout 20m
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: infra ## Install what is missing, start infrastructure + the whole fleet + sandbox, load the demo catalog
+	@$(ENV) go run ./tests/e2e/cmd/fleet
+
+.PHONY: test
+test: infra ## Every test of every module, with -race, against real PostgreSQL, Redis, RabbitMQ and S3
+	@$(ENV) go test $(GOTEST_FLAGS) $(MODULES)
+
+.PHONY: test-short
+test-short: ## Unit tests only (no servers needed)
+	@$(ENV) go test -short -count=1 $(MODULES)
+
+.PHONY: infra
+infra: ## Install/start PostgreSQL, Redis, RabbitMQ, versitygw; build pinned tools
+	@bash scripts/infra.sh up
+
+.PHONY: tools
+tools: ## Build the pinned buf and protoc plugins into bin/ (cached)
+	@bash scripts/infra.sh tools
+
+.PHONY: generate
+generate: tools ## Regenerate Go/gRPC/gateway/OpenAPI code from proto/
+	@bash scripts/dev/generate.sh
+
+.PHONY: lint
+lint: tools ## go vet every module, buf lint/format, buf breaking against main
+	@$(ENV) go vet $(MODULES)
+	@bash scripts/dev/generate.sh --check-only
+	@bin/buf lint
+	@bin/buf format -d --exit-code proto
+	@if git rev-parse -q --verify main >/dev/null && git ls-tree -d main proto/printfleet >/dev/null 2>&1 && [ -n "$$(git ls-tree -d main proto/printfleet)" ]; then \
+		bin/buf breaking proto --against '.git#branch=main,subdir=proto'; \
+	else echo "buf breaking: main has no protos yet"; fi
+
+.PHONY: token
+token: ## Mint a dev JWT: make token SUB=alice ROLES=user[,admin,fulfillment]
+	@$(ENV) go run ./services/gateway/cmd/token -sub "$(or $(SUB),alice)" -roles "$(or $(ROLES),user)"
+
+.PHONY: bench
+bench: infra ## Benchmarks against the running-fleet setup, with the machine's own limits, in one table
+	@$(ENV) go run ./bench/cmd/bench
+
+.PHONY: fmt
+fmt: ## gofmt every module
+	@gofmt -l -w $$(go list -m -f '{{.Dir}}')
