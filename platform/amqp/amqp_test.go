@@ -543,3 +543,76 @@ func TestConfigFromEnvironmentMasksPassword(t *testing.T) {
 		}
 	}
 }
+
+// rawChannel is a plain client channel for doing to the broker what an
+// operator might.
+func rawChannel(t *testing.T) *amqp091.Channel {
+	t.Helper()
+	conn, err := amqp091.Dial(amqptest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func TestReconnectRedeclaresLostTopology(t *testing.T) {
+	t.Parallel()
+	env := amqptest.New(t)
+	conn := dial(t, env.Config)
+	q := env.Queue("redeclare")
+	const key = "stores.store_connected.v1"
+	declare(t, conn, q, key)
+
+	// The broker forgets everything (say, a node rebuilt without its data),
+	// then drops the connection.
+	ch := rawChannel(t)
+	if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.ExchangeDelete(env.Config.Exchange, false, false); err != nil {
+		t.Fatal(err)
+	}
+	amqptest.ForceClose(t, env.Config.Name)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	publishAll(ctx, t, amqp.NewPublisher(conn), messages(1, key)) // fails the test if unroutable
+	if n := depth(t, conn, q); n != 1 {
+		t.Errorf("queue depth %d after reconnect, want 1", n)
+	}
+}
+
+func TestConsumerResumesWhenItsQueueIsDeleted(t *testing.T) {
+	t.Parallel()
+	env := amqptest.New(t)
+	conn := dial(t, env.Config)
+	q := env.Queue("deleted")
+	const key = "orders.order_shipped.v1"
+	declare(t, conn, q, key)
+
+	rec := newRecorder()
+	startConsumer(t, conn, amqp.ConsumerConfig{
+		Queue: q, RoutingKeys: []string{key},
+		Handler: func(_ context.Context, d amqp.Delivery) error { rec.add(d); return nil },
+	})
+	first := messages(1, key)
+	publishAll(context.Background(), t, amqp.NewPublisher(conn), first)
+	waitFor(t, 5*time.Second, "the first message", func() bool { return rec.has(first) })
+
+	// Deleting the queue cancels the consumer; it must declare the queue
+	// again and go on.
+	if _, err := rawChannel(t).QueueDelete(q, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	pub := amqp.NewPublisher(conn)
+	second := messages(1, key)
+	waitFor(t, 10*time.Second, "the queue to be declared again and the message routed", func() bool {
+		return pub.Publish(context.Background(), second...) == nil
+	})
+	waitFor(t, 5*time.Second, "the message after the queue came back", func() bool { return rec.has(second) })
+}
