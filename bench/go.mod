@@ -1,0 +1,3 @@
+module github.com/printfleet/printfleet/bench
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module github.com/printfleet/printfleet/tests/e2e
+
+go 1.26.0
