@@ -1,0 +1,191 @@
+// Package domain is pricing's model and its one piece of business logic: the
+// price data (base prices, placement surcharges, shipping rates, coupons, FX
+// rates, placement techniques), the rules that validate admin writes, and the
+// quote, computed in memory over an immutable Snapshot of that data.
+//
+// No I/O happens here. Money arithmetic and the rounding rule live in
+// package money; see its doc for the rule (exact rationals, rounded once per
+// price component, half to even at the minor unit).
+//
+// # Quote rules
+//
+//   - Base price of a line: the variant's price for the ship-to country's
+//     region; when there is none, its price for the catch-all region "*".
+//     Within the chosen region a price in the quote currency wins; otherwise
+//     the price in the first currency (by ISO code order) that has an FX rate
+//     to the quote currency is converted (stored rate or its exact inverse).
+//   - Surcharges: the first placement of an item is included in the base
+//     price; each further placement adds the surcharge of its technique. The
+//     technique is the item's technique when the request sets one, else the
+//     placement's technique from the placement table, else DefaultTechnique.
+//     QuoteLine.surcharges is per unit.
+//   - line_total = quantity × (unit_price + surcharges); subtotal = Σ line_total.
+//   - Shipping: rate for (method, country), else (method, "*");
+//     shipping = first_item + additional_item × (Σ quantities − 1).
+//   - Discount: percent coupons take PercentOf(subtotal, bp) (half to even);
+//     fixed coupons take their amount, converted if need be. Shipping is never
+//     discounted, and the discount never exceeds the subtotal, so
+//     total = subtotal + shipping − discount ≥ 0 always.
+//   - Coupon windows are half-open: valid_from ≤ now < valid_until.
+//
+// # Errors
+//
+// Anything the request names that pricing cannot serve is INVALID_ARGUMENT
+// naming the request field (items[2].variant_id, currency, coupon_code,
+// country_code, shipping_method, items[0].technique): an unsupported
+// currency, a variant without a price for the destination, an unknown
+// coupon code, a technique without a surcharge, a destination without a
+// shipping rate. A coupon that exists but cannot be applied now (expired, not
+// yet valid, below its minimum subtotal, used up) is FAILED_PRECONDITION with
+// a message naming the coupon and the problem, plus a coupon_code field
+// violation. Price data that cannot be combined (no FX rate between a
+// stored price's currency and the quote currency) is FAILED_PRECONDITION.
+package domain
+
+import (
+	"math/big"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/printfleet/printfleet/services/pricing/internal/money"
+)
+
+// Wildcard is the catch-all region / destination country.
+const Wildcard = "*"
+
+// DefaultTechnique is the technique of a placement pricing knows nothing
+// about (the catalog's placement technique is optional; blank means DTG).
+const DefaultTechnique = "dtg"
+
+// DefaultShippingMethod is used when a quote names no method.
+const DefaultShippingMethod = "standard"
+
+// Limits on a quote request (the proto enforces the same at the edge).
+const (
+	MaxQuoteItems     = 100
+	MaxQuantity       = 1000
+	MaxItemPlacements = 10
+)
+
+// QuoteTTL is how long a quote is offered for.
+const QuoteTTL = 15 * time.Minute
+
+// Price is an amount in a currency.
+type Price struct {
+	Currency money.Currency
+	Amount   int64 // minor units, ≥ 0
+}
+
+// VariantPrice is a variant's base cost in a region.
+type VariantPrice struct {
+	VariantID uuid.UUID
+	Region    string // ISO 3166-1 alpha-2 or "*"
+	Price     Price
+}
+
+// Surcharge is the price of one extra placement printed with a technique.
+type Surcharge struct {
+	Technique string
+	Price     Price
+}
+
+// ShippingRate prices shipping by method and destination country.
+type ShippingRate struct {
+	Method         string
+	Country        string // ISO 3166-1 alpha-2 or "*"
+	Currency       money.Currency
+	FirstItem      int64
+	AdditionalItem int64
+}
+
+// CouponKind says how a coupon discounts.
+type CouponKind int
+
+// Coupon kinds.
+const (
+	CouponPercent CouponKind = iota + 1
+	CouponFixed
+)
+
+func (k CouponKind) String() string {
+	switch k {
+	case CouponPercent:
+		return "percent"
+	case CouponFixed:
+		return "fixed"
+	}
+	return "unknown"
+}
+
+// ParseCouponKind is the inverse of String.
+func ParseCouponKind(s string) (CouponKind, bool) {
+	switch s {
+	case "percent":
+		return CouponPercent, true
+	case "fixed":
+		return CouponFixed, true
+	}
+	return 0, false
+}
+
+// Coupon is a discount code valid within [ValidFrom, ValidUntil). Several
+// coupons may share a code as long as their windows do not overlap.
+type Coupon struct {
+	ID          uuid.UUID
+	Code        string // upper case
+	Kind        CouponKind
+	PercentBP   int32 // for CouponPercent, 1..10000
+	AmountOff   Price // for CouponFixed, > 0
+	MinSubtotal *Price
+	ValidFrom   time.Time
+	ValidUntil  time.Time
+	UsageLimit  int32 // 0 = unlimited
+	Used        int32
+}
+
+// Overlaps reports whether c's and o's windows share an instant.
+func (c Coupon) Overlaps(o Coupon) bool {
+	return c.ValidFrom.Before(o.ValidUntil) && o.ValidFrom.Before(c.ValidUntil)
+}
+
+// SameTerms reports whether c and o are the same coupon apart from identity
+// and usage (idempotent seeding uses it).
+func (c Coupon) SameTerms(o Coupon) bool {
+	sameMin := (c.MinSubtotal == nil) == (o.MinSubtotal == nil) &&
+		(c.MinSubtotal == nil || *c.MinSubtotal == *o.MinSubtotal)
+	return c.Code == o.Code && c.Kind == o.Kind && c.PercentBP == o.PercentBP &&
+		c.AmountOff == o.AmountOff && sameMin && c.ValidFrom.Equal(o.ValidFrom) &&
+		c.ValidUntil.Equal(o.ValidUntil) && c.UsageLimit == o.UsageLimit
+}
+
+// UsedUp reports whether the coupon has reached its usage limit.
+func (c Coupon) UsedUp() bool { return c.UsageLimit > 0 && c.Used >= c.UsageLimit }
+
+// FxRate says how many major units of Quote one major unit of Base buys.
+type FxRate struct {
+	Base  money.Currency
+	Quote money.Currency
+	Rate  *big.Rat
+}
+
+// PlacementTechnique records how a catalog placement is printed.
+type PlacementTechnique struct {
+	PlacementID uuid.UUID
+	Technique   string
+}
+
+var (
+	regionRE    = regexp.MustCompile(`^([A-Z]{2}|\*)$`)
+	countryRE   = regexp.MustCompile(`^[A-Z]{2}$`)
+	techniqueRE = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+	couponRE    = regexp.MustCompile(`^[A-Z0-9_-]{1,64}$`)
+)
+
+// NormalizeTechnique lower-cases and trims a technique or method name.
+func NormalizeTechnique(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// NormalizeCouponCode upper-cases a coupon code: codes are case-insensitive.
+func NormalizeCouponCode(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }

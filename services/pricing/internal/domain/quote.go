@@ -1,0 +1,452 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/services/pricing/internal/money"
+)
+
+// Data is the whole price data set, as loaded from the store.
+type Data struct {
+	Version    int64
+	Prices     []VariantPrice
+	Surcharges []Surcharge
+	Shipping   []ShippingRate
+	Coupons    []Coupon
+	Fx         []FxRate
+	Placements []PlacementTechnique
+}
+
+// Snapshot is an immutable, indexed view of Data. Quotes read it without
+// locks; a refresh builds a new one and swaps it in.
+type Snapshot struct {
+	version    int64
+	loadedAt   time.Time
+	prices     map[regionKey][]Price // sorted by currency code
+	surcharges map[string][]Price    // technique → prices, sorted by currency
+	shipping   map[shipKey][]ShippingRate
+	methods    map[string]bool
+	coupons    map[string][]Coupon // code → sorted by ValidFrom
+	fx         map[[2]string]*big.Rat
+	techniques map[uuid.UUID]string
+	counts     Counts
+}
+
+type regionKey struct {
+	variant uuid.UUID
+	region  string
+}
+
+type shipKey struct{ method, country string }
+
+// Counts sizes a snapshot, for logs and metrics.
+type Counts struct {
+	Prices, Surcharges, Shipping, Coupons, Fx, Placements int
+}
+
+// NewSnapshot indexes d. It does not re-validate: d comes from validated writes.
+func NewSnapshot(d Data, loadedAt time.Time) *Snapshot {
+	s := &Snapshot{
+		version:    d.Version,
+		loadedAt:   loadedAt,
+		prices:     make(map[regionKey][]Price, len(d.Prices)),
+		surcharges: map[string][]Price{},
+		shipping:   map[shipKey][]ShippingRate{},
+		methods:    map[string]bool{},
+		coupons:    map[string][]Coupon{},
+		fx:         make(map[[2]string]*big.Rat, len(d.Fx)),
+		techniques: make(map[uuid.UUID]string, len(d.Placements)),
+		counts: Counts{Prices: len(d.Prices), Surcharges: len(d.Surcharges), Shipping: len(d.Shipping),
+			Coupons: len(d.Coupons), Fx: len(d.Fx), Placements: len(d.Placements)},
+	}
+	byCode := func(a, b Price) int { return strings.Compare(a.Currency.Code, b.Currency.Code) }
+	for _, p := range d.Prices {
+		k := regionKey{p.VariantID, p.Region}
+		s.prices[k] = append(s.prices[k], p.Price)
+	}
+	for k := range s.prices {
+		slices.SortFunc(s.prices[k], byCode)
+	}
+	for _, x := range d.Surcharges {
+		s.surcharges[x.Technique] = append(s.surcharges[x.Technique], x.Price)
+	}
+	for k := range s.surcharges {
+		slices.SortFunc(s.surcharges[k], byCode)
+	}
+	for _, r := range d.Shipping {
+		k := shipKey{r.Method, r.Country}
+		s.shipping[k] = append(s.shipping[k], r)
+		s.methods[r.Method] = true
+	}
+	for k := range s.shipping {
+		slices.SortFunc(s.shipping[k], func(a, b ShippingRate) int { return strings.Compare(a.Currency.Code, b.Currency.Code) })
+	}
+	for _, c := range d.Coupons {
+		s.coupons[c.Code] = append(s.coupons[c.Code], c)
+	}
+	for k := range s.coupons {
+		slices.SortFunc(s.coupons[k], func(a, b Coupon) int { return a.ValidFrom.Compare(b.ValidFrom) })
+	}
+	for _, r := range d.Fx {
+		s.fx[[2]string{r.Base.Code, r.Quote.Code}] = new(big.Rat).Set(r.Rate)
+	}
+	for _, p := range d.Placements {
+		s.techniques[p.PlacementID] = p.Technique
+	}
+	return s
+}
+
+// Version is the price-data version the snapshot was built from.
+func (s *Snapshot) Version() int64 { return s.version }
+
+// LoadedAt is when the snapshot was built.
+func (s *Snapshot) LoadedAt() time.Time { return s.loadedAt }
+
+// Counts sizes the snapshot.
+func (s *Snapshot) Counts() Counts { return s.counts }
+
+// Coupons returns the coupons with code (normalised), oldest window first.
+func (s *Snapshot) Coupons(code string) []Coupon {
+	return slices.Clone(s.coupons[NormalizeCouponCode(code)])
+}
+
+// QuoteRequest is what to price; ids are as received (parsed here, so that
+// errors name the request's fields).
+type QuoteRequest struct {
+	Items          []QuoteItem
+	Country        string
+	Currency       string
+	CouponCode     string
+	ShippingMethod string
+}
+
+// QuoteItem is one prospective line.
+type QuoteItem struct {
+	VariantID    string
+	Quantity     int32
+	PlacementIDs []string
+	Technique    string
+}
+
+// Quote is a priced request. Amounts are minor units of Currency.
+type Quote struct {
+	ID             uuid.UUID
+	Currency       money.Currency
+	Lines          []Line
+	Subtotal       int64
+	Shipping       int64
+	Discount       int64
+	Total          int64
+	CouponCode     string
+	ShippingMethod string
+	ExpiresAt      time.Time
+	// DataVersion is the price-data version the quote was computed from.
+	DataVersion int64
+}
+
+// Line is one priced item.
+type Line struct {
+	VariantID    uuid.UUID
+	Quantity     int32
+	PlacementIDs []uuid.UUID
+	UnitPrice    int64 // base price of one unit
+	Surcharges   int64 // extra placements, per unit
+	LineTotal    int64 // Quantity × (UnitPrice + Surcharges)
+}
+
+// Quote prices req at instant now. It sets neither ID nor ExpiresAt.
+func (s *Snapshot) Quote(req QuoteRequest, now time.Time) (Quote, error) {
+	cur, ok := money.Lookup(req.Currency)
+	if !ok {
+		return Quote{}, fieldf("currency", "unsupported currency %q", req.Currency)
+	}
+	if !countryRE.MatchString(req.Country) {
+		return Quote{}, fieldf("country_code", "must be an upper-case ISO 3166-1 alpha-2 code, got %q", req.Country)
+	}
+	if n := len(req.Items); n == 0 || n > MaxQuoteItems {
+		return Quote{}, fieldf("items", "must hold 1..%d items, got %d", MaxQuoteItems, n)
+	}
+	method := DefaultShippingMethod
+	if req.ShippingMethod != "" {
+		method = NormalizeTechnique(req.ShippingMethod)
+	}
+	q := Quote{Currency: cur, ShippingMethod: method, DataVersion: s.version, Lines: make([]Line, 0, len(req.Items))}
+	var units int64
+	for i, it := range req.Items {
+		line, err := s.priceLine(i, it, req.Country, cur)
+		if err != nil {
+			return Quote{}, err
+		}
+		if q.Subtotal, err = money.Add(q.Subtotal, line.LineTotal); err != nil {
+			return Quote{}, tooLarge("items", err)
+		}
+		units += int64(line.Quantity)
+		q.Lines = append(q.Lines, line)
+	}
+	var err error
+	if q.Shipping, err = s.shippingFor(method, req.Country, cur, units); err != nil {
+		return Quote{}, err
+	}
+	if req.CouponCode != "" {
+		q.CouponCode = NormalizeCouponCode(req.CouponCode)
+		if q.Discount, err = s.discount(q.CouponCode, q.Subtotal, cur, now); err != nil {
+			return Quote{}, err
+		}
+	}
+	gross, err := money.Add(q.Subtotal, q.Shipping)
+	if err != nil {
+		return Quote{}, tooLarge("items", err)
+	}
+	q.Total = gross - q.Discount // discount ≤ subtotal, so total ≥ shipping ≥ 0
+	return q, nil
+}
+
+func (s *Snapshot) priceLine(i int, it QuoteItem, country string, cur money.Currency) (Line, error) {
+	f := fmt.Sprintf("items[%d]", i)
+	vid, err := parseUUID(f+".variant_id", it.VariantID)
+	if err != nil {
+		return Line{}, err
+	}
+	if it.Quantity < 1 || it.Quantity > MaxQuantity {
+		return Line{}, fieldf(f+".quantity", "must be within 1..%d, got %d", MaxQuantity, it.Quantity)
+	}
+	if len(it.PlacementIDs) > MaxItemPlacements {
+		return Line{}, fieldf(f+".placement_ids", "at most %d placements, got %d", MaxItemPlacements, len(it.PlacementIDs))
+	}
+	line := Line{VariantID: vid, Quantity: it.Quantity, PlacementIDs: make([]uuid.UUID, 0, len(it.PlacementIDs))}
+	for j, p := range it.PlacementIDs {
+		pid, err := parseUUID(fmt.Sprintf("%s.placement_ids[%d]", f, j), p)
+		if err != nil {
+			return Line{}, err
+		}
+		if slices.Contains(line.PlacementIDs, pid) {
+			return Line{}, fieldf(fmt.Sprintf("%s.placement_ids[%d]", f, j), "placement %s is listed twice", pid)
+		}
+		line.PlacementIDs = append(line.PlacementIDs, pid)
+	}
+
+	prices := s.prices[regionKey{vid, country}]
+	if len(prices) == 0 {
+		prices = s.prices[regionKey{vid, Wildcard}]
+	}
+	if len(prices) == 0 {
+		return Line{}, fieldf(f+".variant_id", "no price for variant %s (region %s or %s)", vid, country, Wildcard)
+	}
+	if line.UnitPrice, err = s.pick(prices, cur, func() string { return "variant " + vid.String() }); err != nil {
+		return Line{}, err
+	}
+
+	override := ""
+	if it.Technique != "" {
+		if override, err = parseTechnique(f+".technique", it.Technique); err != nil {
+			return Line{}, err
+		}
+		if len(s.surcharges[override]) == 0 {
+			return Line{}, fieldf(f+".technique", "no surcharge for technique %q", override)
+		}
+	}
+	for j := 1; j < len(line.PlacementIDs); j++ {
+		tech := override
+		if tech == "" {
+			tech = s.techniques[line.PlacementIDs[j]]
+		}
+		if tech == "" {
+			tech = DefaultTechnique
+		}
+		sur := s.surcharges[tech]
+		if len(sur) == 0 {
+			return Line{}, &errs.Error{Kind: errs.FailedPrecondition,
+				Message: fmt.Sprintf("no surcharge configured for technique %q (placement %s)", tech, line.PlacementIDs[j])}
+		}
+		amt, err := s.pick(sur, cur, func() string { return "surcharge " + tech })
+		if err != nil {
+			return Line{}, err
+		}
+		if line.Surcharges, err = money.Add(line.Surcharges, amt); err != nil {
+			return Line{}, tooLarge(f, err)
+		}
+	}
+	per, err := money.Add(line.UnitPrice, line.Surcharges)
+	if err == nil {
+		line.LineTotal, err = money.Mul(per, int64(line.Quantity))
+	}
+	if err != nil {
+		return Line{}, tooLarge(f, err)
+	}
+	return line, nil
+}
+
+// pick returns the price in cur, or converts the first price (by currency
+// code) that has an FX rate to cur.
+func (s *Snapshot) pick(prices []Price, cur money.Currency, what func() string) (int64, error) {
+	for _, p := range prices {
+		if p.Currency == cur {
+			return p.Amount, nil
+		}
+	}
+	for _, p := range prices {
+		if rate := s.rate(p.Currency, cur); rate != nil {
+			v, err := money.Convert(p.Amount, p.Currency, cur, rate)
+			if err != nil {
+				return 0, tooLarge("currency", err)
+			}
+			return v, nil
+		}
+	}
+	have := make([]string, len(prices))
+	for i, p := range prices {
+		have[i] = p.Currency.Code
+	}
+	return 0, &errs.Error{Kind: errs.FailedPrecondition,
+		Message: fmt.Sprintf("cannot price %s in %s: priced in %s and no FX rate to %s", what(), cur.Code, strings.Join(have, ", "), cur.Code)}
+}
+
+// rate is the stored rate from→to, or the exact inverse of to→from, or nil.
+func (s *Snapshot) rate(from, to money.Currency) *big.Rat {
+	if from == to {
+		return big.NewRat(1, 1)
+	}
+	if r := s.fx[[2]string{from.Code, to.Code}]; r != nil {
+		return r
+	}
+	if r := s.fx[[2]string{to.Code, from.Code}]; r != nil {
+		return new(big.Rat).Inv(r)
+	}
+	return nil
+}
+
+// Convert converts p into cur with the snapshot's rates (the rounding rule of
+// package money applies).
+func (s *Snapshot) Convert(p Price, cur money.Currency) (int64, error) {
+	return s.pick([]Price{p}, cur, func() string { return "amount" })
+}
+
+func (s *Snapshot) shippingFor(method, country string, cur money.Currency, units int64) (int64, error) {
+	if !s.methods[method] {
+		return 0, fieldf("shipping_method", "unknown shipping method %q", method)
+	}
+	rates := s.shipping[shipKey{method, country}]
+	if len(rates) == 0 {
+		rates = s.shipping[shipKey{method, Wildcard}]
+	}
+	if len(rates) == 0 {
+		return 0, fieldf("country_code", "no %s shipping to %s", method, country)
+	}
+	// Prefer a rate in the quote currency, else the first convertible one.
+	r := rates[0]
+	found := false
+	for _, x := range rates {
+		if x.Currency == cur {
+			r, found = x, true
+			break
+		}
+	}
+	if !found {
+		for _, x := range rates {
+			if s.rate(x.Currency, cur) != nil {
+				r = x
+				break
+			}
+		}
+	}
+	what := func() string { return fmt.Sprintf("%s shipping to %s", method, country) }
+	first, err := s.pick([]Price{{r.Currency, r.FirstItem}}, cur, what)
+	if err != nil {
+		return 0, err
+	}
+	add, err := s.pick([]Price{{r.Currency, r.AdditionalItem}}, cur, what)
+	if err != nil {
+		return 0, err
+	}
+	extra, err := money.Mul(add, units-1)
+	if err == nil {
+		extra, err = money.Add(first, extra)
+	}
+	if err != nil {
+		return 0, tooLarge("items", err)
+	}
+	return extra, nil
+}
+
+func couponErr(code, format string, args ...any) error {
+	msg := fmt.Sprintf("coupon %q ", code) + fmt.Sprintf(format, args...)
+	return &errs.Error{Kind: errs.FailedPrecondition, Message: msg,
+		Violations: []errs.FieldViolation{{Field: "coupon_code", Description: msg}}}
+}
+
+// ActiveCoupon returns the coupon with code valid at now, or the error a
+// quote would report.
+func (s *Snapshot) ActiveCoupon(code string, now time.Time) (Coupon, error) {
+	code = NormalizeCouponCode(code)
+	cs := s.coupons[code]
+	if len(cs) == 0 {
+		return Coupon{}, fieldf("coupon_code", "unknown coupon %q", code)
+	}
+	var next, last *Coupon
+	for i := range cs {
+		c := &cs[i]
+		switch {
+		case now.Before(c.ValidFrom):
+			if next == nil {
+				next = c
+			}
+		case !now.Before(c.ValidUntil):
+			last = c
+		default:
+			return *c, nil
+		}
+	}
+	if next != nil {
+		return Coupon{}, couponErr(code, "is not valid until %s", next.ValidFrom.UTC().Format(time.RFC3339))
+	}
+	return Coupon{}, couponErr(code, "expired at %s", last.ValidUntil.UTC().Format(time.RFC3339))
+}
+
+func (s *Snapshot) discount(code string, subtotal int64, cur money.Currency, now time.Time) (int64, error) {
+	c, err := s.ActiveCoupon(code, now)
+	if err != nil {
+		return 0, err
+	}
+	if c.UsedUp() {
+		return 0, couponErr(code, "has reached its usage limit of %d", c.UsageLimit)
+	}
+	if c.MinSubtotal != nil {
+		floor, err := s.pick([]Price{*c.MinSubtotal}, cur, func() string { return "coupon " + code + " minimum subtotal" })
+		if err != nil {
+			return 0, err
+		}
+		if subtotal < floor {
+			return 0, couponErr(code, "needs a subtotal of at least %s; this subtotal is %s",
+				money.Format(floor, cur), money.Format(subtotal, cur))
+		}
+	}
+	var d int64
+	switch c.Kind {
+	case CouponPercent:
+		if d, err = money.PercentOf(subtotal, c.PercentBP); err != nil {
+			return 0, fmt.Errorf("coupon %s: %w", code, err)
+		}
+	case CouponFixed:
+		if d, err = s.pick([]Price{c.AmountOff}, cur, func() string { return "coupon " + code }); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, fmt.Errorf("coupon %s: unknown kind %d", code, c.Kind)
+	}
+	return min(d, subtotal), nil
+}
+
+func tooLarge(field string, err error) error {
+	if errors.Is(err, money.ErrOverflow) {
+		return fieldf(field, "amounts too large to price")
+	}
+	return err
+}

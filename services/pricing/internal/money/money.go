@@ -1,0 +1,230 @@
+// Package money is pricing's arithmetic on amounts in minor units: the table
+// of supported ISO 4217 currencies with their minor-unit exponents, exact
+// currency conversion, percentages, and the one rounding rule.
+//
+// Amounts are int64 minor units (cents for USD, yen for JPY, fils for KWD).
+// Prices are never negative; every function here refuses a negative input.
+//
+// # The rounding rule
+//
+// Whenever a value is not a whole number of minor units — a converted
+// amount, or a percentage of an amount — it is computed exactly as a
+// rational number (math/big.Rat) and rounded ONCE, half to even, to the
+// target currency's minor unit: 2.5 → 2, 3.5 → 4, 2.49 → 2, 2.51 → 3.
+//
+// Callers apply the rule once per price component before any summing: a
+// quote converts each unit price, each unit surcharge, each shipping rate
+// component and each fixed coupon amount once, then multiplies by quantities
+// and sums in exact integer arithmetic. A value is never rounded twice:
+// conversions use a stored rate or its exact inverse, never a chain of rates.
+//
+// Consequence for round trips: converting x from A to B at rate r (B per A,
+// both in major units, s = 10^(expB−expA)) gives y with |y − x·r·s| ≤ 1/2;
+// converting y back at 1/r gives x' with |x' − x| ≤ 1/2 + 1/(2·r·s).
+//
+// # Percentages
+//
+// A percentage is given in basis points (1 bp = 0.01 %, 10000 bp = 100 %).
+// PercentOf(amount, bp) = amount·bp/10000 rounded half to even; it never
+// exceeds amount.
+package money
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+)
+
+// MaxAmount bounds any stored amount (10^13 minor units): far above any real
+// price, and small enough that quantities × amounts stay well inside int64.
+const MaxAmount int64 = 10_000_000_000_000
+
+// Currency is a supported ISO 4217 currency.
+type Currency struct {
+	Code string
+	// Exponent is the number of minor-unit digits (2 for USD, 0 for JPY).
+	Exponent int
+}
+
+// exponents is the closed set of currencies pricing accepts. Adding one is a
+// code change on purpose: the exponent decides how every amount is read.
+var exponents = map[string]int{
+	"USD": 2, "EUR": 2, "GBP": 2, "CAD": 2, "AUD": 2, "NZD": 2, "CHF": 2,
+	"SEK": 2, "NOK": 2, "DKK": 2, "PLN": 2, "CZK": 2, "MXN": 2, "BRL": 2,
+	"INR": 2, "CNY": 2, "HKD": 2, "SGD": 2, "ZAR": 2,
+	"JPY": 0, "KRW": 0,
+	"KWD": 3, "BHD": 3,
+}
+
+// Lookup returns the currency with the ISO 4217 code, or false when pricing
+// does not support it.
+func Lookup(code string) (Currency, bool) {
+	e, ok := exponents[code]
+	if !ok {
+		return Currency{}, false
+	}
+	return Currency{Code: code, Exponent: e}, true
+}
+
+// Supported lists the supported currency codes (unordered).
+func Supported() []string {
+	out := make([]string, 0, len(exponents))
+	for c := range exponents {
+		out = append(out, c)
+	}
+	return out
+}
+
+// ErrNegative is returned for a negative amount.
+var ErrNegative = errors.New("amount is negative")
+
+// ErrOverflow is returned when a result does not fit in int64.
+var ErrOverflow = errors.New("amount overflows int64")
+
+// RoundHalfEven rounds r to the nearest integer, ties to the even integer.
+func RoundHalfEven(r *big.Rat) *big.Int {
+	num, den := r.Num(), r.Denom() // den > 0
+	q, m := new(big.Int), new(big.Int)
+	q.DivMod(num, den, m) // Euclidean: 0 ≤ m < den, q = floor(num/den)
+	twice := new(big.Int).Lsh(m, 1)
+	switch twice.Cmp(den) {
+	case 1:
+		q.Add(q, big.NewInt(1))
+	case 0:
+		if q.Bit(0) == 1 {
+			q.Add(q, big.NewInt(1))
+		}
+	}
+	return q
+}
+
+// RoundToMinor applies the rounding rule to a non-negative exact amount in
+// minor units.
+func RoundToMinor(r *big.Rat) (int64, error) {
+	if r.Sign() < 0 {
+		return 0, ErrNegative
+	}
+	i := RoundHalfEven(r)
+	if !i.IsInt64() {
+		return 0, ErrOverflow
+	}
+	return i.Int64(), nil
+}
+
+// Exact is amount·rate·10^(to.Exponent−from.Exponent) without rounding: the
+// value in to's minor units of amount of from's minor units, rate being how
+// many major units of to one major unit of from buys.
+func Exact(amount int64, from, to Currency, rate *big.Rat) *big.Rat {
+	r := new(big.Rat).SetInt64(amount)
+	r.Mul(r, rate)
+	if d := to.Exponent - from.Exponent; d != 0 {
+		p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(d))), nil)
+		scale := new(big.Rat).SetInt(p)
+		if d > 0 {
+			r.Mul(r, scale)
+		} else {
+			r.Quo(r, scale)
+		}
+	}
+	return r
+}
+
+// Convert converts a non-negative amount of from's minor units into to's
+// minor units at rate, rounding once, half to even.
+func Convert(amount int64, from, to Currency, rate *big.Rat) (int64, error) {
+	if amount < 0 {
+		return 0, ErrNegative
+	}
+	if rate.Sign() <= 0 {
+		return 0, fmt.Errorf("convert %s→%s: rate must be positive", from.Code, to.Code)
+	}
+	if from == to && rate.Cmp(one) == 0 {
+		return amount, nil
+	}
+	return RoundToMinor(Exact(amount, from, to, rate))
+}
+
+var one = big.NewRat(1, 1)
+
+// PercentOf returns amount·bp/10000 rounded half to even. bp must be within
+// [0, 10000] and amount non-negative.
+func PercentOf(amount int64, bp int32) (int64, error) {
+	if amount < 0 {
+		return 0, ErrNegative
+	}
+	if bp < 0 || bp > 10000 {
+		return 0, fmt.Errorf("percent %d bp outside [0, 10000]", bp)
+	}
+	return RoundToMinor(big.NewRat(0, 1).Mul(new(big.Rat).SetInt64(amount), big.NewRat(int64(bp), 10000)))
+}
+
+var rateRE = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,10})?$`)
+
+// ParseRate parses an FX rate: a positive decimal with at most 9 integer and
+// 10 fractional digits ("1.0850"), exactly — no binary floating point.
+func ParseRate(s string) (*big.Rat, error) {
+	if !rateRE.MatchString(s) {
+		return nil, fmt.Errorf("rate %q is not a decimal with at most 9 integer and 10 fractional digits", s)
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return nil, fmt.Errorf("rate %q is not a decimal", s)
+	}
+	if r.Sign() <= 0 {
+		return nil, fmt.Errorf("rate %q must be greater than zero", s)
+	}
+	return r, nil
+}
+
+// FormatRate renders a rate parsed by ParseRate back as a decimal string
+// with the fewest digits that are exact (at most 10 fractional digits).
+func FormatRate(r *big.Rat) string {
+	for prec := 0; prec <= 10; prec++ {
+		s := r.FloatString(prec)
+		if back, ok := new(big.Rat).SetString(s); ok && back.Cmp(r) == 0 {
+			return s
+		}
+	}
+	return r.FloatString(10)
+}
+
+// Add returns a+b for non-negative amounts, or ErrOverflow.
+func Add(a, b int64) (int64, error) {
+	if a < 0 || b < 0 {
+		return 0, ErrNegative
+	}
+	if a > math.MaxInt64-b {
+		return 0, ErrOverflow
+	}
+	return a + b, nil
+}
+
+// Mul returns a·b for non-negative values, or ErrOverflow.
+func Mul(a, b int64) (int64, error) {
+	if a < 0 || b < 0 {
+		return 0, ErrNegative
+	}
+	if b != 0 && a > math.MaxInt64/b {
+		return 0, ErrOverflow
+	}
+	return a * b, nil
+}
+
+// Format renders amount minor units of c as a decimal with its code, e.g.
+// "12.50 USD", "1500 JPY": for messages, never for arithmetic.
+func Format(amount int64, c Currency) string {
+	if c.Exponent == 0 {
+		return fmt.Sprintf("%d %s", amount, c.Code)
+	}
+	r := new(big.Rat).SetFrac(big.NewInt(amount), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(c.Exponent)), nil))
+	return r.FloatString(c.Exponent) + " " + c.Code
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
