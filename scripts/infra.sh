@@ -25,6 +25,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 versitygw_version=${PRINTFLEET_VERSITYGW_VERSION:-v1.8.0}
 versitygw_pkg=github.com/versity/versitygw/cmd/versitygw
 pg_databases=${PRINTFLEET_PG_DATABASES:-orders catalog pricing}
+pg_cluster=${PRINTFLEET_PG_CLUSTER:-main} # Debian cluster name (pg_lsclusters)
 pg_min_connections=${PRINTFLEET_PG_MAX_CONNECTIONS:-300}
 wait_timeout=${PRINTFLEET_WAIT_TIMEOUT:-60}
 apt_packages=(
@@ -107,15 +108,26 @@ wait_until() {
 	done
 }
 
-# Serialise concurrent runs (make run and make test at once, say).
+# Serialise concurrent runs (make run and make test at once, say): re-run
+# this script under flock(1). flock -o holds the lock in flock itself, not in
+# the script, so the servers started here never inherit (and keep) it.
 take_lock() {
-	mkdir -p "$PRINTFLEET_STATE"
-	command -v flock >/dev/null 2>&1 || return 0
-	exec 9>"$PRINTFLEET_STATE/infra.lock"
-	if ! flock -n 9; then
-		say "waiting for another scripts/infra.sh run to finish"
-		flock -w 1800 9 || die "another scripts/infra.sh run holds $PRINTFLEET_STATE/infra.lock"
+	if [[ -n ${PRINTFLEET_INFRA_LOCKED:-} ]]; then
+		unset PRINTFLEET_INFRA_LOCKED
+		return 0
 	fi
+	command -v flock >/dev/null 2>&1 || return 0
+	mkdir -p "$PRINTFLEET_STATE"
+	local lock=$PRINTFLEET_STATE/infra.lock rc=0
+	export PRINTFLEET_INFRA_LOCKED=1
+	flock -n -o -E 75 "$lock" bash "$here/infra.sh" "$@" || rc=$?
+	if ((rc == 75)); then
+		say "waiting for another scripts/infra.sh run to finish"
+		rc=0
+		flock -w 1800 -o -E 75 "$lock" bash "$here/infra.sh" "$@" || rc=$?
+		((rc != 75)) || die "gave up waiting for $lock"
+	fi
+	exit "$rc"
 }
 
 # ---------------------------------------------------------------- settings
@@ -177,10 +189,10 @@ cmd_install() {
 
 pg_version() {
 	local d
-	for d in /etc/postgresql/*/main; do
+	for d in /etc/postgresql/*/"$pg_cluster"; do
 		[[ -d $d ]] || continue
 		d=${d#/etc/postgresql/}
-		echo "${d%/main}"
+		echo "${d%/*}"
 		return 0
 	done
 	return 1
@@ -201,8 +213,8 @@ psql_q() {
 
 pg_ctl() {
 	local ver
-	ver=$(pg_version) || die "no PostgreSQL cluster under /etc/postgresql"
-	run_logged postgres as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main "$1"
+	ver=$(pg_version) || die "no PostgreSQL cluster $pg_cluster under /etc/postgresql"
+	run_logged postgres as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$pg_cluster" "$1"
 }
 
 start_postgres() {
@@ -219,10 +231,10 @@ start_postgres() {
 			[[ -x $d ]] && ver=${d#/usr/lib/postgresql/} && ver=${ver%%/*} && break
 		done
 		[[ -n $ver ]] || die "PostgreSQL server binaries not found: run 'scripts/infra.sh install'"
-		say "creating PostgreSQL cluster $ver/main"
-		run_logged postgres as_root pg_createcluster --port "$PRINTFLEET_PG_PORT" "$ver" main
+		say "creating PostgreSQL cluster $ver/$pg_cluster"
+		run_logged postgres as_root pg_createcluster --port "$PRINTFLEET_PG_PORT" "$ver" "$pg_cluster"
 	fi
-	say "starting PostgreSQL $(pg_version)"
+	say "starting PostgreSQL $(pg_version)/$pg_cluster"
 	pg_ctl start
 }
 
@@ -244,8 +256,8 @@ pg_can_replicate() {
 # until CHECK passes.
 pg_trust_loopback() {
 	local db=$1 check=$2 ver hba tmp
-	ver=$(pg_version) || die "no PostgreSQL cluster under /etc/postgresql"
-	hba=/etc/postgresql/$ver/main/pg_hba.conf
+	ver=$(pg_version) || die "no PostgreSQL cluster $pg_cluster under /etc/postgresql"
+	hba=/etc/postgresql/$ver/$pg_cluster/pg_hba.conf
 	as_root test -f "$hba" || die "$hba not found"
 	say "allowing $PRINTFLEET_PG_USER over loopback without password ($db) in $hba"
 	tmp=$(mktemp)
@@ -480,7 +492,7 @@ cmd_s3() {
 		printf '\n== %s: versitygw --port %s posix %s\n' \
 			"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$s3_hostport" "$s3_data" >>"$log"
 		ROOT_ACCESS_KEY=$PRINTFLEET_S3_ACCESS_KEY ROOT_SECRET_KEY=$PRINTFLEET_S3_SECRET_KEY \
-			setsid "$PRINTFLEET_BIN/versitygw" --port "$s3_hostport" --region "$PRINTFLEET_S3_REGION" \
+			setsid "$PRINTFLEET_BIN/versitygw" --quiet --port "$s3_hostport" --region "$PRINTFLEET_S3_REGION" \
 			posix "$s3_data" >>"$log" 2>&1 </dev/null &
 		pid=$!
 		echo "$pid" >"$pids/versitygw.pid"
@@ -553,14 +565,17 @@ if [[ $# -ne 1 ]]; then
 	exit 2
 fi
 case $1 in
-install) take_lock; cmd_install ;;
-start) take_lock; cmd_start ;;
-provision) take_lock; cmd_provision ;;
-tools) take_lock; cmd_tools ;;
-s3) take_lock; cmd_s3 ;;
-stop-s3) take_lock; cmd_stop_s3 ;;
+install | start | provision | tools | s3 | stop-s3 | up) take_lock "$@" ;;
+esac
+
+case $1 in
+install) cmd_install ;;
+start) cmd_start ;;
+provision) cmd_provision ;;
+tools) cmd_tools ;;
+s3) cmd_s3 ;;
+stop-s3) cmd_stop_s3 ;;
 up)
-	take_lock
 	cmd_install
 	cmd_start
 	cmd_provision
