@@ -1,0 +1,170 @@
+package fleet
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+)
+
+// Layout is where one fleet lives: its ports, databases, vhost and secrets.
+// The zero Offset gives the documented local defaults (`make run`); tests use
+// another offset, database prefix and vhost so that they never touch a fleet a
+// developer is running.
+type Layout struct {
+	// Offset is added to every default port.
+	Offset int
+	// DBPrefix is prepended to the database names orders, catalog, pricing.
+	DBPrefix string
+	// Vhost is the RabbitMQ virtual host.
+	Vhost string
+	// RedisDB is the Redis database number.
+	RedisDB int
+
+	PGHost, PGUser string
+	PGPort         int
+	RedisAddr      string
+	AMQPHost       string
+	AMQPPort       int
+	S3Endpoint     string
+
+	InternalSecret string
+	JWTSecret      string
+	CredentialsKey string // base64 of 32 bytes
+	PaymentAPIKey  string
+	LogLevel       string
+}
+
+// Local is the layout `make run` uses.
+func Local() Layout {
+	return Layout{
+		Vhost: "printfleet", PGHost: "127.0.0.1", PGPort: 5432, PGUser: "postgres",
+		RedisAddr: "127.0.0.1:6379", AMQPHost: "127.0.0.1", AMQPPort: 5672,
+		S3Endpoint:     "http://127.0.0.1:7070",
+		InternalSecret: "dev-internal-secret-change-me-0123456789",
+		JWTSecret:      "dev-jwt-secret-change-me-0123456789",
+		CredentialsKey: "ZGV2LWNyZWRlbnRpYWxzLWtleS0zMi1ieXRlcyEhISE=",
+		PaymentAPIKey:  "sk_test_printfleet_dev",
+		LogLevel:       "info",
+	}
+}
+
+func (l Layout) addr(port int) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port+l.Offset))
+}
+
+// Addresses of the fleet's listeners.
+func (l Layout) GatewayURL() string      { return "http://" + l.addr(8080) }
+func (l Layout) GatewayAdmin() string    { return l.addr(9200) }
+func (l Layout) OrdersGRPC() string      { return l.addr(9101) }
+func (l Layout) CatalogGRPC() string     { return l.addr(9102) }
+func (l Layout) PricingGRPC() string     { return l.addr(9103) }
+func (l Layout) PaymentURL() string      { return "http://" + l.addr(9301) }
+func (l Layout) MarketplacesURL() string { return "http://" + l.addr(9302) }
+func (l Layout) AMQPURL() string {
+	return fmt.Sprintf("amqp://guest:guest@%s:%d/%s", l.AMQPHost, l.AMQPPort, l.Vhost)
+}
+
+// DBName is the database of a service in this layout.
+func (l Layout) DBName(service string) string { return l.DBPrefix + service }
+
+// PGURL is the connection string of a service's database.
+func (l Layout) PGURL(service string) string {
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", l.PGUser, l.PGHost, l.PGPort, l.DBName(service))
+}
+
+// Admin is the admin listener of a process by its default port.
+func (l Layout) Admin(port int) string { return l.addr(port) }
+
+// Packages are the main packages the fleet runs, relative to the repo root.
+func (l Layout) Packages() []string {
+	return []string{
+		"./services/gateway/cmd/gateway",
+		"./services/gateway/cmd/token",
+		"./services/orders/cmd/orders",
+		"./services/orders/cmd/orders-worker",
+		"./services/catalog/cmd/catalog",
+		"./services/pricing/cmd/pricing",
+		"./workers/images/cmd/images",
+		"./workers/marketplace/cmd/marketplace",
+		"./sandbox/cmd/sandbox",
+	}
+}
+
+// Common is the environment every process shares.
+func (l Layout) Common() map[string]string {
+	return map[string]string{
+		"PRINTFLEET_LOG_LEVEL":       l.LogLevel,
+		"PRINTFLEET_INTERNAL_SECRET": l.InternalSecret,
+		"PRINTFLEET_AMQP_URL":        l.AMQPURL(),
+		"PRINTFLEET_REDIS_ADDRS":     l.RedisAddr,
+		"PRINTFLEET_REDIS_DB":        strconv.Itoa(l.RedisDB),
+		"PRINTFLEET_S3_ENDPOINT":     l.S3Endpoint,
+		"PRINTFLEET_ORDERS_ADDR":     l.OrdersGRPC(),
+		"PRINTFLEET_CATALOG_ADDR":    l.CatalogGRPC(),
+		"PRINTFLEET_PRICING_ADDR":    l.PricingGRPC(),
+		"PRINTFLEET_SHUTDOWN_GRACE":  "15s",
+	}
+}
+
+// Procs are the long-running processes in start order.
+func (l Layout) Procs() []Proc {
+	svc := func(name string, grpcPort, adminPort int, env map[string]string) Proc {
+		e := map[string]string{
+			"PRINTFLEET_GRPC_ADDR":  l.addr(grpcPort),
+			"PRINTFLEET_ADMIN_ADDR": l.addr(adminPort),
+			"PRINTFLEET_PG_URL":     l.PGURL(name),
+		}
+		for k, v := range env {
+			e[k] = v
+		}
+		return Proc{Name: name, Env: e, Admin: l.addr(adminPort)}
+	}
+	return []Proc{
+		{Name: "sandbox", Env: map[string]string{
+			"PRINTFLEET_ADMIN_ADDR":               l.addr(9206),
+			"PRINTFLEET_SANDBOX_PAYMENT_ADDR":     l.addr(9301),
+			"PRINTFLEET_SANDBOX_MARKETPLACE_ADDR": l.addr(9302),
+		}, Ready: HTTPReady(l.PaymentURL() + "/_sandbox/stats")},
+		svc("pricing", 9103, 9203, nil),
+		svc("catalog", 9102, 9202, map[string]string{
+			"PRINTFLEET_CATALOG_CREDENTIALS_KEY": l.CredentialsKey,
+		}),
+		svc("orders", 9101, 9201, map[string]string{
+			"PRINTFLEET_PAYMENT_URL":     l.PaymentURL(),
+			"PRINTFLEET_PAYMENT_API_KEY": l.PaymentAPIKey,
+		}),
+		{Name: "orders-worker", Env: map[string]string{
+			"PRINTFLEET_ADMIN_ADDR":      l.addr(9207),
+			"PRINTFLEET_PG_URL":          l.PGURL("orders"),
+			"PRINTFLEET_PAYMENT_URL":     l.PaymentURL(),
+			"PRINTFLEET_PAYMENT_API_KEY": l.PaymentAPIKey,
+		}, Admin: l.addr(9207)},
+		{Name: "images", Env: map[string]string{"PRINTFLEET_ADMIN_ADDR": l.addr(9204)}, Admin: l.addr(9204)},
+		{Name: "marketplace", Env: map[string]string{
+			"PRINTFLEET_ADMIN_ADDR":              l.addr(9205),
+			"PRINTFLEET_MARKETPLACE_SHOPIFY_URL": l.MarketplacesURL() + "/shopify",
+			"PRINTFLEET_MARKETPLACE_ETSY_URL":    l.MarketplacesURL() + "/etsy",
+			"PRINTFLEET_MARKETPLACE_AMAZON_URL":  l.MarketplacesURL() + "/amazon",
+		}, Admin: l.addr(9205)},
+		{Name: "gateway", Env: map[string]string{
+			"PRINTFLEET_HTTP_ADDR":  l.addr(8080),
+			"PRINTFLEET_ADMIN_ADDR": l.addr(9200),
+			"PRINTFLEET_JWT_SECRET": l.JWTSecret,
+		}, Admin: l.addr(9200)},
+	}
+}
+
+// Seeds are one-shot commands that load the demo catalog and price lists.
+func (l Layout) Seeds() []Proc {
+	return []Proc{
+		{Name: "seed-catalog", Binary: "catalog", Args: []string{"seed-demo"}, Env: map[string]string{
+			"PRINTFLEET_PG_URL":                  l.PGURL("catalog"),
+			"PRINTFLEET_CATALOG_CREDENTIALS_KEY": l.CredentialsKey,
+			"PRINTFLEET_ADMIN_ADDR":              "127.0.0.1:0",
+		}},
+		{Name: "seed-pricing", Binary: "pricing", Args: []string{"seed-demo"}, Env: map[string]string{
+			"PRINTFLEET_PG_URL":     l.PGURL("pricing"),
+			"PRINTFLEET_ADMIN_ADDR": "127.0.0.1:0",
+		}},
+	}
+}
