@@ -25,9 +25,12 @@ answers() {
 	timeout 1 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null
 }
 
-deadline=$((SECONDS + timeout_s))
+# Microseconds since the epoch (bash 5).
+now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
+
+deadline=$(($(now_us) + timeout_s * 1000000))
 until answers; do
-	if ((SECONDS >= deadline)); then
+	if (($(now_us) >= deadline)); then
 		echo "wait-port: $host:$port did not answer within ${timeout_s}s" >&2
 		exit 1
 	fi
