@@ -5,7 +5,8 @@
 #   scripts/infra.sh up         install + start + provision + tools + s3
 #   scripts/infra.sh install    apt-get the Debian packages that are missing
 #   scripts/infra.sh start      start PostgreSQL, Redis, RabbitMQ if not answering
-#   scripts/infra.sh provision  vhost + permissions, databases, max_connections
+#   scripts/infra.sh provision  RabbitMQ vhost + permissions; PostgreSQL databases,
+#                               loopback replication access, max_connections
 #   scripts/infra.sh tools      build the pinned Go tools into bin/ (cached)
 #   scripts/infra.sh s3         start versitygw if its port does not answer
 #   scripts/infra.sh stop-s3    stop the versitygw started by `s3`
@@ -14,7 +15,12 @@
 # Every step checks first and acts only when needed, so a repeated `up` is
 # quick. Settings come from scripts/env.sh (all overridable by environment).
 # Output of the commands it runs goes to $PRINTFLEET_STATE/logs; on failure
-# the tail of the relevant log is printed.
+# the tail of the relevant log is printed. A server configured on another host
+# is only checked (and gets missing databases), never started or reconfigured.
+#
+# Tunables: PRINTFLEET_PG_DATABASES ("orders catalog pricing"),
+# PRINTFLEET_PG_MAX_CONNECTIONS (300), PRINTFLEET_PG_CLUSTER (main),
+# PRINTFLEET_VERSITYGW_VERSION (v1.8.0), PRINTFLEET_WAIT_TIMEOUT (60 s).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
