@@ -322,7 +322,7 @@ provision_postgres() {
 # ---------------------------------------------------------------- Redis
 
 redis_ok() {
-	[[ $(redis-cli -h "$redis_host" -p "$redis_port" ping 2>/dev/null) == PONG ]]
+	[[ $(timeout 3 redis-cli -h "$redis_host" -p "$redis_port" ping 2>/dev/null) == PONG ]]
 }
 
 start_redis() {
