@@ -1,0 +1,212 @@
+// Package apidocs serves the API description: /openapi.json is the merged
+// document generated from the protos, edited at start to add what the protos
+// cannot say (bearer security per route, the Idempotency-Key header, the
+// gateway's error body, the edge routes), and /docs renders it with Swagger UI
+// served from the assets embedded in github.com/swaggest/swgui.
+package apidocs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+
+	"github.com/swaggest/swgui"
+	"github.com/swaggest/swgui/v5emb"
+
+	"github.com/printfleet/printfleet/proto/openapi"
+	"github.com/printfleet/printfleet/services/gateway/internal/policy"
+)
+
+// SecurityName is the name of the bearer security definition.
+const SecurityName = "bearer"
+
+// Document returns the merged OpenAPI (v2) document with the gateway's
+// additions.
+func Document(routes []policy.Route) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		return nil, fmt.Errorf("parse generated openapi: %w", err)
+	}
+	doc["info"] = map[string]any{
+		"title":       "printfleet API",
+		"version":     "v1",
+		"description": "Print-on-demand orders, catalog and pricing. Authenticate with `Authorization: Bearer <JWT>`.",
+	}
+	doc["securityDefinitions"] = map[string]any{
+		SecurityName: map[string]any{
+			"type":        "apiKey",
+			"in":          "header",
+			"name":        "Authorization",
+			"description": "JWT bearer token: `Bearer <token>`.",
+		},
+	}
+	defs, _ := doc["definitions"].(map[string]any)
+	if defs == nil {
+		defs = map[string]any{}
+		doc["definitions"] = defs
+	}
+	defs["gatewayError"] = errorSchema()
+	paths, _ := doc["paths"].(map[string]any)
+	if paths == nil {
+		paths = map[string]any{}
+		doc["paths"] = paths
+	}
+	for _, r := range routes {
+		if r.Edge {
+			if r.Template == "/docs/{path=**}" {
+				continue
+			}
+			addEdgeOperation(paths, r)
+		}
+		item, _ := paths[r.Template].(map[string]any)
+		op, _ := item[strings.ToLower(r.Method)].(map[string]any)
+		if op == nil {
+			return nil, fmt.Errorf("openapi: no operation for %s %s", r.Method, r.Template)
+		}
+		decorate(op, r)
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+func errorSchema() map[string]any {
+	return map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"error": map[string]any{
+				"type": "object",
+				"properties": map[string]any{
+					"code":    map[string]any{"type": "string", "example": "INVALID_ARGUMENT"},
+					"message": map[string]any{"type": "string"},
+					"details": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/definitions/protobufAny"}},
+				},
+			},
+			"request_id": map[string]any{"type": "string"},
+		},
+	}
+}
+
+func errRef(desc string) map[string]any {
+	return map[string]any{"description": desc, "schema": map[string]any{"$ref": "#/definitions/gatewayError"}}
+}
+
+func decorate(op map[string]any, r policy.Route) {
+	responses, _ := op["responses"].(map[string]any)
+	if responses == nil {
+		responses = map[string]any{}
+		op["responses"] = responses
+	}
+	responses["default"] = errRef("An error (the HTTP status follows the gRPC code).")
+	if r.Class != "" {
+		responses["429"] = map[string]any{
+			"description": "Rate limited; see Retry-After, RateLimit-Policy and RateLimit.",
+			"schema":      map[string]any{"$ref": "#/definitions/gatewayError"},
+			"headers": map[string]any{
+				"Retry-After":      map[string]any{"type": "integer"},
+				"RateLimit-Policy": map[string]any{"type": "string"},
+				"RateLimit":        map[string]any{"type": "string"},
+			},
+		}
+	}
+	if r.Public {
+		op["security"] = []any{}
+	} else {
+		op["security"] = []any{map[string]any{SecurityName: []any{}}}
+		responses["401"] = errRef("Missing, invalid or expired bearer token.")
+		responses["403"] = errRef("The token lacks a role this operation needs (" + strings.Join(r.Roles, " or ") + ").")
+		if r.Owner {
+			responses["404"] = errRef("No such object, or not the caller's.")
+		}
+	}
+	if r.Method == http.MethodPost && r.Template == "/v1/orders" {
+		params, _ := op["parameters"].([]any)
+		op["parameters"] = append(params, map[string]any{
+			"name":        "Idempotency-Key",
+			"in":          "header",
+			"required":    true,
+			"type":        "string",
+			"maxLength":   255,
+			"description": "Client-chosen key: a retry with the same key and body replays the first response; the same key with another body is 422; 409 while the first request is in flight.",
+		})
+		responses["409"] = errRef("A request with this Idempotency-Key is still in flight.")
+		responses["422"] = errRef("This Idempotency-Key was used with another request body.")
+	}
+}
+
+func addEdgeOperation(paths map[string]any, r policy.Route) {
+	desc := map[string]string{
+		"/healthz":      "Liveness of the gateway process.",
+		"/readyz":       "Readiness: the upstream services answer SERVING (Redis is reported; the limiter falls back without it).",
+		"/openapi.json": "This API description.",
+		"/docs":         "Interactive API documentation (HTML).",
+	}[r.Template]
+	produces := []any{"application/json"}
+	if r.Template == "/docs" {
+		produces = []any{"text/html"}
+	}
+	paths[r.Template] = map[string]any{
+		strings.ToLower(r.Method): map[string]any{
+			"summary":     desc,
+			"operationId": "Gateway_" + strings.Trim(strings.NewReplacer("/", "", ".", "_").Replace(r.Template), "_"),
+			"tags":        []any{"Gateway"},
+			"produces":    produces,
+			"responses": map[string]any{
+				"200": map[string]any{"description": "OK"},
+			},
+		},
+	}
+}
+
+// Docs is the /docs handler and the Content-Security-Policy it needs.
+type Docs struct {
+	Handler http.Handler
+	CSP     string
+}
+
+var inlineScript = regexp.MustCompile(`(?s)<script>(.*?)</script>`)
+
+// NewDocs returns Swagger UI under basePath ("/docs") reading specURL. The
+// page's inline scripts are allowed by hash, not by 'unsafe-inline'.
+func NewDocs(basePath, specURL string) (*Docs, error) {
+	h := v5emb.NewHandlerWithConfig(swgui.Config{
+		Title:       "printfleet API",
+		SwaggerJSON: specURL,
+		BasePath:    basePath,
+		HideCurl:    false,
+		SettingsUI: map[string]string{
+			// The docs page may not fetch from other origins.
+			"validatorUrl": "null",
+		},
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, strings.TrimSuffix(basePath, "/")+"/", nil))
+	if rec.Code != http.StatusOK {
+		return nil, fmt.Errorf("docs: index page answered %d", rec.Code)
+	}
+	var hashes []string
+	for _, m := range inlineScript.FindAllSubmatch(rec.Body.Bytes(), -1) {
+		sum := sha256.Sum256(m[1])
+		hashes = append(hashes, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
+	}
+	if len(hashes) == 0 && bytes.Contains(rec.Body.Bytes(), []byte("<script>")) {
+		return nil, fmt.Errorf("docs: could not hash the inline scripts")
+	}
+	csp := strings.Join([]string{
+		"default-src 'none'",
+		"script-src 'self' " + strings.Join(hashes, " "),
+		"style-src 'self' 'unsafe-inline'",
+		"img-src 'self' data:",
+		"font-src 'self' data:",
+		"connect-src 'self'",
+		"frame-ancestors 'none'",
+		"base-uri 'none'",
+		"form-action 'none'",
+		"object-src 'none'",
+	}, "; ")
+	return &Docs{Handler: h, CSP: csp}, nil
+}

@@ -1,0 +1,90 @@
+package edge
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// HTTPMetrics are the gateway's RED metrics, labelled by route template
+// (never the raw path), a closed set of methods and the status class.
+type HTTPMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	inflight prometheus.Gauge
+}
+
+// NewHTTPMetrics registers the metrics on reg.
+func NewHTTPMetrics(reg prometheus.Registerer) *HTTPMetrics {
+	f := promauto.With(reg)
+	return &HTTPMetrics{
+		requests: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "printfleet_gateway_http_requests_total",
+			Help: "HTTP requests by route template, method and status class.",
+		}, []string{"route", "method", "code"}),
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "printfleet_gateway_http_request_duration_seconds",
+			Help:    "HTTP request latency by route template, method and status class.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method", "code"}),
+		inflight: f.NewGauge(prometheus.GaugeOpts{
+			Name: "printfleet_gateway_http_requests_in_flight",
+			Help: "HTTP requests being served.",
+		}),
+	}
+}
+
+// RouteUnmatched labels requests that matched no route.
+const RouteUnmatched = "unmatched"
+
+// Observe records the RED metrics and writes one access-log line per request:
+// request id, trace id (from the context), principal, route template, method,
+// status and duration. It never logs headers or bodies.
+func Observe(logger *slog.Logger, m *HTTPMetrics) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			m.inflight.Inc()
+			defer m.inflight.Dec()
+			rec := &statusRecorder{ResponseWriter: w}
+			next.ServeHTTP(rec, r)
+			elapsed := time.Since(start)
+			info := InfoFrom(r.Context())
+			route := info.Route
+			if route == "" {
+				route = RouteUnmatched
+			}
+			status := rec.code()
+			method := MethodLabel(r.Method)
+			class := strconv.Itoa(status/100) + "xx"
+			m.requests.WithLabelValues(route, method, class).Inc()
+			m.duration.WithLabelValues(route, method, class).Observe(elapsed.Seconds())
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			logger.LogAttrs(r.Context(), level, "http request",
+				slog.String("method", method),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+				slog.Int64("bytes", rec.bytes),
+				slog.String("principal", info.Subject),
+			)
+		})
+	}
+}
+
+// MethodLabel maps the method to a closed set so that clients cannot grow
+// the label's cardinality.
+func MethodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete, http.MethodHead, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}

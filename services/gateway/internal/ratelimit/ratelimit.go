@@ -1,0 +1,309 @@
+// Package ratelimit is the gateway's request limiter, shared by every gateway
+// replica through Redis: a GCRA (generic cell rate algorithm) bucket per
+// (class, caller), evaluated atomically on the Redis server by one Lua script
+// that reads the server's clock (TIME), so replicas with skewed clocks still
+// agree. Each Redis call has a short timeout; when Redis fails the limiter
+// falls back to an in-process GCRA with the limit divided by the number of
+// replicas, and retries Redis after a pause. Redis trouble never fails a
+// request.
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Rule is a limit of Limit requests per Period. Burst requests may arrive at
+// once (GCRA tolerance); it defaults to Limit, so a fresh caller can spend the
+// whole quota immediately and then one request per Period/Limit.
+type Rule struct {
+	Limit  int
+	Period time.Duration
+	Burst  int
+}
+
+// ParseRule reads "100/1m", "100/10s" or "100/1m,burst=20".
+func ParseRule(s string) (Rule, error) {
+	spec, burstSpec, hasBurst := strings.Cut(strings.TrimSpace(s), ",")
+	n, per, ok := strings.Cut(spec, "/")
+	if !ok {
+		return Rule{}, fmt.Errorf("rate limit %q: want N/duration, e.g. 100/1m", s)
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(n))
+	if err != nil || limit <= 0 {
+		return Rule{}, fmt.Errorf("rate limit %q: count must be a positive integer", s)
+	}
+	period, err := time.ParseDuration(strings.TrimSpace(per))
+	if err != nil || period < time.Second {
+		return Rule{}, fmt.Errorf("rate limit %q: period must be a duration of at least 1s", s)
+	}
+	r := Rule{Limit: limit, Period: period, Burst: limit}
+	if hasBurst {
+		k, v, _ := strings.Cut(strings.TrimSpace(burstSpec), "=")
+		b, err := strconv.Atoi(v)
+		if k != "burst" || err != nil || b <= 0 {
+			return Rule{}, fmt.Errorf("rate limit %q: want burst=N with N > 0", s)
+		}
+		r.Burst = b
+	}
+	return r, nil
+}
+
+func (r Rule) String() string {
+	return fmt.Sprintf("%d/%s,burst=%d", r.Limit, r.Period, r.Burst)
+}
+
+// interval is the emission interval: the time one request "costs".
+func (r Rule) interval() time.Duration { return r.Period / time.Duration(r.Limit) }
+
+// Decision is the outcome for one request.
+type Decision struct {
+	Allowed    bool
+	Class      string
+	Rule       Rule
+	Remaining  int
+	RetryAfter time.Duration // > 0 when denied
+	Reset      time.Duration // until the quota is fully restored
+	Source     string        // "redis" or "local"
+}
+
+// SetHeaders writes the IETF draft RateLimit-Policy and RateLimit fields
+// (draft-ietf-httpapi-ratelimit-headers), and Retry-After when denied.
+func (d Decision) SetHeaders(h http.Header) {
+	h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", d.Class, d.Rule.Limit, ceilSeconds(d.Rule.Period)))
+	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", d.Class, d.Remaining, ceilSeconds(d.Reset)))
+	if !d.Allowed {
+		h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(d.RetryAfter))))
+	}
+}
+
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int(math.Ceil(d.Seconds()))
+}
+
+// gcraScript: KEYS[1] bucket; ARGV[1] emission interval µs; ARGV[2] burst.
+// The bucket holds the theoretical arrival time (TAT) in µs of Redis time.
+// Returns {allowed, remaining, retry_after_µs, reset_µs}.
+var gcraScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = interval * tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat or tat < now then
+  tat = now
+end
+local new_tat = tat + interval
+local allow_at = new_tat - tolerance
+if now < allow_at then
+  return {0, 0, allow_at - now, tat - now}
+end
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
+`)
+
+// Options configure a Limiter.
+type Options struct {
+	// Redis is the shared store; nil means in-process limits only.
+	Redis goredis.UniversalClient
+	// Prefix namespaces the keys (tests use a unique one).
+	Prefix string
+	// Rules by class.
+	Rules map[string]Rule
+	// Timeout bounds one Redis call.
+	Timeout time.Duration
+	// Replicas is the number of gateway replicas; the fallback allows
+	// Limit/Replicas per replica.
+	Replicas int
+	// Pause is how long Redis is skipped after a failure.
+	Pause time.Duration
+	Log   *slog.Logger
+	// OnDecision observes every decision (metrics).
+	OnDecision func(class, source string, allowed bool)
+	// OnRedisState observes Redis being usable or not (metrics).
+	OnRedisState func(up bool)
+}
+
+// Limiter decides whether a request may proceed.
+type Limiter struct {
+	o         Options
+	local     *local
+	downUntil atomic.Int64 // unix ns until which Redis is skipped
+	lastLog   atomic.Int64 // unix ns of the last fallback log line
+	muted     atomic.Int64 // fallback events since that line
+}
+
+// New returns a limiter.
+func New(o Options) (*Limiter, error) {
+	if len(o.Rules) == 0 {
+		return nil, errors.New("ratelimit: no rules")
+	}
+	for class, r := range o.Rules {
+		if r.Limit <= 0 || r.Period <= 0 || r.Burst <= 0 {
+			return nil, fmt.Errorf("ratelimit: class %q: invalid rule %v", class, r)
+		}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 50 * time.Millisecond
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	if o.Pause <= 0 {
+		o.Pause = time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.OnDecision == nil {
+		o.OnDecision = func(string, string, bool) {}
+	}
+	if o.OnRedisState == nil {
+		o.OnRedisState = func(bool) {}
+	}
+	return &Limiter{o: o, local: newLocal(time.Now, 100_000)}, nil
+}
+
+// Rule returns the rule of class.
+func (l *Limiter) Rule(class string) (Rule, bool) {
+	r, ok := l.o.Rules[class]
+	return r, ok
+}
+
+// Allow decides for one request of caller key in class. ok is false for an
+// unknown class.
+func (l *Limiter) Allow(ctx context.Context, class, key string) (d Decision, ok bool) {
+	rule, ok := l.o.Rules[class]
+	if !ok {
+		return Decision{}, false
+	}
+	bucket := l.o.Prefix + class + ":" + key
+	if l.o.Redis != nil && time.Now().UnixNano() >= l.downUntil.Load() {
+		d, err := l.redis(ctx, bucket, rule)
+		if err == nil {
+			d.Class = class
+			l.o.OnRedisState(true)
+			l.o.OnDecision(class, d.Source, d.Allowed)
+			return d, true
+		}
+		if ctx.Err() == nil { // the caller did not give up: Redis failed
+			l.downUntil.Store(time.Now().Add(l.o.Pause).UnixNano())
+			l.o.OnRedisState(false)
+			l.logFallback(ctx, err)
+		}
+	}
+	d = l.local.allow(bucket, l.localRule(rule))
+	d.Class = class
+	d.Rule = rule // advertise the shared policy
+	l.o.OnDecision(class, d.Source, d.Allowed)
+	return d, true
+}
+
+func (l *Limiter) localRule(r Rule) Rule {
+	n := l.o.Replicas
+	return Rule{
+		Limit:  max(1, (r.Limit+n-1)/n),
+		Period: r.Period,
+		Burst:  max(1, (r.Burst+n-1)/n),
+	}
+}
+
+func (l *Limiter) redis(ctx context.Context, bucket string, r Rule) (Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.o.Timeout)
+	defer cancel()
+	res, err := gcraScript.Run(ctx, l.o.Redis, []string{bucket}, r.interval().Microseconds(), r.Burst).Int64Slice()
+	if err != nil {
+		return Decision{}, fmt.Errorf("ratelimit script: %w", err)
+	}
+	if len(res) != 4 {
+		return Decision{}, fmt.Errorf("ratelimit script: %d results", len(res))
+	}
+	return Decision{
+		Allowed:    res[0] == 1,
+		Rule:       r,
+		Remaining:  int(res[1]),
+		RetryAfter: time.Duration(res[2]) * time.Microsecond,
+		Reset:      time.Duration(res[3]) * time.Microsecond,
+		Source:     "redis",
+	}, nil
+}
+
+// logFallback logs at most one line per 30s, counting the rest.
+func (l *Limiter) logFallback(ctx context.Context, err error) {
+	now := time.Now().UnixNano()
+	last := l.lastLog.Load()
+	if now-last < int64(30*time.Second) || !l.lastLog.CompareAndSwap(last, now) {
+		l.muted.Add(1)
+		return
+	}
+	l.o.Log.WarnContext(ctx, "rate limiter: redis unavailable, using in-process limits",
+		"err", err.Error(), "replicas", l.o.Replicas, "retry_in", l.o.Pause.String(),
+		"suppressed", l.muted.Swap(0))
+}
+
+// local is the in-process GCRA used while Redis is unavailable.
+type local struct {
+	mu      sync.Mutex
+	tat     map[string]time.Time
+	now     func() time.Time
+	maxKeys int
+}
+
+func newLocal(now func() time.Time, maxKeys int) *local {
+	return &local{tat: map[string]time.Time{}, now: now, maxKeys: maxKeys}
+}
+
+func (l *local) allow(key string, r Rule) Decision {
+	interval := r.interval()
+	tolerance := interval * time.Duration(r.Burst)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	tat, ok := l.tat[key]
+	if !ok || tat.Before(now) {
+		tat = now
+	}
+	newTAT := tat.Add(interval)
+	allowAt := newTAT.Add(-tolerance)
+	if now.Before(allowAt) {
+		return Decision{Rule: r, RetryAfter: allowAt.Sub(now), Reset: tat.Sub(now), Source: "local"}
+	}
+	if !ok && len(l.tat) >= l.maxKeys {
+		l.sweep(now)
+	}
+	l.tat[key] = newTAT
+	return Decision{
+		Allowed:   true,
+		Rule:      r,
+		Remaining: int(now.Sub(allowAt) / interval),
+		Reset:     newTAT.Sub(now),
+		Source:    "local",
+	}
+}
+
+// sweep drops buckets that are full again; if that frees nothing (a flood of
+// distinct callers) it starts over rather than grow without bound.
+func (l *local) sweep(now time.Time) {
+	for k, t := range l.tat {
+		if !t.After(now) {
+			delete(l.tat, k)
+		}
+	}
+	if len(l.tat) >= l.maxKeys {
+		clear(l.tat)
+	}
+}
