@@ -1,0 +1,299 @@
+package adapters_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/printfleet/printfleet/workers/marketplace/internal/adapters"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"3", 3 * time.Second, true},
+		{"0.5", 500 * time.Millisecond, true},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"soon", 0, false},
+	}
+	for _, tc := range tests {
+		got, ok := adapters.ParseRetryAfter(tc.in, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status int
+		kind   adapters.Kind
+		reason adapters.Reason
+	}{
+		{429, adapters.KindRetryable, adapters.ReasonThrottled},
+		{500, adapters.KindRetryable, adapters.ReasonUnavailable},
+		{503, adapters.KindRetryable, adapters.ReasonUnavailable},
+		{408, adapters.KindRetryable, adapters.ReasonUnavailable},
+		{400, adapters.KindPermanent, adapters.ReasonInvalid},
+		{422, adapters.KindPermanent, adapters.ReasonInvalid},
+		{401, adapters.KindPermanent, adapters.ReasonAuth},
+		{403, adapters.KindPermanent, adapters.ReasonAuth},
+		{404, adapters.KindPermanent, adapters.ReasonNotFound},
+	}
+	for _, tc := range tests {
+		e := adapters.Classify(adapters.Etsy, "op", &adapters.Response{Status: tc.status, Header: http.Header{"Retry-After": {"2"}}})
+		if e.Kind != tc.kind || e.Reason != tc.reason {
+			t.Errorf("%d: %v %v", tc.status, e.Kind, e.Reason)
+		}
+		if errors.Is(e, adapters.ErrRetryable) != (tc.kind == adapters.KindRetryable) || errors.Is(e, adapters.ErrPermanent) == (tc.kind == adapters.KindRetryable) {
+			t.Errorf("%d: sentinels don't match the kind", tc.status)
+		}
+		if tc.status == 429 && e.RetryAfter != 2*time.Second {
+			t.Errorf("429 retry after = %v", e.RetryAfter)
+		}
+	}
+	wrapped := fmt.Errorf("push: %w", adapters.Classify(adapters.Amazon, "op", &adapters.Response{Status: 503}))
+	if !adapters.IsRetryable(wrapped) || adapters.IsPermanent(wrapped) || adapters.ReasonOf(wrapped) != adapters.ReasonUnavailable {
+		t.Fatal("classification is lost through wrapping")
+	}
+}
+
+func retryable(after time.Duration) error {
+	return &adapters.Error{Kind: adapters.KindRetryable, Reason: adapters.ReasonThrottled, RetryAfter: after}
+}
+
+func TestRetryDo(t *testing.T) {
+	t.Parallel()
+	fast := adapters.Retry{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
+
+	t.Run("succeeds after transient errors", func(t *testing.T) {
+		t.Parallel()
+		n := 0
+		err := fast.Do(context.Background(), func(context.Context) error {
+			if n++; n < 3 {
+				return retryable(0)
+			}
+			return nil
+		})
+		if err != nil || n != 3 {
+			t.Fatalf("err=%v tries=%d", err, n)
+		}
+	})
+	t.Run("stops on a permanent error", func(t *testing.T) {
+		t.Parallel()
+		n := 0
+		err := fast.Do(context.Background(), func(context.Context) error {
+			n++
+			return &adapters.Error{Kind: adapters.KindPermanent, Reason: adapters.ReasonInvalid}
+		})
+		if !adapters.IsPermanent(err) || n != 1 {
+			t.Fatalf("err=%v tries=%d", err, n)
+		}
+	})
+	t.Run("bounded attempts", func(t *testing.T) {
+		t.Parallel()
+		n := 0
+		err := fast.Do(context.Background(), func(context.Context) error { n++; return retryable(0) })
+		if !adapters.IsRetryable(err) || n != 4 {
+			t.Fatalf("err=%v tries=%d", err, n)
+		}
+	})
+	t.Run("honours retry-after", func(t *testing.T) {
+		t.Parallel()
+		var times []time.Time
+		_ = fast.Do(context.Background(), func(context.Context) error {
+			times = append(times, time.Now())
+			if len(times) == 1 {
+				return retryable(150 * time.Millisecond)
+			}
+			return nil
+		})
+		if gap := times[1].Sub(times[0]); gap < 150*time.Millisecond {
+			t.Fatalf("retried after %v, before the 150ms asked", gap)
+		}
+	})
+	t.Run("gives up rather than wait past the deadline", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		began := time.Now()
+		n := 0
+		err := fast.Do(ctx, func(context.Context) error { n++; return retryable(time.Hour) })
+		if !adapters.IsRetryable(err) || n != 1 || time.Since(began) > 50*time.Millisecond {
+			t.Fatalf("err=%v tries=%d after %v", err, n, time.Since(began))
+		}
+	})
+	t.Run("non-adapter errors are not retried", func(t *testing.T) {
+		t.Parallel()
+		n := 0
+		_ = fast.Do(context.Background(), func(context.Context) error { n++; return errors.New("boom") })
+		if n != 1 {
+			t.Fatalf("tries=%d", n)
+		}
+	})
+}
+
+func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
+	t.Parallel()
+	p := adapters.Retry{BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}
+	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 8: time.Second, 60: time.Second} {
+		seen := map[time.Duration]bool{}
+		for range 50 {
+			d := p.Backoff(attempt)
+			if d < want/2 || d > want {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, want/2, want)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 2 {
+			t.Fatalf("attempt %d: no jitter", attempt)
+		}
+	}
+}
+
+func TestTokensRefreshOncePerStore(t *testing.T) {
+	t.Parallel()
+	var calls, saved atomic.Int32
+	tokens := adapters.NewTokens(func(s adapters.Store, c adapters.Credentials) {
+		saved.Add(1)
+		if c.AccessToken != "new" || c.RefreshToken != "r2" {
+			t.Errorf("saved %q/%q", c.AccessToken, c.RefreshToken)
+		}
+	})
+	store := adapters.Store{ID: "s1", Marketplace: adapters.Etsy, Credentials: adapters.Credentials{AccessToken: "old", RefreshToken: "r1"}}
+	refresh := func(ctx context.Context, rt string) (adapters.Token, error) {
+		calls.Add(1)
+		if rt != "r1" {
+			t.Errorf("refresh token %q", rt)
+		}
+		time.Sleep(20 * time.Millisecond)
+		return adapters.Token{Access: "new", Refresh: "r2"}, nil
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			tok, err := tokens.Refresh(context.Background(), store, "old", refresh)
+			if err != nil || tok.Access != "new" {
+				t.Errorf("got %q, %v", tok.Access, err)
+			}
+		})
+	}
+	wg.Wait()
+	// A push that saw the old token refused after the refresh finished gets the new
+	// one without another call.
+	if tok, _ := tokens.Refresh(context.Background(), store, "old", refresh); tok.Access != "new" {
+		t.Fatalf("late caller got %q", tok.Access)
+	}
+	if calls.Load() != 1 || saved.Load() != 1 {
+		t.Fatalf("refresh calls = %d, saves = %d; want 1 and 1", calls.Load(), saved.Load())
+	}
+	// New credentials on the store (saved or reconnected) replace the cache.
+	store.Credentials.AccessToken, store.Credentials.RefreshToken = "reconnected", "r9"
+	if cur := tokens.Current(store); cur.Access != "reconnected" {
+		t.Fatalf("current = %q", cur.Access)
+	}
+}
+
+func TestTokensWithoutRefreshTokenIsPermanent(t *testing.T) {
+	t.Parallel()
+	tokens := adapters.NewTokens(nil)
+	store := adapters.Store{ID: "s", Marketplace: adapters.Amazon, Credentials: adapters.Credentials{AccessToken: "a"}}
+	_, err := tokens.Refresh(context.Background(), store, "a", func(context.Context, string) (adapters.Token, error) {
+		t.Fatal("refresh called without a refresh token")
+		return adapters.Token{}, nil
+	})
+	if !adapters.IsPermanent(err) || adapters.ReasonOf(err) != adapters.ReasonAuth {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBudget(t *testing.T) {
+	t.Parallel()
+	bs := adapters.NewBudgets()
+	b := bs.Get(adapters.Amazon, "store", 20, 2)
+	if bs.Get(adapters.Amazon, "store", 1, 1) != b || bs.Get(adapters.Etsy, "store", 20, 2) == b {
+		t.Fatal("budgets are per (marketplace, key)")
+	}
+	ctx := context.Background()
+	began := time.Now()
+	for range 4 { // burst 2, then 2 more at 20/s
+		if err := b.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(began); el < 80*time.Millisecond {
+		t.Fatalf("4 requests at 20/s burst 2 took %v", el)
+	}
+	b.Spend(time.Hour)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	began = time.Now()
+	err := b.Wait(short)
+	if adapters.ReasonOf(err) != adapters.ReasonBudget || !adapters.IsRetryable(err) || time.Since(began) > 20*time.Millisecond {
+		t.Fatalf("paused budget: %v after %v", err, time.Since(began))
+	}
+	b.Learn(5, 7)
+	if r, burst := b.Limit(); r != 5 || burst != 7 {
+		t.Fatalf("limit = %v/%d", r, burst)
+	}
+}
+
+func TestCredentialsNeverPrint(t *testing.T) {
+	t.Parallel()
+	store := adapters.Store{ID: "s", Credentials: adapters.Credentials{APIKey: "SECRET-1", AccessToken: "SECRET-2",
+		RefreshToken: "SECRET-3", ClientSecret: "SECRET-4"}}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("store", "store", store, "creds", store.Credentials)
+	js, _ := json.Marshal(store)
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s", store, store, store, store.Credentials), buf.String(), string(js)} {
+		if bytes.Contains([]byte(out), []byte("SECRET")) {
+			t.Fatalf("secret printed: %s", out)
+		}
+	}
+}
+
+func TestShipmentValidate(t *testing.T) {
+	t.Parallel()
+	err := adapters.Shipment{ShipmentID: "s", ExternalOrderID: "1"}.Validate()
+	if !adapters.IsPermanent(err) || adapters.ReasonOf(err) != adapters.ReasonInvalid {
+		t.Fatalf("err = %v", err)
+	}
+	if err := (adapters.Shipment{ShipmentID: "s", ExternalOrderID: "1", Carrier: "UPS", TrackingNumber: "1Z"}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCarrier(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"USPS": "usps", "United States Postal Service": "usps", "UPS": "ups",
+		"FedEx Ground": "fedex", "DHL Express": "dhl", "Royal Mail": "Royal Mail"} {
+		if got := adapters.Carrier(in); got != want {
+			t.Errorf("Carrier(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRouter(t *testing.T) {
+	t.Parallel()
+	_, err := adapters.Router{}.PushShipment(context.Background(), adapters.Store{Marketplace: "ebay"}, adapters.Shipment{})
+	if !adapters.IsPermanent(err) {
+		t.Fatalf("err = %v", err)
+	}
+}
