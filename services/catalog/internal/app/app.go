@@ -1,0 +1,133 @@
+// Package app holds the catalog's use cases: product writes and projected
+// reads, variant resolution for orders, designs, marketplace stores, blank
+// stock reservations and the projector. It declares the small interfaces it
+// needs from PostgreSQL, Redis and S3; adapters implement them.
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/services/catalog/internal/domain"
+	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
+)
+
+// Event types (routing keys) the catalog publishes and consumes.
+const (
+	EventProductChanged  = "catalog.product_changed.v1"
+	EventStockReserved   = "catalog.stock_reserved.v1"
+	EventStockRejected   = "catalog.stock_rejected.v1"
+	EventStockReleased   = "catalog.stock_released.v1"
+	EventDesignUploaded  = "catalog.design_uploaded.v1"
+	EventOrderPlaced     = "orders.order_placed.v1"
+	EventOrderCancelled  = "orders.order_cancelled.v1"
+	EventPaymentFailed   = "orders.payment_failed.v1"
+	EventDesignProcessed = "images.design_processed.v1"
+)
+
+// Consumer names (also the queue names and the inbox consumer keys).
+const (
+	ConsumerStock     = "catalog.stock"
+	ConsumerProjector = "catalog.projector"
+	ConsumerDesigns   = "catalog.designs"
+)
+
+// Store is the catalog's PostgreSQL.
+type Store interface {
+	InTx(ctx context.Context, fn func(Tx) error) error
+	// Product reads one product from the primary (ErrNotFound kind NotFound).
+	Product(ctx context.Context, id string) (domain.Product, error)
+	// Products pages products by id after afterID; fromReader reads the
+	// replica when there is one.
+	Products(ctx context.Context, afterID string, limit int, activeOnly, fromReader bool) ([]domain.Product, error)
+	ProductsByID(ctx context.Context, ids []string) ([]domain.Product, error)
+	Resolve(ctx context.Context, variantIDs, designIDs []string) ([]ResolvedVariant, []domain.Design, error)
+	Design(ctx context.Context, id string) (domain.Design, error)
+	Stores(ctx context.Context, ownerID, afterID string, limit int) ([]domain.Store, error)
+	SealedStore(ctx context.Context, id string) (domain.Store, []byte, error)
+}
+
+// Tx is one PostgreSQL transaction.
+type Tx interface {
+	Claim(ctx context.Context, consumer, messageID string) (bool, error)
+	Emit(ctx context.Context, ev outbox.Event) error
+
+	InsertProduct(ctx context.Context, p *domain.Product) error
+	LockProduct(ctx context.Context, id string) (domain.Product, error)
+	SaveProduct(ctx context.Context, p *domain.Product) error
+	BumpVersions(ctx context.Context, productIDs []string) (map[string]int64, error)
+
+	// StartReservation inserts the order's reservation row as pending; false
+	// means the order was seen before.
+	StartReservation(ctx context.Context, orderID, reservationID string) (bool, error)
+	StockVariants(ctx context.Context, ids []string) (map[string]StockVariant, error)
+	// Reserve decrements every tracked variant or none: it reports the first
+	// variant short of stock, and the products whose variants hit zero.
+	Reserve(ctx context.Context, items []domain.OrderItem, tracked map[string]StockVariant) (short string, zeroed []string, err error)
+	FinishReservation(ctx context.Context, orderID, status, reason string, items []domain.OrderItem) error
+	// Release gives a reserved order's stock back (once), reporting the
+	// products whose variants came back from zero; false if nothing was
+	// reserved. A release of an order never seen records it as cancelled.
+	Release(ctx context.Context, orderID string) (released bool, restocked []string, err error)
+
+	InsertDesign(ctx context.Context, d domain.Design) error
+	LockDesign(ctx context.Context, id string) (domain.Design, error)
+	UpdateDesign(ctx context.Context, d domain.Design) error
+	ActivePlacements(ctx context.Context) ([]domain.Placement, error)
+
+	InsertStore(ctx context.Context, s domain.Store, sealed []byte) error
+}
+
+// StockVariant is what a reservation needs to know about a variant.
+type StockVariant struct {
+	ID            string
+	ProductID     string
+	Active        bool
+	ProductActive bool
+	Tracked       bool
+	Available     int64
+}
+
+// ResolvedVariant is a variant with its product's placements.
+type ResolvedVariant struct {
+	Variant       domain.Variant
+	ProductTitle  string
+	ProductActive bool
+	Placements    []domain.Placement
+}
+
+// Clock is time.Now, replaceable in tests.
+type Clock func() time.Time
+
+func newID() string {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return u.String()
+}
+
+func requireRole(ctx context.Context, roles ...string) error {
+	p := principal.From(ctx)
+	if !p.Authenticated() {
+		return errs.E(errs.Unauthenticated, "authentication required")
+	}
+	for _, r := range roles {
+		if p.Has(r) {
+			return nil
+		}
+	}
+	return errs.E(errs.PermissionDenied, "this operation needs the %s role", roles[0])
+}
+
+func requireUser(ctx context.Context) (string, error) {
+	p := principal.From(ctx)
+	if !p.Authenticated() {
+		return "", errs.E(errs.Unauthenticated, "authentication required")
+	}
+	return p.Subject, nil
+}

@@ -1,0 +1,217 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/services/catalog/internal/domain"
+	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
+)
+
+// Objects is the object store, as designs need it.
+type Objects interface {
+	// PresignUpload returns a POST URL and the form fields that restrict the
+	// upload to key, contentType and at most maxBytes.
+	PresignUpload(ctx context.Context, bucket, key, contentType string, maxBytes int64, expires time.Time) (url string, fields map[string]string, err error)
+	PresignGet(ctx context.Context, bucket, key string, ttl time.Duration) (string, error)
+	// Stat reports an object's size; found is false when it does not exist.
+	Stat(ctx context.Context, bucket, key string) (size int64, found bool, err error)
+}
+
+// DesignsConfig names where designs live.
+type DesignsConfig struct {
+	Bucket        string        // uploaded originals
+	RendersBucket string        // thumbnails and previews written by the image worker
+	KeyPrefix     string        // prefix of original keys, e.g. "designs/"
+	UploadTTL     time.Duration // lifetime of an upload URL
+	URLTTL        time.Duration // lifetime of thumbnail/preview URLs
+}
+
+// Designs is the artwork use cases.
+type Designs struct {
+	store   Store
+	objects Objects
+	cfg     DesignsConfig
+	log     *slog.Logger
+	now     Clock
+}
+
+// NewDesigns returns the design use cases.
+func NewDesigns(store Store, objects Objects, cfg DesignsConfig, log *slog.Logger) *Designs {
+	if cfg.UploadTTL <= 0 {
+		cfg.UploadTTL = 15 * time.Minute
+	}
+	if cfg.URLTTL <= 0 {
+		cfg.URLTTL = 15 * time.Minute
+	}
+	return &Designs{store: store, objects: objects, cfg: cfg, log: log, now: time.Now}
+}
+
+// Upload is where and how the client sends a design's bytes.
+type Upload struct {
+	URL       string
+	Method    string
+	Fields    map[string]string
+	ExpiresAt time.Time
+}
+
+// Create registers a design and returns a presigned POST that accepts only
+// the declared content type and at most the declared size.
+func (d *Designs) Create(ctx context.Context, filename, contentType string, size int64) (domain.Design, Upload, error) {
+	owner, err := requireUser(ctx)
+	if err != nil {
+		return domain.Design{}, Upload{}, err
+	}
+	switch {
+	case filename == "" || len(filename) > 255:
+		return domain.Design{}, Upload{}, errs.Field("filename", "must be 1-255 bytes")
+	case !domain.DesignContentTypes[contentType]:
+		return domain.Design{}, Upload{}, errs.Field("content_type", "must be image/png, image/jpeg or image/webp")
+	case size <= 0 || size > domain.MaxDesignBytes:
+		return domain.Design{}, Upload{}, errs.Field("size_bytes", fmt.Sprintf("must be in 1..%d", domain.MaxDesignBytes))
+	}
+	id := newID()
+	des := domain.Design{ID: id, OwnerID: owner, Status: domain.DesignPendingUpload, Filename: filename,
+		ContentType: contentType, SizeBytes: size, ObjectKey: d.cfg.KeyPrefix + id + "/original"}
+	expires := d.now().Add(d.cfg.UploadTTL).UTC().Truncate(time.Second)
+	url, fields, err := d.objects.PresignUpload(ctx, d.cfg.Bucket, des.ObjectKey, contentType, size, expires)
+	if err != nil {
+		return domain.Design{}, Upload{}, fmt.Errorf("presign upload: %w", err)
+	}
+	if err := d.store.InTx(ctx, func(tx Tx) error { return tx.InsertDesign(ctx, des) }); err != nil {
+		return domain.Design{}, Upload{}, fmt.Errorf("create design: %w", err)
+	}
+	des.CreatedAt, des.UpdatedAt = d.now(), d.now()
+	return des, Upload{URL: url, Method: "POST", Fields: fields, ExpiresAt: expires}, nil
+}
+
+// owned returns the caller's design, or NotFound for anyone else's.
+func (d *Designs) owned(ctx context.Context, id string) (domain.Design, error) {
+	owner, err := requireUser(ctx)
+	if err != nil {
+		return domain.Design{}, err
+	}
+	des, err := d.store.Design(ctx, id)
+	if err != nil {
+		return domain.Design{}, err
+	}
+	if des.OwnerID != owner {
+		return domain.Design{}, errs.E(errs.NotFound, "design %s not found", id)
+	}
+	return des, nil
+}
+
+// Process starts validation of an uploaded design (owner only): it publishes
+// DesignUploaded with every placement of the active products and moves the
+// design to processing. Calling it again changes nothing.
+func (d *Designs) Process(ctx context.Context, id string) (domain.Design, error) {
+	des, err := d.owned(ctx, id)
+	if err != nil || des.Status != domain.DesignPendingUpload {
+		return des, err
+	}
+	size, found, err := d.objects.Stat(ctx, d.cfg.Bucket, des.ObjectKey)
+	if err != nil {
+		return domain.Design{}, errs.Wrap(errs.Unavailable, err, "object store unavailable")
+	}
+	if !found {
+		return domain.Design{}, errs.E(errs.FailedPrecondition, "design %s has not been uploaded yet", id)
+	}
+	if size > des.SizeBytes {
+		return domain.Design{}, errs.E(errs.FailedPrecondition, "uploaded file is larger than declared")
+	}
+	err = d.store.InTx(ctx, func(tx Tx) error {
+		cur, err := tx.LockDesign(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Status != domain.DesignPendingUpload {
+			des = cur
+			return nil
+		}
+		placements, err := tx.ActivePlacements(ctx)
+		if err != nil {
+			return err
+		}
+		cur.Status, cur.SizeBytes = domain.DesignProcessing, size
+		if err := tx.UpdateDesign(ctx, cur); err != nil {
+			return err
+		}
+		des = cur
+		ev := &eventsv1.DesignUploaded{DesignId: id, OwnerId: cur.OwnerID, Bucket: d.cfg.Bucket, ObjectKey: cur.ObjectKey,
+			ContentType: cur.ContentType, SizeBytes: size}
+		for _, p := range placements {
+			ev.Placements = append(ev.Placements, &eventsv1.PlacementSpec{PlacementId: p.ID, Name: p.Name, WidthIn: p.WidthIn,
+				HeightIn: p.HeightIn, MinDpi: p.MinDPI, RecommendedDpi: p.RecommendedDPI, Technique: p.Technique})
+		}
+		return tx.Emit(ctx, outbox.Event{Type: EventDesignUploaded, Payload: ev})
+	})
+	if err != nil {
+		return domain.Design{}, fmt.Errorf("process design %s: %w", id, err)
+	}
+	return des, nil
+}
+
+// DesignURLs are presigned GET URLs of a ready design's renders.
+type DesignURLs struct{ Thumbnail, Preview string }
+
+// Get returns the caller's design, with presigned thumbnail and preview URLs
+// once it is ready.
+func (d *Designs) Get(ctx context.Context, id string) (domain.Design, DesignURLs, error) {
+	des, err := d.owned(ctx, id)
+	if err != nil {
+		return domain.Design{}, DesignURLs{}, err
+	}
+	var urls DesignURLs
+	if des.Status == domain.DesignReady {
+		for _, x := range []struct {
+			key string
+			dst *string
+		}{{des.ThumbnailKey, &urls.Thumbnail}, {des.PreviewKey, &urls.Preview}} {
+			if x.key == "" {
+				continue
+			}
+			if *x.dst, err = d.objects.PresignGet(ctx, d.cfg.RendersBucket, x.key, d.cfg.URLTTL); err != nil {
+				return domain.Design{}, DesignURLs{}, fmt.Errorf("presign %s: %w", x.key, err)
+			}
+		}
+	}
+	return des, urls, nil
+}
+
+// ApplyResult records the image worker's verdict (DesignProcessed), once.
+func (d *Designs) ApplyResult(ctx context.Context, messageID string, r domain.DesignResult) error {
+	err := d.store.InTx(ctx, func(tx Tx) error {
+		first, err := tx.Claim(ctx, ConsumerDesigns, messageID)
+		if err != nil || !first {
+			return err
+		}
+		des, err := tx.LockDesign(ctx, r.DesignID)
+		if errs.Is(err, errs.NotFound) {
+			d.log.WarnContext(ctx, "design result for an unknown design; skipped", "design_id", r.DesignID)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if des.Status == domain.DesignReady || des.Status == domain.DesignRejected {
+			return nil // a verdict is final
+		}
+		des.Status = domain.DesignRejected
+		if r.Ready {
+			des.Status = domain.DesignReady
+		}
+		report := r.Report
+		des.Report = &report
+		des.MasterKey, des.ThumbnailKey, des.PreviewKey = r.MasterKey, r.ThumbnailKey, r.PreviewKey
+		return tx.UpdateDesign(ctx, des)
+	})
+	if err != nil {
+		return fmt.Errorf("apply design result %s: %w", r.DesignID, err)
+	}
+	return nil
+}
