@@ -1,0 +1,176 @@
+package gateway_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/services/gateway/internal/auth"
+	"github.com/printfleet/printfleet/services/gateway/internal/policy"
+)
+
+// fixture is a request that reaches the route's handler when authorized.
+type fixture struct {
+	path string
+	body string
+	hdr  map[string]string
+}
+
+const createOrderBody = `{"items":[{"variant_id":"` + variantID + `","quantity":1}],"shipping_address":{"name":"Alice","line1":"1 Main St","city":"Springfield","postal_code":"12345","country_code":"US"},"currency":"USD","payment_method":"PAYMENT_METHOD_CARD"}`
+
+// fixtures has one entry per API route of the policy table; the matrix test
+// fails if a route has none.
+var fixtures = map[string]fixture{
+	"POST /v1/orders":                      {"/v1/orders", createOrderBody, map[string]string{"Idempotency-Key": "order-key-1"}},
+	"GET /v1/orders/{order_id}":            {"/v1/orders/" + aliceOrder, "", nil},
+	"GET /v1/orders":                       {"/v1/orders?page_size=10", "", nil},
+	"POST /v1/orders/{order_id}:cancel":    {"/v1/orders/" + aliceOrder + ":cancel", `{"reason":"changed my mind"}`, nil},
+	"GET /v1/orders/{order_id}/events":     {"/v1/orders/" + aliceOrder + "/events", "", nil},
+	"POST /v1/orders/{order_id}/shipments": {"/v1/orders/" + aliceOrder + "/shipments", `{"carrier":"UPS","tracking_number":"1Z999AA10123456784"}`, nil},
+	"GET /v1/products":                     {"/v1/products", "", nil},
+	"GET /v1/products/{product_id}":        {"/v1/products/" + productID, "", nil},
+	"POST /v1/products":                    {"/v1/products", `{"title":"Tee","variants":[{"sku":"TEE-M","title":"M","price":{"currency":"USD","amount_minor":1999}}]}`, nil},
+	"PATCH /v1/products/{product_id}":      {"/v1/products/" + productID, `{"title":"Tee v2"}`, nil},
+	"POST /v1/designs":                     {"/v1/designs", `{"filename":"cat.png","content_type":"image/png","size_bytes":1000}`, nil},
+	"POST /v1/designs/{design_id}:process": {"/v1/designs/" + aliceDesign + ":process", `{}`, nil},
+	"GET /v1/designs/{design_id}":          {"/v1/designs/" + aliceDesign, "", nil},
+	"POST /v1/quotes":                      {"/v1/quotes", `{"items":[{"variant_id":"` + variantID + `","quantity":2}],"country_code":"US","currency":"USD"}`, nil},
+	"POST /v1/stores":                      {"/v1/stores", `{"marketplace":"MARKETPLACE_SHOPIFY","shop_id":"alice-shop","name":"Alice's shop","credentials":{"access_token":"shpat_x"}}`, nil},
+	"GET /v1/stores":                       {"/v1/stores", "", nil},
+}
+
+func apiRoutes() []policy.Route {
+	var rs []policy.Route
+	for _, r := range policy.Routes {
+		if !r.Edge {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+func successStatus(r policy.Route) int {
+	if r.Method == http.MethodPost && !strings.Contains(r.Template, ":") && r.Template != "/v1/quotes" {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+// allowedCaller is a principal the route admits (alice owns the fixtures'
+// objects; shipments are posted by a fulfillment partner).
+func allowedCaller(r policy.Route) (string, []string) {
+	if r.Public || slices.Contains(r.Roles, principal.RoleUser) {
+		return "alice", []string{principal.RoleUser}
+	}
+	if slices.Contains(r.Roles, principal.RoleFulfillment) {
+		return "fred", []string{principal.RoleFulfillment}
+	}
+	return "root", []string{principal.RoleAdmin}
+}
+
+// wrongRole is a role the route does not admit ("" when every role is).
+func wrongRole(r policy.Route) string {
+	for _, role := range []string{principal.RoleUser, principal.RoleFulfillment, principal.RoleAdmin} {
+		if !slices.Contains(r.Roles, role) {
+			return role
+		}
+	}
+	return ""
+}
+
+type matrixCase struct {
+	name   string
+	hdr    map[string]string
+	want   int
+	wantWA bool // WWW-Authenticate expected
+}
+
+// TestRouteMatrix runs, for every route of the REST table, the cases the
+// policy implies: anonymous, expired, wrong audience, wrong issuer, alg=none,
+// bad signature, wrong role, another user's object, the admitted caller and
+// an admin.
+func TestRouteMatrix(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, r := range apiRoutes() {
+		key := r.Method + " " + r.Template
+		fx, ok := fixtures[key]
+		if !ok {
+			t.Fatalf("no fixture for route %s: add one", key)
+		}
+		sub, roles := allowedCaller(r)
+		ok2xx := successStatus(r)
+		good := mint(t, sub, roles)
+		cases := []matrixCase{
+			{"admitted caller", bearer(good), ok2xx, false},
+			{"admin", bearer(mint(t, "root", []string{principal.RoleAdmin})), ok2xx, false},
+			{"expired token", bearer(mint(t, sub, roles, func(o *auth.MintOptions) { o.Now = time.Now().Add(-2 * time.Hour) })), 401, true},
+			{"wrong audience", bearer(mint(t, sub, roles, func(o *auth.MintOptions) { o.Audience = "another-api" })), 401, true},
+			{"wrong issuer", bearer(mint(t, sub, roles, func(o *auth.MintOptions) { o.Issuer = "evil-issuer" })), 401, true},
+			{"alg none", bearer(unsignedToken(sub, roles)), 401, true},
+			{"bad signature", bearer(good[:len(good)-6] + "AAAAAA"), 401, true},
+			{"not a bearer token", map[string]string{"Authorization": "Basic YWxpY2U6cHc="}, 401, true},
+		}
+		if r.Public {
+			cases = append(cases, matrixCase{"anonymous", nil, ok2xx, false})
+		} else {
+			cases = append(cases, matrixCase{"anonymous", nil, 401, true})
+			if role := wrongRole(r); role != "" {
+				cases = append(cases, matrixCase{"wrong role " + role, bearer(mint(t, sub, []string{role})), 403, false})
+			}
+			cases = append(cases, matrixCase{"unknown role only", bearer(mint(t, sub, nil)), 403, false})
+		}
+		if r.Owner {
+			cases = append(cases, matrixCase{"another user's object", bearer(mint(t, "bob", []string{principal.RoleUser})), 404, false})
+		}
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/%s", key, c.name), func(t *testing.T) {
+				before := e.f.orders.count() + e.f.catalog.count() + e.f.pricing.count()
+				resp := e.do(r.Method, fx.path, fx.body, merge(fx.hdr, c.hdr))
+				if resp.status != c.want {
+					t.Fatalf("status %d, want %d: %s", resp.status, c.want, resp.body)
+				}
+				if got := resp.header.Get("WWW-Authenticate"); c.wantWA != (got != "") || (c.wantWA && !strings.HasPrefix(got, "Bearer ")) {
+					t.Fatalf("WWW-Authenticate %q (want one: %v)", got, c.wantWA)
+				}
+				if resp.header.Get("X-Request-Id") == "" {
+					t.Fatal("no X-Request-Id")
+				}
+				after := e.f.orders.count() + e.f.catalog.count() + e.f.pricing.count()
+				switch c.want {
+				case 401, 403:
+					if after != before {
+						t.Fatal("a refused request reached the upstream")
+					}
+					if code := resp.errorCode(t); code != map[int]string{401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED"}[c.want] {
+						t.Fatalf("error code %q", code)
+					}
+				case 404:
+					if code := resp.errorCode(t); code != "NOT_FOUND" {
+						t.Fatalf("error code %q", code)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestUnknownRolesAreDropped: a token cannot grant the internal "service"
+// role or any role the gateway does not know.
+func TestUnknownRolesAreDropped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tok := mintRaw(t, "mallory", []string{"service", "superuser", principal.RoleUser})
+	resp := e.do("GET", "/v1/orders", "", bearer(tok))
+	if resp.status != 200 {
+		t.Fatalf("status %d: %s", resp.status, resp.body)
+	}
+	got := e.f.orders.last(t).Principal
+	if got.Subject != "mallory" || !slices.Equal(got.Roles, []string{principal.RoleUser}) {
+		t.Fatalf("upstream principal %+v", got)
+	}
+}
