@@ -386,20 +386,28 @@ func couponErr(code, format string, args ...any) error {
 // quote would report.
 func (s *Snapshot) ActiveCoupon(code string, now time.Time) (Coupon, error) {
 	code = NormalizeCouponCode(code)
-	cs := s.coupons[code]
-	if len(cs) == 0 {
+	return ActiveCoupon(code, s.coupons[code], now)
+}
+
+// ActiveCoupon picks, among the coupons sharing code (disjoint windows), the
+// one valid at now: INVALID_ARGUMENT when there is none with that code,
+// FAILED_PRECONDITION saying "not valid until" or "expired at" otherwise.
+func ActiveCoupon(code string, coupons []Coupon, now time.Time) (Coupon, error) {
+	if len(coupons) == 0 {
 		return Coupon{}, fieldf("coupon_code", "unknown coupon %q", code)
 	}
 	var next, last *Coupon
-	for i := range cs {
-		c := &cs[i]
+	for i := range coupons {
+		c := &coupons[i]
 		switch {
 		case now.Before(c.ValidFrom):
-			if next == nil {
+			if next == nil || c.ValidFrom.Before(next.ValidFrom) {
 				next = c
 			}
 		case !now.Before(c.ValidUntil):
-			last = c
+			if last == nil || c.ValidUntil.After(last.ValidUntil) {
+				last = c
+			}
 		default:
 			return *c, nil
 		}
@@ -410,13 +418,18 @@ func (s *Snapshot) ActiveCoupon(code string, now time.Time) (Coupon, error) {
 	return Coupon{}, couponErr(code, "expired at %s", last.ValidUntil.UTC().Format(time.RFC3339))
 }
 
+// UsedUpError is the error for a coupon at its usage limit.
+func UsedUpError(c Coupon) error {
+	return couponErr(c.Code, "has reached its usage limit of %d", c.UsageLimit)
+}
+
 func (s *Snapshot) discount(code string, subtotal int64, cur money.Currency, now time.Time) (int64, error) {
 	c, err := s.ActiveCoupon(code, now)
 	if err != nil {
 		return 0, err
 	}
 	if c.UsedUp() {
-		return 0, couponErr(code, "has reached its usage limit of %d", c.UsageLimit)
+		return 0, UsedUpError(c)
 	}
 	if c.MinSubtotal != nil {
 		floor, err := s.pick([]Price{*c.MinSubtotal}, cur, func() string { return "coupon " + code + " minimum subtotal" })

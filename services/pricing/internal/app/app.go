@@ -1,0 +1,177 @@
+// Package app is pricing's use cases: quoting from an in-memory snapshot of
+// the price data, admin writes of that data, and keeping the snapshot fresh.
+//
+// The hot path (Quote) never touches PostgreSQL: it reads an immutable
+// *domain.Snapshot through an atomic pointer. The snapshot is rebuilt from
+// the store and swapped in
+//   - right after every admin write made through this process (so an admin
+//     reads their own write on the instance that took it),
+//   - when a NOTIFY on the price-data channel announces a version newer than
+//     the snapshot's (other replicas' writes, typically within milliseconds),
+//   - when a periodic poll of price_data_version finds a different version
+//     (a safety net for a lost LISTEN connection or notification).
+//
+// Quotes are not persisted: a quote id (UUIDv7) and expiry are returned for
+// the client's reference, and orders re-quote when an order is placed, so
+// nothing on the hot path writes.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/services/pricing/internal/domain"
+)
+
+// WriteResult says what a write changed.
+type WriteResult struct {
+	// Changed counts rows inserted or changed (rewriting a row with the same
+	// value does not count).
+	Changed int
+	// Version is the price-data version after the write; 0 when nothing
+	// changed.
+	Version int64
+}
+
+// Source loads the price data.
+type Source interface {
+	Load(ctx context.Context) (domain.Data, error)
+	Version(ctx context.Context) (int64, error)
+}
+
+// Notifier announces new price-data versions. Listen blocks until ctx ends
+// or the subscription fails; onListening runs once it is in effect.
+type Notifier interface {
+	Listen(ctx context.Context, onListening func(), onChange func(version int64)) error
+}
+
+// Writer writes price data; every write that changes something bumps the
+// price-data version in the same transaction.
+type Writer interface {
+	UpsertVariantPrices(ctx context.Context, ps []domain.VariantPrice) (WriteResult, error)
+	UpsertSurcharges(ctx context.Context, xs []domain.Surcharge) (WriteResult, error)
+	UpsertShippingRates(ctx context.Context, rs []domain.ShippingRate) (WriteResult, error)
+	UpsertFxRates(ctx context.Context, rs []domain.FxRate) (WriteResult, error)
+	UpsertPlacementTechniques(ctx context.Context, ps []domain.PlacementTechnique) (WriteResult, error)
+}
+
+// Coupons stores coupons and their usage.
+type Coupons interface {
+	CreateCoupon(ctx context.Context, c domain.Coupon, ensure bool) (domain.Coupon, WriteResult, error)
+	ListCoupons(ctx context.Context) ([]domain.Coupon, error)
+	RedeemCoupon(ctx context.Context, code, orderID string, now time.Time) (domain.Coupon, WriteResult, error)
+}
+
+// Store is everything the service needs from persistence.
+type Store interface {
+	Source
+	Notifier
+	Writer
+	Coupons
+}
+
+// Options tune a Service.
+type Options struct {
+	Log *slog.Logger
+	// Now is the clock (tests pin it); nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is the pricing application.
+type Service struct {
+	store Store
+	log   *slog.Logger
+	now   func() time.Time
+
+	snap     atomic.Pointer[domain.Snapshot]
+	reloadMu sync.Mutex
+}
+
+// New returns a service without data; call Refresh (and usually Watch)
+// before serving quotes.
+func New(store Store, o Options) *Service {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{store: store, log: o.Log, now: o.Now}
+}
+
+var (
+	quotesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "pricing_quotes_total",
+		Help: "Quotes computed, by outcome (ok or the error kind).",
+	}, []string{"outcome"})
+	reloadsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "pricing_snapshot_reloads_total",
+		Help: "Price-data snapshot reloads, by trigger and result.",
+	}, []string{"trigger", "result"})
+	dataVersion = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "pricing_price_data_version",
+		Help: "Price-data version of the snapshot quotes are served from.",
+	})
+	writesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "pricing_admin_writes_total",
+		Help: "Admin writes of price data, by kind and result.",
+	}, []string{"kind", "result"})
+)
+
+// Snapshot is the snapshot quotes currently read (nil before the first load).
+func (s *Service) Snapshot() *domain.Snapshot { return s.snap.Load() }
+
+// Ready fails until price data has been loaded once.
+func (s *Service) Ready(context.Context) error {
+	if s.snap.Load() == nil {
+		return errs.E(errs.Unavailable, "price data not loaded yet")
+	}
+	return nil
+}
+
+// Quote prices req from the in-memory snapshot. It never queries the store.
+func (s *Service) Quote(_ context.Context, req domain.QuoteRequest) (domain.Quote, error) {
+	snap := s.snap.Load()
+	if snap == nil {
+		quotesTotal.WithLabelValues("unavailable").Inc()
+		return domain.Quote{}, errs.E(errs.Unavailable, "price data not loaded yet")
+	}
+	now := s.now()
+	q, err := snap.Quote(req, now)
+	if err != nil {
+		quotesTotal.WithLabelValues(errs.KindOf(err).String()).Inc()
+		return domain.Quote{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return domain.Quote{}, errs.Wrap(errs.Internal, err, "quote id")
+	}
+	q.ID = id
+	q.ExpiresAt = now.Add(domain.QuoteTTL)
+	quotesTotal.WithLabelValues("ok").Inc()
+	return q, nil
+}
+
+// requireRole admits a principal holding any of roles: anonymous callers are
+// UNAUTHENTICATED, others without the role PERMISSION_DENIED.
+func requireRole(ctx context.Context, roles ...string) error {
+	p := principal.From(ctx)
+	for _, r := range roles {
+		if p.Has(r) {
+			return nil
+		}
+	}
+	if !p.Authenticated() {
+		return errs.E(errs.Unauthenticated, "authentication required")
+	}
+	return errs.E(errs.PermissionDenied, "the %s role is required", roles[0])
+}
