@@ -1,0 +1,72 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// Errors a Store returns for conditions that are the object's fault, not
+// the store's.
+var (
+	ErrNotFound = errors.New("object not found")
+	ErrTooLarge = errors.New("object over the byte cap")
+)
+
+// S3Store is the Store on an S3-compatible server.
+type S3Store struct {
+	c *minio.Client
+}
+
+var _ Store = (*S3Store)(nil)
+
+// NewS3Store wraps a client.
+func NewS3Store(c *minio.Client) *S3Store { return &S3Store{c: c} }
+
+// Get streams bucket/key into memory, refusing more than maxBytes: first by
+// the size the server reports, then by reading at most maxBytes+1 bytes.
+func (s *S3Store) Get(ctx context.Context, bucket, key string, maxBytes int64) ([]byte, error) {
+	obj, err := s.c.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("s3 get %s/%s: %w", bucket, key, err)
+	}
+	defer obj.Close()
+	info, err := obj.Stat()
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+			return nil, fmt.Errorf("s3 get %s/%s: %w", bucket, key, ErrNotFound)
+		}
+		return nil, fmt.Errorf("s3 get %s/%s: %w", bucket, key, err)
+	}
+	if info.Size > maxBytes {
+		return nil, fmt.Errorf("s3 get %s/%s: %d bytes: %w", bucket, key, info.Size, ErrTooLarge)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, max(info.Size, 0)+1))
+	n, err := io.Copy(buf, io.LimitReader(obj, maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("s3 get %s/%s: read: %w", bucket, key, err)
+	}
+	if n > maxBytes {
+		return nil, fmt.Errorf("s3 get %s/%s: more than %d bytes: %w", bucket, key, maxBytes, ErrTooLarge)
+	}
+	return buf.Bytes(), nil
+}
+
+// Put writes body in one PUT (no multipart, so the ETag is the MD5 of the
+// bytes and a rewrite of the same bytes leaves the same ETag). It returns
+// once the server has acknowledged the object.
+func (s *S3Store) Put(ctx context.Context, bucket, key string, body []byte, contentType string) error {
+	_, err := s.c.PutObject(ctx, bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{
+		ContentType:      contentType,
+		DisableMultipart: true,
+		SendContentMd5:   true,
+	})
+	if err != nil {
+		return fmt.Errorf("s3 put %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
