@@ -1,0 +1,183 @@
+// Package app holds the orders use cases: placing an order (idempotently,
+// priced by pricing, checked against catalog), reading and listing orders
+// through the cache, cancelling and shipping, the timeline, and the worker's
+// reactions to stock, payment, print-file and marketplace events. It declares
+// the small interfaces it needs; adapters implement them.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/printfleet/printfleet/platform/outbox"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+)
+
+type outboxEvent = outbox.Event
+
+// ErrAlreadyProcessed is returned by Store.UpdateOrder when the inbox claim
+// shows the message was handled before; nothing was changed.
+var ErrAlreadyProcessed = errors.New("message already processed")
+
+// Change is what a transition writes besides the order itself, in the same
+// transaction: timeline entries and outbox events.
+type Change struct {
+	Timeline []domain.TimelineEntry
+	Events   []outbox.Event
+}
+
+// InboxClaim names a message whose processing the update records.
+type InboxClaim struct {
+	Consumer  string
+	MessageID string
+}
+
+// UpdateOptions scope an update.
+type UpdateOptions struct {
+	// OwnerID, when set, makes an order of anyone else not found (the SQL
+	// filters on it).
+	OwnerID string
+	// Inbox, when set, is claimed in the transaction; a repeated claim
+	// yields ErrAlreadyProcessed.
+	Inbox *InboxClaim
+}
+
+// IdempotencyRecord completes an idempotency key with the first response.
+type IdempotencyRecord struct {
+	UserID, Key string
+	Hash        []byte
+	Response    []byte
+}
+
+// ListQuery selects a page of one user's orders, newest first.
+type ListQuery struct {
+	UserID string
+	Status domain.Status // StatusUnspecified: any
+	// After is the keyset position (exclusive); zero for the first page.
+	AfterCreatedAt time.Time
+	AfterID        string
+	Limit          int
+}
+
+// Store is the orders' persistence.
+type Store interface {
+	// ClaimIdempotencyKey takes (userID, key) for a request with hash. It
+	// returns the stored response when the key was completed with the same
+	// hash, nil when the caller now holds the key, errs.Conflict while
+	// another request holds it and errs.IdempotencyMismatch when it was used
+	// with another hash.
+	ClaimIdempotencyKey(ctx context.Context, userID, key string, hash []byte, lease, ttl time.Duration) (replay []byte, err error)
+	// ReleaseIdempotencyKey gives up a claim whose request failed, so that a
+	// retry runs again.
+	ReleaseIdempotencyKey(ctx context.Context, userID, key string, hash []byte) error
+	// CreateOrder writes the order, its items, the timeline entry, the
+	// events and completes the idempotency key, in one transaction.
+	CreateOrder(ctx context.Context, o *domain.Order, c Change, idem IdempotencyRecord) error
+	// GetOrder reads one order; ownerID "" means any owner.
+	GetOrder(ctx context.Context, id, ownerID string) (*domain.Order, error)
+	// ListOrders reads a page of orders (from the read replica).
+	ListOrders(ctx context.Context, q ListQuery) ([]*domain.Order, error)
+	// ListTimeline reads timeline entries after seq, oldest first.
+	ListTimeline(ctx context.Context, orderID string, afterSeq int64, limit int) ([]domain.TimelineEntry, error)
+	// UpdateOrder loads the order, runs fn and writes the result with a
+	// compare-and-set on its version together with fn's Change (and the
+	// inbox claim), retrying fn on a lost race. It returns the order as
+	// committed.
+	UpdateOrder(ctx context.Context, id string, opts UpdateOptions, fn func(o *domain.Order) (Change, error)) (*domain.Order, error)
+	// SweepIdempotencyKeys deletes expired keys and reports how many.
+	SweepIdempotencyKeys(ctx context.Context) (int64, error)
+}
+
+// Cache is the cache-aside in front of GetOrder.
+type Cache interface {
+	// GetOrLoad returns the cached order or calls load (collapsing
+	// concurrent misses for the same id and owner) and caches its result.
+	GetOrLoad(ctx context.Context, id, ownerID string, load func(ctx context.Context) (*domain.Order, error)) (*domain.Order, error)
+	// Invalidate drops the order after a committed change to version, so that
+	// no read that started earlier can put an older version back.
+	Invalidate(ctx context.Context, id string, version int64)
+}
+
+// Clock and IDs are swappable for tests.
+type (
+	Clock func() time.Time
+	IDs   func() string
+)
+
+// Now is the default clock: UTC at PostgreSQL's precision, so that what a
+// create answers equals what a later read returns.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// NewID returns a UUIDv7.
+func NewID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// Service is the orders API's use cases.
+type Service struct {
+	store   Store
+	cache   Cache
+	catalog Catalog
+	pricing Pricing
+	tokens  *PageTokens
+	log     *slog.Logger
+	now     Clock
+	newID   IDs
+	// IdempotencyTTL is how long a completed key replays; IdempotencyLease
+	// how long an in-flight claim blocks others before it is presumed dead.
+	IdempotencyTTL   time.Duration
+	IdempotencyLease time.Duration
+}
+
+// Deps are the Service's collaborators.
+type Deps struct {
+	Store   Store
+	Cache   Cache
+	Catalog Catalog
+	Pricing Pricing
+	// TokenKey signs page tokens (at least 16 bytes).
+	TokenKey []byte
+	Log      *slog.Logger
+	Now      Clock
+	NewID    IDs
+}
+
+// NewService wires a Service.
+func NewService(d Deps) *Service {
+	if d.Now == nil {
+		d.Now = Now
+	}
+	if d.NewID == nil {
+		d.NewID = NewID
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Cache == nil {
+		d.Cache = NoCache{}
+	}
+	return &Service{
+		store: d.Store, cache: d.Cache, catalog: d.Catalog, pricing: d.Pricing,
+		tokens: NewPageTokens(d.TokenKey), log: d.Log, now: d.Now, newID: d.NewID,
+		IdempotencyTTL: 24 * time.Hour, IdempotencyLease: 30 * time.Second,
+	}
+}
+
+// NoCache is a Cache that always loads.
+type NoCache struct{}
+
+// GetOrLoad calls load.
+func (NoCache) GetOrLoad(ctx context.Context, _, _ string, load func(context.Context) (*domain.Order, error)) (*domain.Order, error) {
+	return load(ctx)
+}
+
+// Invalidate does nothing.
+func (NoCache) Invalidate(context.Context, string, int64) {}

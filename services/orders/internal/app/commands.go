@@ -1,0 +1,120 @@
+package app
+
+import (
+	"context"
+	"unicode/utf8"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+	"github.com/printfleet/printfleet/services/orders/internal/events"
+)
+
+// update runs a transition through the store and invalidates the cache once
+// it is committed.
+func (s *Service) update(ctx context.Context, id string, opts UpdateOptions, fn func(o *domain.Order) (Change, error)) (*domain.Order, error) {
+	return updateAndInvalidate(ctx, s.store, s.cache, id, opts, fn)
+}
+
+func updateAndInvalidate(ctx context.Context, st Store, c Cache, id string, opts UpdateOptions, fn func(o *domain.Order) (Change, error)) (*domain.Order, error) {
+	o, err := st.UpdateOrder(ctx, id, opts, fn)
+	if err != nil {
+		return nil, err
+	}
+	c.Invalidate(context.WithoutCancel(ctx), id, o.Version())
+	return o, nil
+}
+
+// transitionEntry is the timeline entry of a move from → o.Status().
+func transitionEntry(newID IDs, o *domain.Order, from domain.Status, typ, msg string, attrs map[string]string) domain.TimelineEntry {
+	return domain.TimelineEntry{
+		ID: newID(), OrderID: o.ID(), Type: typ, From: from, To: o.Status(),
+		Message: msg, Attributes: attrs, CreatedAt: o.UpdatedAt(),
+	}
+}
+
+// CancelOrder cancels an order of the caller (any order for an admin) until
+// it is in production. Stock is released and a paid order refunded by the
+// consumers of OrderCancelled.
+func (s *Service) CancelOrder(ctx context.Context, caller principal.Principal, id, reason string) (*domain.Order, error) {
+	owner, err := ownerScope(caller)
+	if err != nil {
+		return nil, err
+	}
+	if !domain.IsUUID(id) {
+		return nil, errs.Field("order_id", "must be a UUID")
+	}
+	if utf8.RuneCountInString(reason) > domain.MaxReasonLen {
+		return nil, errs.Field("reason", "is longer than 500 characters")
+	}
+	if reason == "" {
+		reason = "cancelled by " + roleOf(caller)
+	}
+	return s.update(ctx, id, UpdateOptions{OwnerID: owner}, func(o *domain.Order) (Change, error) {
+		from := o.Status()
+		if err := o.Cancel(reason, s.now()); err != nil {
+			return Change{}, err
+		}
+		wasPaid := o.PaymentID() != ""
+		return Change{
+			Timeline: []domain.TimelineEntry{transitionEntry(s.newID, o, from, domain.EventCancelled, reason, nil)},
+			Events: withIDs(s.newID,
+				events.OrderCancelled(o, reason, wasPaid, o.StockReserved()),
+				events.StatusChanged(o, from)),
+		}, nil
+	})
+}
+
+func roleOf(p principal.Principal) string {
+	if p.IsAdmin() {
+		return "admin"
+	}
+	return "customer"
+}
+
+// ShipmentInput is a shipment to record.
+type ShipmentInput struct {
+	Carrier, TrackingNumber, TrackingURL string
+}
+
+// CreateShipment records a carrier and tracking number and moves the order
+// to SHIPPED. It needs the fulfillment or admin role; a caller without it
+// learns nothing about orders that are not theirs (NOT_FOUND) and is refused
+// with PERMISSION_DENIED on their own.
+func (s *Service) CreateShipment(ctx context.Context, caller principal.Principal, orderID string, in ShipmentInput) (domain.Shipment, *domain.Order, error) {
+	if !caller.Authenticated() {
+		return domain.Shipment{}, nil, errs.E(errs.Unauthenticated, "authentication required")
+	}
+	if !domain.IsUUID(orderID) {
+		return domain.Shipment{}, nil, errs.Field("order_id", "must be a UUID")
+	}
+	if !caller.IsAdmin() && !caller.Has(principal.RoleFulfillment) {
+		if _, err := s.store.GetOrder(ctx, orderID, caller.Subject); err != nil {
+			return domain.Shipment{}, nil, err
+		}
+		return domain.Shipment{}, nil, errs.E(errs.PermissionDenied, "shipping needs the fulfillment role")
+	}
+	now := s.now()
+	sh, err := domain.NewShipment(domain.ShipmentFields{
+		ID: s.newID(), Carrier: in.Carrier, TrackingNumber: in.TrackingNumber, TrackingURL: in.TrackingURL, CreatedAt: now,
+	})
+	if err != nil {
+		return domain.Shipment{}, nil, err
+	}
+	o, err := s.update(ctx, orderID, UpdateOptions{}, func(o *domain.Order) (Change, error) {
+		from := o.Status()
+		if err := o.Ship(sh, now); err != nil {
+			return Change{}, err
+		}
+		f := sh.Fields()
+		return Change{
+			Timeline: []domain.TimelineEntry{transitionEntry(s.newID, o, from, domain.EventShipped,
+				"shipped with "+f.Carrier, map[string]string{"carrier": f.Carrier, "tracking_number": f.TrackingNumber, "shipment_id": f.ID})},
+			Events: withIDs(s.newID, events.OrderShipped(o, sh), events.StatusChanged(o, from)),
+		}, nil
+	})
+	if err != nil {
+		return domain.Shipment{}, nil, err
+	}
+	return sh, o, nil
+}

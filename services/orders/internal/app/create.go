@@ -1,0 +1,267 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"unicode"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+	"github.com/printfleet/printfleet/services/orders/internal/events"
+)
+
+// RequestedItem is an item as the client asks for it.
+type RequestedItem struct {
+	VariantID   string
+	Quantity    int32
+	DesignID    string
+	PlacementID string
+}
+
+// CreateOrderInput is a create request. There is deliberately no total:
+// totals come only from pricing.
+type CreateOrderInput struct {
+	Items           []RequestedItem
+	Address         domain.AddressFields
+	Currency        string
+	CouponCode      string
+	PaymentMethod   domain.PaymentMethod
+	StoreID         string
+	ExternalOrderID string
+}
+
+// Encoder renders the response of a create; its bytes are stored with the
+// idempotency key and replayed as they are.
+type Encoder func(*domain.Order) ([]byte, error)
+
+// MaxIdempotencyKeyLen bounds the Idempotency-Key header.
+const MaxIdempotencyKeyLen = 255
+
+func checkIdempotencyKey(key string) error {
+	if key == "" {
+		return errs.Field("idempotency-key", "the Idempotency-Key header is required")
+	}
+	if len(key) > MaxIdempotencyKeyLen {
+		return errs.Field("idempotency-key", "is longer than 255 characters")
+	}
+	for _, r := range key {
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) {
+			return errs.Field("idempotency-key", "must be printable ASCII")
+		}
+	}
+	return nil
+}
+
+// checkInput validates a request before anything is looked up or written.
+func checkInput(in CreateOrderInput) error {
+	if len(in.Items) == 0 {
+		return errs.Field("items", "at least one item is required")
+	}
+	if len(in.Items) > domain.MaxItems {
+		return errs.Field("items", fmt.Sprintf("at most %d items are allowed", domain.MaxItems))
+	}
+	for i, it := range in.Items {
+		if err := domain.CheckRequestedItem(i, it.VariantID, it.Quantity, it.DesignID, it.PlacementID); err != nil {
+			return err
+		}
+	}
+	if _, err := domain.NewAddress("shipping_address", in.Address); err != nil {
+		return err
+	}
+	return domain.CheckHeader(in.Currency, in.CouponCode, in.PaymentMethod, in.StoreID, in.ExternalOrderID)
+}
+
+// CreateOrder places an order for the caller, at most once per
+// Idempotency-Key. It returns the encoded response: the new order, or the
+// stored first response when the same request is repeated with the key.
+func (s *Service) CreateOrder(ctx context.Context, caller principal.Principal, key string, hash []byte, in CreateOrderInput, encode Encoder) ([]byte, error) {
+	if !caller.Authenticated() {
+		return nil, errs.E(errs.Unauthenticated, "authentication required")
+	}
+	if !caller.Has(principal.RoleUser) && !caller.IsAdmin() {
+		return nil, errs.E(errs.PermissionDenied, "placing orders needs the user role")
+	}
+	if err := checkIdempotencyKey(key); err != nil {
+		return nil, err
+	}
+	if err := checkInput(in); err != nil {
+		return nil, err
+	}
+	replay, err := s.store.ClaimIdempotencyKey(ctx, caller.Subject, key, hash, s.IdempotencyLease, s.IdempotencyTTL)
+	if err != nil {
+		return nil, err
+	}
+	if replay != nil {
+		return replay, nil
+	}
+	resp, err := s.place(ctx, caller.Subject, key, hash, in, encode)
+	if err != nil {
+		// Let a retry run again: the key records only completed requests.
+		if rerr := s.store.ReleaseIdempotencyKey(context.WithoutCancel(ctx), caller.Subject, key, hash); rerr != nil {
+			s.log.WarnContext(ctx, "release idempotency key", "err", rerr)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in CreateOrderInput, encode Encoder) ([]byte, error) {
+	lookup, err := s.lookupCatalog(ctx, userID, in.Items)
+	if err != nil {
+		return nil, err
+	}
+	quote, err := s.quote(ctx, in, lookup)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.buildOrder(userID, in, lookup, quote)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := encode(o)
+	if err != nil {
+		return nil, fmt.Errorf("encode order: %w", err)
+	}
+	change := Change{
+		Timeline: []domain.TimelineEntry{{
+			ID: s.newID(), OrderID: o.ID(), Type: domain.EventPlaced, To: domain.StatusPending,
+			Message: "order placed", CreatedAt: o.CreatedAt(),
+		}},
+		Events: withIDs(s.newID, events.OrderPlaced(o)),
+	}
+	if err := s.store.CreateOrder(ctx, o, change, IdempotencyRecord{UserID: userID, Key: key, Hash: hash, Response: resp}); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// lookupCatalog resolves every variant and design in one call and checks
+// each item against it.
+func (s *Service) lookupCatalog(ctx context.Context, userID string, items []RequestedItem) (CatalogLookup, error) {
+	var variantIDs, designIDs []string
+	for _, it := range items {
+		if !slices.Contains(variantIDs, it.VariantID) {
+			variantIDs = append(variantIDs, it.VariantID)
+		}
+		if it.DesignID != "" && !slices.Contains(designIDs, it.DesignID) {
+			designIDs = append(designIDs, it.DesignID)
+		}
+	}
+	lookup, err := s.catalog.GetVariants(ctx, variantIDs, designIDs)
+	if err != nil {
+		return CatalogLookup{}, fmt.Errorf("catalog: %w", err)
+	}
+	for i, it := range items {
+		field := func(name string) string { return fmt.Sprintf("items[%d].%s", i, name) }
+		v, ok := lookup.Variants[it.VariantID]
+		switch {
+		case !ok:
+			return CatalogLookup{}, errs.Field(field("variant_id"), "unknown variant")
+		case !v.Active || !v.ProductActive:
+			return CatalogLookup{}, errs.Field(field("variant_id"), "variant is not available")
+		}
+		if it.DesignID == "" {
+			continue
+		}
+		d, ok := lookup.Designs[it.DesignID]
+		switch {
+		case !ok || d.OwnerID != userID:
+			// Someone else's design is reported exactly like a missing one.
+			return CatalogLookup{}, errs.Field(field("design_id"), "unknown design")
+		case !d.Ready:
+			return CatalogLookup{}, errs.Field(field("design_id"), "design is not ready")
+		case !slices.ContainsFunc(v.Placements, func(p domain.PlacementSpec) bool { return p.PlacementID == it.PlacementID }):
+			return CatalogLookup{}, errs.Field(field("placement_id"), "placement does not belong to the variant's product")
+		case d.RejectedPlacements[it.PlacementID]:
+			return CatalogLookup{}, errs.Field(field("design_id"), "design resolution is too low for this placement")
+		}
+	}
+	return lookup, nil
+}
+
+func (s *Service) quote(ctx context.Context, in CreateOrderInput, _ CatalogLookup) (Quote, error) {
+	req := QuoteRequest{CountryCode: in.Address.CountryCode, Currency: in.Currency, CouponCode: in.CouponCode}
+	for _, it := range in.Items {
+		qi := QuoteItem{VariantID: it.VariantID, Quantity: it.Quantity}
+		if it.PlacementID != "" {
+			qi.PlacementIDs = []string{it.PlacementID}
+		}
+		req.Items = append(req.Items, qi)
+	}
+	q, err := s.pricing.CreateQuote(ctx, req)
+	if err != nil {
+		return Quote{}, fmt.Errorf("pricing: %w", err)
+	}
+	return q, nil
+}
+
+// buildOrder assembles the aggregate; totals come only from the quote.
+func (s *Service) buildOrder(userID string, in CreateOrderInput, lookup CatalogLookup, q Quote) (*domain.Order, error) {
+	used := make([]bool, len(q.Lines))
+	f := domain.OrderFields{
+		ID: s.newID(), UserID: userID, Address: in.Address, Currency: in.Currency,
+		Subtotal: q.Subtotal, Shipping: q.Shipping, Discount: q.Discount, Total: q.Total,
+		CouponCode: in.CouponCode, PaymentMethod: in.PaymentMethod, StoreID: in.StoreID,
+		ExternalOrderID: in.ExternalOrderID, QuoteID: q.ID, CreatedAt: s.now(),
+	}
+	for i, it := range in.Items {
+		// Lines are matched to items by variant and quantity, in order, so
+		// that pricing may return them in any order.
+		li := slices.IndexFunc(q.Lines, func(l QuoteLine) bool { return l.VariantID == it.VariantID && l.Quantity == it.Quantity })
+		for li >= 0 && used[li] {
+			next := slices.IndexFunc(q.Lines[li+1:], func(l QuoteLine) bool { return l.VariantID == it.VariantID && l.Quantity == it.Quantity })
+			if next < 0 {
+				li = -1
+				break
+			}
+			li += 1 + next
+		}
+		if li < 0 {
+			return nil, errs.Wrap(errs.Internal, fmt.Errorf("quote %s has no line for item %d", q.ID, i), "pricing returned an inconsistent quote")
+		}
+		used[li] = true
+		v := lookup.Variants[it.VariantID]
+		item := domain.ItemFields{
+			ID: s.newID(), VariantID: it.VariantID, ProductID: v.ProductID, SKU: v.SKU,
+			Title: title(v), Quantity: it.Quantity, DesignID: it.DesignID, PlacementID: it.PlacementID,
+			UnitPrice: q.Lines[li].UnitPrice, LineTotal: q.Lines[li].LineTotal,
+		}
+		if it.DesignID != "" {
+			item.DesignKey = lookup.Designs[it.DesignID].Key
+			for _, p := range v.Placements {
+				if p.PlacementID == it.PlacementID {
+					p := p
+					item.Placement = &p
+				}
+			}
+		}
+		f.Items = append(f.Items, item)
+	}
+	o, err := domain.NewOrder(f)
+	if err != nil && errs.KindOf(err) == errs.Internal {
+		return nil, errs.Wrap(errs.Internal, err, "pricing returned an inconsistent quote")
+	}
+	return o, err
+}
+
+func title(v CatalogVariant) string {
+	switch {
+	case v.ProductTitle == "":
+		return v.Title
+	case v.Title == "":
+		return v.ProductTitle
+	}
+	return v.ProductTitle + " — " + v.Title
+}
+
+// withIDs gives each event a fresh id (the message id consumers dedupe on).
+func withIDs(newID IDs, evs ...outboxEvent) []outboxEvent {
+	for i := range evs {
+		if evs[i].ID == "" {
+			evs[i].ID = newID()
+		}
+	}
+	return evs
+}

@@ -1,0 +1,370 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+	"github.com/printfleet/printfleet/services/orders/internal/events"
+)
+
+// Inbox consumer names. StockReserved is handled in two transactions (the
+// confirmation, then the payment outcome), each with its own inbox claim, so
+// that a crash between them resumes at the payment and never repeats either.
+const (
+	ConsumerWorker  = "orders.worker"
+	ConsumerConfirm = "orders.worker.confirm"
+)
+
+// ChargeRequest charges an order once: IdempotencyKey is the order id.
+type ChargeRequest struct {
+	OrderID        string
+	Amount         int64
+	Currency       string
+	IdempotencyKey string
+}
+
+// ChargeResult is a captured payment.
+type ChargeResult struct{ PaymentID string }
+
+// RefundRequest refunds a payment once per IdempotencyKey.
+type RefundRequest struct {
+	OrderID        string
+	PaymentID      string
+	Amount         int64
+	IdempotencyKey string
+}
+
+// RefundResult is a refund.
+type RefundResult struct{ RefundID string }
+
+// PaymentError is a payment the provider refused for good. Declined means
+// the customer's payment failed (the order moves to PAYMENT_FAILED);
+// otherwise the request itself was refused (a bug or a configuration error),
+// which is retried and then dead-lettered rather than blamed on the customer.
+type PaymentError struct {
+	Declined bool
+	Code     string
+	Message  string
+}
+
+func (e *PaymentError) Error() string {
+	if e.Declined {
+		return fmt.Sprintf("payment declined (%s): %s", e.Code, e.Message)
+	}
+	return fmt.Sprintf("payment refused (%s): %s", e.Code, e.Message)
+}
+
+// Payments charges and refunds through the payment provider. Transient
+// failures are retried inside the implementation (the one retry layer);
+// an error that is not a *PaymentError means it gave up for now.
+type Payments interface {
+	Charge(ctx context.Context, r ChargeRequest) (ChargeResult, error)
+	Refund(ctx context.Context, r RefundRequest) (RefundResult, error)
+}
+
+// Worker drives orders from the events of the catalog, the image worker and
+// the marketplace worker.
+type Worker struct {
+	store    Store
+	cache    Cache
+	payments Payments
+	log      *slog.Logger
+	now      Clock
+	newID    IDs
+}
+
+// WorkerDeps are a Worker's collaborators.
+type WorkerDeps struct {
+	Store    Store
+	Cache    Cache
+	Payments Payments
+	Log      *slog.Logger
+	Now      Clock
+	NewID    IDs
+}
+
+// NewWorker wires a Worker.
+func NewWorker(d WorkerDeps) *Worker {
+	if d.Now == nil {
+		d.Now = Now
+	}
+	if d.NewID == nil {
+		d.NewID = NewID
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Cache == nil {
+		d.Cache = NoCache{}
+	}
+	return &Worker{store: d.Store, cache: d.Cache, payments: d.Payments, log: d.Log, now: d.Now, newID: d.NewID}
+}
+
+func (w *Worker) update(ctx context.Context, id, consumer, msgID string, fn func(o *domain.Order) (Change, error)) (*domain.Order, error) {
+	return updateAndInvalidate(ctx, w.store, w.cache, id, UpdateOptions{Inbox: &InboxClaim{Consumer: consumer, MessageID: msgID}}, fn)
+}
+
+func (w *Worker) entry(o *domain.Order, from domain.Status, typ, msg string, attrs map[string]string) domain.TimelineEntry {
+	return transitionEntry(w.newID, o, from, typ, msg, attrs)
+}
+
+func (w *Worker) note(o *domain.Order, typ, msg string, attrs map[string]string) domain.TimelineEntry {
+	return domain.TimelineEntry{ID: w.newID(), OrderID: o.ID(), Type: typ, Message: msg, Attributes: attrs, CreatedAt: w.now().UTC()}
+}
+
+// StockReserved confirms the order, charges it and records the outcome:
+// PAID (OrderPaid asks for print files) or PAYMENT_FAILED (PaymentFailed
+// releases the stock). Stock reserved for an order cancelled meanwhile is
+// handed back by announcing the cancellation again.
+func (w *Worker) StockReserved(ctx context.Context, msgID, orderID string) error {
+	o, err := w.update(ctx, orderID, ConsumerConfirm, msgID, func(o *domain.Order) (Change, error) {
+		from := o.Status()
+		switch {
+		case from == domain.StatusPending:
+			if err := o.Confirm(w.now()); err != nil {
+				return Change{}, err
+			}
+			return Change{
+				Timeline: []domain.TimelineEntry{w.entry(o, from, domain.EventConfirmed, "stock reserved", nil)},
+				Events:   withIDs(w.newID, events.StatusChanged(o, from)),
+			}, nil
+		case from == domain.StatusCancelled && !o.StockReserved():
+			return Change{
+				Timeline: []domain.TimelineEntry{w.note(o, domain.EventStockReleased, "stock reserved after cancellation; releasing it", nil)},
+				Events:   withIDs(w.newID, events.OrderCancelled(o, "stock reserved after cancellation", false, true)),
+			}, nil
+		}
+		return Change{}, nil // a late or repeated reservation: nothing to do
+	})
+	if errors.Is(err, ErrAlreadyProcessed) {
+		// Confirmed by an earlier delivery that did not finish: resume.
+		o, err = w.store.GetOrder(ctx, orderID, "")
+	}
+	if err != nil {
+		return err
+	}
+	if o.Status() != domain.StatusConfirmed {
+		return nil
+	}
+	return w.collect(ctx, msgID, o)
+}
+
+var errRefundFirst = errors.New("order was cancelled while it was being charged")
+
+// collect charges a CONFIRMED order and records the outcome.
+func (w *Worker) collect(ctx context.Context, msgID string, o *domain.Order) error {
+	var paymentID string
+	if o.Total().Amount() > 0 {
+		res, err := w.payments.Charge(ctx, ChargeRequest{
+			OrderID: o.ID(), Amount: o.Total().Amount(), Currency: o.Currency(), IdempotencyKey: o.ID(),
+		})
+		var pe *PaymentError
+		switch {
+		case errors.As(err, &pe) && pe.Declined:
+			return w.failPayment(ctx, msgID, o.ID(), pe.Code+": "+pe.Message)
+		case err != nil:
+			return fmt.Errorf("charge order %s: %w", o.ID(), err)
+		}
+		paymentID = res.PaymentID
+	}
+	_, err := w.update(ctx, o.ID(), ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+		from := o.Status()
+		switch {
+		case from == domain.StatusConfirmed:
+			if err := o.MarkPaid(paymentID, w.now()); err != nil {
+				return Change{}, err
+			}
+			return Change{
+				Timeline: []domain.TimelineEntry{w.entry(o, from, domain.EventPaymentCaptured, "payment captured",
+					map[string]string{"payment_id": paymentID})},
+				Events: withIDs(w.newID, events.OrderPaid(o), events.StatusChanged(o, from)),
+			}, nil
+		case from == domain.StatusCancelled && paymentID != "" && o.RefundID() == "":
+			return Change{}, errRefundFirst
+		}
+		return Change{}, nil
+	})
+	switch {
+	case errors.Is(err, errRefundFirst):
+		return w.refundLateCapture(ctx, msgID, o, paymentID)
+	case errors.Is(err, ErrAlreadyProcessed):
+		return nil
+	}
+	return err
+}
+
+// refundLateCapture refunds a payment captured after the order was
+// cancelled, then records both. The refund's idempotency key makes a repeat
+// after a crash a replay at the provider.
+func (w *Worker) refundLateCapture(ctx context.Context, msgID string, o *domain.Order, paymentID string) error {
+	res, err := w.payments.Refund(ctx, RefundRequest{
+		OrderID: o.ID(), PaymentID: paymentID, Amount: o.Total().Amount(), IdempotencyKey: "refund-" + o.ID(),
+	})
+	if err != nil {
+		return fmt.Errorf("refund order %s: %w", o.ID(), err)
+	}
+	_, err = w.update(ctx, o.ID(), ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+		if o.RefundID() != "" {
+			return Change{}, nil
+		}
+		now := w.now()
+		if err := o.RecordLateCapture(paymentID, now); err != nil {
+			return Change{}, err
+		}
+		if err := o.RecordRefund(res.RefundID, now); err != nil {
+			return Change{}, err
+		}
+		return Change{Timeline: []domain.TimelineEntry{
+			w.note(o, domain.EventPaymentLateCapture, "payment captured after cancellation", map[string]string{"payment_id": paymentID}),
+			w.note(o, domain.EventPaymentRefunded, "payment refunded", map[string]string{"refund_id": res.RefundID}),
+		}}, nil
+	})
+	if errors.Is(err, ErrAlreadyProcessed) {
+		return nil
+	}
+	return err
+}
+
+func (w *Worker) failPayment(ctx context.Context, msgID, orderID, reason string) error {
+	_, err := w.update(ctx, orderID, ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+		from := o.Status()
+		if from != domain.StatusConfirmed {
+			return Change{}, nil // cancelled meanwhile: the cancellation released the stock
+		}
+		if err := o.FailPayment(reason, w.now()); err != nil {
+			return Change{}, err
+		}
+		return Change{
+			Timeline: []domain.TimelineEntry{w.entry(o, from, domain.EventPaymentFailed, reason, nil)},
+			Events:   withIDs(w.newID, events.PaymentFailed(o, reason), events.StatusChanged(o, from)),
+		}, nil
+	})
+	if errors.Is(err, ErrAlreadyProcessed) {
+		return nil
+	}
+	return err
+}
+
+// StockRejected rejects a PENDING order.
+func (w *Worker) StockRejected(ctx context.Context, msgID, orderID, reason, variantID string) error {
+	if reason == "" {
+		reason = "out of stock"
+	}
+	_, err := w.update(ctx, orderID, ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+		from := o.Status()
+		if from != domain.StatusPending {
+			return Change{}, nil
+		}
+		if err := o.Reject(reason, w.now()); err != nil {
+			return Change{}, err
+		}
+		var attrs map[string]string
+		if variantID != "" {
+			attrs = map[string]string{"variant_id": variantID}
+		}
+		return Change{
+			Timeline: []domain.TimelineEntry{w.entry(o, from, domain.EventRejected, reason, attrs)},
+			Events:   withIDs(w.newID, events.StatusChanged(o, from)),
+		}, nil
+	})
+	if errors.Is(err, ErrAlreadyProcessed) {
+		return nil
+	}
+	return err
+}
+
+// PrintFilesReady records the print files and starts production.
+func (w *Worker) PrintFilesReady(ctx context.Context, msgID, orderID string, files map[string]string) error {
+	_, err := w.update(ctx, orderID, ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+		from := o.Status()
+		switch from {
+		case domain.StatusPending, domain.StatusConfirmed:
+			// OrderPaid is published only after PAID commits: this cannot be
+			// ahead of it unless something is badly wrong. Retry, then DLQ.
+			return Change{}, errs.E(errs.FailedPrecondition, "print files for order %s that is %s", o.ID(), from)
+		case domain.StatusPaid:
+		default:
+			return Change{}, nil // already in production, or cancelled: nothing to do
+		}
+		if err := o.StartProduction(files, w.now()); err != nil {
+			return Change{}, err
+		}
+		return Change{
+			Timeline: []domain.TimelineEntry{w.entry(o, from, domain.EventInProduction, "print files ready",
+				map[string]string{"files": fmt.Sprint(len(files))})},
+			Events: withIDs(w.newID, events.StatusChanged(o, from)),
+		}, nil
+	})
+	if errors.Is(err, ErrAlreadyProcessed) {
+		return nil
+	}
+	return err
+}
+
+// MarketplacePush is the outcome of pushing a shipment to a marketplace.
+type MarketplacePush struct {
+	OrderID, ShipmentID, StoreID, Marketplace string
+	Succeeded                                 bool
+	Attempts, HTTPStatus                      int32
+	Message, ReceiptKey                       string
+}
+
+// MarketplacePushed puts the push outcome on the timeline.
+func (w *Worker) MarketplacePushed(ctx context.Context, msgID string, p MarketplacePush) error {
+	_, err := w.update(ctx, p.OrderID, ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+		typ, msg := domain.EventMarketplaceSucceeded, "tracking pushed to "+p.Marketplace
+		if !p.Succeeded {
+			typ, msg = domain.EventMarketplaceFailed, "tracking push to "+p.Marketplace+" failed"
+		}
+		if p.Message != "" {
+			msg += ": " + p.Message
+		}
+		return Change{Timeline: []domain.TimelineEntry{w.note(o, typ, msg, map[string]string{
+			"shipment_id": p.ShipmentID, "store_id": p.StoreID, "marketplace": p.Marketplace,
+			"attempts": fmt.Sprint(p.Attempts), "http_status": fmt.Sprint(p.HTTPStatus), "receipt_key": p.ReceiptKey,
+		})}}, nil
+	})
+	if errors.Is(err, ErrAlreadyProcessed) {
+		return nil
+	}
+	return err
+}
+
+// OrderCancelled refunds a cancelled order that was paid.
+func (w *Worker) OrderCancelled(ctx context.Context, msgID, orderID string, wasPaid bool) error {
+	if !wasPaid {
+		return nil // stock is the catalog's business
+	}
+	o, err := w.store.GetOrder(ctx, orderID, "")
+	if err != nil {
+		return err
+	}
+	if o.PaymentID() == "" || o.RefundID() != "" {
+		return nil
+	}
+	res, err := w.payments.Refund(ctx, RefundRequest{
+		OrderID: o.ID(), PaymentID: o.PaymentID(), Amount: o.Total().Amount(), IdempotencyKey: "refund-" + o.ID(),
+	})
+	if err != nil {
+		return fmt.Errorf("refund order %s: %w", o.ID(), err)
+	}
+	_, err = w.update(ctx, orderID, ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+		if o.RefundID() != "" {
+			return Change{}, nil
+		}
+		if err := o.RecordRefund(res.RefundID, w.now()); err != nil {
+			return Change{}, err
+		}
+		return Change{Timeline: []domain.TimelineEntry{
+			w.note(o, domain.EventPaymentRefunded, "payment refunded", map[string]string{"refund_id": res.RefundID}),
+		}}, nil
+	})
+	if errors.Is(err, ErrAlreadyProcessed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,258 @@
+// Package cache is the Redis cache-aside in front of single-order reads.
+//
+// Consistency: every value carries the order version it holds. Entries are
+// "<version>:o:<json>", invalidation leaves a tombstone "<version>:t" for the
+// committed version, and both writes are Lua scripts that refuse to replace a
+// newer version (or an entry of the same version). A read that loaded an
+// older version from PostgreSQL before a write committed therefore cannot put
+// it back after the write's invalidation, whatever the interleaving; the
+// tombstone lives as long as an entry would, so a late set is refused for the
+// whole time its value could be served.
+//
+// Concurrent misses for one order collapse into one database read
+// (singleflight). When Redis fails, reads go straight to PostgreSQL with
+// bounded concurrency (a semaphore) and Redis is skipped for a short while
+// instead of paying its timeout on every request.
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	goredis "github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/printfleet/printfleet/services/orders/internal/app"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+)
+
+var (
+	lookups = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "printfleet_orders_cache_lookups_total",
+		Help: "Order cache lookups by result: hit, miss, bypass (Redis unavailable, read from PostgreSQL).",
+	}, []string{"result"})
+	invalidations = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "printfleet_orders_cache_invalidations_total",
+		Help: "Order cache invalidations by result (ok, error).",
+	}, []string{"result"})
+	redisUp = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "printfleet_orders_cache_redis_up",
+		Help: "1 while the order cache reaches Redis, 0 while reads bypass it.",
+	})
+)
+
+// Config tunes the cache.
+type Config struct {
+	// Prefix namespaces the keys (tests use a unique one each).
+	Prefix string
+	// TTL bounds how long an entry (and a tombstone) lives.
+	TTL time.Duration
+	// FallbackConcurrency bounds database reads while Redis is down.
+	FallbackConcurrency int
+	// SkipFor is how long Redis is skipped after it failed.
+	SkipFor time.Duration
+	// LoadTimeout bounds a collapsed load (it outlives any one caller).
+	LoadTimeout time.Duration
+}
+
+// Orders is the cache; it implements app.Cache.
+type Orders struct {
+	rdb       goredis.UniversalClient
+	cfg       Config
+	log       *slog.Logger
+	flight    singleflight.Group
+	sem       chan struct{}
+	skipUntil atomic.Int64 // unix nanos
+}
+
+var _ app.Cache = (*Orders)(nil)
+
+// New returns a cache on rdb.
+func New(rdb goredis.UniversalClient, cfg Config, log *slog.Logger) *Orders {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "printfleet:orders:"
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = 10 * time.Minute
+	}
+	if cfg.FallbackConcurrency <= 0 {
+		cfg.FallbackConcurrency = 16
+	}
+	if cfg.SkipFor <= 0 {
+		cfg.SkipFor = time.Second
+	}
+	if cfg.LoadTimeout <= 0 {
+		cfg.LoadTimeout = 5 * time.Second
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	redisUp.Set(1)
+	return &Orders{rdb: rdb, cfg: cfg, log: log, sem: make(chan struct{}, cfg.FallbackConcurrency)}
+}
+
+func (c *Orders) key(id string) string { return c.cfg.Prefix + "order:" + id }
+
+// setIfNewer stores an entry unless the key holds a newer version, or an
+// entry (not a tombstone) of the same version.
+var setIfNewer = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+):'))
+  local nv = tonumber(ARGV[1])
+  if v and (v > nv or (v == nv and string.sub(cur, string.len(ARGV[1]) + 2, string.len(ARGV[1]) + 2) == 'o')) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ':o:' .. ARGV[2], 'PX', ARGV[3])
+return 1`)
+
+// tombstone replaces whatever the key holds with a tombstone for version,
+// unless it already holds a newer version.
+var tombstone = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+):'))
+  if v and v > tonumber(ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ':t', 'PX', ARGV[2])
+return 1`)
+
+func (c *Orders) redisUsable() bool { return time.Now().UnixNano() >= c.skipUntil.Load() }
+
+func (c *Orders) redisFailed(err error) {
+	if c.skipUntil.Swap(time.Now().Add(c.cfg.SkipFor).UnixNano()) < time.Now().UnixNano() {
+		c.log.Warn("order cache: redis unavailable, reading from PostgreSQL", "err", err, "skip_for", c.cfg.SkipFor)
+	}
+	redisUp.Set(0)
+}
+
+func (c *Orders) redisOK() {
+	if c.skipUntil.Load() != 0 {
+		c.skipUntil.Store(0)
+		redisUp.Set(1)
+	}
+}
+
+// GetOrLoad implements app.Cache.
+func (c *Orders) GetOrLoad(ctx context.Context, id, ownerID string, load func(context.Context) (*domain.Order, error)) (*domain.Order, error) {
+	if !c.redisUsable() {
+		return c.bypass(ctx, id, ownerID, load)
+	}
+	raw, err := c.rdb.Get(ctx, c.key(id)).Result()
+	switch {
+	case err == nil:
+		c.redisOK()
+		if o, ok := decode(raw); ok {
+			lookups.WithLabelValues("hit").Inc()
+			return o, nil
+		}
+	case errors.Is(err, goredis.Nil):
+		c.redisOK()
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	default:
+		c.redisFailed(err)
+		return c.bypass(ctx, id, ownerID, load)
+	}
+	lookups.WithLabelValues("miss").Inc()
+	return c.collapse(ctx, id, ownerID, func(lctx context.Context) (*domain.Order, error) {
+		o, err := load(lctx)
+		if err != nil {
+			return nil, err
+		}
+		c.set(lctx, o)
+		return o, nil
+	})
+}
+
+// bypass reads PostgreSQL while Redis is down, at most FallbackConcurrency
+// loads at a time (misses for one order still collapse).
+func (c *Orders) bypass(ctx context.Context, id, ownerID string, load func(context.Context) (*domain.Order, error)) (*domain.Order, error) {
+	lookups.WithLabelValues("bypass").Inc()
+	return c.collapse(ctx, id, ownerID, func(lctx context.Context) (*domain.Order, error) {
+		select {
+		case c.sem <- struct{}{}:
+		case <-lctx.Done():
+			return nil, fmt.Errorf("order cache fallback: %w", lctx.Err())
+		}
+		defer func() { <-c.sem }()
+		return load(lctx)
+	})
+}
+
+// collapse runs load once for concurrent callers with the same id and owner
+// filter. The shared load is detached from any one caller's cancellation.
+func (c *Orders) collapse(ctx context.Context, id, ownerID string, load func(context.Context) (*domain.Order, error)) (*domain.Order, error) {
+	ch := c.flight.DoChan(id+"|"+ownerID, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.LoadTimeout)
+		defer cancel()
+		return load(lctx)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*domain.Order), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *Orders) set(ctx context.Context, o *domain.Order) {
+	if !c.redisUsable() {
+		return
+	}
+	b, err := json.Marshal(o.Fields())
+	if err != nil {
+		c.log.Error("order cache: encode", "order_id", o.ID(), "err", err)
+		return
+	}
+	err = setIfNewer.Run(ctx, c.rdb, []string{c.key(o.ID())},
+		strconv.FormatInt(o.Version(), 10), string(b), c.cfg.TTL.Milliseconds()).Err()
+	if err != nil {
+		c.redisFailed(err)
+	}
+}
+
+// Invalidate implements app.Cache: call it after the change to version has
+// committed. A failure is logged and counted; the entry then expires with its
+// TTL.
+func (c *Orders) Invalidate(ctx context.Context, id string, version int64) {
+	err := tombstone.Run(ctx, c.rdb, []string{c.key(id)}, strconv.FormatInt(version, 10), c.cfg.TTL.Milliseconds()).Err()
+	if err != nil {
+		invalidations.WithLabelValues("error").Inc()
+		c.log.Warn("order cache: invalidation failed; the entry expires with its TTL", "order_id", id, "err", err)
+		return
+	}
+	invalidations.WithLabelValues("ok").Inc()
+}
+
+// decode parses an entry; a tombstone or anything unreadable is a miss.
+func decode(raw string) (*domain.Order, bool) {
+	_, rest, ok := strings.Cut(raw, ":")
+	if !ok || !strings.HasPrefix(rest, "o:") {
+		return nil, false
+	}
+	var f domain.OrderFields
+	if err := json.Unmarshal([]byte(rest[2:]), &f); err != nil {
+		return nil, false
+	}
+	o, err := domain.UnmarshalOrderFromDatabase(f)
+	if err != nil {
+		return nil, false
+	}
+	return o, true
+}

@@ -1,0 +1,76 @@
+// Package catalog is the orders service's client of the catalog: one batch
+// lookup of variants and designs, converted to what app needs.
+package catalog
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+	"github.com/printfleet/printfleet/services/orders/internal/app"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+)
+
+// Client implements app.Catalog over gRPC.
+type Client struct{ c catalogv1.CatalogServiceClient }
+
+var _ app.Catalog = (*Client)(nil)
+
+// New returns a client on cc (dialled with platform/grpcclient).
+func New(cc grpc.ClientConnInterface) *Client { return &Client{c: catalogv1.NewCatalogServiceClient(cc)} }
+
+// GetVariants implements app.Catalog.
+func (c *Client) GetVariants(ctx context.Context, variantIDs, designIDs []string) (app.CatalogLookup, error) {
+	resp, err := c.c.GetVariants(ctx, &catalogv1.GetVariantsRequest{VariantIds: variantIDs, DesignIds: designIDs})
+	if err != nil {
+		return app.CatalogLookup{}, classify(err)
+	}
+	return ToLookup(resp), nil
+}
+
+// classify keeps the catalog's own answer from being mistaken for ours: a
+// request the catalog found invalid is a bad request of our client's; its
+// outages are ours.
+func classify(err error) error {
+	switch errs.KindOf(err) {
+	case errs.Invalid:
+		return errs.Wrap(errs.Invalid, err, "catalog refused the items")
+	case errs.Unavailable, errs.DeadlineExceeded, errs.ResourceExhausted:
+		return errs.Wrap(errs.Unavailable, err, "catalog unavailable; retry")
+	}
+	return errs.Wrap(errs.Internal, err, "catalog lookup failed")
+}
+
+// ToLookup converts a catalog answer.
+func ToLookup(resp *catalogv1.GetVariantsResponse) app.CatalogLookup {
+	out := app.CatalogLookup{Variants: map[string]app.CatalogVariant{}, Designs: map[string]app.CatalogDesign{}}
+	for _, rv := range resp.GetVariants() {
+		v := rv.GetVariant()
+		cv := app.CatalogVariant{
+			ID: v.GetId(), ProductID: v.GetProductId(), SKU: v.GetSku(), Title: v.GetTitle(),
+			ProductTitle: rv.GetProductTitle(), Active: v.GetActive(), ProductActive: rv.GetProductActive(),
+		}
+		for _, p := range rv.GetPlacements() {
+			cv.Placements = append(cv.Placements, domain.PlacementSpec{
+				PlacementID: p.GetId(), Name: p.GetName(), WidthIn: p.GetWidthIn(), HeightIn: p.GetHeightIn(),
+				MinDPI: p.GetMinDpi(), RecommendedDPI: p.GetRecommendedDpi(), Technique: p.GetTechnique(),
+			})
+		}
+		out.Variants[cv.ID] = cv
+	}
+	for _, d := range resp.GetDesigns() {
+		cd := app.CatalogDesign{
+			ID: d.GetId(), OwnerID: d.GetOwnerId(), Ready: d.GetStatus() == catalogv1.DesignStatus_DESIGN_STATUS_READY,
+			Key: d.GetObjectKey(), RejectedPlacements: map[string]bool{},
+		}
+		for _, pc := range d.GetReport().GetPlacements() {
+			if pc.GetVerdict() == catalogv1.DpiVerdict_DPI_VERDICT_REJECT {
+				cd.RejectedPlacements[pc.GetPlacementId()] = true
+			}
+		}
+		out.Designs[cd.ID] = cd
+	}
+	return out
+}

@@ -1,0 +1,574 @@
+package domain
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/printfleet/printfleet/platform/errs"
+)
+
+// Status is where an order is in its lifecycle. The values match the proto
+// enum so that they can be stored and sent as they are.
+type Status int16
+
+// The statuses.
+const (
+	StatusUnspecified   Status = 0
+	StatusPending       Status = 1
+	StatusConfirmed     Status = 2
+	StatusPaid          Status = 3
+	StatusInProduction  Status = 4
+	StatusShipped       Status = 5
+	StatusDelivered     Status = 6
+	StatusRejected      Status = 7
+	StatusPaymentFailed Status = 8
+	StatusCancelled     Status = 9
+)
+
+var statusNames = map[Status]string{
+	StatusPending: "PENDING", StatusConfirmed: "CONFIRMED", StatusPaid: "PAID",
+	StatusInProduction: "IN_PRODUCTION", StatusShipped: "SHIPPED", StatusDelivered: "DELIVERED",
+	StatusRejected: "REJECTED", StatusPaymentFailed: "PAYMENT_FAILED", StatusCancelled: "CANCELLED",
+}
+
+func (s Status) String() string {
+	if n, ok := statusNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("Status(%d)", int16(s))
+}
+
+// Valid reports whether s is one of the lifecycle states.
+func (s Status) Valid() bool { _, ok := statusNames[s]; return ok }
+
+// Terminal reports whether no transition leaves s.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusDelivered, StatusRejected, StatusPaymentFailed, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// PaymentMethod is how an order is paid; values match the proto enum.
+type PaymentMethod int16
+
+// Payment methods.
+const (
+	PaymentMethodUnspecified PaymentMethod = 0
+	PaymentMethodCard        PaymentMethod = 1
+	PaymentMethodInvoice     PaymentMethod = 2
+)
+
+// Limits on an order's size.
+const (
+	MaxItems       = 100
+	MaxQuantity    = 1000
+	MaxCouponLen   = 64
+	MaxExternalID  = 128
+	MaxReasonLen   = 500
+	MaxCarrierLen  = 64
+	MaxTrackingLen = 64
+	MaxURLLen      = 500
+)
+
+var (
+	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	couponRE   = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
+	trackingRE = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+)
+
+// IsUUID reports whether s is a UUID in its canonical text form.
+func IsUUID(s string) bool { return uuidRE.MatchString(s) }
+
+// PlacementSpec is a print area as recorded on an item when the order is
+// placed, so that rendering needs no later catalog lookup.
+type PlacementSpec struct {
+	PlacementID    string
+	Name           string
+	WidthIn        float64
+	HeightIn       float64
+	MinDPI         int32
+	RecommendedDPI int32
+	Technique      string
+}
+
+// Item is one line of an order.
+type Item struct {
+	id, variantID, productID, sku, title string
+	quantity                             int32
+	designID, placementID                string
+	unitPrice, lineTotal                 Money
+	designKey                            string
+	placement                            *PlacementSpec
+	printFileKey                         string
+}
+
+// ItemFields are an item's parts, as a constructor argument and as read back
+// from storage.
+type ItemFields struct {
+	ID, VariantID, ProductID, SKU, Title string
+	Quantity                             int32
+	DesignID, PlacementID                string
+	UnitPrice, LineTotal                 Money
+	// DesignKey is the S3 key of the design the item prints (empty for a blank).
+	DesignKey string
+	// Placement is the print area, nil for a blank.
+	Placement    *PlacementSpec
+	PrintFileKey string
+}
+
+// Fields returns the item's parts.
+func (it Item) Fields() ItemFields {
+	var p *PlacementSpec
+	if it.placement != nil {
+		c := *it.placement
+		p = &c
+	}
+	return ItemFields{it.id, it.variantID, it.productID, it.sku, it.title, it.quantity, it.designID,
+		it.placementID, it.unitPrice, it.lineTotal, it.designKey, p, it.printFileKey}
+}
+
+// ID is the item's id.
+func (it Item) ID() string { return it.id }
+
+// DesignID is the printed design, empty for a blank.
+func (it Item) DesignID() string { return it.designID }
+
+// Shipment is a parcel handed to a carrier.
+type Shipment struct {
+	id, carrier, trackingNumber, trackingURL string
+	createdAt                                time.Time
+}
+
+// ShipmentFields are a shipment's parts.
+type ShipmentFields struct {
+	ID, Carrier, TrackingNumber, TrackingURL string
+	CreatedAt                                time.Time
+}
+
+// NewShipment validates a shipment.
+func NewShipment(f ShipmentFields) (Shipment, error) {
+	switch {
+	case !IsUUID(f.ID):
+		return Shipment{}, fmt.Errorf("shipment id %q is not a uuid", f.ID)
+	case f.Carrier == "" || utf8.RuneCountInString(f.Carrier) > MaxCarrierLen:
+		return Shipment{}, errs.Field("carrier", fmt.Sprintf("must be 1 to %d characters", MaxCarrierLen))
+	case len(f.TrackingNumber) > MaxTrackingLen || !trackingRE.MatchString(f.TrackingNumber):
+		return Shipment{}, errs.Field("tracking_number", "must be 1 to 64 letters, digits or dashes")
+	case len(f.TrackingURL) > MaxURLLen:
+		return Shipment{}, errs.Field("tracking_url", "is longer than 500 characters")
+	}
+	return Shipment{f.ID, f.Carrier, f.TrackingNumber, f.TrackingURL, f.CreatedAt.UTC()}, nil
+}
+
+// Fields returns the shipment's parts.
+func (s Shipment) Fields() ShipmentFields {
+	return ShipmentFields{s.id, s.carrier, s.trackingNumber, s.trackingURL, s.createdAt}
+}
+
+// Order is the order aggregate. Its fields are unexported: it changes only
+// through its transition methods, each of which refuses a move the state
+// machine does not allow.
+type Order struct {
+	id, userID      string
+	status          Status
+	items           []Item
+	address         Address
+	currency        string
+	subtotal        Money
+	shipping        Money
+	discount        Money
+	total           Money
+	couponCode      string
+	paymentMethod   PaymentMethod
+	storeID         string
+	externalOrderID string
+	quoteID         string
+	paymentID       string
+	refundID        string
+	failureReason   string
+	stockReserved   bool
+	shipments       []Shipment
+	version         int64
+	createdAt       time.Time
+	updatedAt       time.Time
+}
+
+// OrderFields are an order's parts: the argument of NewOrder (which ignores
+// Status, PaymentID, RefundID, FailureReason, StockReserved, Shipments and
+// Version) and of UnmarshalOrderFromDatabase.
+type OrderFields struct {
+	ID, UserID      string
+	Status          Status
+	Items           []ItemFields
+	Address         AddressFields
+	Currency        string
+	Subtotal        Money
+	Shipping        Money
+	Discount        Money
+	Total           Money
+	CouponCode      string
+	PaymentMethod   PaymentMethod
+	StoreID         string
+	ExternalOrderID string
+	QuoteID         string
+	PaymentID       string
+	RefundID        string
+	FailureReason   string
+	StockReserved   bool
+	Shipments       []ShipmentFields
+	Version         int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// NewOrder places a new PENDING order at version 1 after checking every
+// invariant: sizes, ids, money in one currency and totals that add up.
+func NewOrder(f OrderFields) (*Order, error) {
+	if !IsUUID(f.ID) {
+		return nil, fmt.Errorf("new order: id %q is not a uuid", f.ID)
+	}
+	if f.UserID == "" || len(f.UserID) > 128 {
+		return nil, errs.E(errs.Unauthenticated, "an order needs an authenticated user")
+	}
+	if err := CheckHeader(f.Currency, f.CouponCode, f.PaymentMethod, f.StoreID, f.ExternalOrderID); err != nil {
+		return nil, err
+	}
+	addr, err := NewAddress("shipping_address", f.Address)
+	if err != nil {
+		return nil, err
+	}
+	if len(f.Items) == 0 {
+		return nil, errs.Field("items", "at least one item is required")
+	}
+	if len(f.Items) > MaxItems {
+		return nil, errs.Field("items", fmt.Sprintf("at most %d items are allowed", MaxItems))
+	}
+	o := &Order{
+		id: f.ID, userID: f.UserID, status: StatusPending, address: addr, currency: f.Currency,
+		couponCode: f.CouponCode, paymentMethod: f.PaymentMethod, storeID: f.StoreID,
+		externalOrderID: f.ExternalOrderID, quoteID: f.QuoteID, version: 1,
+		createdAt: f.CreatedAt.UTC(), updatedAt: f.CreatedAt.UTC(),
+	}
+	var sum int64
+	for i, itf := range f.Items {
+		it, err := newItem(i, itf, f.Currency)
+		if err != nil {
+			return nil, err
+		}
+		sum += it.lineTotal.amount
+		o.items = append(o.items, it)
+	}
+	for name, m := range map[string]Money{"subtotal": f.Subtotal, "shipping": f.Shipping, "discount": f.Discount, "total": f.Total} {
+		if m.currency != f.Currency {
+			return nil, fmt.Errorf("new order: %s is in %q, the order in %q", name, m.currency, f.Currency)
+		}
+		if m.amount < 0 {
+			return nil, fmt.Errorf("new order: %s is negative", name)
+		}
+	}
+	if sum != f.Subtotal.amount {
+		return nil, fmt.Errorf("new order: line totals add up to %d, subtotal is %d", sum, f.Subtotal.amount)
+	}
+	if f.Subtotal.amount+f.Shipping.amount-f.Discount.amount != f.Total.amount {
+		return nil, fmt.Errorf("new order: total %d is not subtotal %d + shipping %d - discount %d",
+			f.Total.amount, f.Subtotal.amount, f.Shipping.amount, f.Discount.amount)
+	}
+	o.subtotal, o.shipping, o.discount, o.total = f.Subtotal, f.Shipping, f.Discount, f.Total
+	return o, nil
+}
+
+// CheckHeader validates the order-level fields a client sends.
+func CheckHeader(currency, coupon string, pm PaymentMethod, storeID, externalID string) error {
+	switch {
+	case !currencyRE.MatchString(currency):
+		return errs.Field("currency", "must be a 3-letter upper-case ISO 4217 code")
+	case len(coupon) > MaxCouponLen || !couponRE.MatchString(coupon):
+		return errs.Field("coupon_code", "must be at most 64 letters, digits, '_' or '-'")
+	case pm != PaymentMethodCard && pm != PaymentMethodInvoice:
+		return errs.Field("payment_method", "must be CARD or INVOICE")
+	case storeID != "" && !IsUUID(storeID):
+		return errs.Field("store_id", "must be a UUID")
+	case utf8.RuneCountInString(externalID) > MaxExternalID || !utf8.ValidString(externalID):
+		return errs.Field("external_order_id", "must be at most 128 characters")
+	}
+	return nil
+}
+
+// CheckRequestedItem validates what a client asks for in item i, before the
+// catalog is consulted.
+func CheckRequestedItem(i int, variantID string, quantity int32, designID, placementID string) error {
+	field := func(name string) string { return fmt.Sprintf("items[%d].%s", i, name) }
+	switch {
+	case !IsUUID(variantID):
+		return errs.Field(field("variant_id"), "must be a UUID")
+	case quantity <= 0:
+		return errs.Field(field("quantity"), "must be greater than 0")
+	case quantity > MaxQuantity:
+		return errs.Field(field("quantity"), fmt.Sprintf("must be at most %d", MaxQuantity))
+	case designID != "" && !IsUUID(designID):
+		return errs.Field(field("design_id"), "must be a UUID")
+	case placementID != "" && !IsUUID(placementID):
+		return errs.Field(field("placement_id"), "must be a UUID")
+	case designID != "" && placementID == "":
+		return errs.Field(field("placement_id"), "is required with a design_id")
+	case designID == "" && placementID != "":
+		return errs.Field(field("design_id"), "is required with a placement_id")
+	}
+	return nil
+}
+
+func newItem(i int, f ItemFields, currency string) (Item, error) {
+	if err := CheckRequestedItem(i, f.VariantID, f.Quantity, f.DesignID, f.PlacementID); err != nil {
+		return Item{}, err
+	}
+	if !IsUUID(f.ID) {
+		return Item{}, fmt.Errorf("item %d: id %q is not a uuid", i, f.ID)
+	}
+	if f.DesignID != "" && (f.Placement == nil || f.Placement.PlacementID != f.PlacementID) {
+		return Item{}, fmt.Errorf("item %d: a designed item needs its placement spec", i)
+	}
+	if f.UnitPrice.currency != currency || f.LineTotal.currency != currency {
+		return Item{}, fmt.Errorf("item %d: prices are not in %s", i, currency)
+	}
+	if f.UnitPrice.amount < 0 || f.LineTotal.amount < 0 {
+		return Item{}, fmt.Errorf("item %d: negative price", i)
+	}
+	it := Item{
+		id: f.ID, variantID: f.VariantID, productID: f.ProductID, sku: f.SKU, title: f.Title,
+		quantity: f.Quantity, designID: f.DesignID, placementID: f.PlacementID,
+		unitPrice: f.UnitPrice, lineTotal: f.LineTotal, designKey: f.DesignKey,
+	}
+	if f.Placement != nil {
+		p := *f.Placement
+		it.placement = &p
+	}
+	return it, nil
+}
+
+// UnmarshalOrderFromDatabase rebuilds an order from storage. It trusts the
+// stored invariants (they were checked when the order was placed) and checks
+// only what would make the aggregate unusable.
+func UnmarshalOrderFromDatabase(f OrderFields) (*Order, error) {
+	if f.ID == "" || !f.Status.Valid() || f.Version < 1 {
+		return nil, fmt.Errorf("unmarshal order %q: status %d version %d", f.ID, f.Status, f.Version)
+	}
+	o := &Order{
+		id: f.ID, userID: f.UserID, status: f.Status, currency: f.Currency,
+		subtotal: f.Subtotal, shipping: f.Shipping, discount: f.Discount, total: f.Total,
+		couponCode: f.CouponCode, paymentMethod: f.PaymentMethod, storeID: f.StoreID,
+		externalOrderID: f.ExternalOrderID, quoteID: f.QuoteID, paymentID: f.PaymentID,
+		refundID: f.RefundID, failureReason: f.FailureReason, stockReserved: f.StockReserved,
+		version: f.Version, createdAt: f.CreatedAt.UTC(), updatedAt: f.UpdatedAt.UTC(),
+	}
+	a := f.Address
+	o.address = Address{a.Name, a.Line1, a.Line2, a.City, a.Region, a.PostalCode, a.CountryCode}
+	for _, itf := range f.Items {
+		it := Item{
+			id: itf.ID, variantID: itf.VariantID, productID: itf.ProductID, sku: itf.SKU, title: itf.Title,
+			quantity: itf.Quantity, designID: itf.DesignID, placementID: itf.PlacementID,
+			unitPrice: itf.UnitPrice, lineTotal: itf.LineTotal, designKey: itf.DesignKey,
+			printFileKey: itf.PrintFileKey,
+		}
+		if itf.Placement != nil {
+			p := *itf.Placement
+			it.placement = &p
+		}
+		o.items = append(o.items, it)
+	}
+	for _, s := range f.Shipments {
+		o.shipments = append(o.shipments, Shipment{s.ID, s.Carrier, s.TrackingNumber, s.TrackingURL, s.CreatedAt.UTC()})
+	}
+	return o, nil
+}
+
+// Fields returns a copy of the order's parts (for storage and transport).
+func (o *Order) Fields() OrderFields {
+	f := OrderFields{
+		ID: o.id, UserID: o.userID, Status: o.status, Address: o.address.Fields(), Currency: o.currency,
+		Subtotal: o.subtotal, Shipping: o.shipping, Discount: o.discount, Total: o.total,
+		CouponCode: o.couponCode, PaymentMethod: o.paymentMethod, StoreID: o.storeID,
+		ExternalOrderID: o.externalOrderID, QuoteID: o.quoteID, PaymentID: o.paymentID,
+		RefundID: o.refundID, FailureReason: o.failureReason, StockReserved: o.stockReserved,
+		Version: o.version, CreatedAt: o.createdAt, UpdatedAt: o.updatedAt,
+	}
+	for _, it := range o.items {
+		f.Items = append(f.Items, it.Fields())
+	}
+	for _, s := range o.shipments {
+		f.Shipments = append(f.Shipments, s.Fields())
+	}
+	return f
+}
+
+// Accessors.
+
+func (o *Order) ID() string                   { return o.id }
+func (o *Order) UserID() string               { return o.userID }
+func (o *Order) Status() Status               { return o.status }
+func (o *Order) Version() int64               { return o.version }
+func (o *Order) Total() Money                 { return o.total }
+func (o *Order) Currency() string             { return o.currency }
+func (o *Order) PaymentMethod() PaymentMethod { return o.paymentMethod }
+func (o *Order) PaymentID() string            { return o.paymentID }
+func (o *Order) RefundID() string             { return o.refundID }
+func (o *Order) StockReserved() bool          { return o.stockReserved }
+func (o *Order) StoreID() string              { return o.storeID }
+func (o *Order) ExternalOrderID() string      { return o.externalOrderID }
+func (o *Order) CreatedAt() time.Time         { return o.createdAt }
+func (o *Order) UpdatedAt() time.Time         { return o.updatedAt }
+func (o *Order) Items() []Item                { return slices.Clone(o.items) }
+func (o *Order) Shipments() []Shipment        { return slices.Clone(o.shipments) }
+
+// OwnedBy reports whether userID placed the order.
+func (o *Order) OwnedBy(userID string) bool { return userID != "" && o.userID == userID }
+
+// MarkPersisted records the version the store wrote (the store's
+// compare-and-set decides it, not the aggregate).
+func (o *Order) MarkPersisted(version int64) { o.version = version }
+
+// refuse is the error of a transition the state machine does not allow.
+func (o *Order) refuse(action string) error {
+	return errs.E(errs.FailedPrecondition, "cannot %s an order that is %s", action, o.status)
+}
+
+func (o *Order) move(to Status, now time.Time) {
+	o.status = to
+	o.updatedAt = now.UTC()
+}
+
+// Confirm records that the catalog reserved stock: PENDING → CONFIRMED.
+func (o *Order) Confirm(now time.Time) error {
+	if o.status != StatusPending {
+		return o.refuse("confirm")
+	}
+	o.stockReserved = true
+	o.move(StatusConfirmed, now)
+	return nil
+}
+
+// Reject records that stock could not be reserved: PENDING → REJECTED.
+func (o *Order) Reject(reason string, now time.Time) error {
+	if o.status != StatusPending {
+		return o.refuse("reject")
+	}
+	o.failureReason = clip(reason)
+	o.move(StatusRejected, now)
+	return nil
+}
+
+// MarkPaid records a captured payment: CONFIRMED → PAID.
+func (o *Order) MarkPaid(paymentID string, now time.Time) error {
+	if o.status != StatusConfirmed {
+		return o.refuse("mark as paid")
+	}
+	o.paymentID = paymentID
+	o.move(StatusPaid, now)
+	return nil
+}
+
+// FailPayment records a declined payment: CONFIRMED → PAYMENT_FAILED. The
+// reservation is released (by the catalog, on the event).
+func (o *Order) FailPayment(reason string, now time.Time) error {
+	if o.status != StatusConfirmed {
+		return o.refuse("fail the payment of")
+	}
+	o.failureReason = clip(reason)
+	o.stockReserved = false
+	o.move(StatusPaymentFailed, now)
+	return nil
+}
+
+// StartProduction records the rendered print files (item id → S3 key):
+// PAID → IN_PRODUCTION.
+func (o *Order) StartProduction(files map[string]string, now time.Time) error {
+	if o.status != StatusPaid {
+		return o.refuse("start production of")
+	}
+	for itemID := range files {
+		if !slices.ContainsFunc(o.items, func(it Item) bool { return it.id == itemID }) {
+			return errs.E(errs.Invalid, "print file for unknown item %s", itemID)
+		}
+	}
+	for i := range o.items {
+		if k, ok := files[o.items[i].id]; ok {
+			o.items[i].printFileKey = k
+		}
+	}
+	o.move(StatusInProduction, now)
+	return nil
+}
+
+// HasDesigns reports whether any item needs a print file.
+func (o *Order) HasDesigns() bool {
+	return slices.ContainsFunc(o.items, func(it Item) bool { return it.designID != "" })
+}
+
+// Ship hands the order to a carrier: IN_PRODUCTION → SHIPPED, or PAID →
+// SHIPPED for an order of blanks only (there is nothing to render).
+func (o *Order) Ship(s Shipment, now time.Time) error {
+	switch {
+	case o.status == StatusInProduction:
+	case o.status == StatusPaid && !o.HasDesigns():
+	default:
+		return o.refuse("ship")
+	}
+	o.shipments = append(o.shipments, s)
+	o.move(StatusShipped, now)
+	return nil
+}
+
+// Deliver records delivery: SHIPPED → DELIVERED.
+func (o *Order) Deliver(now time.Time) error {
+	if o.status != StatusShipped {
+		return o.refuse("deliver")
+	}
+	o.move(StatusDelivered, now)
+	return nil
+}
+
+// Cancel cancels the order. It is allowed until production starts
+// (PENDING, CONFIRMED, PAID); afterwards, and from a terminal state, it is
+// refused with FAILED_PRECONDITION.
+func (o *Order) Cancel(reason string, now time.Time) error {
+	switch o.status {
+	case StatusPending, StatusConfirmed, StatusPaid:
+	default:
+		return o.refuse("cancel")
+	}
+	o.failureReason = clip(reason)
+	o.move(StatusCancelled, now)
+	return nil
+}
+
+// RecordLateCapture notes a payment that the provider captured after the
+// order was cancelled; it must be refunded.
+func (o *Order) RecordLateCapture(paymentID string, now time.Time) error {
+	if o.status != StatusCancelled {
+		return o.refuse("record a late capture on")
+	}
+	o.paymentID = paymentID
+	o.updatedAt = now.UTC()
+	return nil
+}
+
+// RecordRefund notes the refund of a cancelled, paid order.
+func (o *Order) RecordRefund(refundID string, now time.Time) error {
+	if o.status != StatusCancelled || o.paymentID == "" {
+		return o.refuse("refund")
+	}
+	o.refundID = refundID
+	o.updatedAt = now.UTC()
+	return nil
+}
+
+func clip(s string) string {
+	if utf8.RuneCountInString(s) <= MaxReasonLen {
+		return s
+	}
+	return string([]rune(s)[:MaxReasonLen])
+}

@@ -1,0 +1,35 @@
+package domain
+
+import "time"
+
+// Timeline entry types (machine-readable; clients may switch on them).
+const (
+	EventPlaced               = "order.placed"
+	EventConfirmed            = "stock.reserved"
+	EventRejected             = "stock.rejected"
+	EventStockReleased        = "stock.release_requested"
+	EventPaymentCaptured      = "payment.captured"
+	EventPaymentFailed        = "payment.failed"
+	EventPaymentLateCapture   = "payment.captured_after_cancel"
+	EventPaymentRefunded      = "payment.refunded"
+	EventCancelled            = "order.cancelled"
+	EventInProduction         = "print_files.ready"
+	EventShipped              = "order.shipped"
+	EventDelivered            = "order.delivered"
+	EventMarketplaceSucceeded = "marketplace.push_succeeded"
+	EventMarketplaceFailed    = "marketplace.push_failed"
+)
+
+// TimelineEntry is one entry of an order's timeline. From and To are
+// StatusUnspecified for entries that are not transitions.
+type TimelineEntry struct {
+	ID         string
+	OrderID    string
+	Type       string
+	From, To   Status
+	Message    string
+	Attributes map[string]string
+	CreatedAt  time.Time
+	// Seq orders the timeline; set by the store.
+	Seq int64
+}

@@ -1,0 +1,120 @@
+// Package events turns order changes into the fleet's event messages
+// (proto/printfleet/events/v1) as outbox rows, and names the routing keys
+// the orders worker consumes.
+package events
+
+import (
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/printfleet/printfleet/platform/outbox"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
+	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
+	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+)
+
+// Routing keys (event types) orders publishes.
+const (
+	TypeOrderPlaced        = "orders.order_placed.v1"
+	TypeOrderPaid          = "orders.order_paid.v1"
+	TypePaymentFailed      = "orders.payment_failed.v1"
+	TypeOrderCancelled     = "orders.order_cancelled.v1"
+	TypeOrderShipped       = "orders.order_shipped.v1"
+	TypeOrderStatusChanged = "orders.order_status_changed.v1"
+)
+
+// Routing keys the orders worker consumes.
+const (
+	TypeStockReserved     = "catalog.stock_reserved.v1"
+	TypeStockRejected     = "catalog.stock_rejected.v1"
+	TypePrintFilesReady   = "images.print_files_ready.v1"
+	TypeMarketplacePushed = "marketplace.push_completed.v1"
+)
+
+// WorkerQueue is the orders worker's queue.
+const WorkerQueue = "orders.worker"
+
+// WorkerRoutingKeys are bound to WorkerQueue. The worker also consumes its
+// own OrderCancelled to refund paid orders off the request path.
+var WorkerRoutingKeys = []string{TypeStockReserved, TypeStockRejected, TypePrintFilesReady, TypeMarketplacePushed, TypeOrderCancelled}
+
+func money(m domain.Money) *typesv1.Money {
+	return &typesv1.Money{Currency: m.Currency(), AmountMinor: m.Amount()}
+}
+
+func placedItems(o *domain.Order) []*eventsv1.OrderPlacedItem {
+	var out []*eventsv1.OrderPlacedItem
+	for _, it := range o.Items() {
+		f := it.Fields()
+		out = append(out, &eventsv1.OrderPlacedItem{
+			ItemId: f.ID, VariantId: f.VariantID, ProductId: f.ProductID, Quantity: f.Quantity,
+			DesignId: f.DesignID, PlacementId: f.PlacementID, Sku: f.SKU,
+		})
+	}
+	return out
+}
+
+// OrderPlaced announces a new order (catalog reserves stock on it).
+func OrderPlaced(o *domain.Order) outbox.Event {
+	return outbox.Event{Type: TypeOrderPlaced, Payload: &eventsv1.OrderPlaced{
+		OrderId: o.ID(), UserId: o.UserID(), Items: placedItems(o), Total: money(o.Total()),
+		StoreId: o.StoreID(), PlacedAt: timestamppb.New(o.CreatedAt()),
+	}}
+}
+
+// StatusChanged announces any transition.
+func StatusChanged(o *domain.Order, from domain.Status) outbox.Event {
+	return outbox.Event{Type: TypeOrderStatusChanged, Payload: &eventsv1.OrderStatusChanged{
+		OrderId: o.ID(), FromStatus: StatusName(from), ToStatus: StatusName(o.Status()),
+		StoreId: o.StoreID(), ExternalOrderId: o.ExternalOrderID(), Version: o.Version() + 1,
+	}}
+}
+
+// StatusName is the proto enum name of s (ORDER_STATUS_PAID, ...).
+func StatusName(s domain.Status) string { return ordersv1.OrderStatus(s).String() }
+
+// OrderPaid asks the image worker to render the print files.
+func OrderPaid(o *domain.Order) outbox.Event {
+	var render []*eventsv1.RenderItem
+	for _, it := range o.Items() {
+		f := it.Fields()
+		if f.DesignID == "" || f.Placement == nil {
+			continue
+		}
+		p := f.Placement
+		render = append(render, &eventsv1.RenderItem{
+			ItemId: f.ID, DesignId: f.DesignID, DesignKey: f.DesignKey, ProductId: f.ProductID,
+			Placement: &eventsv1.PlacementSpec{
+				PlacementId: p.PlacementID, Name: p.Name, WidthIn: p.WidthIn, HeightIn: p.HeightIn,
+				MinDpi: p.MinDPI, RecommendedDpi: p.RecommendedDPI, Technique: p.Technique,
+			},
+		})
+	}
+	return outbox.Event{Type: TypeOrderPaid, Payload: &eventsv1.OrderPaid{
+		OrderId: o.ID(), UserId: o.UserID(), PaymentId: o.PaymentID(), Amount: money(o.Total()),
+		RenderItems: render,
+	}}
+}
+
+// PaymentFailed makes the catalog release the reservation.
+func PaymentFailed(o *domain.Order, reason string) outbox.Event {
+	return outbox.Event{Type: TypePaymentFailed, Payload: &eventsv1.PaymentFailed{OrderId: o.ID(), Reason: reason}}
+}
+
+// OrderCancelled makes the catalog release the reservation and the orders
+// worker refund a paid order.
+func OrderCancelled(o *domain.Order, reason string, wasPaid, stockReserved bool) outbox.Event {
+	return outbox.Event{Type: TypeOrderCancelled, Payload: &eventsv1.OrderCancelled{
+		OrderId: o.ID(), Reason: reason, WasPaid: wasPaid, StockReserved: stockReserved,
+	}}
+}
+
+// OrderShipped lets the marketplace worker push tracking to the store.
+func OrderShipped(o *domain.Order, s domain.Shipment) outbox.Event {
+	f := s.Fields()
+	return outbox.Event{Type: TypeOrderShipped, Payload: &eventsv1.OrderShipped{
+		OrderId: o.ID(), UserId: o.UserID(), ShipmentId: f.ID, Carrier: f.Carrier,
+		TrackingNumber: f.TrackingNumber, TrackingUrl: f.TrackingURL, StoreId: o.StoreID(),
+		ExternalOrderId: o.ExternalOrderID(), ShippedAt: timestamppb.New(f.CreatedAt), Items: placedItems(o),
+	}}
+}

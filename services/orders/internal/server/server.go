@@ -1,0 +1,244 @@
+// Package server wires the orders processes by hand: the API (gRPC
+// OrderService, outbox relay, idempotency-key sweeper) and the worker
+// (orders.worker consumer, payments, outbox relay).
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/printfleet/printfleet/platform/amqp"
+	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/grpcclient"
+	"github.com/printfleet/printfleet/platform/grpcserver"
+	"github.com/printfleet/printfleet/platform/inbox"
+	"github.com/printfleet/printfleet/platform/outbox"
+	"github.com/printfleet/printfleet/platform/postgres"
+	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/platform/redis"
+	"github.com/printfleet/printfleet/platform/run"
+	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
+	"github.com/printfleet/printfleet/services/orders/internal/app"
+	"github.com/printfleet/printfleet/services/orders/internal/cache"
+	"github.com/printfleet/printfleet/services/orders/internal/clients/catalog"
+	"github.com/printfleet/printfleet/services/orders/internal/clients/payment"
+	"github.com/printfleet/printfleet/services/orders/internal/clients/pricing"
+	"github.com/printfleet/printfleet/services/orders/internal/events"
+	"github.com/printfleet/printfleet/services/orders/internal/grpcapi"
+	pgstore "github.com/printfleet/printfleet/services/orders/internal/store/postgres"
+	"github.com/printfleet/printfleet/services/orders/internal/worker"
+)
+
+// DefaultPGURL is the orders database when PRINTFLEET_PG_URL is not set.
+const DefaultPGURL = "postgres://postgres@127.0.0.1:5432/orders?sslmode=disable"
+
+// Common is what both processes read.
+type Common struct {
+	PG        postgres.Config  `env:", prefix=PG_"`
+	Redis     redis.Config     `env:", prefix=REDIS_"`
+	AMQP      amqp.Config      `env:", prefix=AMQP_"`
+	Principal principal.Config `env:""`
+	// CacheTTL bounds how long a cached order (or tombstone) lives.
+	CacheTTL time.Duration `env:"ORDERS_CACHE_TTL, default=10m"`
+	// RelayBatch and RelayPoll tune the outbox relay.
+	RelayBatch int           `env:"ORDERS_RELAY_BATCH, default=256"`
+	RelayPoll  time.Duration `env:"ORDERS_RELAY_POLL, default=250ms"`
+}
+
+// APIConfig is the API process's configuration.
+type APIConfig struct {
+	Common
+	GRPCAddr    string `env:"GRPC_ADDR, default=127.0.0.1:9101"`
+	CatalogAddr string `env:"CATALOG_ADDR, default=127.0.0.1:9102"`
+	PricingAddr string `env:"PRICING_ADDR, default=127.0.0.1:9103"`
+	// UpstreamTimeout bounds a catalog or pricing call without a deadline.
+	UpstreamTimeout time.Duration `env:"ORDERS_UPSTREAM_TIMEOUT, default=2s"`
+	// SweepEvery is how often expired idempotency keys are deleted.
+	SweepEvery time.Duration `env:"ORDERS_IDEMPOTENCY_SWEEP, default=5m"`
+}
+
+// WorkerConfig is the worker process's configuration.
+type WorkerConfig struct {
+	Common
+	Payment payment.Config `env:", prefix=PAYMENT_"`
+	// Concurrency bounds handlers running at once.
+	Concurrency int `env:"ORDERS_WORKER_CONCURRENCY, default=32"`
+}
+
+func loadConfig(ctx context.Context, cfg any, common *Common) error {
+	if err := config.Load(ctx, cfg); err != nil {
+		return err
+	}
+	// The platform's default names the maintenance database; orders has its own.
+	if _, ok := os.LookupEnv(config.Prefix + "PG_URL"); !ok {
+		common.PG.URL = DefaultPGURL
+	}
+	return nil
+}
+
+// infra is what both processes open.
+type infra struct {
+	db     *postgres.DB
+	store  *pgstore.Store
+	rdb    goredis.UniversalClient
+	cache  *cache.Orders
+	amqp   *amqp.Conn
+	signer *principal.Signer
+}
+
+func open(ctx context.Context, p *run.Process, c Common) (*infra, func(), error) {
+	signer, err := principal.NewSignerFromConfig(c.Principal)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := postgres.Open(ctx, c.PG, pgstore.Migrations, p.Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb, err := redis.New(c.Redis)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	conn, err := amqp.Dial(dialCtx, c.AMQP, p.Log)
+	cancel()
+	if err != nil {
+		_ = rdb.Close()
+		db.Close()
+		return nil, nil, err
+	}
+	p.AddCheck("postgres", db.Ready)
+	p.AddCheck("amqp", conn.Ready)
+	// Redis is deliberately not a readiness check: without it reads degrade
+	// to PostgreSQL, and taking every replica out of service because of it
+	// would turn a degradation into an outage. Its state is the gauge
+	// printfleet_orders_cache_redis_up.
+	in := &infra{
+		db: db, store: pgstore.New(db.Primary, db.Reader), rdb: rdb,
+		cache: cache.New(rdb, cache.Config{TTL: c.CacheTTL}, p.Log), amqp: conn, signer: signer,
+	}
+	closeAll := func() {
+		_ = conn.Close()
+		_ = rdb.Close()
+		db.Close()
+	}
+	return in, closeAll, nil
+}
+
+func relay(in *infra, p *run.Process, c Common, service string) *outbox.Relay {
+	return outbox.NewRelay(in.db.Primary, amqp.NewPublisher(in.amqp), p.Log,
+		outbox.RelayConfig{Service: service, BatchSize: c.RelayBatch, Poll: c.RelayPoll})
+}
+
+// Serve is the orders API process.
+func Serve(ctx context.Context, p *run.Process) error {
+	var cfg APIConfig
+	if err := loadConfig(ctx, &cfg, &cfg.Common); err != nil {
+		return err
+	}
+	p.Log.Info("config", "config", config.Masked(cfg))
+	in, closeAll, err := open(ctx, p, cfg.Common)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+
+	opts := grpcclient.Options{Signer: in.signer, DefaultTimeout: cfg.UpstreamTimeout}
+	catalogConn, err := grpcclient.Dial(cfg.CatalogAddr, opts)
+	if err != nil {
+		return err
+	}
+	defer catalogConn.Close()
+	pricingConn, err := grpcclient.Dial(cfg.PricingAddr, opts)
+	if err != nil {
+		return err
+	}
+	defer pricingConn.Close()
+
+	tokenKey := sha256.Sum256([]byte("orders page tokens\x00" + cfg.Principal.InternalSecret.Reveal()))
+	svc := app.NewService(app.Deps{
+		Store: in.store, Cache: in.cache, Catalog: catalog.New(catalogConn), Pricing: pricing.New(pricingConn),
+		TokenKey: tokenKey[:], Log: p.Log,
+	})
+	srv, err := grpcserver.New(grpcserver.Options{Log: p.Log, Signer: in.signer, Grace: p.Grace})
+	if err != nil {
+		return err
+	}
+	ordersv1.RegisterOrderServiceServer(srv, grpcapi.New(svc))
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, cfg.GRPCAddr) })
+	g.Go(func() error { return relay(in, p, cfg.Common, "orders").Run(gctx) })
+	g.Go(func() error { sweep(gctx, p, in, cfg.SweepEvery); return nil })
+	return ignoreCanceled(g.Wait())
+}
+
+// sweep deletes expired idempotency keys and old inbox rows. Every replica
+// may run it: the deletes are idempotent.
+func sweep(ctx context.Context, p *run.Process, in *infra, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := in.store.SweepIdempotencyKeys(ctx); err != nil {
+			p.Log.Warn("idempotency sweep", "err", err)
+		} else if n > 0 {
+			p.Log.Info("idempotency sweep", "deleted", n)
+		}
+		if err := inbox.Sweep(ctx, in.db.Primary, "7 days"); err != nil {
+			p.Log.Warn("inbox sweep", "err", err)
+		}
+	}
+}
+
+// ServeWorker is the orders worker process.
+func ServeWorker(ctx context.Context, p *run.Process) error {
+	var cfg WorkerConfig
+	if err := loadConfig(ctx, &cfg, &cfg.Common); err != nil {
+		return err
+	}
+	p.Log.Info("config", "config", config.Masked(cfg))
+	if cfg.Payment.APIKey == "" {
+		return errors.New("PRINTFLEET_PAYMENT_API_KEY is required")
+	}
+	in, closeAll, err := open(ctx, p, cfg.Common)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+
+	pay := payment.NewResilient(payment.NewClient(cfg.Payment, nil), cfg.Payment)
+	w := app.NewWorker(app.WorkerDeps{Store: in.store, Cache: in.cache, Payments: pay, Log: p.Log})
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return amqp.Consume(gctx, in.amqp, amqp.ConsumerConfig{
+			Queue: events.WorkerQueue, RoutingKeys: events.WorkerRoutingKeys,
+			Concurrency: cfg.Concurrency, Handler: worker.Handler(w),
+		})
+	})
+	g.Go(func() error { return relay(in, p, cfg.Common, "orders-worker").Run(gctx) })
+	return ignoreCanceled(g.Wait())
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("orders: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,403 @@
+// Package postgres is the orders store on PostgreSQL: orders, items,
+// shipments, the timeline, idempotency keys, and (through platform/outbox and
+// platform/inbox) the outbox and inbox, with the migrations embedded.
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"reflect"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/inbox"
+	"github.com/printfleet/printfleet/platform/outbox"
+	"github.com/printfleet/printfleet/platform/postgres"
+	"github.com/printfleet/printfleet/services/orders/internal/app"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+)
+
+//go:embed migrations/*.sql
+var own embed.FS
+
+// Migrations are the orders schema plus the platform's outbox and inbox
+// tables, applied in name order.
+var Migrations = func() fs.FS {
+	sub, err := fs.Sub(own, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return postgres.MustMerge(outbox.Migrations, sub)
+}()
+
+// Store implements app.Store.
+type Store struct {
+	primary *pgxpool.Pool
+	reader  func() *pgxpool.Pool
+}
+
+var _ app.Store = (*Store)(nil)
+
+// New returns a store writing to primary; reader (may be nil) picks the pool
+// for lag-tolerant reads (order lists).
+func New(primary *pgxpool.Pool, reader func() *pgxpool.Pool) *Store {
+	if reader == nil {
+		reader = func() *pgxpool.Pool { return primary }
+	}
+	return &Store{primary: primary, reader: reader}
+}
+
+// maxCASAttempts bounds the retries of a transition that lost a race.
+const maxCASAttempts = 8
+
+var errVersionConflict = errors.New("order version changed concurrently")
+
+func notFound() error { return errs.E(errs.NotFound, "order not found") }
+
+// ClaimIdempotencyKey implements app.Store. One statement takes a new key,
+// an expired one, or one whose holder's lease ran out; otherwise the row
+// says what to answer.
+func (s *Store) ClaimIdempotencyKey(ctx context.Context, userID, key string, hash []byte, lease, ttl time.Duration) ([]byte, error) {
+	for range 3 {
+		var took bool
+		err := s.primary.QueryRow(ctx, `
+			INSERT INTO idempotency_keys AS k (user_id, key, request_hash, state, locked_until, expires_at)
+			VALUES ($1, $2, $3, 0, now() + $4 * interval '1 millisecond', now() + $5 * interval '1 millisecond')
+			ON CONFLICT (user_id, key) DO UPDATE
+			SET request_hash = EXCLUDED.request_hash, state = 0, response = NULL, order_id = NULL,
+			    locked_until = EXCLUDED.locked_until, expires_at = EXCLUDED.expires_at, created_at = now()
+			WHERE k.expires_at < now()
+			   OR (k.state = 0 AND k.locked_until < now() AND k.request_hash = EXCLUDED.request_hash)
+			RETURNING true`, userID, key, hash, lease.Milliseconds(), ttl.Milliseconds()).Scan(&took)
+		switch {
+		case err == nil:
+			return nil, nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return nil, fmt.Errorf("claim idempotency key: %w", err)
+		}
+		var (
+			storedHash []byte
+			state      int16
+			response   []byte
+		)
+		err = s.primary.QueryRow(ctx, `
+			SELECT request_hash, state, response FROM idempotency_keys
+			WHERE user_id = $1 AND key = $2`, userID, key).Scan(&storedHash, &state, &response)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // swept between the two statements: claim again
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read idempotency key: %w", err)
+		}
+		switch {
+		case !bytes.Equal(storedHash, hash):
+			return nil, errs.E(errs.IdempotencyMismatch, "the Idempotency-Key was already used with a different request")
+		case state == 0:
+			return nil, errs.E(errs.Conflict, "a request with this Idempotency-Key is in progress; retry later")
+		}
+		return response, nil
+	}
+	return nil, errs.E(errs.Conflict, "the Idempotency-Key is contended; retry later")
+}
+
+// ReleaseIdempotencyKey implements app.Store.
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, userID, key string, hash []byte) error {
+	_, err := s.primary.Exec(ctx, `
+		DELETE FROM idempotency_keys
+		WHERE user_id = $1 AND key = $2 AND request_hash = $3 AND state = 0`, userID, key, hash)
+	if err != nil {
+		return fmt.Errorf("release idempotency key: %w", err)
+	}
+	return nil
+}
+
+// SweepIdempotencyKeys implements app.Store; it deletes in bounded batches so
+// that a backlog never holds long locks.
+func (s *Store) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.primary.Exec(ctx, `
+			DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+				SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT 1000))`)
+		if err != nil {
+			return total, fmt.Errorf("sweep idempotency keys: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 1000 {
+			return total, nil
+		}
+	}
+}
+
+// CreateOrder implements app.Store: every statement of the transaction is
+// pipelined in one batch.
+func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, idem app.IdempotencyRecord) error {
+	f := o.Fields()
+	addr, err := json.Marshal(toAddressJSON(f.Address))
+	if err != nil {
+		return fmt.Errorf("create order: encode address: %w", err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`
+		UPDATE idempotency_keys SET state = 1, response = $4, order_id = $5, locked_until = now()
+		WHERE user_id = $1 AND key = $2 AND request_hash = $3 AND state = 0`,
+		idem.UserID, idem.Key, idem.Hash, idem.Response, f.ID)
+	b.Queue(`
+		INSERT INTO orders (id, user_id, status, currency, subtotal_minor, shipping_minor, discount_minor,
+			total_minor, coupon_code, payment_method, store_id, external_order_id, quote_id,
+			shipping_address, version, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		f.ID, f.UserID, int16(f.Status), f.Currency, f.Subtotal.Amount(), f.Shipping.Amount(),
+		f.Discount.Amount(), f.Total.Amount(), f.CouponCode, int16(f.PaymentMethod), f.StoreID,
+		f.ExternalOrderID, f.QuoteID, addr, f.Version, f.CreatedAt, f.UpdatedAt)
+	queueItems(b, f)
+	queueTimeline(b, c.Timeline)
+	if err := outbox.Queue(ctx, b, c.Events...); err != nil {
+		return fmt.Errorf("create order: %w", err)
+	}
+	return postgres.InTx(ctx, s.primary, func(tx pgx.Tx) error {
+		br := tx.SendBatch(ctx, b)
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return fmt.Errorf("create order: complete idempotency key: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			_ = br.Close()
+			return errs.E(errs.Conflict, "the Idempotency-Key was taken over by another request; retry to see its result")
+		}
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("create order: %w", err)
+		}
+		return nil
+	})
+}
+
+func queueItems(b *pgx.Batch, f domain.OrderFields) {
+	n := len(f.Items)
+	var (
+		ids, variants, products, skus, titles, designs, placementIDs, designKeys, printKeys = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		positions, quantities                                                            = make([]int32, n), make([]int32, n)
+		unitPrices, lineTotals                                                           = make([]int64, n), make([]int64, n)
+		placements                                                                       = make([]*string, n)
+	)
+	for i, it := range f.Items {
+		ids[i], variants[i], products[i], skus[i], titles[i] = it.ID, it.VariantID, it.ProductID, it.SKU, it.Title
+		designs[i], placementIDs[i], designKeys[i], printKeys[i] = it.DesignID, it.PlacementID, it.DesignKey, it.PrintFileKey
+		positions[i], quantities[i] = int32(i), it.Quantity
+		unitPrices[i], lineTotals[i] = it.UnitPrice.Amount(), it.LineTotal.Amount()
+		if p := toPlacementJSON(it.Placement); p != nil {
+			s := string(p)
+			placements[i] = &s
+		}
+	}
+	b.Queue(`
+		INSERT INTO order_items (id, order_id, position, variant_id, product_id, sku, title, quantity,
+			design_id, placement_id, unit_price_minor, line_total_minor, design_key, placement, print_file_key)
+		SELECT u.id, $1, u.position, u.variant_id, u.product_id, u.sku, u.title, u.quantity, u.design_id,
+			u.placement_id, u.unit_price, u.line_total, u.design_key, u.placement::jsonb, u.print_file_key
+		FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
+			$9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[])
+			AS u(id, position, variant_id, product_id, sku, title, quantity, design_id, placement_id,
+			     unit_price, line_total, design_key, placement, print_file_key)`,
+		f.ID, ids, positions, variants, products, skus, titles, quantities, designs, placementIDs,
+		unitPrices, lineTotals, designKeys, placements, printKeys)
+}
+
+func queueTimeline(b *pgx.Batch, entries []domain.TimelineEntry) {
+	for _, e := range entries {
+		attrs := e.Attributes
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		b.Queue(`
+			INSERT INTO order_events (id, order_id, type, from_status, to_status, message, attributes, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			e.ID, e.OrderID, e.Type, int16(e.From), int16(e.To), e.Message, attrs, e.CreatedAt)
+	}
+}
+
+// GetOrder implements app.Store.
+func (s *Store) GetOrder(ctx context.Context, id, ownerID string) (*domain.Order, error) {
+	return getOrder(ctx, s.primary, id, ownerID, false)
+}
+
+func getOrder(ctx context.Context, q postgres.Querier, id, ownerID string, forUpdate bool) (*domain.Order, error) {
+	if !domain.IsUUID(id) {
+		return nil, notFound()
+	}
+	sql := `SELECT ` + orderColumns + ` FROM orders o WHERE o.id = $1 AND ($2 = '' OR o.user_id = $2)`
+	if forUpdate {
+		sql += ` FOR NO KEY UPDATE`
+	}
+	o, err := scanOrder(q.QueryRow(ctx, sql, id, ownerID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get order: %w", err)
+	}
+	return o, nil
+}
+
+// ListOrders implements app.Store on the read pool. Each filter combination
+// is its own statement so that the planner uses the matching index.
+func (s *Store) ListOrders(ctx context.Context, q app.ListQuery) ([]*domain.Order, error) {
+	sql := `SELECT ` + orderColumns + ` FROM orders o WHERE o.user_id = $1`
+	args := []any{q.UserID}
+	if q.Status != domain.StatusUnspecified {
+		args = append(args, int16(q.Status))
+		sql += fmt.Sprintf(` AND o.status = $%d`, len(args))
+	}
+	if q.AfterID != "" {
+		args = append(args, q.AfterCreatedAt, q.AfterID)
+		sql += fmt.Sprintf(` AND (o.created_at, o.id) < ($%d, $%d::uuid)`, len(args)-1, len(args))
+	}
+	args = append(args, q.Limit)
+	sql += fmt.Sprintf(` ORDER BY o.created_at DESC, o.id DESC LIMIT $%d`, len(args))
+	rows, err := s.reader().Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	defer rows.Close()
+	var out []*domain.Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list orders: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	return out, nil
+}
+
+// ListTimeline implements app.Store.
+func (s *Store) ListTimeline(ctx context.Context, orderID string, afterSeq int64, limit int) ([]domain.TimelineEntry, error) {
+	rows, err := s.primary.Query(ctx, `
+		SELECT seq, id::text, order_id::text, type, from_status, to_status, message, attributes, created_at
+		FROM order_events WHERE order_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, orderID, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list timeline: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.TimelineEntry
+	for rows.Next() {
+		var (
+			e        domain.TimelineEntry
+			from, to int16
+		)
+		if err := rows.Scan(&e.Seq, &e.ID, &e.OrderID, &e.Type, &from, &to, &e.Message, &e.Attributes, &e.CreatedAt); err != nil {
+			return nil, fmt.Errorf("list timeline: %w", err)
+		}
+		e.From, e.To = domain.Status(from), domain.Status(to)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list timeline: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateOrder implements app.Store: read, apply fn, then one pipelined batch
+// writes the order with a compare-and-set on its version, the new items'
+// print files and shipments, fn's timeline entries and outbox events; the
+// inbox claim comes first in the same transaction. A lost race re-runs fn on
+// the fresh order.
+func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptions, fn func(o *domain.Order) (app.Change, error)) (*domain.Order, error) {
+	for attempt := 1; ; attempt++ {
+		var result *domain.Order
+		err := postgres.InTx(ctx, s.primary, func(tx pgx.Tx) error {
+			if opts.Inbox != nil {
+				first, err := inbox.Claim(ctx, tx, opts.Inbox.Consumer, opts.Inbox.MessageID)
+				if err != nil {
+					return err
+				}
+				if !first {
+					return app.ErrAlreadyProcessed
+				}
+			}
+			o, err := getOrder(ctx, tx, id, opts.OwnerID, false)
+			if err != nil {
+				return err
+			}
+			before := o.Fields()
+			change, err := fn(o)
+			if err != nil {
+				return err
+			}
+			after := o.Fields()
+			changed := !reflect.DeepEqual(before, after)
+			b := &pgx.Batch{}
+			if changed {
+				queueOrderUpdate(b, before, after)
+			}
+			queueTimeline(b, change.Timeline)
+			if err := outbox.Queue(ctx, b, change.Events...); err != nil {
+				return err
+			}
+			if b.Len() > 0 {
+				br := tx.SendBatch(ctx, b)
+				if changed {
+					tag, err := br.Exec()
+					if err == nil && tag.RowsAffected() == 0 {
+						err = errVersionConflict
+					}
+					if err != nil {
+						_ = br.Close()
+						return err
+					}
+				}
+				if err := br.Close(); err != nil {
+					return fmt.Errorf("update order %s: %w", id, err)
+				}
+			}
+			if changed {
+				o.MarkPersisted(before.Version + 1)
+			}
+			result = o
+			return nil
+		})
+		if errors.Is(err, errVersionConflict) {
+			if attempt < maxCASAttempts {
+				continue
+			}
+			return nil, errs.E(errs.Conflict, "the order is being changed concurrently; retry")
+		}
+		if err != nil {
+			return nil, err
+		}
+		return result, nil
+	}
+}
+
+// queueOrderUpdate writes what a transition may change. The order row comes
+// first: its row count is the compare-and-set's verdict.
+func queueOrderUpdate(b *pgx.Batch, before, after domain.OrderFields) {
+	b.Queue(`
+		UPDATE orders SET status = $3, payment_id = $4, refund_id = $5, failure_reason = $6,
+			stock_reserved = $7, updated_at = $8, version = version + 1
+		WHERE id = $1 AND version = $2`,
+		after.ID, before.Version, int16(after.Status), after.PaymentID, after.RefundID,
+		after.FailureReason, after.StockReserved, after.UpdatedAt)
+	for i, it := range after.Items {
+		if i < len(before.Items) && before.Items[i].PrintFileKey != it.PrintFileKey {
+			b.Queue(`UPDATE order_items SET print_file_key = $2 WHERE id = $1`, it.ID, it.PrintFileKey)
+		}
+	}
+	for _, sh := range after.Shipments[len(before.Shipments):] {
+		b.Queue(`
+			INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, sh.ID, after.ID, sh.Carrier, sh.TrackingNumber, sh.TrackingURL, sh.CreatedAt)
+	}
+}

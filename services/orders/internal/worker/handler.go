@@ -1,0 +1,93 @@
+// Package worker is the orders worker's message adapter: it decodes the
+// deliveries of the orders.worker queue and hands them to app.Worker.
+// Undecodable or unexpected messages are dead-lettered at once; everything
+// else that fails is retried by the broker (with backoff) and dead-lettered
+// after the queue's delivery limit.
+package worker
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/printfleet/printfleet/platform/amqp"
+	"github.com/printfleet/printfleet/platform/errs"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
+	"github.com/printfleet/printfleet/services/orders/internal/app"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+	"github.com/printfleet/printfleet/services/orders/internal/events"
+)
+
+// Handler returns the amqp handler for the worker's queue.
+func Handler(w *app.Worker) amqp.Handler {
+	return func(ctx context.Context, d amqp.Delivery) error {
+		err := handle(ctx, w, d)
+		switch {
+		case err == nil || amqp.IsPermanent(err):
+			return err
+		case errs.Is(err, errs.NotFound), errs.Is(err, errs.Invalid):
+			// An event about an order we do not have, or one the aggregate
+			// refuses as malformed, will not get better with retries.
+			return amqp.Permanent(err)
+		}
+		return err
+	}
+}
+
+func decode(d amqp.Delivery, m proto.Message, orderID func() string) error {
+	if err := proto.Unmarshal(d.Body, m); err != nil {
+		return amqp.Permanent(fmt.Errorf("decode %s %s: %w", d.Type, d.ID, err))
+	}
+	if !domain.IsUUID(orderID()) {
+		return amqp.Permanent(fmt.Errorf("%s %s: order id %q is not a uuid", d.Type, d.ID, orderID()))
+	}
+	if d.ID == "" {
+		return amqp.Permanent(fmt.Errorf("%s: message has no id", d.Type))
+	}
+	return nil
+}
+
+func handle(ctx context.Context, w *app.Worker, d amqp.Delivery) error {
+	switch d.Type {
+	case events.TypeStockReserved:
+		var m eventsv1.StockReserved
+		if err := decode(d, &m, m.GetOrderId); err != nil {
+			return err
+		}
+		return w.StockReserved(ctx, d.ID, m.GetOrderId())
+	case events.TypeStockRejected:
+		var m eventsv1.StockRejected
+		if err := decode(d, &m, m.GetOrderId); err != nil {
+			return err
+		}
+		return w.StockRejected(ctx, d.ID, m.GetOrderId(), m.GetReason(), m.GetVariantId())
+	case events.TypePrintFilesReady:
+		var m eventsv1.PrintFilesReady
+		if err := decode(d, &m, m.GetOrderId); err != nil {
+			return err
+		}
+		files := map[string]string{}
+		for _, f := range m.GetFiles() {
+			files[f.GetItemId()] = f.GetPrintFileKey()
+		}
+		return w.PrintFilesReady(ctx, d.ID, m.GetOrderId(), files)
+	case events.TypeMarketplacePushed:
+		var m eventsv1.MarketplacePushed
+		if err := decode(d, &m, m.GetOrderId); err != nil {
+			return err
+		}
+		return w.MarketplacePushed(ctx, d.ID, app.MarketplacePush{
+			OrderID: m.GetOrderId(), ShipmentID: m.GetShipmentId(), StoreID: m.GetStoreId(),
+			Marketplace: m.GetMarketplace(), Succeeded: m.GetOutcome() == eventsv1.PushOutcome_PUSH_OUTCOME_SUCCEEDED,
+			Attempts: m.GetAttempts(), HTTPStatus: m.GetHttpStatus(), Message: m.GetMessage(), ReceiptKey: m.GetReceiptKey(),
+		})
+	case events.TypeOrderCancelled:
+		var m eventsv1.OrderCancelled
+		if err := decode(d, &m, m.GetOrderId); err != nil {
+			return err
+		}
+		return w.OrderCancelled(ctx, d.ID, m.GetOrderId(), m.GetWasPaid())
+	}
+	return amqp.Permanent(fmt.Errorf("unexpected message type %q", d.Type))
+}
