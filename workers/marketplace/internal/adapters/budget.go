@@ -9,6 +9,12 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// Headroom is how far behind the marketplace's bucket ours stays: our bucket
+// starts refilling when we send, the marketplace's when the request arrives, so an
+// exact mirror would come back a hair early. It delays the first wait only; the
+// steady rate is unchanged.
+const Headroom = 50 * time.Millisecond
+
 // Budget is the request budget of one (marketplace, store): a token bucket that
 // mirrors the marketplace's, adjusted from what its responses say, plus any pause
 // the marketplace asked for.
@@ -22,27 +28,37 @@ type Budget struct {
 
 // Wait blocks until the budget allows one request. If that is not possible before
 // ctx's deadline it fails at once with a retryable ReasonBudget error.
+//
+// It takes a token only when one is there, rather than booking one ahead as
+// rate.Limiter.Wait does, so a rate learned from a response applies at once to
+// requests already waiting.
 func (b *Budget) Wait(ctx context.Context) error {
-	b.mu.Lock()
-	pause := time.Until(b.pausedUntil)
-	b.mu.Unlock()
-	if pause > 0 {
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < pause {
-			return &Error{Kind: KindRetryable, Reason: ReasonBudget, Marketplace: b.m, Op: "wait for budget",
-				Message: "the marketplace's budget reopens after the deadline", RetryAfter: pause}
+	for {
+		b.mu.Lock()
+		pause := time.Until(b.pausedUntil)
+		b.mu.Unlock()
+		now := time.Now()
+		r := float64(b.lim.Limit())
+		need := min(1+r*Headroom.Seconds(), float64(b.lim.Burst()))
+		if pause <= 0 && b.lim.TokensAt(now) >= need && b.lim.AllowN(now, 1) {
+			return nil
 		}
-		if err := Sleep(ctx, pause); err != nil {
+		wait := pause
+		if wait <= 0 {
+			wait = time.Millisecond
+			if r > 0 {
+				wait = max(wait, time.Duration((need-b.lim.TokensAt(now))/r*float64(time.Second)))
+			}
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return &Error{Kind: KindRetryable, Reason: ReasonBudget, Marketplace: b.m, Op: "wait for budget",
+				Message: "no room in the rate budget before the deadline", RetryAfter: wait}
+		}
+		// Wake at least every 100ms to pick up a changed rate.
+		if err := Sleep(ctx, min(wait, 100*time.Millisecond)); err != nil {
 			return &Error{Kind: KindRetryable, Reason: ReasonCanceled, Marketplace: b.m, Op: "wait for budget", Err: err}
 		}
 	}
-	if err := b.lim.Wait(ctx); err != nil {
-		reason := ReasonBudget
-		if ctx.Err() != nil {
-			reason = ReasonCanceled
-		}
-		return &Error{Kind: KindRetryable, Reason: reason, Marketplace: b.m, Op: "wait for budget", Err: err}
-	}
-	return nil
 }
 
 // Learn adopts the rate (per second) and burst the marketplace announced; zero
@@ -60,8 +76,10 @@ func (b *Budget) Learn(perSecond float64, burst int) {
 // is spent, and pauses for at least d.
 func (b *Budget) Spend(d time.Duration) {
 	now := time.Now()
-	if left := math.Floor(b.lim.TokensAt(now)); left >= 1 {
-		b.lim.ReserveN(now, int(left))
+	// Take the whole of any fraction too: the marketplace's bucket emptied before
+	// we heard of it, so ours must not hold a head start.
+	if left := b.lim.TokensAt(now); left > 0 {
+		b.lim.ReserveN(now, min(int(math.Ceil(left)), b.lim.Burst()))
 	}
 	if d <= 0 {
 		return

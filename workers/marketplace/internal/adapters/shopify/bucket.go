@@ -59,13 +59,13 @@ func (b *costBucket) acquire(ctx context.Context, est float64) (probe bool, err 
 		}
 		b.refillLocked(time.Now())
 		need := math.Min(est, b.size)
-		if b.avail >= need {
+		if b.avail >= math.Min(need+b.rate*adapters.Headroom.Seconds(), b.size) {
 			b.avail -= need
 			b.inflight += need
 			b.mu.Unlock()
 			return false, nil
 		}
-		wait := time.Duration((need - b.avail) / b.rate * float64(time.Second))
+		wait := time.Duration((need-b.avail)/b.rate*float64(time.Second)) + adapters.Headroom
 		b.mu.Unlock()
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 			return false, budgetErr(nil, wait)
