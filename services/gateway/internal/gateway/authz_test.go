@@ -1,6 +1,9 @@
 package gateway_test
 
 import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"slices"
@@ -8,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/services/gateway/internal/auth"
+	"github.com/printfleet/printfleet/services/gateway/internal/auth/authtest"
 	"github.com/printfleet/printfleet/services/gateway/internal/policy"
 )
 
@@ -172,5 +178,49 @@ func TestUnknownRolesAreDropped(t *testing.T) {
 	got := e.f.orders.last(t).Principal
 	if got.Subject != "mallory" || !slices.Equal(got.Roles, []string{principal.RoleUser}) {
 		t.Fatalf("upstream principal %+v", got)
+	}
+}
+
+// TestRouteMatrixJWKS runs every route against a gateway in production mode
+// (JWKS, RS256/ES256): HS256 tokens — with the dev secret, or keyed with the
+// RSA public key (algorithm confusion) — are 401; RS256 and ES256 tokens from
+// the key set pass.
+func TestRouteMatrixJWKS(t *testing.T) {
+	t.Parallel()
+	j := authtest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := auth.NewVerifier(ctx, auth.Config{JWKSURL: j.URL, Issuer: "printfleet-dev", Audience: "printfleet", Leeway: 30 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, withVerifier(v))
+	pub, err := x509.MarshalPKIXPublicKey(&j.RSA.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})
+	for _, r := range apiRoutes() {
+		key := r.Method + " " + r.Template
+		fx := fixtures[key]
+		sub, roles := allowedCaller(r)
+		claims := authtest.Claims(sub, roles...)
+		for _, c := range []matrixCase{
+			{"RS256 from the key set", bearer(authtest.Sign(t, jwt.SigningMethodRS256, j.RSA, "rsa-1", claims)), successStatus(r), false},
+			{"ES256 from the key set", bearer(authtest.Sign(t, jwt.SigningMethodES256, j.EC, "ec-1", claims)), successStatus(r), false},
+			{"HS256 with the dev secret", bearer(mint(t, sub, roles)), 401, true},
+			{"HS256 keyed with the public key", bearer(authtest.Sign(t, jwt.SigningMethodHS256, pubPEM, "rsa-1", claims)), 401, true},
+			{"alg none", bearer(unsignedToken(sub, roles)), 401, true},
+		} {
+			t.Run(key+"/"+c.name, func(t *testing.T) {
+				resp := e.do(r.Method, fx.path, fx.body, merge(fx.hdr, c.hdr))
+				if resp.status != c.want {
+					t.Fatalf("status %d, want %d: %s", resp.status, c.want, resp.body)
+				}
+				if got := resp.header.Get("WWW-Authenticate"); c.wantWA != (got != "") {
+					t.Fatalf("WWW-Authenticate %q", got)
+				}
+			})
+		}
 	}
 }
