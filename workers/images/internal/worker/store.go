@@ -38,6 +38,11 @@ func (s *S3Store) Get(ctx context.Context, bucket, key string, maxBytes int64) (
 	info, err := obj.Stat()
 	if err != nil {
 		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+			// Some servers answer NoSuchKey for a missing bucket too; a
+			// missing bucket is the deployment's fault, not the upload's.
+			if ok, berr := s.c.BucketExists(ctx, bucket); berr != nil || !ok {
+				return nil, fmt.Errorf("s3 get %s/%s: bucket unavailable (exists=%v): %w", bucket, key, ok, errors.Join(err, berr))
+			}
 			return nil, fmt.Errorf("s3 get %s/%s: %w", bucket, key, ErrNotFound)
 		}
 		return nil, fmt.Errorf("s3 get %s/%s: %w", bucket, key, err)
