@@ -1,0 +1,280 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/minio/minio-go/v7"
+	goredis "github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
+
+	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+
+	"github.com/printfleet/printfleet/platform/amqp"
+	"github.com/printfleet/printfleet/platform/amqp/amqptest"
+	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/grpcclient"
+	"github.com/printfleet/printfleet/platform/postgres"
+	"github.com/printfleet/printfleet/platform/postgres/pgtest"
+	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/platform/redis"
+	"github.com/printfleet/printfleet/platform/s3"
+	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
+	pgstore "github.com/printfleet/printfleet/services/catalog/internal/store/postgres"
+)
+
+const testSecret = "catalog-test-internal-secret-0123"
+
+// batchCounter counts batches, which postgres.Counter (a QueryTracer) does
+// not see; it wraps the pool's existing tracer.
+type batchCounter struct {
+	pgx.QueryTracer
+	n atomic.Int64
+}
+
+func (b *batchCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	b.n.Add(1)
+	return ctx
+}
+func (b *batchCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (b *batchCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// lockedBuffer collects log output from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// env is one test's catalog: its own database, Redis prefix, broker
+// exchanges and queues, S3 key prefix, and logs captured in a buffer.
+type env struct {
+	t       *testing.T
+	pool    *pgxpool.Pool
+	pgURL   string
+	queries *postgres.Counter
+	batches *batchCounter
+	rdb     goredis.UniversalClient
+	prefix  string
+	broker  *amqptest.Env
+	conn    *amqp.Conn
+	s3      *minio.Client
+	cfg     Config
+	signer  *principal.Signer
+	logs    *lockedBuffer
+	log     *slog.Logger
+	app     *App
+	queues  Queues
+	addr    string
+	client  catalogv1.CatalogServiceClient
+}
+
+func testKey(t *testing.T) string {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(k)
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, queries: &postgres.Counter{}, batches: &batchCounter{}, logs: &lockedBuffer{}}
+	e.pool, e.pgURL = pgtest.NewDB(t, pgstore.Migrations, postgres.WithTracer(e.queries), func(c *pgxpool.Config) {
+		e.batches.QueryTracer = c.ConnConfig.Tracer
+		c.ConnConfig.Tracer = e.batches
+	})
+	e.log = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	e.prefix = "t-" + uuid.NewString()[:12]
+	var err error
+	if e.rdb, err = redis.New(redis.Config{Addrs: "127.0.0.1:6379", DialTimeout: time.Second, ReadTimeout: 2 * time.Second,
+		WriteTimeout: 2 * time.Second, PoolSize: 32}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := e.rdb.Keys(ctx, "{"+e.prefix+"}*").Result()
+		if len(keys) > 0 {
+			e.rdb.Del(ctx, keys...)
+		}
+		e.rdb.Close()
+	})
+
+	e.broker = amqptest.New(t)
+	e.conn = e.dial()
+	e.queues = Queues{Stock: e.broker.Queue("stock"), Projector: e.broker.Queue("projector"), Designs: e.broker.Queue("designs")}
+
+	s3cfg := s3.Config{Endpoint: "http://127.0.0.1:7070", AccessKey: "printfleet", SecretKey: "printfleet-dev-secret", Region: "us-east-1"}
+	if e.s3, err = s3.New(s3cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s3.EnsureBuckets(ctx, e.s3, "us-east-1", "printfleet-designs", "printfleet-renders"); err != nil {
+		t.Fatalf("S3 on 127.0.0.1:7070 (scripts/infra.sh s3): %v", err)
+	}
+
+	e.cfg = Config{Base: Base{RedisPrefix: e.prefix}, CredentialsKey: config.Secret(testKey(t)),
+		DesignsBucket: "printfleet-designs", RendersBucket: "printfleet-renders", DesignPrefix: e.prefix + "/", UploadTTL: 5 * time.Minute}
+	if e.signer, err = principal.NewSigner(testSecret); err != nil {
+		t.Fatal(err)
+	}
+	e.app, err = Build(e.cfg, Deps{DB: &postgres.DB{Primary: e.pool}, Redis: e.rdb, AMQP: e.conn, S3: e.s3, Presigner: e.s3,
+		Signer: e.signer, Log: e.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) dial() *amqp.Conn {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg := e.broker.Config
+	cfg.Name = e.broker.Config.Name + "-" + uuid.NewString()[:6]
+	c, err := amqp.Dial(ctx, cfg, e.log)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// start runs roles on app until the returned stop is called (or the test
+// ends); stop waits for the drain.
+func (e *env) start(a *App, roles ...string) (stop func()) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	o := RunOptions{Roles: roles, Queues: e.queues, Grace: 5 * time.Second,
+		Relay: outbox.Options{PollInterval: 200 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond}}
+	for _, r := range roles {
+		if r == RoleAPI {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			o.Listener = ln
+			e.addr = ln.Addr().String()
+			cc, err := grpcclient.Dial(e.addr, grpcclient.Options{Signer: e.signer, DefaultTimeout: 10 * time.Second})
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			e.t.Cleanup(func() { cc.Close() })
+			e.client = catalogv1.NewCatalogServiceClient(cc)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, o) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					e.t.Errorf("run %v: %v", roles, err)
+				}
+			case <-time.After(20 * time.Second):
+				e.t.Errorf("run %v did not stop", roles)
+			}
+		})
+	}
+	e.t.Cleanup(stop)
+	if e.client != nil {
+		e.waitServing()
+	}
+	return stop
+}
+
+func (e *env) waitServing() {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := e.client.ListProducts(e.as("probe"), &catalogv1.ListProductsRequest{}, grpc.WaitForReady(true))
+		if err == nil || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// as is a context carrying a principal for gRPC calls and use cases.
+func (e *env) as(sub string, roles ...string) context.Context {
+	if len(roles) == 0 {
+		roles = []string{principal.RoleUser}
+	}
+	return principal.With(context.Background(), principal.Principal{Subject: sub, Roles: roles})
+}
+
+func (e *env) admin() context.Context { return e.as("admin-1", principal.RoleAdmin) }
+
+// eventually polls cond until it holds or the timeout passes.
+func (e *env) eventually(timeout time.Duration, what string, cond func() (bool, string)) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: not reached within %s: %s", what, timeout, detail)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func (e *env) count(sql string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := e.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		e.t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// publisher publishes test messages on the test's exchange.
+func (e *env) publish(msgs ...amqp.Message) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p := amqp.NewPublisher(e.conn)
+	defer p.Close()
+	if err := p.Publish(ctx, msgs...); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// notContains fails if any of secrets appears in s.
+func notContains(t *testing.T, where, s string, secrets ...string) {
+	t.Helper()
+	for _, x := range secrets {
+		if strings.Contains(s, x) {
+			t.Errorf("%s contains a secret (%q…)", where, x[:6])
+		}
+	}
+}
