@@ -287,7 +287,7 @@ func (s *Server) Received(m Name) Report {
 	if !ok {
 		return rep
 	}
-	rep.Pushes = slices.Clone(mk.pushes)
+	rep.Pushes = append(rep.Pushes, mk.pushes...)
 	rep.Counters = mk.counters
 	for _, p := range mk.pushes {
 		rep.PushesByOrder[p.Order]++
