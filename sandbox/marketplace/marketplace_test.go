@@ -381,7 +381,9 @@ func TestAmazonValidationAndTokens(t *testing.T) {
 func TestSandboxEndpoints(t *testing.T) {
 	t.Parallel()
 	s, base := start(t, marketplace.Options{})
-	post := func(path, body string) answer { return do(t, "POST", base+path, map[string]string{"Content-Type": "application/json"}, []byte(body)) }
+	post := func(path, body string) answer {
+		return do(t, "POST", base+path, map[string]string{"Content-Type": "application/json"}, []byte(body))
+	}
 	if a := post("/_sandbox/faults?marketplace=etsy", `{"error_next": 1, "latency_ms": 20}`); a.status != 200 {
 		t.Fatalf("set faults: %d %s", a.status, a.raw)
 	}
