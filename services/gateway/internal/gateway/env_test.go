@@ -106,6 +106,7 @@ type envSetup struct {
 	verifier *auth.Verifier
 	limiter  func(*gateway.Metrics, *slog.Logger) *ratelimit.Limiter
 	opts     func(*gateway.Options)
+	quiet    bool
 }
 
 func withFakes(f *fakes) envOption            { return func(s *envSetup) { s.fakes = f } }
@@ -114,6 +115,9 @@ func withLimiter(l func(*gateway.Metrics, *slog.Logger) *ratelimit.Limiter) envO
 	return func(s *envSetup) { s.limiter = l }
 }
 func withOptions(o func(*gateway.Options)) envOption { return func(s *envSetup) { s.opts = o } }
+
+// withQuietLogs discards the gateway's logs (long fuzz runs).
+func withQuietLogs() envOption { return func(s *envSetup) { s.quiet = true } }
 
 // newEnv starts a gateway (behind a real HTTP listener) in front of fakes.
 func newEnv(t testing.TB, opts ...envOption) *env {
@@ -130,7 +134,11 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		s.verifier = devVerifier(t)
 	}
 	logs := &syncBuffer{}
-	logger := platformlog.New(logs, "gateway", "debug")
+	var sink io.Writer = logs
+	if s.quiet {
+		sink = io.Discard
+	}
+	logger := platformlog.New(sink, "gateway", "debug")
 	reg := prometheus.NewRegistry()
 	metrics := gateway.NewMetrics(reg)
 	var limiter *ratelimit.Limiter
