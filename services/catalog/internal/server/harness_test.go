@@ -31,6 +31,7 @@ import (
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/s3"
+	"github.com/printfleet/printfleet/services/catalog/internal/consumers"
 	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
 	pgstore "github.com/printfleet/printfleet/services/catalog/internal/store/postgres"
 )
@@ -186,6 +187,24 @@ func (e *env) start(a *App, roles ...string) (stop func()) {
 			}
 			e.t.Cleanup(func() { cc.Close() })
 			e.client = catalogv1.NewCatalogServiceClient(cc)
+		}
+	}
+	// Declare and bind consumer queues first, so messages published right
+	// after start have somewhere to go.
+	for _, r := range roles {
+		q, keys := "", []string(nil)
+		switch r {
+		case RoleStock:
+			q, keys = e.queues.Stock, consumers.StockKeys
+		case RoleProjector:
+			q, keys = e.queues.Projector, consumers.ProjectorKeys
+		case RoleDesigns:
+			q, keys = e.queues.Designs, consumers.DesignKeys
+		}
+		if q != "" {
+			if err := e.conn.DeclareQueue(context.Background(), q, keys...); err != nil {
+				e.t.Fatal(err)
+			}
 		}
 	}
 	done := make(chan error, 1)
