@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ type Snapshot struct {
 	methods    map[string]bool
 	coupons    map[string][]Coupon // code → sorted by ValidFrom
 	fx         map[[2]string]*big.Rat
+	factors    map[[2]string]money.Factor // fx as minor-unit factors, both directions
 	techniques map[uuid.UUID]string
 	counts     Counts
 }
@@ -63,6 +65,7 @@ func NewSnapshot(d Data, loadedAt time.Time) *Snapshot {
 		methods:    map[string]bool{},
 		coupons:    map[string][]Coupon{},
 		fx:         make(map[[2]string]*big.Rat, len(d.Fx)),
+		factors:    make(map[[2]string]money.Factor, 2*len(d.Fx)),
 		techniques: make(map[uuid.UUID]string, len(d.Placements)),
 		counts: Counts{Prices: len(d.Prices), Surcharges: len(d.Surcharges), Shipping: len(d.Shipping),
 			Coupons: len(d.Coupons), Fx: len(d.Fx), Placements: len(d.Placements)},
@@ -97,6 +100,18 @@ func NewSnapshot(d Data, loadedAt time.Time) *Snapshot {
 	}
 	for _, r := range d.Fx {
 		s.fx[[2]string{r.Base.Code, r.Quote.Code}] = new(big.Rat).Set(r.Rate)
+	}
+	// Precompute every usable direction once: a stored rate, or the exact
+	// inverse of the opposite one when that direction is not stored.
+	for _, r := range d.Fx {
+		if r.Rate.Sign() <= 0 {
+			continue
+		}
+		s.factors[[2]string{r.Base.Code, r.Quote.Code}] = money.NewFactor(r.Base, r.Quote, r.Rate)
+		inv := [2]string{r.Quote.Code, r.Base.Code}
+		if _, stored := s.fx[inv]; !stored {
+			s.factors[inv] = money.NewFactor(r.Quote, r.Base, new(big.Rat).Inv(r.Rate))
+		}
 	}
 	for _, p := range d.Placements {
 		s.techniques[p.PlacementID] = p.Technique
@@ -210,35 +225,37 @@ func (s *Snapshot) Quote(req QuoteRequest, now time.Time) (Quote, error) {
 }
 
 func (s *Snapshot) priceLine(i int, it QuoteItem, country string, cur money.Currency) (Line, error) {
-	f := fmt.Sprintf("items[%d]", i)
-	vid, err := parseUUID(f+".variant_id", it.VariantID)
-	if err != nil {
-		return Line{}, err
+	// Field paths are built only for errors: this is the hot path.
+	f := func(suffix string) string { return "items[" + strconv.Itoa(i) + "]" + suffix }
+	vid, ok := parseID(it.VariantID)
+	if !ok {
+		return Line{}, fieldf(f(".variant_id"), "must be a UUID, got %q", it.VariantID)
 	}
 	if it.Quantity < 1 || it.Quantity > MaxQuantity {
-		return Line{}, fieldf(f+".quantity", "must be within 1..%d, got %d", MaxQuantity, it.Quantity)
+		return Line{}, fieldf(f(".quantity"), "must be within 1..%d, got %d", MaxQuantity, it.Quantity)
 	}
 	if len(it.PlacementIDs) > MaxItemPlacements {
-		return Line{}, fieldf(f+".placement_ids", "at most %d placements, got %d", MaxItemPlacements, len(it.PlacementIDs))
+		return Line{}, fieldf(f(".placement_ids"), "at most %d placements, got %d", MaxItemPlacements, len(it.PlacementIDs))
 	}
 	line := Line{VariantID: vid, Quantity: it.Quantity, PlacementIDs: make([]uuid.UUID, 0, len(it.PlacementIDs))}
 	for j, p := range it.PlacementIDs {
-		pid, err := parseUUID(fmt.Sprintf("%s.placement_ids[%d]", f, j), p)
-		if err != nil {
-			return Line{}, err
+		pid, ok := parseID(p)
+		if !ok {
+			return Line{}, fieldf(f(".placement_ids["+strconv.Itoa(j)+"]"), "must be a UUID, got %q", p)
 		}
 		if slices.Contains(line.PlacementIDs, pid) {
-			return Line{}, fieldf(fmt.Sprintf("%s.placement_ids[%d]", f, j), "placement %s is listed twice", pid)
+			return Line{}, fieldf(f(".placement_ids["+strconv.Itoa(j)+"]"), "placement %s is listed twice", pid)
 		}
 		line.PlacementIDs = append(line.PlacementIDs, pid)
 	}
 
+	var err error
 	prices := s.prices[regionKey{vid, country}]
 	if len(prices) == 0 {
 		prices = s.prices[regionKey{vid, Wildcard}]
 	}
 	if len(prices) == 0 {
-		return Line{}, fieldf(f+".variant_id", "no price for variant %s (region %s or %s)", vid, country, Wildcard)
+		return Line{}, fieldf(f(".variant_id"), "no price for variant %s (region %s or %s)", vid, country, Wildcard)
 	}
 	if line.UnitPrice, err = s.pick(prices, cur, func() string { return "variant " + vid.String() }); err != nil {
 		return Line{}, err
@@ -246,11 +263,11 @@ func (s *Snapshot) priceLine(i int, it QuoteItem, country string, cur money.Curr
 
 	override := ""
 	if it.Technique != "" {
-		if override, err = parseTechnique(f+".technique", it.Technique); err != nil {
+		if override, err = parseTechnique(f(".technique"), it.Technique); err != nil {
 			return Line{}, err
 		}
 		if len(s.surcharges[override]) == 0 {
-			return Line{}, fieldf(f+".technique", "no surcharge for technique %q", override)
+			return Line{}, fieldf(f(".technique"), "no surcharge for technique %q", override)
 		}
 	}
 	for j := 1; j < len(line.PlacementIDs); j++ {
@@ -271,7 +288,7 @@ func (s *Snapshot) priceLine(i int, it QuoteItem, country string, cur money.Curr
 			return Line{}, err
 		}
 		if line.Surcharges, err = money.Add(line.Surcharges, amt); err != nil {
-			return Line{}, tooLarge(f, err)
+			return Line{}, tooLarge(f(""), err)
 		}
 	}
 	per, err := money.Add(line.UnitPrice, line.Surcharges)
@@ -279,7 +296,7 @@ func (s *Snapshot) priceLine(i int, it QuoteItem, country string, cur money.Curr
 		line.LineTotal, err = money.Mul(per, int64(line.Quantity))
 	}
 	if err != nil {
-		return Line{}, tooLarge(f, err)
+		return Line{}, tooLarge(f(""), err)
 	}
 	return line, nil
 }
@@ -293,8 +310,8 @@ func (s *Snapshot) pick(prices []Price, cur money.Currency, what func() string) 
 		}
 	}
 	for _, p := range prices {
-		if rate := s.rate(p.Currency, cur); rate != nil {
-			v, err := money.Convert(p.Amount, p.Currency, cur, rate)
+		if f, ok := s.factors[[2]string{p.Currency.Code, cur.Code}]; ok {
+			v, err := f.Apply(p.Amount)
 			if err != nil {
 				return 0, tooLarge("currency", err)
 			}
@@ -351,7 +368,7 @@ func (s *Snapshot) shippingFor(method, country string, cur money.Currency, units
 	}
 	if !found {
 		for _, x := range rates {
-			if s.rate(x.Currency, cur) != nil {
+			if _, ok := s.factors[[2]string{x.Currency.Code, cur.Code}]; ok {
 				r = x
 				break
 			}

@@ -112,11 +112,20 @@ func parsePrice(field string, in MoneyInput, positive bool) (Price, error) {
 }
 
 func parseUUID(field, s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 {
+	id, ok := parseID(s)
+	if !ok {
 		return uuid.Nil, fieldf(field, "must be a UUID, got %q", s)
 	}
 	return id, nil
+}
+
+// parseID accepts the canonical 36-character form only.
+func parseID(s string) (uuid.UUID, bool) {
+	if len(s) != 36 {
+		return uuid.Nil, false
+	}
+	id, err := uuid.Parse(s)
+	return id, err == nil
 }
 
 func parseRegion(field, s string) (string, error) {

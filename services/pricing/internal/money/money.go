@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/bits"
 	"regexp"
 )
 
@@ -134,30 +135,73 @@ func Exact(amount int64, from, to Currency, rate *big.Rat) *big.Rat {
 // Convert converts a non-negative amount of from's minor units into to's
 // minor units at rate, rounding once, half to even.
 func Convert(amount int64, from, to Currency, rate *big.Rat) (int64, error) {
-	if amount < 0 {
-		return 0, ErrNegative
-	}
 	if rate.Sign() <= 0 {
 		return 0, fmt.Errorf("convert %s→%s: rate must be positive", from.Code, to.Code)
 	}
-	if from == to && rate.Cmp(one) == 0 {
-		return amount, nil
-	}
-	return RoundToMinor(Exact(amount, from, to, rate))
+	return NewFactor(from, to, rate).Apply(amount)
 }
 
-var one = big.NewRat(1, 1)
+// Factor is an exact conversion factor between minor units: Apply(a) is
+// a·num/den rounded half to even. When num and den fit in 64 bits (always,
+// for rates with at most 10 fractional digits between the supported
+// currencies) Apply computes with 128-bit integers; otherwise with big.Rat.
+// Both give the same, exact result.
+type Factor struct {
+	num, den uint64
+	rat      *big.Rat // set when num/den do not fit in 64 bits
+}
+
+// NewFactor is the factor converting minor units of from into minor units of
+// to at rate (major units of to per major unit of from; must be positive).
+func NewFactor(from, to Currency, rate *big.Rat) Factor {
+	r := Exact(1, from, to, rate)
+	if r.Num().IsUint64() && r.Denom().IsUint64() {
+		return Factor{num: r.Num().Uint64(), den: r.Denom().Uint64()}
+	}
+	return Factor{rat: r}
+}
+
+// Rat is the factor as an exact rational.
+func (f Factor) Rat() *big.Rat {
+	if f.rat != nil {
+		return new(big.Rat).Set(f.rat)
+	}
+	return new(big.Rat).SetFrac(new(big.Int).SetUint64(f.num), new(big.Int).SetUint64(f.den))
+}
+
+// Apply converts a non-negative amount, rounding once, half to even.
+func (f Factor) Apply(amount int64) (int64, error) {
+	if amount < 0 {
+		return 0, ErrNegative
+	}
+	if f.rat != nil {
+		return RoundToMinor(new(big.Rat).Mul(new(big.Rat).SetInt64(amount), f.rat))
+	}
+	hi, lo := bits.Mul64(uint64(amount), f.num)
+	if hi >= f.den {
+		return 0, ErrOverflow // the quotient needs more than 64 bits
+	}
+	q, rem := bits.Div64(hi, lo, f.den)
+	if q > math.MaxInt64 {
+		return 0, ErrOverflow
+	}
+	// Half to even, without overflowing 2·rem: compare rem with den − rem.
+	if up := f.den - rem; rem > up || (rem == up && q&1 == 1) {
+		q++ // at most MaxInt64+1: no wrap
+	}
+	if q > math.MaxInt64 {
+		return 0, ErrOverflow
+	}
+	return int64(q), nil
+}
 
 // PercentOf returns amount·bp/10000 rounded half to even. bp must be within
 // [0, 10000] and amount non-negative.
 func PercentOf(amount int64, bp int32) (int64, error) {
-	if amount < 0 {
-		return 0, ErrNegative
-	}
 	if bp < 0 || bp > 10000 {
 		return 0, fmt.Errorf("percent %d bp outside [0, 10000]", bp)
 	}
-	return RoundToMinor(big.NewRat(0, 1).Mul(new(big.Rat).SetInt64(amount), big.NewRat(int64(bp), 10000)))
+	return Factor{num: uint64(bp), den: 10000}.Apply(amount)
 }
 
 var rateRE = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,10})?$`)

@@ -265,3 +265,56 @@ func TestCheckedArithmetic(t *testing.T) {
 		t.Errorf("Mul = %d %v", v, err)
 	}
 }
+
+// The 128-bit fast path and the big.Rat path agree exactly, including at
+// ties and near the int64 limit.
+func TestFactorMatchesBigRat(t *testing.T) {
+	t.Parallel()
+	codes := []string{"USD", "JPY", "KWD", "EUR"}
+	rng := rand.New(rand.NewPCG(5, 8))
+	for i := range 50000 {
+		from, to := mustCur(t, codes[rng.IntN(4)]), mustCur(t, codes[rng.IntN(4)])
+		var rate *big.Rat
+		switch rng.IntN(3) {
+		case 0: // a stored decimal rate
+			rate = big.NewRat(1+rng.Int64N(math.MaxInt64), 10_000_000_000)
+		case 1: // the inverse of one
+			rate = big.NewRat(10_000_000_000, 1+rng.Int64N(math.MaxInt64))
+		default: // small, tie-prone
+			rate = big.NewRat(1+rng.Int64N(20), 1+rng.Int64N(8))
+		}
+		var amount int64
+		switch rng.IntN(3) {
+		case 0:
+			amount = rng.Int64N(1000)
+		case 1:
+			amount = rng.Int64N(MaxAmount)
+		default:
+			amount = rng.Int64N(math.MaxInt64)
+		}
+		f := NewFactor(from, to, rate)
+		got, err := f.Apply(amount)
+		want, werr := RoundToMinor(Exact(amount, from, to, rate))
+		if (err != nil) != (werr != nil) || got != want {
+			t.Fatalf("case %d: %d %s→%s @%s: fast %d (%v), big.Rat %d (%v)", i, amount, from.Code, to.Code, rate.RatString(), got, err, want, werr)
+		}
+	}
+	// A factor too large for 64 bits takes the big.Rat path.
+	huge := new(big.Rat).SetFrac(new(big.Int).Lsh(big.NewInt(3), 70), big.NewInt(7))
+	f := NewFactor(mustCur(t, "USD"), mustCur(t, "USD"), huge)
+	if f.rat == nil {
+		t.Fatal("huge factor took the 64-bit path")
+	}
+	if _, err := f.Apply(1); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("huge factor: %v", err)
+	}
+	small := NewFactor(mustCur(t, "USD"), mustCur(t, "USD"), new(big.Rat).SetFrac(big.NewInt(1), new(big.Int).Lsh(big.NewInt(1), 70)))
+	if got, err := small.Apply(math.MaxInt64); err != nil || got != 0 {
+		t.Fatalf("tiny factor: %d %v", got, err)
+	}
+	// MaxInt64/2 = …903.5 rounds half to even, up to …904.
+	half := NewFactor(mustCur(t, "USD"), mustCur(t, "USD"), big.NewRat(1, 2))
+	if got, err := half.Apply(math.MaxInt64); err != nil || got != math.MaxInt64/2+1 {
+		t.Fatalf("MaxInt64/2: %d %v", got, err)
+	}
+}
