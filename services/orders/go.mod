@@ -7,6 +7,7 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/printfleet/printfleet/platform v0.0.0
 	github.com/printfleet/printfleet/proto v0.0.0
+	github.com/printfleet/printfleet/sandbox v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sony/gobreaker/v2 v2.4.0
