@@ -121,6 +121,10 @@ var (
 		Name: "pricing_price_data_version",
 		Help: "Price-data version of the snapshot quotes are served from.",
 	})
+	loadedAt = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "pricing_price_data_loaded_timestamp_seconds",
+		Help: "When the snapshot quotes are served from was loaded (Unix time).",
+	})
 	writesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "pricing_admin_writes_total",
 		Help: "Admin writes of price data, by kind and result.",

@@ -11,7 +11,7 @@ import (
 // Refresh loads the price data and swaps in a new snapshot. Loads are
 // serialised, and each reads a consistent, newer state of the store, so the
 // last one swapped in is always the freshest.
-func (s *Service) Refresh(ctx context.Context) error { return s.refresh(ctx, "manual", -1) }
+func (s *Service) Refresh(ctx context.Context) error { return s.refresh(ctx, "load", -1) }
 
 // refresh reloads unless the snapshot is already at version want or newer
 // (want < 0 forces a reload).
@@ -31,6 +31,7 @@ func (s *Service) refresh(ctx context.Context, trigger string, want int64) error
 	prev := s.snap.Swap(snap)
 	reloadsTotal.WithLabelValues(trigger, "ok").Inc()
 	dataVersion.Set(float64(snap.Version()))
+	loadedAt.Set(float64(snap.LoadedAt().UnixNano()) / 1e9)
 	if prev == nil || prev.Version() != snap.Version() {
 		s.log.Info("price data loaded", "version", snap.Version(), "trigger", trigger,
 			"counts", snap.Counts(), "took", time.Since(start).String())

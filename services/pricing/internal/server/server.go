@@ -130,7 +130,11 @@ func Serve(ctx context.Context, p *run.Process) error {
 	if err != nil {
 		return err
 	}
-	p.AddCheck("postgres", in.DB.Ready)
+	// Readiness is "price data loaded", not "PostgreSQL reachable": quotes
+	// are served from memory and keep working through a database outage
+	// (only admin writes fail), so an outage must not pull every replica
+	// out of its Service. Staleness is visible in
+	// pricing_price_data_loaded_timestamp_seconds and the reload errors.
 	p.AddCheck("price_data", in.App.Ready)
 	ln, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
