@@ -63,15 +63,6 @@ as_root() {
 	fi
 }
 
-# Run as the postgres OS user (peer authentication on the local socket).
-as_postgres() {
-	if ((EUID == 0)); then
-		runuser -u postgres -- "$@"
-	else
-		sudo -n -u postgres -- "$@"
-	fi
-}
-
 # run_logged NAME CMD...: run CMD with its output appended to logs/NAME.log;
 # on failure print the log's tail and exit.
 run_logged() {
@@ -290,10 +281,13 @@ ensure_pg_auth() {
 }
 
 provision_postgres() {
-	local existing db cur pending
-	existing=$(psql_q 'select datname from pg_database')
+	local facts existing db cur pending
+	# One round trip: "max_connections|db db db".
+	facts=$(psql_q "select current_setting('max_connections') || '|' || string_agg(datname, ' ') from pg_database")
+	cur=${facts%%|*}
+	existing=" ${facts#*|} "
 	for db in $pg_databases; do
-		grep -qxF "$db" <<<"$existing" && continue
+		[[ $existing == *" $db "* ]] && continue
 		say "creating database $db"
 		psql_q "create database \"$db\"" >/dev/null
 	done
@@ -304,7 +298,6 @@ provision_postgres() {
 			say "warning: replication connections as $PRINTFLEET_PG_USER still refused"
 	fi
 
-	cur=$(psql_q 'show max_connections')
 	if ((cur < pg_min_connections)); then
 		is_local "$PRINTFLEET_PG_HOST" ||
 			die "PostgreSQL max_connections is $cur; the tests need >= $pg_min_connections (raise it on $PRINTFLEET_PG_HOST)"
@@ -367,20 +360,46 @@ provision_rabbitmq() {
 		return 0 # a remote broker is provisioned by whoever runs it
 	fi
 	need rabbitmqctl
-	local perms row
+	# rabbitmqctl boots an Erlang VM (0.5 s idle, seconds on a busy machine):
+	# skip it while the broker that was last checked is still the one running.
+	local stamp=$PRINTFLEET_STATE/rabbitmq.provisioned instance='' perms row
+	instance=$(rabbit_instance) && instance+=" $amqp_user $amqp_vhost"
+	if [[ -n $instance && -f $stamp && $(<"$stamp") == "$instance" ]]; then
+		return 0
+	fi
 	row=$(printf '%s\t.*\t.*\t.*' "$amqp_user")
 	if ! perms=$(as_root rabbitmqctl -q list_permissions -p "$amqp_vhost" 2>/dev/null); then
 		say "creating RabbitMQ vhost $amqp_vhost"
 		run_logged rabbitmq as_root rabbitmqctl -q add_vhost "$amqp_vhost"
 		perms=
 	fi
-	grep -qxF "$row" <<<"$perms" && return 0
-	if ! as_root rabbitmqctl -q list_users 2>/dev/null | cut -f1 | grep -qxF "$amqp_user"; then
-		say "creating RabbitMQ user $amqp_user"
-		run_logged rabbitmq as_root rabbitmqctl -q add_user "$amqp_user" "$amqp_pass"
+	if ! grep -qxF "$row" <<<"$perms"; then
+		if ! as_root rabbitmqctl -q list_users 2>/dev/null | cut -f1 | grep -qxF "$amqp_user"; then
+			say "creating RabbitMQ user $amqp_user"
+			run_logged rabbitmq as_root rabbitmqctl -q add_user "$amqp_user" "$amqp_pass"
+		fi
+		say "granting $amqp_user full permissions on vhost $amqp_vhost"
+		run_logged rabbitmq as_root rabbitmqctl -q set_permissions -p "$amqp_vhost" "$amqp_user" '.*' '.*' '.*'
 	fi
-	say "granting $amqp_user full permissions on vhost $amqp_vhost"
-	run_logged rabbitmq as_root rabbitmqctl -q set_permissions -p "$amqp_vhost" "$amqp_user" '.*' '.*' '.*'
+	if [[ -n $instance ]]; then
+		mkdir -p "$PRINTFLEET_STATE"
+		printf '%s\n' "$instance" >"$stamp"
+	fi
+}
+
+# Identity of the running local broker: node pid file, its pid and mtime, and
+# the inode of the node's data directory (a reset recreates it). Fails when
+# unreadable (not root) or not running, and then provisioning always checks.
+rabbit_instance() {
+	local f pid
+	for f in /var/lib/rabbitmq/mnesia/*.pid; do
+		[[ -r $f ]] || continue
+		pid=$(<"$f")
+		[[ $pid =~ ^[0-9]+$ && -d /proc/$pid ]] || continue
+		printf '%s %s %s %s' "$f" "$pid" "$(stat -c %Y "$f")" "$(stat -c %i "${f%.pid}" 2>/dev/null)"
+		return 0
+	done
+	return 1
 }
 
 # ---------------------------------------------------------------- start / provision
@@ -566,33 +585,41 @@ usage() {
 	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
 }
 
-if [[ $# -ne 1 ]]; then
-	usage >&2
-	exit 2
-fi
-case $1 in
-install | start | provision | tools | s3 | stop-s3 | up) take_lock "$@" ;;
-esac
+# The whole dispatch is one function, called on the script's last line, so
+# bash has read everything it will run before running it: editing this file
+# while an `up` is building tools cannot derail that run.
+main() {
+	if [[ $# -ne 1 ]]; then
+		usage >&2
+		return 2
+	fi
+	case $1 in
+	install | start | provision | tools | s3 | stop-s3 | up) take_lock "$@" ;;
+	esac
 
-case $1 in
-install) cmd_install ;;
-start) cmd_start ;;
-provision) cmd_provision ;;
-tools) cmd_tools ;;
-s3) cmd_s3 ;;
-stop-s3) cmd_stop_s3 ;;
-up)
-	cmd_install
-	cmd_start
-	cmd_provision
-	cmd_tools
-	cmd_s3
-	;;
-status) cmd_status ;;
--h | --help | help) usage ;;
-*)
-	say "unknown command: $1"
-	usage >&2
-	exit 2
-	;;
-esac
+	case $1 in
+	install) cmd_install ;;
+	start) cmd_start ;;
+	provision) cmd_provision ;;
+	tools) cmd_tools ;;
+	s3) cmd_s3 ;;
+	stop-s3) cmd_stop_s3 ;;
+	up)
+		cmd_install
+		cmd_start
+		cmd_provision
+		cmd_tools
+		cmd_s3
+		;;
+	status) cmd_status ;;
+	-h | --help | help) usage ;;
+	*)
+		say "unknown command: $1"
+		usage >&2
+		return 2
+		;;
+	esac
+}
+
+main "$@"
+exit
