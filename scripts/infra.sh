@@ -364,7 +364,7 @@ provision_rabbitmq() {
 	# skip it while the broker that was last checked is still the one running.
 	local stamp=$PRINTFLEET_STATE/rabbitmq.provisioned instance='' perms row
 	instance=$(rabbit_instance) && instance+=" $amqp_user $amqp_vhost"
-	if [[ -n $instance && -f $stamp && $(<"$stamp") == "$instance" ]]; then
+	if [[ -n $instance && -f $stamp && $(<"$stamp") == "$instance" ]] && rabbit_vhost_on_disk; then
 		return 0
 	fi
 	row=$(printf '%s\t.*\t.*\t.*' "$amqp_user")
@@ -385,6 +385,16 @@ provision_rabbitmq() {
 		mkdir -p "$PRINTFLEET_STATE"
 		printf '%s\n' "$instance" >"$stamp"
 	fi
+}
+
+# Does the local broker's data directory hold the vhost? (Each vhost has a
+# directory with a .vhost file naming it; deleting the vhost removes it.)
+rabbit_vhost_on_disk() {
+	local f
+	for f in /var/lib/rabbitmq/mnesia/*/msg_stores/vhosts/*/.vhost; do
+		[[ -r $f && $(<"$f") == "$amqp_vhost" ]] && return 0
+	done
+	return 1
 }
 
 # Identity of the running local broker: node pid file, its pid and mtime, and
