@@ -8,6 +8,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -15,16 +16,23 @@ import (
 	"github.com/printfleet/printfleet/services/gateway/internal/auth"
 )
 
-func main() {
-	sub := flag.String("sub", "", "subject (user id)")
-	roles := flag.String("roles", "user", "comma-separated roles: user, admin, fulfillment")
-	ttl := flag.Duration("ttl", time.Hour, "lifetime")
-	iss := flag.String("iss", envOr("PRINTFLEET_JWT_ISSUER", "printfleet-dev"), "issuer")
-	aud := flag.String("aud", envOr("PRINTFLEET_JWT_AUDIENCE", "printfleet"), "audience")
-	flag.Parse()
-	secret := os.Getenv("PRINTFLEET_JWT_SECRET")
+func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sub := fs.String("sub", "", "subject (user id)")
+	roles := fs.String("roles", "user", "comma-separated roles: user, admin, fulfillment")
+	ttl := fs.Duration("ttl", time.Hour, "lifetime")
+	iss := fs.String("iss", envOr(getenv, "PRINTFLEET_JWT_ISSUER", "printfleet-dev"), "issuer")
+	aud := fs.String("aud", envOr(getenv, "PRINTFLEET_JWT_AUDIENCE", "printfleet"), "audience")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	secret := getenv("PRINTFLEET_JWT_SECRET")
 	if secret == "" {
-		fail("PRINTFLEET_JWT_SECRET is not set")
+		fmt.Fprintln(stderr, "token: PRINTFLEET_JWT_SECRET is not set")
+		return 2
 	}
 	var rs []string
 	for _, r := range strings.Split(*roles, ",") {
@@ -34,19 +42,16 @@ func main() {
 	}
 	tok, err := auth.Mint([]byte(secret), auth.MintOptions{Subject: *sub, Roles: rs, TTL: *ttl, Issuer: *iss, Audience: *aud})
 	if err != nil {
-		fail(err.Error())
+		fmt.Fprintln(stderr, "token:", err)
+		return 2
 	}
-	fmt.Println(tok)
+	fmt.Fprintln(stdout, tok)
+	return 0
 }
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
+func envOr(getenv func(string) string, k, def string) string {
+	if v := getenv(k); v != "" {
 		return v
 	}
 	return def
-}
-
-func fail(msg string) {
-	fmt.Fprintln(os.Stderr, "token:", msg)
-	os.Exit(2)
 }

@@ -72,7 +72,7 @@ func parseRequestTimeout(s string) (time.Duration, error) {
 		return d, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 || f > 86400 {
+	if err != nil || !(f > 0 && f <= 86400) { // also refuses NaN
 		return 0, errors.New("bad timeout")
 	}
 	return time.Duration(f * float64(time.Second)), nil

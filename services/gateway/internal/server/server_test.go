@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/grpcserver"
+	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/platform/run"
+	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
+	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
+)
+
+func TestConfig(t *testing.T) {
+	var cfg Config
+	err := config.LoadFrom(context.Background(), &cfg, envconfig.MapLookuper(map[string]string{
+		"PRINTFLEET_INTERNAL_SECRET":     "internal-secret-0123456789",
+		"PRINTFLEET_JWT_SECRET":          "jwt-secret-0123456789abcdef0123456789",
+		"PRINTFLEET_ORDERS_ADDR":         "orders:9101",
+		"PRINTFLEET_REDIS_ADDRS":         "r1:6379,r2:6379",
+		"PRINTFLEET_RATELIMIT_DEFAULT":   "200/1m",
+		"PRINTFLEET_RATELIMIT_WRITE":     "20/10s,burst=5",
+		"PRINTFLEET_GATEWAY_REPLICAS":    "4",
+		"PRINTFLEET_CORS_ORIGINS":        "https://a.example,https://b.example",
+		"PRINTFLEET_JWKS_URL":            "https://idp.example/jwks.json",
+		"PRINTFLEET_MAX_TIMEOUT":         "20s",
+		"PRINTFLEET_READY_REQUIRE_REDIS": "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string][2]any{
+		"http addr":      {cfg.HTTPAddr, "127.0.0.1:8080"},
+		"orders":         {cfg.Upstreams.Orders, "orders:9101"},
+		"catalog":        {cfg.Upstreams.Catalog, "127.0.0.1:9102"},
+		"pricing":        {cfg.Upstreams.Pricing, "127.0.0.1:9103"},
+		"internal":       {cfg.Principal.InternalSecret.Reveal(), "internal-secret-0123456789"},
+		"jwks":           {cfg.Auth.JWKSURL, "https://idp.example/jwks.json"},
+		"issuer":         {cfg.Auth.Issuer, "printfleet-dev"},
+		"leeway":         {cfg.Auth.Leeway, 30 * time.Second},
+		"redis":          {cfg.Redis.Addrs, "r1:6379,r2:6379"},
+		"replicas":       {cfg.Replicas, 4},
+		"cors":           {strings.Join(cfg.CORSOrigins, " "), "https://a.example https://b.example"},
+		"default":        {cfg.DefaultTimeout, 10 * time.Second},
+		"max":            {cfg.MaxTimeout, 20 * time.Second},
+		"body":           {cfg.MaxBodyBytes, int64(1 << 20)},
+		"require redis":  {cfg.ReadyRequireRedis, true},
+		"ratelimit pfx":  {cfg.RateLimit.Prefix, "printfleet:ratelimit:"},
+		"ratelimit tout": {cfg.RateLimit.RedisTimeout, 50 * time.Millisecond},
+	}
+	for name, c := range checks {
+		if c[0] != c[1] {
+			t.Errorf("%s = %v, want %v", name, c[0], c[1])
+		}
+	}
+	rules, err := cfg.RateLimit.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rules["default"]; r.Limit != 200 || r.Period != time.Minute || r.Burst != 200 {
+		t.Errorf("default rule %v", r)
+	}
+	if r := rules["write"]; r.Limit != 20 || r.Period != 10*time.Second || r.Burst != 5 {
+		t.Errorf("write rule %v", r)
+	}
+	if strings.Contains(config.Masked(cfg), "jwt-secret") || strings.Contains(config.Masked(cfg), "internal-secret") {
+		t.Error("secrets in the masked config")
+	}
+	cfg.RateLimit.Write = "lots"
+	if _, err := cfg.RateLimit.Rules(); err == nil || !strings.Contains(err.Error(), "PRINTFLEET_RATELIMIT_WRITE") {
+		t.Errorf("bad rule error %v", err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServe runs the process as main does, in front of upstreams that only
+// answer health, and checks both listeners, then a clean stop.
+func TestServe(t *testing.T) {
+	const internal = "server-test-internal-secret-0123"
+	signer, err := principal.NewSigner(internal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	up := func(register func(*grpcserver.Server)) string {
+		srv, err := grpcserver.New(grpcserver.Options{Signer: signer, Grace: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		register(srv)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { _ = srv.ServeOn(ctx, ln) })
+		return ln.Addr().String()
+	}
+	httpAddr, adminAddr := freeAddr(t), freeAddr(t)
+	for k, v := range map[string]string{
+		"PRINTFLEET_HTTP_ADDR":       httpAddr,
+		"PRINTFLEET_ADMIN_ADDR":      adminAddr,
+		"PRINTFLEET_INTERNAL_SECRET": internal,
+		"PRINTFLEET_JWT_SECRET":      "server-test-jwt-secret-0123456789abcdef",
+		"PRINTFLEET_LOG_LEVEL":       "error",
+		"PRINTFLEET_ORDERS_ADDR": up(func(s *grpcserver.Server) {
+			ordersv1.RegisterOrderServiceServer(s, ordersv1.UnimplementedOrderServiceServer{})
+		}),
+		"PRINTFLEET_CATALOG_ADDR": up(func(s *grpcserver.Server) {
+			catalogv1.RegisterCatalogServiceServer(s, catalogv1.UnimplementedCatalogServiceServer{})
+		}),
+		"PRINTFLEET_PRICING_ADDR": up(func(s *grpcserver.Server) {
+			pricingv1.RegisterPricingServiceServer(s, pricingv1.UnimplementedPricingServiceServer{})
+		}),
+		"PRINTFLEET_REDIS_ADDRS": freeAddr(t), // nothing listens: the gateway must still serve
+	} {
+		t.Setenv(k, v)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run.Run(runCtx, "gateway", Serve) }()
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := get("http://" + httpAddr + "/readyz")
+		if code == 200 {
+			if !strings.Contains(body, `"redis":"unavailable"`) || !strings.Contains(body, `"degraded"`) {
+				t.Fatalf("public readyz %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("public readyz %d %s", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := get("http://" + adminAddr + "/readyz"); code != 200 || !strings.Contains(body, "orders") {
+		t.Fatalf("admin readyz %d %s", code, body)
+	}
+	if code, body := get("http://" + httpAddr + "/v1/products"); code != http.StatusNotImplemented {
+		t.Fatalf("products %d %s", code, body)
+	}
+	if code, body := get("http://" + adminAddr + "/metrics"); code != 200 ||
+		!strings.Contains(body, `printfleet_gateway_http_requests_total{code="5xx",method="GET",route="/v1/products"}`) ||
+		!strings.Contains(body, `printfleet_gateway_ratelimit_decisions_total{class="default",decision="allowed",source="local"}`) {
+		t.Fatalf("metrics %d:\n%s", code, grep(body, "printfleet_gateway"))
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no clean stop")
+	}
+}
+
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
