@@ -1,0 +1,220 @@
+package k8s
+
+import (
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// pod is a traffic endpoint for the policy evaluator.
+type pod struct {
+	namespace string
+	labels    map[string]string
+}
+
+var nsLabels = func(ns string) labels.Set { return labels.Set{"kubernetes.io/metadata.name": ns} }
+
+func selects(sel *metav1.LabelSelector, set labels.Set) bool {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		panic(err)
+	}
+	return s.Matches(set)
+}
+
+// peerMatches follows the NetworkPolicy rules: podSelector alone means the
+// policy's namespace, namespaceSelector alone every pod there, both means both.
+func peerMatches(peer networkingv1.NetworkPolicyPeer, policyNS string, p pod) bool {
+	if peer.IPBlock != nil {
+		return false // pod-to-pod traffic is decided by selectors here
+	}
+	if peer.NamespaceSelector == nil {
+		if p.namespace != policyNS {
+			return false
+		}
+	} else if !selects(peer.NamespaceSelector, nsLabels(p.namespace)) {
+		return false
+	}
+	return peer.PodSelector == nil || selects(peer.PodSelector, p.labels)
+}
+
+func portMatches(ports []networkingv1.NetworkPolicyPort, proto corev1.Protocol, port int32) bool {
+	if len(ports) == 0 {
+		return true
+	}
+	for _, p := range ports {
+		pp := corev1.ProtocolTCP
+		if p.Protocol != nil {
+			pp = *p.Protocol
+		}
+		if pp == proto && (p.Port == nil || p.Port.IntVal == port) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasType(np *networkingv1.NetworkPolicy, t networkingv1.PolicyType) bool {
+	return slices.Contains(np.Spec.PolicyTypes, t)
+}
+
+// allowed evaluates both ends: the source's egress and the destination's
+// ingress must allow the connection.
+func allowed(pols []*networkingv1.NetworkPolicy, src, dst pod, proto corev1.Protocol, port int32) bool {
+	ingressOK, isolated := false, false
+	for _, np := range pols {
+		if np.Namespace != dst.namespace || !hasType(np, networkingv1.PolicyTypeIngress) || !selects(&np.Spec.PodSelector, dst.labels) {
+			continue
+		}
+		isolated = true
+		for _, rule := range np.Spec.Ingress {
+			from := len(rule.From) == 0
+			for _, peer := range rule.From {
+				from = from || peerMatches(peer, np.Namespace, src)
+			}
+			if from && portMatches(rule.Ports, proto, port) {
+				ingressOK = true
+			}
+		}
+	}
+	if isolated && !ingressOK {
+		return false
+	}
+	egressOK, isolated := false, false
+	for _, np := range pols {
+		if np.Namespace != src.namespace || !hasType(np, networkingv1.PolicyTypeEgress) || !selects(&np.Spec.PodSelector, src.labels) {
+			continue
+		}
+		isolated = true
+		for _, rule := range np.Spec.Egress {
+			to := len(rule.To) == 0
+			for _, peer := range rule.To {
+				to = to || peerMatches(peer, np.Namespace, dst)
+			}
+			if to && portMatches(rule.Ports, proto, port) {
+				egressOK = true
+			}
+		}
+	}
+	return !isolated || egressOK
+}
+
+func fleetPod(comp string) pod {
+	return pod{namespace: "printfleet", labels: map[string]string{
+		"app.kubernetes.io/name": "printfleet", "app.kubernetes.io/instance": "printfleet", "app.kubernetes.io/component": comp,
+	}}
+}
+
+func TestNetworkPolicies(t *testing.T) {
+	t.Parallel()
+	const (
+		gwHTTP, gwAdmin                        = 8080, 9200
+		ordersGRPC, catalogGRPC, pricingGRPC   = 9101, 9102, 9103
+		ordersAdmin, imagesAdmin, workersAdmin = 9201, 9204, 9207
+	)
+	ingressCtl := pod{namespace: "ingress-nginx", labels: map[string]string{"app.kubernetes.io/name": "ingress-nginx"}}
+	prometheus := pod{namespace: "monitoring", labels: map[string]string{"app.kubernetes.io/name": "prometheus"}}
+	dns := pod{namespace: "kube-system", labels: map[string]string{"k8s-app": "kube-dns"}}
+	stranger := pod{namespace: "default", labels: map[string]string{"app": "other"}}
+	neighbour := pod{namespace: "printfleet", labels: map[string]string{"app": "other"}}
+	external := pod{namespace: "outside", labels: map[string]string{}} // stands for any address
+
+	type flow struct {
+		src, dst pod
+		proto    corev1.Protocol
+		port     int32
+		want     bool
+	}
+	tcp := corev1.ProtocolTCP
+	flows := map[string]flow{
+		"ingress controller → gateway http":  {ingressCtl, fleetPod("gateway"), tcp, gwHTTP, true},
+		"ingress controller → gateway admin": {ingressCtl, fleetPod("gateway"), tcp, gwAdmin, false},
+		"ingress controller → orders grpc":   {ingressCtl, fleetPod("orders"), tcp, ordersGRPC, false},
+		"stranger → gateway http":            {stranger, fleetPod("gateway"), tcp, gwHTTP, false},
+		"neighbour pod → orders grpc":        {neighbour, fleetPod("orders"), tcp, ordersGRPC, false},
+		"neighbour pod → gateway http":       {neighbour, fleetPod("gateway"), tcp, gwHTTP, false},
+		"gateway → orders grpc":              {fleetPod("gateway"), fleetPod("orders"), tcp, ordersGRPC, true},
+		"gateway → catalog grpc":             {fleetPod("gateway"), fleetPod("catalog"), tcp, catalogGRPC, true},
+		"gateway → pricing grpc":             {fleetPod("gateway"), fleetPod("pricing"), tcp, pricingGRPC, true},
+		"gateway → orders admin":             {fleetPod("gateway"), fleetPod("orders"), tcp, ordersAdmin, false},
+		"orders → catalog grpc":              {fleetPod("orders"), fleetPod("catalog"), tcp, catalogGRPC, true},
+		"orders → pricing grpc":              {fleetPod("orders"), fleetPod("pricing"), tcp, pricingGRPC, true},
+		"catalog → orders grpc":              {fleetPod("catalog"), fleetPod("orders"), tcp, ordersGRPC, false},
+		"pricing → catalog grpc":             {fleetPod("pricing"), fleetPod("catalog"), tcp, catalogGRPC, false},
+		"images → orders grpc":               {fleetPod("images"), fleetPod("orders"), tcp, ordersGRPC, false},
+		"images → gateway http":              {fleetPod("images"), fleetPod("gateway"), tcp, gwHTTP, false},
+		"prometheus → gateway admin":         {prometheus, fleetPod("gateway"), tcp, gwAdmin, true},
+		"prometheus → orders admin":          {prometheus, fleetPod("orders"), tcp, ordersAdmin, true},
+		"prometheus → images admin":          {prometheus, fleetPod("images"), tcp, imagesAdmin, true},
+		"prometheus → orders-worker admin":   {prometheus, fleetPod("orders-worker"), tcp, workersAdmin, true},
+		"prometheus → orders grpc":           {prometheus, fleetPod("orders"), tcp, ordersGRPC, false},
+		"stranger → orders admin":            {stranger, fleetPod("orders"), tcp, ordersAdmin, false},
+		"gateway → cluster DNS":              {fleetPod("gateway"), dns, corev1.ProtocolUDP, 53, true},
+		"images → cluster DNS":               {fleetPod("images"), dns, corev1.ProtocolUDP, 53, true},
+		"orders → PostgreSQL":                {fleetPod("orders"), external, tcp, 5432, true},
+		"gateway → SMTP":                     {fleetPod("gateway"), external, tcp, 25, false},
+		"neighbour pod → anywhere":           {neighbour, external, tcp, 443, false},
+	}
+	for _, name := range []string{"default", "production"} {
+		r := renderAll(t)[name]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var deny *networkingv1.NetworkPolicy
+			for _, np := range r.policies {
+				if len(np.Spec.PodSelector.MatchLabels)+len(np.Spec.PodSelector.MatchExpressions) == 0 {
+					deny = np
+				}
+			}
+			if deny == nil || !hasType(deny, networkingv1.PolicyTypeIngress) || !hasType(deny, networkingv1.PolicyTypeEgress) ||
+				len(deny.Spec.Ingress)+len(deny.Spec.Egress) != 0 {
+				t.Fatalf("no default-deny policy (empty podSelector, Ingress and Egress, no rules)")
+			}
+			for what, f := range flows {
+				if name == "production" && f.dst.namespace == "outside" {
+					continue // production narrows the datastores to ipBlocks
+				}
+				if got := allowed(r.policies, f.src, f.dst, f.proto, f.port); got != f.want {
+					t.Errorf("%s: allowed = %v, want %v", what, got, f.want)
+				}
+			}
+			// Every Deployment's pods are covered by a policy of their own.
+			for _, d := range r.deployments {
+				var own bool
+				for _, np := range r.policies {
+					if np != deny && hasType(np, networkingv1.PolicyTypeIngress) && selects(&np.Spec.PodSelector, labels.Set(d.Spec.Template.Labels)) {
+						own = true
+					}
+				}
+				if !own {
+					t.Errorf("Deployment %s has no ingress policy of its own", d.Name)
+				}
+			}
+		})
+	}
+	// The development sandbox is reachable from its callers only.
+	dev := renderAll(t)["dev"]
+	for what, want := range map[string]bool{
+		"orders":  true,
+		"gateway": false,
+		"images":  false,
+	} {
+		if got := allowed(dev.policies, fleetPod(what), fleetPod("sandbox"), corev1.ProtocolTCP, 9301); got != want {
+			t.Errorf("dev: %s → sandbox payment: allowed = %v, want %v", what, got, want)
+		}
+	}
+	for _, store := range []struct {
+		name string
+		port int32
+	}{{"postgresql", 5432}, {"redis", 6379}, {"rabbitmq", 5672}, {"s3", 7070}} {
+		if !allowed(dev.policies, fleetPod("catalog"), fleetPod(store.name), corev1.ProtocolTCP, store.port) {
+			t.Errorf("dev: catalog → %s:%d is blocked", store.name, store.port)
+		}
+		if allowed(dev.policies, stranger, fleetPod(store.name), corev1.ProtocolTCP, store.port) {
+			t.Errorf("dev: a pod of another namespace reaches %s", store.name)
+		}
+	}
+}
