@@ -1,0 +1,53 @@
+package server
+
+import (
+	"context"
+	"testing"
+
+	"github.com/printfleet/printfleet/platform/run"
+	"github.com/printfleet/printfleet/services/catalog/internal/demo"
+)
+
+// Not parallel: the commands read their configuration from the environment.
+func TestSeedDemoIsIdempotentAndRebuildProjectsIt(t *testing.T) {
+	e := newEnv(t)
+	t.Setenv("PRINTFLEET_PG_URL", e.pgURL)
+	t.Setenv("PRINTFLEET_CATALOG_REDIS_PREFIX", e.prefix)
+	ctx := context.Background()
+	p := &run.Process{Name: "catalog", Log: e.log}
+	for range 2 {
+		if err := SeedDemo(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := demo.Products()
+	nv := 0
+	for _, p := range want {
+		nv += len(p.Variants)
+	}
+	if n := e.count(`SELECT count(*) FROM products`); n != len(want) || n < 20 {
+		t.Fatalf("products = %d, want %d (20+)", n, len(want))
+	}
+	if n := e.count(`SELECT count(*) FROM variants`); n != nv {
+		t.Fatalf("variants = %d, want %d", n, nv)
+	}
+	if n := e.count(`SELECT count(*) FROM outbox WHERE type = 'catalog.product_changed.v1'`); n != len(want) {
+		t.Fatalf("ProductChanged events = %d, want one per product (%d): a second seed must write nothing", n, len(want))
+	}
+	// The ids are the documented ones.
+	tee := demo.VariantID("TEE-UNI-BLK-M")
+	if n := e.count(`SELECT count(*) FROM variants WHERE id = $1 AND sku = 'TEE-UNI-BLK-M' AND price_minor = 1299 AND product_id = $2`,
+		tee, demo.ProductID("tee-unisex")); n != 1 {
+		t.Fatal("demo variant TEE-UNI-BLK-M not stored under its documented id and price")
+	}
+	if err := RebuildProjections(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if ok, why := e.converged(); !ok {
+		t.Fatalf("after rebuild-projections: %s", why)
+	}
+	v, err := e.app.Catalog.ProductView(ctx, demo.ProductID("water-bottle"))
+	if err != nil || len(v.Variants) != 1 || !v.Variants[0].InStock {
+		t.Fatalf("water bottle view = %+v, %v", v, err)
+	}
+}
