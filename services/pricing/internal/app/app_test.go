@@ -111,11 +111,11 @@ func admin() context.Context {
 func demoRequest() domain.QuoteRequest {
 	return domain.QuoteRequest{
 		Items: []domain.QuoteItem{
-			{VariantID: demo.VariantID("TEE-WHT-M").String(), Quantity: 2, PlacementIDs: []string{
-				demo.PlacementID("classic-tee", "front").String(), demo.PlacementID("classic-tee", "back").String()}},
-			{VariantID: demo.VariantID("HOODIE-BLK-L").String(), Quantity: 1, PlacementIDs: []string{
-				demo.PlacementID("pullover-hoodie", "front").String(), demo.PlacementID("pullover-hoodie", "chest").String()}},
-			{VariantID: demo.VariantID("MUG-WHT-11OZ").String(), Quantity: 3},
+			{VariantID: demo.VariantID("TEE-UNI-WHT-M").String(), Quantity: 2, PlacementIDs: []string{
+				demo.PlacementID("tee-unisex", "front").String(), demo.PlacementID("tee-unisex", "back").String()}},
+			{VariantID: demo.VariantID("PIL-18-WHT-OS").String(), Quantity: 1, PlacementIDs: []string{
+				demo.PlacementID("pillow-18", "front").String(), demo.PlacementID("pillow-18", "back").String()}},
+			{VariantID: demo.VariantID("MUG-11-WHT-OS").String(), Quantity: 3},
 		},
 		Country: "DE", Currency: "EUR", CouponCode: "WELCOME10",
 	}

@@ -3,9 +3,18 @@
 // Seeding is idempotent: prices, surcharges, rates and placement techniques
 // are upserts, and a coupon with the same code and terms is left alone.
 //
-// Demo ids are shared with the catalog without either service reading the
-// other's data: a variant's id is uuid.NewSHA1(Namespace, []byte(sku)), and
-// a placement's id is uuid.NewSHA1(Namespace, []byte("placement:"+slug+":"+name)).
+// The catalog owns the demo catalog (services/catalog/internal/demo); pricing
+// cannot import it (Go's internal rule) and never reads the catalog's data,
+// so this package mirrors the catalog's blanks table and its id scheme:
+//
+//	Namespace    = uuid.NewSHA1(uuid.NameSpaceURL, "https://printfleet.dev/demo-catalog")
+//	             = f5998d11-5f6a-55a2-b34d-04f3b1ecb3d2
+//	variant id   = uuid.NewSHA1(Namespace, SKU), SKU = code-color-size ("TEE-UNI-BLK-M")
+//	placement id = uuid.NewSHA1(Namespace, "placement/" + slug + "/" + name)
+//
+// The catch-all ("*") USD base price of each variant is the catalog's
+// display price (product base + size upcharge); tests pin a few ids and
+// prices so a drift between the two tables is caught.
 package demo
 
 import (
@@ -20,52 +29,98 @@ import (
 	"github.com/printfleet/printfleet/services/pricing/internal/domain"
 )
 
-// Namespace is the UUID namespace demo ids are derived in.
-var Namespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://printfleet.dev/demo"))
+// Namespace is the UUIDv5 namespace of every demo id (the catalog's).
+var Namespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://printfleet.dev/demo-catalog"))
 
 // VariantID is the demo variant id of sku.
 func VariantID(sku string) uuid.UUID { return uuid.NewSHA1(Namespace, []byte(sku)) }
 
 // PlacementID is the demo placement id of a product's placement.
 func PlacementID(slug, name string) uuid.UUID {
-	return uuid.NewSHA1(Namespace, []byte("placement:"+slug+":"+name))
+	return uuid.NewSHA1(Namespace, []byte("placement/"+slug+"/"+name))
 }
 
-// Variant is a demo SKU and its USD base price (cents, catch-all region).
+type option struct {
+	Code  string
+	Extra int64 // upcharge in cents
+}
+
+type area struct{ Name, Technique string }
+
+// blank mirrors a row of the catalog's demo table (only what pricing needs).
+type blank struct {
+	Slug, Code    string
+	Base          int64 // USD cents
+	Sizes, Colors []option
+	Areas         []area
+}
+
+var (
+	adult = []option{{"S", 0}, {"M", 0}, {"L", 0}, {"XL", 0}, {"2XL", 200}}
+	four  = []option{{"S", 0}, {"M", 0}, {"L", 0}, {"XL", 0}}
+	kids  = []option{{"XS", 0}, {"S", 0}, {"M", 0}, {"L", 0}}
+	one   = []option{{"OS", 0}}
+
+	black, white, navy, grey = option{"BLK", 0}, option{"WHT", 0}, option{"NVY", 0}, option{"GRY", 0}
+	red, natural, khaki      = option{"RED", 0}, option{"NAT", 0}, option{"KHK", 0}
+	silver                   = option{"SLV", 0}
+
+	front, back, sleeve = area{"front", "dtg"}, area{"back", "dtg"}, area{"left_sleeve", "dtg"}
+)
+
+var blanks = []blank{
+	{"tee-unisex", "TEE-UNI", 1299, adult, []option{black, white, navy}, []area{front, back, sleeve}},
+	{"tee-vneck", "TEE-VNK", 1399, four, []option{black, white}, []area{front, back}},
+	{"tee-longsleeve", "TEE-LSL", 1899, four, []option{black, white}, []area{front, back, sleeve}},
+	{"tank-top", "TNK-UNI", 1199, four, []option{black, white}, []area{front, back}},
+	{"kids-tee", "TEE-KID", 1099, kids, []option{white, red}, []area{front}},
+	{"hoodie-pullover", "HOD-PUL", 3299, adult, []option{black, grey, navy}, []area{front, back}},
+	{"sweatshirt-crew", "SWT-CRW", 2799, four, []option{black, grey}, []area{front, back}},
+	{"hoodie-zip", "HOD-ZIP", 3699, four, []option{black}, []area{back, {"left_chest", "dtg"}}},
+	{"mug-11oz", "MUG-11", 899, one, []option{white, black}, []area{{"wrap", "sublimation"}}},
+	{"mug-15oz", "MUG-15", 1099, one, []option{white}, []area{{"wrap", "sublimation"}}},
+	{"travel-mug", "MUG-TRV", 1999, one, []option{silver, black}, []area{{"wrap", "sublimation"}}},
+	{"tote-bag", "BAG-TOT", 1499, one, []option{natural, black}, []area{front}},
+	{"poster-12x18", "PST-1218", 1199, one, []option{white}, []area{{"front", "giclee"}}},
+	{"poster-18x24", "PST-1824", 1699, one, []option{white}, []area{{"front", "giclee"}}},
+	{"canvas-16x20", "CNV-1620", 4499, one, []option{white}, []area{{"front", "giclee"}}},
+	{"phone-case", "CAS-TGH", 2199, []option{{"IP15", 0}, {"IP15P", 0}, {"PX8", 0}}, []option{black}, []area{{"back", "uv"}}},
+	{"sticker-kisscut", "STK-KC", 299, []option{{"3IN", 0}, {"4IN", 100}, {"6IN", 300}}, []option{white}, []area{{"front", "uv"}}},
+	{"cap-dad", "CAP-DAD", 2299, one, []option{black, khaki}, []area{{"front", "embroidery"}}},
+	{"beanie-cuffed", "BNE-CUF", 1899, one, []option{black, grey}, []area{{"front", "embroidery"}}},
+	{"pillow-18", "PIL-18", 2499, one, []option{white}, []area{{"front", "sublimation"}, {"back", "sublimation"}}},
+	{"blanket-fleece", "BLK-FLC", 3999, one, []option{white}, []area{{"front", "sublimation"}}},
+	{"apron", "APR-KIT", 2199, one, []option{black, white}, []area{front}},
+	{"mouse-pad", "MPD-STD", 999, one, []option{black}, []area{{"front", "sublimation"}}},
+	{"water-bottle", "BTL-20", 2499, one, []option{white}, []area{{"wrap", "sublimation"}}},
+}
+
+// Variant is a demo SKU with its USD display price.
 type Variant struct {
-	SKU string
-	USD int64
+	SKU  string
+	Slug string
+	USD  int64
 }
 
-// Placement is a demo print area and its technique.
-type Placement struct {
-	Name, Technique string
+// Variants lists every demo variant (the catalog's SKU order).
+func Variants() []Variant {
+	var out []Variant
+	for _, b := range blanks {
+		for _, c := range b.Colors {
+			for _, s := range b.Sizes {
+				out = append(out, Variant{SKU: b.Code + "-" + c.Code + "-" + s.Code, Slug: b.Slug, USD: b.Base + s.Extra + c.Extra})
+			}
+		}
+	}
+	return out
 }
 
-// Product is a demo product.
-type Product struct {
-	Slug       string
-	Variants   []Variant
-	Placements []Placement
-}
-
-// Catalog is the demo catalog as pricing knows it.
-var Catalog = []Product{
-	{Slug: "classic-tee", Variants: sizes("TEE-WHT", 1250, 1450), Placements: []Placement{{"front", "dtg"}, {"back", "dtg"}, {"left-sleeve", "screen"}}},
-	{Slug: "classic-tee-black", Variants: sizes("TEE-BLK", 1250, 1450), Placements: []Placement{{"front", "dtg"}, {"back", "dtg"}, {"left-sleeve", "screen"}}},
-	{Slug: "pullover-hoodie", Variants: sizes("HOODIE-BLK", 2950, 3150), Placements: []Placement{{"front", "dtg"}, {"back", "dtg"}, {"chest", "embroidery"}}},
-	{Slug: "ceramic-mug", Variants: []Variant{{"MUG-WHT-11OZ", 650}, {"MUG-WHT-15OZ", 795}}, Placements: []Placement{{"wrap", "sublimation"}}},
-	{Slug: "dad-cap", Variants: []Variant{{"CAP-BLK-OS", 1500}}, Placements: []Placement{{"front", "embroidery"}, {"side", "embroidery"}}},
-	{Slug: "canvas-tote", Variants: []Variant{{"TOTE-NAT-OS", 1100}}, Placements: []Placement{{"front", "screen"}, {"back", "screen"}}},
-}
-
-func sizes(prefix string, base, xl int64) []Variant {
-	return []Variant{{prefix + "-S", base}, {prefix + "-M", base}, {prefix + "-L", base}, {prefix + "-XL", xl}}
-}
-
-// USRegionDiscount is taken off the catch-all price for region "US" (the
-// demo's blanks are printed in the US), to exercise regional prices.
-const USRegionDiscount = 50
+// GBTee is the demo's one regional price list: the unisex tee sells in the
+// GB region for a GBP price of its own (everything else converts via FX).
+const (
+	GBTeeSlug = "tee-unisex"
+	GBTeeGBP  = 1099 // pence; 2XL adds the same 200 upcharge
+)
 
 func usd(amount int64) domain.MoneyInput {
 	return domain.MoneyInput{Set: true, Currency: "USD", Amount: amount}
@@ -75,16 +130,19 @@ func in(code string, amount int64) domain.MoneyInput {
 	return domain.MoneyInput{Set: true, Currency: code, Amount: amount}
 }
 
-// Prices are the demo base prices: USD for "*" and "US"; other currencies
-// are priced through FX.
+// Prices are the demo base prices: the USD display price for "*", plus the
+// GBP regional prices of the unisex tee.
 func Prices() []domain.VariantPriceInput {
 	var out []domain.VariantPriceInput
-	for _, p := range Catalog {
-		for _, v := range p.Variants {
-			id := VariantID(v.SKU).String()
-			out = append(out,
-				domain.VariantPriceInput{VariantID: id, Region: domain.Wildcard, Price: usd(v.USD)},
-				domain.VariantPriceInput{VariantID: id, Region: "US", Price: usd(v.USD - USRegionDiscount)})
+	for _, v := range Variants() {
+		id := VariantID(v.SKU).String()
+		out = append(out, domain.VariantPriceInput{VariantID: id, Region: domain.Wildcard, Price: usd(v.USD)})
+		if v.Slug == GBTeeSlug {
+			gbp := int64(GBTeeGBP)
+			if v.USD > 1299 {
+				gbp += v.USD - 1299
+			}
+			out = append(out, domain.VariantPriceInput{VariantID: id, Region: "GB", Price: in("GBP", gbp)})
 		}
 	}
 	return out
@@ -97,6 +155,8 @@ func Surcharges() []domain.SurchargeInput {
 		{Technique: "screen", Price: usd(350)},
 		{Technique: "embroidery", Price: usd(700)},
 		{Technique: "sublimation", Price: usd(400)},
+		{Technique: "giclee", Price: usd(600)},
+		{Technique: "uv", Price: usd(450)},
 	}
 }
 
@@ -147,9 +207,9 @@ func Coupons() []domain.CouponInput {
 // Placements maps the demo placements to their techniques.
 func Placements() []domain.PlacementTechniqueInput {
 	var out []domain.PlacementTechniqueInput
-	for _, p := range Catalog {
-		for _, pl := range p.Placements {
-			out = append(out, domain.PlacementTechniqueInput{PlacementID: PlacementID(p.Slug, pl.Name).String(), Technique: pl.Technique})
+	for _, b := range blanks {
+		for _, a := range b.Areas {
+			out = append(out, domain.PlacementTechniqueInput{PlacementID: PlacementID(b.Slug, a.Name).String(), Technique: a.Technique})
 		}
 	}
 	return out

@@ -86,7 +86,7 @@ func genWorld(t testing.TB, rng *rand.Rand) world {
 	}
 	for i := range 1 + rng.IntN(4) {
 		code := fmt.Sprintf("OK%d", i)
-		c := Coupon{ID: randID(rng), Code: code, ValidFrom: w.now.Add(-time.Hour), ValidUntil: w.now.Add(time.Duration(1+rng.Int64N(1e12)))}
+		c := Coupon{ID: randID(rng), Code: code, ValidFrom: w.now.Add(-time.Hour), ValidUntil: w.now.Add(time.Duration(1 + rng.Int64N(1e12)))}
 		if rng.IntN(2) == 0 {
 			c.Kind, c.PercentBP = CouponPercent, int32(1+rng.IntN(10000))
 		} else {

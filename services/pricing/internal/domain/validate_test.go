@@ -11,7 +11,9 @@ import (
 
 const vid = "0190a000-0000-7000-8000-000000000001"
 
-func mi(code string, amount int64) MoneyInput { return MoneyInput{Set: true, Currency: code, Amount: amount} }
+func mi(code string, amount int64) MoneyInput {
+	return MoneyInput{Set: true, Currency: code, Amount: amount}
+}
 
 func TestValidateFieldErrors(t *testing.T) {
 	t.Parallel()

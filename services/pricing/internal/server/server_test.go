@@ -340,15 +340,15 @@ func TestDemoQuotesOverGRPC(t *testing.T) {
 	seed(t, in)
 	ctx := anon(t) // quotes are public
 
-	// 2 × TEE-WHT-M to DE in EUR with WELCOME10: 12.50 USD × 0.92 = 11.50 EUR;
-	// shipping 5.49 + 2.00 EUR; 10 % of 23.00 = 2.30.
-	q, err := c.CreateQuote(ctx, &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("TEE-WHT-M", 2)},
+	// 2 × TEE-UNI-WHT-M to DE in EUR with WELCOME10: 12.99 USD × 0.92 =
+	// 11.9508 → 11.95 EUR; shipping 5.49 + 2.00 EUR; 10 % of 23.90 = 2.39.
+	q, err := c.CreateQuote(ctx, &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("TEE-UNI-WHT-M", 2)},
 		CountryCode: "DE", Currency: "EUR", CouponCode: "welcome10"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.GetLines()[0].GetUnitPrice().GetAmountMinor() != 1150 || q.GetSubtotal().GetAmountMinor() != 2300 ||
-		q.GetShipping().GetAmountMinor() != 749 || q.GetDiscount().GetAmountMinor() != 230 || q.GetTotal().GetAmountMinor() != 2819 {
+	if q.GetLines()[0].GetUnitPrice().GetAmountMinor() != 1195 || q.GetSubtotal().GetAmountMinor() != 2390 ||
+		q.GetShipping().GetAmountMinor() != 749 || q.GetDiscount().GetAmountMinor() != 239 || q.GetTotal().GetAmountMinor() != 2900 {
 		t.Fatalf("quote %v", q)
 	}
 	if q.GetCurrency() != "EUR" || q.GetTotal().GetCurrency() != "EUR" || q.GetCouponCode() != "WELCOME10" {
@@ -361,27 +361,39 @@ func TestDemoQuotesOverGRPC(t *testing.T) {
 		t.Fatalf("quote id %q is not a UUIDv7", q.GetQuoteId())
 	}
 
-	// A hoodie to the US with the front (included) and the embroidered chest:
-	// US regional price 29.00 + embroidery 7.00; shipping 4.99.
-	front, chest := demo.PlacementID("pullover-hoodie", "front").String(), demo.PlacementID("pullover-hoodie", "chest").String()
-	q, err = c.CreateQuote(ctx, &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("HOODIE-BLK-L", 1, front, chest)},
+	// The GB regional price list: the same tee to GB in GBP is £10.99, not
+	// a conversion of the USD price; shipping 4.49 + 3 × 1.50.
+	q, err = c.CreateQuote(ctx, &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("TEE-UNI-WHT-M", 4)},
+		CountryCode: "GB", Currency: "GBP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.GetLines()[0].GetUnitPrice().GetAmountMinor() != 1099 || q.GetShipping().GetAmountMinor() != 449+3*150 || q.GetTotal().GetAmountMinor() != 4396+899 {
+		t.Fatalf("quote %v", q)
+	}
+
+	// A pillow printed on both sides to the US: the back is the extra
+	// placement and the placement table says sublimation (4.00, not the
+	// default dtg 5.00); shipping 4.99.
+	front, back := demo.PlacementID("pillow-18", "front").String(), demo.PlacementID("pillow-18", "back").String()
+	q, err = c.CreateQuote(ctx, &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("PIL-18-WHT-OS", 1, front, back)},
 		CountryCode: "US", Currency: "USD"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := q.GetLines()[0]; l.GetUnitPrice().GetAmountMinor() != 2900 || l.GetSurcharges().GetAmountMinor() != 700 ||
-		l.GetLineTotal().GetAmountMinor() != 3600 || q.GetTotal().GetAmountMinor() != 4099 {
+	if l := q.GetLines()[0]; l.GetUnitPrice().GetAmountMinor() != 2499 || l.GetSurcharges().GetAmountMinor() != 400 ||
+		l.GetLineTotal().GetAmountMinor() != 2899 || q.GetTotal().GetAmountMinor() != 3398 {
 		t.Fatalf("quote %v", q)
 	}
 
-	// JPY has no minor unit: a mug to Japan, 6.50 USD × 151.25 = 983.125 → 983;
-	// rest-of-world shipping 12.99 × 151.25 = 1964.7375 → 1965.
-	q, err = c.CreateQuote(ctx, &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-WHT-11OZ", 1)},
+	// JPY has no minor unit: a mug to Japan, 8.99 USD × 151.25 = 1359.7375 →
+	// 1360; rest-of-world shipping 12.99 × 151.25 = 1964.7375 → 1965.
+	q, err = c.CreateQuote(ctx, &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-11-WHT-OS", 1)},
 		CountryCode: "JP", Currency: "JPY"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.GetSubtotal().GetAmountMinor() != 983 || q.GetShipping().GetAmountMinor() != 1965 || q.GetTotal().GetAmountMinor() != 2948 {
+	if q.GetSubtotal().GetAmountMinor() != 1360 || q.GetShipping().GetAmountMinor() != 1965 || q.GetTotal().GetAmountMinor() != 3325 {
 		t.Fatalf("quote %v", q)
 	}
 
@@ -392,17 +404,17 @@ func TestDemoQuotesOverGRPC(t *testing.T) {
 		field string
 		text  string
 	}{
-		{"expired coupon", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("TEE-WHT-M", 5)}, CountryCode: "US", Currency: "USD", CouponCode: "SUMMER5"},
+		{"expired coupon", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("TEE-UNI-WHT-M", 5)}, CountryCode: "US", Currency: "USD", CouponCode: "SUMMER5"},
 			codes.FailedPrecondition, "coupon_code", `coupon "SUMMER5" expired at 2024-09-01T00:00:00Z`},
-		{"below minimum", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-WHT-11OZ", 1)}, CountryCode: "US", Currency: "USD", CouponCode: "WELCOME10"},
-			codes.FailedPrecondition, "coupon_code", `coupon "WELCOME10" needs a subtotal of at least 20.00 USD; this subtotal is 6.00 USD`},
-		{"unknown coupon", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-WHT-11OZ", 1)}, CountryCode: "US", Currency: "USD", CouponCode: "FREE"},
+		{"below minimum", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-11-WHT-OS", 1)}, CountryCode: "US", Currency: "USD", CouponCode: "WELCOME10"},
+			codes.FailedPrecondition, "coupon_code", `coupon "WELCOME10" needs a subtotal of at least 20.00 USD; this subtotal is 8.99 USD`},
+		{"unknown coupon", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-11-WHT-OS", 1)}, CountryCode: "US", Currency: "USD", CouponCode: "FREE"},
 			codes.InvalidArgument, "coupon_code", `unknown coupon "FREE"`},
-		{"unknown variant", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-WHT-11OZ", 1), demoItem("NO-SUCH-SKU", 1)}, CountryCode: "US", Currency: "USD"},
+		{"unknown variant", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-11-WHT-OS", 1), demoItem("NO-SUCH-SKU", 1)}, CountryCode: "US", Currency: "USD"},
 			codes.InvalidArgument, "items[1].variant_id", "no price for variant " + demo.VariantID("NO-SUCH-SKU").String()},
-		{"unsupported currency", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-WHT-11OZ", 1)}, CountryCode: "US", Currency: "XYZ"},
+		{"unsupported currency", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-11-WHT-OS", 1)}, CountryCode: "US", Currency: "XYZ"},
 			codes.InvalidArgument, "currency", `unsupported currency "XYZ"`},
-		{"no FX rate", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-WHT-11OZ", 1)}, CountryCode: "US", Currency: "SEK"},
+		{"no FX rate", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-11-WHT-OS", 1)}, CountryCode: "US", Currency: "SEK"},
 			codes.FailedPrecondition, "", "no FX rate to SEK"},
 		{"proto validation", &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{{VariantId: "nope", Quantity: 1}}, CountryCode: "US", Currency: "USD"},
 			codes.InvalidArgument, "items[0].variant_id", ""},
@@ -423,7 +435,7 @@ func TestSeedDemoIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Prices != 2*16 || first.Surcharges != 4 || first.Shipping != 6 || first.Fx != 5 || first.CouponsCreated != 3 || first.Placements != 14 {
+	if first.Prices != 100+15 || first.Surcharges != 6 || first.Shipping != 6 || first.Fx != 5 || first.CouponsCreated != 3 || first.Placements != 34 {
 		t.Fatalf("first seed: %+v", first)
 	}
 	state := dbState(t, pool)
@@ -464,7 +476,7 @@ func TestUsedUpCouponIsRefused(t *testing.T) {
 	if created.GetCode() != "ONCE" || created.GetUsed() != 0 || created.GetUsageLimit() != 1 {
 		t.Fatalf("created %v", created)
 	}
-	req := &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-WHT-11OZ", 1)}, CountryCode: "US", Currency: "USD", CouponCode: "ONCE"}
+	req := &pricingv1.CreateQuoteRequest{Items: []*pricingv1.QuoteItem{demoItem("MUG-11-WHT-OS", 1)}, CountryCode: "US", Currency: "USD", CouponCode: "ONCE"}
 	if q, err := c.CreateQuote(anon(t), req); err != nil || q.GetDiscount().GetAmountMinor() != 300 {
 		t.Fatalf("before redemption: %v %v", q, err)
 	}
@@ -493,11 +505,11 @@ func TestWarmQuotesSendNoQueries(t *testing.T) {
 	in, c := start(t, url, true, 0, postgres.WithTracer(counter))
 	seed(t, in)
 	reqs := []*pricingv1.CreateQuoteRequest{
-		{Items: []*pricingv1.QuoteItem{demoItem("TEE-WHT-M", 2), demoItem("MUG-WHT-15OZ", 1)}, CountryCode: "DE", Currency: "EUR", CouponCode: "WELCOME10"},
-		{Items: []*pricingv1.QuoteItem{demoItem("CAP-BLK-OS", 3)}, CountryCode: "GB", Currency: "GBP", ShippingMethod: "express"},
-		{Items: []*pricingv1.QuoteItem{demoItem("TOTE-NAT-OS", 1)}, CountryCode: "US", Currency: "USD", CouponCode: "SUMMER5"},    // refused
+		{Items: []*pricingv1.QuoteItem{demoItem("TEE-UNI-WHT-M", 2), demoItem("MUG-15-WHT-OS", 1)}, CountryCode: "DE", Currency: "EUR", CouponCode: "WELCOME10"},
+		{Items: []*pricingv1.QuoteItem{demoItem("CAP-DAD-BLK-OS", 3)}, CountryCode: "GB", Currency: "GBP", ShippingMethod: "express"},
+		{Items: []*pricingv1.QuoteItem{demoItem("BAG-TOT-NAT-OS", 1)}, CountryCode: "US", Currency: "USD", CouponCode: "SUMMER5"}, // refused
 		{Items: []*pricingv1.QuoteItem{demoItem("NO-SUCH-SKU", 1)}, CountryCode: "US", Currency: "USD"},                           // refused
-		{Items: []*pricingv1.QuoteItem{demoItem("HOODIE-BLK-XL", 10)}, CountryCode: "JP", Currency: "JPY", CouponCode: "FIRST100"}, //
+		{Items: []*pricingv1.QuoteItem{demoItem("HOD-PUL-BLK-XL", 10)}, CountryCode: "JP", Currency: "JPY", CouponCode: "FIRST100"},
 	}
 	// Warm: the first quote after the seed.
 	if _, err := c.CreateQuote(anon(t), reqs[0]); err != nil {
@@ -553,17 +565,17 @@ func TestWriteOnOneInstanceIsSeenByAnother(t *testing.T) {
 			a, ca := start(t, url, false, 0)
 			_, cb := start(t, url, mode.listen, mode.poll)
 			seed(t, a)
-			waitFor(t, cb, "TEE-BLK-S", 1250, 10*time.Second) // B caught up with the seed
+			waitFor(t, cb, "TEE-UNI-BLK-S", 1299, 10*time.Second) // B caught up with the seed
 			written := time.Now()
 			if _, err := ca.SetVariantPrices(as(t, principal.RoleAdmin), &pricingv1.SetVariantPricesRequest{Prices: []*pricingv1.VariantPrice{
-				{VariantId: demo.VariantID("TEE-BLK-S").String(), Region: "*", Price: usd(1333)}}}); err != nil {
+				{VariantId: demo.VariantID("TEE-UNI-BLK-S").String(), Region: "*", Price: usd(1333)}}}); err != nil {
 				t.Fatal(err)
 			}
 			// A reads its own write at once.
-			if got, err := quoteTotal(t, ca, "TEE-BLK-S"); err != nil || got != 1333 {
+			if got, err := quoteTotal(t, ca, "TEE-UNI-BLK-S"); err != nil || got != 1333 {
 				t.Fatalf("writer instance quotes %d (%v)", got, err)
 			}
-			waitFor(t, cb, "TEE-BLK-S", 1333, mode.within)
+			waitFor(t, cb, "TEE-UNI-BLK-S", 1333, mode.within)
 			t.Logf("%s: other instance saw the write after %v", mode.name, time.Since(written).Round(time.Millisecond))
 		})
 	}
