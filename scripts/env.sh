@@ -66,3 +66,9 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	PATH="$PATH:/usr/local/go/bin"
 fi
 export PATH
+
+# Development-only secrets shared by `make run`, `make token` and the fleet.
+# Real deployments set their own (Kubernetes Secrets).
+: "${PRINTFLEET_JWT_SECRET:=dev-jwt-secret-change-me-0123456789}"
+: "${PRINTFLEET_INTERNAL_SECRET:=dev-internal-secret-change-me-0123456789}"
+export PRINTFLEET_JWT_SECRET PRINTFLEET_INTERNAL_SECRET

@@ -3,6 +3,7 @@ package fleet
 import (
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 )
 
@@ -34,9 +35,10 @@ type Layout struct {
 	LogLevel       string
 }
 
-// Local is the layout `make run` uses.
+// Local is the layout `make run` uses. The development secrets can be
+// overridden by PRINTFLEET_JWT_SECRET and PRINTFLEET_INTERNAL_SECRET.
 func Local() Layout {
-	return Layout{
+	l := Layout{
 		Vhost: "printfleet", PGHost: "127.0.0.1", PGPort: 5432, PGUser: "postgres",
 		RedisAddr: "127.0.0.1:6379", AMQPHost: "127.0.0.1", AMQPPort: 5672,
 		S3Endpoint:     "http://127.0.0.1:7070",
@@ -46,6 +48,13 @@ func Local() Layout {
 		PaymentAPIKey:  "sk_test_printfleet_dev",
 		LogLevel:       "info",
 	}
+	if v := os.Getenv("PRINTFLEET_JWT_SECRET"); v != "" {
+		l.JWTSecret = v
+	}
+	if v := os.Getenv("PRINTFLEET_INTERNAL_SECRET"); v != "" {
+		l.InternalSecret = v
+	}
+	return l
 }
 
 func (l Layout) addr(port int) string {
