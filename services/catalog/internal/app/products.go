@@ -275,9 +275,7 @@ func (c *Catalog) ProductView(ctx context.Context, id string) (domain.ProductVie
 		return domain.ProductView{}, err
 	}
 	v = p.View()
-	if err == nil {
-		c.repair(ctx, v)
-	}
+	c.repair(ctx, v)
 	if !v.Active {
 		return domain.ProductView{}, errs.E(errs.NotFound, "product %s not found", id)
 	}

@@ -38,12 +38,12 @@ type Design struct {
 
 // DesignReport is the image worker's validation report.
 type DesignReport struct {
-	Format     string            `json:"format"`
-	WidthPx    int32             `json:"width_px"`
-	HeightPx   int32             `json:"height_px"`
-	HasAlpha   bool              `json:"has_alpha"`
+	Format     string             `json:"format"`
+	WidthPx    int32              `json:"width_px"`
+	HeightPx   int32              `json:"height_px"`
+	HasAlpha   bool               `json:"has_alpha"`
 	Placements []PlacementVerdict `json:"placements"`
-	Problems   []string          `json:"problems"`
+	Problems   []string           `json:"problems"`
 }
 
 // PlacementVerdict is a design's DPI check against one placement.

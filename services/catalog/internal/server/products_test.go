@@ -15,6 +15,8 @@ import (
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 
+	"github.com/printfleet/printfleet/platform/postgres"
+	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
 )
 
@@ -347,5 +349,32 @@ func TestGetVariantsIsOneRoundTrip(t *testing.T) {
 		resp.GetVariants()[0].GetProductTitle() != p.GetTitle() || !resp.GetVariants()[0].GetProductActive() ||
 		resp.GetDesigns()[0].GetOwnerId() != "alice" || resp.GetDesigns()[0].GetStatus() != catalogv1.DesignStatus_DESIGN_STATUS_PENDING_UPLOAD {
 		t.Fatalf("GetVariants = %v", resp)
+	}
+}
+
+func TestRedisDownDegradesToPostgreSQL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p, err := e.app.Catalog.CreateProduct(e.admin(), domainProduct(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, err := redis.New(redis.Config{Addrs: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond,
+		ReadTimeout: 50 * time.Millisecond, WriteTimeout: 50 * time.Millisecond, PoolSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	a, err := Build(e.cfg, Deps{DB: &postgres.DB{Primary: e.pool}, Redis: dead, Signer: e.signer, Log: e.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := a.Catalog.ProductView(context.Background(), p.ID)
+	if err != nil || v.Title != "Mug" || len(v.Variants) != 2 {
+		t.Fatalf("get with Redis down = %+v, %v", v, err)
+	}
+	list, _, err := a.Catalog.ListProducts(context.Background(), 10, "")
+	if err != nil || len(list) != 1 || list[0].ID != p.ID {
+		t.Fatalf("list with Redis down = %+v, %v", list, err)
 	}
 }

@@ -158,12 +158,12 @@ func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) 
 	})
 	time.Sleep(200 * time.Millisecond)
 	want := map[string]int{
-		`SELECT available::int FROM variants WHERE id = '` + vid + `'`:                     3,
-		`SELECT count(*) FROM outbox WHERE type = 'catalog.stock_released.v1'`:              1,
-		`SELECT count(*) FROM outbox WHERE type = 'catalog.stock_rejected.v1'`:              1,
-		`SELECT count(*) FROM reservations WHERE order_id = 'order-1' AND status = 'released'`: 1,
+		`SELECT available::int FROM variants WHERE id = '` + vid + `'`:                          3,
+		`SELECT count(*) FROM outbox WHERE type = 'catalog.stock_released.v1'`:                  1,
+		`SELECT count(*) FROM outbox WHERE type = 'catalog.stock_rejected.v1'`:                  1,
+		`SELECT count(*) FROM reservations WHERE order_id = 'order-1' AND status = 'released'`:  1,
 		`SELECT count(*) FROM reservations WHERE order_id = 'order-3' AND status = 'cancelled'`: 1,
-		`SELECT count(*) FROM reservation_items WHERE order_id = 'order-3'`:                  0,
+		`SELECT count(*) FROM reservation_items WHERE order_id = 'order-3'`:                     0,
 	}
 	for sql, n := range want {
 		if got := e.count(sql); got != n {
