@@ -311,13 +311,15 @@ func (x *OrderPlacedItem) GetSku() string {
 
 // OrderPlaced: orders.order_placed.v1
 type OrderPlaced struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
-	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Items         []*OrderPlacedItem     `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
-	Total         *v1.Money              `protobuf:"bytes,4,opt,name=total,proto3" json:"total,omitempty"`
-	StoreId       string                 `protobuf:"bytes,5,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
-	PlacedAt      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=placed_at,json=placedAt,proto3" json:"placed_at,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	OrderId  string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	UserId   string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Items    []*OrderPlacedItem     `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
+	Total    *v1.Money              `protobuf:"bytes,4,opt,name=total,proto3" json:"total,omitempty"`
+	StoreId  string                 `protobuf:"bytes,5,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	PlacedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=placed_at,json=placedAt,proto3" json:"placed_at,omitempty"`
+	// Coupon applied by the quote; pricing counts its redemption.
+	CouponCode    string `protobuf:"bytes,7,opt,name=coupon_code,json=couponCode,proto3" json:"coupon_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -392,6 +394,13 @@ func (x *OrderPlaced) GetPlacedAt() *timestamppb.Timestamp {
 		return x.PlacedAt
 	}
 	return nil
+}
+
+func (x *OrderPlaced) GetCouponCode() string {
+	if x != nil {
+		return x.CouponCode
+	}
+	return ""
 }
 
 // StockReserved: catalog.stock_reserved.v1
@@ -1661,14 +1670,16 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\bquantity\x18\x04 \x01(\x05R\bquantity\x12\x1b\n" +
 	"\tdesign_id\x18\x05 \x01(\tR\bdesignId\x12!\n" +
 	"\fplacement_id\x18\x06 \x01(\tR\vplacementId\x12\x10\n" +
-	"\x03sku\x18\a \x01(\tR\x03sku\"\x84\x02\n" +
+	"\x03sku\x18\a \x01(\tR\x03sku\"\xa5\x02\n" +
 	"\vOrderPlaced\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12;\n" +
 	"\x05items\x18\x03 \x03(\v2%.printfleet.events.v1.OrderPlacedItemR\x05items\x120\n" +
 	"\x05total\x18\x04 \x01(\v2\x1a.printfleet.types.v1.MoneyR\x05total\x12\x19\n" +
 	"\bstore_id\x18\x05 \x01(\tR\astoreId\x127\n" +
-	"\tplaced_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bplacedAt\"Q\n" +
+	"\tplaced_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\bplacedAt\x12\x1f\n" +
+	"\vcoupon_code\x18\a \x01(\tR\n" +
+	"couponCode\"Q\n" +
 	"\rStockReserved\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12%\n" +
 	"\x0ereservation_id\x18\x02 \x01(\tR\rreservationId\"a\n" +

@@ -226,13 +226,14 @@ func (x *CreateQuoteRequest) GetShippingMethod() string {
 
 // QuoteLine is one priced line.
 type QuoteLine struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	VariantId     string                 `protobuf:"bytes,1,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
-	Quantity      int32                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	UnitPrice     *v1.Money              `protobuf:"bytes,3,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
-	Surcharges    *v1.Money              `protobuf:"bytes,4,opt,name=surcharges,proto3" json:"surcharges,omitempty"`
-	LineTotal     *v1.Money              `protobuf:"bytes,5,opt,name=line_total,json=lineTotal,proto3" json:"line_total,omitempty"`
-	PlacementIds  []string               `protobuf:"bytes,6,rep,name=placement_ids,json=placementIds,proto3" json:"placement_ids,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VariantId string                 `protobuf:"bytes,1,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	Quantity  int32                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	UnitPrice *v1.Money              `protobuf:"bytes,3,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
+	// Placement surcharges per unit: line_total = quantity × (unit_price + surcharges).
+	Surcharges    *v1.Money `protobuf:"bytes,4,opt,name=surcharges,proto3" json:"surcharges,omitempty"`
+	LineTotal     *v1.Money `protobuf:"bytes,5,opt,name=line_total,json=lineTotal,proto3" json:"line_total,omitempty"`
+	PlacementIds  []string  `protobuf:"bytes,6,rep,name=placement_ids,json=placementIds,proto3" json:"placement_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
