@@ -11,9 +11,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
-	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
 )
 
 // Event types (routing keys) the catalog publishes and consumes.

@@ -9,8 +9,8 @@ import (
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 
 	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
-	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
 )
 
 // Objects is the object store, as designs need it.

@@ -16,9 +16,9 @@ import (
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 
 	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
-	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
 )
 
 // Projection is the Redis read model of products.

@@ -39,7 +39,7 @@ func NewProjector(store Store, proj Projection, log *slog.Logger) *Projector {
 // Apply projects the product named by a ProductChanged event. It reads the
 // primary, so what it writes is at least the announced version; the
 // projection's version check makes redeliveries and reordering harmless.
-func (p *Projector) Apply(ctx context.Context, productID string, version int64, eventTime time.Time) error {
+func (p *Projector) Apply(ctx context.Context, productID string, version int64) error {
 	prod, err := p.store.Product(ctx, productID)
 	if errs.Is(err, errs.NotFound) {
 		p.log.WarnContext(ctx, "product change for an unknown product; skipped", "product_id", productID)
@@ -60,9 +60,9 @@ func (p *Projector) Apply(ctx context.Context, productID string, version int64, 
 	} else {
 		projectionWrites.WithLabelValues("stale").Inc()
 	}
-	if !eventTime.IsZero() {
-		projectionLag.Observe(time.Since(eventTime).Seconds())
-	}
+	// Lag from the change's commit (updated_at, microseconds) to now: AMQP
+	// timestamps keep whole seconds only.
+	projectionLag.Observe(time.Since(prod.UpdatedAt).Seconds())
 	return nil
 }
 

@@ -10,8 +10,8 @@ import (
 
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 
+	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
-	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
 )
 
 var stockOutcomes = promauto.NewCounterVec(prometheus.CounterOpts{

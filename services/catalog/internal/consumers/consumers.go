@@ -7,7 +7,6 @@ package consumers
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
-	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
 )
 
 func decode(d amqp.Delivery, m proto.Message) error {
@@ -79,19 +77,8 @@ func Projector(p *app.Projector) amqp.Handler {
 		if err := decode(d, &m); err != nil {
 			return err
 		}
-		return p.Apply(ctx, m.GetProductId(), m.GetVersion(), eventTime(d))
+		return p.Apply(ctx, m.GetProductId(), m.GetVersion())
 	}
-}
-
-// eventTime is when the change committed: the relay's header, else the AMQP
-// timestamp (whole seconds).
-func eventTime(d amqp.Delivery) time.Time {
-	if s, ok := d.Headers[outbox.HeaderEventTime].(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return t
-		}
-	}
-	return d.Timestamp
 }
 
 // DesignKeys are the routing keys of the design consumer.

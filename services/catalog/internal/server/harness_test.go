@@ -26,13 +26,13 @@ import (
 	"github.com/printfleet/printfleet/platform/amqp/amqptest"
 	"github.com/printfleet/printfleet/platform/config"
 	"github.com/printfleet/printfleet/platform/grpcclient"
+	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/platform/postgres/pgtest"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/s3"
 	"github.com/printfleet/printfleet/services/catalog/internal/consumers"
-	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
 	pgstore "github.com/printfleet/printfleet/services/catalog/internal/store/postgres"
 )
 
@@ -172,7 +172,7 @@ func (e *env) start(a *App, roles ...string) (stop func()) {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	o := RunOptions{Roles: roles, Queues: e.queues, Grace: 5 * time.Second,
-		Relay: outbox.Options{PollInterval: 200 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond}}
+		Relay: outbox.RelayConfig{Service: "catalog-test", Poll: 200 * time.Millisecond}}
 	for _, r := range roles {
 		if r == RoleAPI {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")

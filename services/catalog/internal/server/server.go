@@ -25,6 +25,7 @@ import (
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
 	"github.com/printfleet/printfleet/platform/grpcserver"
+	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
@@ -34,7 +35,6 @@ import (
 	"github.com/printfleet/printfleet/services/catalog/internal/consumers"
 	"github.com/printfleet/printfleet/services/catalog/internal/grpcapi"
 	"github.com/printfleet/printfleet/services/catalog/internal/objects"
-	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
 	"github.com/printfleet/printfleet/services/catalog/internal/projection"
 	"github.com/printfleet/printfleet/services/catalog/internal/secret"
 	pgstore "github.com/printfleet/printfleet/services/catalog/internal/store/postgres"
@@ -167,7 +167,7 @@ type RunOptions struct {
 	Listener net.Listener // for the api role
 	Queues   Queues
 	Grace    time.Duration
-	Relay    outbox.Options
+	Relay    outbox.RelayConfig
 }
 
 // Run runs the roles until ctx is cancelled (then drains) or one fails.
@@ -203,7 +203,11 @@ func (a *App) Run(ctx context.Context, o RunOptions) error {
 			start(role, func(ctx context.Context) error { return srv.ServeOn(ctx, o.Listener) })
 		case RoleRelay:
 			pub := amqp.NewPublisher(a.deps.AMQP)
-			relay := outbox.NewRelay(a.deps.DB.Primary, pub, log, o.Relay)
+			cfg := o.Relay
+			if cfg.Service == "" {
+				cfg.Service = "catalog"
+			}
+			relay := outbox.NewRelay(a.deps.DB.Primary, pub, log, cfg)
 			start(role, func(ctx context.Context) error { defer pub.Close(); return relay.Run(ctx) })
 		case RoleProjector:
 			start(role, func(ctx context.Context) error {

@@ -10,25 +10,25 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"testing/fstest"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/inbox"
+	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
-	"github.com/printfleet/printfleet/services/catalog/internal/inbox"
-	"github.com/printfleet/printfleet/services/catalog/internal/outbox"
 )
 
 //go:embed migrations/*.sql
 var own embed.FS
 
-// Migrations are the outbox's and the catalog's migrations, name-ordered.
-var Migrations fs.FS = merge(outbox.Migrations, mustSub(own, "migrations"))
+// Migrations are the platform's messaging tables (outbox, inbox) and the
+// catalog's, name-ordered.
+var Migrations fs.FS = postgres.MustMerge(outbox.Migrations, mustSub(own, "migrations"))
 
 func mustSub(f fs.FS, dir string) fs.FS {
 	s, err := fs.Sub(f, dir)
@@ -36,27 +36,6 @@ func mustSub(f fs.FS, dir string) fs.FS {
 		panic(err)
 	}
 	return s
-}
-
-func merge(parts ...fs.FS) fs.FS {
-	out := fstest.MapFS{}
-	for _, p := range parts {
-		names, err := fs.Glob(p, "*.sql")
-		if err != nil {
-			panic(err)
-		}
-		for _, n := range names {
-			b, err := fs.ReadFile(p, n)
-			if err != nil {
-				panic(err)
-			}
-			if _, dup := out[n]; dup {
-				panic("duplicate migration " + n)
-			}
-			out[n] = &fstest.MapFile{Data: b, Mode: 0o444}
-		}
-	}
-	return out
 }
 
 // Pools are the primary and the pool for lag-tolerant reads.
