@@ -68,6 +68,59 @@ func webpFrom(t *testing.T, src []byte, lossless bool) []byte {
 	return b
 }
 
+// cmykJPEG converts a PNG to a CMYK JPEG (no embedded profile) with libvips.
+func cmykJPEG(t *testing.T, src []byte) []byte {
+	t.Helper()
+	ref, err := vips.NewImageFromBuffer(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	if err := ref.ToColorSpace(vips.InterpretationCMYK); err != nil {
+		t.Fatal(err)
+	}
+	p := vips.NewJpegExportParams()
+	p.StripMetadata = true
+	b, _, err := ref.ExportJpeg(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr, err := inspect.ReadHeader(b); err != nil || hdr.Components != 4 {
+		t.Fatalf("fixture is not a 4-component JPEG: %+v %v", hdr, err)
+	}
+	return b
+}
+
+func greyAlphaPNG(w, h int) []byte {
+	var buf bytes.Buffer
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := 0; i < len(img.Pix); i += 4 {
+		v := uint8(i)
+		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = v, v, v, uint8(i/4)
+	}
+	// Go writes NRGBA as colour type 6; rewrite it as grey+alpha (type 4)
+	// through libvips to exercise the two-band path.
+	if err := png.Encode(&buf, img); err != nil {
+		panic(err)
+	}
+	ref, err := vips.NewImageFromBuffer(buf.Bytes())
+	if err != nil {
+		panic(err)
+	}
+	defer ref.Close()
+	if err := ref.ToColorSpace(vips.InterpretationBW); err != nil {
+		panic(err)
+	}
+	b, _, err := ref.ExportPng(vips.NewPngExportParams())
+	if err != nil {
+		panic(err)
+	}
+	if b[25] != 4 {
+		panic("not a grey+alpha PNG")
+	}
+	return b
+}
+
 func TestLoadNormalises(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -86,6 +139,8 @@ func TestLoadNormalises(t *testing.T) {
 		{"jpeg exif 6 rotates", fixture.JPEG(40, 20, 6), 20, 40, false},
 		{"jpeg exif 8 rotates", fixture.JPEG(40, 20, 8), 20, 40, false},
 		{"png eXIf 6 rotates", fixture.WithPNGChunk(fixture.PNG(40, 20, false), fixture.Chunk("eXIf", fixture.TIFFOrientation(6))), 20, 40, false},
+		{"jpeg cmyk becomes sRGB", cmykJPEG(t, fixture.PNG(40, 20, false)), 40, 20, false},
+		{"png grey+alpha", greyAlphaPNG(10, 12), 10, 12, true},
 		{"webp lossless alpha", webpFrom(t, fixture.PNG(40, 20, true), true), 40, 20, true},
 		{"webp lossy", webpFrom(t, fixture.PNG(40, 20, false), false), 40, 20, false},
 	}
