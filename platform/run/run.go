@@ -56,23 +56,39 @@ func (p *Process) AddCheck(name string, c admin.Check) { p.Admin.AddCheck(name, 
 // Serve is a process's body.
 type Serve func(ctx context.Context, p *Process) error
 
+// Option adjusts how Main starts a process.
+type Option func(*options)
+
+type options struct{ adminAddr string }
+
+// AdminAddr sets the process's default admin listener, used when
+// PRINTFLEET_ADMIN_ADDR is not set (each process has its documented port).
+func AdminAddr(addr string) Option { return func(o *options) { o.adminAddr = addr } }
+
 // Main runs serve as the process named name and exits: 0 after a clean stop,
 // 1 when start-up or serving failed.
-func Main(name string, serve Serve) {
-	if err := Run(context.Background(), name, serve); err != nil {
+func Main(name string, serve Serve, opts ...Option) {
+	if err := Run(context.Background(), name, serve, opts...); err != nil {
 		slog.Error("exit", "service", name, "err", err.Error())
 		os.Exit(1)
 	}
 }
 
 // Run is Main without the exit, for tests.
-func Run(ctx context.Context, name string, serve Serve) error {
+func Run(ctx context.Context, name string, serve Serve, opts ...Option) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 
 	var cfg Config
 	if err := config.Load(ctx, &cfg); err != nil {
 		return err
+	}
+	if _, set := os.LookupEnv(config.Prefix + "ADMIN_ADDR"); !set && o.adminAddr != "" {
+		cfg.AdminAddr = o.adminAddr
 	}
 	logger := log.Default(name, cfg.LogLevel)
 
