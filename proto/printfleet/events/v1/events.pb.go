@@ -573,8 +573,10 @@ type RenderItem struct {
 	Placement       *PlacementSpec `protobuf:"bytes,4,opt,name=placement,proto3" json:"placement,omitempty"`
 	ProductId       string         `protobuf:"bytes,5,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
 	ProductImageKey string         `protobuf:"bytes,6,opt,name=product_image_key,json=productImageKey,proto3" json:"product_image_key,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Bucket of product_image_key; the renders bucket when empty.
+	ProductImageBucket string `protobuf:"bytes,7,opt,name=product_image_bucket,json=productImageBucket,proto3" json:"product_image_bucket,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *RenderItem) Reset() {
@@ -645,6 +647,13 @@ func (x *RenderItem) GetProductId() string {
 func (x *RenderItem) GetProductImageKey() string {
 	if x != nil {
 		return x.ProductImageKey
+	}
+	return ""
+}
+
+func (x *RenderItem) GetProductImageBucket() string {
+	if x != nil {
+		return x.ProductImageBucket
 	}
 	return ""
 }
@@ -986,6 +995,68 @@ func (x *PrintFilesReady) GetFiles() []*PrintFile {
 	return nil
 }
 
+// PrintFilesFailed: images.print_files_failed.v1 — an item could not be
+// rendered (e.g. its design master is missing or broken); an operator acts.
+type PrintFilesFailed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	ItemId        string                 `protobuf:"bytes,2,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrintFilesFailed) Reset() {
+	*x = PrintFilesFailed{}
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrintFilesFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrintFilesFailed) ProtoMessage() {}
+
+func (x *PrintFilesFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrintFilesFailed.ProtoReflect.Descriptor instead.
+func (*PrintFilesFailed) Descriptor() ([]byte, []int) {
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PrintFilesFailed) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *PrintFilesFailed) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+func (x *PrintFilesFailed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // OrderShipped: orders.order_shipped.v1
 type OrderShipped struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -1005,7 +1076,7 @@ type OrderShipped struct {
 
 func (x *OrderShipped) Reset() {
 	*x = OrderShipped{}
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[12]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1088,7 @@ func (x *OrderShipped) String() string {
 func (*OrderShipped) ProtoMessage() {}
 
 func (x *OrderShipped) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[12]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1101,7 @@ func (x *OrderShipped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderShipped.ProtoReflect.Descriptor instead.
 func (*OrderShipped) Descriptor() ([]byte, []int) {
-	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{12}
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OrderShipped) GetOrderId() string {
@@ -1118,7 +1189,7 @@ type OrderStatusChanged struct {
 
 func (x *OrderStatusChanged) Reset() {
 	*x = OrderStatusChanged{}
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[13]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1201,7 @@ func (x *OrderStatusChanged) String() string {
 func (*OrderStatusChanged) ProtoMessage() {}
 
 func (x *OrderStatusChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[13]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1214,7 @@ func (x *OrderStatusChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderStatusChanged.ProtoReflect.Descriptor instead.
 func (*OrderStatusChanged) Descriptor() ([]byte, []int) {
-	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{13}
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OrderStatusChanged) GetOrderId() string {
@@ -1206,7 +1277,7 @@ type MarketplacePushed struct {
 
 func (x *MarketplacePushed) Reset() {
 	*x = MarketplacePushed{}
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[14]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1289,7 @@ func (x *MarketplacePushed) String() string {
 func (*MarketplacePushed) ProtoMessage() {}
 
 func (x *MarketplacePushed) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[14]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1302,7 @@ func (x *MarketplacePushed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarketplacePushed.ProtoReflect.Descriptor instead.
 func (*MarketplacePushed) Descriptor() ([]byte, []int) {
-	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{14}
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *MarketplacePushed) GetOrderId() string {
@@ -1314,7 +1385,7 @@ type DesignUploaded struct {
 
 func (x *DesignUploaded) Reset() {
 	*x = DesignUploaded{}
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[15]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1397,7 @@ func (x *DesignUploaded) String() string {
 func (*DesignUploaded) ProtoMessage() {}
 
 func (x *DesignUploaded) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[15]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1410,7 @@ func (x *DesignUploaded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesignUploaded.ProtoReflect.Descriptor instead.
 func (*DesignUploaded) Descriptor() ([]byte, []int) {
-	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{15}
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DesignUploaded) GetDesignId() string {
@@ -1405,7 +1476,7 @@ type PlacementVerdict struct {
 
 func (x *PlacementVerdict) Reset() {
 	*x = PlacementVerdict{}
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[16]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1417,7 +1488,7 @@ func (x *PlacementVerdict) String() string {
 func (*PlacementVerdict) ProtoMessage() {}
 
 func (x *PlacementVerdict) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[16]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1430,7 +1501,7 @@ func (x *PlacementVerdict) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlacementVerdict.ProtoReflect.Descriptor instead.
 func (*PlacementVerdict) Descriptor() ([]byte, []int) {
-	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{16}
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PlacementVerdict) GetPlacementId() string {
@@ -1463,26 +1534,28 @@ func (x *PlacementVerdict) GetVerdict() string {
 
 // DesignProcessed: images.design_processed.v1
 type DesignProcessed struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	DesignId      string                 `protobuf:"bytes,1,opt,name=design_id,json=designId,proto3" json:"design_id,omitempty"`
-	Verdict       DesignVerdict          `protobuf:"varint,2,opt,name=verdict,proto3,enum=printfleet.events.v1.DesignVerdict" json:"verdict,omitempty"`
-	Format        string                 `protobuf:"bytes,3,opt,name=format,proto3" json:"format,omitempty"`
-	WidthPx       int32                  `protobuf:"varint,4,opt,name=width_px,json=widthPx,proto3" json:"width_px,omitempty"`
-	HeightPx      int32                  `protobuf:"varint,5,opt,name=height_px,json=heightPx,proto3" json:"height_px,omitempty"`
-	HasAlpha      bool                   `protobuf:"varint,6,opt,name=has_alpha,json=hasAlpha,proto3" json:"has_alpha,omitempty"`
-	Placements    []*PlacementVerdict    `protobuf:"bytes,7,rep,name=placements,proto3" json:"placements,omitempty"`
-	Problems      []string               `protobuf:"bytes,8,rep,name=problems,proto3" json:"problems,omitempty"`
-	MasterKey     string                 `protobuf:"bytes,9,opt,name=master_key,json=masterKey,proto3" json:"master_key,omitempty"`
-	ThumbnailKey  string                 `protobuf:"bytes,10,opt,name=thumbnail_key,json=thumbnailKey,proto3" json:"thumbnail_key,omitempty"`
-	PreviewKey    string                 `protobuf:"bytes,11,opt,name=preview_key,json=previewKey,proto3" json:"preview_key,omitempty"`
-	ReportKey     string                 `protobuf:"bytes,12,opt,name=report_key,json=reportKey,proto3" json:"report_key,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	DesignId     string                 `protobuf:"bytes,1,opt,name=design_id,json=designId,proto3" json:"design_id,omitempty"`
+	Verdict      DesignVerdict          `protobuf:"varint,2,opt,name=verdict,proto3,enum=printfleet.events.v1.DesignVerdict" json:"verdict,omitempty"`
+	Format       string                 `protobuf:"bytes,3,opt,name=format,proto3" json:"format,omitempty"`
+	WidthPx      int32                  `protobuf:"varint,4,opt,name=width_px,json=widthPx,proto3" json:"width_px,omitempty"`
+	HeightPx     int32                  `protobuf:"varint,5,opt,name=height_px,json=heightPx,proto3" json:"height_px,omitempty"`
+	HasAlpha     bool                   `protobuf:"varint,6,opt,name=has_alpha,json=hasAlpha,proto3" json:"has_alpha,omitempty"`
+	Placements   []*PlacementVerdict    `protobuf:"bytes,7,rep,name=placements,proto3" json:"placements,omitempty"`
+	Problems     []string               `protobuf:"bytes,8,rep,name=problems,proto3" json:"problems,omitempty"`
+	MasterKey    string                 `protobuf:"bytes,9,opt,name=master_key,json=masterKey,proto3" json:"master_key,omitempty"`
+	ThumbnailKey string                 `protobuf:"bytes,10,opt,name=thumbnail_key,json=thumbnailKey,proto3" json:"thumbnail_key,omitempty"`
+	PreviewKey   string                 `protobuf:"bytes,11,opt,name=preview_key,json=previewKey,proto3" json:"preview_key,omitempty"`
+	ReportKey    string                 `protobuf:"bytes,12,opt,name=report_key,json=reportKey,proto3" json:"report_key,omitempty"`
+	// For REJECTED: the machine-readable reason (e.g. "too_large", "low_dpi").
+	Reason        string `protobuf:"bytes,13,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DesignProcessed) Reset() {
 	*x = DesignProcessed{}
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[17]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +1567,7 @@ func (x *DesignProcessed) String() string {
 func (*DesignProcessed) ProtoMessage() {}
 
 func (x *DesignProcessed) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[17]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +1580,7 @@ func (x *DesignProcessed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesignProcessed.ProtoReflect.Descriptor instead.
 func (*DesignProcessed) Descriptor() ([]byte, []int) {
-	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{17}
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DesignProcessed) GetDesignId() string {
@@ -1594,6 +1667,13 @@ func (x *DesignProcessed) GetReportKey() string {
 	return ""
 }
 
+func (x *DesignProcessed) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // ProductChanged: catalog.product_changed.v1 — the projector rebuilds the
 // product's read model.
 type ProductChanged struct {
@@ -1606,7 +1686,7 @@ type ProductChanged struct {
 
 func (x *ProductChanged) Reset() {
 	*x = ProductChanged{}
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[18]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1618,7 +1698,7 @@ func (x *ProductChanged) String() string {
 func (*ProductChanged) ProtoMessage() {}
 
 func (x *ProductChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[18]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1631,7 +1711,7 @@ func (x *ProductChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProductChanged.ProtoReflect.Descriptor instead.
 func (*ProductChanged) Descriptor() ([]byte, []int) {
-	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{18}
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ProductChanged) GetProductId() string {
@@ -1689,7 +1769,7 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"variant_id\x18\x03 \x01(\tR\tvariantId\"*\n" +
 	"\rStockReleased\x12\x19\n" +
-	"\border_id\x18\x01 \x01(\tR\aorderId\"\xef\x01\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\"\xa1\x02\n" +
 	"\n" +
 	"RenderItem\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x1b\n" +
@@ -1699,7 +1779,8 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\tplacement\x18\x04 \x01(\v2#.printfleet.events.v1.PlacementSpecR\tplacement\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x05 \x01(\tR\tproductId\x12*\n" +
-	"\x11product_image_key\x18\x06 \x01(\tR\x0fproductImageKey\"\xd7\x01\n" +
+	"\x11product_image_key\x18\x06 \x01(\tR\x0fproductImageKey\x120\n" +
+	"\x14product_image_bucket\x18\a \x01(\tR\x12productImageBucket\"\xd7\x01\n" +
 	"\tOrderPaid\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1d\n" +
@@ -1725,7 +1806,11 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\x03dpi\x18\x06 \x01(\x05R\x03dpi\"c\n" +
 	"\x0fPrintFilesReady\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x125\n" +
-	"\x05files\x18\x02 \x03(\v2\x1f.printfleet.events.v1.PrintFileR\x05files\"\x88\x03\n" +
+	"\x05files\x18\x02 \x03(\v2\x1f.printfleet.events.v1.PrintFileR\x05files\"^\n" +
+	"\x10PrintFilesFailed\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x17\n" +
+	"\aitem_id\x18\x02 \x01(\tR\x06itemId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x88\x03\n" +
 	"\fOrderShipped\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1f\n" +
@@ -1777,7 +1862,7 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\fplacement_id\x18\x01 \x01(\tR\vplacementId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12#\n" +
 	"\reffective_dpi\x18\x03 \x01(\x01R\feffectiveDpi\x12\x18\n" +
-	"\averdict\x18\x04 \x01(\tR\averdict\"\xc2\x03\n" +
+	"\averdict\x18\x04 \x01(\tR\averdict\"\xda\x03\n" +
 	"\x0fDesignProcessed\x12\x1b\n" +
 	"\tdesign_id\x18\x01 \x01(\tR\bdesignId\x12=\n" +
 	"\averdict\x18\x02 \x01(\x0e2#.printfleet.events.v1.DesignVerdictR\averdict\x12\x16\n" +
@@ -1796,7 +1881,8 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\vpreview_key\x18\v \x01(\tR\n" +
 	"previewKey\x12\x1d\n" +
 	"\n" +
-	"report_key\x18\f \x01(\tR\treportKey\"I\n" +
+	"report_key\x18\f \x01(\tR\treportKey\x12\x16\n" +
+	"\x06reason\x18\r \x01(\tR\x06reason\"I\n" +
 	"\x0eProductChanged\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x18\n" +
@@ -1823,7 +1909,7 @@ func file_printfleet_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_printfleet_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_printfleet_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_printfleet_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_printfleet_events_v1_events_proto_goTypes = []any{
 	(PushOutcome)(0),              // 0: printfleet.events.v1.PushOutcome
 	(DesignVerdict)(0),            // 1: printfleet.events.v1.DesignVerdict
@@ -1839,30 +1925,31 @@ var file_printfleet_events_v1_events_proto_goTypes = []any{
 	(*OrderCancelled)(nil),        // 11: printfleet.events.v1.OrderCancelled
 	(*PrintFile)(nil),             // 12: printfleet.events.v1.PrintFile
 	(*PrintFilesReady)(nil),       // 13: printfleet.events.v1.PrintFilesReady
-	(*OrderShipped)(nil),          // 14: printfleet.events.v1.OrderShipped
-	(*OrderStatusChanged)(nil),    // 15: printfleet.events.v1.OrderStatusChanged
-	(*MarketplacePushed)(nil),     // 16: printfleet.events.v1.MarketplacePushed
-	(*DesignUploaded)(nil),        // 17: printfleet.events.v1.DesignUploaded
-	(*PlacementVerdict)(nil),      // 18: printfleet.events.v1.PlacementVerdict
-	(*DesignProcessed)(nil),       // 19: printfleet.events.v1.DesignProcessed
-	(*ProductChanged)(nil),        // 20: printfleet.events.v1.ProductChanged
-	(*v1.Money)(nil),              // 21: printfleet.types.v1.Money
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*PrintFilesFailed)(nil),      // 14: printfleet.events.v1.PrintFilesFailed
+	(*OrderShipped)(nil),          // 15: printfleet.events.v1.OrderShipped
+	(*OrderStatusChanged)(nil),    // 16: printfleet.events.v1.OrderStatusChanged
+	(*MarketplacePushed)(nil),     // 17: printfleet.events.v1.MarketplacePushed
+	(*DesignUploaded)(nil),        // 18: printfleet.events.v1.DesignUploaded
+	(*PlacementVerdict)(nil),      // 19: printfleet.events.v1.PlacementVerdict
+	(*DesignProcessed)(nil),       // 20: printfleet.events.v1.DesignProcessed
+	(*ProductChanged)(nil),        // 21: printfleet.events.v1.ProductChanged
+	(*v1.Money)(nil),              // 22: printfleet.types.v1.Money
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 }
 var file_printfleet_events_v1_events_proto_depIdxs = []int32{
 	3,  // 0: printfleet.events.v1.OrderPlaced.items:type_name -> printfleet.events.v1.OrderPlacedItem
-	21, // 1: printfleet.events.v1.OrderPlaced.total:type_name -> printfleet.types.v1.Money
-	22, // 2: printfleet.events.v1.OrderPlaced.placed_at:type_name -> google.protobuf.Timestamp
+	22, // 1: printfleet.events.v1.OrderPlaced.total:type_name -> printfleet.types.v1.Money
+	23, // 2: printfleet.events.v1.OrderPlaced.placed_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: printfleet.events.v1.RenderItem.placement:type_name -> printfleet.events.v1.PlacementSpec
-	21, // 4: printfleet.events.v1.OrderPaid.amount:type_name -> printfleet.types.v1.Money
+	22, // 4: printfleet.events.v1.OrderPaid.amount:type_name -> printfleet.types.v1.Money
 	8,  // 5: printfleet.events.v1.OrderPaid.render_items:type_name -> printfleet.events.v1.RenderItem
 	12, // 6: printfleet.events.v1.PrintFilesReady.files:type_name -> printfleet.events.v1.PrintFile
-	22, // 7: printfleet.events.v1.OrderShipped.shipped_at:type_name -> google.protobuf.Timestamp
+	23, // 7: printfleet.events.v1.OrderShipped.shipped_at:type_name -> google.protobuf.Timestamp
 	3,  // 8: printfleet.events.v1.OrderShipped.items:type_name -> printfleet.events.v1.OrderPlacedItem
 	0,  // 9: printfleet.events.v1.MarketplacePushed.outcome:type_name -> printfleet.events.v1.PushOutcome
 	2,  // 10: printfleet.events.v1.DesignUploaded.placements:type_name -> printfleet.events.v1.PlacementSpec
 	1,  // 11: printfleet.events.v1.DesignProcessed.verdict:type_name -> printfleet.events.v1.DesignVerdict
-	18, // 12: printfleet.events.v1.DesignProcessed.placements:type_name -> printfleet.events.v1.PlacementVerdict
+	19, // 12: printfleet.events.v1.DesignProcessed.placements:type_name -> printfleet.events.v1.PlacementVerdict
 	13, // [13:13] is the sub-list for method output_type
 	13, // [13:13] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
@@ -1881,7 +1968,7 @@ func file_printfleet_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_events_v1_events_proto_rawDesc), len(file_printfleet_events_v1_events_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
