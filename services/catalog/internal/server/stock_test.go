@@ -138,6 +138,11 @@ func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) 
 
 	// A second order is rejected for lack of stock.
 	e.publish(orderPlaced(t, uuid.NewString(), "order-2", &eventsv1.OrderPlacedItem{VariantId: vid, Quantity: 1}))
+	// Consumers run concurrently: wait for it before releasing order-1.
+	e.eventually(10*time.Second, "order-2 rejected", func() (bool, string) {
+		n := e.count(`SELECT count(*) FROM reservations WHERE order_id = 'order-2' AND status = 'rejected'`)
+		return n == 1, ""
+	})
 	// Release order-1 twice (cancel redelivered) and once more by a payment failure.
 	cancel, _ := proto.Marshal(&eventsv1.OrderCancelled{OrderId: "order-1"})
 	failed, _ := proto.Marshal(&eventsv1.PaymentFailed{OrderId: "order-1"})
