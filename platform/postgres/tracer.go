@@ -38,7 +38,7 @@ func (spanTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQue
 	span.End()
 }
 
-// Counter counts queries; tests use it to prove a hot path never touches
+// Counter counts queries and batches (a batch is one round trip); tests use it to prove a hot path never touches
 // PostgreSQL.
 type Counter struct{ n atomic.Int64 }
 
@@ -54,7 +54,44 @@ func (c *Counter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQ
 // TraceQueryEnd does nothing.
 func (c *Counter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
+// TraceBatchStart counts a batch as one round trip to the server.
+func (c *Counter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+// TraceBatchQuery does nothing: the batch was counted when it started.
+func (c *Counter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+// TraceBatchEnd does nothing.
+func (c *Counter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
 type multiTracer [2]pgx.QueryTracer
+
+func (m multiTracer) TraceBatchStart(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	for _, t := range m {
+		if bt, ok := t.(pgx.BatchTracer); ok {
+			ctx = bt.TraceBatchStart(ctx, c, d)
+		}
+	}
+	return ctx
+}
+
+func (m multiTracer) TraceBatchQuery(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchQueryData) {
+	for _, t := range m {
+		if bt, ok := t.(pgx.BatchTracer); ok {
+			bt.TraceBatchQuery(ctx, c, d)
+		}
+	}
+}
+
+func (m multiTracer) TraceBatchEnd(ctx context.Context, c *pgx.Conn, d pgx.TraceBatchEndData) {
+	for i := len(m) - 1; i >= 0; i-- {
+		if bt, ok := m[i].(pgx.BatchTracer); ok {
+			bt.TraceBatchEnd(ctx, c, d)
+		}
+	}
+}
 
 func (m multiTracer) TraceQueryStart(ctx context.Context, c *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	for _, t := range m {

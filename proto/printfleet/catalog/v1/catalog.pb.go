@@ -195,7 +195,9 @@ func (Marketplace) EnumDescriptor() ([]byte, []int) {
 type Product struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Output only.
-	Id          string       `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required on create (checked by the service); may be left out of an
+	// update whose mask does not name it.
 	Title       string       `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
 	Description string       `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	Variants    []*Variant   `protobuf:"bytes,4,rep,name=variants,proto3" json:"variants,omitempty"`
@@ -1290,7 +1292,7 @@ type CreateDesignRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Filename    string                 `protobuf:"bytes,1,opt,name=filename,proto3" json:"filename,omitempty"`
 	ContentType string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	// Declared size; the presigned URL refuses a larger body.
+	// Declared size; the presigned policy refuses a larger body.
 	SizeBytes     int64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1987,11 +1989,11 @@ var File_printfleet_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"#printfleet/catalog/v1/catalog.proto\x12\x15printfleet.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fprintfleet/types/v1/money.proto\"\xc9\x03\n" +
+	"#printfleet/catalog/v1/catalog.proto\x12\x15printfleet.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fprintfleet/types/v1/money.proto\"\xcc\x03\n" +
 	"\aProduct\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
-	"\x05title\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05title\x12*\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
+	"\x05title\x18\x02 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\x01\x18\xc8\x01R\x05title\x12*\n" +
 	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x88'R\vdescription\x12E\n" +
 	"\bvariants\x18\x04 \x03(\v2\x1e.printfleet.catalog.v1.VariantB\t\xbaH\x06\x92\x01\x03\x10\xc8\x01R\bvariants\x12J\n" +
 	"\n" +

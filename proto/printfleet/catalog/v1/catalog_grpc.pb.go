@@ -49,7 +49,8 @@ type CatalogServiceClient interface {
 	UpdateProduct(ctx context.Context, in *UpdateProductRequest, opts ...grpc.CallOption) (*Product, error)
 	// GetVariants resolves variants and designs in one call (internal: orders).
 	GetVariants(ctx context.Context, in *GetVariantsRequest, opts ...grpc.CallOption) (*GetVariantsResponse, error)
-	// CreateDesign registers an upload and returns a presigned S3 PUT URL.
+	// CreateDesign registers an upload and returns a presigned S3 POST policy
+	// (URL and form fields) that caps the size and fixes the content type.
 	CreateDesign(ctx context.Context, in *CreateDesignRequest, opts ...grpc.CallOption) (*CreateDesignResponse, error)
 	// ProcessDesign starts validation and rendering of an uploaded design.
 	ProcessDesign(ctx context.Context, in *ProcessDesignRequest, opts ...grpc.CallOption) (*Design, error)
@@ -199,7 +200,8 @@ type CatalogServiceServer interface {
 	UpdateProduct(context.Context, *UpdateProductRequest) (*Product, error)
 	// GetVariants resolves variants and designs in one call (internal: orders).
 	GetVariants(context.Context, *GetVariantsRequest) (*GetVariantsResponse, error)
-	// CreateDesign registers an upload and returns a presigned S3 PUT URL.
+	// CreateDesign registers an upload and returns a presigned S3 POST policy
+	// (URL and form fields) that caps the size and fixes the content type.
 	CreateDesign(context.Context, *CreateDesignRequest) (*CreateDesignResponse, error)
 	// ProcessDesign starts validation and rendering of an uploaded design.
 	ProcessDesign(context.Context, *ProcessDesignRequest) (*Design, error)
