@@ -1,9 +1,19 @@
-// Command gateway is printfleet's REST edge (see internal/gateway).
+// Command gateway is printfleet's REST edge (see internal/gateway). REST on
+// PRINTFLEET_HTTP_ADDR (127.0.0.1:8080), admin on PRINTFLEET_ADMIN_ADDR
+// (127.0.0.1:9200).
 package main
 
 import (
+	"os"
+
 	"github.com/printfleet/printfleet/platform/run"
 	"github.com/printfleet/printfleet/services/gateway/internal/server"
 )
 
-func main() { run.Main("gateway", server.Serve) }
+func main() {
+	if os.Getenv("PRINTFLEET_ADMIN_ADDR") == "" {
+		// The gateway's admin port is fixed in the local defaults.
+		_ = os.Setenv("PRINTFLEET_ADMIN_ADDR", "127.0.0.1:9200")
+	}
+	run.Main("gateway", server.Serve)
+}
