@@ -359,7 +359,7 @@ func checkProbePort(t *testing.T, where string, p *corev1.Probe, ports map[strin
 
 // secretish names environment variables whose values are secrets: they must
 // come from a Secret, never a literal or a ConfigMap.
-var secretish = regexp.MustCompile(`SECRET|PASSWORD|PASS$|TOKEN|_KEY$|API_KEY|CREDENTIALS|_PG_URL$|_PG_READ_URL$|_AMQP_URL$`)
+var secretish = regexp.MustCompile(`SECRET|PASSWORD|PASS$|TOKEN$|_KEY$|API_KEY|CREDENTIALS|_PG_URL$|_PG_READ_URL$|_AMQP_URL$`)
 
 func checkEnv(t *testing.T, where string, c corev1.Container) {
 	t.Helper()
@@ -579,6 +579,114 @@ func TestIngressReachesTheGateway(t *testing.T) {
 			if b := p.Backend.Service; b == nil || b.Name != "printfleet-gateway" || b.Port.Name != "http" {
 				t.Errorf("ingress path %s goes to %+v, want the gateway's http port", p.Path, p.Backend)
 			}
+		}
+	}
+}
+
+// codeEnv collects what the code reads: env tag names, the prefixes nested
+// structs add, and PRINTFLEET_* string literals (os.Getenv callers).
+func codeEnv(t *testing.T) (names, prefixes map[string]bool, literals map[string]bool) {
+	t.Helper()
+	names, prefixes, literals = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	tag := regexp.MustCompile(`env:"([A-Z0-9_]*)\s*(?:,[^"]*?prefix=([A-Z0-9_]+))?`)
+	lit := regexp.MustCompile(`"(PRINTFLEET_[A-Z0-9_]+)"`)
+	for _, dir := range []string{"platform", "services", "workers", "sandbox"} {
+		err := filepath.WalkDir(filepath.Join("../..", dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range tag.FindAllSubmatch(src, -1) {
+				if len(m[1]) > 0 {
+					names[string(m[1])] = true
+				}
+				if len(m[2]) > 0 {
+					prefixes[string(m[2])] = true
+				}
+			}
+			for _, m := range lit.FindAllSubmatch(src, -1) {
+				literals[string(m[1])] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return names, prefixes, literals
+}
+
+// TestEnvironmentIsRead checks every PRINTFLEET_ variable the chart sets is
+// one the code reads, so a misspelled or renamed variable cannot silently
+// leave a process on its local default.
+func TestEnvironmentIsRead(t *testing.T) {
+	t.Parallel()
+	names, prefixes, literals := codeEnv(t)
+	known := func(v string) bool {
+		if literals[v] {
+			return true
+		}
+		rest, ok := strings.CutPrefix(v, "PRINTFLEET_")
+		if !ok {
+			return true // not ours (GOMEMLIMIT, OTEL_*)
+		}
+		if names[rest] {
+			return true
+		}
+		for p1 := range prefixes {
+			r1, ok := strings.CutPrefix(rest, p1)
+			if !ok {
+				continue
+			}
+			if names[r1] {
+				return true
+			}
+			for p2 := range prefixes {
+				if r2, ok := strings.CutPrefix(r1, p2); ok && names[r2] {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for name, r := range renderAll(t) {
+		for _, cm := range r.configMaps {
+			for k := range cm.Data {
+				if strings.HasPrefix(k, "PRINTFLEET_") && !known(k) {
+					t.Errorf("%s: ConfigMap %s sets %s, which no code reads", name, cm.Name, k)
+				}
+			}
+		}
+		for _, d := range r.deployments {
+			for _, c := range d.Spec.Template.Spec.Containers {
+				for _, e := range c.Env {
+					if !known(e.Name) {
+						t.Errorf("%s: Deployment %s sets %s, which no code reads", name, d.Name, e.Name)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestValuesTyposFail: values.schema.json closes every values object, so a
+// misspelled key fails the render instead of being ignored.
+func TestValuesTyposFail(t *testing.T) {
+	t.Parallel()
+	for name, v := range map[string]map[string]any{
+		"component field":  {"components": map[string]any{"orders": map[string]any{"replcas": 3}}},
+		"top-level key":    {"ingres": map[string]any{"enabled": true}},
+		"secretEnv field":  {"components": map[string]any{"orders": map[string]any{"secretEnv": []any{map[string]any{"name": "X", "secret": "shared", "kye": "x"}}}}},
+		"shutdown grace":   {"config": map[string]any{"shutdownGrace": "1m"}},
+		"component kind":   {"components": map[string]any{"orders": map[string]any{"kind": "rpc"}}},
+		"unknown secret":   {"components": map[string]any{"orders": map[string]any{"secretEnv": []any{map[string]any{"name": "X", "secret": "nope", "key": "x"}}}}},
+		"monitoring field": {"monitoring": map[string]any{"serviceMonitor": map[string]any{"enable": true}}},
+	} {
+		if _, err := render.Chart(render.Options{ChartDir: chartDir, Values: v}); err == nil {
+			t.Errorf("%s: rendering %v succeeded", name, v)
 		}
 	}
 }

@@ -7,14 +7,19 @@ import (
 	"github.com/printfleet/printfleet/deploy/internal/render"
 )
 
-// TestManifestsAreCurrent fails when the committed kubectl manifests or the
-// chart's copies of the observability files differ from what the chart and
-// observability/ produce now. Fix: go run ./deploy/cmd/render (make manifests).
+// TestManifestsAreCurrent fails when the committed kubectl manifests, the
+// dashboard JSON or the chart's copies of the observability files differ from
+// what the chart, package dashboard and observability/ produce now. Fix: go run ./deploy/cmd/render (make manifests).
 func TestManifestsAreCurrent(t *testing.T) {
 	t.Parallel()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if stale, err := render.SyncDashboard(root, false); err != nil {
+		t.Fatal(err)
+	} else if stale {
+		t.Errorf("stale %s/%s; run go run ./deploy/cmd/render", render.ObservabilityDir, render.DashboardFile)
 	}
 	stale, err := render.SyncChartFiles(root, false)
 	if err != nil {

@@ -146,6 +146,10 @@ func TestNetworkPolicies(t *testing.T) {
 		"catalog → orders grpc":              {fleetPod("catalog"), fleetPod("orders"), tcp, ordersGRPC, false},
 		"pricing → catalog grpc":             {fleetPod("pricing"), fleetPod("catalog"), tcp, catalogGRPC, false},
 		"images → orders grpc":               {fleetPod("images"), fleetPod("orders"), tcp, ordersGRPC, false},
+		"images → catalog grpc":              {fleetPod("images"), fleetPod("catalog"), tcp, catalogGRPC, false},
+		"marketplace → catalog grpc":         {fleetPod("marketplace"), fleetPod("catalog"), tcp, catalogGRPC, true},
+		"marketplace → orders grpc":          {fleetPod("marketplace"), fleetPod("orders"), tcp, ordersGRPC, false},
+		"orders-worker → pricing grpc":       {fleetPod("orders-worker"), fleetPod("pricing"), tcp, pricingGRPC, false},
 		"images → gateway http":              {fleetPod("images"), fleetPod("gateway"), tcp, gwHTTP, false},
 		"prometheus → gateway admin":         {prometheus, fleetPod("gateway"), tcp, gwAdmin, true},
 		"prometheus → orders admin":          {prometheus, fleetPod("orders"), tcp, ordersAdmin, true},
@@ -198,9 +202,10 @@ func TestNetworkPolicies(t *testing.T) {
 	// The development sandbox is reachable from its callers only.
 	dev := renderAll(t)["dev"]
 	for what, want := range map[string]bool{
-		"orders":  true,
-		"gateway": false,
-		"images":  false,
+		"orders-worker": true,
+		"orders":        false,
+		"gateway":       false,
+		"images":        false,
 	} {
 		if got := allowed(dev.policies, fleetPod(what), fleetPod("sandbox"), corev1.ProtocolTCP, 9301); got != want {
 			t.Errorf("dev: %s → sandbox payment: allowed = %v, want %v", what, got, want)

@@ -1,6 +1,7 @@
-// Command render regenerates what the repository derives from the Helm chart:
-// the chart's copies of the observability files (alert rules, dashboard) and
-// the kubectl manifests in deploy/k8s/manifests. Run it from the repository
+// Command render regenerates what the repository derives from the Helm chart
+// and the dashboard definition: the Grafana dashboard JSON, the chart's copies
+// of the observability files (alert rules, dashboard) and the kubectl
+// manifests in deploy/k8s/manifests. Run it from the repository
 // root (or pass -root):
 //
 //	go run ./deploy/cmd/render          # write
@@ -49,9 +50,16 @@ func main() {
 }
 
 func generate(root string, check bool) error {
+	staleDashboard, err := render.SyncDashboard(root, !check)
+	if err != nil {
+		return err
+	}
 	stale, err := render.SyncChartFiles(root, !check)
 	if err != nil {
 		return err
+	}
+	if staleDashboard {
+		stale = append(stale, filepath.Join(render.ObservabilityDir, render.DashboardFile))
 	}
 	if check && len(stale) > 0 {
 		// Rendering would read the stale copies; report them first.

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/printfleet/printfleet/deploy/internal/dashboard"
 )
 
 // Paths of the chart and of what is generated from it, relative to the
@@ -69,6 +71,32 @@ func Generate(root string) ([]Output, error) {
 		{Dir: ManifestsDir, Files: Files(docs, fmt.Sprintf(header, "default values"))},
 		{Dir: MonitoringDir, Files: Files(monDocs, fmt.Sprintf(header, "default values with monitoring enabled"))},
 	}, nil
+}
+
+// DashboardFile is the generated Grafana dashboard, in ObservabilityDir.
+const DashboardFile = "printfleet-dashboard.json"
+
+// SyncDashboard compares the dashboard file with what package dashboard
+// builds and, when write is set, rewrites it. It reports whether it was stale.
+func SyncDashboard(root string, write bool) (bool, error) {
+	want, err := dashboard.JSON()
+	if err != nil {
+		return false, err
+	}
+	path := filepath.Join(root, ObservabilityDir, DashboardFile)
+	have, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return false, err
+	}
+	if bytes.Equal(have, want) {
+		return false, nil
+	}
+	if write {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 // SyncChartFiles compares the chart's files/ copies with the observability
