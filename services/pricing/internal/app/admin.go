@@ -127,8 +127,8 @@ var orderIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 // valid); redeeming again for the same order is a no-op. For the service
 // (an order consumer) or an admin.
 //
-// Nothing calls this yet: OrderPlaced does not carry the coupon code. It is
-// the mechanism a consumer of pricing.coupons will use once it does.
+// The pricing.coupons consumer (internal/events) calls it for every placed
+// order that used a coupon.
 func (s *Service) RedeemCoupon(ctx context.Context, code, orderID string) (domain.Coupon, error) {
 	if err := requireRole(ctx, principal.RoleService, principal.RoleAdmin); err != nil {
 		return domain.Coupon{}, err

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
 	"github.com/printfleet/printfleet/platform/grpcserver"
 	"github.com/printfleet/printfleet/platform/postgres"
@@ -23,6 +24,7 @@ import (
 	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
 	"github.com/printfleet/printfleet/services/pricing/internal/app"
 	"github.com/printfleet/printfleet/services/pricing/internal/demo"
+	"github.com/printfleet/printfleet/services/pricing/internal/events"
 	"github.com/printfleet/printfleet/services/pricing/internal/grpcapi"
 	store "github.com/printfleet/printfleet/services/pricing/internal/store/postgres"
 )
@@ -63,6 +65,10 @@ type Config struct {
 	// PollInterval checks price_data_version this often as a safety net
 	// (0 disables the poll).
 	PollInterval time.Duration `env:"PRICING_POLL_INTERVAL, default=2s"`
+	// AMQP is the broker the coupon consumer reads OrderPlaced from.
+	AMQP amqp.Config `env:", prefix=AMQP_"`
+	// Coupons runs the coupon-redemption consumer.
+	Coupons bool `env:"PRICING_COUPONS, default=true"`
 	// Grace bounds the gRPC drain (set from the process, not the environment).
 	Grace time.Duration `json:"-"`
 }
@@ -141,7 +147,29 @@ func Serve(ctx context.Context, p *run.Process) error {
 		in.DB.Close()
 		return fmt.Errorf("grpc listen %s: %w", cfg.GRPCAddr, err)
 	}
-	return in.Run(ctx, ln)
+	if !cfg.Coupons {
+		return in.Run(ctx, ln)
+	}
+	conn, err := amqp.Dial(ctx, cfg.AMQP, p.Log)
+	if err != nil {
+		in.DB.Close()
+		return err
+	}
+	defer conn.Close()
+	p.AddCheck("amqp", conn.Ready)
+	cctx, stopConsumer := context.WithCancel(ctx)
+	defer stopConsumer()
+	consumed := make(chan error, 1)
+	go func() {
+		consumed <- amqp.Consume(cctx, conn, amqp.ConsumerConfig{
+			Queue:       events.Queue,
+			RoutingKeys: []string{events.OrderPlacedKey},
+			Handler:     events.CouponHandler(in.App, p.Log),
+		})
+	}()
+	runErr := in.Run(ctx, ln)
+	stopConsumer()
+	return errors.Join(runErr, <-consumed)
 }
 
 func openApp(ctx context.Context, p *run.Process) (*app.Service, func(), error) {
