@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -295,5 +296,54 @@ func TestRouter(t *testing.T) {
 	_, err := adapters.Router{}.PushShipment(context.Background(), adapters.Store{Marketplace: "ebay"}, adapters.Shipment{})
 	if !adapters.IsPermanent(err) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// After a throttle, requests that waited out the pause together leave one
+// per token interval, not as a burst, until the marketplace answers again.
+func TestBudgetAfterThrottleReleasesOneAtATime(t *testing.T) {
+	t.Parallel()
+	b := adapters.NewBudgets().Get(adapters.Etsy, "key", 20, 10)
+	b.Learn(20, 10)
+	b.Spend(100 * time.Millisecond)
+	if _, burst := b.Limit(); burst != 1 {
+		t.Fatalf("burst while throttled = %d, want 1", burst)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var times []time.Time
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			if err := b.Wait(ctx); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			times = append(times, time.Now())
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 1; i < len(times); i++ {
+		if gap := times[i].Sub(times[i-1]); gap < 40*time.Millisecond {
+			t.Fatalf("requests %d and %d left %v apart; at 20/s one at a time is 50ms", i-1, i, gap)
+		}
+	}
+	// An answer ends the pacing: the announced burst is back.
+	b.Learn(20, 0)
+	if r, burst := b.Limit(); r != 20 || burst != 10 {
+		t.Fatalf("limit after an answer = %v/%d, want 20/10", r, burst)
+	}
+	time.Sleep(300 * time.Millisecond)
+	began := time.Now()
+	for range 4 {
+		if err := b.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(began); el > 30*time.Millisecond {
+		t.Fatalf("4 requests with 6 tokens saved took %v", el)
 	}
 }

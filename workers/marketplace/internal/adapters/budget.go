@@ -24,6 +24,11 @@ type Budget struct {
 
 	mu          sync.Mutex
 	pausedUntil time.Time
+	// burst is the bucket size to return to once the marketplace answers
+	// again after a throttle; until then (throttled) the bucket holds one
+	// token, so requests leave one by one and the first answer stops the rest.
+	burst     int
+	throttled bool
 }
 
 // Wait blocks until the budget allows one request. If that is not possible before
@@ -62,20 +67,37 @@ func (b *Budget) Wait(ctx context.Context) error {
 }
 
 // Learn adopts the rate (per second) and burst the marketplace announced; zero
-// leaves a value as it is.
+// leaves a value as it is. The adapters call it with every answer that carries
+// rate headers, so it also ends the one-at-a-time pacing Spend starts (a
+// throttled answer calls Spend right after, which starts it again).
 func (b *Budget) Learn(perSecond float64, burst int) {
 	if perSecond > 0 && rate.Limit(perSecond) != b.lim.Limit() {
 		b.lim.SetLimit(rate.Limit(perSecond))
 	}
-	if burst > 0 && burst != b.lim.Burst() {
-		b.lim.SetBurst(burst)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if burst > 0 {
+		b.burst = burst
+	}
+	b.throttled = false
+	if b.burst > 0 && b.burst != b.lim.Burst() {
+		b.lim.SetBurst(b.burst)
 	}
 }
 
 // Spend gives up whatever the bucket holds, because the marketplace said the budget
-// is spent, and pauses for at least d.
+// is spent, and pauses for at least d. Until the marketplace answers again (Learn)
+// the bucket holds at most one token: requests that waited out the pause together
+// would otherwise leave together, and if the marketplace is still refusing, all
+// but the first would arrive after it had said when to come back.
 func (b *Budget) Spend(d time.Duration) {
 	now := time.Now()
+	b.mu.Lock()
+	if !b.throttled {
+		b.throttled = true
+		b.lim.SetBurstAt(now, 1)
+	}
+	b.mu.Unlock()
 	// Take the whole of any fraction too: the marketplace's bucket emptied before
 	// we heard of it, so ours must not hold a head start.
 	if left := b.lim.TokensAt(now); left > 0 {
@@ -113,7 +135,7 @@ func (bs *Budgets) Get(m Marketplace, key string, perSecond float64, burst int) 
 	k := string(m) + "/" + key
 	b, ok := bs.m[k]
 	if !ok {
-		b = &Budget{m: m, lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
+		b = &Budget{m: m, lim: rate.NewLimiter(rate.Limit(perSecond), burst), burst: burst}
 		bs.m[k] = b
 	}
 	return b

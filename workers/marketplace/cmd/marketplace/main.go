@@ -1,0 +1,23 @@
+// Command marketplace is the marketplace worker: it pushes shipment tracking
+// to the Shopify, Etsy or Amazon store an order came from, writes a receipt
+// of each push to S3 and reports the outcome as MarketplacePushed (see
+// internal/worker). Its admin listener (/metrics, /healthz, /readyz, pprof)
+// defaults to 127.0.0.1:9205.
+package main
+
+import (
+	"os"
+
+	"github.com/printfleet/printfleet/platform/run"
+
+	"github.com/printfleet/printfleet/workers/marketplace/internal/worker"
+)
+
+const defaultAdminAddr = "127.0.0.1:9205"
+
+func main() {
+	if os.Getenv("PRINTFLEET_ADMIN_ADDR") == "" {
+		_ = os.Setenv("PRINTFLEET_ADMIN_ADDR", defaultAdminAddr)
+	}
+	run.Main("marketplace", worker.Serve)
+}
