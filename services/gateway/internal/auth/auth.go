@@ -96,9 +96,10 @@ func NewVerifier(ctx context.Context, cfg Config, client *http.Client) (*Verifie
 			NoErrorReturnFirstHTTPReq: &noErrFirst,
 			RefreshInterval:           refresh,
 			RefreshUnknownKID:         rate.NewLimiter(rate.Every(every), 1),
-			// A request never waits for the refresh limiter: an unknown key
-			// id while it is exhausted is simply refused.
-			RateLimitWaitMax: time.Millisecond,
+			// Bounds both the wait for the refresh limiter and the refresh
+			// itself. While the limiter is exhausted (its next token more
+			// than this away) an unknown key id is refused at once.
+			RateLimitWaitMax: 5 * time.Second,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("auth: jwks %s: %w", cfg.JWKSURL, err)
