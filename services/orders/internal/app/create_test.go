@@ -1,0 +1,183 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/services/orders/internal/app"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+	"github.com/printfleet/printfleet/services/orders/internal/testenv"
+)
+
+// fakeStore records the idempotency calls of CreateOrder; the rest is not
+// used by these tests.
+type fakeStore struct {
+	app.Store
+	claims, releases, creates int
+	replay                    []byte
+	claimErr                  error
+	created                   *domain.Order
+	change                    app.Change
+}
+
+func (s *fakeStore) ClaimIdempotencyKey(context.Context, string, string, []byte, time.Duration, time.Duration) ([]byte, error) {
+	s.claims++
+	return s.replay, s.claimErr
+}
+
+func (s *fakeStore) ReleaseIdempotencyKey(context.Context, string, string, []byte) error {
+	s.releases++
+	return nil
+}
+
+func (s *fakeStore) CreateOrder(_ context.Context, o *domain.Order, c app.Change, _ app.IdempotencyRecord) error {
+	s.creates++
+	s.created, s.change = o, c
+	return nil
+}
+
+var user = principal.Principal{Subject: "alice", Roles: []string{principal.RoleUser}}
+
+func input(f *testenv.Fixture) app.CreateOrderInput {
+	return app.CreateOrderInput{
+		Items: []app.RequestedItem{
+			{VariantID: f.VariantA, Quantity: 2, DesignID: f.Designs["alice"], PlacementID: f.PlacementFront},
+			{VariantID: f.VariantB, Quantity: 1},
+		},
+		Address:  domain.AddressFields{Name: "Ada", Line1: "1 Main St", City: "Springfield", PostalCode: "12345", CountryCode: "US"},
+		Currency: "USD", PaymentMethod: domain.PaymentMethodCard,
+	}
+}
+
+func encode(o *domain.Order) ([]byte, error) { return []byte(o.ID()), nil }
+
+func service(f *testenv.Fixture, st app.Store) *app.Service {
+	return app.NewService(app.Deps{Store: st, Catalog: f.Catalog, Pricing: f.Pricing, Log: testenv.Log()})
+}
+
+// The domain validates again whatever the transport let through: nothing
+// reaches the catalog, pricing or the store.
+func TestCreateOrderValidatesBeforeAnything(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		edit  func(in *app.CreateOrderInput)
+		key   string
+		field string
+	}{
+		"no key":            {func(*app.CreateOrderInput) {}, "", "idempotency-key"},
+		"key too long":      {func(*app.CreateOrderInput) {}, strings.Repeat("k", 300), "idempotency-key"},
+		"key not printable": {func(*app.CreateOrderInput) {}, "k\x00y", "idempotency-key"},
+		"zero quantity":     {func(in *app.CreateOrderInput) { in.Items[0].Quantity = 0 }, "k", "items[0].quantity"},
+		"negative quantity": {func(in *app.CreateOrderInput) { in.Items[1].Quantity = -5 }, "k", "items[1].quantity"},
+		"10,000 items": {func(in *app.CreateOrderInput) {
+			for range 10_000 {
+				in.Items = append(in.Items, in.Items[1])
+			}
+		}, "k", "items"},
+		"malformed id":      {func(in *app.CreateOrderInput) { in.Items[1].VariantID = "1 OR 1=1" }, "k", "items[1].variant_id"},
+		"oversized address": {func(in *app.CreateOrderInput) { in.Address.Name = strings.Repeat("n", 1000) }, "k", "shipping_address.name"},
+		"bad store id":      {func(in *app.CreateOrderInput) { in.StoreID = "store-1" }, "k", "store_id"},
+	}
+	for name, tc := range cases {
+		f := testenv.NewFixture("alice")
+		st := &fakeStore{}
+		in := input(f)
+		tc.edit(&in)
+		_, err := service(f, st).CreateOrder(context.Background(), user, tc.key, []byte("h"), in, encode)
+		if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: %v, want INVALID naming %s", name, err, tc.field)
+		}
+		if st.claims+st.creates > 0 || f.Catalog.Calls.Load()+f.Pricing.Calls.Load() > 0 {
+			t.Errorf("%s: reached the store or a dependency", name)
+		}
+	}
+}
+
+func TestCreateOrderReleasesTheKeyWhenItFails(t *testing.T) {
+	t.Parallel()
+	f := testenv.NewFixture("alice")
+	f.Pricing.Err = errs.E(errs.Unavailable, "pricing down")
+	st := &fakeStore{}
+	_, err := service(f, st).CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode)
+	if !errs.Is(err, errs.Unavailable) || st.releases != 1 || st.creates != 0 {
+		t.Fatalf("err %v, releases %d, creates %d", err, st.releases, st.creates)
+	}
+	if f.Catalog.Calls.Load() != 1 {
+		t.Fatalf("catalog asked %d times, want one batch call", f.Catalog.Calls.Load())
+	}
+}
+
+func TestCreateOrderReplaysWithoutWork(t *testing.T) {
+	t.Parallel()
+	f := testenv.NewFixture("alice")
+	st := &fakeStore{replay: []byte("first response")}
+	got, err := service(f, st).CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode)
+	if err != nil || string(got) != "first response" || f.Catalog.Calls.Load() != 0 || st.creates != 0 {
+		t.Fatalf("replay: %q %v", got, err)
+	}
+	st = &fakeStore{claimErr: errs.E(errs.Conflict, "in flight")}
+	if _, err := service(f, st).CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode); !errs.Is(err, errs.Conflict) || st.releases != 0 {
+		t.Fatalf("in flight: %v (releases %d), want Conflict and the holder's key untouched", err, st.releases)
+	}
+}
+
+func TestCreateOrderBuildsFromCatalogAndQuote(t *testing.T) {
+	t.Parallel()
+	f := testenv.NewFixture("alice")
+	st := &fakeStore{}
+	if _, err := service(f, st).CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode); err != nil {
+		t.Fatal(err)
+	}
+	o := st.created.Fields()
+	if o.Total.Amount() != 2*1800+1500+499 || o.Items[0].DesignKey == "" || o.Items[0].Placement.Name != "front" ||
+		o.Items[0].SKU != "TEE-S" || o.Items[1].Placement != nil {
+		t.Fatalf("order %+v", o)
+	}
+	if len(st.change.Events) != 1 || st.change.Events[0].Type != "orders.order_placed.v1" || st.change.Events[0].ID == "" ||
+		len(st.change.Timeline) != 1 || st.change.Timeline[0].Type != domain.EventPlaced {
+		t.Fatalf("change %+v", st.change)
+	}
+}
+
+func TestOnlyUsersPlaceOrders(t *testing.T) {
+	t.Parallel()
+	f := testenv.NewFixture("alice")
+	for _, p := range []principal.Principal{{}, {Subject: "svc", Roles: []string{principal.RoleService}}} {
+		_, err := service(f, &fakeStore{}).CreateOrder(context.Background(), p, "k", []byte("h"), input(f), encode)
+		if !errs.Is(err, errs.Unauthenticated) && !errs.Is(err, errs.PermissionDenied) {
+			t.Errorf("%v: %v", p, err)
+		}
+	}
+}
+
+func TestPageTokensRefuseTampering(t *testing.T) {
+	t.Parallel()
+	tokens := app.NewPageTokens([]byte("k1-0123456789abcdef"))
+	id := uuid.NewString()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 123000, time.UTC)
+	tok := tokens.OrderPosition("scope", at, id)
+	gotAt, gotID, err := tokens.ParseOrderPosition("scope", tok)
+	if err != nil || !gotAt.Equal(at) || gotID != id {
+		t.Fatalf("round trip: %v %v %v", gotAt, gotID, err)
+	}
+	flipped := []byte(tok)
+	flipped[5] ^= 1
+	for _, bad := range []string{string(flipped), tok + "A", tok[:len(tok)-1], ""} {
+		if _, _, err := tokens.ParseOrderPosition("scope", bad); !errs.Is(err, errs.Invalid) {
+			t.Errorf("token %q accepted", bad)
+		}
+	}
+	if _, _, err := tokens.ParseOrderPosition("other scope", tok); !errs.Is(err, errs.Invalid) {
+		t.Error("token accepted for another scope")
+	}
+	if _, _, err := app.NewPageTokens([]byte("another-key-0123456")).ParseOrderPosition("scope", tok); !errors.Is(err, err) || err == nil {
+		t.Error("token accepted under another key")
+	}
+}
