@@ -312,6 +312,22 @@ printfleet_amqp_queue_depth{queue=%q} 1
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
 	}
+	// Consume exports its own queue's and DLQ's depth on the default registry.
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "printfleet_amqp_queue_depth" {
+			for _, m := range mf.GetMetric() {
+				exported[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if exported[amqp.DLQName(q)] != 1 {
+		t.Errorf("default registry exports %v, want %s = 1", exported, amqp.DLQName(q))
+	}
 	assertDLQHolds(t, q, msg.ID)
 }
 

@@ -108,6 +108,7 @@ func (c *Conn) Ready(ctx context.Context) error {
 // Close stops recovery and closes the connection; consumers and publishers
 // using it fail with ErrClosed.
 func (c *Conn) Close() error {
+	untrackDepth(c)
 	c.cancel()
 	c.wg.Wait() // supervise closes the connection on its way out
 	if c.closeErr != nil && !errors.Is(c.closeErr, amqp091.ErrClosed) {

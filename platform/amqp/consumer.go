@@ -90,6 +90,7 @@ func Consume(ctx context.Context, conn *Conn, cfg ConsumerConfig) error {
 		}
 		return fmt.Errorf("amqp: consume %s: %w", cfg.Queue, err)
 	}
+	trackDepth(conn, cfg.Queue)
 	c := &consumer{
 		conn:  conn,
 		cfg:   cfg,

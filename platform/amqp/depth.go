@@ -2,6 +2,8 @@ package amqp
 
 import (
 	"context"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,5 +43,53 @@ func (d *depthCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(n), q)
+	}
+}
+
+// consumed tracks, per process, the queues that Consume is reading, so that
+// their depth and their dead-letter queue's depth are exported without any
+// wiring by the service.
+var consumed = struct {
+	sync.Mutex
+	once   sync.Once
+	queues map[string]*Conn
+}{queues: map[string]*Conn{}}
+
+// trackDepth exports the depth of queue and DLQName(queue) from now on.
+func trackDepth(conn *Conn, queue string) {
+	consumed.once.Do(func() {
+		_ = prometheus.DefaultRegisterer.Register(consumedCollector{})
+	})
+	consumed.Lock()
+	defer consumed.Unlock()
+	consumed.queues[queue] = conn
+	consumed.queues[DLQName(queue)] = conn
+}
+
+// untrackDepth stops exporting the queues read through conn.
+func untrackDepth(conn *Conn) {
+	consumed.Lock()
+	defer consumed.Unlock()
+	for q, c := range consumed.queues {
+		if c == conn {
+			delete(consumed.queues, q)
+		}
+	}
+}
+
+type consumedCollector struct{}
+
+func (consumedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- depthDesc }
+
+func (consumedCollector) Collect(ch chan<- prometheus.Metric) {
+	consumed.Lock()
+	byConn := map[*Conn][]string{}
+	for q, c := range consumed.queues {
+		byConn[c] = append(byConn[c], q)
+	}
+	consumed.Unlock()
+	for c, qs := range byConn {
+		sort.Strings(qs)
+		(&depthCollector{conn: c, queues: qs}).Collect(ch)
 	}
 }

@@ -102,7 +102,13 @@ func New(o Options, extra ...grpc.ServerOption) (*Server, error) {
 			protovalidatemw.StreamServerInterceptor(validator),
 		),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute}),
+		// MaxConnectionAge makes clients reconnect now and then, so that they
+		// re-resolve a headless Service and spread over pods added by a scale-up.
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle:     5 * time.Minute,
+			MaxConnectionAge:      5 * time.Minute,
+			MaxConnectionAgeGrace: 30 * time.Second,
+		}),
 		grpc.MaxRecvMsgSize(4 << 20),
 	}
 	s := &Server{
