@@ -56,3 +56,11 @@ bench: infra ## Benchmarks against the running-fleet setup, with the machine's o
 .PHONY: fmt
 fmt: ## gofmt every module
 	@gofmt -l -w $$(go list -m -f '{{.Dir}}')
+
+.PHONY: images
+images: ## Build every container image (REGISTRY=…, TAG=…, PUSH=1; needs a Docker engine)
+	@bash deploy/docker/build.sh
+
+.PHONY: manifests
+manifests: ## Regenerate deploy/k8s/manifests and the dashboard from the Helm chart
+	@go run ./deploy/cmd/render
