@@ -70,6 +70,8 @@ type WorkerConfig struct {
 	Payment payment.Config `env:", prefix=PAYMENT_"`
 	// Concurrency bounds handlers running at once.
 	Concurrency int `env:"ORDERS_WORKER_CONCURRENCY, default=32"`
+	// Queue is the worker's queue (tests use their own).
+	Queue string `env:"ORDERS_WORKER_QUEUE, default=orders.worker"`
 }
 
 func loadConfig(ctx context.Context, cfg any, common *Common) error {
@@ -225,7 +227,7 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return amqp.Consume(gctx, in.amqp, amqp.ConsumerConfig{
-			Queue: events.WorkerQueue, RoutingKeys: events.WorkerRoutingKeys,
+			Queue: cfg.Queue, RoutingKeys: events.WorkerRoutingKeys,
 			Concurrency: cfg.Concurrency, Handler: worker.Handler(w),
 		})
 	})
