@@ -59,7 +59,7 @@ type Options struct {
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT, default=15s"`
 
 	// ReceiptsBucket is filled from Config.ReceiptsBucket.
-	ReceiptsBucket string `env:"-"`
+	ReceiptsBucket string
 }
 
 func (o Options) withDefaults() Options {

@@ -34,8 +34,8 @@ var (
 	}, []string{"marketplace", "outcome"})
 
 	pushWait = promauto.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "printfleet_marketplace_push_wait_seconds",
-		Help: "Time a push spent off the wire: waiting for its rate budget, a Retry-After or a retry backoff.",
+		Name:    "printfleet_marketplace_push_wait_seconds",
+		Help:    "Time a push spent off the wire: waiting for its rate budget, a Retry-After or a retry backoff.",
 		Buckets: []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
 	}, []string{"marketplace"})
 

@@ -134,7 +134,9 @@ type S3Receipts struct {
 var _ Receipts = (*S3Receipts)(nil)
 
 // NewS3Receipts writes to bucket through c.
-func NewS3Receipts(c *minio.Client, bucket string) *S3Receipts { return &S3Receipts{c: c, bucket: bucket} }
+func NewS3Receipts(c *minio.Client, bucket string) *S3Receipts {
+	return &S3Receipts{c: c, bucket: bucket}
+}
 
 // PutReceipt stores body at key in one PUT and returns once the server has
 // acknowledged it.

@@ -236,7 +236,7 @@ func (w *Worker) HandleOrderShipped(ctx context.Context, d amqp.Delivery) error 
 			"attempts", p.res.Attempts, "http_status", p.httpStatus())
 		// No receipt: the key holds final outcomes only, and a resend may
 		// already have written one.
-		return fmt.Errorf("push shipment %s: %s", ev.GetShipmentId(), p.redact.String(p.err.Error()))
+		return &redactedError{msg: "push shipment " + ev.GetShipmentId() + ": " + p.redact.String(p.err.Error()), err: p.err}
 	}
 
 	key := ReceiptKey(ev.GetStoreId(), ev.GetShipmentId())
@@ -281,6 +281,16 @@ func (w *Worker) publish(ctx context.Context, ev *eventsv1.MarketplacePushed) er
 	}
 	return nil
 }
+
+// redactedError prints without secrets but still unwraps to the adapters'
+// classified error.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // pushRecord is what one push did.
 type pushRecord struct {
