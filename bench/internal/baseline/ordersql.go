@@ -50,8 +50,8 @@ const sqlInsertTimeline = `
 			INSERT INTO order_events (id, order_id, type, from_status, to_status, message, attributes, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
-// From platform/outbox: insertSQL, then the wake-up it queues after the
-// inserts (`SELECT pg_notify('` + notifyChannel + `', '')`).
+// From platform/outbox: insertSQL, then the relay wake-up Queue adds after
+// the inserts (pg_notify on notifyChannel, folded to its text here).
 const sqlInsertOutbox = `INSERT INTO outbox (id, type, payload, headers) VALUES ($1, $2, $3, $4)`
 
 const sqlNotifyOutbox = `SELECT pg_notify('printfleet_outbox', '')`

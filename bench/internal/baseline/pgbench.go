@@ -116,7 +116,7 @@ func (v OrderValues) Defines() map[string]string {
 		"req_hash": filler(32, 7), "response": filler(v.ResponseBytes, 11), "payload": filler(v.PayloadBytes, 13),
 		"status": "1", "currency": "USD", "subtotal": "1498", "shipping": "499", "discount": "0", "total": "1997",
 		"payment_method": "1", "quote_id": "0198c3d2-7a10-7c4e-9a51-3f4b2c1d0e9f", "version": "1",
-		"address": `{"name":"Ada Bench","line1":"1 Load St","line2":"","city":"Springfield","region":"IL","postal_code":"62701","country_code":"US"}`,
+		"address":     `{"name":"Ada Bench","line1":"1 Load St","line2":"","city":"Springfield","region":"IL","postal_code":"62701","country_code":"US"}`,
 		"positions":   "{0,1}",
 		"variant_ids": "{5c0f8a9e-3f7d-5b1e-8c2a-1d4e6f7a8b9c,6d1a9b0f-4e8c-5c2f-9d3b-2e5f7a8b9c0d}",
 		"product_ids": "{7e2b0c1a-5f9d-5d3a-ae4c-3f6a8b9c0d1e,8f3c1d2b-6a0e-5e4b-bf5d-4a7b9c0d1e2f}",
