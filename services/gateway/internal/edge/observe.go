@@ -1,13 +1,13 @@
 package edge
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // HTTPMetrics are the gateway's RED metrics, labelled by route template
@@ -18,24 +18,39 @@ type HTTPMetrics struct {
 	inflight prometheus.Gauge
 }
 
-// NewHTTPMetrics registers the metrics on reg.
+// NewHTTPMetrics registers the metrics on reg (reusing ones already there, so
+// that a second gateway in one process shares them).
 func NewHTTPMetrics(reg prometheus.Registerer) *HTTPMetrics {
-	f := promauto.With(reg)
 	return &HTTPMetrics{
-		requests: f.NewCounterVec(prometheus.CounterOpts{
+		requests: Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "printfleet_gateway_http_requests_total",
 			Help: "HTTP requests by route template, method and status class.",
-		}, []string{"route", "method", "code"}),
-		duration: f.NewHistogramVec(prometheus.HistogramOpts{
+		}, []string{"route", "method", "code"})),
+		duration: Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "printfleet_gateway_http_request_duration_seconds",
 			Help:    "HTTP request latency by route template, method and status class.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"route", "method", "code"}),
-		inflight: f.NewGauge(prometheus.GaugeOpts{
+		}, []string{"route", "method", "code"})),
+		inflight: Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "printfleet_gateway_http_requests_in_flight",
 			Help: "HTTP requests being served.",
-		}),
+		})),
 	}
+}
+
+// Register registers c on reg and returns it, or the collector already
+// registered under the same description.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err)
+	}
+	return c
 }
 
 // RouteUnmatched labels requests that matched no route.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -39,8 +40,15 @@ func TestMain(m *testing.M) {
 	// Spans are recorded (not exported) so that trace ids exist and travel.
 	otel.SetTracerProvider(sdktrace.NewTracerProvider())
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	// go-redis reports dial failures through its own logger; the tests with
+	// Redis down would fill the output with them.
+	goredis.SetLogger(nopRedisLogger{})
 	os.Exit(m.Run())
 }
+
+type nopRedisLogger struct{}
+
+func (nopRedisLogger) Printf(context.Context, string, ...any) {}
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
 

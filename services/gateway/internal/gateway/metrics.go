@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
@@ -21,21 +20,20 @@ type Metrics struct {
 
 // NewMetrics registers the gateway's metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	f := promauto.With(reg)
 	return &Metrics{
 		HTTP: edge.NewHTTPMetrics(reg),
-		rateDecisions: f.NewCounterVec(prometheus.CounterOpts{
+		rateDecisions: edge.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "printfleet_gateway_ratelimit_decisions_total",
 			Help: "Rate-limit decisions by class, source (redis or local fallback) and decision.",
-		}, []string{"class", "source", "decision"}),
-		redisUp: f.NewGauge(prometheus.GaugeOpts{
+		}, []string{"class", "source", "decision"})),
+		redisUp: edge.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "printfleet_gateway_ratelimit_redis_up",
 			Help: "1 while the shared (Redis) limiter answers, 0 while the in-process fallback is in use.",
-		}),
-		upstreamErrors: f.NewCounterVec(prometheus.CounterOpts{
+		})),
+		upstreamErrors: edge.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "printfleet_gateway_upstream_errors_total",
 			Help: "Failed upstream gRPC calls by service and gRPC code.",
-		}, []string{"service", "code"}),
+		}, []string{"service", "code"})),
 	}
 }
 

@@ -80,10 +80,10 @@ func tail(rl string) string {
 	return t
 }
 
-func limiterFor(rdb goredis.UniversalClient, prefix string, rule ratelimit.Rule) func(*gateway.Metrics, *slog.Logger) *ratelimit.Limiter {
+func limiterFor(rdb goredis.UniversalClient, prefix string, rule ratelimit.Rule, timeout time.Duration) func(*gateway.Metrics, *slog.Logger) *ratelimit.Limiter {
 	return func(m *gateway.Metrics, log *slog.Logger) *ratelimit.Limiter {
 		l, err := ratelimit.New(ratelimit.Options{
-			Redis: rdb, Prefix: prefix, Replicas: 3, Timeout: 50 * time.Millisecond,
+			Redis: rdb, Prefix: prefix, Replicas: 3, Timeout: timeout,
 			Rules: map[string]ratelimit.Rule{policy.ClassDefault: rule, policy.ClassWrite: rule},
 			Log:   log, OnDecision: m.RateDecision, OnRedisState: m.RedisState,
 		})
@@ -94,9 +94,9 @@ func limiterFor(rdb goredis.UniversalClient, prefix string, rule ratelimit.Rule)
 	}
 }
 
-func newRedis(addr string) goredis.UniversalClient {
-	return goredis.NewClient(&goredis.Options{Addr: addr, DialTimeout: 250 * time.Millisecond, ReadTimeout: 150 * time.Millisecond,
-		WriteTimeout: 150 * time.Millisecond, MaxRetries: 1, DisableIdentity: true})
+func newRedis(addr string, timeout time.Duration) goredis.UniversalClient {
+	return goredis.NewClient(&goredis.Options{Addr: addr, DialTimeout: timeout, ReadTimeout: timeout,
+		WriteTimeout: timeout, MaxRetries: 1, DisableIdentity: true})
 }
 
 // TestSharedLimitAcrossReplicas: three gateways share one 100/10s limit
@@ -114,12 +114,15 @@ func TestSharedLimitAcrossReplicas(t *testing.T) {
 	f := startFakes(t, testSigner(t))
 	var envs []*env
 	for range 3 {
-		rdb := newRedis("127.0.0.1:6379")
+		// Generous timeouts: this test is about sharing the limit, and a
+		// slow moment on a busy machine must not switch a replica to its
+		// local fallback (TestRedisUnreachable covers that).
+		rdb := newRedis("127.0.0.1:6379", time.Second)
 		t.Cleanup(func() { _ = rdb.Close() })
 		if err := rdb.Ping(context.Background()).Err(); err != nil {
 			t.Fatalf("redis: %v", err)
 		}
-		envs = append(envs, newEnv(t, withFakes(f), withLimiter(limiterFor(rdb, prefix, rule))))
+		envs = append(envs, newEnv(t, withFakes(f), withLimiter(limiterFor(rdb, prefix, rule, time.Second))))
 	}
 	res := roundRobin(t, envs, 1000, bearer(mint(t, "alice", []string{"user"})))
 	allowed, limited := res.byStatus[200], res.byStatus[429]
@@ -165,9 +168,9 @@ func TestRedisUnreachable(t *testing.T) {
 	f := startFakes(t, testSigner(t))
 	var envs []*env
 	for range 3 {
-		rdb := newRedis(closed)
+		rdb := newRedis(closed, 250*time.Millisecond)
 		t.Cleanup(func() { _ = rdb.Close() })
-		envs = append(envs, newEnv(t, withFakes(f), withLimiter(limiterFor(rdb, "test:gateway:down:", rule))))
+		envs = append(envs, newEnv(t, withFakes(f), withLimiter(limiterFor(rdb, "test:gateway:down:", rule, 50*time.Millisecond))))
 	}
 	res := roundRobin(t, envs, 1000, bearer(mint(t, "alice", []string{"user"})))
 	for code, n := range res.byStatus {
