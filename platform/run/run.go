@@ -69,7 +69,7 @@ func AdminAddr(addr string) Option { return func(o *options) { o.adminAddr = add
 // 1 when start-up or serving failed.
 func Main(name string, serve Serve, opts ...Option) {
 	if err := Run(context.Background(), name, serve, opts...); err != nil {
-		slog.Error("exit", "service", name, "err", err.Error())
+		slog.Error("exit", "err", err.Error())
 		os.Exit(1)
 	}
 }

@@ -73,7 +73,7 @@ func designPNG(t testing.TB, w, h int) []byte {
 // waits until it is ready.
 func readyDesign(t *testing.T, e *environment, user string, data []byte) string {
 	t.Helper()
-	created := e.api.must(t, http.StatusOK, http.MethodPost, "/v1/designs", user, map[string]any{
+	created := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/designs", user, map[string]any{
 		"filename": "artwork.png", "content_type": "image/png", "size_bytes": len(data),
 	})
 	id := str(created, "design", "id")
@@ -141,7 +141,7 @@ func TestJourney(t *testing.T) {
 		{"MARKETPLACE_AMAZON", "ATVPDKIKX0DER"},
 	} {
 		t.Run(strings.ToLower(strings.TrimPrefix(mk.marketplace, "MARKETPLACE_")), func(t *testing.T) {
-			store := e.api.must(t, http.StatusOK, http.MethodPost, "/v1/stores", alice, map[string]any{
+			store := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/stores", alice, map[string]any{
 				"marketplace": mk.marketplace, "shop_id": mk.shop, "name": "Alice's " + mk.marketplace,
 				"credentials": map[string]any{"api_key": "key-" + uuid.NewString(), "access_token": "10001." + uuid.NewString(),
 					"refresh_token": "refresh-" + uuid.NewString(), "client_id": "client", "client_secret": "secret-" + uuid.NewString()},
@@ -155,7 +155,7 @@ func TestJourney(t *testing.T) {
 				"store_id": str(store, "id"), "external_order_id": external,
 			}
 			first := e.api.do(t, http.MethodPost, "/v1/orders", alice, body, "Idempotency-Key", key)
-			if first.Status != http.StatusOK && first.Status != http.StatusCreated {
+			if first.Status != http.StatusCreated {
 				t.Fatalf("create order: %d %s", first.Status, first.Body)
 			}
 			again := e.api.do(t, http.MethodPost, "/v1/orders", alice, body, "Idempotency-Key", key)
@@ -175,7 +175,7 @@ func TestJourney(t *testing.T) {
 			}
 			// 7. Ship as the fulfillment partner; the tracking reaches the marketplace.
 			tracking := "1Z" + strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", ""))[:16]
-			e.api.must(t, http.StatusOK, http.MethodPost, "/v1/orders/"+id+"/shipments", partner, map[string]any{
+			e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/orders/"+id+"/shipments", partner, map[string]any{
 				"carrier": "UPS", "tracking_number": tracking, "tracking_url": "https://www.ups.com/track?tracknum=" + tracking,
 			})
 			waitStatus(t, e, alice, id, "ORDER_STATUS_SHIPPED", 10*time.Second)
@@ -240,7 +240,7 @@ func TestCancelReleasesStock(t *testing.T) {
 		"shipping_address": address(), "currency": "USD", "payment_method": "PAYMENT_METHOD_INVOICE",
 	}
 	r := e.api.do(t, http.MethodPost, "/v1/orders", bob, body, "Idempotency-Key", uuid.NewString())
-	if r.Status >= 300 {
+	if r.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
 	id := str(r.JSON(t), "id")

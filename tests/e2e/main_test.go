@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -34,7 +35,7 @@ func e2eLayout() fleet.Layout {
 	l.Vhost = "printfleet_e2e"
 	l.RedisDB = 1
 	l.InternalSecret = "e2e-internal-secret-0123456789abcdef"
-	l.JWTSecret = "e2e-jwt-secret-0123456789abcdef"
+	l.JWTSecret = "e2e-jwt-secret-0123456789abcdef-0123456789"
 	return l
 }
 
@@ -43,6 +44,7 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	flag.Parse()
 	if testing.Short() || os.Getenv("PRINTFLEET_E2E") == "off" {
 		return m.Run() // every test skips without env
 	}
