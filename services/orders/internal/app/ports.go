@@ -60,8 +60,8 @@ type QuoteLine struct {
 
 // Quote is pricing's answer; the order's totals come only from here.
 type Quote struct {
-	ID                                string
-	Lines                             []QuoteLine
+	ID                                  string
+	Lines                               []QuoteLine
 	Subtotal, Shipping, Discount, Total domain.Money
 }
 

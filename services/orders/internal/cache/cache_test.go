@@ -29,7 +29,7 @@ func orderAt(t testing.TB, id string, v int64) *domain.Order {
 	o, err := domain.UnmarshalOrderFromDatabase(domain.OrderFields{
 		ID: id, UserID: "alice", Status: domain.StatusPending, Currency: "USD",
 		Subtotal: usd(100), Shipping: usd(0), Discount: usd(0), Total: usd(100), PaymentMethod: domain.PaymentMethodCard,
-		Items: []domain.ItemFields{{ID: uuid.NewString(), VariantID: uuid.NewString(), Quantity: 1, UnitPrice: usd(100), LineTotal: usd(100)}},
+		Items:   []domain.ItemFields{{ID: uuid.NewString(), VariantID: uuid.NewString(), Quantity: 1, UnitPrice: usd(100), LineTotal: usd(100)}},
 		Version: v, CreatedAt: time.Unix(1700000000, 0), UpdatedAt: time.Unix(1700000000, 0),
 	})
 	if err != nil {

@@ -62,7 +62,9 @@ func OrderPlaced(o *domain.Order) outbox.Event {
 	}}
 }
 
-// StatusChanged announces any transition.
+// StatusChanged announces any transition. It is built inside a store update,
+// before the compare-and-set bumps the version by one: Version is the
+// version the change commits as.
 func StatusChanged(o *domain.Order, from domain.Status) outbox.Event {
 	return outbox.Event{Type: TypeOrderStatusChanged, Payload: &eventsv1.OrderStatusChanged{
 		OrderId: o.ID(), FromStatus: StatusName(from), ToStatus: StatusName(o.Status()),

@@ -51,7 +51,7 @@ func (c *fakeCatalog) GetVariants(ctx context.Context, req *catalogv1.GetVariant
 			resp.Variants = append(resp.Variants, &catalogv1.ResolvedVariant{
 				Variant:      &catalogv1.Variant{Id: id, Sku: "MUG-11", Title: "11 oz", Active: true, ProductId: c.product},
 				ProductTitle: "Mug", ProductActive: true,
-				Placements:   []*catalogv1.Placement{{Id: c.placement, Name: "wrap", WidthIn: 8.5, HeightIn: 3.5, MinDpi: 150, RecommendedDpi: 300, Technique: "sublimation"}},
+				Placements: []*catalogv1.Placement{{Id: c.placement, Name: "wrap", WidthIn: 8.5, HeightIn: 3.5, MinDpi: 150, RecommendedDpi: 300, Technique: "sublimation"}},
 			})
 		}
 	}
@@ -187,9 +187,9 @@ func TestProcessesServeAnOrderToPaid(t *testing.T) {
 		return c
 	}
 	req := &ordersv1.CreateOrderRequest{
-		Items: []*ordersv1.CreateOrderItem{{VariantId: cat.variant, Quantity: 3, DesignId: cat.design, PlacementId: cat.placement}},
+		Items:           []*ordersv1.CreateOrderItem{{VariantId: cat.variant, Quantity: 3, DesignId: cat.design, PlacementId: cat.placement}},
 		ShippingAddress: &typesv1.Address{Name: "Carol", Line1: "5 Rue X", City: "Paris", PostalCode: "75001", CountryCode: "FR"},
-		Currency: "EUR", PaymentMethod: ordersv1.PaymentMethod_PAYMENT_METHOD_CARD,
+		Currency:        "EUR", PaymentMethod: ordersv1.PaymentMethod_PAYMENT_METHOD_CARD,
 	}
 	var o *ordersv1.Order
 	deadline := time.Now().Add(60 * time.Second)

@@ -158,14 +158,14 @@ func (p *Pricing) CreateQuote(_ context.Context, r app.QuoteRequest) (app.Quote,
 // Fixture is a catalog with one product of two variants and a ready design
 // per user.
 type Fixture struct {
-	Catalog                      *Catalog
-	Pricing                      *Pricing
+	Catalog                       *Catalog
+	Pricing                       *Pricing
 	ProductID, VariantA, VariantB string
-	InactiveVariant              string
+	InactiveVariant               string
 	PlacementFront, PlacementBack string
 	// Designs maps a user to their ready design; LowResDesign is REJECT on
 	// the back placement.
-	Designs      map[string]string
+	Designs       map[string]string
 	PendingDesign string
 }
 
@@ -284,7 +284,9 @@ func (s *Server) As(user string, roles []string, key string) context.Context {
 }
 
 // User is a caller with the user role.
-func (s *Server) User(user, key string) context.Context { return s.As(user, []string{principal.RoleUser}, key) }
+func (s *Server) User(user, key string) context.Context {
+	return s.As(user, []string{principal.RoleUser}, key)
+}
 
 // Count returns the number of rows of table matching where.
 func Count(t testing.TB, pool *pgxpool.Pool, table, where string, args ...any) int {

@@ -14,12 +14,16 @@ import (
 )
 
 // Client implements app.Catalog over gRPC.
-type Client struct{ c catalogv1.CatalogServiceClient }
+type Client struct {
+	c catalogv1.CatalogServiceClient
+}
 
 var _ app.Catalog = (*Client)(nil)
 
 // New returns a client on cc (dialled with platform/grpcclient).
-func New(cc grpc.ClientConnInterface) *Client { return &Client{c: catalogv1.NewCatalogServiceClient(cc)} }
+func New(cc grpc.ClientConnInterface) *Client {
+	return &Client{c: catalogv1.NewCatalogServiceClient(cc)}
+}
 
 // GetVariants implements app.Catalog.
 func (c *Client) GetVariants(ctx context.Context, variantIDs, designIDs []string) (app.CatalogLookup, error) {

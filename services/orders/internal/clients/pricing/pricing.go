@@ -16,12 +16,16 @@ import (
 )
 
 // Client implements app.Pricing over gRPC.
-type Client struct{ c pricingv1.PricingServiceClient }
+type Client struct {
+	c pricingv1.PricingServiceClient
+}
 
 var _ app.Pricing = (*Client)(nil)
 
 // New returns a client on cc (dialled with platform/grpcclient).
-func New(cc grpc.ClientConnInterface) *Client { return &Client{c: pricingv1.NewPricingServiceClient(cc)} }
+func New(cc grpc.ClientConnInterface) *Client {
+	return &Client{c: pricingv1.NewPricingServiceClient(cc)}
+}
 
 // CreateQuote implements app.Pricing.
 func (c *Client) CreateQuote(ctx context.Context, r app.QuoteRequest) (app.Quote, error) {
@@ -69,24 +73,19 @@ func ToQuote(q *pricingv1.Quote, currency string) (app.Quote, error) {
 		}
 		return domain.NewMoney(m.GetAmountMinor(), currency)
 	}
-	out := app.Quote{ID: q.GetQuoteId()}
-	var err error
-	for name, dst := range map[string]*domain.Money{"subtotal": &out.Subtotal, "shipping": &out.Shipping, "discount": &out.Discount} {
-		var src *typesv1.Money
-		switch name {
-		case "subtotal":
-			src = q.GetSubtotal()
-		case "shipping":
-			src = q.GetShipping()
-		case "discount":
-			src = q.GetDiscount()
-		}
-		if *dst, err = conv(name, src); err != nil {
-			return app.Quote{}, err
-		}
-	}
 	if q.GetTotal() == nil {
 		return app.Quote{}, fmt.Errorf("quote %s has no total", q.GetQuoteId())
+	}
+	out := app.Quote{ID: q.GetQuoteId()}
+	var err error
+	if out.Subtotal, err = conv("subtotal", q.GetSubtotal()); err != nil {
+		return app.Quote{}, err
+	}
+	if out.Shipping, err = conv("shipping", q.GetShipping()); err != nil {
+		return app.Quote{}, err
+	}
+	if out.Discount, err = conv("discount", q.GetDiscount()); err != nil {
+		return app.Quote{}, err
 	}
 	if out.Total, err = conv("total", q.GetTotal()); err != nil {
 		return app.Quote{}, err

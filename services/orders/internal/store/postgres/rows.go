@@ -88,10 +88,10 @@ func toPlacementJSON(p *domain.PlacementSpec) []byte {
 // scanOrder reads one row selected with orderColumns.
 func scanOrder(row pgx.Row) (*domain.Order, error) {
 	var (
-		f                                            domain.OrderFields
-		status, method                               int16
-		subtotal, shipping, discount, total          int64
-		addr, items, shipments                       []byte
+		f                                   domain.OrderFields
+		status, method                      int16
+		subtotal, shipping, discount, total int64
+		addr, items, shipments              []byte
 	)
 	err := row.Scan(&f.ID, &f.UserID, &status, &f.Currency, &subtotal, &shipping, &discount, &total,
 		&f.CouponCode, &method, &f.StoreID, &f.ExternalOrderID, &f.QuoteID, &f.PaymentID, &f.RefundID,

@@ -185,9 +185,9 @@ func queueItems(b *pgx.Batch, f domain.OrderFields) {
 	n := len(f.Items)
 	var (
 		ids, variants, products, skus, titles, designs, placementIDs, designKeys, printKeys = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		positions, quantities                                                            = make([]int32, n), make([]int32, n)
-		unitPrices, lineTotals                                                           = make([]int64, n), make([]int64, n)
-		placements                                                                       = make([]*string, n)
+		positions, quantities                                                               = make([]int32, n), make([]int32, n)
+		unitPrices, lineTotals                                                              = make([]int64, n), make([]int64, n)
+		placements                                                                          = make([]*string, n)
 	)
 	for i, it := range f.Items {
 		ids[i], variants[i], products[i], skus[i], titles[i] = it.ID, it.VariantID, it.ProductID, it.SKU, it.Title
@@ -227,17 +227,16 @@ func queueTimeline(b *pgx.Batch, entries []domain.TimelineEntry) {
 
 // GetOrder implements app.Store.
 func (s *Store) GetOrder(ctx context.Context, id, ownerID string) (*domain.Order, error) {
-	return getOrder(ctx, s.primary, id, ownerID, false)
+	return getOrder(ctx, s.primary, id, ownerID)
 }
 
-func getOrder(ctx context.Context, q postgres.Querier, id, ownerID string, forUpdate bool) (*domain.Order, error) {
+// getOrder reads one order; the owner filter is part of the SQL, so an order
+// of someone else is simply not found.
+func getOrder(ctx context.Context, q postgres.Querier, id, ownerID string) (*domain.Order, error) {
 	if !domain.IsUUID(id) {
 		return nil, notFound()
 	}
 	sql := `SELECT ` + orderColumns + ` FROM orders o WHERE o.id = $1 AND ($2 = '' OR o.user_id = $2)`
-	if forUpdate {
-		sql += ` FOR NO KEY UPDATE`
-	}
 	o, err := scanOrder(q.QueryRow(ctx, sql, id, ownerID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound()
@@ -327,7 +326,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptio
 					return app.ErrAlreadyProcessed
 				}
 			}
-			o, err := getOrder(ctx, tx, id, opts.OwnerID, false)
+			o, err := getOrder(ctx, tx, id, opts.OwnerID)
 			if err != nil {
 				return err
 			}
