@@ -864,8 +864,10 @@ type ResolvedVariant struct {
 	ProductTitle  string                 `protobuf:"bytes,2,opt,name=product_title,json=productTitle,proto3" json:"product_title,omitempty"`
 	ProductActive bool                   `protobuf:"varint,3,opt,name=product_active,json=productActive,proto3" json:"product_active,omitempty"`
 	Placements    []*Placement           `protobuf:"bytes,4,rep,name=placements,proto3" json:"placements,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// S3 key of the product photo mockups are composited on.
+	ProductImageKey string `protobuf:"bytes,5,opt,name=product_image_key,json=productImageKey,proto3" json:"product_image_key,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ResolvedVariant) Reset() {
@@ -924,6 +926,13 @@ func (x *ResolvedVariant) GetPlacements() []*Placement {
 		return x.Placements
 	}
 	return nil
+}
+
+func (x *ResolvedVariant) GetProductImageKey() string {
+	if x != nil {
+		return x.ProductImageKey
+	}
+	return ""
 }
 
 // GetVariantsResponse holds the variants and designs that exist; missing ids
@@ -1150,11 +1159,13 @@ type Design struct {
 	ThumbnailUrl string `protobuf:"bytes,8,opt,name=thumbnail_url,json=thumbnailUrl,proto3" json:"thumbnail_url,omitempty"`
 	PreviewUrl   string `protobuf:"bytes,9,opt,name=preview_url,json=previewUrl,proto3" json:"preview_url,omitempty"`
 	// S3 keys (internal consumers use these).
-	ObjectKey     string                 `protobuf:"bytes,10,opt,name=object_key,json=objectKey,proto3" json:"object_key,omitempty"`
-	ThumbnailKey  string                 `protobuf:"bytes,11,opt,name=thumbnail_key,json=thumbnailKey,proto3" json:"thumbnail_key,omitempty"`
-	PreviewKey    string                 `protobuf:"bytes,12,opt,name=preview_key,json=previewKey,proto3" json:"preview_key,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	ObjectKey    string                 `protobuf:"bytes,10,opt,name=object_key,json=objectKey,proto3" json:"object_key,omitempty"`
+	ThumbnailKey string                 `protobuf:"bytes,11,opt,name=thumbnail_key,json=thumbnailKey,proto3" json:"thumbnail_key,omitempty"`
+	PreviewKey   string                 `protobuf:"bytes,12,opt,name=preview_key,json=previewKey,proto3" json:"preview_key,omitempty"`
+	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// S3 key of the processed master (sRGB, oriented) print files are made from.
+	MasterKey     string `protobuf:"bytes,15,opt,name=master_key,json=masterKey,proto3" json:"master_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1285,6 +1296,13 @@ func (x *Design) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Design) GetMasterKey() string {
+	if x != nil {
+		return x.MasterKey
+	}
+	return ""
 }
 
 // CreateDesignRequest describes the file the client will upload.
@@ -2055,14 +2073,15 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\vvariant_ids\x18\x01 \x03(\tB\x11\xbaH\x0e\x92\x01\v\b\x01\x10d\"\x05r\x03\xb0\x01\x01R\n" +
 	"variantIds\x12.\n" +
 	"\n" +
-	"design_ids\x18\x02 \x03(\tB\x0f\xbaH\f\x92\x01\t\x10d\"\x05r\x03\xb0\x01\x01R\tdesignIds\"\xd9\x01\n" +
+	"design_ids\x18\x02 \x03(\tB\x0f\xbaH\f\x92\x01\t\x10d\"\x05r\x03\xb0\x01\x01R\tdesignIds\"\x85\x02\n" +
 	"\x0fResolvedVariant\x128\n" +
 	"\avariant\x18\x01 \x01(\v2\x1e.printfleet.catalog.v1.VariantR\avariant\x12#\n" +
 	"\rproduct_title\x18\x02 \x01(\tR\fproductTitle\x12%\n" +
 	"\x0eproduct_active\x18\x03 \x01(\bR\rproductActive\x12@\n" +
 	"\n" +
 	"placements\x18\x04 \x03(\v2 .printfleet.catalog.v1.PlacementR\n" +
-	"placements\"\x92\x01\n" +
+	"placements\x12*\n" +
+	"\x11product_image_key\x18\x05 \x01(\tR\x0fproductImageKey\"\x92\x01\n" +
 	"\x13GetVariantsResponse\x12B\n" +
 	"\bvariants\x18\x01 \x03(\v2&.printfleet.catalog.v1.ResolvedVariantR\bvariants\x127\n" +
 	"\adesigns\x18\x02 \x03(\v2\x1d.printfleet.catalog.v1.DesignR\adesigns\"\xbc\x01\n" +
@@ -2079,7 +2098,7 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
 	"placements\x18\x05 \x03(\v2%.printfleet.catalog.v1.PlacementCheckR\n" +
 	"placements\x12\x1a\n" +
-	"\bproblems\x18\x06 \x03(\tR\bproblems\"\xac\x04\n" +
+	"\bproblems\x18\x06 \x03(\tR\bproblems\"\xcb\x04\n" +
 	"\x06Design\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bowner_id\x18\x02 \x01(\tR\aownerId\x12;\n" +
@@ -2101,7 +2120,9 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xb7\x01\n" +
+	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1d\n" +
+	"\n" +
+	"master_key\x18\x0f \x01(\tR\tmasterKey\"\xb7\x01\n" +
 	"\x13CreateDesignRequest\x12&\n" +
 	"\bfilename\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xff\x01R\bfilename\x12K\n" +
