@@ -34,6 +34,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
+	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 
 	"github.com/printfleet/printfleet/workers/marketplace/internal/adapters"
 )
@@ -170,7 +171,7 @@ func (w *Worker) HandleStatusChanged(ctx context.Context, d amqp.Delivery) error
 	action := "ignored"
 	if ev.GetStoreId() == "" {
 		action = "no_store"
-	} else if ev.GetToStatus() == "ORDER_STATUS_CANCELLED" || ev.GetToStatus() == "CANCELLED" {
+	} else if ev.GetToStatus() == ordersv1.OrderStatus_ORDER_STATUS_CANCELLED.String() {
 		w.log.InfoContext(ctx, "marketplace order cancelled; the marketplace is not told (no adapter pushes cancellations)",
 			"order_id", ev.GetOrderId(), "store_id", ev.GetStoreId())
 	}
@@ -218,11 +219,14 @@ func (w *Worker) HandleOrderShipped(ctx context.Context, d amqp.Delivery) error 
 		attribute.Int("attempts", p.res.Attempts), attribute.Int("http_status", p.httpStatus()))
 	log := w.log.With("order_id", ev.GetOrderId(), "shipment_id", ev.GetShipmentId(), "store_id", ev.GetStoreId(),
 		"marketplace", p.marketplace, "message_id", d.ID, "delivery_attempt", d.Attempt)
-	pushesTotal.WithLabelValues(p.marketplace, p.outcome).Inc()
 	pushDuration.WithLabelValues(p.marketplace, p.outcome).Observe(p.finished.Sub(p.started).Seconds())
 	if p.pushed {
 		observeCalls(p.marketplace, p.res)
 	}
+	// pushes_total counts how each delivery ended: a push whose receipt or
+	// event fails is given back to the queue too.
+	outcome := outcomeRetry
+	defer func() { pushesTotal.WithLabelValues(p.marketplace, outcome).Inc() }()
 
 	if p.outcome == outcomeRetry {
 		switch adapters.ReasonOf(p.err) {
@@ -255,6 +259,7 @@ func (w *Worker) HandleOrderShipped(ctx context.Context, d amqp.Delivery) error 
 		span.SetStatus(codes.Error, "publish")
 		return err
 	}
+	outcome = p.outcome
 	if p.outcome == outcomeFailed {
 		log.WarnContext(ctx, "marketplace push failed permanently", "err", p.message(), "http_status", p.httpStatus(), "receipt_key", key)
 	} else {
