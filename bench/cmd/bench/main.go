@@ -30,6 +30,7 @@ func run() error {
 	noFleet := flag.Bool("no-fleet", false, "only the machine's limits")
 	noRender := flag.Bool("no-render", false, "skip the design render comparison")
 	renders := flag.Int("render-runs", 3, "timed render jobs per side")
+	serve := flag.Bool("serve", false, "only start the benchmark's fleet (ports +2000) and keep it up until Ctrl-C")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -44,6 +45,9 @@ func run() error {
 	}
 	if *out == "" {
 		*out = filepath.Join(root, "bench", "results")
+	}
+	if *serve {
+		return harness.Serve(ctx, harness.Options{Root: root, Log: os.Stderr})
 	}
 	res, err := harness.Run(ctx, harness.Options{Root: root, OutDir: *out, Scale: *scale, NoFleet: *noFleet,
 		NoRender: *noRender, RenderRuns: *renders, Log: os.Stderr})

@@ -75,10 +75,12 @@ func budgets(run *report.Run, b *bench) []report.Budget {
 	if q := b.product; q != nil {
 		// Zero scans of the product tables, and no transactions beyond
 		// the idle rate (within 1 per 1,000 requests of noise).
-		out = append(out, report.Check(name, want,
-			fmt.Sprintf("%d scans of products/variants/placements; %+.0f transactions vs idle over %d requests (%.4f/request)",
-				q.tableScans, q.excess(), q.requests, q.perRequest()),
-			q.tableScans == 0 && q.perRequest() < 0.001))
+		got := fmt.Sprintf("%d scans of products/variants/placements; %+.0f transactions vs idle over %d requests (%.4f/request)",
+			q.tableScans, q.excess(), q.requests, q.perRequest())
+		if q.projection != "" {
+			got += "; " + q.projection
+		}
+		out = append(out, report.Check(name, want, got, q.tableScans == 0 && q.perRequest() < 0.001))
 	} else {
 		out = append(out, report.Skip(name, want, "product phase did not run"))
 	}

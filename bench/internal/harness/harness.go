@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/printfleet/printfleet/bench/internal/fleetrun"
 	"github.com/printfleet/printfleet/bench/internal/load"
 	"github.com/printfleet/printfleet/bench/internal/report"
 )
@@ -146,6 +147,24 @@ func loadAvg() float64 {
 	}
 	v, _ := strconv.ParseFloat(f[0], 64)
 	return v
+}
+
+// Serve builds and starts the benchmark's fleet and keeps it running until
+// ctx ends: for profiling or poking at the layout the benchmark uses.
+func Serve(ctx context.Context, o Options) error {
+	work := filepath.Join(o.Root, ".run", "bench")
+	b := &bench{o: o, run: &report.Run{}, work: work}
+	if err := b.buildFleet(ctx); err != nil {
+		return err
+	}
+	l := fleetrun.Layout()
+	f, err := fleetrun.Start(ctx, l, b.binDir, filepath.Join(work, "logs"))
+	if err != nil {
+		return err
+	}
+	o.logf("fleet up: gateway %s, logs %s; Ctrl-C stops it", l.GatewayURL(), filepath.Join(work, "logs"))
+	<-ctx.Done()
+	return f.Stop(20 * time.Second)
 }
 
 // FindRoot walks up from dir to the directory holding go.work.

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/printfleet/printfleet/bench/internal/client"
 	"github.com/printfleet/printfleet/bench/internal/load"
 	"github.com/printfleet/printfleet/bench/internal/report"
 	"github.com/printfleet/printfleet/bench/internal/scenario"
@@ -23,6 +27,7 @@ type queryCount struct {
 	tuples     int64
 	tables     []string
 	db         string
+	projection string // the catalog's own hit/miss counters, when read
 }
 
 func (q *queryCount) excess() float64 { return float64(q.xacts) - q.idleXacts }
@@ -152,6 +157,13 @@ func (b *bench) productGet(ctx context.Context, fr *fleetRun) {
 			return
 		}
 	}
+	// Let the catalog finish what the seed and the orders set going
+	// (outbox events, projector updates) so that the count below is the
+	// reads' own.
+	if err := b.quiet(ctx, fr.layout.PGURL("catalog"), 30*time.Second); err != nil {
+		b.note("product GET: catalog outbox not drained: %v", err)
+	}
+	before, merr := projectionReads(ctx, "http://"+fr.layout.Admin(9202)+"/metrics")
 	var maxRes, openRes *load.Result
 	qc, err := b.counted(ctx, fr.layout.PGURL("catalog"), fr.layout.DBName("catalog"), []string{"products", "variants", "placements"}, 4*time.Second, func() int64 {
 		maxRes = b.closed(ctx, b.o.d(10*time.Second), op)
@@ -169,6 +181,14 @@ func (b *bench) productGet(ctx context.Context, fr *fleetRun) {
 	if qc != nil {
 		b.product = qc
 		o.Note = qc.String()
+		after, aerr := projectionReads(ctx, "http://"+fr.layout.Admin(9202)+"/metrics")
+		if merr == nil && aerr == nil {
+			qc.projection = fmt.Sprintf("catalog_projection_reads_total{op=\"get\"} during the phase: %d hit, %d miss, %d error",
+				after["hit"]-before["hit"], after["miss"]-before["miss"], after["error"]-before["error"])
+			o.Note += "; " + qc.projection
+		} else {
+			b.note("product GET: catalog metrics not read: %v %v", merr, aerr)
+		}
 	} else {
 		b.note("product GET: query count not measured: %v", err)
 	}
@@ -250,4 +270,69 @@ func (b *bench) countOrders(ctx context.Context, fr *fleetRun, user string) (int
 	var n int64
 	err = conn.QueryRow(ctx, `SELECT count(*) FROM orders WHERE user_id = $1`, user).Scan(&n)
 	return n, err
+}
+
+// quiet waits until db's outbox has nothing left to publish, then a
+// moment for the consumers of what it published.
+func (b *bench) quiet(ctx context.Context, url string, limit time.Duration) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(limit)
+	for {
+		var n int64
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			time.Sleep(time.Second)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d events still unpublished after %v", n, limit)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// projectionReads scrapes the catalog's catalog_projection_reads_total
+// counters for op="get", by result.
+func projectionReads(ctx context.Context, url string) (map[string]int64, error) {
+	c := client.New(1)
+	defer c.CloseIdleConnections()
+	body, err := client.Do(ctx, c, http.MethodGet, url, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return parseCounter(string(body), "catalog_projection_reads_total", "op", "get", "result"), nil
+}
+
+// parseCounter reads the samples of a counter from a Prometheus text
+// exposition whose label sel equals selVal, keyed by label by's value.
+func parseCounter(text, name, sel, selVal, by string) map[string]int64 {
+	out := map[string]int64{}
+	for _, line := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		labels, value, ok := strings.Cut(strings.TrimPrefix(line, name+"{"), "} ")
+		if !ok {
+			continue
+		}
+		l := map[string]string{}
+		for _, kv := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			l[k] = strings.Trim(v, `"`)
+		}
+		if l[sel] != selVal {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
+		if err == nil {
+			out[l[by]] += int64(f)
+		}
+	}
+	return out
 }
