@@ -94,10 +94,11 @@ type StockVariant struct {
 
 // ResolvedVariant is a variant with its product's placements.
 type ResolvedVariant struct {
-	Variant       domain.Variant
-	ProductTitle  string
-	ProductActive bool
-	Placements    []domain.Placement
+	Variant         domain.Variant
+	ProductTitle    string
+	ProductActive   bool
+	ProductImageKey string
+	Placements      []domain.Placement
 }
 
 // Clock is time.Now, replaceable in tests.

@@ -92,7 +92,7 @@ func (s *Server) GetVariants(ctx context.Context, r *catalogv1.GetVariantsReques
 	out := &catalogv1.GetVariantsResponse{}
 	for i := range vs {
 		rv := &catalogv1.ResolvedVariant{Variant: toProtoVariant(&vs[i].Variant), ProductTitle: vs[i].ProductTitle,
-			ProductActive: vs[i].ProductActive}
+			ProductActive: vs[i].ProductActive, ProductImageKey: vs[i].ProductImageKey}
 		for j := range vs[i].Placements {
 			rv.Placements = append(rv.Placements, toProtoPlacement(&vs[i].Placements[j]))
 		}
@@ -243,7 +243,7 @@ var dpiVerdict = map[string]catalogv1.DpiVerdict{
 func toProtoDesign(d *domain.Design, urls app.DesignURLs) *catalogv1.Design {
 	out := &catalogv1.Design{Id: d.ID, OwnerId: d.OwnerID, Status: designStatus[d.Status], Filename: d.Filename,
 		ContentType: d.ContentType, SizeBytes: d.SizeBytes, ThumbnailUrl: urls.Thumbnail, PreviewUrl: urls.Preview,
-		ObjectKey: d.ObjectKey, ThumbnailKey: d.ThumbnailKey, PreviewKey: d.PreviewKey}
+		ObjectKey: d.ObjectKey, ThumbnailKey: d.ThumbnailKey, PreviewKey: d.PreviewKey, MasterKey: d.MasterKey}
 	if !d.CreatedAt.IsZero() {
 		out.CreatedAt, out.UpdatedAt = timestamppb.New(d.CreatedAt), timestamppb.New(d.UpdatedAt)
 	}

@@ -418,11 +418,14 @@ func (o *Order) PaymentID() string            { return o.paymentID }
 func (o *Order) RefundID() string             { return o.refundID }
 func (o *Order) StockReserved() bool          { return o.stockReserved }
 func (o *Order) StoreID() string              { return o.storeID }
-func (o *Order) ExternalOrderID() string      { return o.externalOrderID }
-func (o *Order) CreatedAt() time.Time         { return o.createdAt }
-func (o *Order) UpdatedAt() time.Time         { return o.updatedAt }
-func (o *Order) Items() []Item                { return slices.Clone(o.items) }
-func (o *Order) Shipments() []Shipment        { return slices.Clone(o.shipments) }
+
+// CouponCode is the coupon the quote applied ("" for none).
+func (o *Order) CouponCode() string      { return o.couponCode }
+func (o *Order) ExternalOrderID() string { return o.externalOrderID }
+func (o *Order) CreatedAt() time.Time    { return o.createdAt }
+func (o *Order) UpdatedAt() time.Time    { return o.updatedAt }
+func (o *Order) Items() []Item           { return slices.Clone(o.items) }
+func (o *Order) Shipments() []Shipment   { return slices.Clone(o.shipments) }
 
 // OwnedBy reports whether userID placed the order.
 func (o *Order) OwnedBy(userID string) bool { return userID != "" && o.userID == userID }

@@ -58,7 +58,7 @@ func placedItems(o *domain.Order) []*eventsv1.OrderPlacedItem {
 func OrderPlaced(o *domain.Order) outbox.Event {
 	return outbox.Event{Type: TypeOrderPlaced, Payload: &eventsv1.OrderPlaced{
 		OrderId: o.ID(), UserId: o.UserID(), Items: placedItems(o), Total: money(o.Total()),
-		StoreId: o.StoreID(), PlacedAt: timestamppb.New(o.CreatedAt()),
+		StoreId: o.StoreID(), PlacedAt: timestamppb.New(o.CreatedAt()), CouponCode: o.CouponCode(),
 	}}
 }
 

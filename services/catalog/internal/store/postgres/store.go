@@ -459,7 +459,7 @@ func (t *tx) Release(ctx context.Context, orderID string) (bool, []string, error
 func (s *Store) Resolve(ctx context.Context, variantIDs, designIDs []string) ([]app.ResolvedVariant, []domain.Design, error) {
 	vids, dids := validIDs(variantIDs), validIDs(designIDs)
 	b := &pgx.Batch{}
-	b.Queue(`SELECT `+variantCols+`, p.title, p.active FROM variants v JOIN products p ON p.id = v.product_id
+	b.Queue(`SELECT `+variantCols+`, p.title, p.active, p.image_key FROM variants v JOIN products p ON p.id = v.product_id
 		WHERE v.id = ANY($1::uuid[])`, vids)
 	b.Queue(`SELECT `+placementCols+` FROM placements pl
 		WHERE pl.product_id IN (SELECT product_id FROM variants WHERE id = ANY($1::uuid[]))
@@ -475,7 +475,7 @@ func (s *Store) Resolve(ctx context.Context, variantIDs, designIDs []string) ([]
 		var x app.ResolvedVariant
 		v := &x.Variant
 		err := r.Scan(&v.ID, &v.ProductID, &v.SKU, &v.Title, &v.Size, &v.Color, &v.WeightGrams, &v.Price.Currency,
-			&v.Price.AmountMinor, &v.Active, &v.StockTracked, &v.StockAvailable, &x.ProductTitle, &x.ProductActive)
+			&v.Price.AmountMinor, &v.Active, &v.StockTracked, &v.StockAvailable, &x.ProductTitle, &x.ProductActive, &x.ProductImageKey)
 		return x, err
 	})
 	if err != nil {

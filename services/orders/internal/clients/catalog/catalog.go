@@ -8,6 +8,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/grpcclient"
+	"github.com/printfleet/printfleet/platform/principal"
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
@@ -25,8 +27,11 @@ func New(cc grpc.ClientConnInterface) *Client {
 	return &Client{c: catalogv1.NewCatalogServiceClient(cc)}
 }
 
-// GetVariants implements app.Catalog.
+// GetVariants implements app.Catalog. The lookup is an internal call made as
+// the orders service (catalog serves it to services only); the caller's
+// ownership of each design is checked by app against the owner returned.
 func (c *Client) GetVariants(ctx context.Context, variantIDs, designIDs []string) (app.CatalogLookup, error) {
+	ctx = principal.With(ctx, grpcclient.Service("orders"))
 	resp, err := c.c.GetVariants(ctx, &catalogv1.GetVariantsRequest{VariantIds: variantIDs, DesignIds: designIDs})
 	if err != nil {
 		return app.CatalogLookup{}, classify(err)
@@ -67,7 +72,7 @@ func ToLookup(resp *catalogv1.GetVariantsResponse) app.CatalogLookup {
 	for _, d := range resp.GetDesigns() {
 		cd := app.CatalogDesign{
 			ID: d.GetId(), OwnerID: d.GetOwnerId(), Ready: d.GetStatus() == catalogv1.DesignStatus_DESIGN_STATUS_READY,
-			Key: d.GetObjectKey(), RejectedPlacements: map[string]bool{},
+			Key: designKey(d), RejectedPlacements: map[string]bool{},
 		}
 		for _, pc := range d.GetReport().GetPlacements() {
 			if pc.GetVerdict() == catalogv1.DpiVerdict_DPI_VERDICT_REJECT {
@@ -77,4 +82,13 @@ func ToLookup(resp *catalogv1.GetVariantsResponse) app.CatalogLookup {
 		out.Designs[cd.ID] = cd
 	}
 	return out
+}
+
+// designKey is the processed master print files are made from; the original
+// upload only when the catalog has no master recorded.
+func designKey(d *catalogv1.Design) string {
+	if k := d.GetMasterKey(); k != "" {
+		return k
+	}
+	return d.GetObjectKey()
 }
