@@ -79,6 +79,9 @@ func Observe(logger *slog.Logger, m *HTTPMetrics) func(http.Handler) http.Handle
 			m.requests.WithLabelValues(route, method, class).Inc()
 			m.duration.WithLabelValues(route, method, class).Observe(elapsed.Seconds())
 			level := slog.LevelInfo
+			if route == "/healthz" || route == "/readyz" {
+				level = slog.LevelDebug // probes every few seconds
+			}
 			if status >= 500 {
 				level = slog.LevelError
 			}

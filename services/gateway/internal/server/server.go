@@ -139,9 +139,6 @@ func Serve(ctx context.Context, p *run.Process) error {
 	for name, c := range gw.Checks() {
 		p.AddCheck(name, c)
 	}
-	if !cfg.ReadyRequireRedis {
-		p.AddCheck("redis", func(context.Context) error { return nil }) // reported on the public /readyz; non-blocking
-	}
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           gw.Handler(),
