@@ -5,6 +5,9 @@ SHELL := /bin/bash
 ENV := . scripts/env.sh &&
 # Every module of the workspace, as package patterns.
 MODULES = $$(go list -m -f '{{.Dir}}/...')
+# The same without the end-to-end suite, which runs alone afterwards: it starts
+# the whole fleet and restarts datastores in its fault scenarios.
+UNIT_MODULES = $$(go list -m -f '{{.Dir}}/...' | grep -v '/tests/e2e/')
 GOTEST_FLAGS ?= -race -count=1 -timeout 20m
 
 .PHONY: help
@@ -17,7 +20,8 @@ run: infra ## Install what is missing, start infrastructure + the whole fleet + 
 
 .PHONY: test
 test: infra ## Every test of every module, with -race, against real PostgreSQL, Redis, RabbitMQ and S3
-	@$(ENV) go test $(GOTEST_FLAGS) $(MODULES)
+	@$(ENV) go test $(GOTEST_FLAGS) $(UNIT_MODULES)
+	@$(ENV) go test $(GOTEST_FLAGS) ./tests/e2e/...
 
 .PHONY: test-short
 test-short: ## Unit tests only (no servers needed)
