@@ -93,12 +93,29 @@ func orderStatus(t *testing.T, e *environment, user, id string) string {
 	return str(e.api.must(t, http.StatusOK, http.MethodGet, "/v1/orders/"+id, user, nil), "status")
 }
 
+// progress ranks the happy path; failures rank below zero.
+var progress = map[string]int{
+	"ORDER_STATUS_PENDING": 0, "ORDER_STATUS_CONFIRMED": 1, "ORDER_STATUS_PAID": 2,
+	"ORDER_STATUS_IN_PRODUCTION": 3, "ORDER_STATUS_SHIPPED": 4, "ORDER_STATUS_DELIVERED": 5,
+	"ORDER_STATUS_REJECTED": -1, "ORDER_STATUS_PAYMENT_FAILED": -1, "ORDER_STATUS_CANCELLED": -1,
+}
+
+// waitStatus waits until the order reaches want or a later state of the happy
+// path (the pipeline may pass through want between two polls); it fails at
+// once if the order fails instead.
 func waitStatus(t *testing.T, e *environment, user, id, want string, timeout time.Duration) map[string]any {
 	t.Helper()
 	var last map[string]any
 	eventually(t, timeout, "order "+id+" "+want, func() (bool, string) {
 		last = e.api.must(t, http.StatusOK, http.MethodGet, "/v1/orders/"+id, user, nil)
-		return str(last, "status") == want, str(last, "status")
+		got := str(last, "status")
+		if got == want {
+			return true, got
+		}
+		if progress[got] < 0 && progress[want] >= 0 {
+			t.Fatalf("order %s ended %s (%s) while waiting for %s", id, got, str(last, "failure_reason"), want)
+		}
+		return progress[want] >= 0 && progress[got] > progress[want], got
 	})
 	return last
 }

@@ -34,6 +34,7 @@ func e2eLayout() fleet.Layout {
 	l.DBPrefix = "e2e_"
 	l.Vhost = "printfleet_e2e"
 	l.RedisDB = 1
+	l.RateLimit = "100000/1m" // the suite polls; TestRateLimit runs its own strict gateway
 	l.InternalSecret = "e2e-internal-secret-0123456789abcdef"
 	l.JWTSecret = "e2e-jwt-secret-0123456789abcdef-0123456789"
 	return l

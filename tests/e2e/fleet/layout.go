@@ -33,6 +33,9 @@ type Layout struct {
 	CredentialsKey string // base64 of 32 bytes
 	PaymentAPIKey  string
 	LogLevel       string
+	// RateLimit overrides the gateway's per-principal limits (e.g. "100/1m")
+	// when set; suites that poll hard raise it.
+	RateLimit string
 }
 
 // Local is the layout `make run` uses. The development secrets can be
@@ -155,12 +158,23 @@ func (l Layout) Procs() []Proc {
 			"PRINTFLEET_MARKETPLACE_ETSY_URL":    l.MarketplacesURL() + "/etsy",
 			"PRINTFLEET_MARKETPLACE_AMAZON_URL":  l.MarketplacesURL() + "/amazon",
 		}, Admin: l.addr(9205)},
-		{Name: "gateway", Env: map[string]string{
-			"PRINTFLEET_HTTP_ADDR":  l.addr(8080),
-			"PRINTFLEET_ADMIN_ADDR": l.addr(9200),
-			"PRINTFLEET_JWT_SECRET": l.JWTSecret,
-		}, Admin: l.addr(9200)},
+		l.Gateway("gateway", 8080, 9200, l.RateLimit),
 	}
+}
+
+// Gateway is a gateway process on the given default ports (offset applies),
+// with rateLimit overriding both route classes when not empty.
+func (l Layout) Gateway(name string, httpPort, adminPort int, rateLimit string) Proc {
+	env := map[string]string{
+		"PRINTFLEET_HTTP_ADDR":  l.addr(httpPort),
+		"PRINTFLEET_ADMIN_ADDR": l.addr(adminPort),
+		"PRINTFLEET_JWT_SECRET": l.JWTSecret,
+	}
+	if rateLimit != "" {
+		env["PRINTFLEET_RATELIMIT_DEFAULT"] = rateLimit
+		env["PRINTFLEET_RATELIMIT_WRITE"] = rateLimit
+	}
+	return Proc{Name: name, Binary: "gateway", Env: env, Admin: l.addr(adminPort)}
 }
 
 // Seeds are one-shot commands that load the demo catalog and price lists.
