@@ -1,7 +1,8 @@
 // Package telemetry sets up OpenTelemetry tracing and metrics for a process.
 // Spans are always created and propagated (W3C trace context and baggage) so
 // that logs carry trace ids; they are exported over OTLP/gRPC only when
-// OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific variable) is set.
+// OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific variable) is set, and
+// appended to a file as JSON lines when PRINTFLEET_TRACE_FILE is set.
 // OTel metrics are exported through the Prometheus registry served on the
 // admin port, next to client_golang's.
 package telemetry
@@ -39,6 +40,13 @@ func Setup(ctx context.Context, service string, reg prometheus.Registerer) (func
 			return nil, fmt.Errorf("otlp exporter: %w", err)
 		}
 		topts = append(topts, sdktrace.WithBatcher(exp))
+	}
+	fileOpt, err := fileOption()
+	if err != nil {
+		return nil, err
+	}
+	if fileOpt != nil {
+		topts = append(topts, fileOpt)
 	}
 	tp := sdktrace.NewTracerProvider(topts...)
 	otel.SetTracerProvider(tp)
