@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,7 +32,15 @@ func run() error {
 	noRender := flag.Bool("no-render", false, "skip the design render comparison")
 	renders := flag.Int("render-runs", 3, "timed render jobs per side")
 	serve := flag.Bool("serve", false, "only start the benchmark's fleet (ports +2000) and keep it up until Ctrl-C")
+	only := flag.String("only", "", "comma-separated phases to run (hello,redis,pgbench,render,create,cached,product,quote,lists); default all")
 	flag.Parse()
+	var onlySet map[string]bool
+	if *only != "" {
+		onlySet = map[string]bool{}
+		for _, p := range strings.Split(*only, ",") {
+			onlySet[strings.TrimSpace(p)] = true
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -50,7 +59,7 @@ func run() error {
 		return harness.Serve(ctx, harness.Options{Root: root, Log: os.Stderr})
 	}
 	res, err := harness.Run(ctx, harness.Options{Root: root, OutDir: *out, Scale: *scale, NoFleet: *noFleet,
-		NoRender: *noRender, RenderRuns: *renders, Log: os.Stderr})
+		NoRender: *noRender, RenderRuns: *renders, Only: onlySet, Log: os.Stderr})
 	if res == nil {
 		return err
 	}
@@ -60,6 +69,13 @@ func run() error {
 	fmt.Print(report.Table(res.Rows))
 	fmt.Println()
 	fmt.Print(report.BudgetTable(res.Budgets))
+	fmt.Println()
+	fmt.Println("CPU during each phase (machine busy share, then CPU ms per successful operation by process):")
+	for _, r := range res.Rows {
+		if r.CPU != "" {
+			fmt.Printf("  %s [%s]: %s\n", r.Scenario, r.Mode, r.CPU)
+		}
+	}
 	fmt.Println()
 	for _, n := range res.Notes {
 		fmt.Println("note:", n)

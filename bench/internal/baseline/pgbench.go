@@ -97,9 +97,10 @@ type OrderValues struct {
 	PayloadBytes  int // the OrderPlaced protobuf in the outbox
 }
 
-// DefaultOrderValues are sizes measured on orders the fleet wrote (2 items,
-// blank, with an address): response ≈ 1.3 KB, OrderPlaced ≈ 0.4 KB.
-var DefaultOrderValues = OrderValues{ResponseBytes: 1300, PayloadBytes: 400}
+// DefaultOrderValues are the sizes of a real two-item blank order the
+// fleet wrote (read back from its database): the stored response 565
+// bytes, the OrderPlaced payload 345 bytes.
+var DefaultOrderValues = OrderValues{ResponseBytes: 565, PayloadBytes: 345}
 
 func filler(n int, seed byte) string {
 	b := make([]byte, n)
@@ -126,7 +127,7 @@ func (v OrderValues) Defines() map[string]string {
 		"empties": `{"",""}`, "nulls": "{NULL,NULL}",
 		"event_type": "order_placed", "zero": "0", "event_message": "order placed", "attributes": "{}",
 		"outbox_type": "orders.order_placed.v1",
-		"headers":     `{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`,
+		"headers":     `{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`,
 	}
 }
 

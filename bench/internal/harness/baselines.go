@@ -39,9 +39,15 @@ const (
 )
 
 func (b *bench) baselines(ctx context.Context) {
-	b.hello(ctx)
-	b.redisGet(ctx)
-	b.pgbench(ctx)
+	if b.want("hello") {
+		b.hello(ctx)
+	}
+	if b.want("redis") {
+		b.redisGet(ctx)
+	}
+	if b.want("pgbench") {
+		b.pgbench(ctx)
+	}
 }
 
 // hammer runs a closed loop of GETs against url.
@@ -54,7 +60,10 @@ func (b *bench) hammer(ctx context.Context, url string, d time.Duration) *load.R
 	}
 	// A short warm-up opens the connections.
 	load.Closed(ctx, load.ClosedConfig{Workers: bareConns, Duration: 500 * time.Millisecond}, op)
-	return load.Closed(ctx, load.ClosedConfig{Workers: bareConns, Duration: d}, op)
+	s0 := b.watch.snap()
+	res := load.Closed(ctx, load.ClosedConfig{Workers: bareConns, Duration: d}, op)
+	b.lastCPU = s0.until(b.watch.snap(), res.OK)
+	return res
 }
 
 func (b *bench) hello(ctx context.Context) {
@@ -66,7 +75,7 @@ func (b *bench) hello(ctx context.Context) {
 	}
 	defer srv.Close()
 	res := b.hammer(ctx, srv.URL, b.o.d(10*time.Second))
-	r := fromResult(scHello, "limit: hello", res)
+	r := b.row(scHello, "limit: hello", res)
 	r.Baseline = true
 	b.add(r)
 }
@@ -89,7 +98,7 @@ func (b *bench) redisGet(ctx context.Context) {
 		rdb.Del(context.WithoutCancel(ctx), key)
 	}()
 	res := b.hammer(ctx, srv.URL, b.o.d(10*time.Second))
-	r := fromResult(scRedis, "limit: Redis GET", res)
+	r := b.row(scRedis, "limit: Redis GET", res)
 	r.Baseline = true
 	r.Note = fmt.Sprintf("%d-byte value, go-redis pool 64", len(value))
 	b.add(r)

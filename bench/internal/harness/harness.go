@@ -36,6 +36,10 @@ type Options struct {
 	NoRender bool
 	// RenderRuns is the number of timed jobs per side.
 	RenderRuns int
+	// Only, when not empty, names the phases to run (hello, redis,
+	// pgbench, render, create, cached, product, quote, lists); the others
+	// are left out of the table. For working on one scenario.
+	Only map[string]bool
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -72,7 +76,7 @@ func Run(ctx context.Context, o Options) (*report.Run, error) {
 		fleetErr = b.buildFleet(ctx)
 	}
 	b.baselines(ctx)
-	if !o.NoRender {
+	if !o.NoRender && b.want("render") {
 		b.render(ctx)
 	}
 	switch {
@@ -104,7 +108,11 @@ type bench struct {
 	cachedPG  *queryCount
 	renderCLI *report.Row
 	renderW   *report.Row
+	watch     cpuWatch
+	lastCPU   cpuUse
 }
+
+func (b *bench) want(phase string) bool { return len(b.o.Only) == 0 || b.o.Only[phase] }
 
 func (b *bench) note(format string, args ...any) {
 	s := fmt.Sprintf(format, args...)
@@ -121,6 +129,9 @@ func (b *bench) add(r report.Row) *report.Row {
 	}
 	b.o.logf("%-28s %-14s %s  p50 %s p99 %s  errors %d %s", r.Scenario, r.Mode, report.FormatRate(r.Throughput, r.Unit),
 		report.FormatDuration(r.P50), report.FormatDuration(r.P99), r.Errors, r.ErrorKinds)
+	if r.CPU != "" {
+		b.o.logf("%-28s %s", "", r.CPU)
+	}
 	return row
 }
 

@@ -108,8 +108,10 @@ func (b *bench) cachedGet(ctx context.Context, fr *fleetRun) {
 		}
 	}
 	var maxRes, openRes *load.Result
+	var maxCPU cpuUse
 	qc, err := b.counted(ctx, fr.layout.PGURL("orders"), fr.layout.DBName("orders"), []string{"orders", "order_items", "shipments"}, 3*time.Second, func() int64 {
 		maxRes = b.closed(ctx, b.o.d(10*time.Second), op)
+		maxCPU = b.lastCPU
 		openRes = b.open(ctx, halfRate(maxRes), b.o.d(12*time.Second), op)
 		return maxRes.OK + openRes.OK + maxRes.Failed() + openRes.Failed()
 	})
@@ -118,9 +120,10 @@ func (b *bench) cachedGet(ctx context.Context, fr *fleetRun) {
 		return
 	}
 	r := fromResult(scCached, "cached GET order", maxRes)
+	r.CPU = maxCPU.String()
 	r.Note = fmt.Sprintf("%d orders of %d users, each read once before", len(orders), len(fr.users))
 	b.add(r)
-	o := fromResult(scCached, "cached GET order", openRes)
+	o := b.row(scCached, "cached GET order", openRes)
 	if qc != nil {
 		b.cachedPG = qc
 		o.Note = qc.String()
@@ -165,8 +168,10 @@ func (b *bench) productGet(ctx context.Context, fr *fleetRun) {
 	}
 	before, merr := projectionReads(ctx, "http://"+fr.layout.Admin(9202)+"/metrics")
 	var maxRes, openRes *load.Result
+	var maxCPU cpuUse
 	qc, err := b.counted(ctx, fr.layout.PGURL("catalog"), fr.layout.DBName("catalog"), []string{"products", "variants", "placements"}, 4*time.Second, func() int64 {
 		maxRes = b.closed(ctx, b.o.d(10*time.Second), op)
+		maxCPU = b.lastCPU
 		openRes = b.open(ctx, halfRate(maxRes), b.o.d(12*time.Second), op)
 		return maxRes.OK + openRes.OK + maxRes.Failed() + openRes.Failed()
 	})
@@ -175,9 +180,10 @@ func (b *bench) productGet(ctx context.Context, fr *fleetRun) {
 		return
 	}
 	r := fromResult(scProduct, "GET product", maxRes)
+	r.CPU = maxCPU.String()
 	r.Note = fmt.Sprintf("%d products, anonymous", len(fr.products))
 	b.add(r)
-	o := fromResult(scProduct, "GET product", openRes)
+	o := b.row(scProduct, "GET product", openRes)
 	if qc != nil {
 		b.product = qc
 		o.Note = qc.String()
@@ -201,8 +207,8 @@ func (b *bench) quote(ctx context.Context, fr *fleetRun) {
 		CountryCode: "US", Currency: "USD"})
 	op := func(ctx context.Context, _ int, _ int64) error { return fr.api.Quote(ctx, body) }
 	maxRes := b.closed(ctx, b.o.d(8*time.Second), op)
-	b.add(fromResult(scQuote, "quote", maxRes))
-	b.add(fromResult(scQuote, "quote", b.open(ctx, halfRate(maxRes), b.o.d(8*time.Second), op)))
+	b.add(b.row(scQuote, "quote", maxRes))
+	b.add(b.row(scQuote, "quote", b.open(ctx, halfRate(maxRes), b.o.d(8*time.Second), op)))
 }
 
 const listPageSize = 10
@@ -234,8 +240,8 @@ func (b *bench) lists(ctx context.Context, fr *fleetRun) {
 		return err
 	}
 	maxRes := b.closed(ctx, b.o.d(8*time.Second), page1)
-	b.add(fromResult(scList1, "list page 1", maxRes))
-	b.add(fromResult(scList1, "list page 1", b.open(ctx, halfRate(maxRes), b.o.d(8*time.Second), page1)))
+	b.add(b.row(scList1, "list page 1", maxRes))
+	b.add(b.row(scList1, "list page 1", b.open(ctx, halfRate(maxRes), b.o.d(8*time.Second), page1)))
 
 	token := ""
 	for page := 1; page < 50; page++ {
@@ -255,10 +261,10 @@ func (b *bench) lists(ctx context.Context, fr *fleetRun) {
 		return err
 	}
 	maxRes = b.closed(ctx, b.o.d(8*time.Second), page50)
-	r := fromResult(scList50, "list page 50", maxRes)
+	r := b.row(scList50, "list page 50", maxRes)
 	r.Note = "token of page 50 reached by following 49 next_page_tokens"
 	b.add(r)
-	b.add(fromResult(scList50, "list page 50", b.open(ctx, halfRate(maxRes), b.o.d(8*time.Second), page50)))
+	b.add(b.row(scList50, "list page 50", b.open(ctx, halfRate(maxRes), b.o.d(8*time.Second), page50)))
 }
 
 func (b *bench) countOrders(ctx context.Context, fr *fleetRun, user string) (int64, error) {

@@ -38,6 +38,9 @@ type Row struct {
 	Errors     int64   `json:"errors"`
 	ErrorKinds string  `json:"error_kinds,omitempty"`
 	Note       string  `json:"note,omitempty"`
+	// CPU says how busy the machine was during the phase and the CPU time
+	// per operation of each process group.
+	CPU string `json:"cpu,omitempty"`
 	// Skipped says why the phase did not run (its numbers are then empty).
 	Skipped string `json:"skipped,omitempty"`
 }
