@@ -152,10 +152,12 @@ func TestJourney(t *testing.T) {
 		t.Fatalf("quote without a GBP total: %v", quote)
 	}
 
-	for _, mk := range []struct{ marketplace, shop string }{
-		{"MARKETPLACE_SHOPIFY", "printfleet-demo"},
-		{"MARKETPLACE_ETSY", "31337"},
-		{"MARKETPLACE_AMAZON", "ATVPDKIKX0DER"},
+	// Each marketplace's own shape of an imported order's ids.
+	n := time.Now().UnixNano()
+	for _, mk := range []struct{ marketplace, shop, externalOrder, externalItem string }{
+		{"MARKETPLACE_SHOPIFY", "printfleet-demo", fmt.Sprint(5_000_000_000 + n%1_000_000_000), fmt.Sprint(13_000_000_000 + n%1_000_000)},
+		{"MARKETPLACE_ETSY", "31337", fmt.Sprint(3_000_000_000 + n%1_000_000_000), fmt.Sprint(4_000_000_000 + n%1_000_000)},
+		{"MARKETPLACE_AMAZON", "ATVPDKIKX0DER", fmt.Sprintf("113-%07d-%07d", n%10_000_000, (n/7)%10_000_000), fmt.Sprintf("%014d", n%100_000_000_000_000)},
 	} {
 		t.Run(strings.ToLower(strings.TrimPrefix(mk.marketplace, "MARKETPLACE_")), func(t *testing.T) {
 			store := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/stores", alice, map[string]any{
@@ -163,13 +165,13 @@ func TestJourney(t *testing.T) {
 				"credentials": map[string]any{"api_key": "key-" + uuid.NewString(), "access_token": "10001." + uuid.NewString(),
 					"refresh_token": "refresh-" + uuid.NewString(), "client_id": "client", "client_secret": "secret-" + uuid.NewString()},
 			})
-			external := fmt.Sprintf("%d", time.Now().UnixNano()%1_000_000_000)
 			// 5. Create with an Idempotency-Key and retry it: the same body replays.
 			key := uuid.NewString()
 			body := map[string]any{
-				"items":            []any{map[string]any{"variant_id": mug, "quantity": 2, "design_id": design, "placement_id": wrap}},
+				"items": []any{map[string]any{"variant_id": mug, "quantity": 2, "design_id": design, "placement_id": wrap,
+					"external_item_id": mk.externalItem}},
 				"shipping_address": address(), "currency": "GBP", "payment_method": "PAYMENT_METHOD_CARD",
-				"store_id": str(store, "id"), "external_order_id": external,
+				"store_id": str(store, "id"), "external_order_id": mk.externalOrder,
 			}
 			first := e.api.do(t, http.MethodPost, "/v1/orders", alice, body, "Idempotency-Key", key)
 			if first.Status != http.StatusCreated {

@@ -218,16 +218,18 @@ func (x *PlacementSpec) GetTechnique() string {
 
 // OrderPlacedItem is an item as downstream consumers need it.
 type OrderPlacedItem struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ItemId        string                 `protobuf:"bytes,1,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
-	VariantId     string                 `protobuf:"bytes,2,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
-	ProductId     string                 `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
-	Quantity      int32                  `protobuf:"varint,4,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	DesignId      string                 `protobuf:"bytes,5,opt,name=design_id,json=designId,proto3" json:"design_id,omitempty"`
-	PlacementId   string                 `protobuf:"bytes,6,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
-	Sku           string                 `protobuf:"bytes,7,opt,name=sku,proto3" json:"sku,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ItemId      string                 `protobuf:"bytes,1,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	VariantId   string                 `protobuf:"bytes,2,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	ProductId   string                 `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Quantity    int32                  `protobuf:"varint,4,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	DesignId    string                 `protobuf:"bytes,5,opt,name=design_id,json=designId,proto3" json:"design_id,omitempty"`
+	PlacementId string                 `protobuf:"bytes,6,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
+	Sku         string                 `protobuf:"bytes,7,opt,name=sku,proto3" json:"sku,omitempty"`
+	// The marketplace's line item id, when the order was imported.
+	ExternalItemId string `protobuf:"bytes,8,opt,name=external_item_id,json=externalItemId,proto3" json:"external_item_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *OrderPlacedItem) Reset() {
@@ -305,6 +307,13 @@ func (x *OrderPlacedItem) GetPlacementId() string {
 func (x *OrderPlacedItem) GetSku() string {
 	if x != nil {
 		return x.Sku
+	}
+	return ""
+}
+
+func (x *OrderPlacedItem) GetExternalItemId() string {
+	if x != nil {
+		return x.ExternalItemId
 	}
 	return ""
 }
@@ -1740,7 +1749,7 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\theight_in\x18\x04 \x01(\x01R\bheightIn\x12\x17\n" +
 	"\amin_dpi\x18\x05 \x01(\x05R\x06minDpi\x12'\n" +
 	"\x0frecommended_dpi\x18\x06 \x01(\x05R\x0erecommendedDpi\x12\x1c\n" +
-	"\ttechnique\x18\a \x01(\tR\ttechnique\"\xd6\x01\n" +
+	"\ttechnique\x18\a \x01(\tR\ttechnique\"\x80\x02\n" +
 	"\x0fOrderPlacedItem\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x1d\n" +
 	"\n" +
@@ -1750,7 +1759,8 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\bquantity\x18\x04 \x01(\x05R\bquantity\x12\x1b\n" +
 	"\tdesign_id\x18\x05 \x01(\tR\bdesignId\x12!\n" +
 	"\fplacement_id\x18\x06 \x01(\tR\vplacementId\x12\x10\n" +
-	"\x03sku\x18\a \x01(\tR\x03sku\"\xa5\x02\n" +
+	"\x03sku\x18\a \x01(\tR\x03sku\x12(\n" +
+	"\x10external_item_id\x18\b \x01(\tR\x0eexternalItemId\"\xa5\x02\n" +
 	"\vOrderPlaced\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12;\n" +

@@ -353,20 +353,23 @@ func (x *Order) GetUpdatedAt() *timestamppb.Timestamp {
 
 // OrderItem is one line of an order.
 type OrderItem struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	VariantId     string                 `protobuf:"bytes,2,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
-	ProductId     string                 `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
-	Sku           string                 `protobuf:"bytes,4,opt,name=sku,proto3" json:"sku,omitempty"`
-	Title         string                 `protobuf:"bytes,5,opt,name=title,proto3" json:"title,omitempty"`
-	Quantity      int32                  `protobuf:"varint,6,opt,name=quantity,proto3" json:"quantity,omitempty"`
-	DesignId      string                 `protobuf:"bytes,7,opt,name=design_id,json=designId,proto3" json:"design_id,omitempty"`
-	PlacementId   string                 `protobuf:"bytes,8,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
-	UnitPrice     *v1.Money              `protobuf:"bytes,9,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
-	LineTotal     *v1.Money              `protobuf:"bytes,10,opt,name=line_total,json=lineTotal,proto3" json:"line_total,omitempty"`
-	PrintFileKey  string                 `protobuf:"bytes,11,opt,name=print_file_key,json=printFileKey,proto3" json:"print_file_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	VariantId    string                 `protobuf:"bytes,2,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	ProductId    string                 `protobuf:"bytes,3,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Sku          string                 `protobuf:"bytes,4,opt,name=sku,proto3" json:"sku,omitempty"`
+	Title        string                 `protobuf:"bytes,5,opt,name=title,proto3" json:"title,omitempty"`
+	Quantity     int32                  `protobuf:"varint,6,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	DesignId     string                 `protobuf:"bytes,7,opt,name=design_id,json=designId,proto3" json:"design_id,omitempty"`
+	PlacementId  string                 `protobuf:"bytes,8,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
+	UnitPrice    *v1.Money              `protobuf:"bytes,9,opt,name=unit_price,json=unitPrice,proto3" json:"unit_price,omitempty"`
+	LineTotal    *v1.Money              `protobuf:"bytes,10,opt,name=line_total,json=lineTotal,proto3" json:"line_total,omitempty"`
+	PrintFileKey string                 `protobuf:"bytes,11,opt,name=print_file_key,json=printFileKey,proto3" json:"print_file_key,omitempty"`
+	// The marketplace's own line item id (imported orders), e.g. Amazon's
+	// numeric orderItemId; pushes of tracking name it.
+	ExternalItemId string `protobuf:"bytes,12,opt,name=external_item_id,json=externalItemId,proto3" json:"external_item_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *OrderItem) Reset() {
@@ -472,6 +475,13 @@ func (x *OrderItem) GetLineTotal() *v1.Money {
 func (x *OrderItem) GetPrintFileKey() string {
 	if x != nil {
 		return x.PrintFileKey
+	}
+	return ""
+}
+
+func (x *OrderItem) GetExternalItemId() string {
+	if x != nil {
+		return x.ExternalItemId
 	}
 	return ""
 }
@@ -670,10 +680,12 @@ type CreateOrderItem struct {
 	VariantId string                 `protobuf:"bytes,1,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
 	Quantity  int32                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
 	// Optional: a ready design of the caller, printed on placement_id.
-	DesignId      string `protobuf:"bytes,3,opt,name=design_id,json=designId,proto3" json:"design_id,omitempty"`
-	PlacementId   string `protobuf:"bytes,4,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DesignId    string `protobuf:"bytes,3,opt,name=design_id,json=designId,proto3" json:"design_id,omitempty"`
+	PlacementId string `protobuf:"bytes,4,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
+	// Optional: the marketplace's line item id for an imported order.
+	ExternalItemId string `protobuf:"bytes,5,opt,name=external_item_id,json=externalItemId,proto3" json:"external_item_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateOrderItem) Reset() {
@@ -730,6 +742,13 @@ func (x *CreateOrderItem) GetDesignId() string {
 func (x *CreateOrderItem) GetPlacementId() string {
 	if x != nil {
 		return x.PlacementId
+	}
+	return ""
+}
+
+func (x *CreateOrderItem) GetExternalItemId() string {
+	if x != nil {
+		return x.ExternalItemId
 	}
 	return ""
 }
@@ -1262,7 +1281,7 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xf9\x02\n" +
+	"updated_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xa3\x03\n" +
 	"\tOrderItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1279,7 +1298,8 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
 	"line_total\x18\n" +
 	" \x01(\v2\x1a.printfleet.types.v1.MoneyR\tlineTotal\x12$\n" +
-	"\x0eprint_file_key\x18\v \x01(\tR\fprintFileKey\"\xd6\x01\n" +
+	"\x0eprint_file_key\x18\v \x01(\tR\fprintFileKey\x12(\n" +
+	"\x10external_item_id\x18\f \x01(\tR\x0eexternalItemId\"\xd6\x01\n" +
 	"\bShipment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x12\x18\n" +
@@ -1304,14 +1324,15 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x1a=\n" +
 	"\x0fAttributesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbc\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x82\x02\n" +
 	"\x0fCreateOrderItem\x12'\n" +
 	"\n" +
 	"variant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tvariantId\x12&\n" +
 	"\bquantity\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a \x00R\bquantity\x12(\n" +
 	"\tdesign_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bdesignId\x12.\n" +
-	"\fplacement_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\vplacementId\"\xcf\x03\n" +
+	"\fplacement_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\vplacementId\x12D\n" +
+	"\x10external_item_id\x18\x05 \x01(\tB\x1a\xbaH\x17r\x15\x18@2\x11^[A-Za-z0-9._-]*$R\x0eexternalItemId\"\xcf\x03\n" +
 	"\x12CreateOrderRequest\x12G\n" +
 	"\x05items\x18\x01 \x03(\v2%.printfleet.orders.v1.CreateOrderItemB\n" +
 	"\xbaH\a\x92\x01\x04\b\x01\x10dR\x05items\x12O\n" +

@@ -18,6 +18,8 @@ type RequestedItem struct {
 	Quantity    int32
 	DesignID    string
 	PlacementID string
+	// ExternalItemID is the marketplace's line item id (imported orders).
+	ExternalItemID string
 }
 
 // CreateOrderInput is a create request. There is deliberately no total:
@@ -226,7 +228,7 @@ func (s *Service) buildOrder(userID string, in CreateOrderInput, lookup CatalogL
 		item := domain.ItemFields{
 			ID: s.newID(), VariantID: it.VariantID, ProductID: v.ProductID, SKU: v.SKU,
 			Title: title(v), Quantity: it.Quantity, DesignID: it.DesignID, PlacementID: it.PlacementID,
-			UnitPrice: q.Lines[li].UnitPrice, LineTotal: q.Lines[li].LineTotal,
+			UnitPrice: q.Lines[li].UnitPrice, LineTotal: q.Lines[li].LineTotal, ExternalItemID: it.ExternalItemID,
 		}
 		if it.DesignID != "" {
 			item.DesignKey = lookup.Designs[it.DesignID].Key

@@ -79,6 +79,8 @@ var (
 	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	couponRE   = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
 	trackingRE = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+	// externalItemRE is a marketplace line item id; empty for our own orders.
+	externalItemRE = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)
 )
 
 // IsUUID reports whether s is a UUID in its canonical text form.
@@ -105,6 +107,7 @@ type Item struct {
 	designKey                            string
 	placement                            *PlacementSpec
 	printFileKey                         string
+	externalItemID                       string
 }
 
 // ItemFields are an item's parts, as a constructor argument and as read back
@@ -119,6 +122,8 @@ type ItemFields struct {
 	// Placement is the print area, nil for a blank.
 	Placement    *PlacementSpec
 	PrintFileKey string
+	// ExternalItemID is the marketplace's line item id of an imported order.
+	ExternalItemID string
 }
 
 // Fields returns the item's parts.
@@ -129,7 +134,7 @@ func (it Item) Fields() ItemFields {
 		p = &c
 	}
 	return ItemFields{it.id, it.variantID, it.productID, it.sku, it.title, it.quantity, it.designID,
-		it.placementID, it.unitPrice, it.lineTotal, it.designKey, p, it.printFileKey}
+		it.placementID, it.unitPrice, it.lineTotal, it.designKey, p, it.printFileKey, it.externalItemID}
 }
 
 // ID is the item's id.
@@ -329,6 +334,9 @@ func newItem(i int, f ItemFields, currency string) (Item, error) {
 	if !IsUUID(f.ID) {
 		return Item{}, fmt.Errorf("item %d: id %q is not a uuid", i, f.ID)
 	}
+	if len(f.ExternalItemID) > 64 || !externalItemRE.MatchString(f.ExternalItemID) {
+		return Item{}, errs.Field(fmt.Sprintf("items[%d].external_item_id", i), "must be at most 64 letters, digits, '.', '_' or '-'")
+	}
 	if f.DesignID != "" && (f.Placement == nil || f.Placement.PlacementID != f.PlacementID) {
 		return Item{}, fmt.Errorf("item %d: a designed item needs its placement spec", i)
 	}
@@ -342,6 +350,7 @@ func newItem(i int, f ItemFields, currency string) (Item, error) {
 		id: f.ID, variantID: f.VariantID, productID: f.ProductID, sku: f.SKU, title: f.Title,
 		quantity: f.Quantity, designID: f.DesignID, placementID: f.PlacementID,
 		unitPrice: f.UnitPrice, lineTotal: f.LineTotal, designKey: f.DesignKey,
+		externalItemID: f.ExternalItemID,
 	}
 	if f.Placement != nil {
 		p := *f.Placement
@@ -372,7 +381,7 @@ func UnmarshalOrderFromDatabase(f OrderFields) (*Order, error) {
 			id: itf.ID, variantID: itf.VariantID, productID: itf.ProductID, sku: itf.SKU, title: itf.Title,
 			quantity: itf.Quantity, designID: itf.DesignID, placementID: itf.PlacementID,
 			unitPrice: itf.UnitPrice, lineTotal: itf.LineTotal, designKey: itf.DesignKey,
-			printFileKey: itf.PrintFileKey,
+			printFileKey: itf.PrintFileKey, externalItemID: itf.ExternalItemID,
 		}
 		if itf.Placement != nil {
 			p := *itf.Placement

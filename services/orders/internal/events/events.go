@@ -48,7 +48,7 @@ func placedItems(o *domain.Order) []*eventsv1.OrderPlacedItem {
 		f := it.Fields()
 		out = append(out, &eventsv1.OrderPlacedItem{
 			ItemId: f.ID, VariantId: f.VariantID, ProductId: f.ProductID, Quantity: f.Quantity,
-			DesignId: f.DesignID, PlacementId: f.PlacementID, Sku: f.SKU,
+			DesignId: f.DesignID, PlacementId: f.PlacementID, Sku: f.SKU, ExternalItemId: f.ExternalItemID,
 		})
 	}
 	return out

@@ -66,6 +66,7 @@ func (s *Server) CreateOrder(ctx context.Context, req *ordersv1.CreateOrderReque
 	for _, it := range req.GetItems() {
 		in.Items = append(in.Items, app.RequestedItem{
 			VariantID: it.GetVariantId(), Quantity: it.GetQuantity(), DesignID: it.GetDesignId(), PlacementID: it.GetPlacementId(),
+			ExternalItemID: it.GetExternalItemId(),
 		})
 	}
 	encoded, err := s.svc.CreateOrder(ctx, principal.From(ctx), idempotencyKey(ctx), hash, in, encodeOrder)
@@ -185,7 +186,7 @@ func ToProtoOrder(o *domain.Order) *ordersv1.Order {
 			Id: it.ID, VariantId: it.VariantID, ProductId: it.ProductID, Sku: it.SKU, Title: it.Title,
 			Quantity: it.Quantity, DesignId: it.DesignID, PlacementId: it.PlacementID,
 			UnitPrice: toProtoMoney(it.UnitPrice), LineTotal: toProtoMoney(it.LineTotal),
-			PrintFileKey: it.PrintFileKey,
+			PrintFileKey: it.PrintFileKey, ExternalItemId: it.ExternalItemID,
 		})
 	}
 	for _, s := range o.Shipments() {

@@ -206,8 +206,10 @@ func TestProcessesServeAnOrderToPaid(t *testing.T) {
 	if o.Total.AmountMinor != 3*1200+350 || o.Items[0].Sku != "MUG-11" || o.Items[0].Title != "Mug — 11 oz" {
 		t.Fatalf("order %v", o)
 	}
-	if p := <-cat.seen; p.Subject != "carol" {
-		t.Fatalf("catalog saw %v, want the caller forwarded", p)
+	// The variant lookup is an internal call: catalog serves it to services
+	// only, so orders asks as itself (ownership of designs is checked here).
+	if p := <-cat.seen; p.Subject != "service:orders" || !p.Has(principal.RoleService) {
+		t.Fatalf("catalog saw %v, want the orders service principal", p)
 	}
 	body, _ := proto.Marshal(&eventsv1.StockReserved{OrderId: o.Id})
 	if err := amqp.NewPublisher(conn).Publish(ctx, amqp.Message{ID: uuid.NewString(), Type: events.TypeStockReserved, Body: body}); err != nil {

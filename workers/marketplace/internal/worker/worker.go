@@ -367,7 +367,14 @@ func toShipment(ev *eventsv1.OrderShipped) adapters.Shipment {
 		s.ShippedAt = ts.AsTime()
 	}
 	for _, it := range ev.GetItems() {
-		s.Items = append(s.Items, adapters.Item{ExternalID: it.GetItemId(), SKU: it.GetSku(), Quantity: int(it.GetQuantity())})
+		// The marketplace's own line item id when the order was imported;
+		// ours otherwise (marketplaces that need theirs then refuse the push
+		// as a permanent validation error, recorded on the timeline).
+		external := it.GetExternalItemId()
+		if external == "" {
+			external = it.GetItemId()
+		}
+		s.Items = append(s.Items, adapters.Item{ExternalID: external, SKU: it.GetSku(), Quantity: int(it.GetQuantity())})
 	}
 	return s
 }

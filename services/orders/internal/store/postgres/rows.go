@@ -22,7 +22,8 @@ const orderColumns = `
 		'title', i.title, 'quantity', i.quantity, 'design_id', i.design_id,
 		'placement_id', i.placement_id, 'unit_price', i.unit_price_minor,
 		'line_total', i.line_total_minor, 'design_key', i.design_key,
-		'placement', i.placement, 'print_file_key', i.print_file_key) ORDER BY i.position), '[]')
+		'placement', i.placement, 'print_file_key', i.print_file_key,
+		'external_item_id', i.external_item_id) ORDER BY i.position), '[]')
 	 FROM order_items i WHERE i.order_id = o.id),
 	(SELECT coalesce(json_agg(json_build_object(
 		'id', s.id, 'carrier', s.carrier, 'tracking_number', s.tracking_number,
@@ -63,6 +64,7 @@ type itemJSON struct {
 	DesignKey    string         `json:"design_key"`
 	Placement    *placementJSON `json:"placement"`
 	PrintFileKey string         `json:"print_file_key"`
+	ExternalItem string         `json:"external_item_id"`
 }
 
 type shipmentJSON struct {
@@ -117,7 +119,7 @@ func scanOrder(row pgx.Row) (*domain.Order, error) {
 			ID: it.ID, VariantID: it.VariantID, ProductID: it.ProductID, SKU: it.SKU, Title: it.Title,
 			Quantity: it.Quantity, DesignID: it.DesignID, PlacementID: it.PlacementID,
 			UnitPrice: money(it.UnitPrice), LineTotal: money(it.LineTotal), DesignKey: it.DesignKey,
-			PrintFileKey: it.PrintFileKey,
+			PrintFileKey: it.PrintFileKey, ExternalItemID: it.ExternalItem,
 		}
 		if p := it.Placement; p != nil {
 			itf.Placement = &domain.PlacementSpec{PlacementID: p.PlacementID, Name: p.Name, WidthIn: p.WidthIn,

@@ -185,6 +185,7 @@ func queueItems(b *pgx.Batch, f domain.OrderFields) {
 	n := len(f.Items)
 	var (
 		ids, variants, products, skus, titles, designs, placementIDs, designKeys, printKeys = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		externalItemIDs                                                                     = make([]string, n)
 		positions, quantities                                                               = make([]int32, n), make([]int32, n)
 		unitPrices, lineTotals                                                              = make([]int64, n), make([]int64, n)
 		placements                                                                          = make([]*string, n)
@@ -192,6 +193,7 @@ func queueItems(b *pgx.Batch, f domain.OrderFields) {
 	for i, it := range f.Items {
 		ids[i], variants[i], products[i], skus[i], titles[i] = it.ID, it.VariantID, it.ProductID, it.SKU, it.Title
 		designs[i], placementIDs[i], designKeys[i], printKeys[i] = it.DesignID, it.PlacementID, it.DesignKey, it.PrintFileKey
+		externalItemIDs[i] = it.ExternalItemID
 		positions[i], quantities[i] = int32(i), it.Quantity
 		unitPrices[i], lineTotals[i] = it.UnitPrice.Amount(), it.LineTotal.Amount()
 		if p := toPlacementJSON(it.Placement); p != nil {
@@ -201,15 +203,18 @@ func queueItems(b *pgx.Batch, f domain.OrderFields) {
 	}
 	b.Queue(`
 		INSERT INTO order_items (id, order_id, position, variant_id, product_id, sku, title, quantity,
-			design_id, placement_id, unit_price_minor, line_total_minor, design_key, placement, print_file_key)
+			design_id, placement_id, unit_price_minor, line_total_minor, design_key, placement, print_file_key,
+			external_item_id)
 		SELECT u.id, $1, u.position, u.variant_id, u.product_id, u.sku, u.title, u.quantity, u.design_id,
-			u.placement_id, u.unit_price, u.line_total, u.design_key, u.placement::jsonb, u.print_file_key
+			u.placement_id, u.unit_price, u.line_total, u.design_key, u.placement::jsonb, u.print_file_key,
+			u.external_item_id
 		FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
-			$9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[])
+			$9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[],
+			$16::text[])
 			AS u(id, position, variant_id, product_id, sku, title, quantity, design_id, placement_id,
-			     unit_price, line_total, design_key, placement, print_file_key)`,
+			     unit_price, line_total, design_key, placement, print_file_key, external_item_id)`,
 		f.ID, ids, positions, variants, products, skus, titles, quantities, designs, placementIDs,
-		unitPrices, lineTotals, designKeys, placements, printKeys)
+		unitPrices, lineTotals, designKeys, placements, printKeys, externalItemIDs)
 }
 
 func queueTimeline(b *pgx.Batch, entries []domain.TimelineEntry) {
