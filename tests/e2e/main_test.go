@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +38,7 @@ func e2eLayout() fleet.Layout {
 	l.RateLimit = "100000/1m" // the suite polls; TestRateLimit runs its own strict gateway
 	l.InternalSecret = "e2e-internal-secret-0123456789abcdef"
 	l.JWTSecret = "e2e-jwt-secret-0123456789abcdef-0123456789"
+	l.TraceDir, _ = filepath.Abs("../../.run/e2e/logs") // span files next to the logs (trace_test.go)
 	return l
 }
 
@@ -54,6 +56,14 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// One suite at a time per checkout: concurrent runs would share the
+	// layout's ports, databases and vhost. A second run waits here.
+	unlock, err := lockSuite(filepath.Join(root, ".run", "e2e.lock"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer unlock()
 	l := e2eLayout()
 	e := &environment{
 		layout: l,
@@ -116,4 +126,20 @@ func need(t *testing.T) *environment {
 		t.Skip("end-to-end suite needs the fleet (skipped with -short)")
 	}
 	return env
+}
+
+// lockSuite takes an exclusive lock on path, waiting for another run to end.
+func lockSuite(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
