@@ -14,11 +14,18 @@ import (
 // this runs on (reading it properly needs sysconf).
 const clockTicks = 100
 
-// cpuSnap is the machine's and each watched process group's CPU time.
+// cpuSnap is the machine's CPU time and each watched process's.
 type cpuSnap struct {
 	at          time.Time
-	busy, total uint64            // /proc/stat jiffies, all CPUs
-	groups      map[string]uint64 // ticks per group
+	busy, total uint64 // /proc/stat jiffies, all CPUs
+	procs       map[int]procSample
+}
+
+// procSample is one process's group, start time (to tell a reused pid) and
+// CPU ticks so far.
+type procSample struct {
+	group        string
+	start, ticks uint64
 }
 
 // cpuWatch names the groups to sample: the fleet's processes by pid, and
@@ -30,7 +37,7 @@ type cpuWatch struct {
 var sharedServers = map[string]string{"postgres": "PostgreSQL", "beam.smp": "RabbitMQ", "redis-server": "Redis", "versitygw": "S3"}
 
 func (w cpuWatch) snap() cpuSnap {
-	s := cpuSnap{at: time.Now(), groups: map[string]uint64{}}
+	s := cpuSnap{at: time.Now(), procs: map[int]procSample{}}
 	s.busy, s.total = machineTicks()
 	fleetPids := map[int]string{}
 	if w.pids != nil {
@@ -47,50 +54,56 @@ func (w cpuWatch) snap() cpuSnap {
 		if err != nil {
 			continue
 		}
-		comm, ticks, ok := procTicks(d)
+		comm, ticks, start, ok := procTicks(d)
 		if !ok {
 			continue
 		}
+		group := ""
 		switch {
 		case pid == self:
-			s.groups["load generator"] += ticks
+			group = "load generator"
 		case fleetPids[pid] != "":
-			s.groups[fleetPids[pid]] += ticks
+			group = fleetPids[pid]
 		case sharedServers[comm] != "":
-			s.groups[sharedServers[comm]] += ticks
+			group = sharedServers[comm]
+		default:
+			continue
 		}
+		s.procs[pid] = procSample{group: group, start: start, ticks: ticks}
 	}
 	return s
 }
 
-// procTicks reads a process's name and utime+stime.
-func procTicks(dir string) (string, uint64, bool) {
+// procTicks reads a process's name, utime+stime and start time.
+func procTicks(dir string) (string, uint64, uint64, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
-		return "", 0, false
+		return "", 0, 0, false
 	}
 	return parseProcStat(string(b))
 }
 
-// parseProcStat reads comm and utime+stime (fields 14 and 15) from a
-// /proc/<pid>/stat line; comm is in parentheses and may hold spaces.
-func parseProcStat(line string) (string, uint64, bool) {
+// parseProcStat reads comm, utime+stime (fields 14 and 15) and starttime
+// (field 22) from a /proc/<pid>/stat line; comm is in parentheses and may
+// hold spaces and parentheses.
+func parseProcStat(line string) (comm string, ticks, start uint64, ok bool) {
 	open, close := strings.IndexByte(line, '('), strings.LastIndexByte(line, ')')
 	if open < 0 || close < open {
-		return "", 0, false
+		return "", 0, 0, false
 	}
-	comm := line[open+1 : close]
+	comm = line[open+1 : close]
 	f := strings.Fields(line[close+1:])
-	// f[0] is field 3 (state); utime is field 14 -> f[11], stime f[12].
-	if len(f) < 13 {
-		return "", 0, false
+	// f[0] is field 3 (state): field n is f[n-3].
+	if len(f) < 20 {
+		return "", 0, 0, false
 	}
 	u, err1 := strconv.ParseUint(f[11], 10, 64)
 	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return "", 0, false
+	start, err3 := strconv.ParseUint(f[19], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return "", 0, 0, false
 	}
-	return comm, u + st, true
+	return comm, u + st, start, true
 }
 
 // machineTicks is the busy and total jiffies of /proc/stat's cpu line.
@@ -134,9 +147,15 @@ func (a cpuSnap) until(b cpuSnap, ops int64) cpuUse {
 		u.Busy = float64(b.busy-a.busy) / float64(dt)
 	}
 	if ops > 0 {
-		for g, t := range b.groups {
-			if d := t - a.groups[g]; t >= a.groups[g] && d > 0 {
-				u.PerOp[g] = float64(d) * 1000 / clockTicks / float64(ops)
+		// Per process: a process that started in between counts whole; one
+		// that exited in between is lost (its last ticks are unknown).
+		for pid, pb := range b.procs {
+			d := pb.ticks
+			if pa, ok := a.procs[pid]; ok && pa.start == pb.start {
+				d = pb.ticks - pa.ticks
+			}
+			if d > 0 {
+				u.PerOp[pb.group] += float64(d) * 1000 / clockTicks / float64(ops)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,15 +10,15 @@ import (
 func TestParseProcStat(t *testing.T) {
 	t.Parallel()
 	line := "4242 (orders-worker) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 75 0 0 20 0 12 0 100 2251272 11000 18446744073709551615"
-	comm, ticks, ok := parseProcStat(line)
-	if !ok || comm != "orders-worker" || ticks != 325 {
-		t.Errorf("parsed %q %d %v, want orders-worker 325", comm, ticks, ok)
+	comm, ticks, start, ok := parseProcStat(line)
+	if !ok || comm != "orders-worker" || ticks != 325 || start != 100 {
+		t.Errorf("parsed %q %d %d %v, want orders-worker 325 100", comm, ticks, start, ok)
 	}
-	comm, ticks, ok = parseProcStat("7 (a (weird) name) R 1 1 1 0 -1 0 0 0 0 0 10 5 0 0")
-	if !ok || comm != "a (weird) name" || ticks != 15 {
-		t.Errorf("parsed %q %d %v", comm, ticks, ok)
+	comm, ticks, start, ok = parseProcStat("7 (a (weird) name) R 1 1 1 0 -1 0 0 0 0 0 10 5 0 0 20 0 1 0 77 0 0")
+	if !ok || comm != "a (weird) name" || ticks != 15 || start != 77 {
+		t.Errorf("parsed %q %d %d %v", comm, ticks, start, ok)
 	}
-	if _, _, ok := parseProcStat("garbage"); ok {
+	if _, _, _, ok := parseProcStat("garbage"); ok {
 		t.Error("garbage parsed")
 	}
 }
@@ -36,14 +37,22 @@ func TestParseCPULine(t *testing.T) {
 func TestCPUUse(t *testing.T) {
 	t.Parallel()
 	t0 := time.Unix(0, 0)
-	a := cpuSnap{at: t0, busy: 1000, total: 2000, groups: map[string]uint64{"orders": 100, "PostgreSQL": 50}}
-	b := cpuSnap{at: t0.Add(10 * time.Second), busy: 2800, total: 4000, groups: map[string]uint64{"orders": 300, "PostgreSQL": 450, "gateway": 100}}
+	a := cpuSnap{at: t0, busy: 1000, total: 2000, procs: map[int]procSample{
+		1: {"orders", 5, 100}, 2: {"PostgreSQL", 5, 50}, 3: {"PostgreSQL", 5, 9999}, 4: {"RabbitMQ", 5, 70}}}
+	b := cpuSnap{at: t0.Add(10 * time.Second), busy: 2800, total: 4000, procs: map[int]procSample{
+		1: {"orders", 5, 300},       // +200
+		2: {"PostgreSQL", 5, 350},   // +300
+		5: {"PostgreSQL", 900, 100}, // a backend started in between: +100
+		6: {"gateway", 900, 100},    // +100
+		4: {"RabbitMQ", 6, 20},      // pid reused by a new process: +20
+		// pid 3 exited: not counted, and no negative share
+	}}
 	u := a.until(b, 1000)
 	// 200 ticks = 2 s over 1000 ops = 2 ms each; PostgreSQL 4 ms; gateway 1 ms.
-	if u.Busy != 0.9 || u.PerOp["orders"] != 2 || u.PerOp["PostgreSQL"] != 4 || u.PerOp["gateway"] != 1 {
+	if u.Busy != 0.9 || u.PerOp["orders"] != 2 || u.PerOp["PostgreSQL"] != 4 || u.PerOp["gateway"] != 1 || u.PerOp["RabbitMQ"] != 0.2 {
 		t.Errorf("use %+v", u)
 	}
-	if s := u.String(); !strings.HasPrefix(s, "machine 90% busy; CPU ms per op 7.0: PostgreSQL 4.00, orders 2.00, gateway 1.00") {
+	if s := u.String(); !strings.HasPrefix(s, "machine 90% busy; CPU ms per op 7.2: PostgreSQL 4.00, orders 2.00, gateway 1.00, RabbitMQ 0.20") {
 		t.Errorf("string %q", s)
 	}
 }
@@ -54,7 +63,7 @@ func TestCPUSnapSeesThisProcess(t *testing.T) {
 	if s.total == 0 {
 		t.Skip("/proc/stat not readable")
 	}
-	if _, ok := s.groups["load generator"]; !ok {
-		t.Errorf("this process was not sampled: %v", s.groups)
+	if p, ok := s.procs[os.Getpid()]; !ok || p.group != "load generator" {
+		t.Errorf("this process was not sampled: %v", s.procs)
 	}
 }

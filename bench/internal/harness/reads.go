@@ -231,7 +231,7 @@ func (b *bench) lists(ctx context.Context, fr *fleetRun) {
 		one := []*scenario.User{u}
 		top := &fleetRun{api: fr.api, users: one, ids: fr.ids, body: fr.body}
 		load.Closed(ctx, load.ClosedConfig{Workers: 8, Duration: time.Minute, MaxRequests: missing}, top.createOp(nil))
-		if _, err := b.drain(ctx, fr, 30*time.Second); err != nil {
+		if _, _, err := b.drain(ctx, fr, 30*time.Second); err != nil {
 			b.note("lists: drain after top-up: %v", err)
 		}
 	}
