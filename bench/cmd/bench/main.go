@@ -85,7 +85,9 @@ func run() error {
 	if werr := res.WriteJSON(jsonPath); werr != nil {
 		return werr
 	}
-	if werr := report.WriteChart(pngPath, "printfleet bench "+date+": latency vs throughput", res.Rows); werr != nil {
+	guides := []report.Guide{{Label: "p99 budget: reads 5 ms", At: 5 * time.Millisecond},
+		{Label: "p99 budget: create 25 ms", At: 25 * time.Millisecond}, {Label: "p99 budget: placed->PAID 250 ms", At: 250 * time.Millisecond}}
+	if werr := report.WriteChart(pngPath, "printfleet bench "+date+": latency vs throughput ("+res.Machine.Host+", "+fmt.Sprint(res.Machine.CPUs)+" CPUs)", res.Rows, guides...); werr != nil {
 		return werr
 	}
 	fmt.Printf("\nwrote %s and %s\n", jsonPath, pngPath)

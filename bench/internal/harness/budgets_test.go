@@ -49,7 +49,7 @@ func TestBudgets(t *testing.T) {
 	if r := run.Find(scCreate, "closed"); r.Limit != "pgbench" || r.Ratio != 0.6 {
 		t.Errorf("create row not held against pgbench: %+v", r)
 	}
-	if r := run.Find(scProduct, "closed"); r.Limit != "hello" {
+	if r := run.Find(scProduct, "closed"); r.Limit != "Redis GET" {
 		t.Errorf("product row limit %q", r.Limit)
 	}
 	if !strings.Contains(got["cached order read: p99 at half max"].Got, "errors 1.32%") {

@@ -20,7 +20,7 @@ import (
 const (
 	chartW, chartH = 1100, 700
 	plotL, plotR   = 80, 820 // plot area x range; the legend is to the right
-	plotT, plotB   = 40, 640
+	plotT, plotB   = 50, 640
 )
 
 var palette = []color.RGBA{
@@ -58,17 +58,25 @@ func decadeRange(vs []float64, defLo, defHi float64) (float64, float64) {
 	return lo, hi
 }
 
+// Guide is a horizontal line across the chart at a latency (a budget).
+type Guide struct {
+	Label string
+	At    time.Duration
+}
+
 // Chart draws p99 (filled squares, joined per scenario) and p50 (hollow
 // circles) latency against throughput, both axes logarithmic, for every
-// row with a latency and a throughput, and a legend of scenario groups.
-func Chart(w io.Writer, title string, rows []Row) error {
+// row with a latency and a throughput in operations per second (not the
+// render jobs, whose seconds would squash the rest), dashed guides at the
+// budgets' latencies, and a legend of scenario groups.
+func Chart(w io.Writer, title string, rows []Row, guides ...Guide) error {
 	img := image.NewRGBA(image.Rect(0, 0, chartW, chartH))
 	fill(img, img.Bounds(), color.RGBA{0xff, 0xff, 0xff, 0xff})
 
 	var xs, ys []float64
 	var plotted []Row
 	for _, r := range rows {
-		if r.Skipped == "" && r.Throughput > 0 && r.P99 > 0 {
+		if r.Skipped == "" && r.Throughput > 0 && r.P99 > 0 && r.Unit != "jobs/s" {
 			plotted = append(plotted, r)
 			xs = append(xs, r.Throughput)
 			ys = append(ys, ms(r.P99), ms(r.P50))
@@ -92,10 +100,21 @@ func Chart(w io.Writer, title string, rows []Row) error {
 		s := axisNum(d)
 		label(img, plotL-8-len(s)*7, y+4, s, ink)
 	}
+	for _, g := range guides {
+		v := ms(g.At)
+		if v < ylo || v > yhi {
+			continue
+		}
+		y := ay.px(v)
+		for x := plotL; x < plotR; x += 8 {
+			hline(img, x, min(x+4, plotR), y, color.RGBA{0x99, 0x99, 0x99, 0xff})
+		}
+		label(img, plotR-len(g.Label)*7-4, y-4, g.Label, color.RGBA{0x66, 0x66, 0x66, 0xff})
+	}
 	rect(img, plotL, plotT, plotR, plotB, ink)
-	label(img, plotL, 24, title, ink)
-	label(img, (plotL+plotR)/2-120, chartH-22, "throughput (successful operations per second, log)", ink)
-	label(img, 8, plotT-12, "latency ms (log)", ink)
+	label(img, plotL, 18, title, ink)
+	label(img, (plotL+plotR)/2-180, chartH-22, "throughput (successful operations per second, log scale)", ink)
+	label(img, 8, plotT-10, "latency, ms (log scale)", ink)
 
 	groups := map[string]color.RGBA{}
 	var order []string
@@ -134,7 +153,7 @@ func Chart(w io.Writer, title string, rows []Row) error {
 }
 
 // WriteChart writes Chart to path.
-func WriteChart(path, title string, rows []Row) error {
+func WriteChart(path, title string, rows []Row, guides ...Guide) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -142,7 +161,7 @@ func WriteChart(path, title string, rows []Row) error {
 	if err != nil {
 		return err
 	}
-	if err := Chart(f, title, rows); err != nil {
+	if err := Chart(f, title, rows, guides...); err != nil {
 		f.Close()
 		return fmt.Errorf("chart: %w", err)
 	}

@@ -126,7 +126,8 @@ func TestWriteJSONAndChart(t *testing.T) {
 		t.Errorf("json %s (err %v) lacks the p99 in ns", b, err)
 	}
 	var buf bytes.Buffer
-	if err := Chart(&buf, "test", rows); err != nil {
+	rows = append(rows, Row{Scenario: "render", Unit: "jobs/s", Throughput: 0.2, P50: 5 * time.Second, P99: 6 * time.Second})
+	if err := Chart(&buf, "test", rows, Guide{"p99 budget 25 ms", 25 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	img, err := png.Decode(&buf)
@@ -150,13 +151,17 @@ func TestWriteJSONAndChart(t *testing.T) {
 			t.Errorf("colour %d drawn on %d pixels only", i, count[palette[i]])
 		}
 	}
-	// Axes: throughput 100..100000, latency 0.1..100 ms.
+	// Axes: throughput 100..100000, latency 0.1..100 ms (the render row,
+	// in jobs/s, is left out: it would stretch both axes).
 	ax := logAxis{100, 100000, plotL, plotR}
 	ay := logAxis{0.1, 100, plotB, plotT}
 	x, y99 := ax.px(450), ay.px(20)
 	if got := img.At(x, y99); got != color.Color(palette[1]) {
 		r, g, b, _ := got.RGBA()
 		t.Errorf("no p99 marker at (%d,%d): %d %d %d", x, y99, r>>8, g>>8, b>>8)
+	}
+	if gy := ay.px(25); img.At(plotL+2, gy) == color.Color(color.RGBA{0xff, 0xff, 0xff, 0xff}) {
+		t.Errorf("no budget guide at y %d", gy)
 	}
 	if ay.px(5) <= y99 {
 		t.Errorf("a lower latency must plot lower: p50 y %d, p99 y %d", ay.px(5), y99)
