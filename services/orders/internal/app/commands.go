@@ -50,7 +50,7 @@ func (s *Service) CancelOrder(ctx context.Context, caller principal.Principal, i
 	if reason == "" {
 		reason = "cancelled by " + roleOf(caller)
 	}
-	return s.update(ctx, id, UpdateOptions{OwnerID: owner}, func(o *domain.Order) (Change, error) {
+	o, err := s.update(ctx, id, UpdateOptions{OwnerID: owner}, func(o *domain.Order) (Change, error) {
 		from := o.Status()
 		if err := o.Cancel(reason, s.now()); err != nil {
 			return Change{}, err
@@ -63,6 +63,11 @@ func (s *Service) CancelOrder(ctx context.Context, caller principal.Principal, i
 				events.StatusChanged(o, from)),
 		}, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "order cancelled", "order_id", o.ID(), "by", roleOf(caller))
+	return o, nil
 }
 
 func roleOf(p principal.Principal) string {
@@ -116,5 +121,6 @@ func (s *Service) CreateShipment(ctx context.Context, caller principal.Principal
 	if err != nil {
 		return domain.Shipment{}, nil, err
 	}
+	s.log.InfoContext(ctx, "order shipped", "order_id", o.ID(), "shipment_id", sh.Fields().ID, "carrier", sh.Fields().Carrier)
 	return sh, o, nil
 }

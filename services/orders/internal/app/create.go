@@ -136,6 +136,7 @@ func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in
 	if err := s.store.CreateOrder(ctx, o, change, IdempotencyRecord{UserID: userID, Key: key, Hash: hash, Response: resp}); err != nil {
 		return nil, err
 	}
+	s.log.InfoContext(ctx, "order placed", "order_id", o.ID(), "items", len(in.Items), "store_id", in.StoreID)
 	return resp, nil
 }
 

@@ -217,7 +217,7 @@ func (c *Orders) set(ctx context.Context, o *domain.Order) {
 	}
 	b, err := json.Marshal(o.Fields())
 	if err != nil {
-		c.log.Error("order cache: encode", "order_id", o.ID(), "err", err)
+		c.log.ErrorContext(ctx, "order cache: encode", "order_id", o.ID(), "err", err)
 		return
 	}
 	err = setIfNewer.Run(ctx, c.rdb, []string{c.key(o.ID())},
@@ -234,7 +234,7 @@ func (c *Orders) Invalidate(ctx context.Context, id string, version int64) {
 	err := tombstone.Run(ctx, c.rdb, []string{c.key(id)}, strconv.FormatInt(version, 10), c.cfg.TTL.Milliseconds()).Err()
 	if err != nil {
 		invalidations.WithLabelValues("error").Inc()
-		c.log.Warn("order cache: invalidation failed; the entry expires with its TTL", "order_id", id, "err", err)
+		c.log.WarnContext(ctx, "order cache: invalidation failed; the entry expires with its TTL", "order_id", id, "err", err)
 		return
 	}
 	invalidations.WithLabelValues("ok").Inc()

@@ -153,11 +153,11 @@ func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, 
 	b.Queue(`
 		INSERT INTO orders (id, user_id, status, currency, subtotal_minor, shipping_minor, discount_minor,
 			total_minor, coupon_code, payment_method, store_id, external_order_id, quote_id,
-			shipping_address, version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			shipping_address, version, created_at, updated_at, trace_parent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		f.ID, f.UserID, int16(f.Status), f.Currency, f.Subtotal.Amount(), f.Shipping.Amount(),
 		f.Discount.Amount(), f.Total.Amount(), f.CouponCode, int16(f.PaymentMethod), f.StoreID,
-		f.ExternalOrderID, f.QuoteID, addr, f.Version, f.CreatedAt, f.UpdatedAt)
+		f.ExternalOrderID, f.QuoteID, addr, f.Version, f.CreatedAt, f.UpdatedAt, traceParent(ctx))
 	queueItems(b, f)
 	queueTimeline(b, c.Timeline)
 	if err := outbox.Queue(ctx, b, c.Events...); err != nil {
@@ -252,6 +252,23 @@ func getOrder(ctx context.Context, q postgres.Querier, id, ownerID string) (*dom
 	return o, nil
 }
 
+// getOrderForUpdate is getOrder with the order's trace parent.
+func getOrderForUpdate(ctx context.Context, q postgres.Querier, id, ownerID string) (*domain.Order, string, error) {
+	if !domain.IsUUID(id) {
+		return nil, "", notFound()
+	}
+	var parent string
+	sql := `SELECT ` + orderColumns + `, o.trace_parent FROM orders o WHERE o.id = $1 AND ($2 = '' OR o.user_id = $2)`
+	o, err := scanOrder(withColumn{q.QueryRow(ctx, sql, id, ownerID), &parent})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", notFound()
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("get order: %w", err)
+	}
+	return o, parent, nil
+}
+
 // ListOrders implements app.Store on the read pool. Each filter combination
 // is its own statement so that the planner uses the matching index.
 func (s *Store) ListOrders(ctx context.Context, q app.ListQuery) ([]*domain.Order, error) {
@@ -331,7 +348,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptio
 					return app.ErrAlreadyProcessed
 				}
 			}
-			o, err := getOrder(ctx, tx, id, opts.OwnerID)
+			o, parent, err := getOrderForUpdate(ctx, tx, id, opts.OwnerID)
 			if err != nil {
 				return err
 			}
@@ -347,7 +364,13 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptio
 				queueOrderUpdate(b, before, after)
 			}
 			queueTimeline(b, change.Timeline)
-			if err := outbox.Queue(ctx, b, change.Events...); err != nil {
+			evctx, end := ctx, func() {}
+			if len(change.Events) > 0 {
+				evctx, end = orderTrace(ctx, id, parent)
+			}
+			err = outbox.Queue(evctx, b, change.Events...)
+			end()
+			if err != nil {
 				return err
 			}
 			if b.Len() > 0 {
