@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 )
 
@@ -36,6 +37,9 @@ type Layout struct {
 	// RateLimit overrides the gateway's per-principal limits (e.g. "100/1m")
 	// when set; suites that poll hard raise it.
 	RateLimit string
+	// TraceDir, when set, makes every process append its spans to
+	// <TraceDir>/<name>.jsonl (PRINTFLEET_TRACE_FILE).
+	TraceDir string
 }
 
 // Local is the layout `make run` uses. The development secrets can be
@@ -118,8 +122,24 @@ func (l Layout) Common() map[string]string {
 	}
 }
 
+// traced gives p its trace file when the layout has a TraceDir.
+func (l Layout) traced(p Proc) Proc {
+	if l.TraceDir != "" {
+		p.Env["PRINTFLEET_TRACE_FILE"] = filepath.Join(l.TraceDir, p.Name+".jsonl")
+	}
+	return p
+}
+
 // Procs are the long-running processes in start order.
 func (l Layout) Procs() []Proc {
+	ps := l.procs()
+	for i := range ps {
+		ps[i] = l.traced(ps[i])
+	}
+	return ps
+}
+
+func (l Layout) procs() []Proc {
 	svc := func(name string, grpcPort, adminPort int, env map[string]string) Proc {
 		e := map[string]string{
 			"PRINTFLEET_GRPC_ADDR":  l.addr(grpcPort),
@@ -174,7 +194,7 @@ func (l Layout) Gateway(name string, httpPort, adminPort int, rateLimit string) 
 		env["PRINTFLEET_RATELIMIT_DEFAULT"] = rateLimit
 		env["PRINTFLEET_RATELIMIT_WRITE"] = rateLimit
 	}
-	return Proc{Name: name, Binary: "gateway", Env: env, Admin: l.addr(adminPort)}
+	return l.traced(Proc{Name: name, Binary: "gateway", Env: env, Admin: l.addr(adminPort)})
 }
 
 // Seeds are one-shot commands that load the demo catalog and price lists.
