@@ -21,6 +21,8 @@ import (
 // recorded about it (traces, logs, metrics). It runs once per suite.
 type orderJourney struct {
 	OrderID string
+	// User is the customer's subject.
+	User string
 	// CreateRequestID and ShipRequestID are the X-Request-Id the client sent
 	// with the create and the shipment.
 	CreateRequestID, ShipRequestID string
@@ -45,7 +47,8 @@ func tracedJourney(t *testing.T) *orderJourney {
 
 func runOrderJourney(t *testing.T, e *environment) *orderJourney {
 	t.Helper()
-	user := token(t, "tracy-"+uuid.NewString()[:8], "user", time.Hour)
+	subject := "tracy-" + uuid.NewString()[:8]
+	user := token(t, subject, "user", time.Hour)
 	partner := token(t, "print-partner", "fulfillment", time.Hour)
 	mug, wrap := demoItem(t, e, "Ceramic Mug 11oz", "White", "wrap")
 	design := readyDesign(t, e, user, designPNG(t, 2550, 1050))
@@ -55,6 +58,7 @@ func runOrderJourney(t *testing.T, e *environment) *orderJourney {
 			"refresh_token": "refresh-" + uuid.NewString(), "client_id": "client", "client_secret": "secret-" + uuid.NewString()},
 	})
 	j := &orderJourney{
+		User:            subject,
 		CreateRequestID: "e2e-trace-create-" + uuid.NewString()[:8],
 		ShipRequestID:   "e2e-trace-ship-" + uuid.NewString()[:8],
 	}
@@ -95,7 +99,9 @@ type span struct {
 		Key   string
 		Value struct{ Value any }
 	}
-	Links []struct{ SpanContext struct{ TraceID, SpanID string } }
+	Links []struct {
+		SpanContext struct{ TraceID, SpanID string }
+	}
 
 	proc string // the trace file it came from
 }
