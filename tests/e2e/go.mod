@@ -2,7 +2,10 @@ module github.com/printfleet/printfleet/tests/e2e
 
 go 1.26.0
 
-require github.com/jackc/pgx/v5 v5.12.0
+require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/jackc/pgx/v5 v5.12.0
+)
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -1,0 +1,281 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// restRoute is one row of DESIGN.md "Public REST surface (v1)", written out
+// here independently of the gateway's policy table so that the suite notices
+// when either drifts.
+type restRoute struct {
+	Method string
+	// Path is the template with {order_id}, {design_id} or {product_id}.
+	Path string
+	// Public routes need no token.
+	Public bool
+	// Roles lists the roles of which a caller needs one (nil for public).
+	Roles []string
+	// Owner routes hide other users' objects behind 404.
+	Owner bool
+	// Edge routes are served by the gateway itself.
+	Edge bool
+}
+
+var (
+	rolesUser        = []string{"user", "admin"}
+	rolesAdmin       = []string{"admin"}
+	rolesFulfillment = []string{"fulfillment", "admin"}
+)
+
+var restTable = []restRoute{
+	{Method: "POST", Path: "/v1/orders", Roles: rolesUser},
+	{Method: "GET", Path: "/v1/orders/{order_id}", Roles: rolesUser, Owner: true},
+	{Method: "GET", Path: "/v1/orders", Roles: rolesUser},
+	{Method: "POST", Path: "/v1/orders/{order_id}:cancel", Roles: rolesUser, Owner: true},
+	{Method: "GET", Path: "/v1/orders/{order_id}/events", Roles: rolesUser, Owner: true},
+	{Method: "POST", Path: "/v1/orders/{order_id}/shipments", Roles: rolesFulfillment},
+	{Method: "GET", Path: "/v1/products", Public: true},
+	{Method: "GET", Path: "/v1/products/{product_id}", Public: true},
+	{Method: "POST", Path: "/v1/products", Roles: rolesAdmin},
+	{Method: "PATCH", Path: "/v1/products/{product_id}", Roles: rolesAdmin},
+	{Method: "POST", Path: "/v1/designs", Roles: rolesUser},
+	{Method: "POST", Path: "/v1/designs/{design_id}:process", Roles: rolesUser, Owner: true},
+	{Method: "GET", Path: "/v1/designs/{design_id}", Roles: rolesUser, Owner: true},
+	{Method: "POST", Path: "/v1/quotes", Public: true},
+	{Method: "POST", Path: "/v1/stores", Roles: rolesUser},
+	{Method: "GET", Path: "/v1/stores", Roles: rolesUser},
+	{Method: "GET", Path: "/healthz", Public: true, Edge: true},
+	{Method: "GET", Path: "/readyz", Public: true, Edge: true},
+	{Method: "GET", Path: "/openapi.json", Public: true, Edge: true},
+	{Method: "GET", Path: "/docs", Public: true, Edge: true},
+}
+
+func (r restRoute) String() string { return r.Method + " " + r.Path }
+
+// hasBody reports whether the route takes a JSON body.
+func (r restRoute) hasBody() bool { return r.Method == "POST" || r.Method == "PATCH" }
+
+// idParam is the path parameter the route takes ("" when none).
+func (r restRoute) idParam() string {
+	for _, p := range []string{"order_id", "design_id", "product_id"} {
+		if strings.Contains(r.Path, "{"+p+"}") {
+			return p
+		}
+	}
+	return ""
+}
+
+// fill substitutes the path parameters.
+func (r restRoute) fill(ids map[string]string) string {
+	p := r.Path
+	for k, v := range ids {
+		p = strings.ReplaceAll(p, "{"+k+"}", v)
+	}
+	return p
+}
+
+// ---- secrets every test may register; TestZZLogsHoldNoSecrets scans for them.
+
+var secretRegistry = struct {
+	sync.Mutex
+	m map[string]string // value → label
+}{m: map[string]string{}}
+
+// rememberSecret registers a value that must never appear in a response it
+// was not meant for nor in any log line of the run.
+func rememberSecret(s string) { rememberSecretAs("test secret", s) }
+
+func rememberSecretAs(label, s string) {
+	if len(s) < 8 { // too short to search for without false hits
+		return
+	}
+	secretRegistry.Lock()
+	defer secretRegistry.Unlock()
+	if _, ok := secretRegistry.m[s]; !ok {
+		secretRegistry.m[s] = label
+	}
+}
+
+// rememberedSecrets returns the registry sorted by value.
+func rememberedSecrets() []labelledSecret {
+	secretRegistry.Lock()
+	defer secretRegistry.Unlock()
+	out := make([]labelledSecret, 0, len(secretRegistry.m))
+	for v, l := range secretRegistry.m {
+		out = append(out, labelledSecret{Label: l, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Value < out[j].Value })
+	return out
+}
+
+type labelledSecret struct{ Label, Value string }
+
+// redact shows a secret's shape without the secret.
+func redact(s string) string {
+	if len(s) <= 6 {
+		return "***"
+	}
+	return s[:4] + "…(" + fmt.Sprint(len(s)) + " bytes)"
+}
+
+// secToken mints a development token with the gateway's command and
+// remembers it as a secret.
+func secToken(t testing.TB, sub, roles string, ttl time.Duration) string {
+	t.Helper()
+	tok := token(t, sub, roles, ttl)
+	rememberSecretAs("bearer token", tok)
+	return tok
+}
+
+// newSubject is a unique user id for this run.
+func newSubject(prefix string) string { return prefix + "-" + uuid.NewString()[:8] }
+
+// mintJWT signs claims with method and key; the result is remembered.
+func mintJWT(t testing.TB, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatalf("sign %s token: %v", method.Alg(), err)
+	}
+	rememberSecretAs("bearer token", tok)
+	return tok
+}
+
+// devClaims are claims the e2e gateway accepts.
+func devClaims(sub string, roles ...string) jwt.MapClaims {
+	now := time.Now()
+	return jwt.MapClaims{
+		"iss": "printfleet-dev", "aud": "printfleet", "sub": sub, "roles": roles,
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}
+}
+
+// secErrorBody is the gateway's JSON error.
+type secErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Details []any  `json:"details"`
+	} `json:"error"`
+	RequestID string `json:"request_id"`
+}
+
+// checkError verifies status, the JSON error body and the request id; it
+// returns a description of what is wrong ("" when all is well) so that
+// callers can collect failures.
+func checkErrorBody(r response, wantStatus int, wantCode string) string {
+	var problems []string
+	if r.Status != wantStatus {
+		problems = append(problems, fmt.Sprintf("status %d, want %d", r.Status, wantStatus))
+	}
+	var eb secErrorBody
+	if err := json.Unmarshal(r.Body, &eb); err != nil {
+		problems = append(problems, "body is not the JSON error: "+err.Error())
+	} else {
+		if eb.Error.Code == "" || eb.Error.Message == "" {
+			problems = append(problems, "error without code or message")
+		}
+		if wantCode != "" && eb.Error.Code != wantCode {
+			problems = append(problems, fmt.Sprintf("code %q, want %q", eb.Error.Code, wantCode))
+		}
+		if eb.RequestID == "" {
+			problems = append(problems, "no request_id in the body")
+		}
+	}
+	rid := r.Header.Get("X-Request-Id")
+	if rid == "" {
+		problems = append(problems, "no X-Request-Id header")
+	} else if eb.RequestID != "" && eb.RequestID != rid {
+		problems = append(problems, fmt.Sprintf("X-Request-Id %q differs from request_id %q", rid, eb.RequestID))
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		problems = append(problems, fmt.Sprintf("Content-Type %q", r.Header.Get("Content-Type")))
+	}
+	if len(problems) == 0 {
+		return ""
+	}
+	return strings.Join(problems, "; ") + fmt.Sprintf(" (saw %d %s)", r.Status, secClip(r.Body, 400))
+}
+
+// clip shortens a body for a failure message.
+func secClip(b []byte, n int) string {
+	b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+	if len(b) > n {
+		return string(b[:n]) + fmt.Sprintf("…(%d bytes)", len(b))
+	}
+	return string(b)
+}
+
+// createOrder posts an order with a fresh Idempotency-Key.
+func secCreateOrder(t testing.TB, e *environment, tok string, body any) response {
+	t.Helper()
+	return e.api.do(t, http.MethodPost, "/v1/orders", tok, body, "Idempotency-Key", uuid.NewString())
+}
+
+// blankOrder is an order body for n blank items of variant.
+func secBlankOrder(variant string, n int) map[string]any {
+	return map[string]any{
+		"items":            []any{map[string]any{"variant_id": variant, "quantity": n}},
+		"shipping_address": address(), "currency": "USD", "payment_method": "PAYMENT_METHOD_CARD",
+	}
+}
+
+// sticker is the demo kiss-cut sticker (stock not tracked, so orders in these
+// tests never compete with other tests for stock) and its front placement.
+func sticker(t *testing.T, e *environment) (variant, front string) {
+	t.Helper()
+	return demoItem(t, e, "Kiss-Cut Sticker", "", "front")
+}
+
+// uploadDesign creates a design, uploads data through the presigned URL and
+// asks for processing; it returns the design id.
+func uploadDesign(t *testing.T, e *environment, tok, filename string, data []byte) string {
+	t.Helper()
+	created := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/designs", tok, map[string]any{
+		"filename": filename, "content_type": "image/png", "size_bytes": len(data),
+	})
+	id := str(created, "design", "id")
+	fields, _ := dig(created, "upload_headers").(map[string]any)
+	if code := upload(t, str(created, "upload_method"), str(created, "upload_url"), fields, "image/png", data); code >= 300 {
+		t.Fatalf("upload through the presigned URL answered %d", code)
+	}
+	e.api.must(t, http.StatusOK, http.MethodPost, "/v1/designs/"+id+":process", tok, map[string]any{})
+	return id
+}
+
+// ---- PNG framing for the image bombs.
+
+func writeBE32(w io.Writer, v uint32) error {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], v)
+	_, err := w.Write(b[:])
+	return err
+}
+
+func crc32PNG(b []byte) uint32 { return crc32.ChecksumIEEE(b) }
+
+func newZlib(w io.Writer) io.WriteCloser {
+	zw, _ := zlib.NewWriterLevel(w, zlib.BestCompression)
+	return zw
+}
+
+// mintJWTWith signs claims with HS256 and key.
+func mintJWTWith(t testing.TB, key []byte, claims jwt.MapClaims) string {
+	t.Helper()
+	return mintJWT(t, jwt.SigningMethodHS256, key, claims)
+}

@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// This file sorts after every other test file of the package, so its test
+// runs after theirs (go test runs top-level tests in file-name order, then
+// declaration order; only tests that call t.Parallel at top level run later).
+
+// jwtShape matches anything that looks like a signed or unsigned JWT.
+var jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*`)
+
+// fleetSecrets are the secrets of the layout itself.
+func fleetSecrets(e *environment) []labelledSecret {
+	out := []labelledSecret{
+		{"JWT secret", e.layout.JWTSecret},
+		{"internal secret", e.layout.InternalSecret},
+		{"credentials key", e.layout.CredentialsKey},
+		{"payment API key", e.layout.PaymentAPIKey},
+		{"S3 secret key", secEnvOr("PRINTFLEET_S3_SECRET_KEY", "printfleet-dev-secret")},
+	}
+	if raw, err := base64.StdEncoding.DecodeString(e.layout.CredentialsKey); err == nil {
+		out = append(out, labelledSecret{"credentials key (decoded)", string(raw)})
+	}
+	return out
+}
+
+func secEnvOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// scanLogsForSecrets reads every line of every file under the suite's log
+// directory (process logs, and span files when tracing writes them there)
+// and fails for each line that carries a fleet secret, a secret some test
+// remembered with rememberSecret, or anything shaped like a bearer token. A
+// canary request id proves the scan reads the live logs.
+func scanLogsForSecrets(t *testing.T) {
+	t.Helper()
+	e := need(t)
+	canary := "sec-canary-" + uuid.NewString()
+	e.api.do(t, "GET", "/v1/products?page_size=1", "", nil, "X-Request-Id", canary)
+
+	secrets := append(fleetSecrets(e), rememberedSecrets()...)
+	var files, lines int
+	var canarySeen bool
+	var hits []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		files, lines, canarySeen, hits = 0, 0, false, nil
+		err := filepath.WalkDir(e.logs, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			files++
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			rd := bufio.NewReaderSize(f, 1<<20)
+			for n := 1; ; n++ {
+				line, err := rd.ReadString('\n')
+				if line != "" {
+					lines++
+					if strings.Contains(line, canary) {
+						canarySeen = true
+					}
+					for _, s := range secrets {
+						if strings.Contains(line, s.Value) {
+							hits = append(hits, fmt.Sprintf("%s:%d carries the %s (%s): %s", filepath.Base(path), n, s.Label, redact(s.Value),
+								secClip([]byte(strings.ReplaceAll(line, s.Value, "«"+s.Label+"»")), 600)))
+						}
+					}
+					if m := jwtShape.FindString(line); m != "" {
+						hits = append(hits, fmt.Sprintf("%s:%d carries a JWT-shaped string (%s): %s", filepath.Base(path), n, redact(m),
+							secClip([]byte(strings.ReplaceAll(line, m, "«jwt»")), 600)))
+					}
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("walk %s: %v", e.logs, err)
+		}
+		if canarySeen || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("scanned %d lines in %d files under %s for %d secrets (%d remembered by tests) and JWT shapes",
+		lines, files, e.logs, len(secrets), len(rememberedSecrets()))
+	if files < 8 || lines < 50 {
+		t.Errorf("only %d lines in %d files under %s: the scan would prove nothing", lines, files, e.logs)
+	}
+	if !canarySeen {
+		t.Errorf("the canary request id %s never reached %s: the scan is not reading the gateway's access log", canary, e.logs)
+	}
+	for i, h := range hits {
+		if i == 40 {
+			t.Errorf("… and %d more", len(hits)-40)
+			break
+		}
+		t.Error(h)
+	}
+}
+
+// TestZZLogsHoldNoSecrets runs after every other test of the package and
+// scans the whole run's logs for secrets.
+func TestZZLogsHoldNoSecrets(t *testing.T) {
+	scanLogsForSecrets(t)
+}
