@@ -33,18 +33,21 @@ const sqlCompleteIdempotencyKey = `
 const sqlInsertOrder = `
 		INSERT INTO orders (id, user_id, status, currency, subtotal_minor, shipping_minor, discount_minor,
 			total_minor, coupon_code, payment_method, store_id, external_order_id, quote_id,
-			shipping_address, version, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+			shipping_address, version, created_at, updated_at, trace_parent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
 const sqlInsertItems = `
 		INSERT INTO order_items (id, order_id, position, variant_id, product_id, sku, title, quantity,
-			design_id, placement_id, unit_price_minor, line_total_minor, design_key, placement, print_file_key)
+			design_id, placement_id, unit_price_minor, line_total_minor, design_key, placement, print_file_key,
+			external_item_id)
 		SELECT u.id, $1, u.position, u.variant_id, u.product_id, u.sku, u.title, u.quantity, u.design_id,
-			u.placement_id, u.unit_price, u.line_total, u.design_key, u.placement::jsonb, u.print_file_key
+			u.placement_id, u.unit_price, u.line_total, u.design_key, u.placement::jsonb, u.print_file_key,
+			u.external_item_id
 		FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
-			$9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[])
+			$9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[],
+			$16::text[])
 			AS u(id, position, variant_id, product_id, sku, title, quantity, design_id, placement_id,
-			     unit_price, line_total, design_key, placement, print_file_key)`
+			     unit_price, line_total, design_key, placement, print_file_key, external_item_id)`
 
 const sqlInsertTimeline = `
 			INSERT INTO order_events (id, order_id, type, from_status, to_status, message, attributes, created_at)
@@ -71,9 +74,9 @@ var (
 	createOrderBatch = []orderStatement{
 		{"complete idempotency key", sqlCompleteIdempotencyKey, []string{"user_id", "idem_key", "req_hash", "response", "order_id"}},
 		{"insert order", sqlInsertOrder, []string{"order_id", "user_id", "status", "currency", "subtotal", "shipping", "discount",
-			"total", "empty", "payment_method", "empty", "empty", "quote_id", "address", "version", "created_at", "created_at"}},
+			"total", "empty", "payment_method", "empty", "empty", "quote_id", "address", "version", "created_at", "created_at", "trace_parent"}},
 		{"insert items", sqlInsertItems, []string{"order_id", "item_ids", "positions", "variant_ids", "product_ids", "skus", "titles",
-			"quantities", "empties", "empties", "unit_prices", "line_totals", "empties", "nulls", "empties"}},
+			"quantities", "empties", "empties", "unit_prices", "line_totals", "empties", "nulls", "empties", "empties"}},
 		{"insert timeline entry", sqlInsertTimeline, []string{"event_id", "order_id", "event_type", "zero", "status", "event_message", "attributes", "created_at"}},
 		{"insert outbox row", sqlInsertOutbox, []string{"outbox_id", "outbox_type", "payload", "headers"}},
 		{"wake the relay", sqlNotifyOutbox, nil},

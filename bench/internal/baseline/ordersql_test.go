@@ -1,138 +1,53 @@
 package baseline
 
 import (
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
-
-// sqlStrings folds every string expression in file (literals, and + of
-// literals and the file's string constants) and returns them per function
-// ("" for package level).
-func sqlStrings(t *testing.T, path string) map[string][]string {
-	t.Helper()
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read the store's source: %v", err)
-	}
-	f, err := parser.ParseFile(token.NewFileSet(), path, src, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	consts := map[string]string{}
-	for _, d := range f.Decls {
-		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.CONST {
-			for _, sp := range g.Specs {
-				vs := sp.(*ast.ValueSpec)
-				for i, n := range vs.Names {
-					if i < len(vs.Values) {
-						if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-							consts[n.Name], _ = strconv.Unquote(lit.Value)
-						}
-					}
-				}
-			}
-		}
-	}
-	var fold func(e ast.Expr) (string, bool)
-	fold = func(e ast.Expr) (string, bool) {
-		switch e := e.(type) {
-		case *ast.BasicLit:
-			if e.Kind != token.STRING {
-				return "", false
-			}
-			s, err := strconv.Unquote(e.Value)
-			return s, err == nil
-		case *ast.Ident:
-			s, ok := consts[e.Name]
-			return s, ok
-		case *ast.BinaryExpr:
-			if e.Op != token.ADD {
-				return "", false
-			}
-			a, ok1 := fold(e.X)
-			b, ok2 := fold(e.Y)
-			return a + b, ok1 && ok2
-		}
-		return "", false
-	}
-	out := map[string][]string{}
-	for _, d := range f.Decls {
-		name := ""
-		if fd, ok := d.(*ast.FuncDecl); ok {
-			name = fd.Name.Name
-		}
-		ast.Inspect(d, func(n ast.Node) bool {
-			e, ok := n.(ast.Expr)
-			if !ok {
-				return true
-			}
-			if s, ok := fold(e); ok {
-				if isSQL(s) {
-					out[name] = append(out[name], s)
-				}
-				return false // not the parts of a folded expression again
-			}
-			return true
-		})
-	}
-	return out
-}
-
-func isSQL(s string) bool {
-	s = strings.ToUpper(strings.TrimSpace(s))
-	for _, p := range []string{"INSERT ", "UPDATE ", "SELECT ", "DELETE ", "WITH "} {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
 
 // The pgbench script runs exactly the store's SQL: every statement copied
 // here is byte for byte a statement of the store (or of platform/outbox),
 // and the store's create path has no statement the copy lacks.
 func TestOrderSQLMatchesStore(t *testing.T) {
 	t.Parallel()
-	root := filepath.Join("..", "..", "..")
-	store := sqlStrings(t, filepath.Join(root, "services", "orders", "internal", "store", "postgres", "store.go"))
-	outbox := sqlStrings(t, filepath.Join(root, "platform", "outbox", "outbox.go"))
-
-	// Round trip 1: the first statement of ClaimIdempotencyKey.
-	claim := store["ClaimIdempotencyKey"]
-	if len(claim) == 0 || claim[0] != sqlClaimIdempotencyKey {
-		t.Errorf("ClaimIdempotencyKey's claim statement changed; update sqlClaimIdempotencyKey.\nstore:\n%q\ncopy:\n%q", first(claim), sqlClaimIdempotencyKey)
-	}
-	// Round trip 3: CreateOrder and the helpers it queues with, in order.
-	var storeBatch []string
-	for _, fn := range []string{"CreateOrder", "queueItems", "queueTimeline"} {
-		if len(store[fn]) == 0 {
-			t.Fatalf("the store has no SQL in %s any more: the create path moved; revisit ordersql.go", fn)
-		}
-		storeBatch = append(storeBatch, store[fn]...)
-	}
-	storeBatch = append(storeBatch, outbox["Queue"]...) // insertSQL and the wake-up
-	var copied []string
-	for _, st := range createOrderBatch {
-		copied = append(copied, st.sql)
-	}
-	if !slices.Equal(storeBatch, copied) {
-		t.Errorf("the create-order batch differs from the store's:\nstore (%d):\n%s\ncopy (%d):\n%s",
-			len(storeBatch), strings.Join(storeBatch, "\n----"), len(copied), strings.Join(copied, "\n----"))
+	if err := CheckOrderSQL(filepath.Join("..", "..", "..")); err != nil {
+		t.Errorf("the copy in ordersql.go is out of date: %v", err)
 	}
 }
 
-func first(s []string) string {
-	if len(s) == 0 {
-		return "<none>"
+// The check notices a changed statement.
+func TestCheckOrderSQLNoticesDrift(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join("..", "..", "..")
+	src, err := os.ReadFile(filepath.Join(root, "services", "orders", "internal", "store", "postgres", "store.go"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return s[0]
+	tmp := t.TempDir()
+	for _, dir := range []string{filepath.Join("services", "orders", "internal", "store", "postgres"), filepath.Join("platform", "outbox")} {
+		if err := os.MkdirAll(filepath.Join(tmp, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ob, err := os.ReadFile(filepath.Join(root, "platform", "outbox", "outbox.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "platform", "outbox", "outbox.go"), ob, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(src), "locked_until = now()\n", "locked_until = clock_timestamp()\n", 1)
+	if changed == string(src) {
+		t.Fatal("the store no longer has the statement this test edits")
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "services", "orders", "internal", "store", "postgres", "store.go"), []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckOrderSQL(tmp); err == nil || !strings.Contains(err.Error(), "complete idempotency key") {
+		t.Errorf("an edited statement passed the check: %v", err)
+	}
 }
 
 func TestPgbenchScript(t *testing.T) {

@@ -126,8 +126,9 @@ func (v OrderValues) Defines() map[string]string {
 		"quantities":  "{1,1}", "unit_prices": "{299,1199}", "line_totals": "{299,1199}",
 		"empties": `{"",""}`, "nulls": "{NULL,NULL}",
 		"event_type": "order_placed", "zero": "0", "event_message": "order placed", "attributes": "{}",
-		"outbox_type": "orders.order_placed.v1",
-		"headers":     `{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`,
+		"outbox_type":  "orders.order_placed.v1",
+		"headers":      `{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`,
+		"trace_parent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 	}
 }
 
