@@ -125,6 +125,14 @@ func rememberedSecrets() []labelledSecret {
 
 type labelledSecret struct{ Label, Value string }
 
+// redactSecrets replaces every remembered secret in s by its label.
+func redactSecrets(s string) string {
+	for _, x := range rememberedSecrets() {
+		s = strings.ReplaceAll(s, x.Value, "«"+x.Label+"»")
+	}
+	return s
+}
+
 // redact shows a secret's shape without the secret.
 func redact(s string) string {
 	if len(s) <= 6 {
