@@ -29,7 +29,9 @@ type fileSpan struct {
 		Key   string
 		Value struct{ Value any }
 	}
-	Links    []struct{ SpanContext struct{ TraceID, SpanID string } }
+	Links []struct {
+		SpanContext struct{ TraceID, SpanID string }
+	}
 	Resource []struct {
 		Key   string
 		Value struct{ Value any }
