@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -122,6 +123,13 @@ func (b *bench) pgbench(ctx context.Context) {
 		b.note("pgbench: %v", err)
 		return
 	}
+	if b.run.Inputs == nil {
+		b.run.Inputs = map[string]string{}
+	}
+	b.run.Inputs["pgbench_script"] = res.Script
+	b.run.Inputs["pgbench_command"] = res.Command + " -D <pgbench_variables> " + "bench_pgbench_scratch"
+	vars, _ := json.Marshal(baseline.DefaultOrderValues.Defines())
+	b.run.Inputs["pgbench_variables"] = string(vars)
 	b.add(report.Row{Scenario: scPgbench, Mode: "8 clients", Group: "limit: pgbench", Baseline: true, Throughput: res.TPS, Unit: "tx/s",
 		Count: res.Processed, P50: res.Latency.Quantile(0.5), P95: res.Latency.Quantile(0.95), P99: res.Latency.Quantile(0.99),
 		Max: res.Latency.Max(), Errors: res.Failed,

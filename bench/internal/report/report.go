@@ -94,6 +94,9 @@ type Run struct {
 	Budgets []Budget `json:"budgets"`
 	// Notes explain how numbers were obtained and anything that went wrong.
 	Notes []string `json:"notes"`
+	// Inputs are texts that make the run reproducible (the pgbench script
+	// and its variables).
+	Inputs map[string]string `json:"inputs,omitempty"`
 }
 
 // Find returns the first row whose scenario and mode start with the given
