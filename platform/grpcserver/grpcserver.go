@@ -94,6 +94,7 @@ func New(o Options, extra ...grpc.ServerOption) (*Server, error) {
 			auth.unary,
 			mapper.unary,
 			protovalidatemw.UnaryServerInterceptor(validator),
+			rejectNUL,
 		),
 		grpc.ChainStreamInterceptor(
 			metrics.StreamServerInterceptor(),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/printfleet/printfleet/platform/grpcserver"
 	"github.com/printfleet/printfleet/platform/principal"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
+	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 )
 
 const secret = "test-internal-secret-0123456789"
@@ -141,5 +143,23 @@ func TestDeadlines(t *testing.T) {
 	}
 	if d := <-svc.deadlines; d > 500*time.Millisecond {
 		t.Fatalf("caller deadline seen upstream = %v, want ≤ 500ms", d)
+	}
+}
+
+func TestNULInAnyStringFieldIsInvalid(t *testing.T) {
+	t.Parallel()
+	client, _, _ := start(t, &fakeOrders{})
+	ctx := principal.With(context.Background(), principal.Principal{Subject: "alice"})
+	_, err := client.CancelOrder(ctx, &ordersv1.CancelOrderRequest{OrderId: orderID, Reason: "oops\x00"})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "reason") {
+		t.Fatalf("NUL in reason: %v", err)
+	}
+	_, err = client.CreateOrder(ctx, &ordersv1.CreateOrderRequest{
+		Items:           []*ordersv1.CreateOrderItem{{VariantId: orderID, Quantity: 1}},
+		ShippingAddress: &typesv1.Address{Name: "A", Line1: "x\x00y", City: "c", PostalCode: "1", CountryCode: "GB"},
+		Currency:        "GBP", PaymentMethod: ordersv1.PaymentMethod_PAYMENT_METHOD_CARD,
+	})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "shipping_address.line1") {
+		t.Fatalf("NUL in a nested field: %v", err)
 	}
 }
