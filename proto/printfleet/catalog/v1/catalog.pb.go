@@ -806,9 +806,12 @@ func (x *UpdateProductRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 
 // GetVariantsRequest asks for variants and designs by id.
 type GetVariantsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	VariantIds    []string               `protobuf:"bytes,1,rep,name=variant_ids,json=variantIds,proto3" json:"variant_ids,omitempty"`
-	DesignIds     []string               `protobuf:"bytes,2,rep,name=design_ids,json=designIds,proto3" json:"design_ids,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	VariantIds []string               `protobuf:"bytes,1,rep,name=variant_ids,json=variantIds,proto3" json:"variant_ids,omitempty"`
+	DesignIds  []string               `protobuf:"bytes,2,rep,name=design_ids,json=designIds,proto3" json:"design_ids,omitempty"`
+	// Optional: the marketplace store the order comes from; its owner is
+	// returned so orders can check it is the caller's.
+	StoreId       string `protobuf:"bytes,3,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -855,6 +858,13 @@ func (x *GetVariantsRequest) GetDesignIds() []string {
 		return x.DesignIds
 	}
 	return nil
+}
+
+func (x *GetVariantsRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
 }
 
 // ResolvedVariant is a variant with what orders needs to accept an item.
@@ -938,9 +948,11 @@ func (x *ResolvedVariant) GetProductImageKey() string {
 // GetVariantsResponse holds the variants and designs that exist; missing ids
 // are simply absent.
 type GetVariantsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Variants      []*ResolvedVariant     `protobuf:"bytes,1,rep,name=variants,proto3" json:"variants,omitempty"`
-	Designs       []*Design              `protobuf:"bytes,2,rep,name=designs,proto3" json:"designs,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Variants []*ResolvedVariant     `protobuf:"bytes,1,rep,name=variants,proto3" json:"variants,omitempty"`
+	Designs  []*Design              `protobuf:"bytes,2,rep,name=designs,proto3" json:"designs,omitempty"`
+	// The requested store, absent when it does not exist.
+	Store         *Store `protobuf:"bytes,3,opt,name=store,proto3" json:"store,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -985,6 +997,13 @@ func (x *GetVariantsResponse) GetVariants() []*ResolvedVariant {
 func (x *GetVariantsResponse) GetDesigns() []*Design {
 	if x != nil {
 		return x.Designs
+	}
+	return nil
+}
+
+func (x *GetVariantsResponse) GetStore() *Store {
+	if x != nil {
+		return x.Store
 	}
 	return nil
 }
@@ -2068,12 +2087,13 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"product_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tproductId\x12@\n" +
 	"\aproduct\x18\x02 \x01(\v2\x1e.printfleet.catalog.v1.ProductB\x06\xbaH\x03\xc8\x01\x01R\aproduct\x12;\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
-	"updateMask\"x\n" +
+	"updateMask\"\xa0\x01\n" +
 	"\x12GetVariantsRequest\x122\n" +
 	"\vvariant_ids\x18\x01 \x03(\tB\x11\xbaH\x0e\x92\x01\v\b\x01\x10d\"\x05r\x03\xb0\x01\x01R\n" +
 	"variantIds\x12.\n" +
 	"\n" +
-	"design_ids\x18\x02 \x03(\tB\x0f\xbaH\f\x92\x01\t\x10d\"\x05r\x03\xb0\x01\x01R\tdesignIds\"\x85\x02\n" +
+	"design_ids\x18\x02 \x03(\tB\x0f\xbaH\f\x92\x01\t\x10d\"\x05r\x03\xb0\x01\x01R\tdesignIds\x12&\n" +
+	"\bstore_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\astoreId\"\x85\x02\n" +
 	"\x0fResolvedVariant\x128\n" +
 	"\avariant\x18\x01 \x01(\v2\x1e.printfleet.catalog.v1.VariantR\avariant\x12#\n" +
 	"\rproduct_title\x18\x02 \x01(\tR\fproductTitle\x12%\n" +
@@ -2081,10 +2101,11 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
 	"placements\x18\x04 \x03(\v2 .printfleet.catalog.v1.PlacementR\n" +
 	"placements\x12*\n" +
-	"\x11product_image_key\x18\x05 \x01(\tR\x0fproductImageKey\"\x92\x01\n" +
+	"\x11product_image_key\x18\x05 \x01(\tR\x0fproductImageKey\"\xc6\x01\n" +
 	"\x13GetVariantsResponse\x12B\n" +
 	"\bvariants\x18\x01 \x03(\v2&.printfleet.catalog.v1.ResolvedVariantR\bvariants\x127\n" +
-	"\adesigns\x18\x02 \x03(\v2\x1d.printfleet.catalog.v1.DesignR\adesigns\"\xbc\x01\n" +
+	"\adesigns\x18\x02 \x03(\v2\x1d.printfleet.catalog.v1.DesignR\adesigns\x122\n" +
+	"\x05store\x18\x03 \x01(\v2\x1c.printfleet.catalog.v1.StoreR\x05store\"\xbc\x01\n" +
 	"\x0ePlacementCheck\x12!\n" +
 	"\fplacement_id\x18\x01 \x01(\tR\vplacementId\x12%\n" +
 	"\x0eplacement_name\x18\x02 \x01(\tR\rplacementName\x12#\n" +
@@ -2280,49 +2301,50 @@ var file_printfleet_catalog_v1_catalog_proto_depIdxs = []int32{
 	5,  // 10: printfleet.catalog.v1.ResolvedVariant.placements:type_name -> printfleet.catalog.v1.Placement
 	12, // 11: printfleet.catalog.v1.GetVariantsResponse.variants:type_name -> printfleet.catalog.v1.ResolvedVariant
 	16, // 12: printfleet.catalog.v1.GetVariantsResponse.designs:type_name -> printfleet.catalog.v1.Design
-	1,  // 13: printfleet.catalog.v1.PlacementCheck.verdict:type_name -> printfleet.catalog.v1.DpiVerdict
-	14, // 14: printfleet.catalog.v1.DesignReport.placements:type_name -> printfleet.catalog.v1.PlacementCheck
-	0,  // 15: printfleet.catalog.v1.Design.status:type_name -> printfleet.catalog.v1.DesignStatus
-	15, // 16: printfleet.catalog.v1.Design.report:type_name -> printfleet.catalog.v1.DesignReport
-	29, // 17: printfleet.catalog.v1.Design.created_at:type_name -> google.protobuf.Timestamp
-	29, // 18: printfleet.catalog.v1.Design.updated_at:type_name -> google.protobuf.Timestamp
-	16, // 19: printfleet.catalog.v1.CreateDesignResponse.design:type_name -> printfleet.catalog.v1.Design
-	28, // 20: printfleet.catalog.v1.CreateDesignResponse.upload_headers:type_name -> printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
-	29, // 21: printfleet.catalog.v1.CreateDesignResponse.upload_expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 22: printfleet.catalog.v1.Store.marketplace:type_name -> printfleet.catalog.v1.Marketplace
-	29, // 23: printfleet.catalog.v1.Store.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 24: printfleet.catalog.v1.CreateStoreRequest.marketplace:type_name -> printfleet.catalog.v1.Marketplace
-	21, // 25: printfleet.catalog.v1.CreateStoreRequest.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
-	22, // 26: printfleet.catalog.v1.ListStoresResponse.stores:type_name -> printfleet.catalog.v1.Store
-	22, // 27: printfleet.catalog.v1.GetStoreCredentialsResponse.store:type_name -> printfleet.catalog.v1.Store
-	21, // 28: printfleet.catalog.v1.GetStoreCredentialsResponse.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
-	6,  // 29: printfleet.catalog.v1.CatalogService.ListProducts:input_type -> printfleet.catalog.v1.ListProductsRequest
-	8,  // 30: printfleet.catalog.v1.CatalogService.GetProduct:input_type -> printfleet.catalog.v1.GetProductRequest
-	9,  // 31: printfleet.catalog.v1.CatalogService.CreateProduct:input_type -> printfleet.catalog.v1.CreateProductRequest
-	10, // 32: printfleet.catalog.v1.CatalogService.UpdateProduct:input_type -> printfleet.catalog.v1.UpdateProductRequest
-	11, // 33: printfleet.catalog.v1.CatalogService.GetVariants:input_type -> printfleet.catalog.v1.GetVariantsRequest
-	17, // 34: printfleet.catalog.v1.CatalogService.CreateDesign:input_type -> printfleet.catalog.v1.CreateDesignRequest
-	19, // 35: printfleet.catalog.v1.CatalogService.ProcessDesign:input_type -> printfleet.catalog.v1.ProcessDesignRequest
-	20, // 36: printfleet.catalog.v1.CatalogService.GetDesign:input_type -> printfleet.catalog.v1.GetDesignRequest
-	23, // 37: printfleet.catalog.v1.CatalogService.CreateStore:input_type -> printfleet.catalog.v1.CreateStoreRequest
-	24, // 38: printfleet.catalog.v1.CatalogService.ListStores:input_type -> printfleet.catalog.v1.ListStoresRequest
-	26, // 39: printfleet.catalog.v1.CatalogService.GetStoreCredentials:input_type -> printfleet.catalog.v1.GetStoreCredentialsRequest
-	7,  // 40: printfleet.catalog.v1.CatalogService.ListProducts:output_type -> printfleet.catalog.v1.ListProductsResponse
-	3,  // 41: printfleet.catalog.v1.CatalogService.GetProduct:output_type -> printfleet.catalog.v1.Product
-	3,  // 42: printfleet.catalog.v1.CatalogService.CreateProduct:output_type -> printfleet.catalog.v1.Product
-	3,  // 43: printfleet.catalog.v1.CatalogService.UpdateProduct:output_type -> printfleet.catalog.v1.Product
-	13, // 44: printfleet.catalog.v1.CatalogService.GetVariants:output_type -> printfleet.catalog.v1.GetVariantsResponse
-	18, // 45: printfleet.catalog.v1.CatalogService.CreateDesign:output_type -> printfleet.catalog.v1.CreateDesignResponse
-	16, // 46: printfleet.catalog.v1.CatalogService.ProcessDesign:output_type -> printfleet.catalog.v1.Design
-	16, // 47: printfleet.catalog.v1.CatalogService.GetDesign:output_type -> printfleet.catalog.v1.Design
-	22, // 48: printfleet.catalog.v1.CatalogService.CreateStore:output_type -> printfleet.catalog.v1.Store
-	25, // 49: printfleet.catalog.v1.CatalogService.ListStores:output_type -> printfleet.catalog.v1.ListStoresResponse
-	27, // 50: printfleet.catalog.v1.CatalogService.GetStoreCredentials:output_type -> printfleet.catalog.v1.GetStoreCredentialsResponse
-	40, // [40:51] is the sub-list for method output_type
-	29, // [29:40] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	22, // 13: printfleet.catalog.v1.GetVariantsResponse.store:type_name -> printfleet.catalog.v1.Store
+	1,  // 14: printfleet.catalog.v1.PlacementCheck.verdict:type_name -> printfleet.catalog.v1.DpiVerdict
+	14, // 15: printfleet.catalog.v1.DesignReport.placements:type_name -> printfleet.catalog.v1.PlacementCheck
+	0,  // 16: printfleet.catalog.v1.Design.status:type_name -> printfleet.catalog.v1.DesignStatus
+	15, // 17: printfleet.catalog.v1.Design.report:type_name -> printfleet.catalog.v1.DesignReport
+	29, // 18: printfleet.catalog.v1.Design.created_at:type_name -> google.protobuf.Timestamp
+	29, // 19: printfleet.catalog.v1.Design.updated_at:type_name -> google.protobuf.Timestamp
+	16, // 20: printfleet.catalog.v1.CreateDesignResponse.design:type_name -> printfleet.catalog.v1.Design
+	28, // 21: printfleet.catalog.v1.CreateDesignResponse.upload_headers:type_name -> printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
+	29, // 22: printfleet.catalog.v1.CreateDesignResponse.upload_expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 23: printfleet.catalog.v1.Store.marketplace:type_name -> printfleet.catalog.v1.Marketplace
+	29, // 24: printfleet.catalog.v1.Store.created_at:type_name -> google.protobuf.Timestamp
+	2,  // 25: printfleet.catalog.v1.CreateStoreRequest.marketplace:type_name -> printfleet.catalog.v1.Marketplace
+	21, // 26: printfleet.catalog.v1.CreateStoreRequest.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
+	22, // 27: printfleet.catalog.v1.ListStoresResponse.stores:type_name -> printfleet.catalog.v1.Store
+	22, // 28: printfleet.catalog.v1.GetStoreCredentialsResponse.store:type_name -> printfleet.catalog.v1.Store
+	21, // 29: printfleet.catalog.v1.GetStoreCredentialsResponse.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
+	6,  // 30: printfleet.catalog.v1.CatalogService.ListProducts:input_type -> printfleet.catalog.v1.ListProductsRequest
+	8,  // 31: printfleet.catalog.v1.CatalogService.GetProduct:input_type -> printfleet.catalog.v1.GetProductRequest
+	9,  // 32: printfleet.catalog.v1.CatalogService.CreateProduct:input_type -> printfleet.catalog.v1.CreateProductRequest
+	10, // 33: printfleet.catalog.v1.CatalogService.UpdateProduct:input_type -> printfleet.catalog.v1.UpdateProductRequest
+	11, // 34: printfleet.catalog.v1.CatalogService.GetVariants:input_type -> printfleet.catalog.v1.GetVariantsRequest
+	17, // 35: printfleet.catalog.v1.CatalogService.CreateDesign:input_type -> printfleet.catalog.v1.CreateDesignRequest
+	19, // 36: printfleet.catalog.v1.CatalogService.ProcessDesign:input_type -> printfleet.catalog.v1.ProcessDesignRequest
+	20, // 37: printfleet.catalog.v1.CatalogService.GetDesign:input_type -> printfleet.catalog.v1.GetDesignRequest
+	23, // 38: printfleet.catalog.v1.CatalogService.CreateStore:input_type -> printfleet.catalog.v1.CreateStoreRequest
+	24, // 39: printfleet.catalog.v1.CatalogService.ListStores:input_type -> printfleet.catalog.v1.ListStoresRequest
+	26, // 40: printfleet.catalog.v1.CatalogService.GetStoreCredentials:input_type -> printfleet.catalog.v1.GetStoreCredentialsRequest
+	7,  // 41: printfleet.catalog.v1.CatalogService.ListProducts:output_type -> printfleet.catalog.v1.ListProductsResponse
+	3,  // 42: printfleet.catalog.v1.CatalogService.GetProduct:output_type -> printfleet.catalog.v1.Product
+	3,  // 43: printfleet.catalog.v1.CatalogService.CreateProduct:output_type -> printfleet.catalog.v1.Product
+	3,  // 44: printfleet.catalog.v1.CatalogService.UpdateProduct:output_type -> printfleet.catalog.v1.Product
+	13, // 45: printfleet.catalog.v1.CatalogService.GetVariants:output_type -> printfleet.catalog.v1.GetVariantsResponse
+	18, // 46: printfleet.catalog.v1.CatalogService.CreateDesign:output_type -> printfleet.catalog.v1.CreateDesignResponse
+	16, // 47: printfleet.catalog.v1.CatalogService.ProcessDesign:output_type -> printfleet.catalog.v1.Design
+	16, // 48: printfleet.catalog.v1.CatalogService.GetDesign:output_type -> printfleet.catalog.v1.Design
+	22, // 49: printfleet.catalog.v1.CatalogService.CreateStore:output_type -> printfleet.catalog.v1.Store
+	25, // 50: printfleet.catalog.v1.CatalogService.ListStores:output_type -> printfleet.catalog.v1.ListStoresResponse
+	27, // 51: printfleet.catalog.v1.CatalogService.GetStoreCredentials:output_type -> printfleet.catalog.v1.GetStoreCredentialsResponse
+	41, // [41:52] is the sub-list for method output_type
+	30, // [30:41] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_printfleet_catalog_v1_catalog_proto_init() }

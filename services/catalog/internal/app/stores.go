@@ -90,6 +90,16 @@ func (s *Stores) List(ctx context.Context, pageSize int, token string) ([]domain
 	return list, encodeToken(list[limit-1].ID), nil
 }
 
+// Get returns a store without its credentials (service role: orders checks
+// the store of an order belongs to the order's user).
+func (s *Stores) Get(ctx context.Context, id string) (domain.Store, error) {
+	if err := requireRole(ctx, principal.RoleService); err != nil {
+		return domain.Store{}, err
+	}
+	st, _, err := s.store.SealedStore(ctx, id)
+	return st, err
+}
+
 // Credentials returns a store and its decrypted credentials (service role:
 // the marketplace worker).
 func (s *Stores) Credentials(ctx context.Context, id string) (domain.Store, domain.StoreCredentials, error) {

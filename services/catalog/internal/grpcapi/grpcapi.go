@@ -11,6 +11,7 @@ import (
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 
+	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
@@ -100,6 +101,15 @@ func (s *Server) GetVariants(ctx context.Context, r *catalogv1.GetVariantsReques
 	}
 	for i := range ds {
 		out.Designs = append(out.Designs, toProtoDesign(&ds[i], app.DesignURLs{}))
+	}
+	if id := r.GetStoreId(); id != "" {
+		st, err := s.stores.Get(ctx, id)
+		switch {
+		case err == nil:
+			out.Store = toProtoStore(&st)
+		case !errs.Is(err, errs.NotFound):
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -110,7 +110,7 @@ func (s *Service) CreateOrder(ctx context.Context, caller principal.Principal, k
 }
 
 func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in CreateOrderInput, encode Encoder) ([]byte, error) {
-	lookup, err := s.lookupCatalog(ctx, userID, in.Items)
+	lookup, err := s.lookupCatalog(ctx, userID, in.StoreID, in.Items)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in
 
 // lookupCatalog resolves every variant and design in one call and checks
 // each item against it.
-func (s *Service) lookupCatalog(ctx context.Context, userID string, items []RequestedItem) (CatalogLookup, error) {
+func (s *Service) lookupCatalog(ctx context.Context, userID, storeID string, items []RequestedItem) (CatalogLookup, error) {
 	var variantIDs, designIDs []string
 	for _, it := range items {
 		if !slices.Contains(variantIDs, it.VariantID) {
@@ -152,9 +152,15 @@ func (s *Service) lookupCatalog(ctx context.Context, userID string, items []Requ
 			designIDs = append(designIDs, it.DesignID)
 		}
 	}
-	lookup, err := s.catalog.GetVariants(ctx, variantIDs, designIDs)
+	lookup, err := s.catalog.GetVariants(ctx, variantIDs, designIDs, storeID)
 	if err != nil {
 		return CatalogLookup{}, fmt.Errorf("catalog: %w", err)
+	}
+	// Someone else's store is reported exactly like a missing one: an order
+	// must never make the marketplace worker push with another seller's
+	// credentials.
+	if storeID != "" && (lookup.Store == nil || lookup.Store.OwnerID != userID) {
+		return CatalogLookup{}, errs.Field("store_id", "unknown store")
 	}
 	for i, it := range items {
 		field := func(name string) string { return fmt.Sprintf("items[%d].%s", i, name) }

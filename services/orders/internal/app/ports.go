@@ -28,11 +28,19 @@ type CatalogDesign struct {
 type CatalogLookup struct {
 	Variants map[string]CatalogVariant
 	Designs  map[string]CatalogDesign
+	// Store is the order's marketplace store, nil when none was asked for or
+	// it does not exist.
+	Store *CatalogStore
 }
 
-// Catalog resolves variants and designs in one call.
+// CatalogStore is a marketplace store as orders needs it.
+type CatalogStore struct {
+	ID, OwnerID string
+}
+
+// Catalog resolves variants, designs and the order's store in one call.
 type Catalog interface {
-	GetVariants(ctx context.Context, variantIDs, designIDs []string) (CatalogLookup, error)
+	GetVariants(ctx context.Context, variantIDs, designIDs []string, storeID string) (CatalogLookup, error)
 }
 
 // QuoteItem is one line to price.

@@ -111,6 +111,7 @@ func TestCreateOrderIdempotencyUnderConcurrency(t *testing.T) {
 	f.Catalog.Designs[f.Designs["alice"]] = f.Catalog.Designs[f.Designs["alice"]]
 	bobReq := proto.Clone(req).(*ordersv1.CreateOrderRequest)
 	bobReq.Items = bobReq.Items[1:]
+	bobReq.StoreId = f.StoreOf("bob")
 	if _, err := s.Client.CreateOrder(s.User("bob", "key-1"), bobReq); err != nil {
 		t.Fatalf("bob with alice's key: %v", err)
 	}
@@ -287,6 +288,9 @@ func TestBadInputIsRefusedWithFieldsAndWritesNothing(t *testing.T) {
 		{"bad currency", func(r *ordersv1.CreateOrderRequest) { r.Currency = "usd" }, "currency"},
 		{"no payment method", func(r *ordersv1.CreateOrderRequest) { r.PaymentMethod = 0 }, "payment_method"},
 		{"unknown coupon", func(r *ordersv1.CreateOrderRequest) { r.CouponCode = "FREE" }, "coupon"},
+		{"unknown store", func(r *ordersv1.CreateOrderRequest) { r.StoreId = uuid.NewString() }, "store_id"},
+		{"someone else's store", func(r *ordersv1.CreateOrderRequest) { r.StoreId = f.StoreOf("mallory") }, "store_id"},
+		{"malformed external item id", func(r *ordersv1.CreateOrderRequest) { r.Items[0].ExternalItemId = "a b" }, "items[0].external_item_id"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

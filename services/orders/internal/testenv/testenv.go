@@ -87,14 +87,16 @@ type Catalog struct {
 	mu       sync.Mutex
 	Variants map[string]app.CatalogVariant
 	Designs  map[string]app.CatalogDesign
-	Calls    atomic.Int64
-	Err      error
+	// Stores maps a store id to its owner.
+	Stores map[string]string
+	Calls  atomic.Int64
+	Err    error
 }
 
 var _ app.Catalog = (*Catalog)(nil)
 
 // GetVariants implements app.Catalog.
-func (c *Catalog) GetVariants(_ context.Context, variantIDs, designIDs []string) (app.CatalogLookup, error) {
+func (c *Catalog) GetVariants(_ context.Context, variantIDs, designIDs []string, storeID string) (app.CatalogLookup, error) {
 	c.Calls.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -111,6 +113,9 @@ func (c *Catalog) GetVariants(_ context.Context, variantIDs, designIDs []string)
 		if d, ok := c.Designs[id]; ok {
 			out.Designs[id] = d
 		}
+	}
+	if owner, ok := c.Stores[storeID]; ok {
+		out.Store = &app.CatalogStore{ID: storeID, OwnerID: owner}
 	}
 	return out, nil
 }
@@ -204,7 +209,20 @@ func NewFixture(users ...string) *Fixture {
 	return f
 }
 
-// Request is a valid create request for user: two items, one with a design.
+// StoreOf is user's marketplace store in the fake catalog.
+func (f *Fixture) StoreOf(user string) string {
+	id := uuid.NewSHA1(uuid.NameSpaceOID, []byte("store/"+user)).String()
+	f.Catalog.mu.Lock()
+	defer f.Catalog.mu.Unlock()
+	if f.Catalog.Stores == nil {
+		f.Catalog.Stores = map[string]string{}
+	}
+	f.Catalog.Stores[id] = user
+	return id
+}
+
+// Request is a valid create request for user: two items, one with a design,
+// from user's own marketplace store.
 func (f *Fixture) Request(user string) *ordersv1.CreateOrderRequest {
 	return &ordersv1.CreateOrderRequest{
 		Items: []*ordersv1.CreateOrderItem{
@@ -214,7 +232,7 @@ func (f *Fixture) Request(user string) *ordersv1.CreateOrderRequest {
 		ShippingAddress: &typesv1.Address{Name: "Ada Lovelace", Line1: "12 St James's Square", City: "London",
 			PostalCode: "SW1Y 4JH", CountryCode: "GB"},
 		Currency: "USD", PaymentMethod: ordersv1.PaymentMethod_PAYMENT_METHOD_CARD,
-		StoreId: "0196a4c2-0000-7000-8000-000000000001", ExternalOrderId: "shop-1001",
+		StoreId: f.StoreOf(user), ExternalOrderId: "shop-1001",
 	}
 }
 

@@ -30,9 +30,9 @@ func New(cc grpc.ClientConnInterface) *Client {
 // GetVariants implements app.Catalog. The lookup is an internal call made as
 // the orders service (catalog serves it to services only); the caller's
 // ownership of each design is checked by app against the owner returned.
-func (c *Client) GetVariants(ctx context.Context, variantIDs, designIDs []string) (app.CatalogLookup, error) {
+func (c *Client) GetVariants(ctx context.Context, variantIDs, designIDs []string, storeID string) (app.CatalogLookup, error) {
 	ctx = principal.With(ctx, grpcclient.Service("orders"))
-	resp, err := c.c.GetVariants(ctx, &catalogv1.GetVariantsRequest{VariantIds: variantIDs, DesignIds: designIDs})
+	resp, err := c.c.GetVariants(ctx, &catalogv1.GetVariantsRequest{VariantIds: variantIDs, DesignIds: designIDs, StoreId: storeID})
 	if err != nil {
 		return app.CatalogLookup{}, classify(err)
 	}
@@ -80,6 +80,9 @@ func ToLookup(resp *catalogv1.GetVariantsResponse) app.CatalogLookup {
 			}
 		}
 		out.Designs[cd.ID] = cd
+	}
+	if st := resp.GetStore(); st != nil {
+		out.Store = &app.CatalogStore{ID: st.GetId(), OwnerID: st.GetOwnerId()}
 	}
 	return out
 }
