@@ -48,8 +48,10 @@ func (c *Catalog) ctx(ctx context.Context) (context.Context, context.CancelFunc)
 // Store returns the store with its decrypted credentials; its endpoints are
 // left empty (they come from configuration). A store the catalog does not
 // know, or cannot name, wraps ErrStoreUnusable; anything else (catalog down,
-// our principal refused) is worth retrying.
-func (c *Catalog) Store(ctx context.Context, storeID string) (adapters.Store, error) {
+// our principal refused) is worth retrying. A store that is not ownerID's
+// (the order's user) is unusable too: a push never goes out with another
+// seller's credentials, whatever the order says.
+func (c *Catalog) Store(ctx context.Context, storeID, ownerID string) (adapters.Store, error) {
 	ctx, cancel := c.ctx(ctx)
 	defer cancel()
 	resp, err := c.rpc.GetStoreCredentials(ctx, &catalogv1.GetStoreCredentialsRequest{StoreId: storeID})
@@ -61,6 +63,9 @@ func (c *Catalog) Store(ctx context.Context, storeID string) (adapters.Store, er
 		return adapters.Store{}, fmt.Errorf("catalog: get store credentials %s: %w", storeID, err)
 	}
 	st, cr := resp.GetStore(), resp.GetCredentials()
+	if st.GetOwnerId() != ownerID {
+		return adapters.Store{}, fmt.Errorf("%w: store %s does not belong to the order's user", ErrStoreUnusable, storeID)
+	}
 	out := adapters.Store{
 		ID:     storeID,
 		ShopID: st.GetShopId(),

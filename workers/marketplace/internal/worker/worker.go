@@ -50,7 +50,7 @@ const (
 type Stores interface {
 	// Store returns the store, its endpoints unset. An error wrapping
 	// ErrStoreUnusable is permanent; others are retried.
-	Store(ctx context.Context, storeID string) (adapters.Store, error)
+	Store(ctx context.Context, storeID, ownerID string) (adapters.Store, error)
 }
 
 // Receipts stores receipts.
@@ -329,7 +329,7 @@ func (w *Worker) push(ctx context.Context, ev *eventsv1.OrderShipped, d amqp.Del
 			p.outcome = outcomeRetry
 		}
 	}()
-	store, err := w.d.Stores.Store(ctx, ev.GetStoreId())
+	store, err := w.d.Stores.Store(ctx, ev.GetStoreId(), ev.GetUserId())
 	if err != nil {
 		p.err = err
 		return p

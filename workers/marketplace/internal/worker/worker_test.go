@@ -254,14 +254,19 @@ func TestUnusableStoreIsPermanent(t *testing.T) {
 	d := newDirect(t, marketplace.Limits{}, Options{})
 	unspecified := d.catalog.add(catalogv1.Marketplace_MARKETPLACE_UNSPECIFIED, "x", &catalogv1.StoreCredentials{})
 	badShop := d.catalog.add(catalogv1.Marketplace_MARKETPLACE_SHOPIFY, "evil.example.com/", &catalogv1.StoreCredentials{AccessToken: "shpat_x"})
+	someoneElses := d.catalog.add(catalogv1.Marketplace_MARKETPLACE_SHOPIFY, "victim-shop", &catalogv1.StoreCredentials{AccessToken: "shpat_victim"})
 	for _, tc := range []struct {
-		name, storeID, want string
+		name, storeID, user, want string
 	}{
-		{"unknown store", uuid.NewString(), "not found"},
-		{"no marketplace", unspecified, "MARKETPLACE_UNSPECIFIED"},
-		{"not a shop name", badShop, "not a Shopify shop name"},
+		{"unknown store", uuid.NewString(), "", "not found"},
+		{"no marketplace", unspecified, "", "MARKETPLACE_UNSPECIFIED"},
+		{"not a shop name", badShop, "", "not a Shopify shop name"},
+		{"another seller's store", someoneElses, "mallory", "does not belong to the order's user"},
 	} {
 		ev := shipped(seller{id: tc.storeID, m: marketplace.Shopify}, 6)
+		if tc.user != "" {
+			ev.UserId = tc.user
+		}
 		if err := d.w.Handle(ctxT(t), delivery(t, TypeOrderShipped, ev)); err != nil {
 			t.Fatalf("%s: %v; want an ack", tc.name, err)
 		}
