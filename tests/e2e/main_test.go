@@ -102,6 +102,9 @@ func start(ctx context.Context, root string, e *environment) error {
 	if err := e.layout.EnsureVhost(ctx, true); err != nil {
 		return err
 	}
+	if err := e.layout.ResetRedis(ctx); err != nil {
+		return err
+	}
 	f, err := fleet.New(e.bin, e.logs, e.layout.Common())
 	if err != nil {
 		return err

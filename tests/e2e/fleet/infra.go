@@ -3,7 +3,9 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +57,20 @@ func (l Layout) EnsureVhost(ctx context.Context, reset bool) error {
 	}
 	if out, err := ctl("set_permissions", "-p", l.Vhost, "guest", ".*", ".*", ".*"); err != nil {
 		return fmt.Errorf("rabbitmqctl set_permissions %s: %v: %s", l.Vhost, err, out)
+	}
+	return nil
+}
+
+// ResetRedis empties the layout's Redis database (the suites own theirs), so
+// no projection, cache entry or rate-limit state of an earlier run remains.
+func (l Layout) ResetRedis(ctx context.Context) error {
+	host, port, err := net.SplitHostPort(l.RedisAddr)
+	if err != nil {
+		return fmt.Errorf("redis address %q: %w", l.RedisAddr, err)
+	}
+	out, err := exec.CommandContext(ctx, "redis-cli", "-h", host, "-p", port, "-n", strconv.Itoa(l.RedisDB), "FLUSHDB").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		return fmt.Errorf("redis-cli flushdb %d: %v: %s", l.RedisDB, err, out)
 	}
 	return nil
 }
