@@ -30,6 +30,7 @@ type Config struct {
 
 // New returns a client for cfg. It does not connect until first used.
 func New(cfg Config) (goredis.UniversalClient, error) {
+	useSlog()
 	c := goredis.NewUniversalClient(&goredis.UniversalOptions{
 		Addrs:           strings.Split(cfg.Addrs, ","),
 		Password:        cfg.Password.Reveal(),
