@@ -25,6 +25,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/amqp/amqptest"
+	"github.com/printfleet/printfleet/platform/errs"
 )
 
 func TestRoundTripCarriesHeadersAndTrace(t *testing.T) {
@@ -631,4 +632,38 @@ func TestConsumerResumesWhenItsQueueIsDeleted(t *testing.T) {
 		return pub.Publish(context.Background(), second...) == nil
 	})
 	waitFor(t, 5*time.Second, "the message after the queue came back", func() bool { return rec.has(second) })
+}
+
+// A dependency outage longer than the delivery limit allows must not
+// dead-letter good messages: the consumer holds them and calls again without
+// spending deliveries, then acks once the dependency is back.
+func TestUnavailableDependencyHoldsInsteadOfDeadLettering(t *testing.T) {
+	t.Parallel()
+	env := amqptest.New(t) // delivery limit 3
+	conn := dial(t, env.Config)
+	q := env.Queue("outage")
+	const key = "orders.order_paid.v1"
+	declare(t, conn, q, key)
+
+	rec := newRecorder()
+	var calls atomic.Int32
+	startConsumer(t, conn, amqp.ConsumerConfig{
+		Queue: q, RoutingKeys: []string{key},
+		Handler: func(_ context.Context, d amqp.Delivery) error {
+			if calls.Add(1) <= 8 { // well past the delivery limit
+				return fmt.Errorf("begin: %w", errs.E(errs.Unavailable, "database unavailable"))
+			}
+			rec.add(d)
+			return nil
+		},
+	})
+	msg := messages(1, key)[0]
+	publishAll(context.Background(), t, amqp.NewPublisher(conn), []amqp.Message{msg})
+	waitFor(t, 20*time.Second, "the message handled after the outage", func() bool { return len(rec.get(msg.ID)) == 1 })
+	if got := rec.get(msg.ID)[0]; got.Attempt != 1 || got.Redelivered {
+		t.Errorf("held message came back as attempt %d (redelivered %v), want the first delivery", got.Attempt, got.Redelivered)
+	}
+	if n := depth(t, conn, amqp.DLQName(q)); n != 0 {
+		t.Fatalf("%d messages dead-lettered during the outage", n)
+	}
 }

@@ -229,6 +229,19 @@ func (c *consumer) handle(ctx context.Context, d amqp091.Delivery) {
 
 	start := time.Now()
 	err := c.call(hctx, del)
+	// A dependency that is down (database restarting, a service away) is not
+	// the message's fault: hold the message and call again with backoff for
+	// as long as the process runs, instead of spending the delivery limit
+	// and dead-lettering good events during an outage.
+	for wait := 1; err != nil && !IsPermanent(err) && Unavailable(err) && ctx.Err() == nil; wait++ {
+		d := backoff(wait, c.conn.cfg.RetryMin, c.conn.cfg.RetryMax)
+		c.log.Warn("amqp handler: dependency unavailable, holding the message", "message_id", del.ID,
+			"type", del.Type, "err", err, "retry_in", d)
+		if !sleep(ctx.Done(), d) {
+			break
+		}
+		err = c.call(hctx, del)
+	}
 	handlerDuration.WithLabelValues(c.cfg.Queue).Observe(time.Since(start).Seconds())
 
 	outcome := c.settle(ctx, d, del, err)

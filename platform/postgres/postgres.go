@@ -6,9 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/errs"
 )
 
 // Config is a service's database. ReadURL optionally names a streaming replica
@@ -175,11 +179,12 @@ type Beginner interface {
 func InTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error) (err error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return classify(fmt.Errorf("begin: %w", err))
 	}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
+			err = classify(err)
 		}
 	}()
 	defer func() {
@@ -195,6 +200,35 @@ func InTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error) (err error
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// classify marks errors that mean the database connection was lost or the
+// server is not accepting work (restarting, shutting down) as
+// errs.Unavailable, so callers retry later instead of treating them as bugs.
+// Other errors pass through unchanged.
+func classify(err error) error {
+	if err == nil || errs.Is(err, errs.Unavailable) || !IsConnectionLost(err) {
+		return err
+	}
+	return errs.Wrap(errs.Unavailable, err, "database unavailable")
+}
+
+// IsConnectionLost reports whether err comes from a lost or refused
+// connection, or from a server that is starting up or shutting down.
+func IsConnectionLost(err error) bool {
+	var (
+		pe *pgconn.PgError
+		ce *pgconn.ConnectError
+		ne net.Error
+	)
+	switch {
+	case errors.As(err, &pe):
+		// 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect now.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	}
+	return pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
 }
 
 // IsUniqueViolation reports whether err is a unique-constraint violation,

@@ -12,8 +12,10 @@ import (
 	"testing/fstest"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/platform/postgres/pgtest"
 )
@@ -139,5 +141,39 @@ func TestReaderFallsBackToPrimary(t *testing.T) {
 	}
 	if err := db.Ready(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLostConnectionsAreUnavailable(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip()
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	err = postgres.InTx(ctx, pool, func(pgx.Tx) error { return nil })
+	if !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("refused connection: %v (kind %v), want Unavailable", err, errs.KindOf(err))
+	}
+	// A server terminating the session mid-transaction is Unavailable too; a
+	// bug in the SQL is not.
+	live, _ := pgtest.NewDB(t, migrations(t))
+	err = postgres.InTx(ctx, live, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `SELECT pg_terminate_backend(pg_backend_pid())`)
+		return err
+	})
+	if !errs.Is(err, errs.Unavailable) {
+		t.Fatalf("terminated session: %v (kind %v), want Unavailable", err, errs.KindOf(err))
+	}
+	err = postgres.InTx(ctx, live, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `SELECT * FROM no_such_table`)
+		return err
+	})
+	if errs.Is(err, errs.Unavailable) {
+		t.Fatalf("a missing table is not an outage: %v", err)
 	}
 }
