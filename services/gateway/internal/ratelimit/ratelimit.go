@@ -225,7 +225,10 @@ func (l *Limiter) localRule(r Rule) Rule {
 func (l *Limiter) redis(ctx context.Context, bucket string, r Rule) (Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.o.Timeout)
 	defer cancel()
-	res, err := gcraScript.Run(ctx, l.o.Redis, []string{bucket}, r.interval().Microseconds(), r.Burst).Int64Slice()
+	// Redis time has microsecond resolution: a rule finer than one request
+	// per microsecond is held at that (a zero interval would divide by zero
+	// in the script).
+	res, err := gcraScript.Run(ctx, l.o.Redis, []string{bucket}, max(r.interval().Microseconds(), 1), r.Burst).Int64Slice()
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit script: %w", err)
 	}

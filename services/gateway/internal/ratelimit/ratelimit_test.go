@@ -303,3 +303,25 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// A rule finer than Redis's microsecond clock (here 10^8 per minute) must
+// still give sane decisions and headers, not a division by zero.
+func TestVeryHighRuleStaysSane(t *testing.T) {
+	t.Parallel()
+	rdb := realRedis(t)
+	l, err := New(Options{Redis: rdb, Prefix: uniquePrefix(t), Rules: map[string]Rule{"default": {100_000_000, time.Minute, 100_000_000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		d, ok := l.Allow(context.Background(), "default", "bench")
+		if !ok || !d.Allowed || d.Source != "redis" || d.Remaining < 0 || d.Reset < 0 {
+			t.Fatalf("decision %+v", d)
+		}
+		h := http.Header{}
+		d.SetHeaders(h)
+		if v := h.Get("RateLimit"); strings.Contains(v, "r=-") {
+			t.Fatalf("RateLimit header %q", v)
+		}
+	}
+}
