@@ -18,8 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/printfleet/printfleet/platform/amqp"
-	"github.com/printfleet/printfleet/platform/config"
-	"github.com/printfleet/printfleet/platform/s3"
+	"github.com/printfleet/printfleet/platform/s3/s3test"
 
 	"github.com/printfleet/printfleet/workers/images/internal/render"
 )
@@ -162,38 +161,8 @@ type s3Env struct {
 
 func newS3Env(t testing.TB) *s3Env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the S3 server (skipped with -short)")
-	}
-	var cfg struct {
-		S3 s3.Config `env:", prefix=S3_"`
-	}
-	ctx := context.Background()
-	if err := config.Load(ctx, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	c, err := s3.New(cfg.S3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
-	e := &s3Env{client: c, designs: "t-" + id + "-designs", renders: "t-" + id + "-renders"}
-	if err := s3.EnsureBuckets(ctx, c, cfg.S3.Region, e.designs, e.renders); err != nil {
-		t.Fatalf("S3 at %s: %v (start it with scripts/infra.sh)", cfg.S3.Endpoint, err)
-	}
-	t.Cleanup(func() {
-		for _, b := range []string{e.designs, e.renders} {
-			for o := range c.ListObjects(context.Background(), b, minio.ListObjectsOptions{Recursive: true}) {
-				if o.Err == nil {
-					_ = c.RemoveObject(context.Background(), b, o.Key, minio.RemoveObjectOptions{})
-				}
-			}
-			if err := c.RemoveBucket(context.Background(), b); err != nil {
-				t.Logf("remove bucket %s: %v", b, err)
-			}
-		}
-	})
-	return e
+	c, names := s3test.Buckets(t, "designs", "renders")
+	return &s3Env{client: c, designs: names[0], renders: names[1]}
 }
 
 func (e *s3Env) put(t testing.TB, bucket, key string, body []byte) {

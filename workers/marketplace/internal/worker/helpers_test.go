@@ -24,12 +24,11 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/amqp/amqptest"
-	"github.com/printfleet/printfleet/platform/config"
 	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/grpcclient"
 	"github.com/printfleet/printfleet/platform/grpcserver"
 	"github.com/printfleet/printfleet/platform/principal"
-	"github.com/printfleet/printfleet/platform/s3"
+	"github.com/printfleet/printfleet/platform/s3/s3test"
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/sandbox/marketplace"
@@ -130,35 +129,8 @@ type s3Env struct {
 
 func newS3Env(t testing.TB) *s3Env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the S3 server (skipped with -short)")
-	}
-	var cfg struct {
-		S3 s3.Config `env:", prefix=S3_"`
-	}
-	ctx := context.Background()
-	if err := config.Load(ctx, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	c, err := s3.New(cfg.S3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &s3Env{client: c, bucket: "t-" + randHex(6) + "-receipts"}
-	if err := s3.EnsureBuckets(ctx, c, cfg.S3.Region, e.bucket); err != nil {
-		t.Fatalf("S3 at %s: %v (start it with scripts/infra.sh s3)", cfg.S3.Endpoint, err)
-	}
-	t.Cleanup(func() {
-		for o := range c.ListObjects(context.Background(), e.bucket, minio.ListObjectsOptions{Recursive: true}) {
-			if o.Err == nil {
-				_ = c.RemoveObject(context.Background(), e.bucket, o.Key, minio.RemoveObjectOptions{})
-			}
-		}
-		if err := c.RemoveBucket(context.Background(), e.bucket); err != nil {
-			t.Logf("remove bucket %s: %v", e.bucket, err)
-		}
-	})
-	return e
+	c, names := s3test.Buckets(t, "receipts")
+	return &s3Env{client: c, bucket: names[0]}
 }
 
 // get returns the object's bytes, or nil when there is none.
