@@ -147,8 +147,8 @@ func TestJourney(t *testing.T) {
 		"items":        []any{map[string]any{"variant_id": mug, "quantity": 2, "placement_ids": []string{wrap}}},
 		"country_code": "GB", "currency": "GBP",
 	})
-	quoted := str(quote, "total", "amount_minor")
-	if quoted == "" || str(quote, "total", "currency") != "GBP" {
+	quoted, isNumber := dig(quote, "total", "amount_minor").(float64) // a JSON number, as DESIGN.md promises
+	if !isNumber || quoted <= 0 || str(quote, "total", "currency") != "GBP" {
 		t.Fatalf("quote without a GBP total: %v", quote)
 	}
 
@@ -183,8 +183,8 @@ func TestJourney(t *testing.T) {
 			}
 			order := first.JSON(t)
 			id := str(order, "id")
-			if str(order, "total", "amount_minor") != quoted {
-				t.Errorf("order total %s differs from the quote %s", str(order, "total", "amount_minor"), quoted)
+			if total := dig(order, "total", "amount_minor"); total != quoted {
+				t.Errorf("order total %v differs from the quote %v", total, quoted)
 			}
 			// 6. Paid, then in production with the print files in S3.
 			waitStatus(t, e, alice, id, "ORDER_STATUS_PAID", 60*time.Second)
