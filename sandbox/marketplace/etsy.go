@@ -42,7 +42,18 @@ type etsyBudget struct {
 	day       string
 	usedToday int
 	notBefore time.Time
+	// refusedAt is when the last 429 went out and refusedConns the client
+	// connections that received one since the Retry-After window opened.
+	refusedAt    time.Time
+	refusedConns map[string]bool
 }
+
+// inFlight is how long after a 429 a request on ANOTHER connection still
+// counts as sent before its client could have read the 429 (loopback latency
+// plus scheduling on a busy machine). A request on a connection that was
+// itself refused was sent after its client read the Retry-After (HTTP/1.1
+// clients do not pipeline), so it always counts.
+const inFlight = 250 * time.Millisecond
 
 func etsyError(w http.ResponseWriter, status int, msg string) {
 	sim.WriteJSON(w, status, map[string]string{"error": msg})
@@ -90,7 +101,7 @@ func (s *Server) etsyAdmit(w http.ResponseWriter, r *http.Request) bool {
 	if day := now.UTC().Format(time.DateOnly); day != b.day {
 		b.day, b.usedToday = day, 0
 	}
-	early := now.Before(b.notBefore)
+	early := now.Before(b.notBefore) && (b.refusedConns[r.RemoteAddr] || now.Sub(b.refusedAt) > inFlight)
 	headers := func() {
 		h := w.Header()
 		h.Set("x-limit-per-second", strconv.Itoa(s.limits.EtsyPerSecond))
@@ -100,7 +111,11 @@ func (s *Server) etsyAdmit(w http.ResponseWriter, r *http.Request) bool {
 	}
 	refuse := func(wait time.Duration) bool {
 		secs := max(1, int(math.Ceil(wait.Seconds())))
-		b.notBefore = now.Add(time.Duration(secs) * time.Second)
+		if !now.Before(b.notBefore) {
+			b.refusedConns = map[string]bool{}
+		}
+		b.notBefore, b.refusedAt = now.Add(time.Duration(secs)*time.Second), now
+		b.refusedConns[r.RemoteAddr] = true
 		headers()
 		w.Header().Set("retry-after", strconv.Itoa(secs))
 		etsyError(w, http.StatusTooManyRequests, "You have exceeded your rate limit. Please try again later.")

@@ -429,3 +429,44 @@ func TestConcurrentTrafficIsConsistent(t *testing.T) {
 		t.Fatalf("burst 5 of 20 concurrent: %+v", c)
 	}
 }
+
+// During a forced throttle, a request that was already on its way on another
+// connection when the 429 went out is not a client ignoring Retry-After; a
+// retry on the refused connection itself is.
+func TestEtsyInFlightRequestsAreNotOverBudget(t *testing.T) {
+	t.Parallel()
+	s, base := start(t, marketplace.Options{Limits: marketplace.Limits{EtsyPerSecond: 100, EtsyPerDay: 1000}})
+	s.SetFaults(marketplace.Etsy, marketplace.Faults{Throttle: true})
+	post := func(c *http.Client, receipt string) int {
+		form := url.Values{"tracking_code": {"9400111899" + receipt}, "carrier_name": {"usps"}}
+		req, _ := http.NewRequest("POST", base+"/etsy/v3/application/shops/555/receipts/"+receipt+"/tracking", strings.NewReader(form.Encode()))
+		for k, v := range etsyHeaders("1001.tok") {
+			req.Header.Set(k, v)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	first := &http.Client{Transport: &http.Transport{}}
+	other := &http.Client{Transport: &http.Transport{}}
+	if code := post(first, "801"); code != 429 {
+		t.Fatalf("throttled: %d", code)
+	}
+	if code := post(other, "802"); code != 429 { // in flight on another connection
+		t.Fatalf("second connection: %d", code)
+	}
+	if n := s.Received(marketplace.Etsy).Counters.OverBudget; n != 0 {
+		t.Fatalf("a request in flight on another connection counted over budget (%d)", n)
+	}
+	if code := post(first, "803"); code != 429 { // the refused connection retries at once
+		t.Fatalf("retry: %d", code)
+	}
+	if n := s.Received(marketplace.Etsy).Counters.OverBudget; n != 1 {
+		t.Fatalf("an immediate retry on the refused connection must count over budget, got %d", n)
+	}
+}
