@@ -22,5 +22,5 @@ func main() {
 		os.Exit(2)
 	}
 	server.SetDefaultEnv(cmd == "" || cmd == "serve")
-	run.Main("catalog", serve)
+	run.Main("catalog", serve, run.AdminAddr(server.AdminAddr))
 }

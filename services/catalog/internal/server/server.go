@@ -80,19 +80,19 @@ type Config struct {
 	UploadTTL      time.Duration `env:"CATALOG_UPLOAD_TTL, default=15m"`
 }
 
+// AdminAddr is the server's default admin listener.
+const AdminAddr = "127.0.0.1:9202"
+
 // SetDefaultEnv fills in the catalog's defaults for variables that are
 // unset: PRINTFLEET_PG_URL names the catalog database (the platform default
-// is the postgres database), and the server's admin listener is
-// 127.0.0.1:9202 (subcommands keep an ephemeral port so they can run next to
-// a server).
+// is the postgres database). Subcommands always take an ephemeral admin port
+// so they can run next to a server; the server's default is AdminAddr.
 func SetDefaultEnv(server bool) {
 	if _, ok := os.LookupEnv("PRINTFLEET_PG_URL"); !ok {
 		_ = os.Setenv("PRINTFLEET_PG_URL", DefaultPGURL)
 	}
 	if !server {
 		_ = os.Setenv("PRINTFLEET_ADMIN_ADDR", "127.0.0.1:0")
-	} else if _, ok := os.LookupEnv("PRINTFLEET_ADMIN_ADDR"); !ok {
-		_ = os.Setenv("PRINTFLEET_ADMIN_ADDR", "127.0.0.1:9202")
 	}
 }
 

@@ -4,16 +4,8 @@
 package main
 
 import (
-	"os"
-
 	"github.com/printfleet/printfleet/platform/run"
 	"github.com/printfleet/printfleet/services/gateway/internal/server"
 )
 
-func main() {
-	if os.Getenv("PRINTFLEET_ADMIN_ADDR") == "" {
-		// The gateway's admin port is fixed in the local defaults.
-		_ = os.Setenv("PRINTFLEET_ADMIN_ADDR", "127.0.0.1:9200")
-	}
-	run.Main("gateway", server.Serve)
-}
+func main() { run.Main("gateway", server.Serve, run.AdminAddr("127.0.0.1:9200")) }

@@ -4,8 +4,8 @@
 //
 // Environment: as cmd/orders for PostgreSQL, Redis, AMQP and the internal
 // secret, plus PRINTFLEET_PAYMENT_URL (http://127.0.0.1:9301) and
-// PRINTFLEET_PAYMENT_API_KEY (required, sk_test_… for the sandbox). Set
-// PRINTFLEET_ADMIN_ADDR for its admin port.
+// PRINTFLEET_PAYMENT_API_KEY (required, sk_test_… for the sandbox). Admin
+// listener: PRINTFLEET_ADMIN_ADDR (127.0.0.1:9207).
 package main
 
 import (
@@ -13,4 +13,4 @@ import (
 	"github.com/printfleet/printfleet/services/orders/internal/server"
 )
 
-func main() { run.Main("orders-worker", server.ServeWorker) }
+func main() { run.Main("orders-worker", server.ServeWorker, run.AdminAddr("127.0.0.1:9207")) }

@@ -16,10 +16,10 @@ func main() {
 	if len(os.Args) > 1 {
 		cmd = os.Args[1]
 	}
-	server.SetDefaults(cmd)
+	server.SetDefaults()
 	switch cmd {
 	case "serve":
-		run.Main("pricing", server.Serve)
+		run.Main("pricing", server.Serve, run.AdminAddr(server.DefaultAdminAddr))
 	case "seed-demo":
 		run.Main("pricing-seed-demo", server.SeedDemo)
 	case "coupons":

@@ -35,18 +35,11 @@ const (
 	DefaultPGURL     = "postgres://postgres@127.0.0.1:5432/pricing?sslmode=disable"
 )
 
-// SetDefaults fills pricing's local defaults into the environment before the
-// platform reads it: the pricing database, and for serve the admin port.
-func SetDefaults(cmd string) {
-	setDefault("PRINTFLEET_PG_URL", DefaultPGURL)
-	if cmd == "serve" {
-		setDefault("PRINTFLEET_ADMIN_ADDR", DefaultAdminAddr)
-	}
-}
-
-func setDefault(k, v string) {
-	if _, ok := os.LookupEnv(k); !ok {
-		_ = os.Setenv(k, v)
+// SetDefaults fills pricing's database default into the environment before
+// the platform reads it (the serve admin port is run.AdminAddr(DefaultAdminAddr)).
+func SetDefaults() {
+	if _, ok := os.LookupEnv("PRINTFLEET_PG_URL"); !ok {
+		_ = os.Setenv("PRINTFLEET_PG_URL", DefaultPGURL)
 	}
 }
 

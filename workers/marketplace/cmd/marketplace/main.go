@@ -6,18 +6,8 @@
 package main
 
 import (
-	"os"
-
 	"github.com/printfleet/printfleet/platform/run"
-
 	"github.com/printfleet/printfleet/workers/marketplace/internal/worker"
 )
 
-const defaultAdminAddr = "127.0.0.1:9205"
-
-func main() {
-	if os.Getenv("PRINTFLEET_ADMIN_ADDR") == "" {
-		_ = os.Setenv("PRINTFLEET_ADMIN_ADDR", defaultAdminAddr)
-	}
-	run.Main("marketplace", worker.Serve)
-}
+func main() { run.Main("marketplace", worker.Serve, run.AdminAddr("127.0.0.1:9205")) }
