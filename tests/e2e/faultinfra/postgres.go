@@ -9,7 +9,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,8 +30,7 @@ type Postgres struct {
 	MaxConnections int
 
 	uid, gid uint32
-	mu       sync.Mutex
-	c        *child
+	server
 }
 
 // StartPostgres creates a cluster with initdb and starts it; the cluster is
@@ -138,13 +136,6 @@ func (p *Postgres) check(ctx context.Context) error {
 	return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
 
-// Pid is the postmaster's pid, 0 when it is not running.
-func (p *Postgres) Pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.c.pid()
-}
-
 // Kill SIGKILLs the postmaster only and waits until it and its backends,
 // which notice the postmaster's death, are gone.
 func (p *Postgres) Kill() error {
@@ -194,10 +185,4 @@ func (p *Postgres) Exec(ctx context.Context, db, sql string, args ...any) error 
 	defer conn.Close(context.Background())
 	_, err = conn.Exec(ctx, sql, args...)
 	return err
-}
-
-func (p *Postgres) discard() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.c.discard()
 }

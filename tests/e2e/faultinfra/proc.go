@@ -225,3 +225,42 @@ func tail(path string, n int) string {
 // discard SIGKILLs the whole group: the cleanup deletes the data right after,
 // so there is nothing to shut down gracefully.
 func (c *child) discard() { _ = c.signalGroup(syscall.SIGKILL, 5*time.Second) }
+
+// server is the restartable child process every instance wraps; mu guards c
+// across Start, Kill, Stop and Pid.
+type server struct {
+	mu sync.Mutex
+	c  *child
+}
+
+// Pid is the server's pid, 0 when it is not running.
+func (s *server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.pid()
+}
+
+// killGroup SIGKILLs the server's whole process group and waits until it is
+// gone; what names the instance in the error when it is not running.
+func (s *server) killGroup(what string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.c.alive() {
+		return fmt.Errorf("%s is not running", what)
+	}
+	return s.c.signalGroup(syscall.SIGKILL, 10*time.Second)
+}
+
+// stopGroup terminates the process group: SIGTERM, SIGKILL after grace.
+func (s *server) stopGroup(grace time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.c.signalGroup(syscall.SIGTERM, grace)
+}
+
+// discard kills whatever is left of the server, for test cleanup.
+func (s *server) discard() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c.discard()
+}

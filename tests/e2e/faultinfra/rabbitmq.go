@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,8 +29,7 @@ type RabbitMQ struct {
 	DistPort int    // Erlang distribution
 	Dir      string
 
-	mu sync.Mutex
-	c  *child
+	server
 }
 
 // StartRabbitMQ starts a private node and stops it when the test ends.
@@ -133,24 +130,9 @@ func (r *RabbitMQ) check(ctx context.Context) error {
 	return conn.Close()
 }
 
-// Pid is the pid of the node's start script (the node runs in its process
-// group), 0 when it is not running.
-func (r *RabbitMQ) Pid() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.c.pid()
-}
-
 // Kill SIGKILLs the node's whole process group (script and Erlang VM) and
 // waits until it is gone.
-func (r *RabbitMQ) Kill() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.c.alive() {
-		return fmt.Errorf("rabbitmq %s is not running", r.Node)
-	}
-	return r.c.signalGroup(syscall.SIGKILL, 10*time.Second)
-}
+func (r *RabbitMQ) Kill() error { return r.killGroup("rabbitmq " + r.Node) }
 
 // Restart kills the node and boots it again on the same data.
 func (r *RabbitMQ) Restart(ctx context.Context) error {
@@ -161,11 +143,7 @@ func (r *RabbitMQ) Restart(ctx context.Context) error {
 }
 
 // Stop terminates the node (SIGTERM, SIGKILL after 20 s).
-func (r *RabbitMQ) Stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_ = r.c.signalGroup(syscall.SIGTERM, 20*time.Second)
-}
+func (r *RabbitMQ) Stop() { r.stopGroup(20 * time.Second) }
 
 // Ctl runs rabbitmqctl against the node.
 func (r *RabbitMQ) Ctl(ctx context.Context, args ...string) (string, error) {
@@ -177,10 +155,4 @@ func (r *RabbitMQ) Ctl(ctx context.Context, args ...string) (string, error) {
 		return string(out), fmt.Errorf("rabbitmqctl %s: %w: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
-}
-
-func (r *RabbitMQ) discard() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.c.discard()
 }

@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -22,8 +20,7 @@ type Redis struct {
 	Port int
 	Dir  string
 
-	mu sync.Mutex
-	c  *child
+	server
 }
 
 // StartRedis starts a private Redis on a free port and stops it when the test
@@ -95,22 +92,8 @@ func (r *Redis) ping(ctx context.Context) error {
 	return nil
 }
 
-// Pid is the server's pid, 0 when it is not running.
-func (r *Redis) Pid() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.c.pid()
-}
-
 // Kill SIGKILLs the server and waits until it is gone.
-func (r *Redis) Kill() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.c.alive() {
-		return fmt.Errorf("redis :%d is not running", r.Port)
-	}
-	return r.c.signalGroup(syscall.SIGKILL, 10*time.Second)
-}
+func (r *Redis) Kill() error { return r.killGroup(fmt.Sprintf("redis :%d", r.Port)) }
 
 // Restart kills the server and starts it again on the same port.
 func (r *Redis) Restart(ctx context.Context) error {
@@ -121,14 +104,4 @@ func (r *Redis) Restart(ctx context.Context) error {
 }
 
 // Stop terminates the server (SIGTERM, then SIGKILL after 10 s).
-func (r *Redis) Stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_ = r.c.signalGroup(syscall.SIGTERM, 10*time.Second)
-}
-
-func (r *Redis) discard() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.c.discard()
-}
+func (r *Redis) Stop() { r.stopGroup(10 * time.Second) }
