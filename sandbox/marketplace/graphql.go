@@ -450,21 +450,11 @@ func (p *parser) field() (*field, error) {
 	}
 	if p.is(tPunct, "(") {
 		p.next()
-		for !p.is(tPunct, ")") {
-			an, err := p.expect(tName, "")
-			if err != nil {
-				return nil, err
-			}
-			if _, err := p.expect(tPunct, ":"); err != nil {
-				return nil, err
-			}
-			v, err := p.value(false)
-			if err != nil {
-				return nil, err
-			}
-			f.args = append(f.args, argument{an.val, v})
+		args, err := p.arguments(")", false)
+		if err != nil {
+			return nil, err
 		}
-		p.next()
+		f.args = args
 	}
 	if p.is(tPunct, "@") {
 		return nil, syntaxErr(p.src, p.peek().pos, "directives are not supported by this sandbox")
@@ -477,6 +467,28 @@ func (p *parser) field() (*field, error) {
 		f.sel, f.hasSel = sel, true
 	}
 	return f, nil
+}
+
+// arguments parses "name: value" pairs up to the closing punctuation close,
+// which it consumes: a field's arguments and an input object's fields.
+func (p *parser) arguments(close string, constant bool) ([]argument, error) {
+	var out []argument
+	for !p.is(tPunct, close) {
+		name, err := p.expect(tName, "")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.expect(tPunct, ":"); err != nil {
+			return nil, err
+		}
+		v, err := p.value(constant)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, argument{name.val, v})
+	}
+	p.next()
+	return out, nil
 }
 
 func (p *parser) value(constant bool) (value, error) {
@@ -512,23 +524,8 @@ func (p *parser) value(constant bool) (value, error) {
 		p.next()
 		return v, nil
 	case t.kind == tPunct && t.val == "{":
-		v := value{kind: vObject}
-		for !p.is(tPunct, "}") {
-			name, err := p.expect(tName, "")
-			if err != nil {
-				return v, err
-			}
-			if _, err := p.expect(tPunct, ":"); err != nil {
-				return v, err
-			}
-			e, err := p.value(constant)
-			if err != nil {
-				return v, err
-			}
-			v.fields = append(v.fields, argument{name.val, e})
-		}
-		p.next()
-		return v, nil
+		fields, err := p.arguments("}", constant)
+		return value{kind: vObject, fields: fields}, err
 	}
 	return value{}, syntaxErr(p.src, t.pos, fmt.Sprintf("unexpected %q, expected a value", t.val))
 }
