@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 
 	"github.com/sethvargo/go-envconfig"
 )
@@ -44,13 +45,48 @@ func mask(s string) string {
 	return "***"
 }
 
-// Load fills cfg (a pointer to a struct) from the environment.
-func Load(ctx context.Context, cfg any) error {
-	return LoadFrom(ctx, cfg, envconfig.OsLookuper())
+// Defaults are one process's own defaults for shared variables, named
+// without the PRINTFLEET_ prefix: {"PG_URL": "postgres://…/orders"}. A value
+// set in the environment wins; a default here wins over the struct tag's.
+type Defaults map[string]string
+
+// Apply reports d in a configuration reference: each variable d names gets
+// d's value as its default.
+func (d Defaults) Apply(vars []Var) []Var {
+	out := make([]Var, len(vars))
+	for i, v := range vars {
+		if def, ok := d[strings.TrimPrefix(v.Name, Prefix)]; ok {
+			v.Default = def
+		}
+		out[i] = v
+	}
+	return out
+}
+
+type defaultsLookuper struct {
+	l envconfig.Lookuper
+	d Defaults
+}
+
+func (dl defaultsLookuper) Lookup(key string) (string, bool) {
+	if v, ok := dl.l.Lookup(key); ok {
+		return v, true
+	}
+	v, ok := dl.d[strings.TrimPrefix(key, Prefix)]
+	return v, ok
+}
+
+// Load fills cfg (a pointer to a struct) from the environment, with the
+// process's own defaults, if any.
+func Load(ctx context.Context, cfg any, defaults ...Defaults) error {
+	return LoadFrom(ctx, cfg, envconfig.OsLookuper(), defaults...)
 }
 
 // LoadFrom fills cfg from the given lookuper (tests use envconfig.MapLookuper).
-func LoadFrom(ctx context.Context, cfg any, l envconfig.Lookuper) error {
+func LoadFrom(ctx context.Context, cfg any, l envconfig.Lookuper, defaults ...Defaults) error {
+	for _, d := range defaults {
+		l = defaultsLookuper{l: l, d: d}
+	}
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{
 		Target:   cfg,
 		Lookuper: envconfig.PrefixLookuper(Prefix, l),

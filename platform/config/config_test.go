@@ -56,12 +56,12 @@ func TestSecretsAreMaskedEverywhere(t *testing.T) {
 	logger := newJSONLogger(&logged)
 	logger.Info("config", "key", c.Key, "cfg", c)
 	outputs := map[string]string{
-		"Masked":  config.Masked(c),
-		"%v":      fmt.Sprintf("%v", c),
-		"%+v":     fmt.Sprintf("%+v", c),
-		"%#v":     fmt.Sprintf("%#v", c),
-		"%s":      fmt.Sprintf("%s", c.Key),
-		"slog":    logged.String(),
+		"Masked": config.Masked(c),
+		"%v":     fmt.Sprintf("%v", c),
+		"%+v":    fmt.Sprintf("%+v", c),
+		"%#v":    fmt.Sprintf("%#v", c),
+		"%s":     fmt.Sprintf("%s", c.Key),
+		"slog":   logged.String(),
 	}
 	for name, out := range outputs {
 		if strings.Contains(out, "hunter2") || strings.Contains(out, "s3cr3t") {
@@ -73,5 +73,32 @@ func TestSecretsAreMaskedEverywhere(t *testing.T) {
 	}
 	if !strings.Contains(config.Masked(c), "127.0.0.1:9101") {
 		t.Errorf("non-secret fields must still print: %s", config.Masked(c))
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	type cfg struct {
+		URL  string `env:"PG_URL, default=postgres://x/postgres"`
+		Addr string `env:"GRPC_ADDR, default=127.0.0.1:1"`
+	}
+	d := config.Defaults{"PG_URL": "postgres://x/orders"}
+	var c cfg
+	if err := config.LoadFrom(context.Background(), &c, envconfig.MapLookuper(nil), d); err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "postgres://x/orders" || c.Addr != "127.0.0.1:1" {
+		t.Fatalf("unset: got %+v", c)
+	}
+	c = cfg{}
+	if err := config.LoadFrom(context.Background(), &c, envconfig.MapLookuper(map[string]string{"PRINTFLEET_PG_URL": "postgres://y/z"}), d); err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "postgres://y/z" {
+		t.Fatalf("set: got %q, the environment must win", c.URL)
+	}
+	vars := d.Apply(config.Reference(cfg{}))
+	if vars[0].Default != "postgres://x/orders" || vars[1].Default != "127.0.0.1:1" {
+		t.Fatalf("reference: %+v", vars)
 	}
 }

@@ -19,18 +19,18 @@ type Kind uint8
 // The kinds. Internal is the zero value so that an unclassified error is never
 // reported to a client as anything else.
 const (
-	Internal           Kind = iota // a bug or an unexpected failure; details are never shown
-	Invalid                        // the request is malformed; fix it and retry
-	NotFound                       // no such object, or not the caller's
-	AlreadyExists                  // the object exists
-	Conflict                       // a concurrent change won; retry may succeed (in-flight idempotency key)
-	FailedPrecondition             // the object is not in a state that allows this
-	IdempotencyMismatch            // an idempotency key reused with another request body
-	Unauthenticated                // no valid credentials
-	PermissionDenied               // valid credentials without the needed role
-	ResourceExhausted              // over a limit
-	Unavailable                    // a dependency is down; retry later
-	DeadlineExceeded               // the caller's deadline passed
+	Internal            Kind = iota // a bug or an unexpected failure; details are never shown
+	Invalid                         // the request is malformed; fix it and retry
+	NotFound                        // no such object, or not the caller's
+	AlreadyExists                   // the object exists
+	Conflict                        // a concurrent change won; retry may succeed (in-flight idempotency key)
+	FailedPrecondition              // the object is not in a state that allows this
+	IdempotencyMismatch             // an idempotency key reused with another request body
+	Unauthenticated                 // no valid credentials
+	PermissionDenied                // valid credentials without the needed role
+	ResourceExhausted               // over a limit
+	Unavailable                     // a dependency is down; retry later
+	DeadlineExceeded                // the caller's deadline passed
 )
 
 var kindNames = [...]string{

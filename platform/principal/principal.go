@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/errs"
 )
 
 // Roles.
@@ -64,6 +65,25 @@ func (p Principal) IsAdmin() bool { return p.Has(RoleAdmin) }
 
 // Authenticated reports whether p has a subject.
 func (p Principal) Authenticated() bool { return p.Subject != "" }
+
+// Require admits p when it holds any of roles: an anonymous caller is
+// errs.Unauthenticated, an authenticated one without the role
+// errs.PermissionDenied. Every service's use cases check their caller with
+// it, where the data is.
+func (p Principal) Require(roles ...string) error {
+	if !p.Authenticated() {
+		return errs.E(errs.Unauthenticated, "authentication required")
+	}
+	for _, r := range roles {
+		if p.Has(r) {
+			return nil
+		}
+	}
+	if len(roles) == 0 {
+		return nil
+	}
+	return errs.E(errs.PermissionDenied, "the %s role is required", roles[0])
+}
 
 type ctxKey struct{}
 

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+
+	"github.com/printfleet/printfleet/platform/errs"
 )
 
 func TestSignedPrincipalRoundTrip(t *testing.T) {
@@ -58,5 +60,33 @@ func TestTamperedOrStaleOrForeignIsRefused(t *testing.T) {
 	}
 	if _, err := NewSigner("short"); err == nil {
 		t.Error("short secret accepted")
+	}
+}
+
+func TestRequire(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		p     Principal
+		roles []string
+		ok    bool
+		want  errs.Kind
+	}{
+		{"anonymous", Anonymous, []string{RoleAdmin}, false, errs.Unauthenticated},
+		{"anonymous without roles asked", Anonymous, nil, false, errs.Unauthenticated},
+		{"wrong role", Principal{Subject: "u", Roles: []string{RoleUser}}, []string{RoleAdmin}, false, errs.PermissionDenied},
+		{"any of", Principal{Subject: "u", Roles: []string{RoleFulfillment}}, []string{RoleAdmin, RoleFulfillment}, true, 0},
+		{"authenticated only", Principal{Subject: "u"}, nil, true, 0},
+	} {
+		err := tc.p.Require(tc.roles...)
+		if tc.ok {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if !errs.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want kind %v", tc.name, err, tc.want)
+		}
 	}
 }

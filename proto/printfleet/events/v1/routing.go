@@ -1,0 +1,67 @@
+package eventsv1
+
+// Routing keys and queue names of the printfleet.events topic exchange,
+// defined once here beside the event contracts. Every publisher, consumer,
+// test and the Helm chart's KEDA triggers use these names; a test keeps them
+// in step with the comments in events.proto and with the chart.
+//
+// A routing key is <producer>.<event>.v<major>; a queue is
+// <consuming process>.<purpose>, with one <queue>.dlq dead-letter queue each.
+
+// Routing keys, one per event message.
+const (
+	KeyOrderPlaced        = "orders.order_placed.v1"
+	KeyOrderPaid          = "orders.order_paid.v1"
+	KeyPaymentFailed      = "orders.payment_failed.v1"
+	KeyOrderCancelled     = "orders.order_cancelled.v1"
+	KeyOrderShipped       = "orders.order_shipped.v1"
+	KeyOrderStatusChanged = "orders.order_status_changed.v1"
+
+	KeyStockReserved   = "catalog.stock_reserved.v1"
+	KeyStockRejected   = "catalog.stock_rejected.v1"
+	KeyStockReleased   = "catalog.stock_released.v1"
+	KeyDesignUploaded  = "catalog.design_uploaded.v1"
+	KeyProductChanged  = "catalog.product_changed.v1"
+	KeyPrintFilesReady = "images.print_files_ready.v1"
+
+	KeyPrintFilesFailed  = "images.print_files_failed.v1"
+	KeyDesignProcessed   = "images.design_processed.v1"
+	KeyMarketplacePushed = "marketplace.push_completed.v1"
+)
+
+// Keys maps each event message's name to its routing key.
+var Keys = map[string]string{
+	"OrderPlaced":        KeyOrderPlaced,
+	"OrderPaid":          KeyOrderPaid,
+	"PaymentFailed":      KeyPaymentFailed,
+	"OrderCancelled":     KeyOrderCancelled,
+	"OrderShipped":       KeyOrderShipped,
+	"OrderStatusChanged": KeyOrderStatusChanged,
+	"StockReserved":      KeyStockReserved,
+	"StockRejected":      KeyStockRejected,
+	"StockReleased":      KeyStockReleased,
+	"DesignUploaded":     KeyDesignUploaded,
+	"ProductChanged":     KeyProductChanged,
+	"PrintFilesReady":    KeyPrintFilesReady,
+	"PrintFilesFailed":   KeyPrintFilesFailed,
+	"DesignProcessed":    KeyDesignProcessed,
+	"MarketplacePushed":  KeyMarketplacePushed,
+}
+
+// Queues, one per consumer. Each is also the consumer's inbox name.
+const (
+	QueueOrdersWorker     = "orders.worker"
+	QueueCatalogStock     = "catalog.stock"
+	QueueCatalogProjector = "catalog.projector"
+	QueueCatalogDesigns   = "catalog.designs"
+	QueuePricingCoupons   = "pricing.coupons"
+	QueueImagesDesigns    = "images.designs"
+	QueueImagesRenders    = "images.renders"
+	QueueMarketplacePush  = "marketplace.push"
+)
+
+// Queues lists every consumer queue.
+var Queues = []string{
+	QueueOrdersWorker, QueueCatalogStock, QueueCatalogProjector, QueueCatalogDesigns,
+	QueuePricingCoupons, QueueImagesDesigns, QueueImagesRenders, QueueMarketplacePush,
+}
