@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds every printfleet container image from the repository root with
-# `docker build` (BuildKit). One Dockerfile pattern serves every static binary;
-# the images worker (cgo + libvips) uses Dockerfile.images.
+# `docker build` (BuildKit): one image per service, holding all of that
+# service's binaries in /usr/local/bin. One Dockerfile serves every static
+# service; the images worker (cgo + libvips) uses Dockerfile.images.
 #
 #   deploy/docker/build.sh                     # all images, tag from git
 #   REGISTRY=registry.example.com/printfleet TAG=v1.2.3 PUSH=1 deploy/docker/build.sh
 #   deploy/docker/build.sh gateway orders      # only these
 #   DRY_RUN=1 deploy/docker/build.sh           # print the commands
 #
-# The image names match the Helm chart's defaults: $REGISTRY/<name>:$TAG.
+# The image names match the Helm chart's defaults: $REGISTRY/<service>:$TAG;
+# each Deployment or Job picks its binary with `command: [/usr/local/bin/<binary>]`.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -20,16 +22,17 @@ PLATFORM=${PLATFORM:-}
 PUSH=${PUSH:-0}
 DRY_RUN=${DRY_RUN:-0}
 
-# name  main package  Dockerfile (under deploy/docker)
+# image (service)  Dockerfile (under deploy/docker)  main packages, one binary each
 IMAGES=(
-	"gateway        services/gateway/cmd/gateway          Dockerfile"
-	"orders         services/orders/cmd/orders            Dockerfile"
-	"orders-worker  services/orders/cmd/orders-worker     Dockerfile"
-	"catalog        services/catalog/cmd/catalog          Dockerfile"
-	"pricing        services/pricing/cmd/pricing          Dockerfile"
-	"images         workers/images/cmd/images             Dockerfile.images"
-	"marketplace    workers/marketplace/cmd/marketplace   Dockerfile"
-	"sandbox        sandbox/cmd/sandbox                   Dockerfile"
+	"gateway      Dockerfile         services/gateway/cmd/gateway"
+	"orders       Dockerfile         services/orders/cmd/orders services/orders/cmd/orders-worker"
+	"catalog      Dockerfile         services/catalog/cmd/catalog services/catalog/cmd/catalog-worker
+	                                 services/catalog/cmd/catalog-seed-demo services/catalog/cmd/catalog-rebuild-projections"
+	"pricing      Dockerfile         services/pricing/cmd/pricing services/pricing/cmd/pricing-worker
+	                                 services/pricing/cmd/pricing-seed-demo services/pricing/cmd/pricing-coupons"
+	"images       Dockerfile.images  workers/images/cmd/images"
+	"marketplace  Dockerfile         workers/marketplace/cmd/marketplace"
+	"sandbox      Dockerfile         sandbox/cmd/sandbox"
 )
 
 run() {
@@ -49,15 +52,18 @@ want() {
 	return 1
 }
 
+NAMES=()
+for row in "${IMAGES[@]}"; do
+	read -r n _ <<<"$row"
+	NAMES+=("$n")
+done
 ONLY=("$@")
 for name in "${ONLY[@]}"; do
 	found=0
-	for row in "${IMAGES[@]}"; do
-		read -r n _ _ <<<"$row"
-		[[ $n == "$name" ]] && found=1
-	done
+	for n in "${NAMES[@]}"; do [[ $n == "$name" ]] && found=1; done
 	if ((found == 0)); then
-		echo "build.sh: unknown image $name" >&2
+		# orders-worker, catalog-worker, … live in their service's image.
+		echo "build.sh: unknown image $name (images: ${NAMES[*]})" >&2
 		exit 2
 	fi
 done
@@ -68,14 +74,16 @@ if [[ $DRY_RUN != 1 ]] && ! docker info >/dev/null 2>&1; then
 fi
 
 for row in "${IMAGES[@]}"; do
-	read -r name pkg dockerfile <<<"$row"
+	# Rows may wrap: split on any whitespace, newlines included.
+	read -r -d '' -a cols <<<"$row" || true
+	name=${cols[0]} dockerfile=${cols[1]} pkgs="${cols[*]:2}"
 	want "$name" || continue
 	image="$REGISTRY/$name:$TAG"
 	args=(docker build --file "deploy/docker/$dockerfile"
-		--build-arg "PACKAGE=$pkg" --build-arg "VERSION=$TAG" --tag "$image")
+		--build-arg "PACKAGES=$pkgs" --build-arg "VERSION=$TAG" --tag "$image")
 	[[ -n $PLATFORM ]] && args+=(--platform "$PLATFORM")
 	args+=(.)
-	echo "==> $image ($pkg)" >&2
+	echo "==> $image ($pkgs)" >&2
 	DOCKER_BUILDKIT=1 run "${args[@]}"
 	if [[ $PUSH == 1 ]]; then
 		run docker push "$image"

@@ -1,5 +1,6 @@
-// Package docker holds the container build for every printfleet binary — one
-// parameterised Dockerfile for the static binaries, Dockerfile.images for the
-// cgo/libvips images worker, and build.sh — and tests that check the
-// Dockerfiles' structure with BuildKit's own parser.
+// Package docker holds the container build — one image per service holding
+// all of that service's binaries in /usr/local/bin: one Dockerfile for the
+// static services, Dockerfile.images for the cgo/libvips images worker, and
+// build.sh — and tests that check the Dockerfiles' structure with BuildKit's
+// own parser and that build.sh puts every binary in its service's image.
 package docker

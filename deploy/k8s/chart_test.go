@@ -37,7 +37,6 @@ var valueSets = []struct {
 	{name: "dev", files: []string{"values-dev.yaml"}},
 	// Every optional part switched on at once.
 	{name: "everything", files: []string{"values-production.yaml"}, values: map[string]any{
-		"migrations": map[string]any{"enabled": true},
 		"demo":       map[string]any{"seed": true},
 		"components": map[string]any{"sandbox": map[string]any{"enabled": true}},
 		"dev": map[string]any{
@@ -53,7 +52,9 @@ const chartDir = "helm/printfleet"
 var (
 	grpcServices = []string{"orders", "catalog", "pricing"}
 	autoscaled   = []string{"gateway", "orders", "catalog", "pricing"}
-	queueWorkers = []string{"orders-worker", "images", "marketplace"}
+	queueWorkers = []string{"orders-worker", "catalog-worker", "pricing-worker", "images", "marketplace"}
+	// The one-shot binaries the chart offers as on-demand tasks.
+	tasks = []string{"catalog-rebuild-projections", "catalog-seed-demo", "pricing-seed-demo", "pricing-coupons"}
 )
 
 // rendered is one value set's objects, decoded.
@@ -61,6 +62,7 @@ type rendered struct {
 	docs         []render.Document
 	deployments  []*appsv1.Deployment
 	jobs         []*batchv1.Job
+	cronJobs     []*batchv1.CronJob
 	services     []*corev1.Service
 	configMaps   []*corev1.ConfigMap
 	pdbs         []*policyv1.PodDisruptionBudget
@@ -148,6 +150,8 @@ func decodeAll(docs []render.Document) (*rendered, error) {
 			r.deployments = append(r.deployments, o)
 		case *batchv1.Job:
 			r.jobs = append(r.jobs, o)
+		case *batchv1.CronJob:
+			r.cronJobs = append(r.cronJobs, o)
 		case *corev1.Service:
 			r.services = append(r.services, o)
 		case *corev1.ConfigMap:
@@ -228,12 +232,61 @@ func TestRenders(t *testing.T) {
 	if len(rs["dev"].jobs) != 2 {
 		t.Errorf("dev: %d Jobs, want the two demo seeds", len(rs["dev"].jobs))
 	}
-	if len(rs["everything"].jobs) != 5 {
-		t.Errorf("everything: %d Jobs, want 3 migrations + 2 seeds", len(rs["everything"].jobs))
+	// No migration hook: no binary migrates on its own (the services
+	// migrate at start), so a hook Job could never succeed.
+	if len(rs["everything"].jobs) != 2 {
+		t.Errorf("everything: %d Jobs, want the 2 seeds", len(rs["everything"].jobs))
+	}
+	// The on-demand tasks are there in every value set, and never run by
+	// themselves.
+	for name, r := range rs {
+		var got []string
+		for _, cj := range r.cronJobs {
+			got = append(got, component(cj))
+			if cj.Spec.Suspend == nil || !*cj.Spec.Suspend {
+				t.Errorf("%s: CronJob %s is not suspended: a task runs only when an operator creates a Job from it", name, cj.Name)
+			}
+			if cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+				t.Errorf("%s: CronJob %s allows concurrent runs", name, cj.Name)
+			}
+		}
+		slices.Sort(got)
+		if want := slices.Sorted(slices.Values(tasks)); !slices.Equal(got, want) {
+			t.Errorf("%s: tasks %v, want %v", name, got, want)
+		}
+	}
+	off, err := render.Chart(render.Options{ChartDir: chartDir, Values: map[string]any{"tasks": map[string]any{"enabled": false}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range off {
+		if d.Kind == "CronJob" {
+			t.Errorf("tasks.enabled=false renders CronJob %s", d.Name)
+		}
 	}
 }
 
 func component(o metav1.Object) string { return o.GetLabels()["app.kubernetes.io/component"] }
+
+// workload is one pod template of a Deployment, Job or CronJob.
+type workload struct {
+	what, comp string
+	spec       *corev1.PodSpec
+}
+
+func (r *rendered) workloads() []workload {
+	var out []workload
+	for _, d := range r.deployments {
+		out = append(out, workload{"Deployment " + d.Name, component(d), &d.Spec.Template.Spec})
+	}
+	for _, j := range r.jobs {
+		out = append(out, workload{"Job " + j.Name, component(j), &j.Spec.Template.Spec})
+	}
+	for _, cj := range r.cronJobs {
+		out = append(out, workload{"CronJob " + cj.Name, component(cj), &cj.Spec.JobTemplate.Spec.Template.Spec})
+	}
+	return out
+}
 
 func TestWorkloadInvariants(t *testing.T) {
 	t.Parallel()
@@ -250,6 +303,12 @@ func TestWorkloadInvariants(t *testing.T) {
 				checkPod(t, "Job "+j.Name, &j.Spec.Template.Spec, false)
 				if j.Annotations["helm.sh/hook"] == "" {
 					t.Errorf("Job %s is not a Helm hook", j.Name)
+				}
+			}
+			for _, cj := range r.cronJobs {
+				checkPod(t, "CronJob "+cj.Name, &cj.Spec.JobTemplate.Spec.Template.Spec, false)
+				if cj.Spec.JobTemplate.Spec.Template.Spec.AutomountServiceAccountToken == nil || *cj.Spec.JobTemplate.Spec.Template.Spec.AutomountServiceAccountToken {
+					t.Errorf("CronJob %s mounts a service account token; nothing calls the API", cj.Name)
 				}
 			}
 		})
@@ -541,28 +600,69 @@ func TestValuesHoldNoSecrets(t *testing.T) {
 	}
 }
 
-func TestImagesAreBuilt(t *testing.T) {
-	t.Parallel()
+// builtBinaries reads build.sh's image table: image name → the binaries it
+// holds (the last element of each main package).
+func builtBinaries(t *testing.T) map[string][]string {
+	t.Helper()
 	script, err := os.ReadFile("../docker/build.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	built := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\s*"([a-z-]+)\s+\S+/cmd/\S+\s+Dockerfile\S*"`).FindAllStringSubmatch(string(script), -1) {
-		built[m[1]] = true
+	table := regexp.MustCompile(`(?s)\nIMAGES=\((.*?)\n\)`).FindSubmatch(script)
+	if table == nil {
+		t.Fatal("no IMAGES=( … ) table in build.sh")
+	}
+	built := map[string][]string{}
+	// A row may wrap: "<name> <Dockerfile> <package>…".
+	for _, m := range regexp.MustCompile(`"([a-z-]+)\s+Dockerfile\S*\s+([^"]+)"`).FindAllSubmatch(table[1], -1) {
+		for _, pkg := range strings.Fields(string(m[2])) {
+			if !strings.Contains(pkg, "/cmd/") {
+				t.Errorf("build.sh image %s: %q is not a main package path", m[1], pkg)
+			}
+			built[string(m[1])] = append(built[string(m[1])], pkg[strings.LastIndex(pkg, "/")+1:])
+		}
 	}
 	if len(built) == 0 {
 		t.Fatal("no images found in build.sh")
 	}
+	return built
+}
+
+// TestImagesAreBuilt checks every printfleet container of every Deployment,
+// Job and task runs, by its command, a binary that build.sh builds into the
+// container's image — one image per service, the binary picked by
+// `command: [/usr/local/bin/<binary>]` — and that each process is named after
+// its binary.
+func TestImagesAreBuilt(t *testing.T) {
+	t.Parallel()
+	built := builtBinaries(t)
 	for name, r := range renderAll(t) {
-		for _, d := range r.deployments {
-			img := d.Spec.Template.Spec.Containers[0].Image
-			if !strings.Contains(img, "/printfleet/") && !strings.HasPrefix(img, "ghcr.io/printfleet/") {
-				continue // the development datastores
-			}
-			repo := img[strings.LastIndex(img, "/")+1 : strings.LastIndex(img, ":")]
-			if !built[repo] {
-				t.Errorf("%s: %s runs %s, which build.sh does not build", name, d.Name, img)
+		for _, p := range r.workloads() {
+			for _, c := range slices.Concat(p.spec.InitContainers, p.spec.Containers) {
+				img := c.Image
+				if !strings.Contains(img, "/printfleet/") && !strings.HasPrefix(img, "ghcr.io/printfleet/") {
+					continue // the development datastores
+				}
+				repo := img[strings.LastIndex(img, "/")+1 : strings.LastIndex(img, ":")]
+				binaries, ok := built[repo]
+				if !ok {
+					t.Errorf("%s: %s runs %s, which build.sh does not build", name, p.what, img)
+					continue
+				}
+				if len(c.Command) != 1 || !strings.HasPrefix(c.Command[0], "/usr/local/bin/") {
+					t.Errorf("%s: %s: command %q, want [/usr/local/bin/<binary>] (the images have no entrypoint)", name, p.what, c.Command)
+					continue
+				}
+				bin := strings.TrimPrefix(c.Command[0], "/usr/local/bin/")
+				if !slices.Contains(binaries, bin) {
+					t.Errorf("%s: %s runs %s, which is not in image %s (build.sh: %v)", name, p.what, bin, repo, binaries)
+				}
+				if bin != p.comp {
+					t.Errorf("%s: %s runs %s as component %q: one name per process", name, p.what, bin, p.comp)
+				}
+				if len(c.Args) > 0 {
+					t.Errorf("%s: %s passes args %q: a binary is one process, with no subcommands", name, p.what, c.Args)
+				}
 			}
 		}
 	}
@@ -619,6 +719,10 @@ func codeEnv(t *testing.T) (names, prefixes map[string]bool, literals map[string
 	return names, prefixes, literals
 }
 
+// retiredEnv chose what a process is; a binary is one process now, so the
+// chart must never set them (even while some code still reads them).
+var retiredEnv = []string{"PRINTFLEET_CATALOG_ROLES", "PRINTFLEET_PRICING_COUPONS"}
+
 // TestEnvironmentIsRead checks every PRINTFLEET_ variable the chart sets is
 // one the code reads, so a misspelled or renamed variable cannot silently
 // leave a process on its local default.
@@ -626,6 +730,9 @@ func TestEnvironmentIsRead(t *testing.T) {
 	t.Parallel()
 	names, prefixes, literals := codeEnv(t)
 	known := func(v string) bool {
+		if slices.Contains(retiredEnv, v) {
+			return false
+		}
 		if literals[v] {
 			return true
 		}
@@ -660,11 +767,11 @@ func TestEnvironmentIsRead(t *testing.T) {
 				}
 			}
 		}
-		for _, d := range r.deployments {
-			for _, c := range d.Spec.Template.Spec.Containers {
+		for _, w := range r.workloads() {
+			for _, c := range w.spec.Containers {
 				for _, e := range c.Env {
 					if !known(e.Name) {
-						t.Errorf("%s: Deployment %s sets %s, which no code reads", name, d.Name, e.Name)
+						t.Errorf("%s: %s sets %s, which no code reads", name, w.what, e.Name)
 					}
 				}
 			}
@@ -684,6 +791,9 @@ func TestValuesTyposFail(t *testing.T) {
 		"component kind":   {"components": map[string]any{"orders": map[string]any{"kind": "rpc"}}},
 		"unknown secret":   {"components": map[string]any{"orders": map[string]any{"secretEnv": []any{map[string]any{"name": "X", "secret": "nope", "key": "x"}}}}},
 		"monitoring field": {"monitoring": map[string]any{"serviceMonitor": map[string]any{"enable": true}}},
+		// Gone: no binary has a migrate subcommand.
+		"migration hook": {"migrations": map[string]any{"enabled": true}},
+		"binary path":    {"components": map[string]any{"orders": map[string]any{"binary": "../bin/sh"}}},
 	} {
 		if _, err := render.Chart(render.Options{ChartDir: chartDir, Values: v}); err == nil {
 			t.Errorf("%s: rendering %v succeeded", name, v)

@@ -115,6 +115,7 @@ func TestNetworkPolicies(t *testing.T) {
 		gwHTTP, gwAdmin                        = 8080, 9200
 		ordersGRPC, catalogGRPC, pricingGRPC   = 9101, 9102, 9103
 		ordersAdmin, imagesAdmin, workersAdmin = 9201, 9204, 9207
+		catalogWorkerAdmin, pricingWorkerAdmin = 9208, 9209
 	)
 	ingressCtl := pod{namespace: "ingress-nginx", labels: map[string]string{"app.kubernetes.io/name": "ingress-nginx"}}
 	prometheus := pod{namespace: "monitoring", labels: map[string]string{"app.kubernetes.io/name": "prometheus"}}
@@ -150,11 +151,29 @@ func TestNetworkPolicies(t *testing.T) {
 		"marketplace → catalog grpc":         {fleetPod("marketplace"), fleetPod("catalog"), tcp, catalogGRPC, true},
 		"marketplace → orders grpc":          {fleetPod("marketplace"), fleetPod("orders"), tcp, ordersGRPC, false},
 		"orders-worker → pricing grpc":       {fleetPod("orders-worker"), fleetPod("pricing"), tcp, pricingGRPC, false},
+		"catalog-worker → catalog grpc":      {fleetPod("catalog-worker"), fleetPod("catalog"), tcp, catalogGRPC, false},
+		"catalog-worker → orders grpc":       {fleetPod("catalog-worker"), fleetPod("orders"), tcp, ordersGRPC, false},
+		"pricing-worker → pricing grpc":      {fleetPod("pricing-worker"), fleetPod("pricing"), tcp, pricingGRPC, false},
+		"gateway → catalog-worker admin":     {fleetPod("gateway"), fleetPod("catalog-worker"), tcp, catalogWorkerAdmin, false},
+		"catalog → catalog-worker admin":     {fleetPod("catalog"), fleetPod("catalog-worker"), tcp, catalogWorkerAdmin, false},
+		"orders → pricing-worker admin":      {fleetPod("orders"), fleetPod("pricing-worker"), tcp, pricingWorkerAdmin, false},
+		"catalog-worker → PostgreSQL":        {fleetPod("catalog-worker"), external, tcp, 5432, true},
+		"catalog-worker → Redis":             {fleetPod("catalog-worker"), external, tcp, 6379, true},
+		"catalog-worker → S3":                {fleetPod("catalog-worker"), external, tcp, 443, true},
+		"pricing-worker → RabbitMQ":          {fleetPod("pricing-worker"), external, tcp, 5672, true},
+		"pricing-worker → SMTP":              {fleetPod("pricing-worker"), external, tcp, 25, false},
+		"task → PostgreSQL":                  {fleetPod("catalog-rebuild-projections"), external, tcp, 5432, true},
+		"task → Redis":                       {fleetPod("catalog-rebuild-projections"), external, tcp, 6379, true},
+		"task → catalog grpc":                {fleetPod("catalog-rebuild-projections"), fleetPod("catalog"), tcp, catalogGRPC, false},
+		"gateway → task":                     {fleetPod("gateway"), fleetPod("pricing-coupons"), tcp, 9203, false},
 		"images → gateway http":              {fleetPod("images"), fleetPod("gateway"), tcp, gwHTTP, false},
 		"prometheus → gateway admin":         {prometheus, fleetPod("gateway"), tcp, gwAdmin, true},
 		"prometheus → orders admin":          {prometheus, fleetPod("orders"), tcp, ordersAdmin, true},
 		"prometheus → images admin":          {prometheus, fleetPod("images"), tcp, imagesAdmin, true},
 		"prometheus → orders-worker admin":   {prometheus, fleetPod("orders-worker"), tcp, workersAdmin, true},
+		"prometheus → catalog-worker admin":  {prometheus, fleetPod("catalog-worker"), tcp, catalogWorkerAdmin, true},
+		"prometheus → pricing-worker admin":  {prometheus, fleetPod("pricing-worker"), tcp, pricingWorkerAdmin, true},
+		"stranger → catalog-worker admin":    {stranger, fleetPod("catalog-worker"), tcp, catalogWorkerAdmin, false},
 		"prometheus → orders grpc":           {prometheus, fleetPod("orders"), tcp, ordersGRPC, false},
 		"stranger → orders admin":            {stranger, fleetPod("orders"), tcp, ordersAdmin, false},
 		"gateway → cluster DNS":              {fleetPod("gateway"), dns, corev1.ProtocolUDP, 53, true},

@@ -82,6 +82,13 @@ component's own values. Returns YAML; use with fromYaml.
 {{- toYaml $out -}}
 {{- end -}}
 
+{{/* The container's command: the binary, one of its image's, by absolute
+path (the images have no entrypoint). */}}
+{{- define "printfleet.command" -}}
+command:
+  - /usr/local/bin/{{ . }}
+{{- end -}}
+
 {{- define "printfleet.image" -}}
 {{- $tag := .c.image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
 {{- printf "%s/%s:%s" .root.Values.image.registry .c.image.repository $tag -}}
