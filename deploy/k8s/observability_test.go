@@ -165,6 +165,49 @@ func slug(h string) string {
 	return b.String()
 }
 
+// TestEveryProcessIsWatched checks every Deployment of the chart that
+// Prometheus scrapes (it has an admin port) is a job PrintfleetTargetDown
+// watches and has a dashboard row of its own.
+func TestEveryProcessIsWatched(t *testing.T) {
+	t.Parallel()
+	var targetDown string
+	for _, g := range readRules(t).Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "PrintfleetTargetDown" {
+				targetDown = r.Expr
+			}
+		}
+	}
+	m := regexp.MustCompile(`up\{job=~"([^"]+)"\}`).FindStringSubmatch(targetDown)
+	if m == nil {
+		t.Fatalf("PrintfleetTargetDown: no up{job=~\"…\"} in %q", targetDown)
+	}
+	jobs := regexp.MustCompile(`^(?:` + m[1] + `)$`)
+	var rowJobs []string
+	for _, e := range dashboard.Exprs() {
+		for _, j := range regexp.MustCompile(`job="([a-z-]+)"`).FindAllStringSubmatch(e, -1) {
+			rowJobs = append(rowJobs, j[1])
+		}
+	}
+	r := renderAll(t)["everything"]
+	for _, d := range r.deployments {
+		comp := component(d)
+		var admin bool
+		for _, p := range d.Spec.Template.Spec.Containers[0].Ports {
+			admin = admin || p.Name == "admin"
+		}
+		if !admin {
+			continue
+		}
+		if !jobs.MatchString(comp) {
+			t.Errorf("PrintfleetTargetDown does not watch job %q (%s)", comp, d.Name)
+		}
+		if !slices.Contains(rowJobs, comp) {
+			t.Errorf("no dashboard panel queries job %q (%s)", comp, d.Name)
+		}
+	}
+}
+
 // TestChartShipsTheRules compares the chart's PrometheusRule with the rules
 // file promtool checks.
 func TestChartShipsTheRules(t *testing.T) {
@@ -311,7 +354,8 @@ func TestDashboard(t *testing.T) {
 			all.WriteString(tg.Expr + "\n")
 		}
 	}
-	for _, want := range []string{"Gateway (REST)", "orders (gRPC)", "catalog (gRPC)", "pricing (gRPC)", "orders-worker (payments)", "images worker", "marketplace worker", "Order pipeline"} {
+	for _, want := range []string{"Gateway (REST)", "orders (gRPC)", "catalog (gRPC)", "pricing (gRPC)", "orders-worker (payments)",
+		"catalog-worker (stock, projector, designs)", "pricing-worker (coupons)", "images worker", "marketplace worker", "Order pipeline"} {
 		if !slices.Contains(rows, want) {
 			t.Errorf("no row %q (rows: %v)", want, rows)
 		}

@@ -119,6 +119,8 @@ func Rows() []Row {
 				Expr:   fmt.Sprintf(`sum by (op, outcome) (rate(printfleet_orders_payment_attempts_total{%s}[%s]))`, ns, ri),
 				Legend: "{{op}} {{outcome}}",
 			}}}),
+		workerRow("catalog-worker", "catalog-worker (stock, projector, designs)"),
+		workerRow("pricing-worker", "pricing-worker (coupons)"),
 		workerRow("images", "images worker",
 			Panel{Title: "Job duration p99 by kind", Unit: "s", Width: 24, Targets: []Target{{
 				Expr:   fmt.Sprintf(`histogram_quantile(0.99, sum by (kind, le) (rate(printfleet_images_job_duration_seconds_bucket{job="images",%s}[%s])))`, ns, ri),
