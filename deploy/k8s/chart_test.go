@@ -794,6 +794,8 @@ func TestValuesTyposFail(t *testing.T) {
 		// Gone: no binary has a migrate subcommand.
 		"migration hook": {"migrations": map[string]any{"enabled": true}},
 		"binary path":    {"components": map[string]any{"orders": map[string]any{"binary": "../bin/sh"}}},
+		// A binary is one process: no subcommands or flags choose what it is.
+		"component args": {"components": map[string]any{"catalog": map[string]any{"args": []any{"rebuild-projections"}}}},
 	} {
 		if _, err := render.Chart(render.Options{ChartDir: chartDir, Values: v}); err == nil {
 			t.Errorf("%s: rendering %v succeeded", name, v)
