@@ -17,7 +17,6 @@ import (
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 	"github.com/printfleet/printfleet/services/pricing/internal/app"
 	"github.com/printfleet/printfleet/services/pricing/internal/domain"
-	"github.com/printfleet/printfleet/services/pricing/internal/money"
 )
 
 // Server implements pricingv1.PricingServiceServer.
@@ -117,7 +116,7 @@ func toDomainQuoteRequest(req *pricingv1.CreateQuoteRequest) domain.QuoteRequest
 		CouponCode: req.GetCouponCode(), ShippingMethod: req.GetShippingMethod()}
 }
 
-func toProtoMoney(amount int64, c money.Currency) *typesv1.Money {
+func toProtoMoney(amount int64, c domain.Currency) *typesv1.Money {
 	return &typesv1.Money{Currency: c.Code, AmountMinor: amount}
 }
 

@@ -21,7 +21,6 @@ import (
 	pg "github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/services/pricing/internal/app"
 	"github.com/printfleet/printfleet/services/pricing/internal/domain"
-	"github.com/printfleet/printfleet/services/pricing/internal/money"
 )
 
 //go:embed migrations/*.sql
@@ -151,7 +150,7 @@ func (s *Store) UpsertShippingRates(ctx context.Context, rs []domain.ShippingRat
 func (s *Store) UpsertFxRates(ctx context.Context, rs []domain.FxRate) (app.WriteResult, error) {
 	bases, quotes, rates := make([]string, len(rs)), make([]string, len(rs)), make([]string, len(rs))
 	for i, r := range rs {
-		bases[i], quotes[i], rates[i] = r.Base.Code, r.Quote.Code, money.FormatRate(r.Rate)
+		bases[i], quotes[i], rates[i] = r.Base.Code, r.Quote.Code, domain.FormatRate(r.Rate)
 	}
 	return s.write(ctx, "upsert fx rates", func(tx pgx.Tx) (int64, error) {
 		tag, err := tx.Exec(ctx, `
@@ -221,7 +220,7 @@ func scanCoupon(row pgx.Row) (domain.Coupon, error) {
 }
 
 func storedPrice(code string, amount int64) (domain.Price, error) {
-	c, ok := money.Lookup(code)
+	c, ok := domain.LookupCurrency(code)
 	if !ok {
 		return domain.Price{}, fmt.Errorf("stored currency %q is not supported", code)
 	}
@@ -446,13 +445,13 @@ func load(ctx context.Context, tx pgx.Tx, d *domain.Data) error {
 		if err := r.Scan(&base, &quote, &rate); err != nil {
 			return x, err
 		}
-		b, okB := money.Lookup(base)
-		q, okQ := money.Lookup(quote)
+		b, okB := domain.LookupCurrency(base)
+		q, okQ := domain.LookupCurrency(quote)
 		if !okB || !okQ {
 			return x, fmt.Errorf("stored rate %s/%s names an unsupported currency", base, quote)
 		}
 		x.Base, x.Quote = b, q
-		x.Rate, err = money.ParseRate(rate)
+		x.Rate, err = domain.ParseRate(rate)
 		return x, err
 	})
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/postgres/pgtest"
 	"github.com/printfleet/printfleet/services/pricing/internal/domain"
-	"github.com/printfleet/printfleet/services/pricing/internal/money"
 	store "github.com/printfleet/printfleet/services/pricing/internal/store/postgres"
 )
 
@@ -24,12 +23,12 @@ func newStore(t *testing.T) *store.Store {
 }
 
 func usd(amount int64) domain.Price {
-	c, _ := money.Lookup("USD")
+	c, _ := domain.LookupCurrency("USD")
 	return domain.Price{Currency: c, Amount: amount}
 }
 
-func mustCur(code string) money.Currency {
-	c, ok := money.Lookup(code)
+func mustCur(code string) domain.Currency {
+	c, ok := domain.LookupCurrency(code)
 	if !ok {
 		panic(code)
 	}
@@ -64,7 +63,7 @@ func TestUpsertsLoadAndVersion(t *testing.T) {
 	if _, err := s.UpsertPlacementTechniques(ctx, []domain.PlacementTechnique{{PlacementID: pl, Technique: "embroidery"}}); err != nil {
 		t.Fatal(err)
 	}
-	rate, _ := money.ParseRate("1.0850000001")
+	rate, _ := domain.ParseRate("1.0850000001")
 	if _, err := s.UpsertFxRates(ctx, []domain.FxRate{{Base: mustCur("EUR"), Quote: mustCur("USD"), Rate: rate}}); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +75,7 @@ func TestUpsertsLoadAndVersion(t *testing.T) {
 		t.Fatalf("loaded %+v", d)
 	}
 	// The rate survives storage exactly (numeric, not float).
-	if d.Fx[0].Rate.Cmp(rate) != 0 || money.FormatRate(d.Fx[0].Rate) != "1.0850000001" {
+	if d.Fx[0].Rate.Cmp(rate) != 0 || domain.FormatRate(d.Fx[0].Rate) != "1.0850000001" {
 		t.Fatalf("rate came back as %s", d.Fx[0].Rate.FloatString(12))
 	}
 	if d.Placements[0].PlacementID != pl || d.Placements[0].Technique != "embroidery" {
@@ -261,7 +260,7 @@ func TestRatesKeepTenDecimals(t *testing.T) {
 	var rates []domain.FxRate
 	pairs := [][2]string{{"USD", "JPY"}, {"USD", "KRW"}, {"EUR", "JPY"}, {"USD", "EUR"}}
 	for i, r := range in {
-		x, err := money.ParseRate(r)
+		x, err := domain.ParseRate(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +279,7 @@ func TestRatesKeepTenDecimals(t *testing.T) {
 	}
 	for i, want := range in {
 		r := got[pairs[i][0]+pairs[i][1]]
-		if r == nil || money.FormatRate(r) != want {
+		if r == nil || domain.FormatRate(r) != want {
 			t.Errorf("%v: stored %v, want %s", pairs[i], r, want)
 		}
 	}
