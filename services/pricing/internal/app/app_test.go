@@ -202,6 +202,21 @@ func TestPollCatchesUp(t *testing.T) {
 	eventually(t, func() bool { return svc.Snapshot().Version() == 1 })
 }
 
+// A service that never loaded a snapshot (the worker, the jobs) serves no
+// quotes: its writes do not load the whole price data after them.
+func TestWritesWithoutSnapshotDoNotLoad(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	svc := app.New(f, app.Options{Log: quiet()})
+	res, err := svc.SetPlacementSurcharges(context.Background(), admin, demo.Surcharges())
+	if err != nil || res.Version != 1 {
+		t.Fatalf("write: %+v %v", res, err)
+	}
+	if n := f.loads.Load(); n != 0 || svc.Snapshot() != nil {
+		t.Fatalf("%d loads after a write without a snapshot", n)
+	}
+}
+
 func TestAdminRoles(t *testing.T) {
 	t.Parallel()
 	svc := app.New(newFake(), app.Options{Log: quiet()})
