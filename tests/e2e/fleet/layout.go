@@ -100,6 +100,9 @@ func (l Layout) Packages() []string {
 		"./services/orders/cmd/orders-worker",
 		"./services/catalog/cmd/catalog",
 		"./services/pricing/cmd/pricing",
+		"./services/pricing/cmd/pricing-worker",
+		"./services/pricing/cmd/pricing-seed-demo",
+		"./services/pricing/cmd/pricing-coupons",
 		"./workers/images/cmd/images",
 		"./workers/marketplace/cmd/marketplace",
 		"./sandbox/cmd/sandbox",
@@ -171,6 +174,10 @@ func (l Layout) procs() []Proc {
 			"PRINTFLEET_PAYMENT_URL":     l.PaymentURL(),
 			"PRINTFLEET_PAYMENT_API_KEY": l.PaymentAPIKey,
 		}, Admin: l.addr(9207)},
+		{Name: "pricing-worker", Env: map[string]string{
+			"PRINTFLEET_ADMIN_ADDR": l.addr(9209),
+			"PRINTFLEET_PG_URL":     l.PGURL("pricing"),
+		}, Admin: l.addr(9209)},
 		{Name: "images", Env: map[string]string{"PRINTFLEET_ADMIN_ADDR": l.addr(9204)}, Admin: l.addr(9204)},
 		{Name: "marketplace", Env: map[string]string{
 			"PRINTFLEET_ADMIN_ADDR":              l.addr(9205),
@@ -205,7 +212,7 @@ func (l Layout) Seeds() []Proc {
 			"PRINTFLEET_CATALOG_CREDENTIALS_KEY": l.CredentialsKey,
 			"PRINTFLEET_ADMIN_ADDR":              "127.0.0.1:0",
 		}},
-		{Name: "seed-pricing", Binary: "pricing", Args: []string{"seed-demo"}, Env: map[string]string{
+		{Name: "seed-pricing", Binary: "pricing-seed-demo", Env: map[string]string{
 			"PRINTFLEET_PG_URL":     l.PGURL("pricing"),
 			"PRINTFLEET_ADMIN_ADDR": "127.0.0.1:0",
 		}},

@@ -1,31 +1,16 @@
-// Command pricing serves pricingv1.PricingService (gRPC 127.0.0.1:9103, admin
-// 127.0.0.1:9203 by default). Subcommands: serve (default), seed-demo (load
-// the demo price lists, idempotent), coupons (print coupons and their usage).
+// Command pricing serves pricingv1.PricingService from an in-memory snapshot
+// of the price data, kept fresh by LISTEN/NOTIFY and a version poll.
+//
+// Environment: PRINTFLEET_GRPC_ADDR (127.0.0.1:9103), PRINTFLEET_PG_URL (the
+// pricing database), PRINTFLEET_INTERNAL_SECRET (required),
+// PRINTFLEET_PRICING_LISTEN, PRINTFLEET_PRICING_POLL_INTERVAL; see
+// docs/configuration/pricing.md. Admin listener: PRINTFLEET_ADMIN_ADDR
+// (127.0.0.1:9203).
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/printfleet/printfleet/platform/run"
 	"github.com/printfleet/printfleet/services/pricing/internal/server"
 )
 
-func main() {
-	cmd := "serve"
-	if len(os.Args) > 1 {
-		cmd = os.Args[1]
-	}
-	server.SetDefaults()
-	switch cmd {
-	case "serve":
-		run.Main("pricing", server.Serve, run.AdminAddr(server.DefaultAdminAddr))
-	case "seed-demo":
-		run.Main("pricing-seed-demo", server.SeedDemo)
-	case "coupons":
-		run.Main("pricing-coupons", server.ListCoupons)
-	default:
-		fmt.Fprintln(os.Stderr, "usage: pricing [serve | seed-demo | coupons]")
-		os.Exit(2)
-	}
-}
+func main() { run.Main("pricing", server.Serve, run.AdminAddr("127.0.0.1:9203")) }

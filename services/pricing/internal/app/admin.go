@@ -10,12 +10,13 @@ import (
 	"github.com/printfleet/printfleet/services/pricing/internal/domain"
 )
 
-// Every admin write: admin role, then validation of the whole request (the
-// first bad field is reported as INVALID_ARGUMENT and nothing is written),
-// then one transaction, then this instance's snapshot is refreshed.
+// Every admin write: the caller must hold the admin role, then the whole
+// request is validated (the first bad field is reported as INVALID_ARGUMENT
+// and nothing is written), then one transaction, then this instance's
+// snapshot is refreshed.
 
-func (s *Service) admin(ctx context.Context, kind string, write func() (WriteResult, error)) (WriteResult, error) {
-	if err := requireRole(ctx, principal.RoleAdmin); err != nil {
+func (s *Service) admin(ctx context.Context, caller principal.Principal, kind string, write func() (WriteResult, error)) (WriteResult, error) {
+	if err := caller.Require(principal.RoleAdmin); err != nil {
 		writesTotal.WithLabelValues(kind, "denied").Inc()
 		return WriteResult{}, err
 	}
@@ -30,8 +31,8 @@ func (s *Service) admin(ctx context.Context, kind string, write func() (WriteRes
 }
 
 // SetVariantPrices upserts base prices.
-func (s *Service) SetVariantPrices(ctx context.Context, in []domain.VariantPriceInput) (WriteResult, error) {
-	return s.admin(ctx, "variant_prices", func() (WriteResult, error) {
+func (s *Service) SetVariantPrices(ctx context.Context, caller principal.Principal, in []domain.VariantPriceInput) (WriteResult, error) {
+	return s.admin(ctx, caller, "variant_prices", func() (WriteResult, error) {
 		ps, err := domain.ValidateVariantPrices(in)
 		if err != nil {
 			return WriteResult{}, err
@@ -41,8 +42,8 @@ func (s *Service) SetVariantPrices(ctx context.Context, in []domain.VariantPrice
 }
 
 // SetPlacementSurcharges upserts surcharges per technique.
-func (s *Service) SetPlacementSurcharges(ctx context.Context, in []domain.SurchargeInput) (WriteResult, error) {
-	return s.admin(ctx, "surcharges", func() (WriteResult, error) {
+func (s *Service) SetPlacementSurcharges(ctx context.Context, caller principal.Principal, in []domain.SurchargeInput) (WriteResult, error) {
+	return s.admin(ctx, caller, "surcharges", func() (WriteResult, error) {
 		xs, err := domain.ValidateSurcharges(in)
 		if err != nil {
 			return WriteResult{}, err
@@ -52,8 +53,8 @@ func (s *Service) SetPlacementSurcharges(ctx context.Context, in []domain.Surcha
 }
 
 // SetShippingRates upserts shipping rates.
-func (s *Service) SetShippingRates(ctx context.Context, in []domain.ShippingRateInput) (WriteResult, error) {
-	return s.admin(ctx, "shipping_rates", func() (WriteResult, error) {
+func (s *Service) SetShippingRates(ctx context.Context, caller principal.Principal, in []domain.ShippingRateInput) (WriteResult, error) {
+	return s.admin(ctx, caller, "shipping_rates", func() (WriteResult, error) {
 		rs, err := domain.ValidateShippingRates(in)
 		if err != nil {
 			return WriteResult{}, err
@@ -63,8 +64,8 @@ func (s *Service) SetShippingRates(ctx context.Context, in []domain.ShippingRate
 }
 
 // SetFxRates upserts exchange rates.
-func (s *Service) SetFxRates(ctx context.Context, in []domain.FxRateInput) (WriteResult, error) {
-	return s.admin(ctx, "fx_rates", func() (WriteResult, error) {
+func (s *Service) SetFxRates(ctx context.Context, caller principal.Principal, in []domain.FxRateInput) (WriteResult, error) {
+	return s.admin(ctx, caller, "fx_rates", func() (WriteResult, error) {
 		rs, err := domain.ValidateFxRates(in)
 		if err != nil {
 			return WriteResult{}, err
@@ -75,8 +76,8 @@ func (s *Service) SetFxRates(ctx context.Context, in []domain.FxRateInput) (Writ
 
 // SetPlacementTechniques records placement → technique (no RPC carries this
 // yet: demo seeding and future catalog sync use it).
-func (s *Service) SetPlacementTechniques(ctx context.Context, in []domain.PlacementTechniqueInput) (WriteResult, error) {
-	return s.admin(ctx, "placement_techniques", func() (WriteResult, error) {
+func (s *Service) SetPlacementTechniques(ctx context.Context, caller principal.Principal, in []domain.PlacementTechniqueInput) (WriteResult, error) {
+	return s.admin(ctx, caller, "placement_techniques", func() (WriteResult, error) {
 		ps, err := domain.ValidatePlacementTechniques(in)
 		if err != nil {
 			return WriteResult{}, err
@@ -87,20 +88,20 @@ func (s *Service) SetPlacementTechniques(ctx context.Context, in []domain.Placem
 
 // CreateCoupon adds a coupon. Its window must not overlap another coupon
 // with the same code.
-func (s *Service) CreateCoupon(ctx context.Context, in domain.CouponInput) (domain.Coupon, error) {
-	c, _, err := s.createCoupon(ctx, in, false)
+func (s *Service) CreateCoupon(ctx context.Context, caller principal.Principal, in domain.CouponInput) (domain.Coupon, error) {
+	c, _, err := s.createCoupon(ctx, caller, in, false)
 	return c, err
 }
 
 // EnsureCoupon is CreateCoupon that returns an existing coupon with the same
 // terms instead of refusing it as overlapping (idempotent seeding).
-func (s *Service) EnsureCoupon(ctx context.Context, in domain.CouponInput) (domain.Coupon, bool, error) {
-	return s.createCoupon(ctx, in, true)
+func (s *Service) EnsureCoupon(ctx context.Context, caller principal.Principal, in domain.CouponInput) (domain.Coupon, bool, error) {
+	return s.createCoupon(ctx, caller, in, true)
 }
 
-func (s *Service) createCoupon(ctx context.Context, in domain.CouponInput, ensure bool) (domain.Coupon, bool, error) {
+func (s *Service) createCoupon(ctx context.Context, caller principal.Principal, in domain.CouponInput, ensure bool) (domain.Coupon, bool, error) {
 	var out domain.Coupon
-	res, err := s.admin(ctx, "coupons", func() (WriteResult, error) {
+	res, err := s.admin(ctx, caller, "coupons", func() (WriteResult, error) {
 		c, err := domain.ValidateCoupon(in)
 		if err != nil {
 			return WriteResult{}, err
@@ -113,8 +114,8 @@ func (s *Service) createCoupon(ctx context.Context, in domain.CouponInput, ensur
 }
 
 // ListCoupons returns every coupon with its usage counter (admin).
-func (s *Service) ListCoupons(ctx context.Context) ([]domain.Coupon, error) {
-	if err := requireRole(ctx, principal.RoleAdmin); err != nil {
+func (s *Service) ListCoupons(ctx context.Context, caller principal.Principal) ([]domain.Coupon, error) {
+	if err := caller.Require(principal.RoleAdmin); err != nil {
 		return nil, err
 	}
 	return s.store.ListCoupons(ctx)
@@ -125,12 +126,14 @@ var orderIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 // RedeemCoupon counts one use of the coupon by an order, atomically against
 // its usage limit (FAILED_PRECONDITION when used up, expired or not yet
 // valid); redeeming again for the same order is a no-op. For the service
-// (an order consumer) or an admin.
+// role (an order consumer) or an admin.
 //
-// The pricing.coupons consumer (internal/events) calls it for every placed
-// order that used a coupon.
-func (s *Service) RedeemCoupon(ctx context.Context, code, orderID string) (domain.Coupon, error) {
-	if err := requireRole(ctx, principal.RoleService, principal.RoleAdmin); err != nil {
+// The pricing.coupons consumer (internal/amqpapi, in the pricing-worker
+// process) calls it for every placed order that used a coupon. The write
+// bumps the price-data version and NOTIFYs, so the pricing API processes
+// reload and refuse a coupon that has reached its limit.
+func (s *Service) RedeemCoupon(ctx context.Context, caller principal.Principal, code, orderID string) (domain.Coupon, error) {
+	if err := caller.Require(principal.RoleService, principal.RoleAdmin); err != nil {
 		return domain.Coupon{}, err
 	}
 	code = domain.NormalizeCouponCode(code)

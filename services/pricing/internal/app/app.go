@@ -5,7 +5,9 @@
 // *domain.Snapshot through an atomic pointer. The snapshot is rebuilt from
 // the store and swapped in
 //   - right after every admin write made through this process (so an admin
-//     reads their own write on the instance that took it),
+//     reads their own write on the instance that took it; a process that
+//     serves no quotes — the worker, the jobs — never loads a snapshot and
+//     skips this),
 //   - when a NOTIFY on the price-data channel announces a version newer than
 //     the snapshot's (other replicas' writes, typically within milliseconds),
 //   - when a periodic poll of price_data_version finds a different version
@@ -28,7 +30,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/printfleet/printfleet/platform/errs"
-	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/services/pricing/internal/domain"
 )
 
@@ -143,6 +144,7 @@ func (s *Service) Ready(context.Context) error {
 }
 
 // Quote prices req from the in-memory snapshot. It never queries the store.
+// Quotes are public: any caller, anonymous included, may ask for one.
 func (s *Service) Quote(_ context.Context, req domain.QuoteRequest) (domain.Quote, error) {
 	snap := s.snap.Load()
 	if snap == nil {
@@ -163,19 +165,4 @@ func (s *Service) Quote(_ context.Context, req domain.QuoteRequest) (domain.Quot
 	q.ExpiresAt = now.Add(domain.QuoteTTL)
 	quotesTotal.WithLabelValues("ok").Inc()
 	return q, nil
-}
-
-// requireRole admits a principal holding any of roles: anonymous callers are
-// UNAUTHENTICATED, others without the role PERMISSION_DENIED.
-func requireRole(ctx context.Context, roles ...string) error {
-	p := principal.From(ctx)
-	for _, r := range roles {
-		if p.Has(r) {
-			return nil
-		}
-	}
-	if !p.Authenticated() {
-		return errs.E(errs.Unauthenticated, "authentication required")
-	}
-	return errs.E(errs.PermissionDenied, "the %s role is required", roles[0])
 }

@@ -104,9 +104,7 @@ func (f *fakeStore) RedeemCoupon(context.Context, string, string, time.Time) (do
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func admin() context.Context {
-	return principal.With(context.Background(), principal.Principal{Subject: "root", Roles: []string{principal.RoleAdmin}})
-}
+var admin = principal.Principal{Subject: "root", Roles: []string{principal.RoleAdmin}}
 
 func demoRequest() domain.QuoteRequest {
 	return domain.QuoteRequest{
@@ -204,18 +202,34 @@ func TestPollCatchesUp(t *testing.T) {
 	eventually(t, func() bool { return svc.Snapshot().Version() == 1 })
 }
 
+// A service that never loaded a snapshot (the worker, the jobs) serves no
+// quotes: its writes do not load the whole price data after them.
+func TestWritesWithoutSnapshotDoNotLoad(t *testing.T) {
+	t.Parallel()
+	f := newFake()
+	svc := app.New(f, app.Options{Log: quiet()})
+	res, err := svc.SetPlacementSurcharges(context.Background(), admin, demo.Surcharges())
+	if err != nil || res.Version != 1 {
+		t.Fatalf("write: %+v %v", res, err)
+	}
+	if n := f.loads.Load(); n != 0 || svc.Snapshot() != nil {
+		t.Fatalf("%d loads after a write without a snapshot", n)
+	}
+}
+
 func TestAdminRoles(t *testing.T) {
 	t.Parallel()
 	svc := app.New(newFake(), app.Options{Log: quiet()})
 	in := demo.Surcharges()
-	user := principal.With(context.Background(), principal.Principal{Subject: "u", Roles: []string{principal.RoleUser}})
-	if _, err := svc.SetPlacementSurcharges(user, in); errs.KindOf(err) != errs.PermissionDenied {
+	ctx := context.Background()
+	user := principal.Principal{Subject: "u", Roles: []string{principal.RoleUser}}
+	if _, err := svc.SetPlacementSurcharges(ctx, user, in); errs.KindOf(err) != errs.PermissionDenied {
 		t.Fatalf("user: %v", err)
 	}
-	if _, err := svc.SetPlacementSurcharges(context.Background(), in); errs.KindOf(err) != errs.Unauthenticated {
+	if _, err := svc.SetPlacementSurcharges(ctx, principal.Principal{}, in); errs.KindOf(err) != errs.Unauthenticated {
 		t.Fatalf("anonymous: %v", err)
 	}
-	if _, err := svc.SetPlacementSurcharges(admin(), in); err != nil {
+	if _, err := svc.SetPlacementSurcharges(ctx, admin, in); err != nil {
 		t.Fatalf("admin: %v", err)
 	}
 }

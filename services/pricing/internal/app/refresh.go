@@ -55,8 +55,11 @@ func (s *Service) catchUp(ctx context.Context, trigger string) error {
 
 // afterWrite brings this instance's snapshot up to a write it just made. The
 // write is committed either way; a failed reload is retried by the watchers.
+// A service that never loaded a snapshot serves no quotes (the worker's
+// coupon redemptions, the seed job): it skips the reload, and the API
+// processes pick the write up through NOTIFY or their poll.
 func (s *Service) afterWrite(ctx context.Context, res WriteResult) {
-	if res.Version == 0 {
+	if res.Version == 0 || s.snap.Load() == nil {
 		return
 	}
 	if err := s.refresh(context.WithoutCancel(ctx), "write", res.Version); err != nil {

@@ -1,7 +1,8 @@
 // Package demo holds the price lists of the demo catalog and loads them
-// through the same validated admin paths as the RPCs (pricing seed-demo).
-// Seeding is idempotent: prices, surcharges, rates and placement techniques
-// are upserts, and a coupon with the same code and terms is left alone.
+// through the same validated admin paths as the RPCs (the pricing-seed-demo
+// job). Seeding is idempotent: prices, surcharges, rates and placement
+// techniques are upserts, and a coupon with the same code and terms is left
+// alone.
 //
 // The catalog owns the demo catalog (services/catalog/internal/demo); pricing
 // cannot import it (Go's internal rule) and never reads the catalog's data,
@@ -220,20 +221,24 @@ type Summary struct {
 	Prices, Surcharges, Shipping, Fx, Placements, CouponsCreated int
 }
 
-// Seed loads the demo price lists through svc as an admin.
+// Seeder is the principal the demo data is written as: an admin, so the
+// seed goes through the same role check as an admin's RPCs.
+var Seeder = principal.Principal{Subject: "service:pricing-seed-demo", Roles: []string{principal.RoleAdmin}}
+
+// Seed loads the demo price lists through svc as Seeder.
 func Seed(ctx context.Context, svc *app.Service) (Summary, error) {
-	ctx = principal.With(ctx, principal.Principal{Subject: "service:pricing-seed-demo", Roles: []string{principal.RoleAdmin}})
+	caller := Seeder
 	var sum Summary
 	steps := []struct {
 		name string
 		n    *int
 		run  func() (app.WriteResult, error)
 	}{
-		{"fx rates", &sum.Fx, func() (app.WriteResult, error) { return svc.SetFxRates(ctx, FxRates()) }},
-		{"variant prices", &sum.Prices, func() (app.WriteResult, error) { return svc.SetVariantPrices(ctx, Prices()) }},
-		{"surcharges", &sum.Surcharges, func() (app.WriteResult, error) { return svc.SetPlacementSurcharges(ctx, Surcharges()) }},
-		{"shipping rates", &sum.Shipping, func() (app.WriteResult, error) { return svc.SetShippingRates(ctx, ShippingRates()) }},
-		{"placement techniques", &sum.Placements, func() (app.WriteResult, error) { return svc.SetPlacementTechniques(ctx, Placements()) }},
+		{"fx rates", &sum.Fx, func() (app.WriteResult, error) { return svc.SetFxRates(ctx, caller, FxRates()) }},
+		{"variant prices", &sum.Prices, func() (app.WriteResult, error) { return svc.SetVariantPrices(ctx, caller, Prices()) }},
+		{"surcharges", &sum.Surcharges, func() (app.WriteResult, error) { return svc.SetPlacementSurcharges(ctx, caller, Surcharges()) }},
+		{"shipping rates", &sum.Shipping, func() (app.WriteResult, error) { return svc.SetShippingRates(ctx, caller, ShippingRates()) }},
+		{"placement techniques", &sum.Placements, func() (app.WriteResult, error) { return svc.SetPlacementTechniques(ctx, caller, Placements()) }},
 	}
 	for _, s := range steps {
 		res, err := s.run()
@@ -243,7 +248,7 @@ func Seed(ctx context.Context, svc *app.Service) (Summary, error) {
 		*s.n = res.Changed
 	}
 	for _, c := range Coupons() {
-		_, created, err := svc.EnsureCoupon(ctx, c)
+		_, created, err := svc.EnsureCoupon(ctx, caller, c)
 		if err != nil {
 			return sum, fmt.Errorf("seed coupon %s: %w", c.Code, err)
 		}

@@ -3,9 +3,41 @@
 // rates, placement techniques), the rules that validate admin writes, and the
 // quote, computed in memory over an immutable Snapshot of that data.
 //
-// No I/O happens here. Money arithmetic and the rounding rule live in
-// package money; see its doc for the rule (exact rationals, rounded once per
-// price component, half to even at the minor unit).
+// No I/O happens here.
+//
+// # Money
+//
+// Amounts are int64 minor units (cents for USD, yen for JPY, fils for KWD).
+// Prices are never negative; every money function (money.go) refuses a
+// negative input.
+//
+// # The rounding rule
+//
+// Whenever a value is not a whole number of minor units — a converted
+// amount, or a percentage of an amount — it is computed exactly as a
+// rational number (math/big.Rat) and rounded ONCE, half to even, to the
+// target currency's minor unit: 2.5 → 2, 3.5 → 4, 2.49 → 2, 2.51 → 3.
+//
+// Callers apply the rule once per price component before any summing: a
+// quote converts each unit price, each unit surcharge, each shipping rate
+// component and each fixed coupon amount once, then multiplies by quantities
+// and sums in exact integer arithmetic. A value is never rounded twice:
+// conversions use a stored rate or its exact inverse, never a chain of rates.
+//
+// The arithmetic is exact either way: Factor.Apply computes a·num/den with
+// 128-bit integers when the reduced factor fits in 64 bits (every supported
+// pair at a rate with at most 10 fractional digits), and with math/big.Rat
+// otherwise; a test checks the two agree on every kind of input.
+//
+// Consequence for round trips: converting x from A to B at rate r (B per A,
+// both in major units, s = 10^(expB−expA)) gives y with |y − x·r·s| ≤ 1/2;
+// converting y back at 1/r gives x' with |x' − x| ≤ 1/2 + 1/(2·r·s).
+//
+// # Percentages
+//
+// A percentage is given in basis points (1 bp = 0.01 %, 10000 bp = 100 %).
+// PercentOf(amount, bp) = amount·bp/10000 rounded half to even; it never
+// exceeds amount.
 //
 // # Quote rules
 //
@@ -49,8 +81,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/printfleet/printfleet/services/pricing/internal/money"
 )
 
 // Wildcard is the catch-all region / destination country.
@@ -75,7 +105,7 @@ const QuoteTTL = 15 * time.Minute
 
 // Price is an amount in a currency.
 type Price struct {
-	Currency money.Currency
+	Currency Currency
 	Amount   int64 // minor units, ≥ 0
 }
 
@@ -96,7 +126,7 @@ type Surcharge struct {
 type ShippingRate struct {
 	Method         string
 	Country        string // ISO 3166-1 alpha-2 or "*"
-	Currency       money.Currency
+	Currency       Currency
 	FirstItem      int64
 	AdditionalItem int64
 }
@@ -166,8 +196,8 @@ func (c Coupon) UsedUp() bool { return c.UsageLimit > 0 && c.Used >= c.UsageLimi
 
 // FxRate says how many major units of Quote one major unit of Base buys.
 type FxRate struct {
-	Base  money.Currency
-	Quote money.Currency
+	Base  Currency
+	Quote Currency
 	Rate  *big.Rat
 }
 

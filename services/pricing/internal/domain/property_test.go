@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/printfleet/printfleet/platform/errs"
-	"github.com/printfleet/printfleet/services/pricing/internal/money"
 )
 
 // world is a randomly generated data set plus what a generator needs to
@@ -187,7 +186,7 @@ func TestQuoteArithmeticProperty(t *testing.T) {
 // checkUnitPrice re-derives a line's base price from the raw rows: the
 // region's price (else "*") in the quote currency if there is one, else the
 // first convertible currency by code, within 1/2 minor unit of exact.
-func checkUnitPrice(t *testing.T, w world, req QuoteRequest, i int, l Line, qc money.Currency) {
+func checkUnitPrice(t *testing.T, w world, req QuoteRequest, i int, l Line, qc Currency) {
 	t.Helper()
 	prices := w.snap.prices[regionKey{l.VariantID, req.Country}]
 	if len(prices) == 0 {
@@ -214,7 +213,7 @@ func checkUnitPrice(t *testing.T, w world, req QuoteRequest, i int, l Line, qc m
 	if src == nil {
 		t.Fatalf("line %d priced without a convertible source", i)
 	}
-	exact := money.Exact(src.Amount, src.Currency, qc, w.snap.rate(src.Currency, qc))
+	exact := ExactConversion(src.Amount, src.Currency, qc, w.snap.rate(src.Currency, qc))
 	d := new(big.Rat).Sub(new(big.Rat).SetInt64(l.UnitPrice), exact)
 	if d.Abs(d).Cmp(big.NewRat(1, 2)) > 0 {
 		t.Fatalf("line %d: unit %d %s is more than 1/2 from exact %s", i, l.UnitPrice, qc.Code, exact.FloatString(4))
@@ -223,7 +222,7 @@ func checkUnitPrice(t *testing.T, w world, req QuoteRequest, i int, l Line, qc m
 
 // Property: pricing a USD amount in another currency through a quote, then
 // pricing that result back in USD (the same stored rate, inverted), lands
-// within the bound money's doc states: 1/2 + 1/(2·r·s) minor units.
+// within the bound the package doc states: 1/2 + 1/(2·r·s) minor units.
 func TestQuoteCurrencyRoundTripProperty(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 11))
@@ -249,7 +248,7 @@ func TestQuoteCurrencyRoundTripProperty(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := q2.Lines[0].UnitPrice
-		rs := money.Exact(1, usd, target, rate)
+		rs := ExactConversion(1, usd, target, rate)
 		bound := new(big.Rat).Add(big.NewRat(1, 2), new(big.Rat).Quo(big.NewRat(1, 2), rs))
 		if d := new(big.Rat).SetInt64(got - x); d.Abs(d).Cmp(bound) > 0 {
 			t.Fatalf("case %d: %d USD → %d %s → %d USD at %s: off by %d > %s", n, x, y, target.Code, got, rate.FloatString(9), got-x, bound.FloatString(3))

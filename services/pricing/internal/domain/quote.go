@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/printfleet/printfleet/platform/errs"
-	"github.com/printfleet/printfleet/services/pricing/internal/money"
 )
 
 // Data is the whole price data set, as loaded from the store.
@@ -37,7 +36,7 @@ type Snapshot struct {
 	methods    map[string]bool
 	coupons    map[string][]Coupon // code → sorted by ValidFrom
 	fx         map[[2]string]*big.Rat
-	factors    map[[2]string]money.Factor // fx as minor-unit factors, both directions
+	factors    map[[2]string]Factor // fx as minor-unit factors, both directions
 	techniques map[uuid.UUID]string
 	counts     Counts
 }
@@ -65,7 +64,7 @@ func NewSnapshot(d Data, loadedAt time.Time) *Snapshot {
 		methods:    map[string]bool{},
 		coupons:    map[string][]Coupon{},
 		fx:         make(map[[2]string]*big.Rat, len(d.Fx)),
-		factors:    make(map[[2]string]money.Factor, 2*len(d.Fx)),
+		factors:    make(map[[2]string]Factor, 2*len(d.Fx)),
 		techniques: make(map[uuid.UUID]string, len(d.Placements)),
 		counts: Counts{Prices: len(d.Prices), Surcharges: len(d.Surcharges), Shipping: len(d.Shipping),
 			Coupons: len(d.Coupons), Fx: len(d.Fx), Placements: len(d.Placements)},
@@ -107,10 +106,10 @@ func NewSnapshot(d Data, loadedAt time.Time) *Snapshot {
 		if r.Rate.Sign() <= 0 {
 			continue
 		}
-		s.factors[[2]string{r.Base.Code, r.Quote.Code}] = money.NewFactor(r.Base, r.Quote, r.Rate)
+		s.factors[[2]string{r.Base.Code, r.Quote.Code}] = NewFactor(r.Base, r.Quote, r.Rate)
 		inv := [2]string{r.Quote.Code, r.Base.Code}
 		if _, stored := s.fx[inv]; !stored {
-			s.factors[inv] = money.NewFactor(r.Quote, r.Base, new(big.Rat).Inv(r.Rate))
+			s.factors[inv] = NewFactor(r.Quote, r.Base, new(big.Rat).Inv(r.Rate))
 		}
 	}
 	for _, p := range d.Placements {
@@ -154,7 +153,7 @@ type QuoteItem struct {
 // Quote is a priced request. Amounts are minor units of Currency.
 type Quote struct {
 	ID             uuid.UUID
-	Currency       money.Currency
+	Currency       Currency
 	Lines          []Line
 	Subtotal       int64
 	Shipping       int64
@@ -179,7 +178,7 @@ type Line struct {
 
 // Quote prices req at instant now. It sets neither ID nor ExpiresAt.
 func (s *Snapshot) Quote(req QuoteRequest, now time.Time) (Quote, error) {
-	cur, ok := money.Lookup(req.Currency)
+	cur, ok := LookupCurrency(req.Currency)
 	if !ok {
 		return Quote{}, fieldf("currency", "unsupported currency %q", req.Currency)
 	}
@@ -200,7 +199,7 @@ func (s *Snapshot) Quote(req QuoteRequest, now time.Time) (Quote, error) {
 		if err != nil {
 			return Quote{}, err
 		}
-		if q.Subtotal, err = money.Add(q.Subtotal, line.LineTotal); err != nil {
+		if q.Subtotal, err = AddAmounts(q.Subtotal, line.LineTotal); err != nil {
 			return Quote{}, tooLarge("items", err)
 		}
 		units += int64(line.Quantity)
@@ -216,7 +215,7 @@ func (s *Snapshot) Quote(req QuoteRequest, now time.Time) (Quote, error) {
 			return Quote{}, err
 		}
 	}
-	gross, err := money.Add(q.Subtotal, q.Shipping)
+	gross, err := AddAmounts(q.Subtotal, q.Shipping)
 	if err != nil {
 		return Quote{}, tooLarge("items", err)
 	}
@@ -224,7 +223,7 @@ func (s *Snapshot) Quote(req QuoteRequest, now time.Time) (Quote, error) {
 	return q, nil
 }
 
-func (s *Snapshot) priceLine(i int, it QuoteItem, country string, cur money.Currency) (Line, error) {
+func (s *Snapshot) priceLine(i int, it QuoteItem, country string, cur Currency) (Line, error) {
 	// Field paths are built only for errors: this is the hot path.
 	f := func(suffix string) string { return "items[" + strconv.Itoa(i) + "]" + suffix }
 	vid, ok := parseID(it.VariantID)
@@ -287,13 +286,13 @@ func (s *Snapshot) priceLine(i int, it QuoteItem, country string, cur money.Curr
 		if err != nil {
 			return Line{}, err
 		}
-		if line.Surcharges, err = money.Add(line.Surcharges, amt); err != nil {
+		if line.Surcharges, err = AddAmounts(line.Surcharges, amt); err != nil {
 			return Line{}, tooLarge(f(""), err)
 		}
 	}
-	per, err := money.Add(line.UnitPrice, line.Surcharges)
+	per, err := AddAmounts(line.UnitPrice, line.Surcharges)
 	if err == nil {
-		line.LineTotal, err = money.Mul(per, int64(line.Quantity))
+		line.LineTotal, err = MulAmounts(per, int64(line.Quantity))
 	}
 	if err != nil {
 		return Line{}, tooLarge(f(""), err)
@@ -303,7 +302,7 @@ func (s *Snapshot) priceLine(i int, it QuoteItem, country string, cur money.Curr
 
 // pick returns the price in cur, or converts the first price (by currency
 // code) that has an FX rate to cur.
-func (s *Snapshot) pick(prices []Price, cur money.Currency, what func() string) (int64, error) {
+func (s *Snapshot) pick(prices []Price, cur Currency, what func() string) (int64, error) {
 	for _, p := range prices {
 		if p.Currency == cur {
 			return p.Amount, nil
@@ -327,7 +326,7 @@ func (s *Snapshot) pick(prices []Price, cur money.Currency, what func() string) 
 }
 
 // rate is the stored rate from→to, or the exact inverse of to→from, or nil.
-func (s *Snapshot) rate(from, to money.Currency) *big.Rat {
+func (s *Snapshot) rate(from, to Currency) *big.Rat {
 	if from == to {
 		return big.NewRat(1, 1)
 	}
@@ -340,13 +339,13 @@ func (s *Snapshot) rate(from, to money.Currency) *big.Rat {
 	return nil
 }
 
-// Convert converts p into cur with the snapshot's rates (the rounding rule of
-// package money applies).
-func (s *Snapshot) Convert(p Price, cur money.Currency) (int64, error) {
+// Convert converts p into cur with the snapshot's rates (the rounding rule
+// applies: see the package doc).
+func (s *Snapshot) Convert(p Price, cur Currency) (int64, error) {
 	return s.pick([]Price{p}, cur, func() string { return "amount" })
 }
 
-func (s *Snapshot) shippingFor(method, country string, cur money.Currency, units int64) (int64, error) {
+func (s *Snapshot) shippingFor(method, country string, cur Currency, units int64) (int64, error) {
 	if !s.methods[method] {
 		return 0, fieldf("shipping_method", "unknown shipping method %q", method)
 	}
@@ -383,9 +382,9 @@ func (s *Snapshot) shippingFor(method, country string, cur money.Currency, units
 	if err != nil {
 		return 0, err
 	}
-	extra, err := money.Mul(add, units-1)
+	extra, err := MulAmounts(add, units-1)
 	if err == nil {
-		extra, err = money.Add(first, extra)
+		extra, err = AddAmounts(first, extra)
 	}
 	if err != nil {
 		return 0, tooLarge("items", err)
@@ -440,7 +439,7 @@ func UsedUpError(c Coupon) error {
 	return couponErr(c.Code, "has reached its usage limit of %d", c.UsageLimit)
 }
 
-func (s *Snapshot) discount(code string, subtotal int64, cur money.Currency, now time.Time) (int64, error) {
+func (s *Snapshot) discount(code string, subtotal int64, cur Currency, now time.Time) (int64, error) {
 	c, err := s.ActiveCoupon(code, now)
 	if err != nil {
 		return 0, err
@@ -455,13 +454,13 @@ func (s *Snapshot) discount(code string, subtotal int64, cur money.Currency, now
 		}
 		if subtotal < floor {
 			return 0, couponErr(code, "needs a subtotal of at least %s; this subtotal is %s",
-				money.Format(floor, cur), money.Format(subtotal, cur))
+				FormatAmount(floor, cur), FormatAmount(subtotal, cur))
 		}
 	}
 	var d int64
 	switch c.Kind {
 	case CouponPercent:
-		if d, err = money.PercentOf(subtotal, c.PercentBP); err != nil {
+		if d, err = PercentOf(subtotal, c.PercentBP); err != nil {
 			return 0, fmt.Errorf("coupon %s: %w", code, err)
 		}
 	case CouponFixed:
@@ -475,7 +474,7 @@ func (s *Snapshot) discount(code string, subtotal int64, cur money.Currency, now
 }
 
 func tooLarge(field string, err error) error {
-	if errors.Is(err, money.ErrOverflow) {
+	if errors.Is(err, ErrAmountOverflow) {
 		return fieldf(field, "amounts too large to price")
 	}
 	return err

@@ -8,12 +8,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/printfleet/printfleet/platform/errs"
-	"github.com/printfleet/printfleet/services/pricing/internal/money"
 )
 
-func cur(t testing.TB, code string) money.Currency {
+func cur(t testing.TB, code string) Currency {
 	t.Helper()
-	c, ok := money.Lookup(code)
+	c, ok := LookupCurrency(code)
 	if !ok {
 		t.Fatalf("currency %s", code)
 	}
@@ -26,7 +25,7 @@ func price(t testing.TB, code string, amount int64) Price {
 
 func rat(t testing.TB, s string) *big.Rat {
 	t.Helper()
-	r, err := money.ParseRate(s)
+	r, err := ParseRate(s)
 	if err != nil {
 		t.Fatal(err)
 	}

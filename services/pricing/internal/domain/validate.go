@@ -2,13 +2,11 @@ package domain
 
 import (
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/printfleet/printfleet/platform/errs"
-	"github.com/printfleet/printfleet/services/pricing/internal/money"
 )
 
 // The inputs of admin writes, as received (strings not yet parsed). The
@@ -96,7 +94,7 @@ func parsePrice(field string, in MoneyInput, positive bool) (Price, error) {
 	if !in.Set {
 		return Price{}, fieldf(field, "is required")
 	}
-	c, ok := money.Lookup(in.Currency)
+	c, ok := LookupCurrency(in.Currency)
 	if !ok {
 		return Price{}, fieldf(field+".currency", "unsupported currency %q", in.Currency)
 	}
@@ -105,8 +103,8 @@ func parsePrice(field string, in MoneyInput, positive bool) (Price, error) {
 		return Price{}, fieldf(field+".amount_minor", "must not be negative, got %d", in.Amount)
 	case positive && in.Amount == 0:
 		return Price{}, fieldf(field+".amount_minor", "must be greater than zero")
-	case in.Amount > money.MaxAmount:
-		return Price{}, fieldf(field+".amount_minor", "must be at most %d", money.MaxAmount)
+	case in.Amount > MaxAmount:
+		return Price{}, fieldf(field+".amount_minor", "must be at most %d", MaxAmount)
 	}
 	return Price{Currency: c, Amount: in.Amount}, nil
 }
@@ -322,18 +320,18 @@ func ValidateFxRates(in []FxRateInput) ([]FxRate, error) {
 	out := make([]FxRate, 0, len(in))
 	for i, r := range in {
 		f := fmt.Sprintf("rates[%d]", i)
-		base, ok := money.Lookup(r.Base)
+		base, ok := LookupCurrency(r.Base)
 		if !ok {
 			return nil, fieldf(f+".base", "unsupported currency %q", r.Base)
 		}
-		quote, ok := money.Lookup(r.Quote)
+		quote, ok := LookupCurrency(r.Quote)
 		if !ok {
 			return nil, fieldf(f+".quote", "unsupported currency %q", r.Quote)
 		}
 		if base == quote {
 			return nil, fieldf(f+".quote", "must differ from base %s", base.Code)
 		}
-		rate, err := money.ParseRate(r.Rate)
+		rate, err := ParseRate(r.Rate)
 		if err != nil {
 			return nil, errs.Field(f+".rate", err.Error())
 		}
@@ -372,6 +370,3 @@ func ValidatePlacementTechniques(in []PlacementTechniqueInput) ([]PlacementTechn
 	}
 	return out, nil
 }
-
-// RateString renders an FX rate for storage and display.
-func RateString(r *big.Rat) string { return money.FormatRate(r) }

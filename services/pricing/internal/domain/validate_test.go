@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/printfleet/printfleet/platform/errs"
-	"github.com/printfleet/printfleet/services/pricing/internal/money"
 )
 
 const vid = "0190a000-0000-7000-8000-000000000001"
@@ -26,7 +25,7 @@ func TestValidateFieldErrors(t *testing.T) {
 	}{
 		{"no prices", func() error { _, err := ValidateVariantPrices(nil); return err }, "prices"},
 		{"price too large", func() error {
-			_, err := ValidateVariantPrices([]VariantPriceInput{{VariantID: vid, Region: "*", Price: mi("USD", money.MaxAmount+1)}})
+			_, err := ValidateVariantPrices([]VariantPriceInput{{VariantID: vid, Region: "*", Price: mi("USD", MaxAmount+1)}})
 			return err
 		}, "prices[0].price.amount_minor"},
 		{"braced uuid", func() error {
@@ -124,7 +123,7 @@ func TestValidateNormalises(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 	rs, err := ValidateFxRates([]FxRateInput{{"USD", "JPY", "151.2500"}})
-	if err != nil || RateString(rs[0].Rate) != "151.25" {
+	if err != nil || FormatRate(rs[0].Rate) != "151.25" {
 		t.Fatalf("%+v %v", rs, err)
 	}
 }

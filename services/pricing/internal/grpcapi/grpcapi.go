@@ -1,5 +1,6 @@
 // Package grpcapi serves pricingv1.PricingService: it converts between the
-// protobuf messages and the domain, and holds no business logic. Errors from
+// protobuf messages and the domain, reads the caller (principal.From) and
+// passes it to the use cases, and holds no business logic. Errors from
 // app/domain are errs kinds, mapped to gRPC codes once by the platform
 // server.
 //
@@ -13,11 +14,11 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/printfleet/printfleet/platform/principal"
 	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 	"github.com/printfleet/printfleet/services/pricing/internal/app"
 	"github.com/printfleet/printfleet/services/pricing/internal/domain"
-	"github.com/printfleet/printfleet/services/pricing/internal/money"
 )
 
 // Server implements pricingv1.PricingServiceServer.
@@ -44,7 +45,7 @@ func (s *Server) SetVariantPrices(ctx context.Context, req *pricingv1.SetVariant
 	for i, p := range req.GetPrices() {
 		in[i] = domain.VariantPriceInput{VariantID: p.GetVariantId(), Region: p.GetRegion(), Price: toMoneyInput(p.GetPrice())}
 	}
-	res, err := s.app.SetVariantPrices(ctx, in)
+	res, err := s.app.SetVariantPrices(ctx, principal.From(ctx), in)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +58,7 @@ func (s *Server) SetPlacementSurcharges(ctx context.Context, req *pricingv1.SetP
 	for i, x := range req.GetSurcharges() {
 		in[i] = domain.SurchargeInput{Technique: x.GetTechnique(), Price: toMoneyInput(x.GetPrice())}
 	}
-	res, err := s.app.SetPlacementSurcharges(ctx, in)
+	res, err := s.app.SetPlacementSurcharges(ctx, principal.From(ctx), in)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func (s *Server) SetShippingRates(ctx context.Context, req *pricingv1.SetShippin
 		in[i] = domain.ShippingRateInput{Method: r.GetMethod(), Country: r.GetCountryCode(),
 			FirstItem: toMoneyInput(r.GetFirstItem()), AdditionalItem: toMoneyInput(r.GetAdditionalItem())}
 	}
-	res, err := s.app.SetShippingRates(ctx, in)
+	res, err := s.app.SetShippingRates(ctx, principal.From(ctx), in)
 	if err != nil {
 		return nil, err
 	}
@@ -80,11 +81,11 @@ func (s *Server) SetShippingRates(ctx context.Context, req *pricingv1.SetShippin
 
 // CreateCoupon adds a coupon (admin).
 func (s *Server) CreateCoupon(ctx context.Context, req *pricingv1.CreateCouponRequest) (*pricingv1.Coupon, error) {
-	c, err := s.app.CreateCoupon(ctx, ToDomainCouponInput(req.GetCoupon()))
+	c, err := s.app.CreateCoupon(ctx, principal.From(ctx), toDomainCouponInput(req.GetCoupon()))
 	if err != nil {
 		return nil, err
 	}
-	return ToProtoCoupon(c), nil
+	return toProtoCoupon(c), nil
 }
 
 // SetFxRates upserts exchange rates (admin).
@@ -93,7 +94,7 @@ func (s *Server) SetFxRates(ctx context.Context, req *pricingv1.SetFxRatesReques
 	for i, r := range req.GetRates() {
 		in[i] = domain.FxRateInput{Base: r.GetBase(), Quote: r.GetQuote(), Rate: r.GetRate()}
 	}
-	res, err := s.app.SetFxRates(ctx, in)
+	res, err := s.app.SetFxRates(ctx, principal.From(ctx), in)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func toDomainQuoteRequest(req *pricingv1.CreateQuoteRequest) domain.QuoteRequest
 		CouponCode: req.GetCouponCode(), ShippingMethod: req.GetShippingMethod()}
 }
 
-func toProtoMoney(amount int64, c money.Currency) *typesv1.Money {
+func toProtoMoney(amount int64, c domain.Currency) *typesv1.Money {
 	return &typesv1.Money{Currency: c.Code, AmountMinor: amount}
 }
 
@@ -150,8 +151,8 @@ func toProtoQuote(q domain.Quote) *pricingv1.Quote {
 	}
 }
 
-// ToDomainCouponInput converts a proto coupon (also used by the seed).
-func ToDomainCouponInput(c *pricingv1.Coupon) domain.CouponInput {
+// toDomainCouponInput converts a proto coupon.
+func toDomainCouponInput(c *pricingv1.Coupon) domain.CouponInput {
 	in := domain.CouponInput{
 		Code:        c.GetCode(),
 		PercentBP:   c.GetPercentBp(),
@@ -176,8 +177,8 @@ func ToDomainCouponInput(c *pricingv1.Coupon) domain.CouponInput {
 	return in
 }
 
-// ToProtoCoupon converts a stored coupon, usage counter included.
-func ToProtoCoupon(c domain.Coupon) *pricingv1.Coupon {
+// toProtoCoupon converts a stored coupon, usage counter included.
+func toProtoCoupon(c domain.Coupon) *pricingv1.Coupon {
 	out := &pricingv1.Coupon{
 		Code:       c.Code,
 		PercentBp:  c.PercentBP,

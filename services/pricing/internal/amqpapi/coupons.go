@@ -1,7 +1,7 @@
-// Package events consumes the order events pricing cares about: every placed
-// order that used a coupon counts one redemption against the coupon's usage
-// limit.
-package events
+// Package amqpapi is pricing's message adapter: the pricing.coupons consumer
+// (run by the pricing-worker process) decodes every OrderPlaced event and
+// counts one redemption against the coupon the order used.
+package amqpapi
 
 import (
 	"context"
@@ -12,28 +12,30 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/errs"
-	"github.com/printfleet/printfleet/platform/grpcclient"
 	"github.com/printfleet/printfleet/platform/principal"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/pricing/internal/domain"
 )
 
-// Queue and routing key of the coupon consumer.
-const (
-	Queue          = "pricing.coupons"
-	OrderPlacedKey = "orders.order_placed.v1"
-)
+// CouponRoutingKeys are the events the pricing.coupons queue
+// (eventsv1.QueuePricingCoupons) binds.
+var CouponRoutingKeys = []string{eventsv1.KeyOrderPlaced}
+
+// Consumer is the caller the consumer redeems coupons as: the service role,
+// which RedeemCoupon admits.
+var Consumer = principal.Principal{Subject: "service:pricing-worker", Roles: []string{principal.RoleService}}
 
 // Redeemer counts a coupon use by an order, idempotently per order.
 type Redeemer interface {
-	RedeemCoupon(ctx context.Context, code, orderID string) (domain.Coupon, error)
+	RedeemCoupon(ctx context.Context, caller principal.Principal, code, orderID string) (domain.Coupon, error)
 }
 
 // CouponHandler redeems the coupon of each placed order. Redeeming twice for
 // the same order is a no-op in the store, so redeliveries change nothing. A
 // coupon that can no longer be redeemed (the order raced the last use, or the
 // window closed between quote and order) is logged and acked: the order
-// stands, and retrying would not change the answer.
+// stands, and retrying would not change the answer. An undecodable message is
+// dead-lettered at once; any other failure is retried by the broker.
 func CouponHandler(r Redeemer, log *slog.Logger) amqp.Handler {
 	return func(ctx context.Context, d amqp.Delivery) error {
 		var ev eventsv1.OrderPlaced
@@ -43,8 +45,7 @@ func CouponHandler(r Redeemer, log *slog.Logger) amqp.Handler {
 		if ev.GetCouponCode() == "" {
 			return nil
 		}
-		ctx = principal.With(ctx, grpcclient.Service("pricing"))
-		_, err := r.RedeemCoupon(ctx, ev.GetCouponCode(), ev.GetOrderId())
+		_, err := r.RedeemCoupon(ctx, Consumer, ev.GetCouponCode(), ev.GetOrderId())
 		switch {
 		case err == nil:
 			return nil

@@ -1,38 +1,8 @@
-// Package money is pricing's arithmetic on amounts in minor units: the table
-// of supported ISO 4217 currencies with their minor-unit exponents, exact
-// currency conversion, percentages, and the one rounding rule.
-//
-// Amounts are int64 minor units (cents for USD, yen for JPY, fils for KWD).
-// Prices are never negative; every function here refuses a negative input.
-//
-// # The rounding rule
-//
-// Whenever a value is not a whole number of minor units — a converted
-// amount, or a percentage of an amount — it is computed exactly as a
-// rational number (math/big.Rat) and rounded ONCE, half to even, to the
-// target currency's minor unit: 2.5 → 2, 3.5 → 4, 2.49 → 2, 2.51 → 3.
-//
-// Callers apply the rule once per price component before any summing: a
-// quote converts each unit price, each unit surcharge, each shipping rate
-// component and each fixed coupon amount once, then multiplies by quantities
-// and sums in exact integer arithmetic. A value is never rounded twice:
-// conversions use a stored rate or its exact inverse, never a chain of rates.
-//
-// The arithmetic is exact either way: Factor.Apply computes a·num/den with
-// 128-bit integers when the reduced factor fits in 64 bits (every supported
-// pair at a rate with at most 10 fractional digits), and with math/big.Rat
-// otherwise; a test checks the two agree on every kind of input.
-//
-// Consequence for round trips: converting x from A to B at rate r (B per A,
-// both in major units, s = 10^(expB−expA)) gives y with |y − x·r·s| ≤ 1/2;
-// converting y back at 1/r gives x' with |x' − x| ≤ 1/2 + 1/(2·r·s).
-//
-// # Percentages
-//
-// A percentage is given in basis points (1 bp = 0.01 %, 10000 bp = 100 %).
-// PercentOf(amount, bp) = amount·bp/10000 rounded half to even; it never
-// exceeds amount.
-package money
+// Money: the table of supported ISO 4217 currencies with their minor-unit
+// exponents, exact currency conversion, percentages, and the one rounding
+// rule (the package doc's "Money", "The rounding rule" and "Percentages").
+
+package domain
 
 import (
 	"errors"
@@ -64,9 +34,9 @@ var exponents = map[string]int{
 	"KWD": 3, "BHD": 3,
 }
 
-// Lookup returns the currency with the ISO 4217 code, or false when pricing
+// LookupCurrency returns the currency with the ISO 4217 code, or false when pricing
 // does not support it.
-func Lookup(code string) (Currency, bool) {
+func LookupCurrency(code string) (Currency, bool) {
 	e, ok := exponents[code]
 	if !ok {
 		return Currency{}, false
@@ -74,8 +44,8 @@ func Lookup(code string) (Currency, bool) {
 	return Currency{Code: code, Exponent: e}, true
 }
 
-// Supported lists the supported currency codes (unordered).
-func Supported() []string {
+// SupportedCurrencies lists the supported currency codes (unordered).
+func SupportedCurrencies() []string {
 	out := make([]string, 0, len(exponents))
 	for c := range exponents {
 		out = append(out, c)
@@ -83,11 +53,11 @@ func Supported() []string {
 	return out
 }
 
-// ErrNegative is returned for a negative amount.
-var ErrNegative = errors.New("amount is negative")
+// ErrNegativeAmount is returned for a negative amount.
+var ErrNegativeAmount = errors.New("amount is negative")
 
-// ErrOverflow is returned when a result does not fit in int64.
-var ErrOverflow = errors.New("amount overflows int64")
+// ErrAmountOverflow is returned when a result does not fit in int64.
+var ErrAmountOverflow = errors.New("amount overflows int64")
 
 // RoundHalfEven rounds r to the nearest integer, ties to the even integer.
 func RoundHalfEven(r *big.Rat) *big.Int {
@@ -110,19 +80,19 @@ func RoundHalfEven(r *big.Rat) *big.Int {
 // minor units.
 func RoundToMinor(r *big.Rat) (int64, error) {
 	if r.Sign() < 0 {
-		return 0, ErrNegative
+		return 0, ErrNegativeAmount
 	}
 	i := RoundHalfEven(r)
 	if !i.IsInt64() {
-		return 0, ErrOverflow
+		return 0, ErrAmountOverflow
 	}
 	return i.Int64(), nil
 }
 
-// Exact is amount·rate·10^(to.Exponent−from.Exponent) without rounding: the
+// ExactConversion is amount·rate·10^(to.Exponent−from.Exponent) without rounding: the
 // value in to's minor units of amount of from's minor units, rate being how
 // many major units of to one major unit of from buys.
-func Exact(amount int64, from, to Currency, rate *big.Rat) *big.Rat {
+func ExactConversion(amount int64, from, to Currency, rate *big.Rat) *big.Rat {
 	r := new(big.Rat).SetInt64(amount)
 	r.Mul(r, rate)
 	if d := to.Exponent - from.Exponent; d != 0 {
@@ -137,9 +107,9 @@ func Exact(amount int64, from, to Currency, rate *big.Rat) *big.Rat {
 	return r
 }
 
-// Convert converts a non-negative amount of from's minor units into to's
+// ConvertAmount converts a non-negative amount of from's minor units into to's
 // minor units at rate, rounding once, half to even.
-func Convert(amount int64, from, to Currency, rate *big.Rat) (int64, error) {
+func ConvertAmount(amount int64, from, to Currency, rate *big.Rat) (int64, error) {
 	if rate.Sign() <= 0 {
 		return 0, fmt.Errorf("convert %s→%s: rate must be positive", from.Code, to.Code)
 	}
@@ -159,7 +129,7 @@ type Factor struct {
 // NewFactor is the factor converting minor units of from into minor units of
 // to at rate (major units of to per major unit of from; must be positive).
 func NewFactor(from, to Currency, rate *big.Rat) Factor {
-	r := Exact(1, from, to, rate)
+	r := ExactConversion(1, from, to, rate)
 	if r.Num().IsUint64() && r.Denom().IsUint64() {
 		return Factor{num: r.Num().Uint64(), den: r.Denom().Uint64()}
 	}
@@ -177,25 +147,25 @@ func (f Factor) Rat() *big.Rat {
 // Apply converts a non-negative amount, rounding once, half to even.
 func (f Factor) Apply(amount int64) (int64, error) {
 	if amount < 0 {
-		return 0, ErrNegative
+		return 0, ErrNegativeAmount
 	}
 	if f.rat != nil {
 		return RoundToMinor(new(big.Rat).Mul(new(big.Rat).SetInt64(amount), f.rat))
 	}
 	hi, lo := bits.Mul64(uint64(amount), f.num)
 	if hi >= f.den {
-		return 0, ErrOverflow // the quotient needs more than 64 bits
+		return 0, ErrAmountOverflow // the quotient needs more than 64 bits
 	}
 	q, rem := bits.Div64(hi, lo, f.den)
 	if q > math.MaxInt64 {
-		return 0, ErrOverflow
+		return 0, ErrAmountOverflow
 	}
 	// Half to even, without overflowing 2·rem: compare rem with den − rem.
 	if up := f.den - rem; rem > up || (rem == up && q&1 == 1) {
 		q++ // at most MaxInt64+1: no wrap
 	}
 	if q > math.MaxInt64 {
-		return 0, ErrOverflow
+		return 0, ErrAmountOverflow
 	}
 	return int64(q), nil
 }
@@ -239,31 +209,31 @@ func FormatRate(r *big.Rat) string {
 	return r.FloatString(10)
 }
 
-// Add returns a+b for non-negative amounts, or ErrOverflow.
-func Add(a, b int64) (int64, error) {
+// AddAmounts returns a+b for non-negative amounts, or ErrAmountOverflow.
+func AddAmounts(a, b int64) (int64, error) {
 	if a < 0 || b < 0 {
-		return 0, ErrNegative
+		return 0, ErrNegativeAmount
 	}
 	if a > math.MaxInt64-b {
-		return 0, ErrOverflow
+		return 0, ErrAmountOverflow
 	}
 	return a + b, nil
 }
 
-// Mul returns a·b for non-negative values, or ErrOverflow.
-func Mul(a, b int64) (int64, error) {
+// MulAmounts returns a·b for non-negative values, or ErrAmountOverflow.
+func MulAmounts(a, b int64) (int64, error) {
 	if a < 0 || b < 0 {
-		return 0, ErrNegative
+		return 0, ErrNegativeAmount
 	}
 	if b != 0 && a > math.MaxInt64/b {
-		return 0, ErrOverflow
+		return 0, ErrAmountOverflow
 	}
 	return a * b, nil
 }
 
-// Format renders amount minor units of c as a decimal with its code, e.g.
+// FormatAmount renders amount minor units of c as a decimal with its code, e.g.
 // "12.50 USD", "1500 JPY": for messages, never for arithmetic.
-func Format(amount int64, c Currency) string {
+func FormatAmount(amount int64, c Currency) string {
 	if c.Exponent == 0 {
 		return fmt.Sprintf("%d %s", amount, c.Code)
 	}

@@ -1,4 +1,4 @@
-package money
+package domain
 
 import (
 	"errors"
@@ -8,15 +8,6 @@ import (
 	"testing"
 	"testing/quick"
 )
-
-func mustCur(t testing.TB, code string) Currency {
-	t.Helper()
-	c, ok := Lookup(code)
-	if !ok {
-		t.Fatalf("currency %s not supported", code)
-	}
-	return c
-}
 
 func TestRoundHalfEven(t *testing.T) {
 	t.Parallel()
@@ -52,8 +43,8 @@ func TestRoundHalfEven(t *testing.T) {
 
 func TestRoundToMinorRefusesNegative(t *testing.T) {
 	t.Parallel()
-	if _, err := RoundToMinor(big.NewRat(-1, 3)); !errors.Is(err, ErrNegative) {
-		t.Fatalf("err = %v, want ErrNegative", err)
+	if _, err := RoundToMinor(big.NewRat(-1, 3)); !errors.Is(err, ErrNegativeAmount) {
+		t.Fatalf("err = %v, want ErrNegativeAmount", err)
 	}
 	// A tiny positive value rounds to zero, never below.
 	if got, err := RoundToMinor(big.NewRat(1, 1_000_000)); err != nil || got != 0 {
@@ -92,12 +83,12 @@ func TestConvertRoundingTable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := Convert(tt.amount, mustCur(t, tt.from), mustCur(t, tt.to), rate)
+			got, err := ConvertAmount(tt.amount, cur(t, tt.from), cur(t, tt.to), rate)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got != tt.want {
-				t.Fatalf("Convert(%d %s→%s @%s) = %d, want %d", tt.amount, tt.from, tt.to, tt.rate, got, tt.want)
+				t.Fatalf("ConvertAmount(%d %s→%s @%s) = %d, want %d", tt.amount, tt.from, tt.to, tt.rate, got, tt.want)
 			}
 			if got < 0 {
 				t.Fatal("negative result")
@@ -108,14 +99,14 @@ func TestConvertRoundingTable(t *testing.T) {
 
 func TestConvertRefusesNegativeAndOverflow(t *testing.T) {
 	t.Parallel()
-	usd, jpy := mustCur(t, "USD"), mustCur(t, "JPY")
-	if _, err := Convert(-1, usd, jpy, big.NewRat(150, 1)); !errors.Is(err, ErrNegative) {
+	usd, jpy := cur(t, "USD"), cur(t, "JPY")
+	if _, err := ConvertAmount(-1, usd, jpy, big.NewRat(150, 1)); !errors.Is(err, ErrNegativeAmount) {
 		t.Fatalf("negative: %v", err)
 	}
-	if _, err := Convert(math.MaxInt64/2, usd, jpy, big.NewRat(999999999, 1)); !errors.Is(err, ErrOverflow) {
+	if _, err := ConvertAmount(math.MaxInt64/2, usd, jpy, big.NewRat(999999999, 1)); !errors.Is(err, ErrAmountOverflow) {
 		t.Fatalf("overflow: %v", err)
 	}
-	if _, err := Convert(1, usd, jpy, big.NewRat(0, 1)); err == nil {
+	if _, err := ConvertAmount(1, usd, jpy, big.NewRat(0, 1)); err == nil {
 		t.Fatal("zero rate accepted")
 	}
 }
@@ -179,28 +170,28 @@ func TestConvertRoundTripProperty(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	half := big.NewRat(1, 2)
 	for i := range 20000 {
-		from, to := mustCur(t, codes[rng.IntN(len(codes))]), mustCur(t, codes[rng.IntN(len(codes))])
+		from, to := cur(t, codes[rng.IntN(len(codes))]), cur(t, codes[rng.IntN(len(codes))])
 		// A rate with up to 10 fractional digits, between 0.0001 and ~2000.
 		rate := big.NewRat(1+rng.Int64N(20_000_000_000_000), 10_000_000_000)
 		if rate.Cmp(big.NewRat(1, 10000)) < 0 {
 			rate = big.NewRat(1, 10000)
 		}
 		x := rng.Int64N(100_000_000)
-		y, err := Convert(x, from, to, rate)
+		y, err := ConvertAmount(x, from, to, rate)
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
-		exact := Exact(x, from, to, rate)
+		exact := ExactConversion(x, from, to, rate)
 		if d := new(big.Rat).Sub(new(big.Rat).SetInt64(y), exact); d.Abs(d).Cmp(half) > 0 {
 			t.Fatalf("case %d: %d %s→%s @%s = %d, exact %s: off by more than 1/2", i, x, from.Code, to.Code, rate.FloatString(10), y, exact.FloatString(4))
 		}
 		inv := new(big.Rat).Inv(rate)
-		back, err := Convert(y, to, from, inv)
+		back, err := ConvertAmount(y, to, from, inv)
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
 		// r·s = the exact value of one minor unit of from in minor units of to.
-		rs := Exact(1, from, to, rate)
+		rs := ExactConversion(1, from, to, rate)
 		bound := new(big.Rat).Add(half, new(big.Rat).Quo(half, rs))
 		if d := new(big.Rat).SetInt64(back - x); d.Abs(d).Cmp(bound) > 0 {
 			t.Fatalf("case %d: %d %s → %d %s → %d %s: off by %d, bound %s", i, x, from.Code, y, to.Code, back, from.Code, back-x, bound.FloatString(4))
@@ -236,33 +227,33 @@ func TestParseRate(t *testing.T) {
 func TestLookupAndFormat(t *testing.T) {
 	t.Parallel()
 	for code, exp := range map[string]int{"USD": 2, "EUR": 2, "GBP": 2, "JPY": 0, "KWD": 3} {
-		if c, ok := Lookup(code); !ok || c.Exponent != exp {
-			t.Errorf("Lookup(%s) = %+v %v", code, c, ok)
+		if c, ok := LookupCurrency(code); !ok || c.Exponent != exp {
+			t.Errorf("LookupCurrency(%s) = %+v %v", code, c, ok)
 		}
 	}
 	for _, code := range []string{"XXX", "usd", "", "BTC"} {
-		if _, ok := Lookup(code); ok {
-			t.Errorf("Lookup(%q) accepted", code)
+		if _, ok := LookupCurrency(code); ok {
+			t.Errorf("LookupCurrency(%q) accepted", code)
 		}
 	}
-	if got := Format(1250, mustCur(t, "USD")); got != "12.50 USD" {
-		t.Errorf("Format = %q", got)
+	if got := FormatAmount(1250, cur(t, "USD")); got != "12.50 USD" {
+		t.Errorf("FormatAmount = %q", got)
 	}
-	if got := Format(1500, mustCur(t, "JPY")); got != "1500 JPY" {
-		t.Errorf("Format = %q", got)
+	if got := FormatAmount(1500, cur(t, "JPY")); got != "1500 JPY" {
+		t.Errorf("FormatAmount = %q", got)
 	}
 }
 
 func TestCheckedArithmetic(t *testing.T) {
 	t.Parallel()
-	if _, err := Add(math.MaxInt64, 1); !errors.Is(err, ErrOverflow) {
-		t.Error("Add overflow not detected")
+	if _, err := AddAmounts(math.MaxInt64, 1); !errors.Is(err, ErrAmountOverflow) {
+		t.Error("AddAmounts overflow not detected")
 	}
-	if _, err := Mul(math.MaxInt64/2, 3); !errors.Is(err, ErrOverflow) {
-		t.Error("Mul overflow not detected")
+	if _, err := MulAmounts(math.MaxInt64/2, 3); !errors.Is(err, ErrAmountOverflow) {
+		t.Error("MulAmounts overflow not detected")
 	}
-	if v, err := Mul(1000, MaxAmount); err != nil || v != 1000*MaxAmount {
-		t.Errorf("Mul = %d %v", v, err)
+	if v, err := MulAmounts(1000, MaxAmount); err != nil || v != 1000*MaxAmount {
+		t.Errorf("MulAmounts = %d %v", v, err)
 	}
 }
 
@@ -273,7 +264,7 @@ func TestFactorMatchesBigRat(t *testing.T) {
 	codes := []string{"USD", "JPY", "KWD", "EUR"}
 	rng := rand.New(rand.NewPCG(5, 8))
 	for i := range 50000 {
-		from, to := mustCur(t, codes[rng.IntN(4)]), mustCur(t, codes[rng.IntN(4)])
+		from, to := cur(t, codes[rng.IntN(4)]), cur(t, codes[rng.IntN(4)])
 		var rate *big.Rat
 		switch rng.IntN(3) {
 		case 0: // a stored decimal rate
@@ -294,26 +285,26 @@ func TestFactorMatchesBigRat(t *testing.T) {
 		}
 		f := NewFactor(from, to, rate)
 		got, err := f.Apply(amount)
-		want, werr := RoundToMinor(Exact(amount, from, to, rate))
+		want, werr := RoundToMinor(ExactConversion(amount, from, to, rate))
 		if (err != nil) != (werr != nil) || got != want {
 			t.Fatalf("case %d: %d %s→%s @%s: fast %d (%v), big.Rat %d (%v)", i, amount, from.Code, to.Code, rate.RatString(), got, err, want, werr)
 		}
 	}
 	// A factor too large for 64 bits takes the big.Rat path.
 	huge := new(big.Rat).SetFrac(new(big.Int).Lsh(big.NewInt(3), 70), big.NewInt(7))
-	f := NewFactor(mustCur(t, "USD"), mustCur(t, "USD"), huge)
+	f := NewFactor(cur(t, "USD"), cur(t, "USD"), huge)
 	if f.rat == nil {
 		t.Fatal("huge factor took the 64-bit path")
 	}
-	if _, err := f.Apply(1); !errors.Is(err, ErrOverflow) {
+	if _, err := f.Apply(1); !errors.Is(err, ErrAmountOverflow) {
 		t.Fatalf("huge factor: %v", err)
 	}
-	small := NewFactor(mustCur(t, "USD"), mustCur(t, "USD"), new(big.Rat).SetFrac(big.NewInt(1), new(big.Int).Lsh(big.NewInt(1), 70)))
+	small := NewFactor(cur(t, "USD"), cur(t, "USD"), new(big.Rat).SetFrac(big.NewInt(1), new(big.Int).Lsh(big.NewInt(1), 70)))
 	if got, err := small.Apply(math.MaxInt64); err != nil || got != 0 {
 		t.Fatalf("tiny factor: %d %v", got, err)
 	}
 	// MaxInt64/2 = …903.5 rounds half to even, up to …904.
-	half := NewFactor(mustCur(t, "USD"), mustCur(t, "USD"), big.NewRat(1, 2))
+	half := NewFactor(cur(t, "USD"), cur(t, "USD"), big.NewRat(1, 2))
 	if got, err := half.Apply(math.MaxInt64); err != nil || got != math.MaxInt64/2+1 {
 		t.Fatalf("MaxInt64/2: %d %v", got, err)
 	}

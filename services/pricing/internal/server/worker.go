@@ -1,0 +1,83 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/printfleet/printfleet/platform/amqp"
+	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/postgres"
+	"github.com/printfleet/printfleet/platform/run"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
+	"github.com/printfleet/printfleet/services/pricing/internal/amqpapi"
+	"github.com/printfleet/printfleet/services/pricing/internal/app"
+	store "github.com/printfleet/printfleet/services/pricing/internal/store/postgres"
+)
+
+// WorkerConfig is the pricing worker process's configuration.
+type WorkerConfig struct {
+	DBConfig
+	// AMQP is the broker the coupon consumer reads OrderPlaced from.
+	AMQP amqp.Config `env:", prefix=AMQP_"`
+	// Queue is the coupon consumer's queue (tests use their own).
+	Queue string `env:"PRICING_WORKER_QUEUE"`
+}
+
+// WorkerDefaults are the worker's defaults: pricing's, and its queue.
+var WorkerDefaults = config.Defaults{"PG_URL": DefaultPGURL, "PRICING_WORKER_QUEUE": eventsv1.QueuePricingCoupons}
+
+// Worker is a wired pricing worker, not yet consuming.
+type Worker struct {
+	App  *app.Service
+	DB   *postgres.DB
+	AMQP *amqp.Conn
+	cfg  WorkerConfig
+	log  *slog.Logger
+}
+
+// NewWorker opens the database (migrating it) and the broker connection.
+// Its use-case service loads no snapshot: the worker serves no quotes.
+func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger) (*Worker, error) {
+	db, err := postgres.Open(ctx, cfg.PG, store.Migrations, log)
+	if err != nil {
+		return nil, err
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	conn, err := amqp.Dial(dialCtx, cfg.AMQP, log)
+	cancel()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	svc := app.New(store.New(db.Primary), app.Options{Log: log})
+	return &Worker{App: svc, DB: db, AMQP: conn, cfg: cfg, log: log}, nil
+}
+
+// Run consumes the coupon queue until ctx ends, then closes the broker
+// connection and the database.
+func (w *Worker) Run(ctx context.Context) error {
+	defer w.DB.Close()
+	defer w.AMQP.Close()
+	return amqp.Consume(ctx, w.AMQP, amqp.ConsumerConfig{
+		Queue: w.cfg.Queue, RoutingKeys: amqpapi.CouponRoutingKeys,
+		Handler: amqpapi.CouponHandler(w.App, w.log),
+	})
+}
+
+// ServeWorker is the pricing worker process (cmd/pricing-worker): the
+// pricing.coupons consumer, which counts the coupon uses of placed orders.
+func ServeWorker(ctx context.Context, p *run.Process) error {
+	var cfg WorkerConfig
+	if err := config.Load(ctx, &cfg, WorkerDefaults); err != nil {
+		return err
+	}
+	p.Log.Info("config", "config", config.Masked(cfg))
+	w, err := NewWorker(ctx, cfg, p.Log)
+	if err != nil {
+		return err
+	}
+	p.AddCheck("postgres", w.DB.Ready)
+	p.AddCheck("amqp", w.AMQP.Ready)
+	return ignoreCanceled(w.Run(ctx))
+}
