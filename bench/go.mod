@@ -7,6 +7,8 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/printfleet/printfleet/platform v0.0.0
+	github.com/printfleet/printfleet/proto v0.0.0
+	github.com/printfleet/printfleet/services/orders v0.0.0
 	github.com/printfleet/printfleet/tests/e2e v0.0.0
 	github.com/printfleet/printfleet/workers/images v0.0.0
 	github.com/redis/go-redis/v9 v9.23.0
@@ -14,6 +16,7 @@ require (
 )
 
 require (
+	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.2 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/davidbyttow/govips/v2 v2.16.0 // indirect
@@ -52,6 +55,8 @@ require (
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
+	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
 )
@@ -59,6 +64,8 @@ require (
 replace (
 	github.com/printfleet/printfleet/platform => ../platform
 	github.com/printfleet/printfleet/proto => ../proto
+	github.com/printfleet/printfleet/sandbox => ../sandbox
+	github.com/printfleet/printfleet/services/orders => ../services/orders
 	github.com/printfleet/printfleet/tests/e2e => ../tests/e2e
 	github.com/printfleet/printfleet/workers/images => ../workers/images
 )

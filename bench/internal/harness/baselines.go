@@ -107,11 +107,6 @@ func (b *bench) redisGet(ctx context.Context) {
 
 func (b *bench) pgbench(ctx context.Context) {
 	b.o.logf("baseline: %s (8 clients)", scPgbench)
-	if err := baseline.CheckOrderSQL(b.o.Root); err != nil {
-		b.add(report.Row{Scenario: scPgbench, Baseline: true, Skipped: "bench's copy of the orders store's SQL is out of date (internal/baseline/ordersql.go)"})
-		b.note("pgbench: %v", err)
-		return
-	}
 	mig := postgres.MustMerge(outbox.Migrations, os.DirFS(filepath.Join(b.o.Root, "services", "orders", "internal", "store", "postgres", "migrations")))
 	d := max(b.o.d(12*time.Second), 2*time.Second)
 	res, err := baseline.Pgbench(ctx, baseline.PgbenchConfig{

@@ -87,17 +87,18 @@ type ShipmentInput struct {
 // learns nothing about orders that are not theirs (NOT_FOUND) and is refused
 // with PERMISSION_DENIED on their own.
 func (s *Service) CreateShipment(ctx context.Context, caller principal.Principal, orderID string, in ShipmentInput) (domain.Shipment, *domain.Order, error) {
-	if !caller.Authenticated() {
-		return domain.Shipment{}, nil, errs.E(errs.Unauthenticated, "authentication required")
+	denied := caller.Require(principal.RoleFulfillment, principal.RoleAdmin)
+	if errs.Is(denied, errs.Unauthenticated) {
+		return domain.Shipment{}, nil, denied
 	}
 	if !domain.IsUUID(orderID) {
 		return domain.Shipment{}, nil, errs.Field("order_id", "must be a UUID")
 	}
-	if !caller.IsAdmin() && !caller.Has(principal.RoleFulfillment) {
+	if denied != nil {
 		if _, err := s.store.GetOrder(ctx, orderID, caller.Subject); err != nil {
 			return domain.Shipment{}, nil, err
 		}
-		return domain.Shipment{}, nil, errs.E(errs.PermissionDenied, "shipping needs the fulfillment role")
+		return domain.Shipment{}, nil, denied
 	}
 	now := s.now()
 	sh, err := domain.NewShipment(domain.ShipmentFields{

@@ -79,11 +79,8 @@ func checkInput(in CreateOrderInput) error {
 // Idempotency-Key. It returns the encoded response: the new order, or the
 // stored first response when the same request is repeated with the key.
 func (s *Service) CreateOrder(ctx context.Context, caller principal.Principal, key string, hash []byte, in CreateOrderInput, encode Encoder) ([]byte, error) {
-	if !caller.Authenticated() {
-		return nil, errs.E(errs.Unauthenticated, "authentication required")
-	}
-	if !caller.Has(principal.RoleUser) && !caller.IsAdmin() {
-		return nil, errs.E(errs.PermissionDenied, "placing orders needs the user role")
+	if err := caller.Require(principal.RoleUser, principal.RoleAdmin); err != nil {
+		return nil, err
 	}
 	if err := checkIdempotencyKey(key); err != nil {
 		return nil, err

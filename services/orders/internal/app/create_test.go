@@ -11,6 +11,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/principal"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
@@ -140,7 +141,7 @@ func TestCreateOrderBuildsFromCatalogAndQuote(t *testing.T) {
 		o.Items[0].SKU != "TEE-S" || o.Items[1].Placement != nil {
 		t.Fatalf("order %+v", o)
 	}
-	if len(st.change.Events) != 1 || st.change.Events[0].Type != "orders.order_placed.v1" || st.change.Events[0].ID == "" ||
+	if len(st.change.Events) != 1 || st.change.Events[0].Type != eventsv1.KeyOrderPlaced || st.change.Events[0].ID == "" ||
 		len(st.change.Timeline) != 1 || st.change.Timeline[0].Type != domain.EventPlaced {
 		t.Fatalf("change %+v", st.change)
 	}

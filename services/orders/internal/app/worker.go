@@ -11,14 +11,6 @@ import (
 	"github.com/printfleet/printfleet/services/orders/internal/events"
 )
 
-// Inbox consumer names. StockReserved is handled in two transactions (the
-// confirmation, then the payment outcome), each with its own inbox claim, so
-// that a crash between them resumes at the payment and never repeats either.
-const (
-	ConsumerWorker  = "orders.worker"
-	ConsumerConfirm = "orders.worker.confirm"
-)
-
 // ChargeRequest charges an order once: IdempotencyKey is the order id.
 type ChargeRequest struct {
 	OrderID        string
@@ -75,6 +67,12 @@ type Worker struct {
 	log      *slog.Logger
 	now      Clock
 	newID    IDs
+	// inbox and confirmInbox are the consumer names of the worker's inbox
+	// claims. StockReserved is handled in two transactions (the
+	// confirmation, then the payment outcome), each with its own claim, so
+	// that a crash between them resumes at the payment and never repeats
+	// either.
+	inbox, confirmInbox string
 }
 
 // WorkerDeps are a Worker's collaborators.
@@ -82,13 +80,21 @@ type WorkerDeps struct {
 	Store    Store
 	Cache    Cache
 	Payments Payments
-	Log      *slog.Logger
-	Now      Clock
-	NewID    IDs
+	// Inbox is the consumer name the worker's inbox claims are recorded
+	// under: the name of the queue it consumes (the wiring passes
+	// eventsv1.QueueOrdersWorker; app knows no proto). Required.
+	Inbox string
+	Log   *slog.Logger
+	Now   Clock
+	NewID IDs
 }
 
-// NewWorker wires a Worker.
+// NewWorker wires a Worker. It panics without d.Inbox: claims under an
+// empty name would mix with every other consumer's.
 func NewWorker(d WorkerDeps) *Worker {
+	if d.Inbox == "" {
+		panic("app.NewWorker: WorkerDeps.Inbox is required")
+	}
 	if d.Now == nil {
 		d.Now = Now
 	}
@@ -101,7 +107,10 @@ func NewWorker(d WorkerDeps) *Worker {
 	if d.Cache == nil {
 		d.Cache = NoCache{}
 	}
-	return &Worker{store: d.Store, cache: d.Cache, payments: d.Payments, log: d.Log, now: d.Now, newID: d.NewID}
+	return &Worker{
+		store: d.Store, cache: d.Cache, payments: d.Payments, log: d.Log, now: d.Now, newID: d.NewID,
+		inbox: d.Inbox, confirmInbox: d.Inbox + ".confirm",
+	}
 }
 
 func (w *Worker) update(ctx context.Context, id, consumer, msgID string, fn func(o *domain.Order) (Change, error)) (*domain.Order, error) {
@@ -121,7 +130,7 @@ func (w *Worker) note(o *domain.Order, typ, msg string, attrs map[string]string)
 // releases the stock). Stock reserved for an order cancelled meanwhile is
 // handed back by announcing the cancellation again.
 func (w *Worker) StockReserved(ctx context.Context, msgID, orderID string) error {
-	o, err := w.update(ctx, orderID, ConsumerConfirm, msgID, func(o *domain.Order) (Change, error) {
+	o, err := w.update(ctx, orderID, w.confirmInbox, msgID, func(o *domain.Order) (Change, error) {
 		from := o.Status()
 		switch {
 		case from == domain.StatusPending:
@@ -171,7 +180,7 @@ func (w *Worker) collect(ctx context.Context, msgID string, o *domain.Order) err
 		}
 		paymentID = res.PaymentID
 	}
-	_, err := w.update(ctx, o.ID(), ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+	_, err := w.update(ctx, o.ID(), w.inbox, msgID, func(o *domain.Order) (Change, error) {
 		from := o.Status()
 		switch {
 		case from == domain.StatusConfirmed:
@@ -207,7 +216,7 @@ func (w *Worker) refundLateCapture(ctx context.Context, msgID string, o *domain.
 	if err != nil {
 		return fmt.Errorf("refund order %s: %w", o.ID(), err)
 	}
-	_, err = w.update(ctx, o.ID(), ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+	_, err = w.update(ctx, o.ID(), w.inbox, msgID, func(o *domain.Order) (Change, error) {
 		if o.RefundID() != "" {
 			return Change{}, nil
 		}
@@ -230,7 +239,7 @@ func (w *Worker) refundLateCapture(ctx context.Context, msgID string, o *domain.
 }
 
 func (w *Worker) failPayment(ctx context.Context, msgID, orderID, reason string) error {
-	_, err := w.update(ctx, orderID, ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+	_, err := w.update(ctx, orderID, w.inbox, msgID, func(o *domain.Order) (Change, error) {
 		from := o.Status()
 		if from != domain.StatusConfirmed {
 			return Change{}, nil // cancelled meanwhile: the cancellation released the stock
@@ -254,7 +263,7 @@ func (w *Worker) StockRejected(ctx context.Context, msgID, orderID, reason, vari
 	if reason == "" {
 		reason = "out of stock"
 	}
-	_, err := w.update(ctx, orderID, ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+	_, err := w.update(ctx, orderID, w.inbox, msgID, func(o *domain.Order) (Change, error) {
 		from := o.Status()
 		if from != domain.StatusPending {
 			return Change{}, nil
@@ -279,7 +288,7 @@ func (w *Worker) StockRejected(ctx context.Context, msgID, orderID, reason, vari
 
 // PrintFilesReady records the print files and starts production.
 func (w *Worker) PrintFilesReady(ctx context.Context, msgID, orderID string, files map[string]string) error {
-	_, err := w.update(ctx, orderID, ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+	_, err := w.update(ctx, orderID, w.inbox, msgID, func(o *domain.Order) (Change, error) {
 		from := o.Status()
 		switch from {
 		case domain.StatusPending, domain.StatusConfirmed:
@@ -315,7 +324,7 @@ type MarketplacePush struct {
 
 // MarketplacePushed puts the push outcome on the timeline.
 func (w *Worker) MarketplacePushed(ctx context.Context, msgID string, p MarketplacePush) error {
-	_, err := w.update(ctx, p.OrderID, ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+	_, err := w.update(ctx, p.OrderID, w.inbox, msgID, func(o *domain.Order) (Change, error) {
 		typ, msg := domain.EventMarketplaceSucceeded, "tracking pushed to "+p.Marketplace
 		if !p.Succeeded {
 			typ, msg = domain.EventMarketplaceFailed, "tracking push to "+p.Marketplace+" failed"
@@ -352,7 +361,7 @@ func (w *Worker) OrderCancelled(ctx context.Context, msgID, orderID string, wasP
 	if err != nil {
 		return fmt.Errorf("refund order %s: %w", o.ID(), err)
 	}
-	_, err = w.update(ctx, orderID, ConsumerWorker, msgID, func(o *domain.Order) (Change, error) {
+	_, err = w.update(ctx, orderID, w.inbox, msgID, func(o *domain.Order) (Change, error) {
 		if o.RefundID() != "" {
 			return Change{}, nil
 		}

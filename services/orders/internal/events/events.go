@@ -1,6 +1,7 @@
 // Package events turns order changes into the fleet's event messages
-// (proto/printfleet/events/v1) as outbox rows, and names the routing keys
-// the orders worker consumes.
+// (proto/printfleet/events/v1) as outbox rows, each under its routing key
+// from eventsv1, so that the use cases in app publish events without
+// importing proto.
 package events
 
 import (
@@ -12,31 +13,6 @@ import (
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
 )
-
-// Routing keys (event types) orders publishes.
-const (
-	TypeOrderPlaced        = "orders.order_placed.v1"
-	TypeOrderPaid          = "orders.order_paid.v1"
-	TypePaymentFailed      = "orders.payment_failed.v1"
-	TypeOrderCancelled     = "orders.order_cancelled.v1"
-	TypeOrderShipped       = "orders.order_shipped.v1"
-	TypeOrderStatusChanged = "orders.order_status_changed.v1"
-)
-
-// Routing keys the orders worker consumes.
-const (
-	TypeStockReserved     = "catalog.stock_reserved.v1"
-	TypeStockRejected     = "catalog.stock_rejected.v1"
-	TypePrintFilesReady   = "images.print_files_ready.v1"
-	TypeMarketplacePushed = "marketplace.push_completed.v1"
-)
-
-// WorkerQueue is the orders worker's queue.
-const WorkerQueue = "orders.worker"
-
-// WorkerRoutingKeys are bound to WorkerQueue. The worker also consumes its
-// own OrderCancelled to refund paid orders off the request path.
-var WorkerRoutingKeys = []string{TypeStockReserved, TypeStockRejected, TypePrintFilesReady, TypeMarketplacePushed, TypeOrderCancelled}
 
 func money(m domain.Money) *typesv1.Money {
 	return &typesv1.Money{Currency: m.Currency(), AmountMinor: m.Amount()}
@@ -56,7 +32,7 @@ func placedItems(o *domain.Order) []*eventsv1.OrderPlacedItem {
 
 // OrderPlaced announces a new order (catalog reserves stock on it).
 func OrderPlaced(o *domain.Order) outbox.Event {
-	return outbox.Event{Type: TypeOrderPlaced, Payload: &eventsv1.OrderPlaced{
+	return outbox.Event{Type: eventsv1.KeyOrderPlaced, Payload: &eventsv1.OrderPlaced{
 		OrderId: o.ID(), UserId: o.UserID(), Items: placedItems(o), Total: money(o.Total()),
 		StoreId: o.StoreID(), PlacedAt: timestamppb.New(o.CreatedAt()), CouponCode: o.CouponCode(),
 	}}
@@ -66,7 +42,7 @@ func OrderPlaced(o *domain.Order) outbox.Event {
 // before the compare-and-set bumps the version by one: Version is the
 // version the change commits as.
 func StatusChanged(o *domain.Order, from domain.Status) outbox.Event {
-	return outbox.Event{Type: TypeOrderStatusChanged, Payload: &eventsv1.OrderStatusChanged{
+	return outbox.Event{Type: eventsv1.KeyOrderStatusChanged, Payload: &eventsv1.OrderStatusChanged{
 		OrderId: o.ID(), FromStatus: StatusName(from), ToStatus: StatusName(o.Status()),
 		StoreId: o.StoreID(), ExternalOrderId: o.ExternalOrderID(), Version: o.Version() + 1,
 	}}
@@ -92,7 +68,7 @@ func OrderPaid(o *domain.Order) outbox.Event {
 			},
 		})
 	}
-	return outbox.Event{Type: TypeOrderPaid, Payload: &eventsv1.OrderPaid{
+	return outbox.Event{Type: eventsv1.KeyOrderPaid, Payload: &eventsv1.OrderPaid{
 		OrderId: o.ID(), UserId: o.UserID(), PaymentId: o.PaymentID(), Amount: money(o.Total()),
 		RenderItems: render,
 	}}
@@ -100,13 +76,13 @@ func OrderPaid(o *domain.Order) outbox.Event {
 
 // PaymentFailed makes the catalog release the reservation.
 func PaymentFailed(o *domain.Order, reason string) outbox.Event {
-	return outbox.Event{Type: TypePaymentFailed, Payload: &eventsv1.PaymentFailed{OrderId: o.ID(), Reason: reason}}
+	return outbox.Event{Type: eventsv1.KeyPaymentFailed, Payload: &eventsv1.PaymentFailed{OrderId: o.ID(), Reason: reason}}
 }
 
 // OrderCancelled makes the catalog release the reservation and the orders
 // worker refund a paid order.
 func OrderCancelled(o *domain.Order, reason string, wasPaid, stockReserved bool) outbox.Event {
-	return outbox.Event{Type: TypeOrderCancelled, Payload: &eventsv1.OrderCancelled{
+	return outbox.Event{Type: eventsv1.KeyOrderCancelled, Payload: &eventsv1.OrderCancelled{
 		OrderId: o.ID(), Reason: reason, WasPaid: wasPaid, StockReserved: stockReserved,
 	}}
 }
@@ -114,7 +90,7 @@ func OrderCancelled(o *domain.Order, reason string, wasPaid, stockReserved bool)
 // OrderShipped lets the marketplace worker push tracking to the store.
 func OrderShipped(o *domain.Order, s domain.Shipment) outbox.Event {
 	f := s.Fields()
-	return outbox.Event{Type: TypeOrderShipped, Payload: &eventsv1.OrderShipped{
+	return outbox.Event{Type: eventsv1.KeyOrderShipped, Payload: &eventsv1.OrderShipped{
 		OrderId: o.ID(), UserId: o.UserID(), ShipmentId: f.ID, Carrier: f.Carrier,
 		TrackingNumber: f.TrackingNumber, TrackingUrl: f.TrackingURL, StoreId: o.StoreID(),
 		ExternalOrderId: o.ExternalOrderID(), ShippedAt: timestamppb.New(f.CreatedAt), Items: placedItems(o),

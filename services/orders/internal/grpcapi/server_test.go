@@ -18,6 +18,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/principal"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
@@ -91,7 +92,7 @@ func TestCreateOrderIdempotencyUnderConcurrency(t *testing.T) {
 	if got := testenv.Count(t, s.Pool, "orders", ""); got != 1 {
 		t.Fatalf("%d orders, want 1", got)
 	}
-	if got := testenv.Count(t, s.Pool, "outbox", "type = 'orders.order_placed.v1'"); got != 1 {
+	if got := testenv.Count(t, s.Pool, "outbox", "type = $1", eventsv1.KeyOrderPlaced); got != 1 {
 		t.Fatalf("%d OrderPlaced events, want 1", got)
 	}
 	if got := f.Pricing.Calls.Load(); got != 1 {
@@ -467,7 +468,7 @@ func TestCancelAndShipLifecycle(t *testing.T) {
 		t.Fatalf("second shipment: %v, want FAILED_PRECONDITION", err)
 	}
 	var shipped []byte
-	if err := s.Pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE type = 'orders.order_shipped.v1'`).Scan(&shipped); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE type = $1`, eventsv1.KeyOrderShipped).Scan(&shipped); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(shipped, []byte("shop-1001")) || !bytes.Contains(shipped, []byte(f.Request("alice").StoreId)) {
@@ -494,7 +495,7 @@ func TestCancelAndShipLifecycle(t *testing.T) {
 		t.Fatalf("timeline %v, want %v", types, want)
 	}
 	// Every transition wrote an OrderStatusChanged.
-	if n := testenv.Count(t, s.Pool, "outbox", "type = 'orders.order_status_changed.v1'"); n != 4 {
+	if n := testenv.Count(t, s.Pool, "outbox", "type = $1", eventsv1.KeyOrderStatusChanged); n != 4 {
 		t.Fatalf("%d status changes, want 4", n)
 	}
 }
@@ -514,7 +515,7 @@ func TestCancelPendingOrder(t *testing.T) {
 	if _, err := s.Client.CancelOrder(s.User("alice", ""), &ordersv1.CancelOrderRequest{OrderId: o.Id}); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("second cancel: %v, want FAILED_PRECONDITION", err)
 	}
-	if n := testenv.Count(t, s.Pool, "outbox", "type = 'orders.order_cancelled.v1'"); n != 1 {
+	if n := testenv.Count(t, s.Pool, "outbox", "type = $1", eventsv1.KeyOrderCancelled); n != 1 {
 		t.Fatalf("%d OrderCancelled, want 1", n)
 	}
 }

@@ -14,10 +14,8 @@ import (
 func TestConfigReference(t *testing.T) {
 	t.Parallel()
 	// Without PRINTFLEET_PG_URL both processes use the orders database.
-	var api server.APIConfig
-	api.PG.URL = config.Secret(server.DefaultPGURL)
-	configtest.Check(t, "orders", config.Markdown("orders", configtest.Vars(t, api)))
-	var worker server.WorkerConfig
-	worker.PG.URL = config.Secret(server.DefaultPGURL)
-	configtest.Check(t, "orders-worker", config.Markdown("orders-worker", configtest.Vars(t, worker)))
+	api := server.APIDefaults.Apply(configtest.Vars(t, server.APIConfig{}))
+	configtest.Check(t, "orders", config.Markdown("orders", api))
+	worker := server.WorkerDefaults.Apply(configtest.Vars(t, server.WorkerConfig{}))
+	configtest.Check(t, "orders-worker", config.Markdown("orders-worker", worker))
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -24,20 +23,28 @@ import (
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/run"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
+	"github.com/printfleet/printfleet/services/orders/internal/amqpapi"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	"github.com/printfleet/printfleet/services/orders/internal/cache"
 	"github.com/printfleet/printfleet/services/orders/internal/clients/catalog"
 	"github.com/printfleet/printfleet/services/orders/internal/clients/payment"
 	"github.com/printfleet/printfleet/services/orders/internal/clients/pricing"
-	"github.com/printfleet/printfleet/services/orders/internal/events"
 	"github.com/printfleet/printfleet/services/orders/internal/grpcapi"
 	pgstore "github.com/printfleet/printfleet/services/orders/internal/store/postgres"
-	"github.com/printfleet/printfleet/services/orders/internal/worker"
 )
 
 // DefaultPGURL is the orders database when PRINTFLEET_PG_URL is not set.
 const DefaultPGURL = "postgres://postgres@127.0.0.1:5432/orders?sslmode=disable"
+
+// APIDefaults are the API process's own defaults: the platform's PG_URL
+// names the maintenance database; orders has its own.
+var APIDefaults = config.Defaults{"PG_URL": DefaultPGURL}
+
+// WorkerDefaults are the worker process's: the orders database and the
+// queue named beside the event contracts.
+var WorkerDefaults = config.Defaults{"PG_URL": DefaultPGURL, "ORDERS_WORKER_QUEUE": eventsv1.QueueOrdersWorker}
 
 // Common is what both processes read.
 type Common struct {
@@ -71,18 +78,7 @@ type WorkerConfig struct {
 	// Concurrency bounds handlers running at once.
 	Concurrency int `env:"ORDERS_WORKER_CONCURRENCY, default=32"`
 	// Queue is the worker's queue (tests use their own).
-	Queue string `env:"ORDERS_WORKER_QUEUE, default=orders.worker"`
-}
-
-func loadConfig(ctx context.Context, cfg any, common *Common) error {
-	if err := config.Load(ctx, cfg); err != nil {
-		return err
-	}
-	// The platform's default names the maintenance database; orders has its own.
-	if _, ok := os.LookupEnv(config.Prefix + "PG_URL"); !ok {
-		common.PG.URL = DefaultPGURL
-	}
-	return nil
+	Queue string `env:"ORDERS_WORKER_QUEUE"`
 }
 
 // infra is what both processes open.
@@ -143,7 +139,7 @@ func relay(in *infra, p *run.Process, c Common, service string) *outbox.Relay {
 // Serve is the orders API process.
 func Serve(ctx context.Context, p *run.Process) error {
 	var cfg APIConfig
-	if err := loadConfig(ctx, &cfg, &cfg.Common); err != nil {
+	if err := config.Load(ctx, &cfg, APIDefaults); err != nil {
 		return err
 	}
 	p.Log.Info("config", "config", config.Masked(cfg))
@@ -208,7 +204,7 @@ func sweep(ctx context.Context, p *run.Process, in *infra, every time.Duration) 
 // ServeWorker is the orders worker process.
 func ServeWorker(ctx context.Context, p *run.Process) error {
 	var cfg WorkerConfig
-	if err := loadConfig(ctx, &cfg, &cfg.Common); err != nil {
+	if err := config.Load(ctx, &cfg, WorkerDefaults); err != nil {
 		return err
 	}
 	p.Log.Info("config", "config", config.Masked(cfg))
@@ -222,13 +218,16 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 	defer closeAll()
 
 	pay := payment.NewResilient(payment.NewClient(cfg.Payment, nil), cfg.Payment)
-	w := app.NewWorker(app.WorkerDeps{Store: in.store, Cache: in.cache, Payments: pay, Log: p.Log})
+	// Inbox claims go under the queue's canonical name whatever queue is
+	// configured (tests bind their own), so a configured name never splits
+	// the record of processed messages.
+	w := app.NewWorker(app.WorkerDeps{Store: in.store, Cache: in.cache, Payments: pay, Inbox: eventsv1.QueueOrdersWorker, Log: p.Log})
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return amqp.Consume(gctx, in.amqp, amqp.ConsumerConfig{
-			Queue: cfg.Queue, RoutingKeys: events.WorkerRoutingKeys,
-			Concurrency: cfg.Concurrency, Handler: worker.Handler(w),
+			Queue: cfg.Queue, RoutingKeys: amqpapi.RoutingKeys,
+			Concurrency: cfg.Concurrency, Handler: amqpapi.Handler(w),
 		})
 	})
 	g.Go(func() error { return relay(in, p, cfg.Common, "orders-worker").Run(gctx) })

@@ -26,7 +26,6 @@ import (
 	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 	"github.com/printfleet/printfleet/sandbox/payment"
-	"github.com/printfleet/printfleet/services/orders/internal/events"
 	"github.com/printfleet/printfleet/services/orders/internal/server"
 	pgstore "github.com/printfleet/printfleet/services/orders/internal/store/postgres"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
@@ -137,7 +136,7 @@ func TestProcessesServeAnOrderToPaid(t *testing.T) {
 		"PRINTFLEET_INTERNAL_SECRET": testenv.Secret, "PRINTFLEET_PG_URL": pgURL,
 		"PRINTFLEET_REDIS_ADDRS": testenv.RedisAddr(), "PRINTFLEET_AMQP_URL": amqptest.URL(),
 		"PRINTFLEET_AMQP_EXCHANGE": env.Config.Exchange, "PRINTFLEET_AMQP_DEAD_LETTER_EXCHANGE": env.Config.DeadLetterExchange,
-		"PRINTFLEET_ORDERS_WORKER_QUEUE": env.Queue("orders.worker"), "PRINTFLEET_GRPC_ADDR": grpcAddr,
+		"PRINTFLEET_ORDERS_WORKER_QUEUE": env.Queue(eventsv1.QueueOrdersWorker), "PRINTFLEET_GRPC_ADDR": grpcAddr,
 		"PRINTFLEET_ADMIN_ADDR": "127.0.0.1:0", "PRINTFLEET_CATALOG_ADDR": catAddr, "PRINTFLEET_PRICING_ADDR": priceAddr,
 		"PRINTFLEET_PAYMENT_URL": hs.URL, "PRINTFLEET_PAYMENT_API_KEY": "sk_test_smoke",
 		"PRINTFLEET_ORDERS_RELAY_POLL": "20ms", "PRINTFLEET_LOG_LEVEL": "error",
@@ -212,7 +211,7 @@ func TestProcessesServeAnOrderToPaid(t *testing.T) {
 		t.Fatalf("catalog saw %v, want the orders service principal", p)
 	}
 	body, _ := proto.Marshal(&eventsv1.StockReserved{OrderId: o.Id})
-	if err := amqp.NewPublisher(conn).Publish(ctx, amqp.Message{ID: uuid.NewString(), Type: events.TypeStockReserved, Body: body}); err != nil {
+	if err := amqp.NewPublisher(conn).Publish(ctx, amqp.Message{ID: uuid.NewString(), Type: eventsv1.KeyStockReserved, Body: body}); err != nil {
 		t.Fatal(err)
 	}
 	for {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	goredis "github.com/redis/go-redis/v9"
 
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 )
 
@@ -57,7 +58,7 @@ func NewWorker(t testing.TB, store app.Store, payments app.Payments) *app.Worker
 	if payments == nil {
 		payments = &Payments{}
 	}
-	return app.NewWorker(app.WorkerDeps{Store: store, Payments: payments, Log: Log()})
+	return app.NewWorker(app.WorkerDeps{Store: store, Payments: payments, Inbox: eventsv1.QueueOrdersWorker, Log: Log()})
 }
 
 // Proxy is a TCP proxy a test can cut, to take a shared server away from

@@ -18,8 +18,8 @@ import (
 	"github.com/printfleet/printfleet/platform/inbox"
 	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/platform/postgres/pgtest"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
-	"github.com/printfleet/printfleet/services/orders/internal/events"
 	pgstore "github.com/printfleet/printfleet/services/orders/internal/store/postgres"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
 )
@@ -48,7 +48,7 @@ func TestRelayKilledAtRandomPointsAcrossOrders(t *testing.T) {
 	defer conn.Close()
 	pub := amqp.NewPublisher(conn)
 	q := env.Queue("effects")
-	if err := conn.DeclareQueue(ctx, q, events.TypeOrderPlaced); err != nil {
+	if err := conn.DeclareQueue(ctx, q, eventsv1.KeyOrderPlaced); err != nil {
 		t.Fatal(err)
 	}
 	var deliveries atomic.Int64
@@ -60,7 +60,7 @@ func TestRelayKilledAtRandomPointsAcrossOrders(t *testing.T) {
 	consumerDone := make(chan struct{})
 	go func() {
 		defer close(consumerDone)
-		_ = amqp.Consume(ctx, conn, amqp.ConsumerConfig{Queue: q, RoutingKeys: []string{events.TypeOrderPlaced}, Prefetch: 64,
+		_ = amqp.Consume(ctx, conn, amqp.ConsumerConfig{Queue: q, RoutingKeys: []string{eventsv1.KeyOrderPlaced}, Prefetch: 64,
 			Handler: func(ctx context.Context, d amqp.Delivery) error { deliveries.Add(1); return effect(ctx, d) }})
 	}()
 
@@ -145,7 +145,7 @@ func TestRelayKilledAtRandomPointsAcrossOrders(t *testing.T) {
 	if n := testenv.Count(t, pool, "test_effects", "applied <> 1"); n != 0 {
 		t.Fatalf("%d events applied more than once", n)
 	}
-	if n := testenv.Count(t, pool, "test_effects", "message_id IN (SELECT id::text FROM outbox WHERE type = $1)", events.TypeOrderPlaced); n != orders {
+	if n := testenv.Count(t, pool, "test_effects", "message_id IN (SELECT id::text FROM outbox WHERE type = $1)", eventsv1.KeyOrderPlaced); n != orders {
 		t.Fatalf("%d OrderPlaced events applied, want %d", n, orders)
 	}
 	t.Logf("%d relays killed; %d deliveries for %d events (%d duplicates absorbed by the inbox)",

@@ -1,6 +1,8 @@
 // Package postgres is the orders store on PostgreSQL: orders, items,
 // shipments, the timeline, idempotency keys, and (through platform/outbox and
-// platform/inbox) the outbox and inbox, with the migrations embedded.
+// platform/inbox) the outbox and inbox, with the migrations embedded. The
+// create-order path's statements are exported from services/orders/sqlstmt,
+// where the bench runs the same text.
 package postgres
 
 import (
@@ -23,6 +25,7 @@ import (
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
+	"github.com/printfleet/printfleet/services/orders/sqlstmt"
 )
 
 //go:embed migrations/*.sql
@@ -68,15 +71,7 @@ func notFound() error { return errs.E(errs.NotFound, "order not found") }
 func (s *Store) ClaimIdempotencyKey(ctx context.Context, userID, key string, hash []byte, lease, ttl time.Duration) ([]byte, error) {
 	for range 3 {
 		var took bool
-		err := s.primary.QueryRow(ctx, `
-			INSERT INTO idempotency_keys AS k (user_id, key, request_hash, state, locked_until, expires_at)
-			VALUES ($1, $2, $3, 0, now() + $4 * interval '1 millisecond', now() + $5 * interval '1 millisecond')
-			ON CONFLICT (user_id, key) DO UPDATE
-			SET request_hash = EXCLUDED.request_hash, state = 0, response = NULL, order_id = NULL,
-			    locked_until = EXCLUDED.locked_until, expires_at = EXCLUDED.expires_at, created_at = now()
-			WHERE k.expires_at < now()
-			   OR (k.state = 0 AND k.locked_until < now() AND k.request_hash = EXCLUDED.request_hash)
-			RETURNING true`, userID, key, hash, lease.Milliseconds(), ttl.Milliseconds()).Scan(&took)
+		err := s.primary.QueryRow(ctx, sqlstmt.ClaimIdempotencyKey, userID, key, hash, lease.Milliseconds(), ttl.Milliseconds()).Scan(&took)
 		switch {
 		case err == nil:
 			return nil, nil
@@ -146,15 +141,8 @@ func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, 
 		return fmt.Errorf("create order: encode address: %w", err)
 	}
 	b := &pgx.Batch{}
-	b.Queue(`
-		UPDATE idempotency_keys SET state = 1, response = $4, order_id = $5, locked_until = now()
-		WHERE user_id = $1 AND key = $2 AND request_hash = $3 AND state = 0`,
-		idem.UserID, idem.Key, idem.Hash, idem.Response, f.ID)
-	b.Queue(`
-		INSERT INTO orders (id, user_id, status, currency, subtotal_minor, shipping_minor, discount_minor,
-			total_minor, coupon_code, payment_method, store_id, external_order_id, quote_id,
-			shipping_address, version, created_at, updated_at, trace_parent)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+	b.Queue(sqlstmt.CompleteIdempotencyKey, idem.UserID, idem.Key, idem.Hash, idem.Response, f.ID)
+	b.Queue(sqlstmt.InsertOrder,
 		f.ID, f.UserID, int16(f.Status), f.Currency, f.Subtotal.Amount(), f.Shipping.Amount(),
 		f.Discount.Amount(), f.Total.Amount(), f.CouponCode, int16(f.PaymentMethod), f.StoreID,
 		f.ExternalOrderID, f.QuoteID, addr, f.Version, f.CreatedAt, f.UpdatedAt, traceParent(ctx))
@@ -201,18 +189,7 @@ func queueItems(b *pgx.Batch, f domain.OrderFields) {
 			placements[i] = &s
 		}
 	}
-	b.Queue(`
-		INSERT INTO order_items (id, order_id, position, variant_id, product_id, sku, title, quantity,
-			design_id, placement_id, unit_price_minor, line_total_minor, design_key, placement, print_file_key,
-			external_item_id)
-		SELECT u.id, $1, u.position, u.variant_id, u.product_id, u.sku, u.title, u.quantity, u.design_id,
-			u.placement_id, u.unit_price, u.line_total, u.design_key, u.placement::jsonb, u.print_file_key,
-			u.external_item_id
-		FROM unnest($2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
-			$9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[],
-			$16::text[])
-			AS u(id, position, variant_id, product_id, sku, title, quantity, design_id, placement_id,
-			     unit_price, line_total, design_key, placement, print_file_key, external_item_id)`,
+	b.Queue(sqlstmt.InsertItems,
 		f.ID, ids, positions, variants, products, skus, titles, quantities, designs, placementIDs,
 		unitPrices, lineTotals, designKeys, placements, printKeys, externalItemIDs)
 }
@@ -223,9 +200,7 @@ func queueTimeline(b *pgx.Batch, entries []domain.TimelineEntry) {
 		if attrs == nil {
 			attrs = map[string]string{}
 		}
-		b.Queue(`
-			INSERT INTO order_events (id, order_id, type, from_status, to_status, message, attributes, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		b.Queue(sqlstmt.InsertTimelineEntry,
 			e.ID, e.OrderID, e.Type, int16(e.From), int16(e.To), e.Message, attrs, e.CreatedAt)
 	}
 }

@@ -1,4 +1,4 @@
-package worker_test
+package amqpapi_test
 
 import (
 	"context"
@@ -16,11 +16,10 @@ import (
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	"github.com/printfleet/printfleet/sandbox/payment"
+	"github.com/printfleet/printfleet/services/orders/internal/amqpapi"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	paymentclient "github.com/printfleet/printfleet/services/orders/internal/clients/payment"
-	"github.com/printfleet/printfleet/services/orders/internal/events"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
-	"github.com/printfleet/printfleet/services/orders/internal/worker"
 )
 
 // flow is the worker running for real: RabbitMQ, the outbox relay, the
@@ -46,7 +45,7 @@ func startFlow(t *testing.T, faults payment.Faults, concurrency int) *flow {
 		BreakerMinRequests: 10, BreakerFailureRatio: 0.6, BreakerWindow: 5 * time.Second, BreakerOpenFor: 400 * time.Millisecond,
 	}
 	pay := paymentclient.NewResilient(paymentclient.NewClient(cfg, hs.Client()), cfg)
-	w := app.NewWorker(app.WorkerDeps{Store: s.Store, Payments: pay, Log: testenv.Log()})
+	w := app.NewWorker(app.WorkerDeps{Store: s.Store, Payments: pay, Inbox: eventsv1.QueueOrdersWorker, Log: testenv.Log()})
 
 	env := amqptest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -62,8 +61,8 @@ func startFlow(t *testing.T, faults payment.Faults, concurrency int) *flow {
 	pub := amqp.NewPublisher(conn)
 	done := make(chan struct{}, 2)
 	go func() {
-		_ = amqp.Consume(ctx, conn, amqp.ConsumerConfig{Queue: env.Queue(events.WorkerQueue), RoutingKeys: events.WorkerRoutingKeys,
-			Prefetch: concurrency, Concurrency: concurrency, Handler: worker.Handler(w)})
+		_ = amqp.Consume(ctx, conn, amqp.ConsumerConfig{Queue: env.Queue(eventsv1.QueueOrdersWorker), RoutingKeys: amqpapi.RoutingKeys,
+			Prefetch: concurrency, Concurrency: concurrency, Handler: amqpapi.Handler(w)})
 		done <- struct{}{}
 	}()
 	go func() {
@@ -80,7 +79,7 @@ func (fl *flow) reserve(t *testing.T, orders []*ordersv1.Order) {
 	var msgs []amqp.Message
 	for _, o := range orders {
 		b, _ := proto.Marshal(&eventsv1.StockReserved{OrderId: o.Id, ReservationId: uuid.NewString()})
-		msgs = append(msgs, amqp.Message{ID: uuid.NewString(), Type: events.TypeStockReserved, Body: b})
+		msgs = append(msgs, amqp.Message{ID: uuid.NewString(), Type: eventsv1.KeyStockReserved, Body: b})
 	}
 	if err := fl.pub.Publish(context.Background(), msgs...); err != nil {
 		t.Fatal(err)
@@ -126,7 +125,7 @@ func TestOrdersGetPaidThroughAFlakyProvider(t *testing.T) {
 	}
 	// Every paid order announced OrderPaid through the relay.
 	waitFor(t, 20*time.Second, func() bool {
-		return testenv.Count(t, fl.s.Pool, "outbox", "type = $1 AND published_at IS NOT NULL", events.TypeOrderPaid) == len(orders)
+		return testenv.Count(t, fl.s.Pool, "outbox", "type = $1 AND published_at IS NOT NULL", eventsv1.KeyOrderPaid) == len(orders)
 	})
 }
 

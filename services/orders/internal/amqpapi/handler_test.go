@@ -1,4 +1,4 @@
-package worker_test
+package amqpapi_test
 
 import (
 	"context"
@@ -14,10 +14,8 @@ import (
 	"github.com/printfleet/printfleet/platform/principal"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
-	"github.com/printfleet/printfleet/services/orders/internal/app"
-	"github.com/printfleet/printfleet/services/orders/internal/events"
+	"github.com/printfleet/printfleet/services/orders/internal/amqpapi"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
-	"github.com/printfleet/printfleet/services/orders/internal/worker"
 )
 
 func delivery(t *testing.T, typ string, m proto.Message) amqp.Delivery {
@@ -74,7 +72,7 @@ func TestEveryConsumerRunTwiceEqualsOnce(t *testing.T) {
 	f := testenv.NewFixture("alice")
 	s := testenv.Serve(t, f, testenv.Options{})
 	pay := &testenv.Payments{}
-	h := worker.Handler(testenv.NewWorker(t, s.Store, pay))
+	h := amqpapi.Handler(testenv.NewWorker(t, s.Store, pay))
 	ctx := context.Background()
 	orders := placed(t, s, f, 4)
 	paid, rejected, cancelled, declined := orders[0], orders[1], orders[2], orders[3]
@@ -84,20 +82,20 @@ func TestEveryConsumerRunTwiceEqualsOnce(t *testing.T) {
 		d    amqp.Delivery
 		pre  func()
 	}{
-		{name: "stock reserved → paid", d: delivery(t, events.TypeStockReserved, &eventsv1.StockReserved{OrderId: paid.Id, ReservationId: "r1"})},
-		{name: "stock rejected", d: delivery(t, events.TypeStockRejected, &eventsv1.StockRejected{OrderId: rejected.Id, Reason: "out of stock", VariantId: f.VariantA})},
-		{name: "print files ready", d: delivery(t, events.TypePrintFilesReady, &eventsv1.PrintFilesReady{OrderId: paid.Id,
+		{name: "stock reserved → paid", d: delivery(t, eventsv1.KeyStockReserved, &eventsv1.StockReserved{OrderId: paid.Id, ReservationId: "r1"})},
+		{name: "stock rejected", d: delivery(t, eventsv1.KeyStockRejected, &eventsv1.StockRejected{OrderId: rejected.Id, Reason: "out of stock", VariantId: f.VariantA})},
+		{name: "print files ready", d: delivery(t, eventsv1.KeyPrintFilesReady, &eventsv1.PrintFilesReady{OrderId: paid.Id,
 			Files: []*eventsv1.PrintFile{{ItemId: paid.Items[0].Id, PrintFileKey: "renders/" + paid.Id + "/0.png"}}})},
-		{name: "marketplace pushed", d: delivery(t, events.TypeMarketplacePushed, &eventsv1.MarketplacePushed{OrderId: paid.Id,
+		{name: "marketplace pushed", d: delivery(t, eventsv1.KeyMarketplacePushed, &eventsv1.MarketplacePushed{OrderId: paid.Id,
 			ShipmentId: uuid.NewString(), Marketplace: "shopify", Outcome: eventsv1.PushOutcome_PUSH_OUTCOME_SUCCEEDED, Attempts: 2, HttpStatus: 201})},
-		{name: "stock reserved for the order to cancel", d: delivery(t, events.TypeStockReserved, &eventsv1.StockReserved{OrderId: cancelled.Id})},
+		{name: "stock reserved for the order to cancel", d: delivery(t, eventsv1.KeyStockReserved, &eventsv1.StockReserved{OrderId: cancelled.Id})},
 		{name: "cancelled after payment → refund", pre: func() {
 			if _, err := s.Client.CancelOrder(s.User("alice", ""), &ordersv1.CancelOrderRequest{OrderId: cancelled.Id}); err != nil {
 				t.Fatal(err)
 			}
-		}, d: delivery(t, events.TypeOrderCancelled, &eventsv1.OrderCancelled{OrderId: cancelled.Id, WasPaid: true, StockReserved: true})},
+		}, d: delivery(t, eventsv1.KeyOrderCancelled, &eventsv1.OrderCancelled{OrderId: cancelled.Id, WasPaid: true, StockReserved: true})},
 		{name: "declined payment", pre: func() { pay.Decline = true },
-			d: delivery(t, events.TypeStockReserved, &eventsv1.StockReserved{OrderId: declined.Id})},
+			d: delivery(t, eventsv1.KeyStockReserved, &eventsv1.StockReserved{OrderId: declined.Id})},
 	}
 	for _, st := range steps {
 		if st.pre != nil {
@@ -129,7 +127,7 @@ func TestEveryConsumerRunTwiceEqualsOnce(t *testing.T) {
 		t.Fatalf("refunds %v, want one for the cancelled order", pay.Refunds)
 	}
 	var paidEvent []byte
-	if err := s.Pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE type = $1`, events.TypeOrderPaid).Scan(&paidEvent); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE type = $1`, eventsv1.KeyOrderPaid).Scan(&paidEvent); err != nil {
 		t.Fatal(err)
 	}
 	var op eventsv1.OrderPaid
@@ -139,7 +137,7 @@ func TestEveryConsumerRunTwiceEqualsOnce(t *testing.T) {
 	if len(op.RenderItems) != 1 || op.RenderItems[0].DesignKey == "" || op.RenderItems[0].Placement.GetWidthIn() != 12 {
 		t.Fatalf("OrderPaid render items %v", op.RenderItems)
 	}
-	if n := testenv.Count(t, s.Pool, "outbox", "type = $1", events.TypePaymentFailed); n != 1 {
+	if n := testenv.Count(t, s.Pool, "outbox", "type = $1", eventsv1.KeyPaymentFailed); n != 1 {
 		t.Fatalf("%d PaymentFailed, want 1", n)
 	}
 }
@@ -148,11 +146,11 @@ func TestPoisonMessagesAreDeadLetteredAtOnce(t *testing.T) {
 	t.Parallel()
 	f := testenv.NewFixture("alice")
 	s := testenv.Serve(t, f, testenv.Options{})
-	h := worker.Handler(testenv.NewWorker(t, s.Store, nil))
+	h := amqpapi.Handler(testenv.NewWorker(t, s.Store, nil))
 	for name, d := range map[string]amqp.Delivery{
-		"garbage body":  {ID: uuid.NewString(), Type: events.TypeStockReserved, Body: []byte{0xff, 0xff, 0xff}},
-		"bad order id":  delivery(t, events.TypeStockReserved, &eventsv1.StockReserved{OrderId: "42"}),
-		"unknown order": delivery(t, events.TypeStockRejected, &eventsv1.StockRejected{OrderId: uuid.NewString()}),
+		"garbage body":  {ID: uuid.NewString(), Type: eventsv1.KeyStockReserved, Body: []byte{0xff, 0xff, 0xff}},
+		"bad order id":  delivery(t, eventsv1.KeyStockReserved, &eventsv1.StockReserved{OrderId: "42"}),
+		"unknown order": delivery(t, eventsv1.KeyStockRejected, &eventsv1.StockRejected{OrderId: uuid.NewString()}),
 		"unknown type":  {ID: uuid.NewString(), Type: "orders.something_else.v1"},
 	} {
 		if err := h(context.Background(), d); !amqp.IsPermanent(err) {
@@ -178,7 +176,7 @@ func TestStockReservedAfterCancelReleasesIt(t *testing.T) {
 		t.Fatal("a cancelled order was charged")
 	}
 	var payload []byte
-	err := s.Pool.QueryRow(context.Background(), `SELECT payload FROM outbox WHERE type = $1 ORDER BY seq DESC LIMIT 1`, events.TypeOrderCancelled).Scan(&payload)
+	err := s.Pool.QueryRow(context.Background(), `SELECT payload FROM outbox WHERE type = $1 ORDER BY seq DESC LIMIT 1`, eventsv1.KeyOrderCancelled).Scan(&payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,5 +184,29 @@ func TestStockReservedAfterCancelReleasesIt(t *testing.T) {
 	if err := proto.Unmarshal(payload, &oc); err != nil || !oc.StockReserved {
 		t.Fatalf("late reservation not released: %v %v", &oc, err)
 	}
-	_ = app.ConsumerWorker
+}
+
+// The queue's bindings and the handler's switch name the same keys: every
+// bound key is decoded (a garbage body is a decode error, not an unexpected
+// type), and any other key is refused as unexpected.
+func TestRoutingKeysAreTheHandledKeys(t *testing.T) {
+	t.Parallel()
+	h := amqpapi.Handler(nil)
+	bound := map[string]bool{}
+	for _, key := range amqpapi.RoutingKeys {
+		bound[key] = true
+		err := h(context.Background(), amqp.Delivery{ID: uuid.NewString(), Type: key, Body: []byte{0xff, 0xff, 0xff}})
+		if !amqp.IsPermanent(err) || !strings.Contains(err.Error(), "decode "+key) {
+			t.Errorf("%s is bound but not decoded: %v", key, err)
+		}
+	}
+	for _, key := range eventsv1.Keys {
+		if bound[key] {
+			continue
+		}
+		err := h(context.Background(), amqp.Delivery{ID: uuid.NewString(), Type: key, Body: []byte{0xff, 0xff, 0xff}})
+		if !amqp.IsPermanent(err) || !strings.Contains(err.Error(), "unexpected message type") {
+			t.Errorf("%s is not bound but handled: %v", key, err)
+		}
+	}
 }

@@ -1,9 +1,9 @@
-// Package worker is the orders worker's message adapter: it decodes the
-// deliveries of the orders.worker queue and hands them to app.Worker.
-// Undecodable or unexpected messages are dead-lettered at once; everything
-// else that fails is retried by the broker (with backoff) and dead-lettered
-// after the queue's delivery limit.
-package worker
+// Package amqpapi is the orders worker's message transport: it decodes the
+// deliveries of the orders.worker queue (eventsv1.QueueOrdersWorker) and
+// hands them to app.Worker. Undecodable or unexpected messages are
+// dead-lettered at once; everything else that fails is retried by the
+// broker (with backoff) and dead-lettered after the queue's delivery limit.
+package amqpapi
 
 import (
 	"context"
@@ -16,8 +16,15 @@ import (
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
-	"github.com/printfleet/printfleet/services/orders/internal/events"
 )
+
+// RoutingKeys are bound to the worker's queue: exactly the keys Handler
+// handles. The worker also consumes orders' own OrderCancelled to refund
+// paid orders off the request path.
+var RoutingKeys = []string{
+	eventsv1.KeyStockReserved, eventsv1.KeyStockRejected, eventsv1.KeyPrintFilesReady,
+	eventsv1.KeyMarketplacePushed, eventsv1.KeyOrderCancelled,
+}
 
 // Handler returns the amqp handler for the worker's queue.
 func Handler(w *app.Worker) amqp.Handler {
@@ -50,19 +57,19 @@ func decode(d amqp.Delivery, m proto.Message, orderID func() string) error {
 
 func handle(ctx context.Context, w *app.Worker, d amqp.Delivery) error {
 	switch d.Type {
-	case events.TypeStockReserved:
+	case eventsv1.KeyStockReserved:
 		var m eventsv1.StockReserved
 		if err := decode(d, &m, m.GetOrderId); err != nil {
 			return err
 		}
 		return w.StockReserved(ctx, d.ID, m.GetOrderId())
-	case events.TypeStockRejected:
+	case eventsv1.KeyStockRejected:
 		var m eventsv1.StockRejected
 		if err := decode(d, &m, m.GetOrderId); err != nil {
 			return err
 		}
 		return w.StockRejected(ctx, d.ID, m.GetOrderId(), m.GetReason(), m.GetVariantId())
-	case events.TypePrintFilesReady:
+	case eventsv1.KeyPrintFilesReady:
 		var m eventsv1.PrintFilesReady
 		if err := decode(d, &m, m.GetOrderId); err != nil {
 			return err
@@ -72,7 +79,7 @@ func handle(ctx context.Context, w *app.Worker, d amqp.Delivery) error {
 			files[f.GetItemId()] = f.GetPrintFileKey()
 		}
 		return w.PrintFilesReady(ctx, d.ID, m.GetOrderId(), files)
-	case events.TypeMarketplacePushed:
+	case eventsv1.KeyMarketplacePushed:
 		var m eventsv1.MarketplacePushed
 		if err := decode(d, &m, m.GetOrderId); err != nil {
 			return err
@@ -82,7 +89,7 @@ func handle(ctx context.Context, w *app.Worker, d amqp.Delivery) error {
 			Marketplace: m.GetMarketplace(), Succeeded: m.GetOutcome() == eventsv1.PushOutcome_PUSH_OUTCOME_SUCCEEDED,
 			Attempts: m.GetAttempts(), HTTPStatus: m.GetHttpStatus(), Message: m.GetMessage(), ReceiptKey: m.GetReceiptKey(),
 		})
-	case events.TypeOrderCancelled:
+	case eventsv1.KeyOrderCancelled:
 		var m eventsv1.OrderCancelled
 		if err := decode(d, &m, m.GetOrderId); err != nil {
 			return err
