@@ -1,4 +1,4 @@
-package worker
+package app
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +16,7 @@ const (
 	outcomeError    = "error"
 )
 
+// The names are what the dashboards and alerts under deploy/ query.
 var (
 	jobDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "printfleet_images_job_duration_seconds",

@@ -1,33 +1,38 @@
-package worker
+package amqpapi_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"runtime"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 
+	"github.com/printfleet/printfleet/workers/images/internal/amqpapi"
+	"github.com/printfleet/printfleet/workers/images/internal/app"
+	"github.com/printfleet/printfleet/workers/images/internal/domain"
+	"github.com/printfleet/printfleet/workers/images/internal/events"
 	"github.com/printfleet/printfleet/workers/images/internal/fixture"
 	"github.com/printfleet/printfleet/workers/images/internal/inspect"
+	"github.com/printfleet/printfleet/workers/images/internal/testenv"
 )
+
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 const (
-	designs = "designs"
-	renders = "renders"
+	designs = testenv.Designs
+	renders = testenv.Renders
 )
 
-func testOptions() Options {
-	return Options{
-		DesignsBucket: designs, RendersBucket: renders, Jobs: 2,
-		MaxBytes: 1 << 20, ThumbSize: 32, PreviewSize: 64, MockupSize: 96,
-	}
+// newHandlers is the worker's message side on in-memory storage and a
+// recording publisher, with the real use cases and event encoding between.
+func newHandlers(store *testenv.Blob, pub *testenv.Publisher) *amqpapi.Handlers {
+	return amqpapi.New(app.New(testenv.Options(), store, events.NewPublisher(pub), testenv.Discard))
 }
+
+const rejectionsTotal = "printfleet_images_rejections_total"
 
 var front = &eventsv1.PlacementSpec{PlacementId: "front", Name: "Front", WidthIn: 2, HeightIn: 2, MinDpi: 20, RecommendedDpi: 40}
 
@@ -54,57 +59,57 @@ func TestDesignVerdicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store, pub := newMemStore(), &memPub{}
-			w := New(testOptions(), store, pub, discard)
+			store, pub := testenv.NewBlob(), &testenv.Publisher{}
+			h := newHandlers(store, pub)
 			if tt.body != nil {
 				_ = store.Put(context.Background(), designs, "up/"+tt.name, tt.body, "")
 			}
 			var before float64
 			if tt.reason != "" {
-				before = testutil.ToFloat64(rejections.WithLabelValues(string(tt.reason)))
+				before = testenv.Counter(t, rejectionsTotal, "reason", string(tt.reason))
 			}
 			ev := &eventsv1.DesignUploaded{DesignId: "d-1", ObjectKey: "up/" + tt.name, Placements: tt.placements}
-			if err := w.HandleDesignUploaded(context.Background(), delivery(t, TypeDesignUploaded, ev)); err != nil {
+			if err := h.DesignUploaded(context.Background(), testenv.Delivery(t, eventsv1.KeyDesignUploaded, ev)); err != nil {
 				t.Fatalf("handle: %v", err)
 			}
-			msgs := pub.all()
-			if len(msgs) != 1 || msgs[0].Type != TypeDesignProcessed {
+			msgs := pub.All()
+			if len(msgs) != 1 || msgs[0].Type != eventsv1.KeyDesignProcessed {
 				t.Fatalf("published %v, want one DesignProcessed", msgs)
 			}
-			got := unmarshal(t, msgs[0].Body, &eventsv1.DesignProcessed{})
+			got := testenv.Unmarshal(t, msgs[0].Body, &eventsv1.DesignProcessed{})
 			if got.GetVerdict() != tt.verdict || got.GetDesignId() != "d-1" {
 				t.Fatalf("verdict %s for %s, want %s (problems %q)", got.GetVerdict(), got.GetDesignId(), tt.verdict, got.GetProblems())
 			}
 			if tt.problem != "" && !strings.Contains(strings.Join(got.GetProblems(), "|"), tt.problem) {
 				t.Errorf("problems %q, want one mentioning %q", got.GetProblems(), tt.problem)
 			}
-			rep, ok := store.object(renders, got.GetReportKey())
-			if !ok || rep.contentType != "application/json" {
+			rep, ok := store.Object(renders, got.GetReportKey())
+			if !ok || rep.ContentType != "application/json" {
 				t.Fatalf("no JSON report at %q", got.GetReportKey())
 			}
-			var report Report
-			if err := json.Unmarshal(rep.body, &report); err != nil {
+			var report domain.Report
+			if err := json.Unmarshal(rep.Body, &report); err != nil {
 				t.Fatal(err)
 			}
 			if tt.reason != "" {
-				if report.Reason != string(tt.reason) || report.Verdict != "rejected" {
+				if report.Reason != string(tt.reason) || report.Verdict != domain.VerdictRejected {
 					t.Errorf("report verdict %q reason %q, want rejected %s", report.Verdict, report.Reason, tt.reason)
 				}
-				if d := testutil.ToFloat64(rejections.WithLabelValues(string(tt.reason))) - before; d != 1 {
+				if d := testenv.Counter(t, rejectionsTotal, "reason", string(tt.reason)) - before; d != 1 {
 					t.Errorf("rejections_total{reason=%s} grew by %v, want 1", tt.reason, d)
 				}
-				if got.GetMasterKey() != "" || len(store.keys()) != map[bool]int{true: 1, false: 2}[tt.body == nil] {
-					t.Errorf("a rejection wrote %v, want only the report", store.keys())
+				if got.GetMasterKey() != "" || len(store.Keys()) != map[bool]int{true: 1, false: 2}[tt.body == nil] {
+					t.Errorf("a rejection wrote %v, want only the report", store.Keys())
 				}
 				return
 			}
 			for key, ct := range map[string]string{got.GetMasterKey(): "image/png", got.GetThumbnailKey(): "image/webp", got.GetPreviewKey(): "image/webp"} {
-				o, ok := store.object(renders, key)
-				if !ok || o.contentType != ct {
-					t.Errorf("output %q: stored=%v content type %q, want %q", key, ok, o.contentType, ct)
+				o, ok := store.Object(renders, key)
+				if !ok || o.ContentType != ct {
+					t.Errorf("output %q: stored=%v content type %q, want %q", key, ok, o.ContentType, ct)
 					continue
 				}
-				if _, err := inspect.Check(o.body, inspect.DefaultLimits); err != nil {
+				if _, err := inspect.Check(o.Body, inspect.DefaultLimits); err != nil {
 					t.Errorf("output %q does not pass inspection: %v", key, err)
 				}
 			}
@@ -121,15 +126,15 @@ func TestDesignVerdicts(t *testing.T) {
 // The rotated JPEG reports its oriented size; placements get verdicts.
 func TestDesignProcessedFields(t *testing.T) {
 	t.Parallel()
-	store, pub := newMemStore(), &memPub{}
-	w := New(testOptions(), store, pub, discard)
+	store, pub := testenv.NewBlob(), &testenv.Publisher{}
+	h := newHandlers(store, pub)
 	_ = store.Put(context.Background(), designs, "a.jpg", fixture.JPEG(90, 60, 6), "")
 	back := &eventsv1.PlacementSpec{PlacementId: "back", Name: "Back", WidthIn: 3, HeightIn: 3, MinDpi: 25, RecommendedDpi: 30}
 	ev := &eventsv1.DesignUploaded{DesignId: "d-2", ObjectKey: "a.jpg", Placements: []*eventsv1.PlacementSpec{front, back}}
-	if err := w.HandleDesignUploaded(context.Background(), delivery(t, TypeDesignUploaded, ev)); err != nil {
+	if err := h.DesignUploaded(context.Background(), testenv.Delivery(t, eventsv1.KeyDesignUploaded, ev)); err != nil {
 		t.Fatal(err)
 	}
-	got := unmarshal(t, pub.all()[0].Body, &eventsv1.DesignProcessed{})
+	got := testenv.Unmarshal(t, pub.All()[0].Body, &eventsv1.DesignProcessed{})
 	if got.GetFormat() != "jpeg" || got.GetWidthPx() != 60 || got.GetHeightPx() != 90 || got.GetHasAlpha() {
 		t.Errorf("format %s %dx%d alpha %v, want jpeg 60x90 (oriented) no alpha", got.GetFormat(), got.GetWidthPx(), got.GetHeightPx(), got.GetHasAlpha())
 	}
@@ -150,51 +155,28 @@ func TestDesignProcessedFields(t *testing.T) {
 	}
 }
 
-// The worker's whole design path on a 100,000×100,000 bomb: rejected, and
-// resident memory grows by less than 50 MB.
-func TestBombThroughWorkerKeepsRSSFlat(t *testing.T) {
-	store, pub := newMemStore(), &memPub{}
-	w := New(testOptions(), store, pub, discard)
-	_ = store.Put(context.Background(), designs, "bomb.png", fixture.PNGBomb(100_000, 100_000), "")
-	ev := &eventsv1.DesignUploaded{DesignId: "bomb", ObjectKey: "bomb.png"}
-	runtime.GC()
-	before := rssKB(t)
-	out, err := w.ProcessDesign(context.Background(), designs, ev)
-	after := rssKB(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("RSS %d kB -> %d kB (%+d kB)", before, after, after-before)
-	if out.GetVerdict() != eventsv1.DesignVerdict_DESIGN_VERDICT_REJECTED {
-		t.Fatalf("bomb verdict %s", out.GetVerdict())
-	}
-	if grow := after - before; grow > 50*1024 {
-		t.Errorf("RSS grew by %d kB, want < 50 MB", grow)
-	}
-}
-
 func TestInfrastructureFailuresAreRetried(t *testing.T) {
 	t.Parallel()
 	png := fixture.PNG(40, 40, false)
 	tests := []struct {
 		name  string
-		setup func(*memStore, *memPub)
+		setup func(*testenv.Blob, *testenv.Publisher)
 	}{
-		{"S3 get fails", func(s *memStore, _ *memPub) { s.getErr = errBoom }},
-		{"S3 put fails", func(s *memStore, _ *memPub) { s.putErr = errBoom }},
-		{"broker refuses", func(_ *memStore, p *memPub) { p.err = errBoom }},
+		{"S3 get fails", func(s *testenv.Blob, _ *testenv.Publisher) { s.FailGets(testenv.ErrBoom) }},
+		{"S3 put fails", func(s *testenv.Blob, _ *testenv.Publisher) { s.FailPuts(testenv.ErrBoom) }},
+		{"broker refuses", func(_ *testenv.Blob, p *testenv.Publisher) { p.Fail(testenv.ErrBoom) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store, pub := newMemStore(), &memPub{}
+			store, pub := testenv.NewBlob(), &testenv.Publisher{}
 			_ = store.Put(context.Background(), designs, "x.png", png, "")
 			tt.setup(store, pub)
-			w := New(testOptions(), store, pub, discard)
-			err := w.HandleDesignUploaded(context.Background(), delivery(t, TypeDesignUploaded, &eventsv1.DesignUploaded{DesignId: "d", ObjectKey: "x.png"}))
-			if !errors.Is(err, errBoom) || amqp.IsPermanent(err) {
+			h := newHandlers(store, pub)
+			err := h.DesignUploaded(context.Background(), testenv.Delivery(t, eventsv1.KeyDesignUploaded, &eventsv1.DesignUploaded{DesignId: "d", ObjectKey: "x.png"}))
+			if !errors.Is(err, testenv.ErrBoom) || amqp.IsPermanent(err) {
 				t.Errorf("err = %v, want the retryable cause", err)
 			}
-			if n := len(pub.all()); n != 0 {
+			if n := len(pub.All()); n != 0 {
 				t.Errorf("published %d events after a failure", n)
 			}
 		})
@@ -203,21 +185,21 @@ func TestInfrastructureFailuresAreRetried(t *testing.T) {
 
 func TestMalformedEventsGoToTheDLQ(t *testing.T) {
 	t.Parallel()
-	w := New(testOptions(), newMemStore(), &memPub{}, discard)
+	h := newHandlers(testenv.NewBlob(), &testenv.Publisher{})
 	tests := map[string]amqp.Delivery{
 		"not protobuf":    {ID: "1", Body: []byte{0xFF, 0xFF, 0xFF}},
-		"path in the id":  delivery(t, TypeDesignUploaded, &eventsv1.DesignUploaded{DesignId: "../etc", ObjectKey: "k"}),
-		"no key":          delivery(t, TypeDesignUploaded, &eventsv1.DesignUploaded{DesignId: "d"}),
-		"foreign bucket":  delivery(t, TypeDesignUploaded, &eventsv1.DesignUploaded{DesignId: "d", Bucket: "someone-elses", ObjectKey: "k"}),
-		"empty design id": delivery(t, TypeDesignUploaded, &eventsv1.DesignUploaded{ObjectKey: "k"}),
+		"path in the id":  testenv.Delivery(t, eventsv1.KeyDesignUploaded, &eventsv1.DesignUploaded{DesignId: "../etc", ObjectKey: "k"}),
+		"no key":          testenv.Delivery(t, eventsv1.KeyDesignUploaded, &eventsv1.DesignUploaded{DesignId: "d"}),
+		"foreign bucket":  testenv.Delivery(t, eventsv1.KeyDesignUploaded, &eventsv1.DesignUploaded{DesignId: "d", Bucket: "someone-elses", ObjectKey: "k"}),
+		"empty design id": testenv.Delivery(t, eventsv1.KeyDesignUploaded, &eventsv1.DesignUploaded{ObjectKey: "k"}),
 	}
 	for name, d := range tests {
-		if err := w.HandleDesignUploaded(context.Background(), d); !amqp.IsPermanent(err) {
+		if err := h.DesignUploaded(context.Background(), d); !amqp.IsPermanent(err) {
 			t.Errorf("%s: err = %v, want permanent", name, err)
 		}
 	}
-	bad := delivery(t, TypeOrderPaid, &eventsv1.OrderPaid{OrderId: "o/1"})
-	if err := w.HandleOrderPaid(context.Background(), bad); !amqp.IsPermanent(err) {
+	bad := testenv.Delivery(t, eventsv1.KeyOrderPaid, &eventsv1.OrderPaid{OrderId: "o/1"})
+	if err := h.OrderPaid(context.Background(), bad); !amqp.IsPermanent(err) {
 		t.Errorf("order id with a slash: err = %v, want permanent", err)
 	}
 }
@@ -226,24 +208,24 @@ func TestMalformedEventsGoToTheDLQ(t *testing.T) {
 // rewrites identical objects.
 func TestRedeliveryIsIdempotent(t *testing.T) {
 	t.Parallel()
-	store, pub := newMemStore(), &memPub{}
-	w := New(testOptions(), store, pub, discard)
+	store, pub := testenv.NewBlob(), &testenv.Publisher{}
+	h := newHandlers(store, pub)
 	_ = store.Put(context.Background(), designs, "x.png", fixture.PNG(50, 40, true), "")
-	d := delivery(t, TypeDesignUploaded, &eventsv1.DesignUploaded{DesignId: "d", ObjectKey: "x.png"})
+	d := testenv.Delivery(t, eventsv1.KeyDesignUploaded, &eventsv1.DesignUploaded{DesignId: "d", ObjectKey: "x.png"})
 	snapshot := func() map[string]string {
 		out := map[string]string{}
-		for _, k := range store.keys() {
-			o, _ := store.object(strings.SplitN(k, "/", 2)[0], strings.SplitN(k, "/", 2)[1])
-			out[k] = string(o.body)
+		for _, k := range store.Keys() {
+			o, _ := store.Object(strings.SplitN(k, "/", 2)[0], strings.SplitN(k, "/", 2)[1])
+			out[k] = string(o.Body)
 		}
 		return out
 	}
-	if err := w.HandleDesignUploaded(context.Background(), d); err != nil {
+	if err := h.DesignUploaded(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	first := snapshot()
 	d.Redelivered, d.Attempt = true, 2
-	if err := w.HandleDesignUploaded(context.Background(), d); err != nil {
+	if err := h.DesignUploaded(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 	second := snapshot()
@@ -255,7 +237,7 @@ func TestRedeliveryIsIdempotent(t *testing.T) {
 			t.Errorf("%s changed on redelivery", k)
 		}
 	}
-	msgs := pub.all()
+	msgs := pub.All()
 	if len(msgs) != 2 || msgs[0].ID != msgs[1].ID || string(msgs[0].Body) != string(msgs[1].Body) {
 		t.Errorf("redelivery published %d messages, ids %q: want the same id and body twice", len(msgs), []string{msgs[0].ID, msgs[len(msgs)-1].ID})
 	}
@@ -263,8 +245,8 @@ func TestRedeliveryIsIdempotent(t *testing.T) {
 
 func TestOrderPaidRendersPrintFiles(t *testing.T) {
 	t.Parallel()
-	store, pub := newMemStore(), &memPub{}
-	w := New(testOptions(), store, pub, discard)
+	store, pub := testenv.NewBlob(), &testenv.Publisher{}
+	h := newHandlers(store, pub)
 	_ = store.Put(context.Background(), renders, "designs/d/abc/master.png", fixture.PNG(80, 40, true), "image/png")
 	_ = store.Put(context.Background(), renders, "products/tee.png", fixture.PNG(120, 150, false), "image/png")
 	pl := &eventsv1.PlacementSpec{PlacementId: "front", WidthIn: 2.5, HeightIn: 3, MinDpi: 20, RecommendedDpi: 40}
@@ -273,14 +255,14 @@ func TestOrderPaidRendersPrintFiles(t *testing.T) {
 		{ItemId: "i-2", DesignId: "d", DesignKey: "designs/d/abc/master.png", Placement: pl, ProductImageKey: "products/missing.png"},
 		{ItemId: "i-3"}, // a blank item: nothing to print
 	}}
-	if err := w.HandleOrderPaid(context.Background(), delivery(t, TypeOrderPaid, ev)); err != nil {
+	if err := h.OrderPaid(context.Background(), testenv.Delivery(t, eventsv1.KeyOrderPaid, ev)); err != nil {
 		t.Fatal(err)
 	}
-	msgs := pub.all()
-	if len(msgs) != 1 || msgs[0].Type != TypePrintFilesReady {
+	msgs := pub.All()
+	if len(msgs) != 1 || msgs[0].Type != eventsv1.KeyPrintFilesReady {
 		t.Fatalf("published %v", msgs)
 	}
-	got := unmarshal(t, msgs[0].Body, &eventsv1.PrintFilesReady{})
+	got := testenv.Unmarshal(t, msgs[0].Body, &eventsv1.PrintFilesReady{})
 	if got.GetOrderId() != "o-1" || len(got.GetFiles()) != 2 {
 		t.Fatalf("PrintFilesReady %v, want 2 files for o-1", got)
 	}
@@ -288,19 +270,19 @@ func TestOrderPaidRendersPrintFiles(t *testing.T) {
 		if f.GetWidthPx() != 100 || f.GetHeightPx() != 120 || f.GetDpi() != 40 {
 			t.Errorf("%s: %dx%d at %d DPI, want 100x120 at 40", f.GetItemId(), f.GetWidthPx(), f.GetHeightPx(), f.GetDpi())
 		}
-		pf, ok := store.object(renders, f.GetPrintFileKey())
-		if !ok || pf.contentType != "image/png" {
+		pf, ok := store.Object(renders, f.GetPrintFileKey())
+		if !ok || pf.ContentType != "image/png" {
 			t.Fatalf("print file %q missing", f.GetPrintFileKey())
 		}
-		hdr, err := inspect.Check(pf.body, inspect.DefaultLimits)
+		hdr, err := inspect.Check(pf.Body, inspect.DefaultLimits)
 		if err != nil || hdr.Width != 100 || hdr.Height != 120 || !hdr.HasAlpha {
 			t.Errorf("print file %+v (%v), want 100x120 with alpha", hdr, err)
 		}
-		mk, ok := store.object(renders, f.GetMockupKey())
-		if !ok || mk.contentType != "image/jpeg" {
+		mk, ok := store.Object(renders, f.GetMockupKey())
+		if !ok || mk.ContentType != "image/jpeg" {
 			t.Fatalf("mockup %q missing", f.GetMockupKey())
 		}
-		if hdr, err := inspect.Check(mk.body, inspect.DefaultLimits); err != nil || hdr.Format != inspect.JPEG {
+		if hdr, err := inspect.Check(mk.Body, inspect.DefaultLimits); err != nil || hdr.Format != inspect.JPEG {
 			t.Errorf("mockup %+v (%v)", hdr, err)
 		}
 	}
@@ -310,7 +292,7 @@ func TestOrderPaidRendersPrintFiles(t *testing.T) {
 
 	// A missing design master cannot be fixed by retrying.
 	ev.RenderItems[0].DesignKey = "designs/gone/master.png"
-	if err := w.HandleOrderPaid(context.Background(), delivery(t, TypeOrderPaid, ev)); !amqp.IsPermanent(err) {
+	if err := h.OrderPaid(context.Background(), testenv.Delivery(t, eventsv1.KeyOrderPaid, ev)); !amqp.IsPermanent(err) {
 		t.Errorf("missing master: err = %v, want permanent", err)
 	}
 }
