@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/printfleet/printfleet/platform/run"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/catalog/internal/demo"
 )
 
@@ -31,7 +32,7 @@ func TestSeedDemoIsIdempotentAndRebuildProjectsIt(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM variants`); n != nv {
 		t.Fatalf("variants = %d, want %d", n, nv)
 	}
-	if n := e.count(`SELECT count(*) FROM outbox WHERE type = 'catalog.product_changed.v1'`); n != len(want) {
+	if n := e.events(eventsv1.KeyProductChanged); n != len(want) {
 		t.Fatalf("ProductChanged events = %d, want one per product (%d): a second seed must write nothing", n, len(want))
 	}
 	// The ids are the documented ones.

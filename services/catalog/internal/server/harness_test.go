@@ -32,7 +32,7 @@ import (
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/s3"
-	"github.com/printfleet/printfleet/services/catalog/internal/consumers"
+	"github.com/printfleet/printfleet/services/catalog/internal/amqpapi"
 	pgstore "github.com/printfleet/printfleet/services/catalog/internal/store/postgres"
 )
 
@@ -195,11 +195,11 @@ func (e *env) start(a *App, roles ...string) (stop func()) {
 		q, keys := "", []string(nil)
 		switch r {
 		case RoleStock:
-			q, keys = e.queues.Stock, consumers.StockKeys
+			q, keys = e.queues.Stock, amqpapi.StockKeys
 		case RoleProjector:
-			q, keys = e.queues.Projector, consumers.ProjectorKeys
+			q, keys = e.queues.Projector, amqpapi.ProjectorKeys
 		case RoleDesigns:
-			q, keys = e.queues.Designs, consumers.DesignKeys
+			q, keys = e.queues.Designs, amqpapi.DesignKeys
 		}
 		if q != "" {
 			if err := e.conn.DeclareQueue(context.Background(), q, keys...); err != nil {
@@ -249,7 +249,10 @@ func (e *env) as(sub string, roles ...string) context.Context {
 	return principal.With(context.Background(), principal.Principal{Subject: sub, Roles: roles})
 }
 
-func (e *env) admin() context.Context { return e.as("admin-1", principal.RoleAdmin) }
+func (e *env) admin() context.Context { return e.as(adminCaller.Subject, adminCaller.Roles...) }
+
+// adminCaller is the admin the tests call use cases as.
+var adminCaller = principal.Principal{Subject: "admin-1", Roles: []string{principal.RoleAdmin}}
 
 // eventually polls cond until it holds or the timeout passes.
 func (e *env) eventually(timeout time.Duration, what string, cond func() (bool, string)) {
@@ -274,6 +277,18 @@ func (e *env) count(sql string, args ...any) int {
 		e.t.Fatalf("%s: %v", sql, err)
 	}
 	return n
+}
+
+// events counts the outbox rows of one routing key (eventsv1.Key…).
+func (e *env) events(key string) int {
+	e.t.Helper()
+	return e.count(`SELECT count(*) FROM outbox WHERE type = $1`, key)
+}
+
+// inboxed counts the messages one consumer (eventsv1.Queue…) recorded.
+func (e *env) inboxed(consumer string) int {
+	e.t.Helper()
+	return e.count(`SELECT count(*) FROM processed_messages WHERE consumer = $1`, consumer)
 }
 
 // publisher publishes test messages on the test's exchange.

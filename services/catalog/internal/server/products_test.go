@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 
 	"github.com/printfleet/printfleet/platform/postgres"
@@ -152,7 +153,7 @@ func TestProductWritesNeedAdmin(t *testing.T) {
 	if status.Code(err) != codes.Aborted {
 		t.Fatalf("stale version: %v, want ABORTED", err)
 	}
-	if n := e.count(`SELECT count(*) FROM outbox WHERE type = 'catalog.product_changed.v1'`); n != 2 {
+	if n := e.events(eventsv1.KeyProductChanged); n != 2 {
 		t.Fatalf("ProductChanged events = %d, want 2 (create + one update)", n)
 	}
 }
@@ -355,7 +356,7 @@ func TestGetVariantsIsOneRoundTrip(t *testing.T) {
 func TestRedisDownDegradesToPostgreSQL(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	p, err := e.app.Catalog.CreateProduct(e.admin(), domainProduct(4))
+	p, err := e.app.Catalog.CreateProduct(context.Background(), adminCaller, domainProduct(4))
 	if err != nil {
 		t.Fatal(err)
 	}

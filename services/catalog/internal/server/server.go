@@ -21,6 +21,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
@@ -31,10 +32,10 @@ import (
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/run"
 	"github.com/printfleet/printfleet/platform/s3"
+	"github.com/printfleet/printfleet/services/catalog/internal/amqpapi"
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
-	"github.com/printfleet/printfleet/services/catalog/internal/consumers"
+	"github.com/printfleet/printfleet/services/catalog/internal/blob"
 	"github.com/printfleet/printfleet/services/catalog/internal/grpcapi"
-	"github.com/printfleet/printfleet/services/catalog/internal/objects"
 	"github.com/printfleet/printfleet/services/catalog/internal/projection"
 	"github.com/printfleet/printfleet/services/catalog/internal/secret"
 	pgstore "github.com/printfleet/printfleet/services/catalog/internal/store/postgres"
@@ -111,7 +112,7 @@ type Deps struct {
 type Queues struct{ Stock, Projector, Designs string }
 
 // DefaultQueues are the fleet's queue names.
-var DefaultQueues = Queues{Stock: app.ConsumerStock, Projector: app.ConsumerProjector, Designs: app.ConsumerDesigns}
+var DefaultQueues = Queues{Stock: eventsv1.QueueCatalogStock, Projector: eventsv1.QueueCatalogProjector, Designs: eventsv1.QueueCatalogDesigns}
 
 // App is the wired catalog.
 type App struct {
@@ -119,6 +120,7 @@ type App struct {
 	Proj      *projection.Store
 	Catalog   *app.Catalog
 	Designs   *app.Designs
+	Results   *app.DesignResults
 	Stores    *app.Stores
 	Stock     *app.Stock
 	Projector *app.Projector
@@ -142,11 +144,12 @@ func Build(cfg Config, d Deps) (*App, error) {
 		Stores:    app.NewStores(store, box),
 		Stock:     app.NewStock(store, d.Log),
 		Projector: app.NewProjector(store, proj, d.Log),
+		Results:   app.NewDesignResults(store, d.Log),
 	}
 	if d.S3 != nil {
-		a.Designs = app.NewDesigns(store, objects.New(d.S3, d.Presigner), app.DesignsConfig{
+		a.Designs = app.NewDesigns(store, blob.New(d.S3, d.Presigner), app.DesignsConfig{
 			Bucket: cfg.DesignsBucket, RendersBucket: cfg.RendersBucket, KeyPrefix: cfg.DesignPrefix, UploadTTL: cfg.UploadTTL,
-		}, d.Log)
+		})
 	}
 	return a, nil
 }
@@ -220,12 +223,12 @@ func (a *App) Run(ctx context.Context, o RunOptions) error {
 					}
 				}
 				return amqp.Consume(ctx, a.deps.AMQP, amqp.ConsumerConfig{Queue: o.Queues.Projector,
-					RoutingKeys: consumers.ProjectorKeys, Handler: consumers.Projector(a.Projector)})
+					RoutingKeys: amqpapi.ProjectorKeys, Handler: amqpapi.Projector(a.Projector)})
 			})
 		case RoleStock:
 			start(role, func(ctx context.Context) error {
 				return amqp.Consume(ctx, a.deps.AMQP, amqp.ConsumerConfig{Queue: o.Queues.Stock,
-					RoutingKeys: consumers.StockKeys, Handler: consumers.Stock(a.Stock)})
+					RoutingKeys: amqpapi.StockKeys, Handler: amqpapi.Stock(a.Stock)})
 			})
 		case RoleDesigns:
 			if a.Designs == nil {
@@ -233,7 +236,7 @@ func (a *App) Run(ctx context.Context, o RunOptions) error {
 			}
 			start(role, func(ctx context.Context) error {
 				return amqp.Consume(ctx, a.deps.AMQP, amqp.ConsumerConfig{Queue: o.Queues.Designs,
-					RoutingKeys: consumers.DesignKeys, Handler: consumers.Designs(a.Designs)})
+					RoutingKeys: amqpapi.DesignKeys, Handler: amqpapi.Designs(a.Results)})
 			})
 		default:
 			return fmt.Errorf("unknown role %q (want some of %s)", role, strings.Join(AllRoles, ","))
