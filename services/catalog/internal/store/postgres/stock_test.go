@@ -77,7 +77,10 @@ func TestReservationReservesAndReleasesOnce(t *testing.T) {
 	release := func() (bool, []string) {
 		var released bool
 		var restocked []string
-		inTx(t, s, func(ctx context.Context, tx app.Tx) (err error) { released, restocked, err = tx.Release(ctx, "order-1"); return err })
+		inTx(t, s, func(ctx context.Context, tx app.Tx) (err error) {
+			released, restocked, err = tx.Release(ctx, "order-1")
+			return err
+		})
 		return released, restocked
 	}
 	if released, restocked := release(); !released || !slices.Equal(restocked, []string{p.ID}) {
