@@ -60,7 +60,7 @@ func postUpload(t *testing.T, url string, fields map[string]string, override map
 func TestDesignUploadIsCappedAndProcessed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI, RoleRelay, RoleDesigns)
+	e.start(e.app, partAPI, partRelay, partDesigns)
 	ctx := context.Background()
 	active, err := e.app.Catalog.CreateProduct(ctx, adminCaller, domainProduct(5))
 	if err != nil {

@@ -52,7 +52,7 @@ func fieldsOf(err error) string {
 func TestWarmProjectionReadsSendNoQueries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	var ids []string
 	for i := range 3 {
 		p, err := e.client.CreateProduct(e.admin(), &catalogv1.CreateProductRequest{Product: newProduct(i, int64(i))})
@@ -129,7 +129,7 @@ func TestWarmProjectionReadsSendNoQueries(t *testing.T) {
 func TestProductWritesNeedAdmin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	_, err := e.client.CreateProduct(e.as("u1"), &catalogv1.CreateProductRequest{Product: newProduct(1, 1)})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("user create: %v, want PERMISSION_DENIED", err)
@@ -161,7 +161,7 @@ func TestProductWritesNeedAdmin(t *testing.T) {
 func TestBadInputIsInvalidArgumentNamingTheFieldAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	mut := func(f func(p *catalogv1.Product)) *catalogv1.Product { p := newProduct(1, 5); f(p); return p }
 	cases := []struct {
 		name  string
@@ -269,7 +269,7 @@ func TestBadInputIsInvalidArgumentNamingTheFieldAndWritesNothing(t *testing.T) {
 func TestUpdateVariantsAndPlacementsAndStockProjection(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	ctx := e.admin()
 	p, err := e.client.CreateProduct(ctx, &catalogv1.CreateProductRequest{Product: newProduct(7, 5)})
 	if err != nil {
@@ -324,7 +324,7 @@ func TestUpdateVariantsAndPlacementsAndStockProjection(t *testing.T) {
 func TestGetVariantsIsOneRoundTrip(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	p, err := e.client.CreateProduct(e.admin(), &catalogv1.CreateProductRequest{Product: newProduct(3, 9)})
 	if err != nil {
 		t.Fatal(err)
@@ -366,7 +366,7 @@ func TestRedisDownDegradesToPostgreSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dead.Close()
-	a, err := Build(e.cfg, Deps{DB: &postgres.DB{Primary: e.pool}, Redis: dead, Signer: e.signer, Log: e.log})
+	a, err := Build(Deps{DB: &postgres.DB{Primary: e.pool}, Redis: dead, Signer: e.signer, Log: e.log}, e.cfg.options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,13 +49,13 @@ func (e *env) converged() (bool, string) {
 func TestProjectorKilledMidStreamConvergesAfterRestartAndRebuild(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleRelay)
+	e.start(e.app, partRelay)
 
 	// The projector runs in its own "process" with its own connection, so it
 	// can be killed: the connection drops with deliveries unacked.
 	runProjector := func() (kill func()) {
 		conn := e.dial()
-		a, err := Build(e.cfg, Deps{DB: &postgres.DB{Primary: e.pool}, Redis: e.rdb, AMQP: conn, Signer: e.signer, Log: e.log})
+		a, err := Build(Deps{DB: &postgres.DB{Primary: e.pool}, Redis: e.rdb, AMQP: conn, Log: e.log}, Options{RedisPrefix: e.prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func TestProjectorKilledMidStreamConvergesAfterRestartAndRebuild(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			_ = a.Run(ctx, RunOptions{Roles: []string{RoleProjector}, Queues: e.queues}) // a killed consumer reports the lost connection
+			_ = runLoops(ctx, a.projectorLoop(e.queues.Projector)) // a killed consumer reports the lost connection
 		}()
 		return func() { conn.Close(); cancel(); <-done }
 	}

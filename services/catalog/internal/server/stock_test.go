@@ -106,7 +106,7 @@ func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) 
 		t.Fatal(err)
 	}
 	vid := p.Variants[0].ID
-	e.start(e.app, RoleStock, RoleRelay, RoleProjector, RoleAPI)
+	e.start(e.app, partStock, partRelay, partProjector, partAPI)
 	// Something must be bound to what the catalog publishes (mandatory).
 	ctx := context.Background()
 	if err := e.conn.DeclareQueue(ctx, e.broker.Queue("orders-worker"), eventsv1.KeyStockReserved, eventsv1.KeyStockRejected, eventsv1.KeyStockReleased); err != nil {
@@ -197,7 +197,7 @@ func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) 
 func TestMalformedStockMessageGoesToTheDLQ(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleStock)
+	e.start(e.app, partStock)
 	e.publish(amqp.Message{ID: uuid.NewString(), Type: eventsv1.KeyOrderPlaced, Body: []byte{0xff, 0xff, 0xff}})
 	e.eventually(10*time.Second, "dead-lettered", func() (bool, string) {
 		n, err := e.conn.QueueDepth(context.Background(), amqp.DLQName(e.queues.Stock))
