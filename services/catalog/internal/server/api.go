@@ -46,17 +46,12 @@ func ServeAPI(ctx context.Context, p *run.Process) error {
 	if err != nil {
 		return fmt.Errorf("PRINTFLEET_INTERNAL_SECRET: %w", err)
 	}
-	db, rdb, closeStores, err := openStores(ctx, p, cfg.Common)
+	d, closeAll, err := open(ctx, p, cfg.Common, &cfg.AMQP)
 	if err != nil {
 		return err
 	}
-	defer closeStores()
-	conn, err := dialAMQP(ctx, p, cfg.AMQP)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	d := Deps{DB: db, Redis: rdb, AMQP: conn, Signer: signer, Log: p.Log}
+	defer closeAll()
+	d.Signer = signer
 	if d.S3, err = s3.New(cfg.S3); err != nil {
 		return err
 	}

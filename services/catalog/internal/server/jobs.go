@@ -23,16 +23,16 @@ func openJob(ctx context.Context, p *run.Process) (*App, func(), error) {
 	if err := load(ctx, p, &cfg, commonDefaults); err != nil {
 		return nil, nil, err
 	}
-	db, rdb, closeStores, err := openStores(ctx, p, cfg.Common)
+	d, closeAll, err := open(ctx, p, cfg.Common, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := Build(Deps{DB: db, Redis: rdb, Log: p.Log}, Options{RedisPrefix: cfg.RedisPrefix})
+	a, err := Build(d, Options{RedisPrefix: cfg.RedisPrefix})
 	if err != nil {
-		closeStores()
+		closeAll()
 		return nil, nil, err
 	}
-	return a, closeStores, nil
+	return a, closeAll, nil
 }
 
 // ServeRebuildProjections is cmd/catalog-rebuild-projections: it rebuilds

@@ -113,32 +113,34 @@ func Build(d Deps, o Options) (*App, error) {
 	return a, nil
 }
 
-// openStores opens PostgreSQL (migrating it) and Redis. Redis is not a
-// readiness check: without it reads degrade to PostgreSQL.
-func openStores(ctx context.Context, p *run.Process, c Common) (*postgres.DB, goredis.UniversalClient, func(), error) {
+// open connects what a process uses: PostgreSQL (migrating it), Redis and,
+// when mq is not nil, the broker. Redis is not a readiness check: without
+// it reads degrade to PostgreSQL. The broker is dialled until it answers or
+// the process stops, so a catalog started while RabbitMQ is down waits, not
+// ready, instead of exiting.
+func open(ctx context.Context, p *run.Process, c Common, mq *amqp.Config) (Deps, func(), error) {
+	d := Deps{Log: p.Log}
 	db, err := postgres.Open(ctx, c.PG, pgstore.Migrations, p.Log)
 	if err != nil {
-		return nil, nil, nil, err
+		return d, nil, err
 	}
 	rdb, err := redis.New(c.Redis)
 	if err != nil {
 		db.Close()
-		return nil, nil, nil, err
+		return d, nil, err
 	}
+	closeAll := func() { _ = rdb.Close(); db.Close() }
 	p.AddCheck("postgres", db.Ready)
-	return db, rdb, func() { _ = rdb.Close(); db.Close() }, nil
-}
-
-// dialAMQP connects to the broker. It retries until it succeeds or the
-// process stops: a catalog started while the broker is down waits, not
-// ready, instead of exiting.
-func dialAMQP(ctx context.Context, p *run.Process, c amqp.Config) (*amqp.Conn, error) {
-	conn, err := amqp.Dial(ctx, c, p.Log)
-	if err != nil {
-		return nil, err
+	d.DB, d.Redis = db, rdb
+	if mq == nil {
+		return d, closeAll, nil
 	}
-	p.AddCheck("amqp", conn.Ready)
-	return conn, nil
+	if d.AMQP, err = amqp.Dial(ctx, *mq, p.Log); err != nil {
+		closeAll()
+		return d, nil, err
+	}
+	p.AddCheck("amqp", d.AMQP.Ready)
+	return d, func() { _ = d.AMQP.Close(); closeAll() }, nil
 }
 
 func ignoreCanceled(err error) error {

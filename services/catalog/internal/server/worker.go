@@ -45,17 +45,12 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 	if err := load(ctx, p, &cfg, workerDefaults); err != nil {
 		return err
 	}
-	db, rdb, closeStores, err := openStores(ctx, p, cfg.Common)
+	d, closeAll, err := open(ctx, p, cfg.Common, &cfg.AMQP)
 	if err != nil {
 		return err
 	}
-	defer closeStores()
-	conn, err := dialAMQP(ctx, p, cfg.AMQP)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	a, err := Build(Deps{DB: db, Redis: rdb, AMQP: conn, Log: p.Log}, Options{RedisPrefix: cfg.RedisPrefix})
+	defer closeAll()
+	a, err := Build(d, Options{RedisPrefix: cfg.RedisPrefix})
 	if err != nil {
 		return err
 	}
