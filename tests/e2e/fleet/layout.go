@@ -99,6 +99,8 @@ func (l Layout) Packages() []string {
 		"./services/orders/cmd/orders",
 		"./services/orders/cmd/orders-worker",
 		"./services/catalog/cmd/catalog",
+		"./services/catalog/cmd/catalog-worker",
+		"./services/catalog/cmd/catalog-seed-demo",
 		"./services/pricing/cmd/pricing",
 		"./workers/images/cmd/images",
 		"./workers/marketplace/cmd/marketplace",
@@ -161,6 +163,10 @@ func (l Layout) procs() []Proc {
 		svc("catalog", 9102, 9202, map[string]string{
 			"PRINTFLEET_CATALOG_CREDENTIALS_KEY": l.CredentialsKey,
 		}),
+		{Name: "catalog-worker", Env: map[string]string{
+			"PRINTFLEET_ADMIN_ADDR": l.addr(9208),
+			"PRINTFLEET_PG_URL":     l.PGURL("catalog"),
+		}, Admin: l.addr(9208)},
 		svc("orders", 9101, 9201, map[string]string{
 			"PRINTFLEET_PAYMENT_URL":     l.PaymentURL(),
 			"PRINTFLEET_PAYMENT_API_KEY": l.PaymentAPIKey,
@@ -200,10 +206,9 @@ func (l Layout) Gateway(name string, httpPort, adminPort int, rateLimit string) 
 // Seeds are one-shot commands that load the demo catalog and price lists.
 func (l Layout) Seeds() []Proc {
 	return []Proc{
-		{Name: "seed-catalog", Binary: "catalog", Args: []string{"seed-demo"}, Env: map[string]string{
-			"PRINTFLEET_PG_URL":                  l.PGURL("catalog"),
-			"PRINTFLEET_CATALOG_CREDENTIALS_KEY": l.CredentialsKey,
-			"PRINTFLEET_ADMIN_ADDR":              "127.0.0.1:0",
+		{Name: "catalog-seed-demo", Env: map[string]string{
+			"PRINTFLEET_PG_URL":     l.PGURL("catalog"),
+			"PRINTFLEET_ADMIN_ADDR": "127.0.0.1:0",
 		}},
 		{Name: "seed-pricing", Binary: "pricing", Args: []string{"seed-demo"}, Env: map[string]string{
 			"PRINTFLEET_PG_URL":     l.PGURL("pricing"),
