@@ -160,13 +160,16 @@ func (l Layout) procs() []Proc {
 			"PRINTFLEET_SANDBOX_MARKETPLACE_ADDR": l.addr(9302),
 		}, Ready: HTTPReady(l.PaymentURL() + "/_sandbox/stats")},
 		svc("pricing", 9103, 9203, nil),
-		svc("catalog", 9102, 9202, map[string]string{
-			"PRINTFLEET_CATALOG_CREDENTIALS_KEY": l.CredentialsKey,
-		}),
+		// catalog-worker before catalog: it binds the catalog's queues at
+		// start, so the demo seed's events are routable as soon as they are
+		// written (catalog's relay would retry them until it is up).
 		{Name: "catalog-worker", Env: map[string]string{
 			"PRINTFLEET_ADMIN_ADDR": l.addr(9208),
 			"PRINTFLEET_PG_URL":     l.PGURL("catalog"),
 		}, Admin: l.addr(9208)},
+		svc("catalog", 9102, 9202, map[string]string{
+			"PRINTFLEET_CATALOG_CREDENTIALS_KEY": l.CredentialsKey,
+		}),
 		svc("orders", 9101, 9201, map[string]string{
 			"PRINTFLEET_PAYMENT_URL":     l.PaymentURL(),
 			"PRINTFLEET_PAYMENT_API_KEY": l.PaymentAPIKey,

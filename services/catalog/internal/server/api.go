@@ -77,5 +77,5 @@ func ServeAPI(ctx context.Context, p *run.Process) error {
 		return err
 	}
 	p.Log.Info("catalog running", "grpc_addr", ln.Addr().String())
-	return ignoreCanceled(runLoops(ctx, api, a.relayLoop(outbox.RelayConfig{Service: p.Name})))
+	return ignoreCanceled(a.runLoops(ctx, api, a.relayLoop(outbox.RelayConfig{Service: p.Name})))
 }

@@ -33,7 +33,6 @@ import (
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/s3"
-	"github.com/printfleet/printfleet/services/catalog/internal/amqpapi"
 	pgstore "github.com/printfleet/printfleet/services/catalog/internal/store/postgres"
 )
 
@@ -185,7 +184,6 @@ func (e *env) start(a *App, parts ...string) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var loops []loop
 	for _, part := range parts {
-		q, keys := "", []string(nil)
 		switch part {
 		case partAPI:
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -207,27 +205,22 @@ func (e *env) start(a *App, parts ...string) (stop func()) {
 		case partRelay:
 			loops = append(loops, a.relayLoop(outbox.RelayConfig{Service: "catalog-test", Poll: 200 * time.Millisecond}))
 		case partStock:
-			q, keys = e.queues.Stock, amqpapi.StockKeys
-			loops = append(loops, a.stockLoop(q))
+			loops = append(loops, a.stockLoop(e.queues.Stock))
 		case partProjector:
-			q, keys = e.queues.Projector, amqpapi.ProjectorKeys
-			loops = append(loops, a.projectorLoop(q))
+			loops = append(loops, a.projectorLoop(e.queues.Projector))
 		case partDesigns:
-			q, keys = e.queues.Designs, amqpapi.DesignKeys
-			loops = append(loops, a.designsLoop(q))
+			loops = append(loops, a.designsLoop(e.queues.Designs))
 		default:
 			e.t.Fatalf("unknown part %q", part)
 		}
-		// Declare and bind consumer queues first, so messages published
-		// right after start have somewhere to go.
-		if q != "" {
-			if err := e.conn.DeclareQueue(context.Background(), q, keys...); err != nil {
-				e.t.Fatal(err)
-			}
-		}
+	}
+	// Bind the consumer queues before returning, so messages published
+	// right after start have somewhere to go.
+	if err := a.bind(context.Background(), loops...); err != nil {
+		e.t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- runLoops(ctx, loops...) }()
+	go func() { done <- a.runLoops(ctx, loops...) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

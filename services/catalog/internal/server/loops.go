@@ -22,12 +22,32 @@ import (
 type loop struct {
 	name string
 	run  func(ctx context.Context) error
+	// queue, for a consumer, is bound to keys before any loop starts.
+	queue string
+	keys  []string
 }
 
-// runLoops runs loops until ctx is cancelled or one fails; a failure stops
-// the others. Errors of loops stopping because of the cancellation are not
-// failures.
-func runLoops(ctx context.Context, loops ...loop) error {
+// bind declares the consumers' queues with their bindings.
+func (a *App) bind(ctx context.Context, loops ...loop) error {
+	for _, l := range loops {
+		if l.queue == "" {
+			continue
+		}
+		if err := a.deps.AMQP.DeclareQueue(ctx, l.queue, l.keys...); err != nil {
+			return fmt.Errorf("%s: bind %s: %w", l.name, l.queue, err)
+		}
+	}
+	return nil
+}
+
+// runLoops binds the consumers' queues, so that the first batch of the
+// process's own relay finds them, then runs loops until ctx is cancelled or
+// one fails; a failure stops the others. Errors of loops stopping because
+// of the cancellation are not failures.
+func (a *App) runLoops(ctx context.Context, loops ...loop) error {
+	if err := a.bind(ctx, loops...); err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range loops {
 		g.Go(func() error {
@@ -47,13 +67,13 @@ func (a *App) grpcLoop(ln net.Listener, grace time.Duration) (loop, error) {
 		return loop{}, err
 	}
 	catalogv1.RegisterCatalogServiceServer(srv.Server, grpcapi.New(a.Catalog, a.Designs, a.Stores))
-	return loop{"grpc", func(ctx context.Context) error { return srv.ServeOn(ctx, ln) }}, nil
+	return loop{name: "grpc", run: func(ctx context.Context) error { return srv.ServeOn(ctx, ln) }}, nil
 }
 
 // relayLoop publishes the outbox. Every catalog process runs one: rows are
 // locked with SKIP LOCKED, so relays share the work.
 func (a *App) relayLoop(cfg outbox.RelayConfig) loop {
-	return loop{"relay", func(ctx context.Context) error {
+	return loop{name: "relay", run: func(ctx context.Context) error {
 		pub := amqp.NewPublisher(a.deps.AMQP)
 		defer pub.Close()
 		return outbox.NewRelay(a.deps.DB.Primary, pub, a.deps.Log, cfg).Run(ctx)
@@ -74,8 +94,9 @@ func (a *App) designsLoop(queue string) loop {
 // rebuilds them when the listing index is not marked complete (a fresh or
 // flushed Redis); a failed rebuild is repaired by reads.
 func (a *App) projectorLoop(queue string) loop {
-	consume := a.consumer("projector", queue, amqpapi.ProjectorKeys, amqpapi.Projector(a.Projector))
-	return loop{consume.name, func(ctx context.Context) error {
+	l := a.consumer("projector", queue, amqpapi.ProjectorKeys, amqpapi.Projector(a.Projector))
+	consume := l.run
+	l.run = func(ctx context.Context) error {
 		log := a.deps.Log
 		if ok, err := a.Proj.Complete(ctx); err != nil || !ok {
 			st, err := a.Projector.Rebuild(ctx)
@@ -85,12 +106,13 @@ func (a *App) projectorLoop(queue string) loop {
 				log.Info("projections rebuilt", "products", st.Products, "written", st.Written, "pruned", st.Pruned)
 			}
 		}
-		return consume.run(ctx)
-	}}
+		return consume(ctx)
+	}
+	return l
 }
 
 func (a *App) consumer(name, queue string, keys []string, h amqp.Handler) loop {
-	return loop{name, func(ctx context.Context) error {
+	return loop{name: name, queue: queue, keys: keys, run: func(ctx context.Context) error {
 		return amqp.Consume(ctx, a.deps.AMQP, amqp.ConsumerConfig{Queue: queue, RoutingKeys: keys, Handler: h})
 	}}
 }

@@ -63,7 +63,7 @@ func TestProjectorKilledMidStreamConvergesAfterRestartAndRebuild(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			_ = runLoops(ctx, a.projectorLoop(e.queues.Projector)) // a killed consumer reports the lost connection
+			_ = a.runLoops(ctx, a.projectorLoop(e.queues.Projector)) // a killed consumer reports the lost connection
 		}()
 		return func() { conn.Close(); cancel(); <-done }
 	}

@@ -55,7 +55,7 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 		return err
 	}
 	p.Log.Info("catalog worker running", "queues", []string{cfg.Queues.Stock, cfg.Queues.Projector, cfg.Queues.Designs})
-	return ignoreCanceled(runLoops(ctx,
+	return ignoreCanceled(a.runLoops(ctx,
 		a.stockLoop(cfg.Queues.Stock), a.projectorLoop(cfg.Queues.Projector), a.designsLoop(cfg.Queues.Designs),
 		a.relayLoop(outbox.RelayConfig{Service: p.Name})))
 }
