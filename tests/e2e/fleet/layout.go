@@ -99,6 +99,8 @@ func (l Layout) Packages() []string {
 		"./services/orders/cmd/orders",
 		"./services/orders/cmd/orders-worker",
 		"./services/catalog/cmd/catalog",
+		"./services/catalog/cmd/catalog-worker",
+		"./services/catalog/cmd/catalog-seed-demo",
 		"./services/pricing/cmd/pricing",
 		"./services/pricing/cmd/pricing-worker",
 		"./services/pricing/cmd/pricing-seed-demo",
@@ -161,6 +163,13 @@ func (l Layout) procs() []Proc {
 			"PRINTFLEET_SANDBOX_MARKETPLACE_ADDR": l.addr(9302),
 		}, Ready: HTTPReady(l.PaymentURL() + "/_sandbox/stats")},
 		svc("pricing", 9103, 9203, nil),
+		// catalog-worker before catalog: it binds the catalog's queues at
+		// start, so the demo seed's events are routable as soon as they are
+		// written (catalog's relay would retry them until it is up).
+		{Name: "catalog-worker", Env: map[string]string{
+			"PRINTFLEET_ADMIN_ADDR": l.addr(9208),
+			"PRINTFLEET_PG_URL":     l.PGURL("catalog"),
+		}, Admin: l.addr(9208)},
 		svc("catalog", 9102, 9202, map[string]string{
 			"PRINTFLEET_CATALOG_CREDENTIALS_KEY": l.CredentialsKey,
 		}),
@@ -207,10 +216,9 @@ func (l Layout) Gateway(name string, httpPort, adminPort int, rateLimit string) 
 // Seeds are one-shot commands that load the demo catalog and price lists.
 func (l Layout) Seeds() []Proc {
 	return []Proc{
-		{Name: "seed-catalog", Binary: "catalog", Args: []string{"seed-demo"}, Env: map[string]string{
-			"PRINTFLEET_PG_URL":                  l.PGURL("catalog"),
-			"PRINTFLEET_CATALOG_CREDENTIALS_KEY": l.CredentialsKey,
-			"PRINTFLEET_ADMIN_ADDR":              "127.0.0.1:0",
+		{Name: "catalog-seed-demo", Env: map[string]string{
+			"PRINTFLEET_PG_URL":     l.PGURL("catalog"),
+			"PRINTFLEET_ADMIN_ADDR": "127.0.0.1:0",
 		}},
 		{Name: "seed-pricing", Binary: "pricing-seed-demo", Env: map[string]string{
 			"PRINTFLEET_PG_URL":     l.PGURL("pricing"),

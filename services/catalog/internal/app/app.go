@@ -1,7 +1,9 @@
 // Package app holds the catalog's use cases: product writes and projected
 // reads, variant resolution for orders, designs, marketplace stores, blank
-// stock reservations and the projector. It declares the small interfaces it
-// needs from PostgreSQL, Redis and S3; adapters implement them.
+// stock reservations and the projector. The caller is passed in explicitly
+// by the transport (grpcapi) and checked here, where the data is. It
+// declares the small interfaces it needs from PostgreSQL, Redis and S3;
+// adapters implement them.
 package app
 
 import (
@@ -10,31 +12,17 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/outbox"
-	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
 )
 
-// Event types (routing keys) the catalog publishes and consumes.
-const (
-	EventProductChanged  = "catalog.product_changed.v1"
-	EventStockReserved   = "catalog.stock_reserved.v1"
-	EventStockRejected   = "catalog.stock_rejected.v1"
-	EventStockReleased   = "catalog.stock_released.v1"
-	EventDesignUploaded  = "catalog.design_uploaded.v1"
-	EventOrderPlaced     = "orders.order_placed.v1"
-	EventOrderCancelled  = "orders.order_cancelled.v1"
-	EventPaymentFailed   = "orders.payment_failed.v1"
-	EventDesignProcessed = "images.design_processed.v1"
-)
-
-// Consumer names (also the queue names and the inbox consumer keys).
-const (
-	ConsumerStock     = "catalog.stock"
-	ConsumerProjector = "catalog.projector"
-	ConsumerDesigns   = "catalog.designs"
-)
+// InboxClaim names a delivered message: the use case records it in the
+// inbox under Consumer in the transaction of its effect, so a redelivery
+// changes nothing. amqpapi fills it (Consumer is the queue's name).
+type InboxClaim struct {
+	Consumer  string
+	MessageID string
+}
 
 // Store is the catalog's PostgreSQL.
 type Store interface {
@@ -110,25 +98,4 @@ func newID() string {
 		return uuid.NewString()
 	}
 	return u.String()
-}
-
-func requireRole(ctx context.Context, roles ...string) error {
-	p := principal.From(ctx)
-	if !p.Authenticated() {
-		return errs.E(errs.Unauthenticated, "authentication required")
-	}
-	for _, r := range roles {
-		if p.Has(r) {
-			return nil
-		}
-	}
-	return errs.E(errs.PermissionDenied, "this operation needs the %s role", roles[0])
-}
-
-func requireUser(ctx context.Context) (string, error) {
-	p := principal.From(ctx)
-	if !p.Authenticated() {
-		return "", errs.E(errs.Unauthenticated, "authentication required")
-	}
-	return p.Subject, nil
 }

@@ -6,15 +6,14 @@ import (
 	"log/slog"
 	"time"
 
-	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
-
 	"github.com/printfleet/printfleet/platform/errs"
-	"github.com/printfleet/printfleet/platform/outbox"
+	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
+	"github.com/printfleet/printfleet/services/catalog/internal/events"
 )
 
-// Objects is the object store, as designs need it.
-type Objects interface {
+// Blobs is the object store (S3), as designs need it.
+type Blobs interface {
 	// PresignUpload returns a POST URL and the form fields that restrict the
 	// upload to key, contentType and at most maxBytes.
 	PresignUpload(ctx context.Context, bucket, key, contentType string, maxBytes int64, expires time.Time) (url string, fields map[string]string, err error)
@@ -32,24 +31,23 @@ type DesignsConfig struct {
 	URLTTL        time.Duration // lifetime of thumbnail/preview URLs
 }
 
-// Designs is the artwork use cases.
+// Designs is the artwork use cases of the API: uploads, processing, reads.
 type Designs struct {
-	store   Store
-	objects Objects
-	cfg     DesignsConfig
-	log     *slog.Logger
-	now     Clock
+	store Store
+	blobs Blobs
+	cfg   DesignsConfig
+	now   Clock
 }
 
 // NewDesigns returns the design use cases.
-func NewDesigns(store Store, objects Objects, cfg DesignsConfig, log *slog.Logger) *Designs {
+func NewDesigns(store Store, blobs Blobs, cfg DesignsConfig) *Designs {
 	if cfg.UploadTTL <= 0 {
 		cfg.UploadTTL = 15 * time.Minute
 	}
 	if cfg.URLTTL <= 0 {
 		cfg.URLTTL = 15 * time.Minute
 	}
-	return &Designs{store: store, objects: objects, cfg: cfg, log: log, now: time.Now}
+	return &Designs{store: store, blobs: blobs, cfg: cfg, now: time.Now}
 }
 
 // Upload is where and how the client sends a design's bytes.
@@ -62,11 +60,11 @@ type Upload struct {
 
 // Create registers a design and returns a presigned POST that accepts only
 // the declared content type and at most the declared size.
-func (d *Designs) Create(ctx context.Context, filename, contentType string, size int64) (domain.Design, Upload, error) {
-	owner, err := requireUser(ctx)
-	if err != nil {
+func (d *Designs) Create(ctx context.Context, caller principal.Principal, filename, contentType string, size int64) (domain.Design, Upload, error) {
+	if err := caller.Require(); err != nil {
 		return domain.Design{}, Upload{}, err
 	}
+	owner := caller.Subject
 	switch {
 	case filename == "" || len(filename) > 255:
 		return domain.Design{}, Upload{}, errs.Field("filename", "must be 1-255 bytes")
@@ -79,7 +77,7 @@ func (d *Designs) Create(ctx context.Context, filename, contentType string, size
 	des := domain.Design{ID: id, OwnerID: owner, Status: domain.DesignPendingUpload, Filename: filename,
 		ContentType: contentType, SizeBytes: size, ObjectKey: d.cfg.KeyPrefix + id + "/original"}
 	expires := d.now().Add(d.cfg.UploadTTL).UTC().Truncate(time.Second)
-	url, fields, err := d.objects.PresignUpload(ctx, d.cfg.Bucket, des.ObjectKey, contentType, size, expires)
+	url, fields, err := d.blobs.PresignUpload(ctx, d.cfg.Bucket, des.ObjectKey, contentType, size, expires)
 	if err != nil {
 		return domain.Design{}, Upload{}, fmt.Errorf("presign upload: %w", err)
 	}
@@ -91,16 +89,15 @@ func (d *Designs) Create(ctx context.Context, filename, contentType string, size
 }
 
 // owned returns the caller's design, or NotFound for anyone else's.
-func (d *Designs) owned(ctx context.Context, id string) (domain.Design, error) {
-	owner, err := requireUser(ctx)
-	if err != nil {
+func (d *Designs) owned(ctx context.Context, caller principal.Principal, id string) (domain.Design, error) {
+	if err := caller.Require(); err != nil {
 		return domain.Design{}, err
 	}
 	des, err := d.store.Design(ctx, id)
 	if err != nil {
 		return domain.Design{}, err
 	}
-	if des.OwnerID != owner {
+	if des.OwnerID != caller.Subject {
 		return domain.Design{}, errs.E(errs.NotFound, "design %s not found", id)
 	}
 	return des, nil
@@ -109,12 +106,12 @@ func (d *Designs) owned(ctx context.Context, id string) (domain.Design, error) {
 // Process starts validation of an uploaded design (owner only): it publishes
 // DesignUploaded with every placement of the active products and moves the
 // design to processing. Calling it again changes nothing.
-func (d *Designs) Process(ctx context.Context, id string) (domain.Design, error) {
-	des, err := d.owned(ctx, id)
+func (d *Designs) Process(ctx context.Context, caller principal.Principal, id string) (domain.Design, error) {
+	des, err := d.owned(ctx, caller, id)
 	if err != nil || des.Status != domain.DesignPendingUpload {
 		return des, err
 	}
-	size, found, err := d.objects.Stat(ctx, d.cfg.Bucket, des.ObjectKey)
+	size, found, err := d.blobs.Stat(ctx, d.cfg.Bucket, des.ObjectKey)
 	if err != nil {
 		return domain.Design{}, errs.Wrap(errs.Unavailable, err, "object store unavailable")
 	}
@@ -142,13 +139,7 @@ func (d *Designs) Process(ctx context.Context, id string) (domain.Design, error)
 			return err
 		}
 		des = cur
-		ev := &eventsv1.DesignUploaded{DesignId: id, OwnerId: cur.OwnerID, Bucket: d.cfg.Bucket, ObjectKey: cur.ObjectKey,
-			ContentType: cur.ContentType, SizeBytes: size}
-		for _, p := range placements {
-			ev.Placements = append(ev.Placements, &eventsv1.PlacementSpec{PlacementId: p.ID, Name: p.Name, WidthIn: p.WidthIn,
-				HeightIn: p.HeightIn, MinDpi: p.MinDPI, RecommendedDpi: p.RecommendedDPI, Technique: p.Technique})
-		}
-		return tx.Emit(ctx, outbox.Event{Type: EventDesignUploaded, Payload: ev})
+		return tx.Emit(ctx, events.DesignUploaded(cur, d.cfg.Bucket, placements))
 	})
 	if err != nil {
 		return domain.Design{}, fmt.Errorf("process design %s: %w", id, err)
@@ -161,8 +152,8 @@ type DesignURLs struct{ Thumbnail, Preview string }
 
 // Get returns the caller's design, with presigned thumbnail and preview URLs
 // once it is ready.
-func (d *Designs) Get(ctx context.Context, id string) (domain.Design, DesignURLs, error) {
-	des, err := d.owned(ctx, id)
+func (d *Designs) Get(ctx context.Context, caller principal.Principal, id string) (domain.Design, DesignURLs, error) {
+	des, err := d.owned(ctx, caller, id)
 	if err != nil {
 		return domain.Design{}, DesignURLs{}, err
 	}
@@ -175,7 +166,7 @@ func (d *Designs) Get(ctx context.Context, id string) (domain.Design, DesignURLs
 			if x.key == "" {
 				continue
 			}
-			if *x.dst, err = d.objects.PresignGet(ctx, d.cfg.RendersBucket, x.key, d.cfg.URLTTL); err != nil {
+			if *x.dst, err = d.blobs.PresignGet(ctx, d.cfg.RendersBucket, x.key, d.cfg.URLTTL); err != nil {
 				return domain.Design{}, DesignURLs{}, fmt.Errorf("presign %s: %w", x.key, err)
 			}
 		}
@@ -183,10 +174,22 @@ func (d *Designs) Get(ctx context.Context, id string) (domain.Design, DesignURLs
 	return des, urls, nil
 }
 
-// ApplyResult records the image worker's verdict (DesignProcessed), once.
-func (d *Designs) ApplyResult(ctx context.Context, messageID string, r domain.DesignResult) error {
+// DesignResults records the image worker's verdicts on designs (the
+// worker's side of designs: it needs no object store).
+type DesignResults struct {
+	store Store
+	log   *slog.Logger
+}
+
+// NewDesignResults returns the verdict use case.
+func NewDesignResults(store Store, log *slog.Logger) *DesignResults {
+	return &DesignResults{store: store, log: log}
+}
+
+// Apply records the image worker's verdict (DesignProcessed), once.
+func (d *DesignResults) Apply(ctx context.Context, msg InboxClaim, r domain.DesignResult) error {
 	err := d.store.InTx(ctx, func(tx Tx) error {
-		first, err := tx.Claim(ctx, ConsumerDesigns, messageID)
+		first, err := tx.Claim(ctx, msg.Consumer, msg.MessageID)
 		if err != nil || !first {
 			return err
 		}

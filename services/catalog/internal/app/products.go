@@ -13,12 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
-
 	"github.com/printfleet/printfleet/platform/errs"
-	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
+	"github.com/printfleet/printfleet/services/catalog/internal/events"
 )
 
 // Projection is the Redis read model of products.
@@ -60,8 +58,8 @@ func NewCatalog(store Store, proj Projection, log *slog.Logger) *Catalog {
 
 // CreateProduct adds a product (admin). IDs left empty are generated; the
 // demo loader passes its own deterministic ones.
-func (c *Catalog) CreateProduct(ctx context.Context, p domain.Product) (domain.Product, error) {
-	if err := requireRole(ctx, principal.RoleAdmin); err != nil {
+func (c *Catalog) CreateProduct(ctx context.Context, caller principal.Principal, p domain.Product) (domain.Product, error) {
+	if err := caller.Require(principal.RoleAdmin); err != nil {
 		return domain.Product{}, err
 	}
 	if p.ID == "" {
@@ -87,7 +85,7 @@ func (c *Catalog) CreateProduct(ctx context.Context, p domain.Product) (domain.P
 		if err := tx.InsertProduct(ctx, &p); err != nil {
 			return err
 		}
-		return tx.Emit(ctx, productChanged(p.ID, p.Version))
+		return tx.Emit(ctx, events.ProductChanged(p.ID, p.Version))
 	})
 	if err != nil {
 		return domain.Product{}, fmt.Errorf("create product: %w", err)
@@ -106,8 +104,8 @@ var patchable = map[string]bool{"title": true, "description": true, "image_key":
 
 // UpdateProduct changes the named fields (admin). A non-zero
 // patch.Product.Version must match the current version.
-func (c *Catalog) UpdateProduct(ctx context.Context, id string, patch ProductPatch) (domain.Product, error) {
-	if err := requireRole(ctx, principal.RoleAdmin); err != nil {
+func (c *Catalog) UpdateProduct(ctx context.Context, caller principal.Principal, id string, patch ProductPatch) (domain.Product, error) {
+	if err := caller.Require(principal.RoleAdmin); err != nil {
 		return domain.Product{}, err
 	}
 	fields := map[string]bool{}
@@ -162,7 +160,7 @@ func (c *Catalog) UpdateProduct(ctx context.Context, id string, patch ProductPat
 			return err
 		}
 		out = next
-		return tx.Emit(ctx, productChanged(next.ID, next.Version))
+		return tx.Emit(ctx, events.ProductChanged(next.ID, next.Version))
 	})
 	if err != nil {
 		return domain.Product{}, fmt.Errorf("update product %s: %w", id, err)
@@ -239,14 +237,10 @@ func mergePlacements(cur domain.Product, in []domain.Placement) ([]domain.Placem
 	return out, nil
 }
 
-func productChanged(id string, version int64) outbox.Event {
-	return outbox.Event{Type: EventProductChanged, Payload: &eventsv1.ProductChanged{ProductId: id, Version: version}}
-}
-
 // AdminProduct reads the full product from PostgreSQL (admin): inactive
 // products and stock levels included.
-func (c *Catalog) AdminProduct(ctx context.Context, id string) (domain.Product, error) {
-	if err := requireRole(ctx, principal.RoleAdmin); err != nil {
+func (c *Catalog) AdminProduct(ctx context.Context, caller principal.Principal, id string) (domain.Product, error) {
+	if err := caller.Require(principal.RoleAdmin); err != nil {
 		return domain.Product{}, err
 	}
 	return c.store.Product(ctx, id)
@@ -409,8 +403,8 @@ func (c *Catalog) kickRebuild() {
 
 // GetVariants resolves variants (with their products' placements) and
 // designs in one round trip (internal: orders).
-func (c *Catalog) GetVariants(ctx context.Context, variantIDs, designIDs []string) ([]ResolvedVariant, []domain.Design, error) {
-	if err := requireRole(ctx, principal.RoleService, principal.RoleAdmin); err != nil {
+func (c *Catalog) GetVariants(ctx context.Context, caller principal.Principal, variantIDs, designIDs []string) ([]ResolvedVariant, []domain.Design, error) {
+	if err := caller.Require(principal.RoleService, principal.RoleAdmin); err != nil {
 		return nil, nil, err
 	}
 	return c.store.Resolve(ctx, variantIDs, designIDs)

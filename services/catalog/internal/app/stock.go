@@ -8,10 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
-
-	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
+	"github.com/printfleet/printfleet/services/catalog/internal/events"
 )
 
 var stockOutcomes = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -42,11 +40,11 @@ const (
 // transaction with the inbox claim, the reservation record and the event
 // (StockReserved or StockRejected). A redelivered message or another
 // message for the same order reserves nothing.
-func (s *Stock) Reserve(ctx context.Context, messageID, orderID string, items []domain.OrderItem) (ReserveOutcome, error) {
+func (s *Stock) Reserve(ctx context.Context, msg InboxClaim, orderID string, items []domain.OrderItem) (ReserveOutcome, error) {
 	var outcome ReserveOutcome
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		outcome = OutcomeDuplicate
-		first, err := tx.Claim(ctx, ConsumerStock, messageID)
+		first, err := tx.Claim(ctx, msg.Consumer, msg.MessageID)
 		if err != nil || !first {
 			return err
 		}
@@ -82,15 +80,13 @@ func (s *Stock) Reserve(ctx context.Context, messageID, orderID string, items []
 			if err := tx.FinishReservation(ctx, orderID, domain.ReservationRejected, rej.Reason, nil); err != nil {
 				return err
 			}
-			return tx.Emit(ctx, outbox.Event{Type: EventStockRejected, Payload: &eventsv1.StockRejected{
-				OrderId: orderID, Reason: rej.Reason, VariantId: rej.VariantID}})
+			return tx.Emit(ctx, events.StockRejected(orderID, *rej))
 		}
 		outcome = OutcomeReserved
 		if err := tx.FinishReservation(ctx, orderID, domain.ReservationReserved, "", merged); err != nil {
 			return err
 		}
-		if err := tx.Emit(ctx, outbox.Event{Type: EventStockReserved, Payload: &eventsv1.StockReserved{
-			OrderId: orderID, ReservationId: resID}}); err != nil {
+		if err := tx.Emit(ctx, events.StockReserved(orderID, resID)); err != nil {
 			return err
 		}
 		return emitChanged(ctx, tx, zeroed)
@@ -126,7 +122,7 @@ func emitChanged(ctx context.Context, tx Tx, productIDs []string) error {
 		return err
 	}
 	for id, v := range versions {
-		if err := tx.Emit(ctx, productChanged(id, v)); err != nil {
+		if err := tx.Emit(ctx, events.ProductChanged(id, v)); err != nil {
 			return err
 		}
 	}
@@ -135,11 +131,11 @@ func emitChanged(ctx context.Context, tx Tx, productIDs []string) error {
 
 // Release handles OrderCancelled and PaymentFailed: a reserved order's stock
 // comes back exactly once, announced by StockReleased.
-func (s *Stock) Release(ctx context.Context, messageID, orderID string) (bool, error) {
+func (s *Stock) Release(ctx context.Context, msg InboxClaim, orderID string) (bool, error) {
 	var released bool
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		released = false
-		first, err := tx.Claim(ctx, ConsumerStock, messageID)
+		first, err := tx.Claim(ctx, msg.Consumer, msg.MessageID)
 		if err != nil || !first {
 			return err
 		}
@@ -147,7 +143,7 @@ func (s *Stock) Release(ctx context.Context, messageID, orderID string) (bool, e
 		if released, restocked, err = tx.Release(ctx, orderID); err != nil || !released {
 			return err
 		}
-		if err := tx.Emit(ctx, outbox.Event{Type: EventStockReleased, Payload: &eventsv1.StockReleased{OrderId: orderID}}); err != nil {
+		if err := tx.Emit(ctx, events.StockReleased(orderID)); err != nil {
 			return err
 		}
 		return emitChanged(ctx, tx, restocked)

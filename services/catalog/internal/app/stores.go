@@ -31,11 +31,11 @@ func NewStores(store Store, sealer Sealer) *Stores { return &Stores{store: store
 func storeAD(id, owner string) []byte { return []byte("store\x00" + id + "\x00" + owner) }
 
 // Create connects a store for the caller.
-func (s *Stores) Create(ctx context.Context, st domain.Store, creds domain.StoreCredentials) (domain.Store, error) {
-	owner, err := requireUser(ctx)
-	if err != nil {
+func (s *Stores) Create(ctx context.Context, caller principal.Principal, st domain.Store, creds domain.StoreCredentials) (domain.Store, error) {
+	if err := caller.Require(); err != nil {
 		return domain.Store{}, err
 	}
+	owner := caller.Subject
 	if s.sealer == nil {
 		return domain.Store{}, errs.E(errs.FailedPrecondition, "store connections are not configured on this server")
 	}
@@ -70,16 +70,15 @@ func (s *Stores) Create(ctx context.Context, st domain.Store, creds domain.Store
 }
 
 // List pages the caller's stores.
-func (s *Stores) List(ctx context.Context, pageSize int, token string) ([]domain.Store, string, error) {
-	owner, err := requireUser(ctx)
-	if err != nil {
+func (s *Stores) List(ctx context.Context, caller principal.Principal, pageSize int, token string) ([]domain.Store, string, error) {
+	if err := caller.Require(); err != nil {
 		return nil, "", err
 	}
 	limit, after, err := page(pageSize, token)
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := s.store.Stores(ctx, owner, after, limit+1)
+	list, err := s.store.Stores(ctx, caller.Subject, after, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -92,8 +91,8 @@ func (s *Stores) List(ctx context.Context, pageSize int, token string) ([]domain
 
 // Get returns a store without its credentials (service role: orders checks
 // the store of an order belongs to the order's user).
-func (s *Stores) Get(ctx context.Context, id string) (domain.Store, error) {
-	if err := requireRole(ctx, principal.RoleService); err != nil {
+func (s *Stores) Get(ctx context.Context, caller principal.Principal, id string) (domain.Store, error) {
+	if err := caller.Require(principal.RoleService); err != nil {
 		return domain.Store{}, err
 	}
 	st, _, err := s.store.SealedStore(ctx, id)
@@ -102,8 +101,8 @@ func (s *Stores) Get(ctx context.Context, id string) (domain.Store, error) {
 
 // Credentials returns a store and its decrypted credentials (service role:
 // the marketplace worker).
-func (s *Stores) Credentials(ctx context.Context, id string) (domain.Store, domain.StoreCredentials, error) {
-	if err := requireRole(ctx, principal.RoleService); err != nil {
+func (s *Stores) Credentials(ctx context.Context, caller principal.Principal, id string) (domain.Store, domain.StoreCredentials, error) {
+	if err := caller.Require(principal.RoleService); err != nil {
 		return domain.Store{}, domain.StoreCredentials{}, err
 	}
 	if s.sealer == nil {

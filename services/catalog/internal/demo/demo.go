@@ -173,16 +173,19 @@ func Variants() []VariantPrice {
 
 // Creator creates products (app.Catalog).
 type Creator interface {
-	CreateProduct(ctx context.Context, p domain.Product) (domain.Product, error)
+	CreateProduct(ctx context.Context, caller principal.Principal, p domain.Product) (domain.Product, error)
 }
 
+// Caller is who the seed job acts as: product writes need an admin.
+var Caller = principal.Principal{Subject: "system:seed-demo", Roles: []string{principal.RoleAdmin}}
+
 // Seed creates every demo product that does not exist yet, through the same
-// use case as the API (so events and projections follow). It is idempotent:
-// an existing product is left as it is (its stock may have moved).
+// use case as the API (so events and projections follow), as Caller. It is
+// idempotent: an existing product is left as it is (its stock may have
+// moved).
 func Seed(ctx context.Context, c Creator) (created, existing int, err error) {
-	ctx = principal.With(ctx, principal.Principal{Subject: "system:seed-demo", Roles: []string{principal.RoleAdmin}})
 	for _, p := range Products() {
-		_, err := c.CreateProduct(ctx, p)
+		_, err := c.CreateProduct(ctx, Caller, p)
 		var e *errs.Error
 		switch {
 		case err == nil:

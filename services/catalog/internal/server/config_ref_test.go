@@ -7,11 +7,11 @@ import (
 	"github.com/printfleet/printfleet/platform/config/configtest"
 )
 
-// TestConfigReference keeps docs/configuration/catalog.md in step with the
-// server's Config (regenerate with -update).
+// TestConfigReference keeps docs/configuration/catalog.md and
+// catalog-worker.md in step with the long-running processes'
+// configurations and their own defaults (regenerate with -update).
 func TestConfigReference(t *testing.T) {
 	t.Parallel()
-	var cfg Config
-	cfg.PG.URL = config.Secret(DefaultPGURL) // SetDefaultEnv's default
-	configtest.Check(t, "catalog", config.Markdown("catalog", configtest.Vars(t, cfg)))
+	configtest.Check(t, "catalog", config.Markdown("catalog", commonDefaults.Apply(configtest.Vars(t, APIConfig{}))))
+	configtest.Check(t, "catalog-worker", config.Markdown("catalog-worker", workerDefaults.Apply(configtest.Vars(t, WorkerConfig{}))))
 }

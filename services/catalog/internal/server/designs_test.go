@@ -21,7 +21,6 @@ import (
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 
 	"github.com/printfleet/printfleet/platform/amqp"
-	"github.com/printfleet/printfleet/services/catalog/internal/app"
 )
 
 // postUpload sends body to a presigned POST with fields (overridden by
@@ -61,21 +60,20 @@ func postUpload(t *testing.T, url string, fields map[string]string, override map
 func TestDesignUploadIsCappedAndProcessed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI, RoleRelay, RoleDesigns)
+	e.start(e.app, partAPI, partRelay, partDesigns)
 	ctx := context.Background()
-	admin := e.admin()
-	active, err := e.app.Catalog.CreateProduct(admin, domainProduct(5))
+	active, err := e.app.Catalog.CreateProduct(ctx, adminCaller, domainProduct(5))
 	if err != nil {
 		t.Fatal(err)
 	}
 	inactive := domainProduct(5)
 	inactive.Active = false
-	if _, err := e.app.Catalog.CreateProduct(admin, inactive); err != nil {
+	if _, err := e.app.Catalog.CreateProduct(ctx, adminCaller, inactive); err != nil {
 		t.Fatal(err)
 	}
 	uploaded := make(chan *eventsv1.DesignUploaded, 4)
 	q := e.broker.Queue("images-designs")
-	if err := e.conn.DeclareQueue(ctx, q, app.EventDesignUploaded); err != nil {
+	if err := e.conn.DeclareQueue(ctx, q, eventsv1.KeyDesignUploaded); err != nil {
 		t.Fatal(err)
 	}
 	cctx, stopConsume := context.WithCancel(ctx)
@@ -154,7 +152,7 @@ func TestDesignUploadIsCappedAndProcessed(t *testing.T) {
 		ev.GetPlacements()[0].GetPlacementId() != active.Placements[0].ID || ev.GetPlacements()[0].GetMinDpi() != 200 {
 		t.Fatalf("DesignUploaded = %v (want only the active product's placement)", ev)
 	}
-	if n := e.count(`SELECT count(*) FROM outbox WHERE type = 'catalog.design_uploaded.v1'`); n != 1 {
+	if n := e.events(eventsv1.KeyDesignUploaded); n != 1 {
 		t.Fatalf("DesignUploaded events = %d, want 1", n)
 	}
 
@@ -163,7 +161,7 @@ func TestDesignUploadIsCappedAndProcessed(t *testing.T) {
 	body, _ := proto.Marshal(&eventsv1.DesignProcessed{DesignId: d.GetId(), Verdict: eventsv1.DesignVerdict_DESIGN_VERDICT_READY,
 		Format: "png", WidthPx: 4500, HeightPx: 5400, ThumbnailKey: thumb, PreviewKey: e.prefix + "/renders/" + d.GetId() + "/preview.webp",
 		MasterKey: e.prefix + "/m", Placements: []*eventsv1.PlacementVerdict{{PlacementId: active.Placements[0].ID, Name: "wrap", EffectiveDpi: 529, Verdict: "ok"}}})
-	msg := amqp.Message{ID: uuid.NewString(), Type: app.EventDesignProcessed, Body: body}
+	msg := amqp.Message{ID: uuid.NewString(), Type: eventsv1.KeyDesignProcessed, Body: body}
 	e.publish(msg, msg)
 	e.eventually(10*time.Second, "design ready", func() (bool, string) {
 		got, err := e.client.GetDesign(alice, &catalogv1.GetDesignRequest{DesignId: d.GetId()})

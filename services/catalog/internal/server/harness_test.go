@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -32,7 +33,6 @@ import (
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/s3"
-	"github.com/printfleet/printfleet/services/catalog/internal/consumers"
 	pgstore "github.com/printfleet/printfleet/services/catalog/internal/store/postgres"
 )
 
@@ -83,7 +83,7 @@ type env struct {
 	broker  *amqptest.Env
 	conn    *amqp.Conn
 	s3      *minio.Client
-	cfg     Config
+	cfg     APIConfig
 	signer  *principal.Signer
 	logs    *lockedBuffer
 	log     *slog.Logger
@@ -139,13 +139,13 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("S3 on 127.0.0.1:7070 (scripts/infra.sh s3): %v", err)
 	}
 
-	e.cfg = Config{Base: Base{RedisPrefix: e.prefix}, CredentialsKey: config.Secret(testKey(t)),
+	e.cfg = APIConfig{Common: Common{RedisPrefix: e.prefix}, CredentialsKey: config.Secret(testKey(t)),
 		DesignsBucket: "printfleet-designs", RendersBucket: "printfleet-renders", DesignPrefix: e.prefix + "/", UploadTTL: 5 * time.Minute}
 	if e.signer, err = principal.NewSigner(testSecret); err != nil {
 		t.Fatal(err)
 	}
-	e.app, err = Build(e.cfg, Deps{DB: &postgres.DB{Primary: e.pool}, Redis: e.rdb, AMQP: e.conn, S3: e.s3, Presigner: e.s3,
-		Signer: e.signer, Log: e.log})
+	e.app, err = Build(Deps{DB: &postgres.DB{Primary: e.pool}, Redis: e.rdb, AMQP: e.conn, S3: e.s3, Presigner: e.s3,
+		Signer: e.signer, Log: e.log}, e.cfg.options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,20 +166,30 @@ func (e *env) dial() *amqp.Conn {
 	return c
 }
 
-// start runs roles on app until the returned stop is called (or the test
-// ends); stop waits for the drain.
-func (e *env) start(a *App, roles ...string) (stop func()) {
+// The parts of the catalog processes a test runs: ServeAPI runs partAPI
+// and partRelay, ServeWorker partStock, partProjector, partDesigns and
+// partRelay.
+const (
+	partAPI       = "api"
+	partRelay     = "relay"
+	partStock     = "stock"
+	partProjector = "projector"
+	partDesigns   = "designs"
+)
+
+// start runs parts of a on the test's listener and queues until the
+// returned stop is called (or the test ends); stop waits for the drain.
+func (e *env) start(a *App, parts ...string) (stop func()) {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	o := RunOptions{Roles: roles, Queues: e.queues, Grace: 5 * time.Second,
-		Relay: outbox.RelayConfig{Service: "catalog-test", Poll: 200 * time.Millisecond}}
-	for _, r := range roles {
-		if r == RoleAPI {
+	var loops []loop
+	for _, part := range parts {
+		switch part {
+		case partAPI:
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			o.Listener = ln
 			e.addr = ln.Addr().String()
 			cc, err := grpcclient.Dial(e.addr, grpcclient.Options{Signer: e.signer, DefaultTimeout: 10 * time.Second})
 			if err != nil {
@@ -187,28 +197,30 @@ func (e *env) start(a *App, roles ...string) (stop func()) {
 			}
 			e.t.Cleanup(func() { cc.Close() })
 			e.client = catalogv1.NewCatalogServiceClient(cc)
-		}
-	}
-	// Declare and bind consumer queues first, so messages published right
-	// after start have somewhere to go.
-	for _, r := range roles {
-		q, keys := "", []string(nil)
-		switch r {
-		case RoleStock:
-			q, keys = e.queues.Stock, consumers.StockKeys
-		case RoleProjector:
-			q, keys = e.queues.Projector, consumers.ProjectorKeys
-		case RoleDesigns:
-			q, keys = e.queues.Designs, consumers.DesignKeys
-		}
-		if q != "" {
-			if err := e.conn.DeclareQueue(context.Background(), q, keys...); err != nil {
+			api, err := a.grpcLoop(ln, 5*time.Second)
+			if err != nil {
 				e.t.Fatal(err)
 			}
+			loops = append(loops, api)
+		case partRelay:
+			loops = append(loops, a.relayLoop(outbox.RelayConfig{Service: "catalog-test", Poll: 200 * time.Millisecond}))
+		case partStock:
+			loops = append(loops, a.stockLoop(e.queues.Stock))
+		case partProjector:
+			loops = append(loops, a.projectorLoop(e.queues.Projector))
+		case partDesigns:
+			loops = append(loops, a.designsLoop(e.queues.Designs))
+		default:
+			e.t.Fatalf("unknown part %q", part)
 		}
 	}
+	// Bind the consumer queues before returning, so messages published
+	// right after start have somewhere to go.
+	if err := a.bind(context.Background(), loops...); err != nil {
+		e.t.Fatal(err)
+	}
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, o) }()
+	go func() { done <- a.runLoops(ctx, loops...) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -216,10 +228,10 @@ func (e *env) start(a *App, roles ...string) (stop func()) {
 			select {
 			case err := <-done:
 				if err != nil {
-					e.t.Errorf("run %v: %v", roles, err)
+					e.t.Errorf("run %v: %v", parts, err)
 				}
 			case <-time.After(20 * time.Second):
-				e.t.Errorf("run %v did not stop", roles)
+				e.t.Errorf("run %v did not stop", parts)
 			}
 		})
 	}
@@ -235,10 +247,17 @@ func (e *env) waitServing() {
 	for {
 		_, err := e.client.ListProducts(e.as("probe"), &catalogv1.ListProductsRequest{}, grpc.WaitForReady(true))
 		if err == nil || time.Now().After(deadline) {
-			return
+			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// That first listing found the index incomplete and started a rebuild
+	// in the background; let it finish, so that its queries do not land in
+	// a test's count of the queries some call sends.
+	e.eventually(10*time.Second, "the rebuild started by the first listing", func() (bool, string) {
+		ok, err := e.app.Proj.Complete(context.Background())
+		return ok, fmt.Sprint(err)
+	})
 }
 
 // as is a context carrying a principal for gRPC calls and use cases.
@@ -249,7 +268,10 @@ func (e *env) as(sub string, roles ...string) context.Context {
 	return principal.With(context.Background(), principal.Principal{Subject: sub, Roles: roles})
 }
 
-func (e *env) admin() context.Context { return e.as("admin-1", principal.RoleAdmin) }
+func (e *env) admin() context.Context { return e.as(adminCaller.Subject, adminCaller.Roles...) }
+
+// adminCaller is the admin the tests call use cases as.
+var adminCaller = principal.Principal{Subject: "admin-1", Roles: []string{principal.RoleAdmin}}
 
 // eventually polls cond until it holds or the timeout passes.
 func (e *env) eventually(timeout time.Duration, what string, cond func() (bool, string)) {
@@ -274,6 +296,18 @@ func (e *env) count(sql string, args ...any) int {
 		e.t.Fatalf("%s: %v", sql, err)
 	}
 	return n
+}
+
+// events counts the outbox rows of one routing key (eventsv1.Key…).
+func (e *env) events(key string) int {
+	e.t.Helper()
+	return e.count(`SELECT count(*) FROM outbox WHERE type = $1`, key)
+}
+
+// inboxed counts the messages one consumer (eventsv1.Queue…) recorded.
+func (e *env) inboxed(consumer string) int {
+	e.t.Helper()
+	return e.count(`SELECT count(*) FROM processed_messages WHERE consumer = $1`, consumer)
 }
 
 // publisher publishes test messages on the test's exchange.

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 
 	"github.com/printfleet/printfleet/platform/postgres"
@@ -51,7 +52,7 @@ func fieldsOf(err error) string {
 func TestWarmProjectionReadsSendNoQueries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	var ids []string
 	for i := range 3 {
 		p, err := e.client.CreateProduct(e.admin(), &catalogv1.CreateProductRequest{Product: newProduct(i, int64(i))})
@@ -128,7 +129,7 @@ func TestWarmProjectionReadsSendNoQueries(t *testing.T) {
 func TestProductWritesNeedAdmin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	_, err := e.client.CreateProduct(e.as("u1"), &catalogv1.CreateProductRequest{Product: newProduct(1, 1)})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("user create: %v, want PERMISSION_DENIED", err)
@@ -152,7 +153,7 @@ func TestProductWritesNeedAdmin(t *testing.T) {
 	if status.Code(err) != codes.Aborted {
 		t.Fatalf("stale version: %v, want ABORTED", err)
 	}
-	if n := e.count(`SELECT count(*) FROM outbox WHERE type = 'catalog.product_changed.v1'`); n != 2 {
+	if n := e.events(eventsv1.KeyProductChanged); n != 2 {
 		t.Fatalf("ProductChanged events = %d, want 2 (create + one update)", n)
 	}
 }
@@ -160,7 +161,7 @@ func TestProductWritesNeedAdmin(t *testing.T) {
 func TestBadInputIsInvalidArgumentNamingTheFieldAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	mut := func(f func(p *catalogv1.Product)) *catalogv1.Product { p := newProduct(1, 5); f(p); return p }
 	cases := []struct {
 		name  string
@@ -268,7 +269,7 @@ func TestBadInputIsInvalidArgumentNamingTheFieldAndWritesNothing(t *testing.T) {
 func TestUpdateVariantsAndPlacementsAndStockProjection(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	ctx := e.admin()
 	p, err := e.client.CreateProduct(ctx, &catalogv1.CreateProductRequest{Product: newProduct(7, 5)})
 	if err != nil {
@@ -323,7 +324,7 @@ func TestUpdateVariantsAndPlacementsAndStockProjection(t *testing.T) {
 func TestGetVariantsIsOneRoundTrip(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	p, err := e.client.CreateProduct(e.admin(), &catalogv1.CreateProductRequest{Product: newProduct(3, 9)})
 	if err != nil {
 		t.Fatal(err)
@@ -355,7 +356,7 @@ func TestGetVariantsIsOneRoundTrip(t *testing.T) {
 func TestRedisDownDegradesToPostgreSQL(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	p, err := e.app.Catalog.CreateProduct(e.admin(), domainProduct(4))
+	p, err := e.app.Catalog.CreateProduct(context.Background(), adminCaller, domainProduct(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +366,7 @@ func TestRedisDownDegradesToPostgreSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dead.Close()
-	a, err := Build(e.cfg, Deps{DB: &postgres.DB{Primary: e.pool}, Redis: dead, Signer: e.signer, Log: e.log})
+	a, err := Build(Deps{DB: &postgres.DB{Primary: e.pool}, Redis: dead, Signer: e.signer, Log: e.log}, e.cfg.options())
 	if err != nil {
 		t.Fatal(err)
 	}

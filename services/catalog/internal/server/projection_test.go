@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/printfleet/printfleet/platform/postgres"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
 )
@@ -48,13 +49,13 @@ func (e *env) converged() (bool, string) {
 func TestProjectorKilledMidStreamConvergesAfterRestartAndRebuild(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleRelay)
+	e.start(e.app, partRelay)
 
 	// The projector runs in its own "process" with its own connection, so it
 	// can be killed: the connection drops with deliveries unacked.
 	runProjector := func() (kill func()) {
 		conn := e.dial()
-		a, err := Build(e.cfg, Deps{DB: &postgres.DB{Primary: e.pool}, Redis: e.rdb, AMQP: conn, Signer: e.signer, Log: e.log})
+		a, err := Build(Deps{DB: &postgres.DB{Primary: e.pool}, Redis: e.rdb, AMQP: conn, Log: e.log}, Options{RedisPrefix: e.prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,19 +63,19 @@ func TestProjectorKilledMidStreamConvergesAfterRestartAndRebuild(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			_ = a.Run(ctx, RunOptions{Roles: []string{RoleProjector}, Queues: e.queues}) // a killed consumer reports the lost connection
+			_ = a.runLoops(ctx, a.projectorLoop(e.queues.Projector)) // a killed consumer reports the lost connection
 		}()
 		return func() { conn.Close(); cancel(); <-done }
 	}
-	if err := e.conn.DeclareQueue(context.Background(), e.queues.Projector, app.EventProductChanged); err != nil {
+	if err := e.conn.DeclareQueue(context.Background(), e.queues.Projector, eventsv1.KeyProductChanged); err != nil {
 		t.Fatal(err)
 	}
 	kill := runProjector()
 
-	ctx := e.admin()
+	ctx := context.Background()
 	var ids []string
 	for i := range 8 {
-		p, err := e.app.Catalog.CreateProduct(ctx, domainProduct(int64(10+i)))
+		p, err := e.app.Catalog.CreateProduct(ctx, adminCaller, domainProduct(int64(10+i)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +89,7 @@ func TestProjectorKilledMidStreamConvergesAfterRestartAndRebuild(t *testing.T) {
 				id := ids[rand.N(len(ids))]
 				p := domain.Product{Title: fmt.Sprintf("w%d-%d", w, i), Active: i%7 != 6}
 				fields := []string{"title", "active"}
-				if _, err := e.app.Catalog.UpdateProduct(ctx, id, app.ProductPatch{Product: p, Fields: fields}); err != nil {
+				if _, err := e.app.Catalog.UpdateProduct(ctx, adminCaller, id, app.ProductPatch{Product: p, Fields: fields}); err != nil {
 					t.Error(err)
 				}
 				time.Sleep(time.Duration(rand.N(15)) * time.Millisecond)
@@ -99,7 +100,7 @@ func TestProjectorKilledMidStreamConvergesAfterRestartAndRebuild(t *testing.T) {
 	kill()
 	wg.Wait()
 	// Stock moves too (a zero crossing bumps the version).
-	if _, err := e.app.Stock.Reserve(context.Background(), "m-1", "o-1", []domain.OrderItem{{VariantID: mustVariant(t, e, ids[0]), Quantity: 10}}); err != nil {
+	if _, err := e.app.Stock.Reserve(context.Background(), app.InboxClaim{Consumer: eventsv1.QueueCatalogStock, MessageID: "m-1"}, "o-1", []domain.OrderItem{{VariantID: mustVariant(t, e, ids[0]), Quantity: 10}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -21,7 +21,7 @@ import (
 func TestOversellIsImpossible(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	p, err := e.app.Catalog.CreateProduct(e.admin(), domainProduct(50))
+	p, err := e.app.Catalog.CreateProduct(context.Background(), adminCaller, domainProduct(50))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestOversellIsImpossible(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			var err error
-			outcomes[i], err = e.app.Stock.Reserve(context.Background(), uuid.NewString(), fmt.Sprintf("order-%03d", i),
+			outcomes[i], err = e.app.Stock.Reserve(context.Background(), app.InboxClaim{Consumer: eventsv1.QueueCatalogStock, MessageID: uuid.NewString()}, fmt.Sprintf("order-%03d", i),
 				[]domain.OrderItem{{VariantID: vid, Quantity: 1}, {VariantID: p.Variants[1].ID, Quantity: 2}})
 			if err != nil {
 				t.Errorf("order %d: %v", i, err)
@@ -50,27 +50,29 @@ func TestOversellIsImpossible(t *testing.T) {
 	if got[app.OutcomeReserved] != 50 || got[app.OutcomeRejected] != 150 {
 		t.Fatalf("outcomes = %v, want 50 reserved and 150 rejected", got)
 	}
+	outboxByType := `SELECT count(*) FROM outbox WHERE type = $1`
 	checks := []struct {
 		sql  string
+		arg  string
 		want int
 	}{
-		{`SELECT available::int FROM variants WHERE id = '` + vid + `'`, 0},
-		{`SELECT count(*) FROM reservations WHERE status = 'reserved'`, 50},
-		{`SELECT coalesce(sum(quantity), 0)::int FROM reservation_items WHERE variant_id = '` + vid + `'`, 50},
-		{`SELECT count(*) FROM outbox WHERE type = 'catalog.stock_reserved.v1'`, 50},
-		{`SELECT count(*) FROM outbox WHERE type = 'catalog.stock_rejected.v1'`, 150},
+		{`SELECT available::int FROM variants WHERE id = $1`, vid, 0},
+		{`SELECT count(*) FROM reservations WHERE status = $1`, "reserved", 50},
+		{`SELECT coalesce(sum(quantity), 0)::int FROM reservation_items WHERE variant_id = $1`, vid, 50},
+		{outboxByType, eventsv1.KeyStockReserved, 50},
+		{outboxByType, eventsv1.KeyStockRejected, 150},
 		// created (1) + one bump when the variant crossed zero.
-		{`SELECT version::int FROM products WHERE id = '` + p.ID + `'`, 2},
-		{`SELECT count(*) FROM outbox WHERE type = 'catalog.product_changed.v1'`, 2},
+		{`SELECT version::int FROM products WHERE id = $1`, p.ID, 2},
+		{outboxByType, eventsv1.KeyProductChanged, 2},
 	}
 	for _, c := range checks {
-		if n := e.count(c.sql); n != c.want {
-			t.Errorf("%s = %d, want %d", c.sql, n, c.want)
+		if n := e.count(c.sql, c.arg); n != c.want {
+			t.Errorf("%s [%s] = %d, want %d", c.sql, c.arg, n, c.want)
 		}
 	}
 	var rej eventsv1.StockRejected
 	var body []byte
-	if err := e.pool.QueryRow(context.Background(), `SELECT payload FROM outbox WHERE type = 'catalog.stock_rejected.v1' LIMIT 1`).Scan(&body); err != nil {
+	if err := e.pool.QueryRow(context.Background(), `SELECT payload FROM outbox WHERE type = $1 LIMIT 1`, eventsv1.KeyStockRejected).Scan(&body); err != nil {
 		t.Fatal(err)
 	}
 	if err := proto.Unmarshal(body, &rej); err != nil || rej.GetReason() != domain.ReasonInsufficientStock || rej.GetVariantId() != vid {
@@ -93,21 +95,21 @@ func orderPlaced(t *testing.T, id, orderID string, items ...*eventsv1.OrderPlace
 	if err != nil {
 		t.Fatal(err)
 	}
-	return amqp.Message{ID: id, Type: app.EventOrderPlaced, Body: b}
+	return amqp.Message{ID: id, Type: eventsv1.KeyOrderPlaced, Body: b}
 }
 
 func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	p, err := e.app.Catalog.CreateProduct(e.admin(), domainProduct(3))
+	p, err := e.app.Catalog.CreateProduct(context.Background(), adminCaller, domainProduct(3))
 	if err != nil {
 		t.Fatal(err)
 	}
 	vid := p.Variants[0].ID
-	e.start(e.app, RoleStock, RoleRelay, RoleProjector, RoleAPI)
+	e.start(e.app, partStock, partRelay, partProjector, partAPI)
 	// Something must be bound to what the catalog publishes (mandatory).
 	ctx := context.Background()
-	if err := e.conn.DeclareQueue(ctx, e.broker.Queue("orders-worker"), app.EventStockReserved, app.EventStockRejected, app.EventStockReleased); err != nil {
+	if err := e.conn.DeclareQueue(ctx, e.broker.Queue("orders-worker"), eventsv1.KeyStockReserved, eventsv1.KeyStockRejected, eventsv1.KeyStockReleased); err != nil {
 		t.Fatal(err)
 	}
 
@@ -117,14 +119,14 @@ func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) 
 	// same order (a re-publish): one reservation.
 	e.publish(m, m, orderPlaced(t, uuid.NewString(), "order-1", item))
 	e.eventually(10*time.Second, "three stock messages handled", func() (bool, string) {
-		n := e.count(`SELECT count(*) FROM processed_messages WHERE consumer = 'catalog.stock'`)
+		n := e.inboxed(eventsv1.QueueCatalogStock)
 		return n == 2, fmt.Sprintf("%d inbox rows", n)
 	})
 	time.Sleep(200 * time.Millisecond) // let a wrongly duplicated handler finish too
 	if n := e.count(`SELECT available::int FROM variants WHERE id = $1`, vid); n != 0 {
 		t.Fatalf("available = %d after one order of 3 out of 3", n)
 	}
-	if n := e.count(`SELECT count(*) FROM outbox WHERE type = 'catalog.stock_reserved.v1'`); n != 1 {
+	if n := e.events(eventsv1.KeyStockReserved); n != 1 {
 		t.Fatalf("StockReserved events = %d, want 1", n)
 	}
 	// The variant crossed zero: the projection shows it out of stock.
@@ -146,11 +148,11 @@ func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) 
 	// Release order-1 twice (cancel redelivered) and once more by a payment failure.
 	cancel, _ := proto.Marshal(&eventsv1.OrderCancelled{OrderId: "order-1"})
 	failed, _ := proto.Marshal(&eventsv1.PaymentFailed{OrderId: "order-1"})
-	cm := amqp.Message{ID: uuid.NewString(), Type: app.EventOrderCancelled, Body: cancel}
-	e.publish(cm, cm, amqp.Message{ID: uuid.NewString(), Type: app.EventPaymentFailed, Body: failed})
+	cm := amqp.Message{ID: uuid.NewString(), Type: eventsv1.KeyOrderCancelled, Body: cancel}
+	e.publish(cm, cm, amqp.Message{ID: uuid.NewString(), Type: eventsv1.KeyPaymentFailed, Body: failed})
 	// A cancel that arrives before its order: the late order reserves nothing.
 	early, _ := proto.Marshal(&eventsv1.OrderCancelled{OrderId: "order-3"})
-	e.publish(amqp.Message{ID: uuid.NewString(), Type: app.EventOrderCancelled, Body: early})
+	e.publish(amqp.Message{ID: uuid.NewString(), Type: eventsv1.KeyOrderCancelled, Body: early})
 	e.eventually(10*time.Second, "early cancel recorded", func() (bool, string) {
 		n := e.count(`SELECT count(*) FROM reservations WHERE order_id = 'order-3'`)
 		return n == 1, ""
@@ -158,14 +160,12 @@ func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) 
 	e.publish(orderPlaced(t, uuid.NewString(), "order-3", &eventsv1.OrderPlacedItem{VariantId: vid, Quantity: 1}))
 
 	e.eventually(10*time.Second, "all stock messages handled", func() (bool, string) {
-		n := e.count(`SELECT count(*) FROM processed_messages WHERE consumer = 'catalog.stock'`)
+		n := e.inboxed(eventsv1.QueueCatalogStock)
 		return n == 7, fmt.Sprintf("%d inbox rows", n)
 	})
 	time.Sleep(200 * time.Millisecond)
 	want := map[string]int{
 		`SELECT available::int FROM variants WHERE id = '` + vid + `'`:                          3,
-		`SELECT count(*) FROM outbox WHERE type = 'catalog.stock_released.v1'`:                  1,
-		`SELECT count(*) FROM outbox WHERE type = 'catalog.stock_rejected.v1'`:                  1,
 		`SELECT count(*) FROM reservations WHERE order_id = 'order-1' AND status = 'released'`:  1,
 		`SELECT count(*) FROM reservations WHERE order_id = 'order-3' AND status = 'cancelled'`: 1,
 		`SELECT count(*) FROM reservation_items WHERE order_id = 'order-3'`:                     0,
@@ -173,6 +173,11 @@ func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) 
 	for sql, n := range want {
 		if got := e.count(sql); got != n {
 			t.Errorf("%s = %d, want %d", sql, got, n)
+		}
+	}
+	for key, n := range map[string]int{eventsv1.KeyStockReleased: 1, eventsv1.KeyStockRejected: 1} {
+		if got := e.events(key); got != n {
+			t.Errorf("%s events = %d, want %d", key, got, n)
 		}
 	}
 	e.eventually(10*time.Second, "projection back in stock", func() (bool, string) {
@@ -192,8 +197,8 @@ func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) 
 func TestMalformedStockMessageGoesToTheDLQ(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleStock)
-	e.publish(amqp.Message{ID: uuid.NewString(), Type: app.EventOrderPlaced, Body: []byte{0xff, 0xff, 0xff}})
+	e.start(e.app, partStock)
+	e.publish(amqp.Message{ID: uuid.NewString(), Type: eventsv1.KeyOrderPlaced, Body: []byte{0xff, 0xff, 0xff}})
 	e.eventually(10*time.Second, "dead-lettered", func() (bool, string) {
 		n, err := e.conn.QueueDepth(context.Background(), amqp.DLQName(e.queues.Stock))
 		if err != nil {

@@ -20,7 +20,7 @@ import (
 func TestCredentialsNeverAppearInResponsesLogsOrErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.start(e.app, RoleAPI)
+	e.start(e.app, partAPI)
 	creds := &catalogv1.StoreCredentials{ApiKey: "apikey-SECRET-a1b2c3d4", AccessToken: "shpat_SECRET-e5f6a7b8",
 		RefreshToken: "refresh-SECRET-c9d0e1f2", ClientId: "client-id-q1w2e3", ClientSecret: "client-SECRET-r4t5y6"}
 	secrets := []string{creds.ApiKey, creds.AccessToken, creds.RefreshToken, creds.ClientSecret}

@@ -1,8 +1,10 @@
-// Package consumers turns RabbitMQ deliveries into catalog use cases: stock
+// Package amqpapi turns RabbitMQ deliveries into catalog use cases: stock
 // reservations (catalog.stock), projections (catalog.projector) and design
-// verdicts (catalog.designs). A payload that cannot be decoded goes to the
-// dead-letter queue at once; any other failure is retried.
-package consumers
+// verdicts (catalog.designs). It decodes the event protos into domain values
+// and classifies failures: a payload that cannot be decoded goes to the
+// dead-letter queue at once; any other failure is retried. The inbox records
+// each message under its queue's name (eventsv1.Queue…).
+package amqpapi
 
 import (
 	"context"
@@ -10,9 +12,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
-
 	"github.com/printfleet/printfleet/platform/amqp"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
 )
@@ -28,13 +29,14 @@ func decode(d amqp.Delivery, m proto.Message) error {
 }
 
 // StockKeys are the routing keys of the stock consumer.
-var StockKeys = []string{app.EventOrderPlaced, app.EventOrderCancelled, app.EventPaymentFailed}
+var StockKeys = []string{eventsv1.KeyOrderPlaced, eventsv1.KeyOrderCancelled, eventsv1.KeyPaymentFailed}
 
 // Stock handles OrderPlaced, OrderCancelled and PaymentFailed.
 func Stock(s *app.Stock) amqp.Handler {
 	return func(ctx context.Context, d amqp.Delivery) error {
+		msg := app.InboxClaim{Consumer: eventsv1.QueueCatalogStock, MessageID: d.ID}
 		switch d.Type {
-		case app.EventOrderPlaced:
+		case eventsv1.KeyOrderPlaced:
 			var m eventsv1.OrderPlaced
 			if err := decode(d, &m); err != nil {
 				return err
@@ -46,21 +48,21 @@ func Stock(s *app.Stock) amqp.Handler {
 			for i, it := range m.GetItems() {
 				items[i] = domain.OrderItem{VariantID: it.GetVariantId(), Quantity: int64(it.GetQuantity())}
 			}
-			_, err := s.Reserve(ctx, d.ID, m.GetOrderId(), items)
+			_, err := s.Reserve(ctx, msg, m.GetOrderId(), items)
 			return err
-		case app.EventOrderCancelled:
+		case eventsv1.KeyOrderCancelled:
 			var m eventsv1.OrderCancelled
 			if err := decode(d, &m); err != nil {
 				return err
 			}
-			_, err := s.Release(ctx, d.ID, m.GetOrderId())
+			_, err := s.Release(ctx, msg, m.GetOrderId())
 			return err
-		case app.EventPaymentFailed:
+		case eventsv1.KeyPaymentFailed:
 			var m eventsv1.PaymentFailed
 			if err := decode(d, &m); err != nil {
 				return err
 			}
-			_, err := s.Release(ctx, d.ID, m.GetOrderId())
+			_, err := s.Release(ctx, msg, m.GetOrderId())
 			return err
 		}
 		return amqp.Permanent(fmt.Errorf("unexpected event type %q", d.Type))
@@ -68,7 +70,7 @@ func Stock(s *app.Stock) amqp.Handler {
 }
 
 // ProjectorKeys are the routing keys of the projector.
-var ProjectorKeys = []string{app.EventProductChanged}
+var ProjectorKeys = []string{eventsv1.KeyProductChanged}
 
 // Projector handles ProductChanged.
 func Projector(p *app.Projector) amqp.Handler {
@@ -82,10 +84,10 @@ func Projector(p *app.Projector) amqp.Handler {
 }
 
 // DesignKeys are the routing keys of the design consumer.
-var DesignKeys = []string{app.EventDesignProcessed}
+var DesignKeys = []string{eventsv1.KeyDesignProcessed}
 
 // Designs handles DesignProcessed.
-func Designs(ds *app.Designs) amqp.Handler {
+func Designs(ds *app.DesignResults) amqp.Handler {
 	return func(ctx context.Context, d amqp.Delivery) error {
 		var m eventsv1.DesignProcessed
 		if err := decode(d, &m); err != nil {
@@ -107,6 +109,6 @@ func Designs(ds *app.Designs) amqp.Handler {
 			r.Report.Placements = append(r.Report.Placements, domain.PlacementVerdict{PlacementID: p.GetPlacementId(),
 				Name: p.GetName(), EffectiveDPI: p.GetEffectiveDpi(), Verdict: p.GetVerdict()})
 		}
-		return ds.ApplyResult(ctx, d.ID, r)
+		return ds.Apply(ctx, app.InboxClaim{Consumer: eventsv1.QueueCatalogDesigns, MessageID: d.ID}, r)
 	}
 }

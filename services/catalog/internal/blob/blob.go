@@ -1,7 +1,7 @@
-// Package objects is the S3 adapter for designs: presigned POST uploads that
-// the store itself holds to a byte cap and a content type, presigned GETs of
-// renders, and object stats.
-package objects
+// Package blob is the S3 adapter for designs: presigned POST uploads that
+// the object store itself holds to a byte cap and a content type, presigned
+// GETs of renders, and object stats.
+package blob
 
 import (
 	"context"
@@ -13,13 +13,13 @@ import (
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 )
 
-// Store implements app.Objects.
+// Store implements app.Blobs.
 type Store struct {
 	client    *minio.Client // talks to the store
 	presigner *minio.Client // signs URLs for the host clients reach
 }
 
-var _ app.Objects = (*Store)(nil)
+var _ app.Blobs = (*Store)(nil)
 
 // New returns the adapter; presigner may be the same client as client.
 func New(client, presigner *minio.Client) *Store { return &Store{client: client, presigner: presigner} }

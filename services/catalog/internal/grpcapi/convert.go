@@ -1,0 +1,124 @@
+package grpcapi
+
+import (
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
+
+	"github.com/printfleet/printfleet/services/catalog/internal/app"
+	"github.com/printfleet/printfleet/services/catalog/internal/domain"
+)
+
+// Converters between the protobuf contract and the domain; the name says
+// the direction.
+
+func toProtoMoney(m domain.Money) *typesv1.Money {
+	return &typesv1.Money{Currency: m.Currency, AmountMinor: m.AmountMinor}
+}
+
+func toProtoView(v *domain.ProductView) *catalogv1.Product {
+	out := &catalogv1.Product{Id: v.ID, Title: v.Title, Description: v.Description, Active: v.Active, Version: v.Version,
+		Variants: make([]*catalogv1.Variant, len(v.Variants)), Placements: make([]*catalogv1.Placement, len(v.Placements))}
+	for i, vr := range v.Variants {
+		out.Variants[i] = &catalogv1.Variant{Id: vr.ID, Sku: vr.SKU, Title: vr.Title, Price: toProtoMoney(vr.Price),
+			InStock: vr.InStock, ProductId: v.ID, Active: true}
+	}
+	for i, pl := range v.Placements {
+		out.Placements[i] = &catalogv1.Placement{Id: pl.ID, Name: pl.Name, WidthIn: pl.WidthIn, HeightIn: pl.HeightIn,
+			MinDpi: pl.MinDPI, RecommendedDpi: pl.RecommendedDPI}
+	}
+	return out
+}
+
+func toProtoProduct(p *domain.Product) *catalogv1.Product {
+	out := &catalogv1.Product{Id: p.ID, Title: p.Title, Description: p.Description, ImageKey: p.ImageKey, Active: p.Active,
+		Version: p.Version, CreatedAt: timestamppb.New(p.CreatedAt), UpdatedAt: timestamppb.New(p.UpdatedAt)}
+	for i := range p.Variants {
+		out.Variants = append(out.Variants, toProtoVariant(&p.Variants[i]))
+	}
+	for i := range p.Placements {
+		out.Placements = append(out.Placements, toProtoPlacement(&p.Placements[i]))
+	}
+	return out
+}
+
+func toProtoVariant(v *domain.Variant) *catalogv1.Variant {
+	return &catalogv1.Variant{Id: v.ID, Sku: v.SKU, Title: v.Title, Price: toProtoMoney(v.Price), InStock: v.InStock(),
+		Size: v.Size, Color: v.Color, WeightGrams: v.WeightGrams, Active: v.Active, StockTracked: v.StockTracked,
+		StockAvailable: v.StockAvailable, ProductId: v.ProductID}
+}
+
+func toProtoPlacement(p *domain.Placement) *catalogv1.Placement {
+	return &catalogv1.Placement{Id: p.ID, Name: p.Name, WidthIn: p.WidthIn, HeightIn: p.HeightIn, MinDpi: p.MinDPI,
+		RecommendedDpi: p.RecommendedDPI, Technique: p.Technique}
+}
+
+func toDomainProduct(p *catalogv1.Product) domain.Product {
+	out := domain.Product{ID: p.GetId(), Title: p.GetTitle(), Description: p.GetDescription(), ImageKey: p.GetImageKey(),
+		Active: p.GetActive(), Version: p.GetVersion()}
+	for _, v := range p.GetVariants() {
+		out.Variants = append(out.Variants, domain.Variant{ID: v.GetId(), SKU: v.GetSku(), Title: v.GetTitle(),
+			Size: v.GetSize(), Color: v.GetColor(), WeightGrams: v.GetWeightGrams(),
+			Price:  domain.Money{Currency: v.GetPrice().GetCurrency(), AmountMinor: v.GetPrice().GetAmountMinor()},
+			Active: v.GetActive(), StockTracked: v.GetStockTracked(), StockAvailable: v.GetStockAvailable()})
+	}
+	for _, pl := range p.GetPlacements() {
+		out.Placements = append(out.Placements, domain.Placement{ID: pl.GetId(), Name: pl.GetName(), WidthIn: pl.GetWidthIn(),
+			HeightIn: pl.GetHeightIn(), MinDPI: pl.GetMinDpi(), RecommendedDPI: pl.GetRecommendedDpi(), Technique: pl.GetTechnique()})
+	}
+	return out
+}
+
+var designStatus = map[domain.DesignStatus]catalogv1.DesignStatus{
+	domain.DesignPendingUpload: catalogv1.DesignStatus_DESIGN_STATUS_PENDING_UPLOAD,
+	domain.DesignProcessing:    catalogv1.DesignStatus_DESIGN_STATUS_PROCESSING,
+	domain.DesignReady:         catalogv1.DesignStatus_DESIGN_STATUS_READY,
+	domain.DesignRejected:      catalogv1.DesignStatus_DESIGN_STATUS_REJECTED,
+}
+
+var dpiVerdict = map[string]catalogv1.DpiVerdict{
+	"ok": catalogv1.DpiVerdict_DPI_VERDICT_OK, "warn": catalogv1.DpiVerdict_DPI_VERDICT_WARN,
+	"reject": catalogv1.DpiVerdict_DPI_VERDICT_REJECT,
+}
+
+func toProtoDesign(d *domain.Design, urls app.DesignURLs) *catalogv1.Design {
+	out := &catalogv1.Design{Id: d.ID, OwnerId: d.OwnerID, Status: designStatus[d.Status], Filename: d.Filename,
+		ContentType: d.ContentType, SizeBytes: d.SizeBytes, ThumbnailUrl: urls.Thumbnail, PreviewUrl: urls.Preview,
+		ObjectKey: d.ObjectKey, ThumbnailKey: d.ThumbnailKey, PreviewKey: d.PreviewKey, MasterKey: d.MasterKey}
+	if !d.CreatedAt.IsZero() {
+		out.CreatedAt, out.UpdatedAt = timestamppb.New(d.CreatedAt), timestamppb.New(d.UpdatedAt)
+	}
+	if r := d.Report; r != nil {
+		out.Report = &catalogv1.DesignReport{Format: r.Format, WidthPx: r.WidthPx, HeightPx: r.HeightPx, HasAlpha: r.HasAlpha,
+			Problems: r.Problems}
+		for _, p := range r.Placements {
+			out.Report.Placements = append(out.Report.Placements, &catalogv1.PlacementCheck{PlacementId: p.PlacementID,
+				PlacementName: p.Name, EffectiveDpi: p.EffectiveDPI, Verdict: dpiVerdict[p.Verdict]})
+		}
+	}
+	return out
+}
+
+var marketplaces = map[catalogv1.Marketplace]domain.Marketplace{
+	catalogv1.Marketplace_MARKETPLACE_SHOPIFY: domain.Shopify,
+	catalogv1.Marketplace_MARKETPLACE_ETSY:    domain.Etsy,
+	catalogv1.Marketplace_MARKETPLACE_AMAZON:  domain.Amazon,
+}
+
+func toDomainMarketplace(m catalogv1.Marketplace) domain.Marketplace { return marketplaces[m] }
+
+func toProtoMarketplace(m domain.Marketplace) catalogv1.Marketplace {
+	for k, v := range marketplaces {
+		if v == m {
+			return k
+		}
+	}
+	return catalogv1.Marketplace_MARKETPLACE_UNSPECIFIED
+}
+
+func toProtoStore(s *domain.Store) *catalogv1.Store {
+	return &catalogv1.Store{Id: s.ID, OwnerId: s.OwnerID, Marketplace: toProtoMarketplace(s.Marketplace), ShopId: s.ShopID,
+		Name: s.Name, RateLimitPerSecond: s.RateLimitPerSecond, RateLimitBurst: s.RateLimitBurst,
+		CreatedAt: timestamppb.New(s.CreatedAt)}
+}

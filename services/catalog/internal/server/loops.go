@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/printfleet/printfleet/platform/amqp"
+	"github.com/printfleet/printfleet/platform/grpcserver"
+	"github.com/printfleet/printfleet/platform/outbox"
+	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+	"github.com/printfleet/printfleet/services/catalog/internal/amqpapi"
+	"github.com/printfleet/printfleet/services/catalog/internal/grpcapi"
+)
+
+// A loop is one long-running part of a process: the gRPC server, the outbox
+// relay, a consumer. It returns once ctx is cancelled and it has drained,
+// or when it fails.
+type loop struct {
+	name string
+	run  func(ctx context.Context) error
+	// queue, for a consumer, is bound to keys before any loop starts.
+	queue string
+	keys  []string
+}
+
+// bind declares the consumers' queues with their bindings.
+func (a *App) bind(ctx context.Context, loops ...loop) error {
+	for _, l := range loops {
+		if l.queue == "" {
+			continue
+		}
+		if err := a.deps.AMQP.DeclareQueue(ctx, l.queue, l.keys...); err != nil {
+			return fmt.Errorf("%s: bind %s: %w", l.name, l.queue, err)
+		}
+	}
+	return nil
+}
+
+// runLoops binds the consumers' queues, so that the first batch of the
+// process's own relay finds them, then runs loops until ctx is cancelled or
+// one fails; a failure stops the others. Errors of loops stopping because
+// of the cancellation are not failures.
+func (a *App) runLoops(ctx context.Context, loops ...loop) error {
+	if err := a.bind(ctx, loops...); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, l := range loops {
+		g.Go(func() error {
+			if err := l.run(gctx); err != nil && gctx.Err() == nil {
+				return fmt.Errorf("%s: %w", l.name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// grpcLoop serves the CatalogService on ln.
+func (a *App) grpcLoop(ln net.Listener, grace time.Duration) (loop, error) {
+	srv, err := grpcserver.New(grpcserver.Options{Log: a.deps.Log, Signer: a.deps.Signer, Grace: grace})
+	if err != nil {
+		return loop{}, err
+	}
+	catalogv1.RegisterCatalogServiceServer(srv.Server, grpcapi.New(a.Catalog, a.Designs, a.Stores))
+	return loop{name: "grpc", run: func(ctx context.Context) error { return srv.ServeOn(ctx, ln) }}, nil
+}
+
+// relayLoop publishes the outbox. Every catalog process runs one: rows are
+// locked with SKIP LOCKED, so relays share the work.
+func (a *App) relayLoop(cfg outbox.RelayConfig) loop {
+	return loop{name: "relay", run: func(ctx context.Context) error {
+		pub := amqp.NewPublisher(a.deps.AMQP)
+		defer pub.Close()
+		return outbox.NewRelay(a.deps.DB.Primary, pub, a.deps.Log, cfg).Run(ctx)
+	}}
+}
+
+// stockLoop reserves and releases stock for orders (catalog.stock).
+func (a *App) stockLoop(queue string) loop {
+	return a.consumer("stock", queue, amqpapi.StockKeys, amqpapi.Stock(a.Stock))
+}
+
+// designsLoop records the image worker's verdicts (catalog.designs).
+func (a *App) designsLoop(queue string) loop {
+	return a.consumer("designs", queue, amqpapi.DesignKeys, amqpapi.Designs(a.Results))
+}
+
+// projectorLoop keeps the projections current (catalog.projector). It first
+// rebuilds them when the listing index is not marked complete (a fresh or
+// flushed Redis); a failed rebuild is repaired by reads.
+func (a *App) projectorLoop(queue string) loop {
+	l := a.consumer("projector", queue, amqpapi.ProjectorKeys, amqpapi.Projector(a.Projector))
+	consume := l.run
+	l.run = func(ctx context.Context) error {
+		log := a.deps.Log
+		if ok, err := a.Proj.Complete(ctx); err != nil || !ok {
+			st, err := a.Projector.Rebuild(ctx)
+			if err != nil {
+				log.Warn("initial projection rebuild failed; the projector will repair on reads", "err", err)
+			} else {
+				log.Info("projections rebuilt", "products", st.Products, "written", st.Written, "pruned", st.Pruned)
+			}
+		}
+		return consume(ctx)
+	}
+	return l
+}
+
+func (a *App) consumer(name, queue string, keys []string, h amqp.Handler) loop {
+	return loop{name: name, queue: queue, keys: keys, run: func(ctx context.Context) error {
+		return amqp.Consume(ctx, a.deps.AMQP, amqp.ConsumerConfig{Queue: queue, RoutingKeys: keys, Handler: h})
+	}}
+}

@@ -1,0 +1,74 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/postgres"
+	"github.com/printfleet/printfleet/services/catalog/internal/domain"
+)
+
+// Stores: marketplace connections and their sealed credentials (the
+// ciphertext is never decoded here).
+
+const storeCols = `id::text, owner_id, marketplace, shop_id, name, rate_limit_per_second, rate_limit_burst, created_at`
+
+func scanStore(r pgx.Row, extra ...any) (domain.Store, error) {
+	var s domain.Store
+	var m string
+	err := r.Scan(append([]any{&s.ID, &s.OwnerID, &m, &s.ShopID, &s.Name, &s.RateLimitPerSecond, &s.RateLimitBurst, &s.CreatedAt}, extra...)...)
+	s.Marketplace = domain.Marketplace(m)
+	return s, err
+}
+
+func (t *tx) InsertStore(ctx context.Context, s domain.Store, sealed []byte) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO stores (id, owner_id, marketplace, shop_id, name, credentials, rate_limit_per_second, rate_limit_burst, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		s.ID, s.OwnerID, string(s.Marketplace), s.ShopID, s.Name, sealed, s.RateLimitPerSecond, s.RateLimitBurst, s.CreatedAt)
+	if postgres.IsUniqueViolation(err, "stores_owner_shop_key") {
+		return errs.E(errs.AlreadyExists, "this %s shop is already connected", s.Marketplace)
+	}
+	if err != nil {
+		// The statement's arguments are never part of a pgx error.
+		return fmt.Errorf("insert store: %w", err)
+	}
+	return nil
+}
+
+// Stores pages an owner's stores by id.
+func (s *Store) Stores(ctx context.Context, ownerID, afterID string, limit int) ([]domain.Store, error) {
+	if afterID == "" {
+		afterID = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := s.primary.Query(ctx, `SELECT `+storeCols+` FROM stores WHERE owner_id = $1 AND id > $2::uuid ORDER BY id LIMIT $3`,
+		ownerID, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list stores: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.Store, error) { return scanStore(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list stores: %w", err)
+	}
+	return list, nil
+}
+
+// SealedStore reads a store with its sealed credentials.
+func (s *Store) SealedStore(ctx context.Context, id string) (domain.Store, []byte, error) {
+	if uuid.Validate(id) != nil {
+		return domain.Store{}, nil, notFound("store", id)
+	}
+	var sealed []byte
+	st, err := scanStore(s.primary.QueryRow(ctx, `SELECT `+storeCols+`, credentials FROM stores WHERE id = $1`, id), &sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Store{}, nil, notFound("store", id)
+	}
+	if err != nil {
+		return domain.Store{}, nil, fmt.Errorf("store %s: %w", id, err)
+	}
+	return st, sealed, nil
+}
