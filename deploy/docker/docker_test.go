@@ -338,19 +338,6 @@ var notImages = map[string]string{
 	"services/gateway/cmd/token": "mints development JWTs",
 }
 
-// pendingBinaries are main packages build.sh (and the chart) name before the
-// code that adds them has landed: issue 11 gives every process its own binary.
-// The names are the ones asked of their owners. An entry only excuses a
-// package that does not exist yet; once it exists it is checked like any
-// other, and the entry must go.
-var pendingBinaries = map[string]string{
-	"services/catalog/cmd/catalog-worker":              "catalog: the stock, projector and designs consumers + outbox relay",
-	"services/catalog/cmd/catalog-seed-demo":           "catalog: load the demo catalog (was `catalog seed-demo`)",
-	"services/catalog/cmd/catalog-rebuild-projections": "catalog: rebuild the Redis projections (was `catalog rebuild-projections`)",
-	"services/pricing/cmd/pricing-worker":              "pricing: the pricing.coupons consumer",
-	"services/pricing/cmd/pricing-seed-demo":           "pricing: load the demo price lists (was `pricing seed-demo`)",
-	"services/pricing/cmd/pricing-coupons":             "pricing: print coupons and their usage (was `pricing coupons`)",
-}
 
 // builtImages runs build.sh in dry-run mode and returns, per image, its
 // Dockerfile and the main packages it builds.
@@ -430,21 +417,9 @@ func TestBuildScriptCoversEveryBinary(t *testing.T) {
 				t.Errorf("image %s builds %s, a tool (%s), not a process", name, pkg, notImages[pkg])
 			}
 			dir := filepath.Join(root, pkg)
-			if _, err := os.Stat(dir); os.IsNotExist(err) && pendingBinaries[pkg] != "" {
-				t.Logf("%s does not exist yet (%s)", pkg, pendingBinaries[pkg])
-				continue
-			}
 			if !isMainPackage(t, dir) {
 				t.Errorf("build.sh builds %s, which is not a main package (yet?)", pkg)
 			}
-		}
-	}
-	for pkg := range pendingBinaries {
-		if _, err := os.Stat(filepath.Join(root, pkg)); err == nil {
-			t.Errorf("%s exists now: drop it from pendingBinaries", pkg)
-		}
-		if _, ok := built[pkg]; !ok {
-			t.Errorf("pending %s is in no image", pkg)
 		}
 	}
 	// Every main package under services/, workers/ and sandbox/ is in its
