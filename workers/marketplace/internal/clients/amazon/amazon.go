@@ -1,0 +1,199 @@
+// Package amazon pushes tracking to Amazon through the Selling Partner API
+// (Orders v0 confirmShipment), with a Login with Amazon access token and a token
+// bucket per seller. The package reference id is derived from our shipment id, so a
+// resend edits the package instead of adding one.
+package amazon
+
+import (
+	"context"
+	"encoding/json"
+	"hash/fnv"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/marketplace"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
+)
+
+// confirmShipment's documented budget: 2 requests per second, burst 10.
+const (
+	defaultRate  = 2
+	defaultBurst = 10
+)
+
+// Production endpoints (North America).
+const (
+	DefaultBaseURL  = "https://sellingpartnerapi-na.amazon.com"
+	DefaultTokenURL = "https://api.amazon.com/auth/o2/token"
+)
+
+// Adapter pushes shipments to Amazon sellers.
+type Adapter struct {
+	client  *marketplace.Client
+	retry   marketplace.Retry
+	tokens  *marketplace.Tokens
+	budgets *marketplace.Budgets
+}
+
+var _ marketplace.Pusher = (*Adapter)(nil)
+
+// New returns an Amazon adapter.
+func New(o marketplace.Options) *Adapter {
+	o = o.WithDefaults()
+	return &Adapter{client: o.Client(domain.Amazon), retry: o.Retry, tokens: o.Tokens, budgets: o.Budgets}
+}
+
+// PackageReferenceID derives Amazon's packageReferenceId (a positive number) from
+// our shipment id: the same shipment always maps to the same package.
+func PackageReferenceID(shipmentID string) string {
+	h := fnv.New64a()
+	h.Write([]byte(shipmentID))
+	return strconv.FormatUint(h.Sum64()%(1<<53)+1, 10)
+}
+
+// carrierCodes maps carrier codes to SP-API carrierCode values; others go as
+// carrierCode "Other" with the carrier's name.
+var carrierCodes = map[string]string{"usps": "USPS", "ups": "UPS", "fedex": "FedEx", "dhl": "DHL"}
+
+type orderItem struct {
+	OrderItemID string `json:"orderItemId"`
+	Quantity    int    `json:"quantity"`
+}
+
+type packageDetail struct {
+	PackageReferenceID string      `json:"packageReferenceId"`
+	CarrierCode        string      `json:"carrierCode"`
+	CarrierName        string      `json:"carrierName,omitempty"`
+	TrackingNumber     string      `json:"trackingNumber"`
+	ShipDate           string      `json:"shipDate"`
+	OrderItems         []orderItem `json:"orderItems"`
+}
+
+type confirmShipmentRequest struct {
+	MarketplaceID string        `json:"marketplaceId"`
+	PackageDetail packageDetail `json:"packageDetail"`
+}
+
+// PushShipment implements marketplace.Pusher.
+func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain.Shipment) (domain.Result, error) {
+	tr := marketplace.NewTrace()
+	if err := s.Validate(); err != nil {
+		return tr.Result(false, ""), err
+	}
+	invalid := func(msg string) (domain.Result, error) {
+		return tr.Result(false, ""), &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid,
+			Marketplace: domain.Amazon, Op: "push shipment", Message: msg}
+	}
+	if store.ShopID == "" {
+		return invalid("the store has no marketplace id")
+	}
+	if len(s.Items) == 0 {
+		return invalid("confirmShipment needs the shipped order items")
+	}
+	ref := PackageReferenceID(s.ShipmentID)
+	pkg := packageDetail{PackageReferenceID: ref, TrackingNumber: strings.TrimSpace(s.TrackingNumber)}
+	carrier := marketplace.Carrier(s.Carrier)
+	if code, ok := carrierCodes[carrier]; ok {
+		pkg.CarrierCode = code
+	} else {
+		pkg.CarrierCode, pkg.CarrierName = "Other", s.Carrier
+	}
+	shipped := s.ShippedAt
+	if shipped.IsZero() {
+		shipped = time.Now()
+	}
+	pkg.ShipDate = shipped.UTC().Format(time.RFC3339)
+	for _, it := range s.Items {
+		if it.ExternalID == "" || it.Quantity < 1 {
+			return invalid("every item needs an Amazon orderItemId and a quantity")
+		}
+		pkg.OrderItems = append(pkg.OrderItems, orderItem{OrderItemID: it.ExternalID, Quantity: it.Quantity})
+	}
+	body, err := json.Marshal(confirmShipmentRequest{MarketplaceID: store.ShopID, PackageDetail: pkg})
+	if err != nil {
+		return invalid("encode request: " + err.Error())
+	}
+	base := strings.TrimRight(store.BaseURL, "/")
+	tokenURL := store.TokenURL
+	switch {
+	case base == "":
+		base = DefaultBaseURL
+		if tokenURL == "" {
+			tokenURL = DefaultTokenURL
+		}
+	case tokenURL == "":
+		tokenURL = base + "/auth/o2/token"
+	}
+	req := marketplace.Request{Op: "confirmShipment", Method: "POST", ContentType: "application/json", Body: body,
+		URL: base + "/orders/v0/orders/" + url.PathEscape(strings.TrimSpace(s.ExternalOrderID)) + "/shipmentConfirmation"}
+	budget := a.budgets.Get(domain.Amazon, store.ID, defaultRate, defaultBurst)
+	auth := &marketplace.Auth{Tokens: a.tokens, Store: store, Refresh: marketplace.RefreshOAuth(a.client, tr, tokenURL,
+		url.Values{"client_id": {store.Credentials.ClientID}, "client_secret": {store.Credentials.ClientSecret}})}
+
+	err = a.retry.Do(ctx, func(ctx context.Context) error { return a.confirm(ctx, tr, auth, budget, req) })
+	if err != nil {
+		ref = ""
+	}
+	return tr.Result(false, ref), err
+}
+
+type spErrors struct {
+	Errors []struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Details string `json:"details"`
+	} `json:"errors"`
+}
+
+func (a *Adapter) confirm(ctx context.Context, tr *marketplace.Trace, auth *marketplace.Auth, budget *marketplace.Budget, req marketplace.Request) error {
+	for {
+		tok, err := auth.Token(ctx)
+		if err != nil {
+			return err
+		}
+		if err := budget.Wait(ctx); err != nil {
+			return err
+		}
+		req.Header = map[string][]string{"x-amz-access-token": {tok}}
+		resp, err := a.client.Send(ctx, tr, req)
+		if err != nil {
+			return err
+		}
+		if r, err := strconv.ParseFloat(resp.Header.Get("x-amzn-RateLimit-Limit"), 64); err == nil && r > 0 {
+			budget.Learn(r, 0)
+		}
+		if resp.Status/100 == 2 {
+			return nil
+		}
+		var body spErrors
+		_ = json.Unmarshal(resp.Body, &body)
+		code, msg := "", ""
+		if len(body.Errors) > 0 {
+			code = body.Errors[0].Code
+			msg = strings.TrimSpace(body.Errors[0].Message + " " + body.Errors[0].Details)
+			for _, e := range body.Errors[1:] {
+				msg += "; " + strings.TrimSpace(e.Message+" "+e.Details)
+			}
+		}
+		if resp.Status == 401 || (resp.Status == 403 && code == "Unauthorized") {
+			again, err := auth.Refused(ctx, tok)
+			if err != nil {
+				return err
+			}
+			if again {
+				continue
+			}
+		}
+		e := marketplace.Classify(domain.Amazon, req.Op, resp)
+		if code != "" {
+			e.Code, e.Message = code, msg
+		}
+		if resp.Status == 429 {
+			// Somebody spent this seller's bucket; start ours from empty too.
+			budget.Spend(e.RetryAfter)
+		}
+		return e
+	}
+}

@@ -1,0 +1,98 @@
+// Package catalog looks marketplace stores up, with their decrypted
+// credentials, through the catalog's internal gRPC API.
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/printfleet/printfleet/platform/grpcclient"
+	"github.com/printfleet/printfleet/platform/principal"
+	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+
+	"github.com/printfleet/printfleet/workers/marketplace/internal/app"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
+)
+
+// Client looks stores up through the catalog's internal gRPC API, as the
+// "marketplace" service principal.
+type Client struct {
+	rpc     catalogv1.CatalogServiceClient
+	health  healthpb.HealthClient
+	timeout time.Duration
+}
+
+var _ app.Stores = (*Client)(nil)
+
+// New uses cc (from grpcclient.Dial, which signs the principal); timeout
+// bounds each call (default 5s).
+func New(cc grpc.ClientConnInterface, timeout time.Duration) *Client {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &Client{rpc: catalogv1.NewCatalogServiceClient(cc), health: healthpb.NewHealthClient(cc), timeout: timeout}
+}
+
+func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(principal.With(ctx, grpcclient.Service("marketplace")), c.timeout)
+}
+
+// Store returns the store with its decrypted credentials; its endpoints are
+// left empty (they come from configuration). A store the catalog does not
+// know, or cannot name, wraps domain.ErrStoreUnusable; anything else (catalog down,
+// our principal refused) is worth retrying. A store that is not ownerID's
+// (the order's user) is unusable too: a push never goes out with another
+// seller's credentials, whatever the order says.
+func (c *Client) Store(ctx context.Context, storeID, ownerID string) (domain.Store, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := c.rpc.GetStoreCredentials(ctx, &catalogv1.GetStoreCredentialsRequest{StoreId: storeID})
+	if err != nil {
+		switch status.Code(err) {
+		case codes.NotFound, codes.InvalidArgument:
+			return domain.Store{}, fmt.Errorf("%w: catalog: store %s: %s", domain.ErrStoreUnusable, storeID, status.Convert(err).Message())
+		}
+		return domain.Store{}, fmt.Errorf("catalog: get store credentials %s: %w", storeID, err)
+	}
+	st, cr := resp.GetStore(), resp.GetCredentials()
+	if st.GetOwnerId() != ownerID {
+		return domain.Store{}, fmt.Errorf("%w: store %s does not belong to the order's user", domain.ErrStoreUnusable, storeID)
+	}
+	out := domain.Store{
+		ID:     storeID,
+		ShopID: st.GetShopId(),
+		Credentials: domain.Credentials{APIKey: cr.GetApiKey(), AccessToken: cr.GetAccessToken(),
+			RefreshToken: cr.GetRefreshToken(), ClientID: cr.GetClientId(), ClientSecret: cr.GetClientSecret()},
+	}
+	switch st.GetMarketplace() {
+	case catalogv1.Marketplace_MARKETPLACE_SHOPIFY:
+		out.Marketplace = domain.Shopify
+	case catalogv1.Marketplace_MARKETPLACE_ETSY:
+		out.Marketplace = domain.Etsy
+	case catalogv1.Marketplace_MARKETPLACE_AMAZON:
+		out.Marketplace = domain.Amazon
+	default:
+		return domain.Store{}, fmt.Errorf("%w: store %s has marketplace %s", domain.ErrStoreUnusable, storeID, st.GetMarketplace())
+	}
+	return out, nil
+}
+
+// Ready is a readiness check: the catalog service reports SERVING.
+func (c *Client) Ready(ctx context.Context) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := c.health.Check(ctx, &healthpb.HealthCheckRequest{Service: catalogv1.CatalogService_ServiceDesc.ServiceName})
+	if err != nil {
+		return fmt.Errorf("catalog health: %w", err)
+	}
+	if s := resp.GetStatus(); s != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("catalog health: %s", s)
+	}
+	return nil
+}

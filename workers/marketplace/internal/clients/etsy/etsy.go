@@ -1,0 +1,206 @@
+// Package etsy pushes tracking to Etsy through Open API v3: it reads the shop
+// receipt (so a resend finds the tracking already there), then adds the tracking
+// code, keeping within the per-second and per-day budgets Etsy announces in its
+// response headers.
+package etsy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/marketplace"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
+)
+
+// Etsy's documented default: 10 requests per second per application.
+const defaultPerSecond = 10
+
+// Adapter pushes shipments to Etsy shops.
+type Adapter struct {
+	client  *marketplace.Client
+	retry   marketplace.Retry
+	tokens  *marketplace.Tokens
+	budgets *marketplace.Budgets
+}
+
+var _ marketplace.Pusher = (*Adapter)(nil)
+
+// New returns an Etsy adapter.
+func New(o marketplace.Options) *Adapter {
+	o = o.WithDefaults()
+	return &Adapter{client: o.Client(domain.Etsy), retry: o.Retry, tokens: o.Tokens, budgets: o.Budgets}
+}
+
+type receipt struct {
+	ReceiptID int64 `json:"receipt_id"`
+	Shipments []struct {
+		ReceiptShippingID int64  `json:"receipt_shipping_id"`
+		CarrierName       string `json:"carrier_name"`
+		TrackingCode      string `json:"tracking_code"`
+	} `json:"shipments"`
+}
+
+// shippingID returns the id of the receipt's shipment with tracking code code.
+func (r receipt) shippingID(code string) (string, bool) {
+	for i := len(r.Shipments) - 1; i >= 0; i-- {
+		if strings.EqualFold(strings.TrimSpace(r.Shipments[i].TrackingCode), code) {
+			return strconv.FormatInt(r.Shipments[i].ReceiptShippingID, 10), true
+		}
+	}
+	return "", false
+}
+
+var numeric = regexp.MustCompile(`^[1-9][0-9]{0,15}$`)
+
+// carrierNames maps carrier codes to Etsy's carrier_name values.
+var carrierNames = map[string]string{"usps": "usps", "ups": "ups", "fedex": "fedex", "dhl": "dhl"}
+
+// PushShipment implements marketplace.Pusher.
+func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain.Shipment) (domain.Result, error) {
+	tr := marketplace.NewTrace()
+	if err := s.Validate(); err != nil {
+		return tr.Result(false, ""), err
+	}
+	invalid := func(msg string) (domain.Result, error) {
+		return tr.Result(false, ""), &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid,
+			Marketplace: domain.Etsy, Op: "push shipment", Message: msg}
+	}
+	if !numeric.MatchString(store.ShopID) {
+		return invalid(fmt.Sprintf("shop id %q is not an Etsy shop_id", store.ShopID))
+	}
+	receiptID := strings.TrimSpace(s.ExternalOrderID)
+	if !numeric.MatchString(receiptID) {
+		return invalid(fmt.Sprintf("external order id %q is not an Etsy receipt_id", receiptID))
+	}
+	if store.Credentials.APIKey == "" {
+		return tr.Result(false, ""), &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonAuth,
+			Marketplace: domain.Etsy, Op: "push shipment", Message: "the store has no API key"}
+	}
+	base := strings.TrimRight(store.BaseURL, "/")
+	if base == "" {
+		base = "https://api.etsy.com"
+	}
+	tokenURL := store.TokenURL
+	if tokenURL == "" {
+		tokenURL = base + "/v3/public/oauth/token"
+	}
+	keystring, _, _ := strings.Cut(store.Credentials.APIKey, ":")
+	clientID := store.Credentials.ClientID
+	if clientID == "" {
+		clientID = keystring
+	}
+	// Etsy budgets requests per application (API key), not per shop.
+	budget := a.budgets.Get(domain.Etsy, keystring, defaultPerSecond, 1)
+	auth := &marketplace.Auth{Tokens: a.tokens, Store: store,
+		Refresh: marketplace.RefreshOAuth(a.client, tr, tokenURL, url.Values{"client_id": {clientID}})}
+	receiptURL := base + "/v3/application/shops/" + store.ShopID + "/receipts/" + receiptID
+	code := strings.TrimSpace(s.TrackingNumber)
+	carrier := marketplace.Carrier(s.Carrier)
+	if name, ok := carrierNames[carrier]; ok {
+		carrier = name
+	}
+	form := url.Values{"tracking_code": {code}, "carrier_name": {carrier}, "send_bcc": {"false"}}
+
+	var (
+		read      bool
+		duplicate bool
+		ref       string
+	)
+	err := a.retry.Do(ctx, func(ctx context.Context) error {
+		if !read {
+			var rc receipt
+			if err := a.call(ctx, tr, auth, budget, store, marketplace.Request{Op: "getShopReceipt", Method: "GET", URL: receiptURL}, &rc); err != nil {
+				return err
+			}
+			if id, ok := rc.shippingID(code); ok {
+				duplicate, ref = true, id
+				return nil
+			}
+			read = true
+		}
+		var rc receipt
+		err := a.call(ctx, tr, auth, budget, store, marketplace.Request{Op: "createReceiptShipment", Method: "POST",
+			URL: receiptURL + "/tracking", ContentType: "application/x-www-form-urlencoded", Body: []byte(form.Encode())}, &rc)
+		switch r := domain.ReasonOf(err); {
+		case err == nil:
+			ref, _ = rc.shippingID(code)
+		case r != domain.ReasonThrottled && r != domain.ReasonBudget && domain.IsRetryable(err):
+			read = false // the tracking may have been added without our hearing of it
+		}
+		return err
+	})
+	return tr.Result(duplicate, ref), err
+}
+
+// call sends one API request within the key's budget, refreshing the token once if
+// Etsy refuses it, and decodes a successful answer into out.
+func (a *Adapter) call(ctx context.Context, tr *marketplace.Trace, auth *marketplace.Auth, budget *marketplace.Budget, store domain.Store, req marketplace.Request, out any) error {
+	for {
+		tok, err := auth.Token(ctx)
+		if err != nil {
+			return err
+		}
+		if err := budget.Wait(ctx); err != nil {
+			return err
+		}
+		req.Header = map[string][]string{"x-api-key": {store.Credentials.APIKey}, "Authorization": {"Bearer " + tok}}
+		resp, err := a.client.Send(ctx, tr, req)
+		if err != nil {
+			return err
+		}
+		learn(budget, resp)
+		if resp.Status == 401 {
+			again, err := auth.Refused(ctx, tok)
+			if err != nil {
+				return err
+			}
+			if again {
+				continue
+			}
+		}
+		if resp.Status/100 == 2 {
+			if err := json.Unmarshal(resp.Body, out); err != nil {
+				return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonUnavailable, Marketplace: domain.Etsy,
+					Op: req.Op, Status: resp.Status, Message: "unexpected answer", Err: err}
+			}
+			return nil
+		}
+		e := marketplace.Classify(domain.Etsy, req.Op, resp)
+		var body struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal(resp.Body, &body) == nil && body.Error != "" {
+			e.Message = strings.TrimSpace(body.Error + " " + body.Description)
+		}
+		return e
+	}
+}
+
+// learn adjusts the budget from Etsy's rate-limit headers.
+func learn(b *marketplace.Budget, resp *marketplace.Response) {
+	h := resp.Header
+	if n, err := strconv.Atoi(h.Get("x-limit-per-second")); err == nil && n > 0 {
+		b.Learn(float64(n), n)
+	}
+	if n, err := strconv.Atoi(h.Get("x-remaining-this-second")); err == nil && n <= 0 {
+		b.Spend(time.Second)
+	}
+	if n, err := strconv.Atoi(h.Get("x-remaining-today")); err == nil && n <= 0 {
+		now := time.Now().UTC()
+		b.Spend(now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now))
+	}
+	if resp.Status == 429 {
+		wait, ok := marketplace.ParseRetryAfter(h.Get("Retry-After"), time.Now())
+		if !ok {
+			wait = time.Second
+		}
+		b.Spend(wait)
+	}
+}

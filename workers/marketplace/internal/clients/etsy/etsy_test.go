@@ -1,0 +1,207 @@
+package etsy_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sandbox "github.com/printfleet/printfleet/sandbox/marketplace"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/etsy"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/marketplace"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
+)
+
+const (
+	apiKey       = "keystring123:sharedsecret"
+	accessToken  = "10001.initial-access"
+	refreshToken = "10001.initial-refresh"
+)
+
+func setup(t *testing.T, limits sandbox.Limits, o marketplace.Options) (*sandbox.Server, *etsy.Adapter, domain.Store) {
+	t.Helper()
+	sb := sandbox.New(sandbox.Options{Limits: limits, Seed: 11})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	o.CallTimeout = 5 * time.Second
+	o.Retry = marketplace.Retry{MaxAttempts: 6, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}
+	store := domain.Store{ID: "etsy-store-1", Marketplace: domain.Etsy, ShopID: "555",
+		Credentials: domain.Credentials{APIKey: apiKey, AccessToken: accessToken, RefreshToken: refreshToken},
+		BaseURL:     srv.URL + "/etsy"}
+	return sb, etsy.New(o), store
+}
+
+func shipment(n int) domain.Shipment {
+	return domain.Shipment{ShipmentID: fmt.Sprintf("shp_%d", n), OrderID: fmt.Sprintf("ord_%d", n),
+		ExternalOrderID: fmt.Sprint(3_000_000 + n), Carrier: "USPS", TrackingNumber: fmt.Sprintf("94001118992230%04d", n),
+		ShippedAt: time.Now()}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestPush(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
+	res, err := a.PushShipment(ctx(t), store, shipment(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != 200 || res.Attempts != 2 || res.Duplicate || res.Reference == "" || res.Request.Method != "POST" {
+		t.Fatalf("result: %+v", res)
+	}
+	receipt, _ := json.Marshal(res)
+	for _, secret := range []string{apiKey, accessToken, refreshToken, "sharedsecret"} {
+		if strings.Contains(string(receipt), secret) {
+			t.Fatalf("receipt carries %q", secret)
+		}
+	}
+	rep := sb.Received(sandbox.Etsy)
+	if len(rep.Pushes) != 1 || rep.Pushes[0].Carrier != "usps" || rep.Pushes[0].Order != "3000001" || rep.Pushes[0].Store != "555" ||
+		rep.Pushes[0].Ref != res.Reference {
+		t.Fatalf("sandbox saw: %+v", rep.Pushes)
+	}
+}
+
+func TestThrottlingStormStaysWithinBudget(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{EtsyPerSecond: 8}, marketplace.Options{})
+	const n = 12 // 24 requests at 8/s
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := a.PushShipment(ctx(t), store, shipment(100+i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	rep := sb.Received(sandbox.Etsy)
+	if c := rep.Counters; c.OverBudget != 0 || c.RejectedBudget != 0 || c.Accepted != n {
+		t.Fatalf("counters: %+v", c)
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
+	_ = sb.SetFaults(sandbox.Etsy, sandbox.Faults{ThrottleNext: 1})
+	began := time.Now()
+	res, err := a.PushShipment(ctx(t), store, shipment(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(began); el < time.Second {
+		t.Fatalf("pushed after %v despite retry-after: 1", el)
+	}
+	c := sb.Received(sandbox.Etsy).Counters
+	if c.ThrottledForced != 1 || c.OverBudget != 0 || c.Accepted != 1 || res.Attempts != 3 {
+		t.Fatalf("counters %+v, attempts %d", c, res.Attempts)
+	}
+}
+
+func TestServerErrorsAreRetried(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
+	_ = sb.SetFaults(sandbox.Etsy, sandbox.Faults{ErrorNext: 2})
+	res, err := a.PushShipment(ctx(t), store, shipment(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 4 || len(sb.Received(sandbox.Etsy).Pushes) != 1 {
+		t.Fatalf("attempts %d, sandbox %+v", res.Attempts, sb.Received(sandbox.Etsy).Counters)
+	}
+}
+
+func TestExpiredTokenRefreshedOnceForConcurrentPushes(t *testing.T) {
+	t.Parallel()
+	var saved atomic.Int32
+	var savedCreds atomic.Value
+	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{OnTokenRefresh: func(s domain.Store, c domain.Credentials) {
+		saved.Add(1)
+		savedCreds.Store(c)
+	}})
+	_ = sb.SetFaults(sandbox.Etsy, sandbox.Faults{ExpireTokens: true})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if _, err := a.PushShipment(ctx(t), store, shipment(200+i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	c := sb.Received(sandbox.Etsy).Counters
+	if c.TokenRefreshes != 1 || saved.Load() != 1 || c.Accepted != 8 {
+		t.Fatalf("refreshes %d, saved %d, counters %+v", c.TokenRefreshes, saved.Load(), c)
+	}
+	if creds := savedCreds.Load().(domain.Credentials); !strings.HasPrefix(creds.AccessToken, "10001.") || creds.AccessToken == accessToken || creds.APIKey != apiKey {
+		t.Fatal("the saved credentials are not the refreshed ones")
+	}
+}
+
+func TestRefusedAfterRefreshIsPermanent(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
+	store.TokenURL = store.BaseURL + "/no-such-token-endpoint"
+	_ = sb.SetFaults(sandbox.Etsy, sandbox.Faults{ExpireTokens: true})
+	res, err := a.PushShipment(ctx(t), store, shipment(4))
+	if !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonAuth || res.Attempts != 1 {
+		t.Fatalf("err %v, attempts %d", err, res.Attempts)
+	}
+}
+
+func TestValidationErrorIsPermanent(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
+	s := shipment(5)
+	s.TrackingNumber = "no!"
+	res, err := a.PushShipment(ctx(t), store, s)
+	if !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonInvalid || !strings.Contains(err.Error(), "tracking_code") {
+		t.Fatalf("err = %v", err)
+	}
+	if c := sb.Received(sandbox.Etsy).Counters; c.ValidationErrors != 1 || res.Attempts != 2 {
+		t.Fatalf("attempts %d, counters %+v", res.Attempts, c)
+	}
+}
+
+func TestResendIsOneEffectivePush(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
+	first, err := a.PushShipment(ctx(t), store, shipment(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := a.PushShipment(ctx(t), store, shipment(6))
+	if err != nil || !second.Duplicate || second.Reference != first.Reference || second.Attempts != 1 {
+		t.Fatalf("second: %+v, %v", second, err)
+	}
+	rep := sb.Received(sandbox.Etsy)
+	if rep.PushesByOrder["3000006"] != 1 || rep.Counters.Duplicates != 0 {
+		t.Fatalf("sandbox: %+v", rep)
+	}
+}
+
+func TestDailyBudgetExhausted(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{EtsyPerDay: 3}, marketplace.Options{})
+	if _, err := a.PushShipment(ctx(t), store, shipment(7)); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	_, err := a.PushShipment(ctx(t), store, shipment(8))
+	if !domain.IsRetryable(err) || domain.ReasonOf(err) != domain.ReasonBudget || time.Since(began) > time.Second {
+		t.Fatalf("err %v after %v", err, time.Since(began))
+	}
+	if c := sb.Received(sandbox.Etsy).Counters; c.Requests != 3 || c.OverBudget != 0 {
+		t.Fatalf("counters: %+v", c)
+	}
+}

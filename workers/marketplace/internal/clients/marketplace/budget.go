@@ -1,0 +1,143 @@
+package marketplace
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
+	"golang.org/x/time/rate"
+)
+
+// Headroom is how far behind the marketplace's bucket ours stays: our bucket
+// starts refilling when we send, the marketplace's when the request arrives, so an
+// exact mirror would come back a hair early. It delays the first wait only; the
+// steady rate is unchanged.
+const Headroom = 50 * time.Millisecond
+
+// Budget is the request budget of one (marketplace, store): a token bucket that
+// mirrors the marketplace's, adjusted from what its responses say, plus any pause
+// the marketplace asked for.
+type Budget struct {
+	m   domain.Marketplace
+	lim *rate.Limiter
+
+	mu          sync.Mutex
+	pausedUntil time.Time
+	// burst is the bucket size to return to once the marketplace answers
+	// again after a throttle; until then (throttled) the bucket holds one
+	// token, so requests leave one by one and the first answer stops the rest.
+	burst     int
+	throttled bool
+}
+
+// Wait blocks until the budget allows one request. If that is not possible before
+// ctx's deadline it fails at once with a retryable ReasonBudget error.
+//
+// It takes a token only when one is there, rather than booking one ahead as
+// rate.Limiter.Wait does, so a rate learned from a response applies at once to
+// requests already waiting.
+func (b *Budget) Wait(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		pause := time.Until(b.pausedUntil)
+		b.mu.Unlock()
+		now := time.Now()
+		r := float64(b.lim.Limit())
+		need := min(1+r*Headroom.Seconds(), float64(b.lim.Burst()))
+		if pause <= 0 && b.lim.TokensAt(now) >= need && b.lim.AllowN(now, 1) {
+			return nil
+		}
+		wait := pause
+		if wait <= 0 {
+			wait = time.Millisecond
+			if r > 0 {
+				wait = max(wait, time.Duration((need-b.lim.TokensAt(now))/r*float64(time.Second)))
+			}
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonBudget, Marketplace: b.m, Op: "wait for budget",
+				Message: "no room in the rate budget before the deadline", RetryAfter: wait}
+		}
+		// Wake at least every 100ms to pick up a changed rate.
+		if err := Sleep(ctx, min(wait, 100*time.Millisecond)); err != nil {
+			return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonCanceled, Marketplace: b.m, Op: "wait for budget", Err: err}
+		}
+	}
+}
+
+// Learn adopts the rate (per second) and burst the marketplace announced; zero
+// leaves a value as it is. The adapters call it with every answer that carries
+// rate headers, so it also ends the one-at-a-time pacing Spend starts (a
+// throttled answer calls Spend right after, which starts it again).
+func (b *Budget) Learn(perSecond float64, burst int) {
+	if perSecond > 0 && rate.Limit(perSecond) != b.lim.Limit() {
+		b.lim.SetLimit(rate.Limit(perSecond))
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if burst > 0 {
+		b.burst = burst
+	}
+	b.throttled = false
+	if b.burst > 0 && b.burst != b.lim.Burst() {
+		b.lim.SetBurst(b.burst)
+	}
+}
+
+// Spend gives up whatever the bucket holds, because the marketplace said the budget
+// is spent, and pauses for at least d. Until the marketplace answers again (Learn)
+// the bucket holds at most one token: requests that waited out the pause together
+// would otherwise leave together, and if the marketplace is still refusing, all
+// but the first would arrive after it had said when to come back.
+func (b *Budget) Spend(d time.Duration) {
+	now := time.Now()
+	b.mu.Lock()
+	if !b.throttled {
+		b.throttled = true
+		b.lim.SetBurstAt(now, 1)
+	}
+	b.mu.Unlock()
+	// Take the whole of any fraction too: the marketplace's bucket emptied before
+	// we heard of it, so ours must not hold a head start.
+	if left := b.lim.TokensAt(now); left > 0 {
+		b.lim.ReserveN(now, min(int(math.Ceil(left)), b.lim.Burst()))
+	}
+	if d <= 0 {
+		return
+	}
+	b.mu.Lock()
+	if until := now.Add(d); until.After(b.pausedUntil) {
+		b.pausedUntil = until
+	}
+	b.mu.Unlock()
+}
+
+// Limit returns the current rate and burst.
+func (b *Budget) Limit() (perSecond float64, burst int) {
+	return float64(b.lim.Limit()), b.lim.Burst()
+}
+
+// Budgets holds one Budget per (marketplace, key).
+type Budgets struct {
+	mu sync.Mutex
+	m  map[string]*Budget
+}
+
+// NewBudgets returns an empty set of budgets.
+func NewBudgets() *Budgets { return &Budgets{m: map[string]*Budget{}} }
+
+// Get returns the budget for (m, key), creating it full with the given rate and
+// burst.
+func (bs *Budgets) Get(m domain.Marketplace, key string, perSecond float64, burst int) *Budget {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	k := string(m) + "/" + key
+	b, ok := bs.m[k]
+	if !ok {
+		b = &Budget{m: m, lim: rate.NewLimiter(rate.Limit(perSecond), burst), burst: burst}
+		bs.m[k] = b
+	}
+	return b
+}

@@ -1,0 +1,79 @@
+package marketplace
+
+import (
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
+)
+
+// The marketplaces' side of a push, as dashboards and alerts read it.
+var (
+	pushWait = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "printfleet_marketplace_push_wait_seconds",
+		Help:    "Time a push spent off the wire: waiting for its rate budget, a Retry-After or a retry backoff.",
+		Buckets: []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
+	}, []string{"marketplace"})
+
+	requestsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "printfleet_marketplace_requests_total",
+		Help: "HTTP requests to marketplaces by marketplace, kind (api, token) and answer (2xx, 4xx, 429, 5xx, error).",
+	}, []string{"marketplace", "kind", "code"})
+
+	throttledTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "printfleet_marketplace_throttled_total",
+		Help: "Marketplace answers saying the rate budget was spent (429, Shopify THROTTLED).",
+	}, []string{"marketplace"})
+
+	tokenRefreshes = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "printfleet_marketplace_token_refreshes_total",
+		Help: "OAuth token exchanges by marketplace and result (ok, failed).",
+	}, []string{"marketplace", "result"})
+)
+
+// observeCalls counts a push's HTTP exchanges and the budget signals in them.
+func observeCalls(m string, res domain.Result) {
+	var wire time.Duration
+	for _, c := range res.Calls {
+		wire += c.Duration
+		kind := "api"
+		if c.Token {
+			kind = "token"
+			result := "ok"
+			if c.Err != "" || c.Response.Status != 200 {
+				result = "failed"
+			}
+			// Successful refreshes are counted where the token is stored
+			// (once per refresh, however many pushes share it).
+			if result == "failed" {
+				tokenRefreshes.WithLabelValues(m, result).Inc()
+			}
+		}
+		requestsTotal.WithLabelValues(m, kind, codeClass(c)).Inc()
+		if c.Response.Status == 429 || (m == string(domain.Shopify) && strings.Contains(c.Response.Body, `"THROTTLED"`)) {
+			throttledTotal.WithLabelValues(m).Inc()
+		}
+	}
+	if res.Duration > 0 {
+		pushWait.WithLabelValues(m).Observe(max(0, res.Duration-wire).Seconds())
+	}
+}
+
+func codeClass(c domain.Call) string {
+	switch s := c.Response.Status; {
+	case c.Err != "" || s == 0:
+		return "error"
+	case s == 429:
+		return "429"
+	case s >= 500:
+		return "5xx"
+	case s >= 400:
+		return "4xx"
+	case s >= 300:
+		return "3xx"
+	}
+	return "2xx"
+}

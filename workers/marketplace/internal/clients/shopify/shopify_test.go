@@ -1,0 +1,211 @@
+package shopify_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sandbox "github.com/printfleet/printfleet/sandbox/marketplace"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/marketplace"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/shopify"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
+)
+
+const token = "shpat_0123456789abcdef"
+
+func setup(t *testing.T, limits sandbox.Limits) (*sandbox.Server, *shopify.Adapter, domain.Store) {
+	t.Helper()
+	sb := sandbox.New(sandbox.Options{Limits: limits, Seed: 7})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	a := shopify.New(marketplace.Options{CallTimeout: 5 * time.Second,
+		Retry: marketplace.Retry{MaxAttempts: 6, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}})
+	store := domain.Store{ID: "store-1", Marketplace: domain.Shopify, ShopID: "acme",
+		Credentials: domain.Credentials{AccessToken: token}, BaseURL: srv.URL + "/shopify/acme"}
+	return sb, a, store
+}
+
+func shipment(n int) domain.Shipment {
+	return domain.Shipment{ShipmentID: fmt.Sprintf("shp_%d", n), OrderID: fmt.Sprintf("ord_%d", n),
+		ExternalOrderID: fmt.Sprint(5000 + n), Carrier: "UPS", TrackingNumber: fmt.Sprintf("1Z999AA1012345%04d", n),
+		TrackingURL: "https://www.ups.com/track?tracknum=1Z", ShippedAt: time.Now()}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestPush(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	res, err := a.PushShipment(ctx(t), store, shipment(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != 200 || res.Attempts != 2 || res.Duplicate || !strings.HasPrefix(res.Reference, "gid://shopify/Fulfillment/") {
+		t.Fatalf("result: %+v", res)
+	}
+	if !strings.Contains(res.Request.Body, "fulfillmentCreate") || !strings.Contains(res.Response.Body, res.Reference) || res.Response.RequestID == "" {
+		t.Fatalf("receipt summaries: %+v / %+v", res.Request, res.Response)
+	}
+	receipt, _ := json.Marshal(res)
+	if strings.Contains(string(receipt), token) {
+		t.Fatal("the receipt carries the access token")
+	}
+	rep := sb.Received(sandbox.Shopify)
+	if len(rep.Pushes) != 1 || rep.Pushes[0].TrackingNumber != "1Z999AA10123450001" || rep.Pushes[0].Carrier != "UPS" ||
+		rep.Pushes[0].Order != "gid://shopify/Order/5001" || rep.Pushes[0].Store != "acme" || rep.Pushes[0].TrackingURL == "" {
+		t.Fatalf("sandbox saw: %+v", rep.Pushes)
+	}
+}
+
+func TestThrottlingStormStaysWithinBudget(t *testing.T) {
+	t.Parallel()
+	// A read asks for 68 points and a mutation 10: 150 points hold two reads.
+	sb, a, store := setup(t, sandbox.Limits{ShopifyBucketSize: 150, ShopifyRestoreRate: 100})
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			if _, err := a.PushShipment(ctx(t), store, shipment(100+i)); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	rep := sb.Received(sandbox.Shopify)
+	if c := rep.Counters; c.OverBudget != 0 || c.RejectedBudget != 0 {
+		t.Fatalf("requests beyond the shop's budget: %+v", c)
+	}
+	if len(rep.Pushes) != n {
+		t.Fatalf("pushes = %d, want %d", len(rep.Pushes), n)
+	}
+}
+
+func TestForcedThrottleIsWaitedOut(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{ShopifyBucketSize: 1000, ShopifyRestoreRate: 200})
+	if err := sb.SetFaults(sandbox.Shopify, sandbox.Faults{ThrottleNext: 3}); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	res, err := a.PushShipment(ctx(t), store, shipment(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each THROTTLED answer reports an empty bucket; a read needs 68 points at 200/s.
+	if el := time.Since(began); el < 3*340*time.Millisecond {
+		t.Fatalf("pushed after %v: the restore time was not waited out", el)
+	}
+	c := sb.Received(sandbox.Shopify).Counters
+	if c.ThrottledForced != 3 || c.OverBudget != 0 || c.Accepted != 1 || res.Attempts != 5 {
+		t.Fatalf("counters %+v, attempts %d", c, res.Attempts)
+	}
+}
+
+func TestServerErrorsAreRetried(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	_ = sb.SetFaults(sandbox.Shopify, sandbox.Faults{ErrorNext: 2})
+	res, err := a.PushShipment(ctx(t), store, shipment(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 4 || sb.Received(sandbox.Shopify).Counters.InjectedErrors != 2 || len(sb.Received(sandbox.Shopify).Pushes) != 1 {
+		t.Fatalf("attempts %d, sandbox %+v", res.Attempts, sb.Received(sandbox.Shopify).Counters)
+	}
+}
+
+func TestPersistentOutageGivesUpRetryable(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	_ = sb.SetFaults(sandbox.Shopify, sandbox.Faults{ErrorRate: 1})
+	res, err := a.PushShipment(ctx(t), store, shipment(4))
+	if !domain.IsRetryable(err) || domain.ReasonOf(err) != domain.ReasonUnavailable || res.Attempts != 6 {
+		t.Fatalf("err %v, attempts %d", err, res.Attempts)
+	}
+}
+
+func TestInvalidTrackingIsPermanent(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	s := shipment(5)
+	s.TrackingNumber = "??"
+	res, err := a.PushShipment(ctx(t), store, s)
+	if !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonInvalid || !strings.Contains(err.Error(), "Tracking number is invalid") {
+		t.Fatalf("err = %v", err)
+	}
+	c := sb.Received(sandbox.Shopify).Counters
+	if res.Attempts != 2 || c.ValidationErrors != 1 || c.Accepted != 0 {
+		t.Fatalf("attempts %d, counters %+v: a permanent error was retried", res.Attempts, c)
+	}
+}
+
+func TestResendIsOneEffectivePush(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	first, err := a.PushShipment(ctx(t), store, shipment(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := a.PushShipment(ctx(t), store, shipment(6))
+	if err != nil || !second.Duplicate || second.Attempts != 1 || first.Duplicate {
+		t.Fatalf("second push: %+v, %v", second, err)
+	}
+	rep := sb.Received(sandbox.Shopify)
+	if rep.PushesByOrder["gid://shopify/Order/5006"] != 1 || rep.Counters.Duplicates != 0 {
+		t.Fatalf("sandbox: %+v", rep)
+	}
+}
+
+func TestConcurrentResendsAreOneEffectivePush(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			if _, err := a.PushShipment(ctx(t), store, shipment(7)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := sb.Received(sandbox.Shopify).PushesByOrder["gid://shopify/Order/5007"]; got != 1 {
+		t.Fatalf("effective pushes = %d, want 1", got)
+	}
+}
+
+func TestRefusedTokenIsPermanent(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	_ = sb.SetFaults(sandbox.Shopify, sandbox.Faults{ExpireTokens: true})
+	res, err := a.PushShipment(ctx(t), store, shipment(8))
+	if !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonAuth || res.Attempts != 1 {
+		t.Fatalf("err %v, attempts %d", err, res.Attempts)
+	}
+}
+
+func TestBadInputNeverLeaves(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	s := shipment(9)
+	s.ExternalOrderID = "#1001"
+	if _, err := a.PushShipment(ctx(t), store, s); !domain.IsPermanent(err) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := sb.Received(sandbox.Shopify).Counters.Requests; n != 0 {
+		t.Fatalf("%d requests sent", n)
+	}
+}

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"time"
+
+	"github.com/printfleet/printfleet/platform/amqp"
+	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/platform/s3"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
+
+	"github.com/printfleet/printfleet/workers/marketplace/internal/app"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/marketplace"
+)
+
+// Config is the worker's environment (every variable takes the PRINTFLEET_
+// prefix).
+type Config struct {
+	AMQP      amqp.Config      `env:", prefix=AMQP_"`
+	S3        s3.Config        `env:", prefix=S3_"`
+	Principal principal.Config `env:", prefix="`
+	// CatalogAddr is the catalog's gRPC target (GetStoreCredentials).
+	CatalogAddr string `env:"CATALOG_ADDR, default=127.0.0.1:9102"`
+	// ReceiptsBucket receives one receipt per push.
+	ReceiptsBucket string `env:"S3_BUCKET_RECEIPTS, default=printfleet-receipts"`
+
+	Endpoints marketplace.Endpoints `env:", prefix=MARKETPLACE_"`
+	Options   Options               `env:", prefix=MARKETPLACE_"`
+}
+
+// defaults are the worker's own defaults: its queue's name is defined once,
+// beside the event contracts.
+var defaults = config.Defaults{"MARKETPLACE_QUEUE": eventsv1.QueueMarketplacePush}
+
+// Options are the worker's own knobs.
+type Options struct {
+	// Queue is the queue consumed, bound to OrderShipped and OrderStatusChanged.
+	Queue string `env:"QUEUE"`
+	// Concurrency is how many deliveries are handled at once (and the
+	// prefetch). Most of a push is waiting on a rate budget, so it can be well
+	// above the core count.
+	Concurrency int `env:"CONCURRENCY, default=32"`
+	// PushTimeout bounds one delivery: store lookup, the push with its
+	// budget waits and retries, the receipt and the event. A push that cannot
+	// get budget before it is over goes back to the queue.
+	PushTimeout time.Duration `env:"PUSH_TIMEOUT, default=2m"`
+	// CallTimeout bounds each HTTP call to a marketplace.
+	CallTimeout time.Duration `env:"CALL_TIMEOUT, default=10s"`
+	// Retry bounds the retries inside one push; beyond it the delivery is
+	// requeued with the consumer's backoff.
+	RetryMaxAttempts int           `env:"RETRY_MAX_ATTEMPTS, default=5"`
+	RetryBaseDelay   time.Duration `env:"RETRY_BASE_DELAY, default=200ms"`
+	RetryMaxDelay    time.Duration `env:"RETRY_MAX_DELAY, default=10s"`
+	// RetryMaxWait is the longest Retry-After waited out inside a push.
+	RetryMaxWait time.Duration `env:"RETRY_MAX_WAIT, default=1m"`
+	// CatalogTimeout bounds the store lookup; StorageTimeout the receipt write.
+	CatalogTimeout time.Duration `env:"CATALOG_TIMEOUT, default=5s"`
+	StorageTimeout time.Duration `env:"STORAGE_TIMEOUT, default=30s"`
+	// DrainTimeout is how long pushes in flight may go on after SIGTERM; then
+	// they are cut and their deliveries requeued (a resend is idempotent).
+	// Keep it below PRINTFLEET_SHUTDOWN_GRACE.
+	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT, default=15s"`
+}
+
+func (o Options) app() app.Options {
+	return app.Options{PushTimeout: o.PushTimeout, StorageTimeout: o.StorageTimeout}
+}
+
+// marketplace are the options every marketplace adapter shares.
+func (o Options) marketplace(tokens *marketplace.Tokens, budgets *marketplace.Budgets) marketplace.Options {
+	return marketplace.Options{
+		CallTimeout: o.CallTimeout,
+		Retry: marketplace.Retry{MaxAttempts: o.RetryMaxAttempts, BaseDelay: o.RetryBaseDelay,
+			MaxDelay: o.RetryMaxDelay, MaxWait: o.RetryMaxWait},
+		Tokens:    tokens,
+		Budgets:   budgets,
+		UserAgent: "printfleet-marketplace-worker",
+	}
+}
