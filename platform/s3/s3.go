@@ -5,7 +5,9 @@ package s3
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -28,6 +30,23 @@ type Config struct {
 // New returns a path-style client for cfg.Endpoint.
 func New(cfg Config) (*minio.Client, error) {
 	return newClient(cfg.Endpoint, cfg)
+}
+
+// Open returns a client for cfg and makes sure bucket, the process's own
+// output, exists. A store that is down at start only delays work, so a
+// failure to ensure the bucket is logged, not returned; the readiness check
+// (Ready) reports the store's state from then on.
+func Open(ctx context.Context, cfg Config, bucket string, log *slog.Logger) (*minio.Client, error) {
+	c, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := EnsureBuckets(ctx, c, cfg.Region, bucket); err != nil {
+		log.Warn("bucket not ensured; continuing", "bucket", bucket, "err", err)
+	}
+	return c, nil
 }
 
 // NewPresigner returns a client used only to presign URLs for clients: it

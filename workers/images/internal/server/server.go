@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
@@ -36,17 +35,10 @@ func Serve(ctx context.Context, p *run.Process) error {
 
 	render.Startup(cfg.Vips)
 
-	s3c, err := s3.New(cfg.S3)
+	s3c, err := s3.Open(ctx, cfg.S3, cfg.RendersBucket, p.Log)
 	if err != nil {
 		return err
 	}
-	// The renders bucket is the worker's own output; make sure it exists,
-	// but a store that is down at start only delays work.
-	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	if err := s3.EnsureBuckets(ectx, s3c, cfg.S3.Region, cfg.RendersBucket); err != nil {
-		p.Log.Warn("renders bucket not ensured; continuing", "err", err)
-	}
-	cancel()
 	p.AddCheck("s3", s3.Ready(s3c, cfg.RendersBucket))
 
 	conn, err := amqp.Dial(ctx, cfg.AMQP, p.Log)

@@ -54,17 +54,10 @@ func Serve(ctx context.Context, p *run.Process) error {
 	stores := catalog.New(cc, cfg.Options.CatalogTimeout)
 	p.AddCheck("catalog", stores.Ready)
 
-	s3c, err := s3.New(cfg.S3)
+	s3c, err := s3.Open(ctx, cfg.S3, cfg.ReceiptsBucket, p.Log)
 	if err != nil {
 		return err
 	}
-	// The receipts bucket is the worker's own output: make sure it exists,
-	// but an object store that is down at start only delays work.
-	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	if err := s3.EnsureBuckets(ectx, s3c, cfg.S3.Region, cfg.ReceiptsBucket); err != nil {
-		p.Log.Warn("receipts bucket not ensured; continuing", "err", err)
-	}
-	cancel()
 	p.AddCheck("s3", s3.Ready(s3c, cfg.ReceiptsBucket))
 
 	conn, err := amqp.Dial(ctx, cfg.AMQP, p.Log)
