@@ -1,5 +1,9 @@
 package e2e
 
+// Fault-suite helpers usable from any goroutine (no t.Fatal): HTTP and
+// database access, the dead-letter survey, and the outage cycle every kill
+// scenario uses.
+
 import (
 	"bytes"
 	"context"
@@ -11,12 +15,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/rabbitmq/amqp091-go"
-)
+	amqp091 "github.com/rabbitmq/amqp091-go"
 
-// Fault-suite helpers usable from any goroutine (no t.Fatal): HTTP and
-// database access, the dead-letter survey, and the outage cycle every kill
-// scenario uses.
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
+)
 
 func (fx *faultFleet) send(ctx context.Context, method, path, tok string, body []byte, hdr ...string) (int, []byte, error) {
 	var rd io.Reader
@@ -73,10 +75,6 @@ func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// consumerQueues are the fleet's consumer queues; each has a .dlq.
-var consumerQueues = []string{"catalog.stock", "catalog.projector", "catalog.designs", "orders.worker",
-	"images.designs", "images.renders", "marketplace.push", "pricing.coupons"}
-
 // deadLetters takes every message off the consumers' dead-letter queues on
 // the private broker and describes them ("queue: type id reason attempt").
 // In a fault scenario a dead letter is an event the pipeline gave up on.
@@ -94,7 +92,7 @@ func (fx *faultFleet) deadLetters() ([]string, error) {
 		return nil, err
 	}
 	var out []string
-	for _, q := range consumerQueues {
+	for _, q := range eventsv1.Queues { // each consumer queue has a .dlq
 		for {
 			d, ok, err := ch.Get(q+".dlq", false)
 			if err != nil {

@@ -1,5 +1,8 @@
 package e2e
 
+// The fault suite's clients: orders placed as a careful client places them,
+// shipments posted and orders read while faults strike.
+
 import (
 	"context"
 	"encoding/json"
@@ -17,9 +20,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
-
-// The fault suite's clients: orders placed as a careful client places them,
-// shipments posted and orders read while faults strike.
 
 // placed is an order the API acknowledged with 201.
 type placed struct {

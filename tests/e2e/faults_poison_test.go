@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/rabbitmq/amqp091-go"
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 )
 
 // poison is the malformed body: field 1 with wire type 7, which no protobuf
@@ -18,14 +20,14 @@ func testPoisonMessage(t *testing.T, fx *faultFleet) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	targets := []struct{ queue, key string }{
-		{"catalog.stock", "orders.order_placed.v1"},
-		{"pricing.coupons", "orders.order_placed.v1"},
-		{"catalog.projector", "catalog.product_changed.v1"},
-		{"catalog.designs", "images.design_processed.v1"},
-		{"orders.worker", "catalog.stock_reserved.v1"},
-		{"images.designs", "catalog.design_uploaded.v1"},
-		{"images.renders", "orders.order_paid.v1"},
-		{"marketplace.push", "orders.order_shipped.v1"},
+		{eventsv1.QueueCatalogStock, eventsv1.KeyOrderPlaced},
+		{eventsv1.QueuePricingCoupons, eventsv1.KeyOrderPlaced},
+		{eventsv1.QueueCatalogProjector, eventsv1.KeyProductChanged},
+		{eventsv1.QueueCatalogDesigns, eventsv1.KeyDesignProcessed},
+		{eventsv1.QueueOrdersWorker, eventsv1.KeyStockReserved},
+		{eventsv1.QueueImagesDesigns, eventsv1.KeyDesignUploaded},
+		{eventsv1.QueueImagesRenders, eventsv1.KeyOrderPaid},
+		{eventsv1.QueueMarketplacePush, eventsv1.KeyOrderShipped},
 	}
 	conn, err := amqp091.Dial(fx.mq.URL())
 	if err != nil {

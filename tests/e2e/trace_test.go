@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 )
 
 // orderJourney is one marketplace order driven over REST from creation to
@@ -219,7 +221,7 @@ func TestTrace(t *testing.T) {
 			if s.SpanContext.TraceID == traceID {
 				spans = append(spans, s)
 				done = done || s.proc == "orders-worker" && s.SpanKind == kindConsumer &&
-					s.attr("messaging.rabbitmq.destination.routing_key") == "marketplace.push_completed.v1"
+					s.attr("messaging.rabbitmq.destination.routing_key") == eventsv1.KeyMarketplacePushed
 			}
 		}
 		if done || time.Now().After(deadline) {
@@ -287,12 +289,12 @@ func TestTrace(t *testing.T) {
 	const ordersOutbox = "orders|orders-worker"
 	type hop struct{ publisher, routingKey, consumer, queue string }
 	for _, h := range []hop{
-		{ordersOutbox, "orders.order_placed.v1", "catalog", "catalog.stock"},
-		{"catalog", "catalog.stock_reserved.v1", "orders-worker", "orders.worker"},
-		{ordersOutbox, "orders.order_paid.v1", "images", "images.renders"},
-		{"images", "images.print_files_ready.v1", "orders-worker", "orders.worker"},
-		{ordersOutbox, "orders.order_shipped.v1", "marketplace", "marketplace.push"},
-		{"marketplace", "marketplace.push_completed.v1", "orders-worker", "orders.worker"},
+		{ordersOutbox, eventsv1.KeyOrderPlaced, "catalog", eventsv1.QueueCatalogStock},
+		{"catalog", eventsv1.KeyStockReserved, "orders-worker", eventsv1.QueueOrdersWorker},
+		{ordersOutbox, eventsv1.KeyOrderPaid, "images", eventsv1.QueueImagesRenders},
+		{"images", eventsv1.KeyPrintFilesReady, "orders-worker", eventsv1.QueueOrdersWorker},
+		{ordersOutbox, eventsv1.KeyOrderShipped, "marketplace", eventsv1.QueueMarketplacePush},
+		{"marketplace", eventsv1.KeyMarketplacePushed, "orders-worker", eventsv1.QueueOrdersWorker},
 	} {
 		checkHop(t, spans, byID, h.publisher, h.routingKey, h.consumer, h.queue)
 	}
