@@ -225,6 +225,22 @@ func (fx *faultFleet) load(ctx context.Context, st *loadStats, o loadOpts) {
 	}
 }
 
+// loadUntilStopped places orders in the background at rate, at most 64 in
+// flight, until the returned stop is called; stop returns once every order
+// started is answered.
+func (fx *faultFleet) loadUntilStopped(ctx context.Context, st *loadStats, rate float64) (stop func()) {
+	stopc := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		fx.load(ctx, st, loadOpts{conc: 64, rate: rate, stop: stopc})
+		close(done)
+	}()
+	return func() {
+		close(stopc)
+		<-done
+	}
+}
+
 // shipper posts a shipment for every store order it receives once the order
 // is paid, retrying through faults; it returns the orders it shipped.
 func (fx *faultFleet) shipper(ctx context.Context, in <-chan placed) (done func() []placed) {

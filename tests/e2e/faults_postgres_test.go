@@ -26,12 +26,7 @@ func testPostgresRestart(t *testing.T, fx *faultFleet) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	st := &loadStats{}
-	stop := make(chan struct{})
-	loadDone := make(chan struct{})
-	go func() {
-		fx.load(ctx, st, loadOpts{conc: 64, rate: pgRate, stop: stop})
-		close(loadDone)
-	}()
+	stopLoad := fx.loadUntilStopped(ctx, st, pgRate)
 	time.Sleep(4 * time.Second)
 
 	var admins []fleet.Proc
@@ -53,8 +48,7 @@ func testPostgresRestart(t *testing.T, fx *faultFleet) {
 		}
 	}()
 	if err := o.cycle(ctx); err != nil {
-		close(stop)
-		<-loadDone
+		stopLoad()
 		t.Fatal(err)
 	}
 	sampled.Wait()
@@ -71,8 +65,7 @@ func testPostgresRestart(t *testing.T, fx *faultFleet) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(5 * time.Second) // orders keep coming after the recovery
-	close(stop)
-	<-loadDone
+	stopLoad()
 	orders := st.snapshot()
 	s, took, ok := fx.settle(ctx, orders, 90*time.Second, nil)
 	e := fx.effectsOf(t, orders, s)

@@ -26,12 +26,7 @@ func testRelayAndWorkerKills(t *testing.T, fx *faultFleet) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	st := &loadStats{}
-	stop := make(chan struct{})
-	loadDone := make(chan struct{})
-	go func() {
-		fx.load(ctx, st, loadOpts{conc: 64, rate: relayRate, stop: stop})
-		close(loadDone)
-	}()
+	stopLoad := fx.loadUntilStopped(ctx, st, relayRate)
 	time.Sleep(2 * time.Second)
 
 	type kill struct {
@@ -69,8 +64,7 @@ func testRelayAndWorkerKills(t *testing.T, fx *faultFleet) {
 			time.Sleep(time.Duration(1000+rand.IntN(1000)) * time.Millisecond)
 		}
 	}
-	close(stop)
-	<-loadDone
+	stopLoad()
 	orders := st.snapshot()
 	s, took, ok := fx.settle(ctx, orders, 90*time.Second, nil)
 	e := fx.effectsOf(t, orders, s)
