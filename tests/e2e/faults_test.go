@@ -86,6 +86,7 @@ func TestFaults(t *testing.T) {
 		{"PoisonMessage", testPoisonMessage},
 		{"PostgresRestart", testPostgresRestart},
 		{"SandboxFaults", testSandboxFaults},
+		{"LogsHoldNoSecrets", func(t *testing.T, fx *faultFleet) { scanLogsForSecrets(t, fx.environment) }},
 	} {
 		start := time.Now()
 		t.Run(sc.name, func(t *testing.T) {
@@ -141,7 +142,13 @@ func startFaultFleet(t *testing.T, e *environment) *faultFleet {
 		}
 	}
 
+	// Its logs and span files in a directory of their own: the main fleet's
+	// trace tests and log scan read only the main fleet's files, and the
+	// scenario LogsHoldNoSecrets scans these.
+	logs := filepath.Join(filepath.Dir(e.logs), "faults", "logs")
+	_ = os.RemoveAll(logs)
 	l := e2eLayout() // same secrets, so token() works for this fleet too
+	l.TraceDir = logs
 	l.Offset = 3000
 	l.DBPrefix = "faults_"
 	l.Vhost = "%2F" // the private node's default vhost "/"
@@ -153,8 +160,6 @@ func startFaultFleet(t *testing.T, e *environment) *faultFleet {
 	if l.AMQPURL() != fx.mq.URL() {
 		t.Fatalf("layout AMQP URL %s, private node %s", l.AMQPURL(), fx.mq.URL())
 	}
-	logs := filepath.Join(filepath.Dir(e.logs), "faults", "logs")
-	_ = os.RemoveAll(logs)
 	fx.environment = &environment{
 		layout: l, bin: e.bin, logs: logs,
 		api: &client{base: l.GatewayURL(), http: &http.Client{Timeout: 30 * time.Second}},
@@ -224,10 +229,15 @@ func startFaultFleet(t *testing.T, e *environment) *faultFleet {
 	}
 	t.Logf("orders use %d stock-tracked variants holding %d units", len(fx.variants), total)
 
+	creds := map[string]any{"api_key": "key-" + uuid.NewString(), "access_token": "20002." + uuid.NewString(),
+		"refresh_token": "refresh-" + uuid.NewString(), "client_id": "client", "client_secret": "secret-" + uuid.NewString()}
+	for k, v := range creds {
+		if k != "client_id" {
+			rememberSecretAs("fault store credential "+k, v.(string))
+		}
+	}
 	st := fx.api.must(t, http.StatusCreated, http.MethodPost, "/v1/stores", fx.users[0], map[string]any{
-		"marketplace": "MARKETPLACE_ETSY", "shop_id": "424242", "name": "Faults Etsy shop",
-		"credentials": map[string]any{"api_key": "key-" + uuid.NewString(), "access_token": "20002." + uuid.NewString(),
-			"refresh_token": "refresh-" + uuid.NewString(), "client_id": "client", "client_secret": "secret-" + uuid.NewString()},
+		"marketplace": "MARKETPLACE_ETSY", "shop_id": "424242", "name": "Faults Etsy shop", "credentials": creds,
 	})
 	fx.store = storeRef{ID: str(st, "id"), User: fx.users[0]}
 	fx.nextRecpt.Store(time.Now().UnixMilli() % 100_000_000 * 10)

@@ -45,14 +45,13 @@ func secEnvOr(k, def string) string {
 	return def
 }
 
-// scanLogsForSecrets reads every line of every file under the suite's log
+// scanLogsForSecrets reads every line of every file under e's log
 // directory (process logs, and span files when tracing writes them there)
 // and fails for each line that carries a fleet secret, a secret some test
 // remembered with rememberSecret, or anything shaped like a bearer token. A
-// canary request id proves the scan reads the live logs.
-func scanLogsForSecrets(t *testing.T) {
+// canary request id through e's gateway proves the scan reads the live logs.
+func scanLogsForSecrets(t *testing.T, e *environment) {
 	t.Helper()
-	e := need(t)
 	canary := "sec-canary-" + uuid.NewString()
 	e.api.do(t, "GET", "/v1/products?page_size=1", "", nil, "X-Request-Id", canary)
 
@@ -208,5 +207,5 @@ func TestSecretMatcher(t *testing.T) {
 // TestZZLogsHoldNoSecrets runs after every other test of the package and
 // scans the whole run's logs for secrets.
 func TestZZLogsHoldNoSecrets(t *testing.T) {
-	scanLogsForSecrets(t)
+	scanLogsForSecrets(t, need(t))
 }
