@@ -31,6 +31,25 @@ func (fx *faultFleet) breakerState(ctx context.Context) float64 {
 	return -1
 }
 
+// The payment breaker gauge's values.
+const (
+	breakerClosed = 0
+	breakerOpen   = 2
+)
+
+// waitBreaker polls the breaker gauge until it reads want, for as long as
+// since is less than within ago; it returns how long after since it read
+// want, 0 when it never did.
+func (fx *faultFleet) waitBreaker(ctx context.Context, want float64, since time.Time, within time.Duration) time.Duration {
+	for time.Since(since) < within {
+		if fx.breakerState(ctx) == want {
+			return time.Since(since)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return 0
+}
+
 // testPaymentOutage places orders while the payment provider answers 503:
 // the breaker opens, nothing is paid or failed meanwhile, and every order is
 // paid once after healing.
@@ -50,14 +69,7 @@ func testPaymentOutage(ctx context.Context, t *testing.T, fx *faultFleet) {
 	if len(orders) != 24 {
 		t.Fatalf("creates during the payment outage: %s %v", st, st.rejected)
 	}
-	var openedAfter time.Duration
-	for time.Since(outageAt) < 60*time.Second {
-		if fx.breakerState(ctx) == 2 {
-			openedAfter = time.Since(outageAt)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	openedAfter := fx.waitBreaker(ctx, breakerOpen, outageAt, 60*time.Second)
 	time.Sleep(3 * time.Second)
 	during := fx.inspect(ctx, orders)
 	stateBeforeHeal := fx.breakerState(ctx)
@@ -65,14 +77,7 @@ func testPaymentOutage(ctx context.Context, t *testing.T, fx *faultFleet) {
 	healed = true
 	healedAt := time.Now()
 	s, took, ok := fx.settle(ctx, orders, 60*time.Second, nil)
-	var closedAfter time.Duration
-	for time.Since(healedAt) < 30*time.Second {
-		if fx.breakerState(ctx) == 0 {
-			closedAfter = time.Since(healedAt)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	closedAfter := fx.waitBreaker(ctx, breakerClosed, healedAt, 30*time.Second)
 	e := fx.effectsOf(t, orders, s)
 
 	t.Logf("PAYMENT OUTAGE — %d orders placed while the provider answered 503", len(orders))
