@@ -143,7 +143,9 @@ func token(t testing.TB, sub, roles string, ttl time.Duration) string {
 	return strings.TrimSpace(string(out))
 }
 
-// eventually polls cond until it is true or the timeout passes.
+// eventually polls cond until it is true or the timeout passes. It polls
+// often: a wait ends soon after its condition holds, and each poll is one
+// cheap request to the suite's own fleet.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -157,7 +159,7 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() (b
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %v waiting for %s (last: %s)", timeout, what, last)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -2,11 +2,9 @@ package e2e
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
+	"context"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"net/http"
 	"sort"
@@ -266,24 +264,93 @@ func uploadDesign(t *testing.T, e *environment, tok, filename string, data []byt
 	return id
 }
 
-// ---- PNG framing for the image bombs.
-
-func writeBE32(w io.Writer, v uint32) error {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], v)
-	_, err := w.Write(b[:])
-	return err
-}
-
-func crc32PNG(b []byte) uint32 { return crc32.ChecksumIEEE(b) }
-
-func newZlib(w io.Writer) io.WriteCloser {
-	zw, _ := zlib.NewWriterLevel(w, zlib.BestCompression)
-	return zw
-}
-
 // mintJWTWith signs claims with HS256 and key.
 func mintJWTWith(t testing.TB, key []byte, claims jwt.MapClaims) string {
 	t.Helper()
 	return mintJWT(t, jwt.SigningMethodHS256, key, claims)
+}
+
+// ghostID is a well-formed id that names nothing.
+func ghostID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// uploadedDesign creates a design and uploads its bytes without asking for
+// processing.
+func uploadedDesign(t *testing.T, e *environment, tok, filename, contentType string, data []byte) string {
+	t.Helper()
+	created := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/designs", tok, map[string]any{
+		"filename": filename, "content_type": contentType, "size_bytes": len(data),
+	})
+	id := str(created, "design", "id")
+	fields, _ := dig(created, "upload_headers").(map[string]any)
+	if code := upload(t, str(created, "upload_method"), str(created, "upload_url"), fields, contentType, data); code >= 300 {
+		t.Fatalf("upload through the presigned URL answered %d", code)
+	}
+	return id
+}
+
+// newStore connects a store with fresh, remembered credentials.
+func newStore(t *testing.T, e *environment, tok, marketplace, shop, name string) (map[string]any, map[string]any) {
+	t.Helper()
+	creds := map[string]any{
+		"api_key":       "sec-apikey-" + uuid.NewString(),
+		"access_token":  "10001.sec-access-" + uuid.NewString(),
+		"refresh_token": "sec-refresh-" + uuid.NewString(),
+		"client_id":     "sec-client-" + uuid.NewString()[:8],
+		"client_secret": "sec-clientsecret-" + uuid.NewString(),
+	}
+	for k, v := range creds {
+		rememberSecretAs("store credential "+k, v.(string))
+	}
+	r := e.api.do(t, http.MethodPost, "/v1/stores", tok, map[string]any{
+		"marketplace": marketplace, "shop_id": shop, "name": name, "credentials": creds,
+	})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create store %s/%s: %d %s", marketplace, shop, r.Status, secClip(r.Body, 500))
+	}
+	assertNoSecretIn(t, "POST /v1/stores response", r.Body)
+	return r.JSON(t), creds
+}
+
+// assertNoSecretIn fails when body holds any remembered secret.
+func assertNoSecretIn(t *testing.T, where string, body []byte) {
+	t.Helper()
+	for _, s := range rememberedSecrets() {
+		if bytes.Contains(body, []byte(s.Value)) {
+			t.Errorf("%s carries a %s (%s): %s", where, s.Label, redact(s.Value),
+				strings.ReplaceAll(secClip(body, 600), s.Value, "«"+s.Label+"»"))
+		}
+	}
+}
+
+// secRawDo sends a request with full control over headers and body framing.
+func secRawDo(t testing.TB, method, target string, header http.Header, body io.Reader) response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, target, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+func mustSticker(t *testing.T, e *environment) string {
+	v, _ := sticker(t, e)
+	return v
+}
+
+func secJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 )
 
 // adminAddrs are the admin listeners of the fleet's processes, by name.
@@ -211,7 +213,7 @@ func TestBadLabelValue(t *testing.T) {
 	for v, bad := range map[string]bool{
 		"/v1/orders/{order_id}":             false,
 		"printfleet.orders.v1.OrderService": false,
-		"orders.order_placed.v1":            false,
+		eventsv1.KeyOrderPlaced:             false,
 		"0.005":                             false,
 		"+Inf":                              false,
 		"/printfleet.pricing.v1.PricingService/SetPlacementSurcharges": false,

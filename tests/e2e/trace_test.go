@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 )
 
 // orderJourney is one marketplace order driven over REST from creation to
@@ -130,13 +133,17 @@ func (s span) String() string {
 	return fmt.Sprintf("%s: %q kind %d %s parent %s", s.proc, s.Name, s.SpanKind, s.SpanContext.SpanID, s.Parent.SpanID)
 }
 
-// readSpans reads every process's trace file in dir.
-func readSpans(t *testing.T, dir string) []span {
+// readSpans reads the spans of one trace from every process's trace file in
+// dir. A line is decoded only when it names the trace: the files hold every
+// span of the run, and decoding them all on each poll would take most of the
+// test's time.
+func readSpans(t *testing.T, dir, traceID string) []span {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no trace files in %s (%v)", dir, err)
 	}
+	id := []byte(traceID)
 	var out []span
 	for _, path := range files {
 		f, err := os.Open(path)
@@ -147,9 +154,12 @@ func readSpans(t *testing.T, dir string) []span {
 		sc := bufio.NewScanner(f)
 		sc.Buffer(nil, 16<<20)
 		for sc.Scan() {
+			if !bytes.Contains(sc.Bytes(), id) {
+				continue
+			}
 			var s span
-			if json.Unmarshal(sc.Bytes(), &s) != nil {
-				continue // a line still being written
+			if json.Unmarshal(sc.Bytes(), &s) != nil || s.SpanContext.TraceID != traceID {
+				continue // a line still being written, or a span linking to the trace
 			}
 			s.proc = proc
 			out = append(out, s)
@@ -212,15 +222,13 @@ func TestTrace(t *testing.T) {
 
 	// The spans of the last hops reach the files within a batch interval.
 	var spans []span
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		spans = spans[:0]
 		done := false
-		for _, s := range readSpans(t, e.layout.TraceDir) {
-			if s.SpanContext.TraceID == traceID {
-				spans = append(spans, s)
-				done = done || s.proc == "orders-worker" && s.SpanKind == kindConsumer &&
-					s.attr("messaging.rabbitmq.destination.routing_key") == "marketplace.push_completed.v1"
-			}
+		for _, s := range readSpans(t, e.layout.TraceDir, traceID) {
+			spans = append(spans, s)
+			done = done || s.proc == "orders-worker" && s.SpanKind == kindConsumer &&
+				s.attr("messaging.rabbitmq.destination.routing_key") == eventsv1.KeyMarketplacePushed
 		}
 		if done || time.Now().After(deadline) {
 			break
@@ -287,12 +295,12 @@ func TestTrace(t *testing.T) {
 	const ordersOutbox = "orders|orders-worker"
 	type hop struct{ publisher, routingKey, consumer, queue string }
 	for _, h := range []hop{
-		{ordersOutbox, "orders.order_placed.v1", "catalog", "catalog.stock"},
-		{"catalog", "catalog.stock_reserved.v1", "orders-worker", "orders.worker"},
-		{ordersOutbox, "orders.order_paid.v1", "images", "images.renders"},
-		{"images", "images.print_files_ready.v1", "orders-worker", "orders.worker"},
-		{ordersOutbox, "orders.order_shipped.v1", "marketplace", "marketplace.push"},
-		{"marketplace", "marketplace.push_completed.v1", "orders-worker", "orders.worker"},
+		{ordersOutbox, eventsv1.KeyOrderPlaced, "catalog", eventsv1.QueueCatalogStock},
+		{"catalog", eventsv1.KeyStockReserved, "orders-worker", eventsv1.QueueOrdersWorker},
+		{ordersOutbox, eventsv1.KeyOrderPaid, "images", eventsv1.QueueImagesRenders},
+		{"images", eventsv1.KeyPrintFilesReady, "orders-worker", eventsv1.QueueOrdersWorker},
+		{ordersOutbox, eventsv1.KeyOrderShipped, "marketplace", eventsv1.QueueMarketplacePush},
+		{"marketplace", eventsv1.KeyMarketplacePushed, "orders-worker", eventsv1.QueueOrdersWorker},
 	} {
 		checkHop(t, spans, byID, h.publisher, h.routingKey, h.consumer, h.queue)
 	}
