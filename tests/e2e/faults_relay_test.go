@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,13 +40,13 @@ func testRelayAndWorkerKills(t *testing.T, fx *faultFleet) {
 	}
 	var kills []kill
 	for round := range 2 {
-		for _, name := range []string{"orders", "orders-worker", "catalog"} {
+		for _, name := range []string{"orders", "orders-worker", "catalog", "catalog-worker"} {
 			// Strike while the relay or worker has work: wait (briefly) for a
 			// backlog in the outbox it drains.
 			var k kill
 			for range 40 {
 				k.ordersQ, k.catalogQ = fx.backlog(ctx)
-				if (name == "catalog" && k.catalogQ > 0) || (name != "catalog" && k.ordersQ > 0) {
+				if cat := strings.HasPrefix(name, "catalog"); (cat && k.catalogQ > 0) || (!cat && k.ordersQ > 0) {
 					k.midBatch = true
 					break
 				}

@@ -178,15 +178,7 @@ func startFaultFleet(t *testing.T, e *environment) *faultFleet {
 		}
 	})
 	procs := l.Procs()
-	if err := f.StartAll(ctx, 90*time.Second, procs[:3]...); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range l.Seeds() {
-		if err := f.Run(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.StartAll(ctx, 90*time.Second, procs[3:]...); err != nil {
+	if err := f.StartSeeded(ctx, 90*time.Second, procs, l.Seeds()); err != nil {
 		t.Fatal(err)
 	}
 

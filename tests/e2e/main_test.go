@@ -110,16 +110,7 @@ func start(ctx context.Context, root string, e *environment) error {
 		return err
 	}
 	e.fleet = f
-	procs := e.layout.Procs()
-	if err := f.StartAll(ctx, 90*time.Second, procs[:3]...); err != nil {
-		return err
-	}
-	for _, s := range e.layout.Seeds() {
-		if err := f.Run(ctx, s); err != nil {
-			return err
-		}
-	}
-	return f.StartAll(ctx, 90*time.Second, procs[3:]...)
+	return f.StartSeeded(ctx, 90*time.Second, e.layout.Procs(), e.layout.Seeds())
 }
 
 // need skips a test when the fleet is not running (-short).

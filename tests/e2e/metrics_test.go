@@ -155,7 +155,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	addrs := adminAddrs(e)
-	for _, name := range []string{"gateway", "orders", "orders-worker", "catalog", "pricing", "images", "marketplace", "sandbox"} {
+	for _, name := range []string{"gateway", "orders", "orders-worker", "catalog", "catalog-worker", "pricing", "pricing-worker", "images", "marketplace", "sandbox"} {
 		t.Run(name, func(t *testing.T) {
 			addr, ok := addrs[name]
 			if !ok {

@@ -276,7 +276,7 @@ func TestBodyFuzzCorpus(t *testing.T) {
 		t.Error(f)
 	}
 	// Every process is still up.
-	for _, p := range []string{"gateway", "orders", "catalog", "pricing", "images", "orders-worker", "marketplace"} {
+	for _, p := range []string{"gateway", "orders", "catalog", "catalog-worker", "pricing", "pricing-worker", "images", "orders-worker", "marketplace"} {
 		if e.fleet.Pid(p) == 0 {
 			t.Errorf("%s is not running after the fuzz corpus", p)
 		}

@@ -247,7 +247,7 @@ func TestTrace(t *testing.T) {
 		}
 	}()
 
-	for _, p := range []string{"gateway", "orders", "catalog", "pricing", "orders-worker", "images", "marketplace"} {
+	for _, p := range []string{"gateway", "orders", "catalog", "catalog-worker", "pricing", "pricing-worker", "orders-worker", "images", "marketplace"} {
 		if procs[p] == 0 {
 			t.Errorf("no span of %s in the order's trace", p)
 		}
@@ -293,10 +293,13 @@ func TestTrace(t *testing.T) {
 	// The orders outbox is relayed by both orders processes, whichever
 	// locks the rows first.
 	const ordersOutbox = "orders|orders-worker"
+	// So is the catalog's, by catalog and catalog-worker.
+	const catalogOutbox = "catalog|catalog-worker"
 	type hop struct{ publisher, routingKey, consumer, queue string }
 	for _, h := range []hop{
-		{ordersOutbox, eventsv1.KeyOrderPlaced, "catalog", eventsv1.QueueCatalogStock},
-		{"catalog", eventsv1.KeyStockReserved, "orders-worker", eventsv1.QueueOrdersWorker},
+		{ordersOutbox, eventsv1.KeyOrderPlaced, "catalog-worker", eventsv1.QueueCatalogStock},
+		{ordersOutbox, eventsv1.KeyOrderPlaced, "pricing-worker", eventsv1.QueuePricingCoupons},
+		{catalogOutbox, eventsv1.KeyStockReserved, "orders-worker", eventsv1.QueueOrdersWorker},
 		{ordersOutbox, eventsv1.KeyOrderPaid, "images", eventsv1.QueueImagesRenders},
 		{"images", eventsv1.KeyPrintFilesReady, "orders-worker", eventsv1.QueueOrdersWorker},
 		{ordersOutbox, eventsv1.KeyOrderShipped, "marketplace", eventsv1.QueueMarketplacePush},

@@ -106,30 +106,13 @@ func Start(ctx context.Context, l fleet.Layout, binDir, logDir string) (*Fleet, 
 		}
 		procs = append(procs, p)
 	}
-	// Seeds run once pricing and catalog are up, as `make run` does.
-	split := 0
-	for i, p := range procs {
-		if p.Name == "catalog" {
-			split = i + 1
-		}
-	}
-	if split == 0 {
-		return nil, fmt.Errorf("catalog was not built: %s", strings.Join(out.Skipped, ", "))
-	}
-	fail := func(err error) (*Fleet, error) {
+	// Seeds run once catalog is up, as `make run` does.
+	if err := f.StartSeeded(ctx, 90*time.Second, procs, l.Seeds()); err != nil {
 		_ = f.Stop(20 * time.Second)
-		return nil, err
-	}
-	if err := f.StartAll(ctx, 90*time.Second, procs[:split]...); err != nil {
-		return fail(err)
-	}
-	for _, s := range l.Seeds() {
-		if err := f.Run(ctx, s); err != nil {
-			return fail(err)
+		if strings.Contains(err.Error(), fleet.SeededBy) && len(out.Skipped) > 0 {
+			return nil, fmt.Errorf("%w (not built: %s)", err, strings.Join(out.Skipped, ", "))
 		}
-	}
-	if err := f.StartAll(ctx, 90*time.Second, procs[split:]...); err != nil {
-		return fail(err)
+		return nil, err
 	}
 	return out, nil
 }

@@ -109,6 +109,34 @@ func (f *Fleet) StartAll(ctx context.Context, timeout time.Duration, ps ...Proc)
 	return nil
 }
 
+// SeededBy is the last process the seeds need running: catalog's API (with
+// catalog-worker before it, which binds the queues the seeds' events go to).
+const SeededBy = "catalog"
+
+// StartSeeded starts procs in order up to and including SeededBy, runs the
+// seeds one after another, then starts the rest: the order `make run`, the
+// suites and the bench share.
+func (f *Fleet) StartSeeded(ctx context.Context, timeout time.Duration, procs, seeds []Proc) error {
+	split := -1
+	for i, p := range procs {
+		if p.Name == SeededBy {
+			split = i + 1
+		}
+	}
+	if split < 0 {
+		return fmt.Errorf("start: no %s process to seed through", SeededBy)
+	}
+	if err := f.StartAll(ctx, timeout, procs[:split]...); err != nil {
+		return err
+	}
+	for _, s := range seeds {
+		if err := f.Run(ctx, s); err != nil {
+			return err
+		}
+	}
+	return f.StartAll(ctx, timeout, procs[split:]...)
+}
+
 // Run runs p to completion (a one-shot command such as a seed) and returns
 // its error with the tail of its log.
 func (f *Fleet) Run(ctx context.Context, p Proc) error {

@@ -220,7 +220,7 @@ func (l Layout) Seeds() []Proc {
 			"PRINTFLEET_PG_URL":     l.PGURL("catalog"),
 			"PRINTFLEET_ADMIN_ADDR": "127.0.0.1:0",
 		}},
-		{Name: "seed-pricing", Binary: "pricing-seed-demo", Env: map[string]string{
+		{Name: "pricing-seed-demo", Env: map[string]string{
 			"PRINTFLEET_PG_URL":     l.PGURL("pricing"),
 			"PRINTFLEET_ADMIN_ADDR": "127.0.0.1:0",
 		}},

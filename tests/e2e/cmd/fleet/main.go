@@ -56,16 +56,8 @@ func run() error {
 		}
 	}()
 	procs := l.Procs()
-	if err := f.StartAll(ctx, 90*time.Second, procs[:3]...); err != nil { // sandbox, pricing, catalog
-		return err
-	}
-	fmt.Println("loading the demo catalog and price lists…")
-	for _, s := range l.Seeds() {
-		if err := f.Run(ctx, s); err != nil {
-			return err
-		}
-	}
-	if err := f.StartAll(ctx, 90*time.Second, procs[3:]...); err != nil {
+	fmt.Println("starting the fleet; the demo catalog and price lists load once catalog is up…")
+	if err := f.StartSeeded(ctx, 90*time.Second, procs, l.Seeds()); err != nil {
 		return err
 	}
 	token, err := exec.CommandContext(ctx, filepath.Join(bin, "token"), "-sub", "alice", "-roles", "user", "-ttl", "24h").Output()
