@@ -7,7 +7,8 @@
 #   scripts/infra.sh start      start PostgreSQL, Redis, RabbitMQ if not answering
 #   scripts/infra.sh provision  RabbitMQ vhost + permissions; PostgreSQL databases,
 #                               loopback replication access, max_connections
-#   scripts/infra.sh tools      build the pinned Go tools into bin/ (cached)
+#   scripts/infra.sh tools      build the pinned Go tools into bin/ (cached):
+#                               buf, the protoc plugins, staticcheck, versitygw
 #   scripts/infra.sh s3         start versitygw if its port does not answer
 #   scripts/infra.sh stop-s3    stop the versitygw started by `s3`
 #   scripts/infra.sh status     one line per component
@@ -494,9 +495,12 @@ build_versitygw() {
 	printf '%s\n' "$want" >"$stamp"
 }
 
+# The development tools, one module each under tools/ (outside go.work):
+# buf needs a protobuf version the plugins' module cannot share.
 cmd_tools() {
 	build_tool_module buf
 	build_tool_module protoc
+	build_tool_module lint
 	build_versitygw
 }
 
