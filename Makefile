@@ -28,7 +28,7 @@ test-short: ## Unit tests only (no servers needed)
 	@$(ENV) go test -short -count=1 $(MODULES)
 
 .PHONY: infra
-infra: ## Install/start PostgreSQL, Redis, RabbitMQ, versitygw; build pinned tools
+infra: ## Install/start PostgreSQL, Redis, RabbitMQ and versitygw (S3), building only versitygw
 	@bash scripts/infra.sh up
 
 .PHONY: tools
