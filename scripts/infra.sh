@@ -42,10 +42,12 @@ pg_databases=${PRINTFLEET_PG_DATABASES:-orders catalog pricing}
 pg_cluster=${PRINTFLEET_PG_CLUSTER:-main} # Debian cluster name (pg_lsclusters)
 pg_min_connections=${PRINTFLEET_PG_MAX_CONNECTIONS:-300}
 wait_timeout=${PRINTFLEET_WAIT_TIMEOUT:-60}
+# Servers; libvips for the images worker (cgo); promtool (prometheus) and
+# chromium for tests; wrk for make bench; jq for the README's first order.
 apt_packages=(
 	postgresql redis-server rabbitmq-server
 	libvips-dev libvips-tools pkg-config
-	prometheus wrk chromium
+	prometheus wrk chromium jq
 )
 
 logs=$PRINTFLEET_STATE/logs
