@@ -11,7 +11,7 @@
 #   staticcheck     every workspace module, pinned in tools/lint
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-cd "$root"
+cd "$root" || exit 1
 # shellcheck source=scripts/env.sh
 . scripts/env.sh
 
