@@ -2,18 +2,26 @@
 # printfleet local infrastructure: PostgreSQL, Redis, RabbitMQ, an S3-compatible
 # store (versitygw) and the pinned Go tools.
 #
-#   scripts/infra.sh up         install + start + provision + tools + s3
+#   scripts/infra.sh up         install + start + provision + s3: what `make run`
+#                               and `make test` need at run time, nothing more
 #   scripts/infra.sh install    apt-get the Debian packages that are missing
 #   scripts/infra.sh start      start PostgreSQL, Redis, RabbitMQ if not answering
 #   scripts/infra.sh provision  RabbitMQ vhost + permissions; PostgreSQL databases,
 #                               loopback replication access, max_connections
-#   scripts/infra.sh tools      build the pinned Go tools into bin/ (cached)
-#   scripts/infra.sh s3         start versitygw if its port does not answer
+#   scripts/infra.sh tools      build the pinned development tools into bin/
+#                               (cached): buf, the protoc plugins, staticcheck;
+#                               only `make generate` and `make lint` need them
+#   scripts/infra.sh s3         start versitygw if its port does not answer,
+#                               building it into bin/ first (cached)
 #   scripts/infra.sh stop-s3    stop the versitygw started by `s3`
 #   scripts/infra.sh status     one line per component
 #
 # Every step checks first and acts only when needed, so a repeated `up` is
-# quick. Settings come from scripts/env.sh (all overridable by environment).
+# quick. `up` builds no development tool: buf alone takes minutes to build
+# cold, and neither the fleet nor the tests run it (the generated-code
+# freshness test skips without bin/buf, and fails in CI, where `make lint`
+# builds the tools first). Settings come from scripts/env.sh (all
+# overridable by environment).
 # Output of the commands it runs goes to $PRINTFLEET_STATE/logs; on failure
 # the tail of the relevant log is printed. A server configured on another host
 # is only checked (and gets missing databases), never started or reconfigured.
@@ -34,10 +42,12 @@ pg_databases=${PRINTFLEET_PG_DATABASES:-orders catalog pricing}
 pg_cluster=${PRINTFLEET_PG_CLUSTER:-main} # Debian cluster name (pg_lsclusters)
 pg_min_connections=${PRINTFLEET_PG_MAX_CONNECTIONS:-300}
 wait_timeout=${PRINTFLEET_WAIT_TIMEOUT:-60}
+# Servers; libvips for the images worker (cgo); promtool (prometheus) and
+# chromium for tests; wrk for make bench; jq for the README's first order.
 apt_packages=(
 	postgresql redis-server rabbitmq-server
 	libvips-dev libvips-tools pkg-config
-	prometheus wrk chromium
+	prometheus wrk chromium jq
 )
 
 logs=$PRINTFLEET_STATE/logs
@@ -494,10 +504,12 @@ build_versitygw() {
 	printf '%s\n' "$want" >"$stamp"
 }
 
+# The development tools, one module each under tools/ (outside go.work):
+# buf needs a protobuf version the plugins' module cannot share.
 cmd_tools() {
 	build_tool_module buf
 	build_tool_module protoc
-	build_versitygw
+	build_tool_module lint
 }
 
 # ---------------------------------------------------------------- S3 (versitygw)
@@ -518,8 +530,9 @@ cmd_s3() {
 	s3_ok && return 0
 	is_local "$s3_host" ||
 		die "S3 endpoint $PRINTFLEET_S3_ENDPOINT does not answer (not local, so not started here)"
-	[[ -x $PRINTFLEET_BIN/versitygw ]] ||
-		die "$PRINTFLEET_BIN/versitygw not built: run 'scripts/infra.sh tools'"
+	# Built only here, when it is about to run: with S3 already answering
+	# (another checkout's versitygw, a remote endpoint) nothing is built.
+	build_versitygw
 	local pid log=$logs/versitygw.log
 	if ! pid=$(s3_pid); then
 		mkdir -p "$s3_data" "$logs" "$pids"
@@ -618,7 +631,6 @@ main() {
 		cmd_install
 		cmd_start
 		cmd_provision
-		cmd_tools
 		cmd_s3
 		;;
 	status) cmd_status ;;

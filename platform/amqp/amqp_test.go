@@ -123,7 +123,7 @@ func TestRoundTripCarriesHeadersAndTrace(t *testing.T) {
 	for span, want := range wantAttrs {
 		got := map[attribute.Key]string{}
 		for _, kv := range (*span).Attributes() {
-			got[kv.Key] = kv.Value.Emit()
+			got[kv.Key] = kv.Value.String()
 		}
 		for k, v := range want {
 			if got[k] != v {

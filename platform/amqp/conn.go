@@ -286,7 +286,7 @@ func (c *Conn) supervise(s *session) {
 			if c.ctx.Err() != nil {
 				return
 			}
-			var cause error = ErrConnectionLost
+			cause := ErrConnectionLost
 			if amqpErr != nil {
 				cause = amqpErr
 			}

@@ -42,7 +42,7 @@ type refConfig struct {
 
 func TestReferenceMirrorsTheLoader(t *testing.T) {
 	t.Parallel()
-	got := config.Reference(refConfig{})
+	got := config.Reference(refConfig{hidden: "unexported: not a variable"})
 	want := []config.Var{
 		{Name: "PRINTFLEET_INTERNAL_SECRET", Secret: true, Required: true, Type: "string", Struct: "RefShared", Field: "Secret"},
 		{Name: "PRINTFLEET_ADDR", Default: "127.0.0.1:9101", Type: "string", Struct: "refConfig", Field: "Addr"},

@@ -54,8 +54,10 @@ type row struct {
 }
 
 func prepare(ctx context.Context, e Event) (row, error) {
-	id := uuid.Nil
-	var err error
+	var (
+		id  uuid.UUID
+		err error
+	)
 	if e.ID == "" {
 		id, err = uuid.NewV7()
 	} else {

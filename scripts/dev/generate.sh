@@ -31,11 +31,20 @@ cp "$pv"/proto/protovalidate/buf/validate/validate.proto "$tp"/buf/validate/
 chmod -R u+w "$tp"
 [ -n "$check_only" ] && exit 0
 
+for tool in buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2; do
+	if [ ! -x "bin/$tool" ]; then
+		echo "generate.sh: bin/$tool not built: run 'make tools' (or 'make generate')" >&2
+		exit 1
+	fi
+done
+
 if [ -n "$out" ]; then
 	bin/buf generate --output "$out"
 	exit 0
 fi
+# Only what buf writes: hand-written Go lives beside the generated code
+# (proto/printfleet/events/v1/routing.go).
 rm -f proto/openapi/*.json
-find proto/printfleet -name '*.go' -delete
+find proto/printfleet \( -name '*.pb.go' -o -name '*.pb.gw.go' \) -delete
 bin/buf generate
 bin/buf format -w proto

@@ -117,7 +117,8 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// CSPDocs is set on /docs responses; CSPAPI on everything else.
+// CSPAPI is the Content-Security-Policy of every response outside /docs;
+// SecurityHeaders gets the docs page's own policy as docsCSP.
 const CSPAPI = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 // SecurityHeaders sets the headers every response carries; docsCSP applies
