@@ -94,10 +94,8 @@ var secretRegistry = struct {
 	m map[string]string // value → label
 }{m: map[string]string{}}
 
-// rememberSecret registers a value that must never appear in a response it
-// was not meant for nor in any log line of the run.
-func rememberSecret(s string) { rememberSecretAs("test secret", s) }
-
+// rememberSecretAs registers a value that must never appear in a response
+// or a log line, with a label that says what it is.
 func rememberSecretAs(label, s string) {
 	if len(s) < 8 { // too short to search for without false hits
 		return
@@ -246,22 +244,6 @@ func secBlankOrder(variant string, n int) map[string]any {
 func sticker(t *testing.T, e *environment) (variant, front string) {
 	t.Helper()
 	return demoItem(t, e, "Kiss-Cut Sticker", "", "front")
-}
-
-// uploadDesign creates a design, uploads data through the presigned URL and
-// asks for processing; it returns the design id.
-func uploadDesign(t *testing.T, e *environment, tok, filename string, data []byte) string {
-	t.Helper()
-	created := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/designs", tok, map[string]any{
-		"filename": filename, "content_type": "image/png", "size_bytes": len(data),
-	})
-	id := str(created, "design", "id")
-	fields, _ := dig(created, "upload_headers").(map[string]any)
-	if code := upload(t, str(created, "upload_method"), str(created, "upload_url"), fields, "image/png", data); code >= 300 {
-		t.Fatalf("upload through the presigned URL answered %d", code)
-	}
-	e.api.must(t, http.StatusOK, http.MethodPost, "/v1/designs/"+id+":process", tok, map[string]any{})
-	return id
 }
 
 // mintJWTWith signs claims with HS256 and key.

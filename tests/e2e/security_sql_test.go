@@ -21,7 +21,7 @@ var sqlMeta = []string{
 	`" OR 1=1 --`,
 	`\x27 \' \\ \"`,
 	`%_ %% _%`,
-	`Zoë Ünïcødé — 東京都 🚀 עברית ‮olleh $1 ; /* */`,
+	"Zoë Ünïcødé — 東京都 🚀 עברית \u202eolleh $1 ; /* */",
 }
 
 // fit cuts s to n runes.

@@ -68,7 +68,7 @@ func (l Layout) addr(port int) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port+l.Offset))
 }
 
-// Addresses of the fleet's listeners.
+// GatewayURL and the methods below are the addresses of the fleet's listeners.
 func (l Layout) GatewayURL() string      { return "http://" + l.addr(8080) }
 func (l Layout) GatewayAdmin() string    { return l.addr(9200) }
 func (l Layout) OrdersGRPC() string      { return l.addr(9101) }

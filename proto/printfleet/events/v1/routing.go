@@ -1,12 +1,12 @@
-package eventsv1
-
-// Routing keys and queue names of the printfleet.events topic exchange,
-// defined once here beside the event contracts. Every publisher, consumer,
+// Package eventsv1 holds the fleet's event contracts (events.proto, generated)
+// and the routing keys and queue names of the printfleet.events topic
+// exchange, defined once here beside them. Every publisher, consumer,
 // test and the Helm chart's KEDA triggers use these names; a test keeps them
 // in step with the comments in events.proto and with the chart.
 //
 // A routing key is <producer>.<event>.v<major>; a queue is
 // <consuming process>.<purpose>, with one <queue>.dlq dead-letter queue each.
+package eventsv1
 
 // Routing keys, one per event message.
 const (

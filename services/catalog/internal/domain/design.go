@@ -13,7 +13,7 @@ const (
 	DesignRejected      DesignStatus = "rejected"
 )
 
-// Allowed upload content types.
+// DesignContentTypes are the upload content types a design may have.
 var DesignContentTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/webp": true}
 
 // MaxDesignBytes caps an upload.

@@ -109,7 +109,6 @@ func TestCreateOrderIdempotencyUnderConcurrency(t *testing.T) {
 		t.Fatalf("same key, other body: %v, want FAILED_PRECONDITION with reason %s", err, errs.ReasonIdempotencyMismatch)
 	}
 	// The key is per user: bob may use the same one.
-	f.Catalog.Designs[f.Designs["alice"]] = f.Catalog.Designs[f.Designs["alice"]]
 	bobReq := proto.Clone(req).(*ordersv1.CreateOrderRequest)
 	bobReq.Items = bobReq.Items[1:]
 	bobReq.StoreId = f.StoreOf("bob")

@@ -151,7 +151,7 @@ func TestWritesRefreshTheSnapshotAndQuotesGetIDs(t *testing.T) {
 	if q1.ID == q2.ID || q1.ID.Version() != 7 || q1.Total != q2.Total {
 		t.Fatalf("ids %s %s (v%d), totals %d %d", q1.ID, q2.ID, q1.ID.Version(), q1.Total, q2.Total)
 	}
-	if d := q1.ExpiresAt.Sub(time.Now()); d < domain.QuoteTTL-time.Minute || d > domain.QuoteTTL {
+	if d := time.Until(q1.ExpiresAt); d < domain.QuoteTTL-time.Minute || d > domain.QuoteTTL {
 		t.Fatalf("expires in %v", d)
 	}
 }

@@ -192,7 +192,7 @@ func at(s string) *time.Time {
 	return &t
 }
 
-// Coupons: WELCOME10 is valid for years, SUMMER5 expired in 2024, FIRST100
+// Coupons are the demo coupons: WELCOME10 is valid for years, SUMMER5 expired in 2024, FIRST100
 // is valid but limited to 100 uses.
 func Coupons() []domain.CouponInput {
 	return []domain.CouponInput{
