@@ -338,7 +338,6 @@ var notImages = map[string]string{
 	"services/gateway/cmd/token": "mints development JWTs",
 }
 
-
 // builtImages runs build.sh in dry-run mode and returns, per image, its
 // Dockerfile and the main packages it builds.
 func builtImages(t *testing.T, root string) map[string]builtImage {
