@@ -6,52 +6,9 @@
 package main
 
 import (
-	"flag"
-	"fmt"
-	"io"
 	"os"
-	"strings"
-	"time"
 
-	"github.com/printfleet/printfleet/services/gateway/internal/auth"
+	"github.com/printfleet/printfleet/services/gateway/internal/tokencmd"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }
-
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	sub := fs.String("sub", "", "subject (user id)")
-	roles := fs.String("roles", "user", "comma-separated roles: user, admin, fulfillment")
-	ttl := fs.Duration("ttl", time.Hour, "lifetime")
-	iss := fs.String("iss", envOr(getenv, "PRINTFLEET_JWT_ISSUER", "printfleet-dev"), "issuer")
-	aud := fs.String("aud", envOr(getenv, "PRINTFLEET_JWT_AUDIENCE", "printfleet"), "audience")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	secret := getenv("PRINTFLEET_JWT_SECRET")
-	if secret == "" {
-		fmt.Fprintln(stderr, "token: PRINTFLEET_JWT_SECRET is not set")
-		return 2
-	}
-	var rs []string
-	for _, r := range strings.Split(*roles, ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			rs = append(rs, r)
-		}
-	}
-	tok, err := auth.Mint([]byte(secret), auth.MintOptions{Subject: *sub, Roles: rs, TTL: *ttl, Issuer: *iss, Audience: *aud})
-	if err != nil {
-		fmt.Fprintln(stderr, "token:", err)
-		return 2
-	}
-	fmt.Fprintln(stdout, tok)
-	return 0
-}
-
-func envOr(getenv func(string) string, k, def string) string {
-	if v := getenv(k); v != "" {
-		return v
-	}
-	return def
-}
+func main() { os.Exit(tokencmd.Run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }

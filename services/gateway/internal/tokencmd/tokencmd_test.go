@@ -1,4 +1,4 @@
-package main
+package tokencmd
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ const secret = "token-cmd-test-secret-0123456789abcdef"
 func TestMintsVerifiableToken(t *testing.T) {
 	env := map[string]string{"PRINTFLEET_JWT_SECRET": secret}
 	var out, errOut bytes.Buffer
-	if code := run([]string{"-sub", "alice", "-roles", "user,admin", "-ttl", "10m"}, func(k string) string { return env[k] }, &out, &errOut); code != 0 {
+	if code := Run([]string{"-sub", "alice", "-roles", "user,admin", "-ttl", "10m"}, func(k string) string { return env[k] }, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	v, err := auth.NewVerifier(context.Background(), auth.Config{Secret: config.Secret(secret), Issuer: "printfleet-dev", Audience: "printfleet", Leeway: 30 * time.Second}, nil)
@@ -45,7 +45,7 @@ func TestRefusesBadInput(t *testing.T) {
 		{[]string{"-bogus"}, map[string]string{"PRINTFLEET_JWT_SECRET": secret}},
 	} {
 		var out, errOut bytes.Buffer
-		if code := run(c.args, func(k string) string { return c.env[k] }, &out, &errOut); code == 0 || out.Len() != 0 {
+		if code := Run(c.args, func(k string) string { return c.env[k] }, &out, &errOut); code == 0 || out.Len() != 0 {
 			t.Errorf("%v %v: exit %d, out %q", c.args, c.env, code, out.String())
 		}
 	}
