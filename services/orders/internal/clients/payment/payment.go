@@ -40,7 +40,7 @@ type Config struct {
 	RetryBase     time.Duration `env:"RETRY_BASE, default=50ms"`
 	RetryMax      time.Duration `env:"RETRY_MAX, default=2s"`
 	RetryDeadline time.Duration `env:"RETRY_DEADLINE, default=30s"`
-	// The breaker opens when at least BreakerMinRequests requests in
+	// The breaker opens when at least BreakerMinRequests finished requests in
 	// BreakerWindow failed at BreakerFailureRatio or more, and stays open for
 	// BreakerOpenFor before letting one probe through.
 	BreakerMinRequests  uint32        `env:"BREAKER_MIN_REQUESTS, default=10"`

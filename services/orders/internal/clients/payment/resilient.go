@@ -74,9 +74,15 @@ func NewResilient(p Provider, cfg Config) *Resilient {
 		MaxRequests: 1,
 		Interval:    cfg.BreakerWindow,
 		Timeout:     cfg.BreakerOpenFor,
+		// The ratio is over requests that have finished: c.Requests also
+		// counts those still in flight, and with many concurrent handlers
+		// against a dead provider those kept the ratio under the threshold
+		// while retries piled up (the breaker opened only after several
+		// times as many attempts as calls).
 		ReadyToTrip: func(c gobreaker.Counts) bool {
-			return c.Requests >= cfg.BreakerMinRequests &&
-				float64(c.TotalFailures) >= cfg.BreakerFailureRatio*float64(c.Requests)
+			done := c.TotalSuccesses + c.TotalFailures
+			return done >= cfg.BreakerMinRequests &&
+				float64(c.TotalFailures) >= cfg.BreakerFailureRatio*float64(done)
 		},
 		OnStateChange: func(_ string, _, to gobreaker.State) { breakerState.Set(float64(to)) },
 		// The provider answering "declined" or "invalid" is the provider
