@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -14,19 +13,10 @@ import (
 	"github.com/printfleet/printfleet/platform/amqp/amqptest"
 	"github.com/printfleet/printfleet/platform/grpcclient"
 	"github.com/printfleet/printfleet/platform/run"
+	"github.com/printfleet/printfleet/platform/run/runtest"
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestProcessesServeTogetherAndDrain runs the two long-running binaries'
 // Serve functions as their mains do, configured only through the
@@ -36,7 +26,7 @@ func freeAddr(t *testing.T) string {
 // cleanly on cancellation. Not parallel: it sets the environment.
 func TestProcessesServeTogetherAndDrain(t *testing.T) {
 	e := newEnv(t)
-	grpcAddr := freeAddr(t)
+	grpcAddr := runtest.FreeAddr(t)
 	for k, v := range map[string]string{
 		"PRINTFLEET_INTERNAL_SECRET": testSecret, "PRINTFLEET_PG_URL": e.pgURL,
 		"PRINTFLEET_REDIS_ADDRS": "127.0.0.1:6379", "PRINTFLEET_CATALOG_REDIS_PREFIX": e.prefix,

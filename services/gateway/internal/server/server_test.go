@@ -16,6 +16,7 @@ import (
 	"github.com/printfleet/printfleet/platform/grpcserver"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/run"
+	"github.com/printfleet/printfleet/platform/run/runtest"
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
@@ -82,16 +83,6 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestServe runs the process as main does, in front of upstreams that only
 // answer health, and checks both listeners, then a clean stop.
 func TestServe(t *testing.T) {
@@ -116,7 +107,7 @@ func TestServe(t *testing.T) {
 		wg.Go(func() { _ = srv.ServeOn(ctx, ln) })
 		return ln.Addr().String()
 	}
-	httpAddr, adminAddr := freeAddr(t), freeAddr(t)
+	httpAddr, adminAddr := runtest.FreeAddr(t), runtest.FreeAddr(t)
 	for k, v := range map[string]string{
 		"PRINTFLEET_HTTP_ADDR":       httpAddr,
 		"PRINTFLEET_ADMIN_ADDR":      adminAddr,
@@ -132,7 +123,7 @@ func TestServe(t *testing.T) {
 		"PRINTFLEET_PRICING_ADDR": up(func(s *grpcserver.Server) {
 			pricingv1.RegisterPricingServiceServer(s, pricingv1.UnimplementedPricingServiceServer{})
 		}),
-		"PRINTFLEET_REDIS_ADDRS": freeAddr(t), // nothing listens: the gateway must still serve
+		"PRINTFLEET_REDIS_ADDRS": runtest.FreeAddr(t), // nothing listens: the gateway must still serve
 	} {
 		t.Setenv(k, v)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/printfleet/printfleet/platform/postgres/pgtest"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/run"
+	"github.com/printfleet/printfleet/platform/run/runtest"
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
@@ -99,16 +100,6 @@ func serveGRPC(t *testing.T, signer *principal.Signer, register func(*grpcserver
 	return ln.Addr().String()
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestProcessesServeAnOrderToPaid runs both binaries' serve functions as
 // main does, wired to fake catalog and pricing gRPC servers, the payment
 // sandbox and the real datastores, and takes an order from CreateOrder to
@@ -130,7 +121,7 @@ func TestProcessesServeAnOrderToPaid(t *testing.T) {
 	defer hs.Close()
 	_, pgURL := pgtest.NewDB(t, pgstore.Migrations)
 	env := amqptest.New(t)
-	grpcAddr := freeAddr(t)
+	grpcAddr := runtest.FreeAddr(t)
 
 	for k, v := range map[string]string{
 		"PRINTFLEET_INTERNAL_SECRET": testenv.Secret, "PRINTFLEET_PG_URL": pgURL,

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/amqp/amqptest"
 	"github.com/printfleet/printfleet/platform/run"
+	"github.com/printfleet/printfleet/platform/run/runtest"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/sandbox/marketplace"
 
@@ -37,7 +37,7 @@ func TestServeFromEnvironment(t *testing.T) {
 	s := testenv.AddAmazon(fc)
 
 	queue := env.Queue(eventsv1.QueueMarketplacePush)
-	admin := freeAddr(t)
+	admin := runtest.FreeAddr(t)
 	for k, v := range map[string]string{
 		"PRINTFLEET_ADMIN_ADDR":                     admin,
 		"PRINTFLEET_LOG_LEVEL":                      "error",
@@ -172,16 +172,6 @@ func serveCatalog(t *testing.T, fc *testenv.Catalog) string {
 	t.Helper()
 	cc, _ := testenv.StartCatalog(t, fc, testenv.Secret)
 	return cc.Target()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func readAll(t *testing.T, resp *http.Response) string {
