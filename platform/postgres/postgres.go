@@ -88,7 +88,7 @@ func connect(ctx context.Context, dsn string, cfg Config, opts []Option) (*pgxpo
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	pc.ConnConfig.Tracer = spanTracer{}
+	pc.ConnConfig.Tracer = multiTracer{spanTracer{}, newRoundTrips()}
 	for _, o := range opts {
 		o(pc)
 	}

@@ -2,9 +2,13 @@ package postgres
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -65,6 +69,40 @@ func (c *Counter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQuer
 
 // TraceBatchEnd does nothing.
 func (c *Counter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// roundTripsTotal counts the process's round trips to PostgreSQL: every
+// query (BEGIN and COMMIT are queries too) and every batch (a pipeline is
+// one round trip). The server has no per-client counter of its own
+// (pg_stat_statements is not loaded everywhere), so the benchmark reads
+// this one from each process's /metrics. The label is the process's
+// binary name.
+var roundTripsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "printfleet_db_round_trips_total",
+	Help: "Round trips to PostgreSQL (queries and batches; BEGIN and COMMIT count as queries).",
+}, []string{"service"})
+
+// roundTrips feeds printfleet_db_round_trips_total; every pool has it.
+type roundTrips struct{ c prometheus.Counter }
+
+func newRoundTrips() roundTrips {
+	return roundTrips{roundTripsTotal.WithLabelValues(filepath.Base(os.Args[0]))}
+}
+
+func (r roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.c.Inc()
+	return ctx
+}
+
+func (roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (r roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.c.Inc()
+	return ctx
+}
+
+func (roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 type multiTracer [2]pgx.QueryTracer
 
