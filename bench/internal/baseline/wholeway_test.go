@@ -59,14 +59,14 @@ func TestWholeWayScriptRunsAgainstTheSchemas(t *testing.T) {
 	defer conn.Close(ctx)
 	for q, want := range map[string]int64{
 		`SELECT count(*) FROM orders.orders WHERE status = 4 AND version = 2 AND payment_id <> ''`: 2,
-		`SELECT count(*) FROM orders.order_items`:                                                2 * 2,
-		`SELECT count(*) FROM orders.order_events`:                                               2 * 4,
-		`SELECT count(*) FROM orders.order_events WHERE type = 'payment.captured'`:               2,
-		`SELECT count(*) FROM orders.idempotency_keys WHERE state = 1 AND order_id IS NOT NULL`:  2,
-		`SELECT count(*) FROM orders.outbox`:                                                     2 * 2,
-		`SELECT count(*) FROM catalog.outbox`:                                                    2,
-		`SELECT count(*) FROM orders.processed_messages`:                                         2,
-		`SELECT count(*) FROM catalog.processed_messages`:                                        2,
+		`SELECT count(*) FROM orders.order_items`:                                                  2 * 2,
+		`SELECT count(*) FROM orders.order_events`:                                                 2 * 4,
+		`SELECT count(*) FROM orders.order_events WHERE type = 'payment.captured'`:                 2,
+		`SELECT count(*) FROM orders.idempotency_keys WHERE state = 1 AND order_id IS NOT NULL`:    2,
+		`SELECT count(*) FROM orders.outbox`:                                                       2 * 2,
+		`SELECT count(*) FROM catalog.outbox`:                                                      2,
+		`SELECT count(*) FROM orders.processed_messages`:                                           2,
+		`SELECT count(*) FROM catalog.processed_messages`:                                          2,
 	} {
 		var got int64
 		if err := conn.QueryRow(ctx, q).Scan(&got); err != nil {
