@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -31,7 +32,10 @@ func Run(args []string, stdout, stderr io.Writer) error {
 	noRender := fs.Bool("no-render", false, "skip the design render comparison")
 	renders := fs.Int("render-runs", 3, "timed render jobs per side")
 	serve := fs.Bool("serve", false, "only start the benchmark's fleet (ports +2000) and keep it up until Ctrl-C")
-	only := fs.String("only", "", "comma-separated phases to run (hello,redis,pgbench,render,create,cached,product,quote,lists); default all")
+	only := fs.String("only", "", "comma-separated phases to run (hello,redis,pgbench,wholeway,render,create,cached,product,quote,lists); default all")
+	clients := fs.Int("clients", harness.DefaultClients, "the one client count of the baselines (pgbench, bare handlers) and the fleet's closed loops")
+	sweep := fs.String("sweep", "8,16,32,64", "client counts of the create sweep")
+	noRerun := fs.Bool("no-rerun", false, "keep a noisy phase's first attempt instead of running it once more")
 	_ = fs.Parse(args) // ExitOnError: Parse exits on a bad flag
 	var onlySet map[string]bool
 	if *only != "" {
@@ -39,6 +43,15 @@ func Run(args []string, stdout, stderr io.Writer) error {
 		for _, p := range strings.Split(*only, ",") {
 			onlySet[strings.TrimSpace(p)] = true
 		}
+	}
+
+	var sweepN []int
+	for _, p := range strings.Split(*sweep, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-sweep: %q is not a client count", p)
+		}
+		sweepN = append(sweepN, n)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,18 +71,34 @@ func Run(args []string, stdout, stderr io.Writer) error {
 		return harness.Serve(ctx, harness.Options{Root: root, Log: stderr})
 	}
 	res, err := harness.Run(ctx, harness.Options{Root: root, OutDir: *out, Scale: *scale, NoFleet: *noFleet,
-		NoRender: *noRender, RenderRuns: *renders, Only: onlySet, Log: stderr})
+		NoRender: *noRender, RenderRuns: *renders, Only: onlySet, Clients: *clients, Sweep: sweepN, NoRerun: *noRerun, Log: stderr})
 	if res == nil {
 		return err
 	}
 	date := res.Machine.Started.Format("2006-01-02")
-	fmt.Fprintf(stdout, "\nprintfleet benchmark, %s, %d CPUs, load average %.1f -> %.1f\n\n", res.Machine.Started.Format(time.RFC3339),
-		res.Machine.CPUs, res.Machine.LoadStart, res.Machine.LoadEnd)
+	fmt.Fprintf(stdout, "\nprintfleet benchmark, %s, %d CPUs, load average %.1f -> %.1f, %d clients for baselines and closed loops\n\n",
+		res.Machine.Started.Format(time.RFC3339), res.Machine.CPUs, res.Machine.LoadStart, res.Machine.LoadEnd, res.Clients)
 	fmt.Fprint(stdout, report.Table(res.Rows))
 	fmt.Fprintln(stdout)
+	if res.Knee != nil {
+		fmt.Fprintln(stdout, "create sweep:", res.Knee.Note)
+	}
+	if s := res.Sustained; s != nil {
+		fmt.Fprintf(stdout, "sustained end-to-end rate: %.0f orders/s (%s)\n", s.Rate, s.Note)
+		for _, st := range s.Steps {
+			fmt.Fprintf(stdout, "  step %.0f/s: kept %.0f/s, backlog %d -> %d, %s\n", st.Rate, st.Achieved, st.BacklogStart, st.BacklogEnd, st.Why)
+		}
+	}
+	fmt.Fprintln(stdout)
+	if t := report.CostTable(res.Rows); t != "" {
+		fmt.Fprintln(stdout, "Cost per operation (CPU: every process but the load generator and pgbench; PG commits: the server's pg_stat_database;")
+		fmt.Fprintln(stdout, "round trips, publishes, deliveries: the fleet processes' own counters; idle rates subtracted):")
+		fmt.Fprint(stdout, t)
+		fmt.Fprintln(stdout)
+	}
 	fmt.Fprint(stdout, report.BudgetTable(res.Budgets))
 	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "CPU during each phase (machine busy share, then CPU ms per successful operation by process):")
+	fmt.Fprintln(stdout, "CPU during each phase (machine busy share, others' share, then CPU ms per operation by process):")
 	for _, r := range res.Rows {
 		if r.CPU != "" {
 			fmt.Fprintf(stdout, "  %s [%s]: %s\n", r.Scenario, r.Mode, r.CPU)

@@ -34,7 +34,22 @@ type cpuWatch struct {
 	pids func() map[string]int // fleet process -> pid
 }
 
-var sharedServers = map[string]string{"postgres": "PostgreSQL", "beam.smp": "RabbitMQ", "redis-server": "Redis", "versitygw": "S3"}
+// sharedServers are the datastores by process name (RabbitMQ's helper
+// processes count as RabbitMQ).
+var sharedServers = map[string]string{"postgres": "PostgreSQL", "beam.smp": "RabbitMQ", "erl_child_setup": "RabbitMQ",
+	"inet_gethost": "RabbitMQ", "epmd": "RabbitMQ", "redis-server": "Redis", "versitygw": "S3"}
+
+// benchTools are the bench's own helper processes by name: their CPU is the
+// bench's, not other users' work, but not the fleet's either.
+var benchTools = map[string]string{"pgbench": "pgbench", "vips": "vips CLI"}
+
+// Groups that are not the system under test: left out of the per-order
+// totals that budgets hold.
+const groupLoad = "load generator"
+
+func notMeasured(group string) bool {
+	return group == groupLoad || group == "pgbench" || group == "vips CLI"
+}
 
 func (w cpuWatch) snap() cpuSnap {
 	s := cpuSnap{at: time.Now(), procs: map[int]procSample{}}
@@ -61,11 +76,13 @@ func (w cpuWatch) snap() cpuSnap {
 		group := ""
 		switch {
 		case pid == self:
-			group = "load generator"
+			group = groupLoad
 		case fleetPids[pid] != "":
 			group = fleetPids[pid]
 		case sharedServers[comm] != "":
 			group = sharedServers[comm]
+		case benchTools[comm] != "":
+			group = benchTools[comm]
 		default:
 			continue
 		}
@@ -137,26 +154,56 @@ type cpuUse struct {
 	// Busy is the share of the whole machine that was busy (everyone's
 	// work, other users' included).
 	Busy float64
+	// Other is the share of the machine busy with work outside the bench:
+	// everything but the load generator, the bench's tools, the fleet and
+	// the datastores (which other users of the machine may share).
+	Other float64
 	// PerOp is CPU milliseconds per successful operation by group.
 	PerOp map[string]float64
 }
 
+// noisyShare is the share of the machine that others may use before a
+// phase is marked noisy (and run once more).
+const noisyShare = 0.15
+
+// Noisy reports whether others used more than noisyShare of the machine.
+func (u cpuUse) Noisy() bool { return u.Other > noisyShare }
+
+// Total is the CPU ms per operation of the system under test: every group
+// but the load generator and the bench's tools.
+func (u cpuUse) Total() float64 {
+	var sum float64
+	for g, v := range u.PerOp {
+		if !notMeasured(g) {
+			sum += v
+		}
+	}
+	return sum
+}
+
 func (a cpuSnap) until(b cpuSnap, ops int64) cpuUse {
 	u := cpuUse{Elapsed: b.at.Sub(a.at), PerOp: map[string]float64{}}
-	if dt := b.total - a.total; dt > 0 {
-		u.Busy = float64(b.busy-a.busy) / float64(dt)
+	// Per process: a process that started in between counts whole; one
+	// that exited in between is lost (its last ticks are unknown).
+	var ours uint64
+	for pid, pb := range b.procs {
+		d := pb.ticks
+		if pa, ok := a.procs[pid]; ok && pa.start == pb.start {
+			d = pb.ticks - pa.ticks
+		}
+		if pb.ticks < d || d == 0 {
+			continue
+		}
+		ours += d
+		if ops > 0 {
+			u.PerOp[pb.group] += float64(d) * 1000 / clockTicks / float64(ops)
+		}
 	}
-	if ops > 0 {
-		// Per process: a process that started in between counts whole; one
-		// that exited in between is lost (its last ticks are unknown).
-		for pid, pb := range b.procs {
-			d := pb.ticks
-			if pa, ok := a.procs[pid]; ok && pa.start == pb.start {
-				d = pb.ticks - pa.ticks
-			}
-			if d > 0 {
-				u.PerOp[pb.group] += float64(d) * 1000 / clockTicks / float64(ops)
-			}
+	if dt := b.total - a.total; dt > 0 {
+		busy := b.busy - a.busy
+		u.Busy = float64(busy) / float64(dt)
+		if busy > ours {
+			u.Other = float64(busy-ours) / float64(dt)
 		}
 	}
 	return u
@@ -178,11 +225,9 @@ func (u cpuUse) String() string {
 		}
 		return strings.Compare(x, y)
 	})
-	var sum float64
 	parts := make([]string, len(groups))
 	for i, g := range groups {
 		parts[i] = fmt.Sprintf("%s %.2f", g, u.PerOp[g])
-		sum += u.PerOp[g]
 	}
-	return fmt.Sprintf("machine %.0f%% busy; CPU ms per op %.1f: %s", 100*u.Busy, sum, strings.Join(parts, ", "))
+	return fmt.Sprintf("machine %.0f%% busy (others %.0f%%); CPU ms per op %.1f: %s", 100*u.Busy, 100*u.Other, u.Total(), strings.Join(parts, ", "))
 }

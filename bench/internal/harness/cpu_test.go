@@ -52,8 +52,17 @@ func TestCPUUse(t *testing.T) {
 	if u.Busy != 0.9 || u.PerOp["orders"] != 2 || u.PerOp["PostgreSQL"] != 4 || u.PerOp["gateway"] != 1 || u.PerOp["RabbitMQ"] != 0.2 {
 		t.Errorf("use %+v", u)
 	}
-	if s := u.String(); !strings.HasPrefix(s, "machine 90% busy; CPU ms per op 7.2: PostgreSQL 4.00, orders 2.00, gateway 1.00, RabbitMQ 0.20") {
+	// Others: 1800 busy ticks, of which the watched processes used 720.
+	if u.Other != 0.54 || !u.Noisy() {
+		t.Errorf("others' share %v, noisy %v; want 0.54, true", u.Other, u.Noisy())
+	}
+	if s := u.String(); !strings.HasPrefix(s, "machine 90% busy (others 54%); CPU ms per op 7.2: PostgreSQL 4.00, orders 2.00, gateway 1.00, RabbitMQ 0.20") {
 		t.Errorf("string %q", s)
+	}
+	// The load generator and pgbench are the bench's, not the system's.
+	u.PerOp[groupLoad], u.PerOp["pgbench"] = 5, 5
+	if u.Total() != 7.2 {
+		t.Errorf("total %v counts the bench's own processes", u.Total())
 	}
 }
 

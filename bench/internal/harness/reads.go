@@ -108,11 +108,11 @@ func (b *bench) cachedGet(ctx context.Context, fr *fleetRun) {
 		}
 	}
 	var maxRes, openRes *load.Result
-	var maxCPU cpuUse
+	var maxCost *report.Cost
 	qc, err := b.counted(ctx, fr.layout.PGURL("orders"), fr.layout.DBName("orders"), []string{"orders", "order_items", "shipments"}, 3*time.Second, func() int64 {
-		maxRes = b.closed(ctx, b.o.d(10*time.Second), op)
-		maxCPU = b.lastCPU
-		openRes = b.open(ctx, halfRate(maxRes), b.o.d(12*time.Second), op)
+		maxRes = b.closed(ctx, b.o.d(6*time.Second), op)
+		maxCost = b.lastCost
+		openRes = b.open(ctx, halfRate(maxRes), b.o.d(6*time.Second), op)
 		return maxRes.OK + openRes.OK + maxRes.Failed() + openRes.Failed()
 	})
 	if maxRes == nil {
@@ -120,7 +120,7 @@ func (b *bench) cachedGet(ctx context.Context, fr *fleetRun) {
 		return
 	}
 	r := fromResult(scCached, "cached GET order", maxRes)
-	r.CPU = maxCPU.String()
+	r.Cost = maxCost
 	r.Note = fmt.Sprintf("%d orders of %d users, each read once before", len(orders), len(fr.users))
 	b.add(r)
 	o := b.row(scCached, "cached GET order", openRes)
@@ -168,11 +168,11 @@ func (b *bench) productGet(ctx context.Context, fr *fleetRun) {
 	}
 	before, merr := projectionReads(ctx, "http://"+fr.layout.Admin(9202)+"/metrics")
 	var maxRes, openRes *load.Result
-	var maxCPU cpuUse
+	var maxCost *report.Cost
 	qc, err := b.counted(ctx, fr.layout.PGURL("catalog"), fr.layout.DBName("catalog"), []string{"products", "variants", "placements"}, 4*time.Second, func() int64 {
-		maxRes = b.closed(ctx, b.o.d(10*time.Second), op)
-		maxCPU = b.lastCPU
-		openRes = b.open(ctx, halfRate(maxRes), b.o.d(12*time.Second), op)
+		maxRes = b.closed(ctx, b.o.d(6*time.Second), op)
+		maxCost = b.lastCost
+		openRes = b.open(ctx, halfRate(maxRes), b.o.d(6*time.Second), op)
 		return maxRes.OK + openRes.OK + maxRes.Failed() + openRes.Failed()
 	})
 	if maxRes == nil {
@@ -180,7 +180,7 @@ func (b *bench) productGet(ctx context.Context, fr *fleetRun) {
 		return
 	}
 	r := fromResult(scProduct, "GET product", maxRes)
-	r.CPU = maxCPU.String()
+	r.Cost = maxCost
 	r.Note = fmt.Sprintf("%d products, anonymous", len(fr.products))
 	b.add(r)
 	o := b.row(scProduct, "GET product", openRes)
@@ -206,9 +206,9 @@ func (b *bench) quote(ctx context.Context, fr *fleetRun) {
 	body, _ := json.Marshal(scenario.QuoteBody{Items: []scenario.Item{{VariantID: fr.variants[0], Quantity: 2}, {VariantID: fr.variants[1], Quantity: 1}},
 		CountryCode: "US", Currency: "USD"})
 	op := func(ctx context.Context, _ int, _ int64) error { return fr.api.Quote(ctx, body) }
-	maxRes := b.closed(ctx, b.o.d(8*time.Second), op)
+	maxRes := b.closed(ctx, b.o.d(5*time.Second), op)
 	b.add(b.row(scQuote, "quote", maxRes))
-	b.add(b.row(scQuote, "quote", b.open(ctx, halfRate(maxRes), b.o.d(8*time.Second), op)))
+	b.add(b.row(scQuote, "quote", b.open(ctx, halfRate(maxRes), b.o.d(5*time.Second), op)))
 }
 
 const listPageSize = 10
@@ -239,9 +239,9 @@ func (b *bench) lists(ctx context.Context, fr *fleetRun) {
 		_, _, err := fr.api.ListOrders(ctx, u, listPageSize, "")
 		return err
 	}
-	maxRes := b.closed(ctx, b.o.d(8*time.Second), page1)
+	maxRes := b.closed(ctx, b.o.d(5*time.Second), page1)
 	b.add(b.row(scList1, "list page 1", maxRes))
-	b.add(b.row(scList1, "list page 1", b.open(ctx, halfRate(maxRes), b.o.d(8*time.Second), page1)))
+	b.add(b.row(scList1, "list page 1", b.open(ctx, halfRate(maxRes), b.o.d(5*time.Second), page1)))
 
 	token := ""
 	for page := 1; page < 50; page++ {
@@ -260,11 +260,11 @@ func (b *bench) lists(ctx context.Context, fr *fleetRun) {
 		}
 		return err
 	}
-	maxRes = b.closed(ctx, b.o.d(8*time.Second), page50)
+	maxRes = b.closed(ctx, b.o.d(5*time.Second), page50)
 	r := b.row(scList50, "list page 50", maxRes)
 	r.Note = "token of page 50 reached by following 49 next_page_tokens"
 	b.add(r)
-	b.add(b.row(scList50, "list page 50", b.open(ctx, halfRate(maxRes), b.o.d(8*time.Second), page50)))
+	b.add(b.row(scList50, "list page 50", b.open(ctx, halfRate(maxRes), b.o.d(5*time.Second), page50)))
 }
 
 func (b *bench) countOrders(ctx context.Context, fr *fleetRun, user string) (int64, error) {

@@ -41,8 +41,80 @@ type Row struct {
 	// CPU says how busy the machine was during the phase and the CPU time
 	// per operation of each process group.
 	CPU string `json:"cpu,omitempty"`
+	// Cost is what the phase cost per operation, from the machine's and
+	// the processes' counters (nil when not measured).
+	Cost *Cost `json:"cost,omitempty"`
 	// Skipped says why the phase did not run (its numbers are then empty).
 	Skipped string `json:"skipped,omitempty"`
+}
+
+// Cost is a phase's cost per operation (an order for the create and
+// end-to-end phases, a request for the reads) over its measuring window.
+type Cost struct {
+	// Ops is what the figures are divided by; Unit names it.
+	Ops     int64   `json:"ops"`
+	Unit    string  `json:"unit"`
+	WindowS float64 `json:"window_s"`
+	// CPUms is CPU milliseconds per op by process group (fleet processes by
+	// name, PostgreSQL, RabbitMQ, Redis, S3, the load generator, pgbench);
+	// CPUmsTotal sums the system under test: all but the load generator
+	// and the bench's own tools.
+	CPUms      map[string]float64 `json:"cpu_ms_per_op"`
+	CPUmsTotal float64            `json:"cpu_ms_per_op_total"`
+	// MachineBusy is the busy share of the whole machine; OtherBusy the
+	// share used by work outside the bench. Noisy marks OtherBusy > 15%;
+	// Rerun marks the second attempt of a phase whose first was noisy
+	// (FirstOtherBusy is that attempt's OtherBusy).
+	MachineBusy    float64 `json:"machine_busy"`
+	OtherBusy      float64 `json:"other_busy"`
+	Noisy          bool    `json:"noisy"`
+	Rerun          bool    `json:"rerun,omitempty"`
+	FirstOtherBusy float64 `json:"first_other_busy,omitempty"`
+	// PGCommits is the server's xact_commit (pg_stat_database, summed over
+	// the fleet's databases) per op, less the idle rate and the bench's own
+	// reads; -1 when not measured.
+	PGCommits float64 `json:"pg_commits_per_op"`
+	// PGRoundTrips is the processes' printfleet_db_round_trips_total per
+	// op, less the idle rate, in total and by process; -1 when not measured.
+	PGRoundTrips   float64            `json:"pg_round_trips_per_op"`
+	PGRoundTripsBy map[string]float64 `json:"pg_round_trips_per_op_by_process,omitempty"`
+	// Publishes and Deliveries are the processes' broker counters per op
+	// (printfleet_amqp_published_total, printfleet_amqp_consumer_handled_total),
+	// less the idle rate; -1 when not measured.
+	Publishes  float64 `json:"amqp_publishes_per_op"`
+	Deliveries float64 `json:"amqp_deliveries_per_op"`
+}
+
+// Knee is the create sweep's verdict: the client count beyond which
+// throughput gains less than MinGain while p99 grows.
+type Knee struct {
+	Clients int     `json:"clients"`
+	MinGain float64 `json:"min_gain"`
+	Note    string  `json:"note"`
+}
+
+// SustainedStep is one open-loop step of the sustained-rate search.
+type SustainedStep struct {
+	Rate float64 `json:"rate"`
+	// Achieved is the create rate the loop kept.
+	Achieved float64 `json:"achieved"`
+	// BacklogStart/End are PENDING/CONFIRMED orders plus unpublished
+	// outbox rows at the step's start and end; Slope their least-squares
+	// growth per second.
+	BacklogStart int64   `json:"backlog_start"`
+	BacklogEnd   int64   `json:"backlog_end"`
+	Slope        float64 `json:"backlog_slope_per_s"`
+	Bounded      bool    `json:"bounded"`
+	Noisy        bool    `json:"noisy"`
+	Why          string  `json:"why"`
+}
+
+// Sustained is the search for the highest create rate at which the
+// pipeline keeps up (the headline).
+type Sustained struct {
+	Rate  float64         `json:"rate"`
+	Steps []SustainedStep `json:"steps"`
+	Note  string          `json:"note"`
 }
 
 // Status of a budget check.
@@ -97,6 +169,12 @@ type Run struct {
 	// Inputs are texts that make the run reproducible (the pgbench script
 	// and its variables).
 	Inputs map[string]string `json:"inputs,omitempty"`
+	// Clients is the one client count of the baselines and the fleet's
+	// closed loops.
+	Clients int `json:"clients"`
+	// Knee is the create sweep's knee; Sustained the headline search.
+	Knee      *Knee      `json:"knee,omitempty"`
+	Sustained *Sustained `json:"sustained,omitempty"`
 }
 
 // Find returns the first row whose scenario and mode start with the given
@@ -301,3 +379,45 @@ func spans(row []string) bool {
 }
 
 func runeLen(s string) int { return len([]rune(s)) }
+
+// CostTable renders the rows that carry a cost: scenario | per | CPU ms |
+// others | PG commits | PG round trips | publishes | deliveries | noise.
+func CostTable(rows []Row) string {
+	cells := [][]string{{"phase", "per", "CPU ms", "others busy", "PG commits", "PG round trips", "publishes", "deliveries", "noise"}}
+	for _, r := range rows {
+		c := r.Cost
+		if c == nil || r.Skipped != "" {
+			continue
+		}
+		name := r.Scenario
+		if r.Mode != "" {
+			name += " [" + r.Mode + "]"
+		}
+		noise := "-"
+		switch {
+		case c.Rerun && c.Noisy:
+			noise = fmt.Sprintf("noisy, re-run (first %.0f%%)", 100*c.FirstOtherBusy)
+		case c.Rerun:
+			noise = fmt.Sprintf("re-run (first %.0f%%)", 100*c.FirstOtherBusy)
+		case c.Noisy:
+			noise = "noisy"
+		}
+		cells = append(cells, []string{name, c.Unit, fmt.Sprintf("%.2f", c.CPUmsTotal), fmt.Sprintf("%.0f%%", 100*c.OtherBusy),
+			perOp(c.PGCommits), perOp(c.PGRoundTrips), perOp(c.Publishes), perOp(c.Deliveries), noise})
+	}
+	if len(cells) == 1 {
+		return ""
+	}
+	return align(cells, map[int]bool{2: true, 3: true, 4: true, 5: true, 6: true, 7: true})
+}
+
+// perOp prints a per-operation count ("-" when not measured).
+func perOp(v float64) string {
+	if v < 0 || math.IsNaN(v) {
+		return "-"
+	}
+	if math.Abs(v) < 0.1 && v != 0 {
+		return fmt.Sprintf("%.3f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}

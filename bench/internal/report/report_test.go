@@ -186,3 +186,24 @@ func TestDecadeRange(t *testing.T) {
 		t.Errorf("single power of ten %v..%v", lo, hi)
 	}
 }
+
+func TestCostTable(t *testing.T) {
+	t.Parallel()
+	rows := []Row{
+		{Scenario: "create", Mode: "closed 32", Cost: &Cost{Unit: "order", CPUmsTotal: 3.456, OtherBusy: 0.2, Noisy: true, Rerun: true, FirstOtherBusy: 0.3,
+			PGCommits: 4, PGRoundTrips: 22.5, Publishes: 0.05, Deliveries: -1}},
+		{Scenario: "hello", Mode: "closed 32"},
+	}
+	s := CostTable(rows)
+	for _, want := range []string{"create [closed 32]", "order", "3.46", "20%", "4.00", "22.50", "0.050", " - ", "noisy, re-run (first 30%)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("cost table lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "hello") {
+		t.Errorf("a row without a cost is listed:\n%s", s)
+	}
+	if CostTable(rows[1:]) != "" {
+		t.Error("a table without costs is not empty")
+	}
+}
