@@ -109,10 +109,13 @@ func (b *bench) pgbench(ctx context.Context) {
 	b.o.logf("baseline: %s (%d clients)", scPgbench, b.o.Clients)
 	mig := postgres.MustMerge(outbox.Migrations, os.DirFS(filepath.Join(b.o.Root, "services", "orders", "internal", "store", "postgres", "migrations")))
 	d := max(b.o.d(10*time.Second), 2*time.Second)
-	s0 := b.meter.snap(ctx)
-	res, err := baseline.Pgbench(ctx, baseline.PgbenchConfig{
-		Host: "127.0.0.1", Port: 5432, User: "postgres", Database: "bench_pgbench_scratch", Migrations: mig,
-		Clients: b.o.Clients, Threads: pgbenchThreads(b.o.Clients), Duration: d, Values: baseline.DefaultOrderValues, WorkDir: b.work,
+	var res *baseline.PgbenchResult
+	var err error
+	s0, s1 := b.meter.during(ctx, func() {
+		res, err = baseline.Pgbench(ctx, baseline.PgbenchConfig{
+			Host: "127.0.0.1", Port: 5432, User: "postgres", Database: "bench_pgbench_scratch", Migrations: mig,
+			Clients: b.o.Clients, Threads: pgbenchThreads(b.o.Clients), Duration: d, Values: baseline.DefaultOrderValues, WorkDir: b.work,
+		})
 	})
 	if err != nil {
 		b.add(report.Row{Scenario: scPgbench, Baseline: true, Skipped: firstLine(err.Error())})
@@ -128,7 +131,7 @@ func (b *bench) pgbench(ctx context.Context) {
 	b.run.Inputs["pgbench_variables"] = string(vars)
 	b.add(report.Row{Scenario: scPgbench, Mode: fmt.Sprintf("%d clients", b.o.Clients), Group: "limit: pgbench", Baseline: true, Throughput: res.TPS, Unit: "tx/s",
 		Count: res.Processed, P50: res.Latency.Quantile(0.5), P95: res.Latency.Quantile(0.95), P99: res.Latency.Quantile(0.99),
-		Max: res.Latency.Max(), Errors: res.Failed, Cost: costOf(s0, b.meter.snap(ctx), res.Processed, "tx", nil),
+		Max: res.Latency.Max(), Errors: res.Failed, Cost: costOf(s0, s1, res.Processed, "tx", nil),
 		Note: res.Command + " on a scratch database with the orders schema; script in .run/bench/order-create.pgbench.sql"})
 }
 
@@ -143,19 +146,22 @@ func (b *bench) wholeWay(ctx context.Context) {
 	dir := func(svc string) string {
 		return filepath.Join(b.o.Root, "services", svc, "internal", "store", "postgres", "migrations")
 	}
-	s0 := b.meter.snap(ctx)
-	res, err := baseline.WholeWay(ctx, baseline.WholeWayConfig{
-		Host: "127.0.0.1", Port: 5432, User: "postgres", Database: "bench_pgbench_wholeway",
-		Orders:  postgres.MustMerge(outbox.Migrations, os.DirFS(dir("orders"))),
-		Catalog: postgres.MustMerge(outbox.Migrations, os.DirFS(dir("catalog"))),
-		Clients: b.o.Clients, Threads: pgbenchThreads(b.o.Clients), Duration: max(b.o.d(10*time.Second), 2*time.Second), WorkDir: b.work,
+	var res *baseline.PgbenchResult
+	var err error
+	s0, s1 := b.meter.during(ctx, func() {
+		res, err = baseline.WholeWay(ctx, baseline.WholeWayConfig{
+			Host: "127.0.0.1", Port: 5432, User: "postgres", Database: "bench_pgbench_wholeway",
+			Orders:  postgres.MustMerge(outbox.Migrations, os.DirFS(dir("orders"))),
+			Catalog: postgres.MustMerge(outbox.Migrations, os.DirFS(dir("catalog"))),
+			Clients: b.o.Clients, Threads: pgbenchThreads(b.o.Clients), Duration: max(b.o.d(10*time.Second), 2*time.Second), WorkDir: b.work,
+		})
 	})
 	if err != nil {
 		b.add(report.Row{Scenario: scWholeWay, Baseline: true, Skipped: firstLine(err.Error())})
 		b.note("pgbench whole way: %v", err)
 		return
 	}
-	cost := costOf(s0, b.meter.snap(ctx), res.Processed, "order", nil)
+	cost := costOf(s0, s1, res.Processed, "order", nil)
 	cost.PGCommits, cost.PGRoundTrips = baseline.WholeWayCommits, baseline.WholeWayRoundTrips
 	if b.run.Inputs == nil {
 		b.run.Inputs = map[string]string{}

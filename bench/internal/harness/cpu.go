@@ -231,3 +231,38 @@ func (u cpuUse) String() string {
 	}
 	return fmt.Sprintf("machine %.0f%% busy (others %.0f%%); CPU ms per op %.1f: %s", 100*u.Busy, 100*u.Other, u.Total(), strings.Join(parts, ", "))
 }
+
+// track samples the watched processes every interval until the returned
+// function is called, which returns a final snapshot that also holds the
+// last sample of every process that exited meanwhile (pgbench and its
+// server backends exit before a phase's last snapshot; without this their
+// CPU would be lost, and counted as other users' work).
+func (w cpuWatch) track(every time.Duration) func() cpuSnap {
+	done, out := make(chan struct{}), make(chan cpuSnap)
+	go func() {
+		seen := map[int]procSample{}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				s := w.snap()
+				for pid, p := range seen {
+					if _, ok := s.procs[pid]; !ok {
+						s.procs[pid] = p
+					}
+				}
+				out <- s
+				return
+			case <-t.C:
+				for pid, p := range w.snap().procs {
+					seen[pid] = p
+				}
+			}
+		}
+	}()
+	return func() cpuSnap {
+		close(done)
+		return <-out
+	}
+}

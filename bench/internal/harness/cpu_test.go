@@ -2,6 +2,7 @@ package harness
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +75,34 @@ func TestCPUSnapSeesThisProcess(t *testing.T) {
 	}
 	if p, ok := s.procs[os.Getpid()]; !ok || p.group != "load generator" {
 		t.Errorf("this process was not sampled: %v", s.procs)
+	}
+}
+
+// A process that exits while tracked keeps its last sample: its CPU is the
+// bench's, not lost (and not counted as other users' work).
+func TestTrackKeepsExitedProcesses(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sh:", err)
+	}
+	pid := cmd.Process.Pid
+	w := cpuWatch{pids: func() map[string]int { return map[string]int{"busy child": pid} }}
+	a := w.snap()
+	stop := w.track(20 * time.Millisecond)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	b := stop()
+	if _, ok := w.snap().procs[pid]; ok {
+		t.Skip("pid reused already")
+	}
+	p, ok := b.procs[pid]
+	if !ok || p.group != "busy child" {
+		t.Fatalf("the exited child is not in the final snapshot: %v", b.procs[pid])
+	}
+	if u := a.until(b, 1); u.PerOp["busy child"] <= 0 {
+		t.Errorf("the exited child's CPU was lost: %+v", u.PerOp)
 	}
 }

@@ -81,6 +81,18 @@ func (m *meter) snap(ctx context.Context) meterSnap {
 	return s
 }
 
+// during runs fn between two snapshots, tracking processes that exit
+// meanwhile (see cpuWatch.track).
+func (m *meter) during(ctx context.Context, fn func()) (a, b meterSnap) {
+	a = m.snap(ctx)
+	stop := m.watch.track(250 * time.Millisecond)
+	fn()
+	cpu := stop()
+	b = m.snap(ctx)
+	b.cpu = cpu
+	return a, b
+}
+
 // commits sums xact_commit over the fleet's databases.
 func (m *meter) commits(ctx context.Context) (int64, error) {
 	m.mu.Lock()
