@@ -69,7 +69,7 @@ func (w cpuWatch) snap() cpuSnap {
 		if err != nil {
 			continue
 		}
-		comm, ticks, start, ok := procTicks(d)
+		comm, ppid, ticks, start, ok := procTicks(d)
 		if !ok {
 			continue
 		}
@@ -81,7 +81,7 @@ func (w cpuWatch) snap() cpuSnap {
 			group = fleetPids[pid]
 		case sharedServers[comm] != "":
 			group = sharedServers[comm]
-		case benchTools[comm] != "":
+		case benchTools[comm] != "" && ppid == self: // another user's pgbench is not ours
 			group = benchTools[comm]
 		default:
 			continue
@@ -91,13 +91,28 @@ func (w cpuWatch) snap() cpuSnap {
 	return s
 }
 
-// procTicks reads a process's name, utime+stime and start time.
-func procTicks(dir string) (string, uint64, uint64, bool) {
+// procTicks reads a process's name, parent, utime+stime and start time.
+func procTicks(dir string) (string, int, uint64, uint64, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, "stat"))
 	if err != nil {
-		return "", 0, 0, false
+		return "", 0, 0, 0, false
 	}
-	return parseProcStat(string(b))
+	comm, ticks, start, ok := parseProcStat(string(b))
+	return comm, parsePPID(string(b)), ticks, start, ok
+}
+
+// parsePPID reads the parent pid (field 4) of a /proc/<pid>/stat line.
+func parsePPID(line string) int {
+	close := strings.LastIndexByte(line, ')')
+	if close < 0 {
+		return 0
+	}
+	f := strings.Fields(line[close+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
 }
 
 // parseProcStat reads comm, utime+stime (fields 14 and 15) and starttime

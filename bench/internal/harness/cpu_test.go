@@ -19,6 +19,9 @@ func TestParseProcStat(t *testing.T) {
 	if !ok || comm != "a (weird) name" || ticks != 15 || start != 77 {
 		t.Errorf("parsed %q %d %d %v", comm, ticks, start, ok)
 	}
+	if ppid := parsePPID(line); ppid != 1 {
+		t.Errorf("parent %d, want 1", ppid)
+	}
 	if _, _, _, ok := parseProcStat("garbage"); ok {
 		t.Error("garbage parsed")
 	}
