@@ -91,7 +91,7 @@ func Run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout)
 	if t := report.CostTable(res.Rows); t != "" {
-		fmt.Fprintln(stdout, "Cost per operation (CPU: every process but the load generator and pgbench; PG commits: the server's pg_stat_database;")
+		fmt.Fprintln(stdout, "Cost per operation (CPU: every process but the load generator, pgbench and the sandbox; PG commits: the server's pg_stat_database;")
 		fmt.Fprintln(stdout, "round trips, publishes, deliveries: the fleet processes' own counters; idle rates subtracted):")
 		fmt.Fprint(stdout, t)
 		fmt.Fprintln(stdout)
