@@ -1,9 +1,13 @@
 package harness
 
 import (
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/printfleet/printfleet/bench/internal/report"
 )
 
 func TestFindKnee(t *testing.T) {
@@ -105,5 +109,47 @@ func TestRateSearch(t *testing.T) {
 	s.next(10, true)
 	if _, done := s.next(12.5, true); !done {
 		t.Error("the step limit was not kept")
+	}
+}
+
+// A phase during which others used more than 15% of the machine runs once
+// more; the second attempt's rows replace the first's and say so. A quiet
+// phase runs once, and a second noisy attempt is kept (marked noisy).
+func TestNoisyPhaseRunsOnceMore(t *testing.T) {
+	t.Parallel()
+	b := &bench{o: Options{Log: io.Discard}, run: &report.Run{}}
+	calls := 0
+	b.phase("quiet", func() {
+		calls++
+		b.add(report.Row{Scenario: "quiet", Cost: &report.Cost{OtherBusy: 0.1}})
+	})
+	if calls != 1 || len(b.run.Rows) != 1 || b.run.Rows[0].Cost.Rerun {
+		t.Fatalf("a quiet phase ran %d times: %+v", calls, b.run.Rows)
+	}
+	calls = 0
+	b.phase("noisy", func() {
+		calls++
+		other := []float64{0.3, 0.2}[calls-1]
+		b.add(report.Row{Scenario: "noisy", Note: fmt.Sprint(calls), Cost: &report.Cost{OtherBusy: other, Noisy: other > noisyShare}})
+		b.add(report.Row{Scenario: "noisy, no cost"})
+	})
+	if calls != 2 || len(b.run.Rows) != 3 {
+		t.Fatalf("a noisy phase ran %d times, %d rows", calls, len(b.run.Rows))
+	}
+	r := b.run.Rows[1]
+	if r.Note != "2" || !r.Cost.Rerun || r.Cost.FirstOtherBusy != 0.3 || !r.Cost.Noisy {
+		t.Errorf("the second attempt's row: %+v %+v", r, r.Cost)
+	}
+	if len(b.run.Notes) != 1 || !strings.Contains(b.run.Notes[0], "30%") {
+		t.Errorf("notes %v", b.run.Notes)
+	}
+	b.o.NoRerun = true
+	calls = 0
+	b.phase("noisy, kept", func() {
+		calls++
+		b.add(report.Row{Scenario: "x", Cost: &report.Cost{OtherBusy: 0.5, Noisy: true}})
+	})
+	if calls != 1 {
+		t.Errorf("-no-rerun ran a noisy phase %d times", calls)
 	}
 }
