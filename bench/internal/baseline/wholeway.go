@@ -164,14 +164,54 @@ func (c WholeWayConfig) url(db string, params string) string {
 	return u
 }
 
+// WholeWayResult is pgbench's report and the server's count of the
+// transactions the script committed per order.
+type WholeWayResult struct {
+	*PgbenchResult
+	// CommitsPerOrder is pg_stat_database's xact_commit of the scratch
+	// database over the run, per order (-1 when not read).
+	CommitsPerOrder float64
+}
+
 // WholeWay creates the scratch database with both schemas, runs the
 // whole-way script with c.Clients clients, and drops the database again.
-func WholeWay(ctx context.Context, c WholeWayConfig) (*PgbenchResult, error) {
+func WholeWay(ctx context.Context, c WholeWayConfig) (*WholeWayResult, error) {
 	if err := c.setup(ctx); err != nil {
 		return nil, err
 	}
 	defer func() { _ = drop(context.WithoutCancel(ctx), c.url("postgres", ""), c.Database) }()
-	return c.run(ctx)
+	// The setup's connections have closed; their backends report their
+	// counters as they exit, which the client does not wait for.
+	time.Sleep(statsSettle)
+	before, berr := c.commits(ctx)
+	res, err := c.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &WholeWayResult{PgbenchResult: res, CommitsPerOrder: -1}
+	// pgbench's backends report their counters as they exit.
+	time.Sleep(statsSettle)
+	if after, aerr := c.commits(ctx); berr == nil && aerr == nil && res.Processed > 0 {
+		out.CommitsPerOrder = float64(after-before) / float64(res.Processed)
+	}
+	return out, nil
+}
+
+// statsSettle is how long an exiting backend's counters take to reach
+// pg_stat_database, with room to spare.
+const statsSettle = 1500 * time.Millisecond
+
+// commits is the scratch database's xact_commit, read from the postgres
+// database (so that the read is not counted).
+func (c WholeWayConfig) commits(ctx context.Context) (int64, error) {
+	conn, err := pgx.Connect(ctx, c.url("postgres", ""))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int64
+	err = conn.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = $1`, c.Database).Scan(&n)
+	return n, err
 }
 
 // setup creates the database, the schemas orders and catalog with their

@@ -99,3 +99,28 @@ func TestWholeWayScriptShape(t *testing.T) {
 		}
 	}
 }
+
+// The server counts three commits per order of the script: the figure the
+// bench sets beside the fleet's commits per order. A new database also
+// sees a few dozen commits of its own (autovacuum's visits), so enough
+// orders run to keep them under half a commit per order.
+func TestWholeWayCommitsPerOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and pgbench (skipped with -short)")
+	}
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	orders, catalog := wholeWayMigrations(t)
+	res, err := WholeWay(ctx, WholeWayConfig{Host: "127.0.0.1", Port: 5432, User: "postgres", Database: fmt.Sprintf("bench_wholeway_commits_%d", os.Getpid()),
+		Orders: orders, Catalog: catalog, Clients: 2, Threads: 1, Transactions: 100, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Processed != 200 {
+		t.Errorf("processed %d, want 200", res.Processed)
+	}
+	if res.CommitsPerOrder < WholeWayCommits || res.CommitsPerOrder > WholeWayCommits+0.5 {
+		t.Errorf("%.2f commits per order counted by the server, want %d", res.CommitsPerOrder, WholeWayCommits)
+	}
+}
