@@ -1,0 +1,75 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/printfleet/printfleet/services/gateway/internal/ratelimit"
+)
+
+// benchEnv is a gateway with the shared limiter on the local Redis (as
+// deployed: every request is rate limited) in front of the fakes, with
+// production log level. The handler is called in-process, so the figures are
+// the gateway's own work plus the gRPC round trip to a fake upstream.
+func benchEnv(b *testing.B) *env {
+	b.Helper()
+	rdb := newRedis("127.0.0.1:6379", time.Second)
+	b.Cleanup(func() { _ = rdb.Close() })
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		b.Skipf("redis: %v", err)
+	}
+	buf := make([]byte, 6)
+	_, _ = rand.Read(buf)
+	prefix := "test:gateway:bench:" + hex.EncodeToString(buf) + ":"
+	rule := ratelimit.Rule{Limit: 100_000_000, Period: time.Minute, Burst: 100_000_000}
+	return newEnv(b, withQuietLogs(), withLimiter(limiterFor(rdb, prefix, rule, time.Second)))
+}
+
+func benchRequest(b *testing.B, e *env, method, path, body string, hdr map[string]string, want int) {
+	b.Helper()
+	h := e.gw.Handler()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			var req *http.Request
+			if body != "" {
+				req = httptest.NewRequest(method, path, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+			} else {
+				req = httptest.NewRequest(method, path, nil)
+			}
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != want {
+				b.Errorf("%s %s: %d %s", method, path, w.Code, w.Body)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkGetOrder(b *testing.B) {
+	e := benchEnv(b)
+	benchRequest(b, e, "GET", "/v1/orders/"+aliceOrder, "", bearer(mint(b, "alice", []string{"user"})), http.StatusOK)
+}
+
+func BenchmarkGetProduct(b *testing.B) {
+	e := benchEnv(b)
+	benchRequest(b, e, "GET", "/v1/products/"+productID, "", nil, http.StatusOK)
+}
+
+func BenchmarkQuote(b *testing.B) {
+	e := benchEnv(b)
+	benchRequest(b, e, "POST", "/v1/quotes",
+		`{"items":[{"variant_id":"`+variantID+`","quantity":1}],"country_code":"US","currency":"USD"}`, nil, http.StatusOK)
+}
