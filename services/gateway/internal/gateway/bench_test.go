@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/printfleet/printfleet/services/gateway/internal/ratelimit"
 )
 
@@ -28,7 +31,11 @@ func benchEnv(b *testing.B) *env {
 	_, _ = rand.Read(buf)
 	prefix := "test:gateway:bench:" + hex.EncodeToString(buf) + ":"
 	rule := ratelimit.Rule{Limit: 100_000_000, Period: time.Minute, Burst: 100_000_000}
-	return newEnv(b, withQuietLogs(), withLimiter(limiterFor(rdb, prefix, rule, time.Second)))
+	// As deployed without an exporter (platform/telemetry): trace context
+	// without recorded spans.
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample())))
+	b.Cleanup(func() { otel.SetTracerProvider(sdktrace.NewTracerProvider()) })
+	return newEnv(b, withQuietLogs(), func(s *envSetup) { s.level = "info" }, withLimiter(limiterFor(rdb, prefix, rule, time.Second)))
 }
 
 func benchRequest(b *testing.B, e *env, method, path, body string, hdr map[string]string, want int) {
