@@ -16,9 +16,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/printfleet/printfleet/platform/postgres"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
+	"github.com/printfleet/printfleet/services/orders/cachefmt"
 	"github.com/printfleet/printfleet/services/orders/internal/cache"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
@@ -321,5 +323,38 @@ func TestRedisDownReadsPostgresWithBoundedConcurrency(t *testing.T) {
 	boom := errors.New("boom")
 	if _, err := c.GetOrLoad(context.Background(), uuid.NewString(), "", func(context.Context) (*domain.Order, error) { return nil, boom }); !errors.Is(err, boom) {
 		t.Fatalf("load error %v, want boom", err)
+	}
+}
+
+// TestEntryCarriesTheAPIAnswer: a filled entry holds, after the order's own
+// JSON, the wire encoding of exactly what GetOrder answers (the gateway
+// serves it to the owner; see cachefmt).
+func TestEntryCarriesTheAPIAnswer(t *testing.T) {
+	t.Parallel()
+	f := testenv.NewFixture("alice")
+	rdb, prefix := testenv.Redis(t)
+	s := testenv.Serve(t, f, testenv.Options{Redis: rdb, RedisPrefix: prefix})
+	o, err := s.Client.CreateOrder(s.User("alice", "k"), f.Request("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Client.GetOrder(s.User("alice", ""), &ordersv1.GetOrderRequest{OrderId: o.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := rdb.Get(context.Background(), cachefmt.Key(prefix, o.Id)).Result()
+	if err != nil {
+		t.Fatalf("no entry after a read: %v", err)
+	}
+	e, ok := cachefmt.Decode(raw)
+	if !ok || e.Version != got.Version || e.Wire == "" {
+		t.Fatalf("entry %q", raw)
+	}
+	var wire ordersv1.Order
+	if err := proto.Unmarshal([]byte(e.Wire), &wire); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(&wire, got) || wire.UserId != "alice" {
+		t.Fatalf("entry carries\n%v\nGetOrder answered\n%v", &wire, got)
 	}
 }
