@@ -75,6 +75,9 @@ func (g *Gateway) route(next runtime.HandlerFunc) runtime.HandlerFunc {
 		}
 		r.Header.Del("Authorization")
 		info.Subject = p.Subject
+		if tmpl == orderRoute && r.Method == http.MethodGet && g.serveCachedOrder(w, r, p, params["order_id"]) {
+			return
+		}
 		next(w, r.WithContext(principal.With(ctx, p)), params)
 	}
 }

@@ -40,6 +40,11 @@ type Config struct {
 	TrustedProxies []string      `env:"TRUSTED_PROXIES"`
 	// ReadyRequireRedis makes Redis a blocking readiness check.
 	ReadyRequireRedis bool `env:"READY_REQUIRE_REDIS, default=false"`
+	// OrdersCacheRead answers an owner's cached order from the orders cache
+	// (the Redis above must be the one orders uses) instead of calling
+	// orders; OrdersCachePrefix is orders' key prefix.
+	OrdersCacheRead   bool   `env:"ORDERS_CACHE_READ, default=true"`
+	OrdersCachePrefix string `env:"ORDERS_CACHE_PREFIX, default=printfleet:orders:"`
 }
 
 // RateLimitConfig holds the per-class rules ("N/duration[,burst=M]").
@@ -118,6 +123,10 @@ func Serve(ctx context.Context, p *run.Process) error {
 	}
 	defer conns.Close()
 
+	var orderCache *gateway.OrderCache
+	if cfg.OrdersCacheRead {
+		orderCache = &gateway.OrderCache{Redis: rdb, Prefix: cfg.OrdersCachePrefix, Timeout: cfg.RateLimit.RedisTimeout}
+	}
 	gw, err := gateway.New(ctx, gateway.Options{
 		Log:            p.Log,
 		Signer:         signer,
@@ -132,6 +141,7 @@ func Serve(ctx context.Context, p *run.Process) error {
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		CORSOrigins:    cfg.CORSOrigins,
 		TrustedProxies: proxies,
+		OrderCache:     orderCache,
 	})
 	if err != nil {
 		return err
