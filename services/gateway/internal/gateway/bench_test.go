@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
+	"github.com/printfleet/printfleet/services/catalog/projfmt"
 	"github.com/printfleet/printfleet/services/gateway/internal/gateway"
 	"github.com/printfleet/printfleet/services/gateway/internal/ratelimit"
 	"github.com/printfleet/printfleet/services/orders/cachefmt"
@@ -103,6 +104,34 @@ func BenchmarkGetOrderCached(b *testing.B) {
 func BenchmarkGetProduct(b *testing.B) {
 	e := benchEnv(b)
 	benchRequest(b, e, "GET", "/v1/products/"+productID, "", nil, http.StatusOK)
+}
+
+// BenchmarkGetProductProjected is the public product read answered from the
+// catalog's projection (no call to the catalog).
+func BenchmarkGetProductProjected(b *testing.B) {
+	rdb := newRedis("127.0.0.1:6379", time.Second)
+	b.Cleanup(func() { _ = rdb.Close() })
+	buf := make([]byte, 6)
+	_, _ = rand.Read(buf)
+	prefix := "test:gateway:bench:products:" + hex.EncodeToString(buf)
+	wire, err := proto.Marshal(product())
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := projfmt.Key(prefix, productID)
+	if err := rdb.HSet(context.Background(), key, projfmt.FieldVersion, "1", projfmt.FieldAPI, wire).Err(); err != nil {
+		b.Skipf("redis: %v", err)
+	}
+	b.Cleanup(func() { _ = rdb.Del(context.Background(), key).Err() })
+	f := startFakes(b, testSigner(b))
+	e := benchEnv(b, withFakes(f), withOptions(func(o *gateway.Options) {
+		o.ProductProjection = &gateway.ProductProjection{Redis: rdb, Prefix: prefix}
+	}))
+	calls := f.catalog.count()
+	benchRequest(b, e, "GET", "/v1/products/"+productID, "", nil, http.StatusOK)
+	if f.catalog.count() != calls {
+		b.Fatalf("the catalog was called %d times", f.catalog.count()-calls)
+	}
 }
 
 func BenchmarkQuote(b *testing.B) {

@@ -101,6 +101,9 @@ type Options struct {
 	// OrderCache, when set, answers an owner's cached order without a call
 	// to orders.
 	OrderCache *OrderCache
+	// ProductProjection, when set, answers public product reads from the
+	// catalog's projection without a call to the catalog.
+	ProductProjection *ProductProjection
 }
 
 // Gateway is the REST edge.
@@ -147,6 +150,9 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		if c.SkipFor <= 0 {
 			c.SkipFor = time.Second
 		}
+	}
+	if o.ProductProjection != nil {
+		o.ProductProjection.defaults()
 	}
 	doc, err := apidocs.Document(policy.Routes)
 	if err != nil {

@@ -69,11 +69,5 @@ func (g *Gateway) serveCachedOrder(w http.ResponseWriter, r *http.Request, p pri
 	if !p.IsAdmin() && o.GetUserId() != p.Subject {
 		return false
 	}
-	body, err := appendMessage(make([]byte, 0, 1024), o.ProtoReflect())
-	if err != nil {
-		return false
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(body)
-	return true
+	return writeCached(w, &o)
 }

@@ -11,7 +11,9 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
+	"github.com/printfleet/printfleet/services/catalog/projfmt"
 	"github.com/printfleet/printfleet/services/gateway/internal/gateway"
 	"github.com/printfleet/printfleet/services/orders/cachefmt"
 )
@@ -111,4 +113,74 @@ func mustWire(t *testing.T, m proto.Message) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestProjectedProductRead: with the API answer in the catalog's projection,
+// anonymous and ordinary callers get it without a call to the catalog, in
+// the bytes the gRPC path writes; an admin, an unlisted product and a miss
+// go to the catalog.
+func TestProjectedProductRead(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("needs Redis (-short)")
+	}
+	rdb := newRedis("127.0.0.1:6379", time.Second)
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redis: %v", err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "test:gateway:products:" + hex.EncodeToString(b)
+	f := startFakes(t, testSigner(t))
+	projected := newEnv(t, withFakes(f), withOptions(func(o *gateway.Options) {
+		o.ProductProjection = &gateway.ProductProjection{Redis: rdb, Prefix: prefix}
+	}))
+	plain := newEnv(t, withFakes(f))
+	viaGRPC := plain.do("GET", "/v1/products/"+productID, "", nil)
+	if viaGRPC.status != http.StatusOK {
+		t.Fatalf("via gRPC: %d %s", viaGRPC.status, viaGRPC.body)
+	}
+	key := projfmt.Key(prefix, productID)
+	setAPI := func(p *catalogv1.Product) {
+		t.Helper()
+		if err := rdb.HSet(ctx, key, projfmt.FieldVersion, "1", projfmt.FieldAPI, mustWire(t, p)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = rdb.Del(context.Background(), key).Err() })
+	}
+	setAPI(product())
+	for _, c := range []struct {
+		name      string
+		hdr       map[string]string
+		projected bool
+	}{
+		{"anonymous", nil, true},
+		{"a user", bearer(mint(t, "bob", []string{"user"})), true},
+		{"an admin", bearer(mint(t, "root", []string{"admin"})), false},
+	} {
+		before := f.catalog.count()
+		r := projected.do("GET", "/v1/products/"+productID, "", c.hdr)
+		if r.status != http.StatusOK {
+			t.Errorf("%s: %d %s", c.name, r.status, r.body)
+		}
+		if called := f.catalog.count() > before; called == c.projected {
+			t.Errorf("%s: catalog called %v, want %v", c.name, called, !c.projected)
+		}
+		if c.projected && (string(r.body) != string(viaGRPC.body) || r.header.Get("Content-Type") != viaGRPC.header.Get("Content-Type")) {
+			t.Errorf("%s: projected answer differs:\n%s\n%s", c.name, r.body, viaGRPC.body)
+		}
+	}
+	unlisted := product()
+	unlisted.Active = false
+	setAPI(unlisted)
+	before := f.catalog.count()
+	if r := projected.do("GET", "/v1/products/"+productID, "", nil); r.status != http.StatusOK || f.catalog.count() != before+1 {
+		t.Errorf("unlisted: %d, catalog calls %d → %d", r.status, before, f.catalog.count())
+	}
+	before = f.catalog.count()
+	if r := projected.do("GET", "/v1/products/0190a000-0000-7000-8000-0000000000ff", "", nil); r.status != http.StatusNotFound || f.catalog.count() != before+1 {
+		t.Errorf("miss: %d, catalog calls %d → %d", r.status, before, f.catalog.count())
+	}
 }

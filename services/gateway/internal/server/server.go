@@ -45,6 +45,11 @@ type Config struct {
 	// orders; OrdersCachePrefix is orders' key prefix.
 	OrdersCacheRead   bool   `env:"ORDERS_CACHE_READ, default=true"`
 	OrdersCachePrefix string `env:"ORDERS_CACHE_PREFIX, default=printfleet:orders:"`
+	// ProductsProjectionRead answers public product reads from the
+	// catalog's projection (same Redis as the catalog's);
+	// CatalogRedisPrefix is the catalog's projection prefix.
+	ProductsProjectionRead bool   `env:"PRODUCTS_PROJECTION_READ, default=true"`
+	CatalogRedisPrefix     string `env:"CATALOG_REDIS_PREFIX, default=catalog"`
 }
 
 // RateLimitConfig holds the per-class rules ("N/duration[,burst=M]").
@@ -127,21 +132,26 @@ func Serve(ctx context.Context, p *run.Process) error {
 	if cfg.OrdersCacheRead {
 		orderCache = &gateway.OrderCache{Redis: rdb, Prefix: cfg.OrdersCachePrefix, Timeout: cfg.RateLimit.RedisTimeout}
 	}
+	var products *gateway.ProductProjection
+	if cfg.ProductsProjectionRead {
+		products = &gateway.ProductProjection{Redis: rdb, Prefix: cfg.CatalogRedisPrefix, Timeout: cfg.RateLimit.RedisTimeout}
+	}
 	gw, err := gateway.New(ctx, gateway.Options{
-		Log:            p.Log,
-		Signer:         signer,
-		Verifier:       verifier,
-		Limiter:        limiter,
-		Conns:          conns,
-		Metrics:        metrics,
-		Redis:          rdb,
-		RequireRedis:   cfg.ReadyRequireRedis,
-		DefaultTimeout: cfg.DefaultTimeout,
-		MaxTimeout:     cfg.MaxTimeout,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		CORSOrigins:    cfg.CORSOrigins,
-		TrustedProxies: proxies,
-		OrderCache:     orderCache,
+		Log:               p.Log,
+		Signer:            signer,
+		Verifier:          verifier,
+		Limiter:           limiter,
+		Conns:             conns,
+		Metrics:           metrics,
+		Redis:             rdb,
+		RequireRedis:      cfg.ReadyRequireRedis,
+		DefaultTimeout:    cfg.DefaultTimeout,
+		MaxTimeout:        cfg.MaxTimeout,
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		CORSOrigins:       cfg.CORSOrigins,
+		TrustedProxies:    proxies,
+		OrderCache:        orderCache,
+		ProductProjection: products,
 	})
 	if err != nil {
 		return err
