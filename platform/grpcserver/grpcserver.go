@@ -87,9 +87,6 @@ func New(o Options, extra ...grpc.ServerOption) (*Server, error) {
 	auth := authenticator{signer: o.Signer}
 	mapper := errorMapper{log: o.Log}
 	opts := []grpc.ServerOption{
-		// One write buffer per connection only while it writes, returned to a
-		// pool after: fewer live buffers under many connections.
-		grpc.SharedWriteBuffer(true),
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(
 			metrics.UnaryServerInterceptor(),
