@@ -1,8 +1,10 @@
 // Package telemetry sets up OpenTelemetry tracing and metrics for a process.
-// Spans are always created and propagated (W3C trace context and baggage) so
-// that logs carry trace ids; they are exported over OTLP/gRPC only when
-// OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific variable) is set, and
-// appended to a file as JSON lines when PRINTFLEET_TRACE_FILE is set.
+// Trace context is always created and propagated (W3C trace context and
+// baggage) so that logs carry trace ids; spans are recorded and exported over
+// OTLP/gRPC only when OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific
+// variable) is set, and appended to a file as JSON lines when
+// PRINTFLEET_TRACE_FILE is set. With neither, spans are never sampled: they
+// carry ids but record no attributes, events or timings (no span work).
 // OTel metrics are exported through the Prometheus registry served on the
 // admin port, next to client_golang's.
 package telemetry
@@ -34,12 +36,14 @@ func Setup(ctx context.Context, service string, reg prometheus.Registerer) (func
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
 	topts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	exporting := false
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
 		exp, err := otlptracegrpc.New(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("otlp exporter: %w", err)
 		}
 		topts = append(topts, sdktrace.WithBatcher(exp))
+		exporting = true
 	}
 	fileOpt, err := fileOption()
 	if err != nil {
@@ -47,6 +51,10 @@ func Setup(ctx context.Context, service string, reg prometheus.Registerer) (func
 	}
 	if fileOpt != nil {
 		topts = append(topts, fileOpt)
+		exporting = true
+	}
+	if !exporting {
+		topts = append(topts, sdktrace.WithSampler(sdktrace.NeverSample()))
 	}
 	tp := sdktrace.NewTracerProvider(topts...)
 	otel.SetTracerProvider(tp)

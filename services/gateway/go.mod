@@ -9,6 +9,8 @@ require (
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.32.0
 	github.com/printfleet/printfleet/platform v0.0.0
 	github.com/printfleet/printfleet/proto v0.0.0
+	github.com/printfleet/printfleet/services/catalog v0.0.0
+	github.com/printfleet/printfleet/services/orders v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/redis/go-redis/v9 v9.23.0
@@ -68,4 +70,7 @@ require (
 replace (
 	github.com/printfleet/printfleet/platform => ../../platform
 	github.com/printfleet/printfleet/proto => ../../proto
+	github.com/printfleet/printfleet/sandbox => ../../sandbox
+	github.com/printfleet/printfleet/services/catalog => ../catalog
+	github.com/printfleet/printfleet/services/orders => ../orders
 )

@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
@@ -15,6 +16,13 @@ import (
 
 func toProtoMoney(m domain.Money) *typesv1.Money {
 	return &typesv1.Money{Currency: m.Currency, AmountMinor: m.AmountMinor}
+}
+
+// MarshalView is the wire encoding of GetProduct's answer to anyone but an
+// admin (what the projection carries for the gateway, see
+// services/catalog/projfmt).
+func MarshalView(v domain.ProductView) ([]byte, error) {
+	return proto.Marshal(toProtoView(&v))
 }
 
 func toProtoView(v *domain.ProductView) *catalogv1.Product {

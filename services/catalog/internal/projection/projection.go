@@ -19,32 +19,48 @@ import (
 
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
+	"github.com/printfleet/printfleet/services/catalog/projfmt"
 )
 
 // Store implements app.Projection.
 type Store struct {
 	rdb    goredis.UniversalClient
 	prefix string
+	raw    string
+	wire   func(domain.ProductView) ([]byte, error)
 }
 
 var _ app.Projection = (*Store)(nil)
 
 // New returns a projection store whose keys start with {prefix}.
 func New(rdb goredis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: "{" + prefix + "}"}
+	return &Store{rdb: rdb, prefix: "{" + prefix + "}", raw: prefix}
 }
 
-func (s *Store) productKey(id string) string { return s.prefix + ":product:" + id }
+// WithWire makes every write also store the view's API answer (see
+// services/catalog/projfmt), encoded by wire.
+func (s *Store) WithWire(wire func(domain.ProductView) ([]byte, error)) *Store {
+	s.wire = wire
+	return s
+}
+
+func (s *Store) productKey(id string) string { return projfmt.Key(s.raw, id) }
 func (s *Store) indexKey() string            { return s.prefix + ":products" }
 func (s *Store) completeKey() string         { return s.prefix + ":products:complete" }
 
 // put writes the view when its version is not older than the stored one and
 // lists or unlists the product accordingly.
-// KEYS: product hash, index. ARGV: version, doc, active (1/0), id.
+// KEYS: product hash, index. ARGV: version, doc, active (1/0), id, API
+// answer ("" for none).
 var put = goredis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
 if cur > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2])
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'api', ARGV[5])
+else
+  redis.call('HDEL', KEYS[1], 'api')
+end
 if ARGV[3] == '1' then
   redis.call('ZADD', KEYS[2], 0, ARGV[4])
 else
@@ -63,8 +79,14 @@ func (s *Store) Put(ctx context.Context, v domain.ProductView) (bool, error) {
 	if v.Active {
 		active = "1"
 	}
+	var api []byte
+	if s.wire != nil {
+		if api, err = s.wire(v); err != nil {
+			return false, fmt.Errorf("encode view %s: %w", v.ID, err)
+		}
+	}
 	n, err := put.Run(ctx, s.rdb, []string{s.productKey(v.ID), s.indexKey()},
-		strconv.FormatInt(v.Version, 10), doc, active, v.ID).Int()
+		strconv.FormatInt(v.Version, 10), doc, active, v.ID, api).Int()
 	if err != nil {
 		return false, fmt.Errorf("redis put %s: %w", v.ID, err)
 	}

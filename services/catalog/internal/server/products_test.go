@@ -10,6 +10,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
@@ -19,6 +20,7 @@ import (
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
+	"github.com/printfleet/printfleet/services/catalog/projfmt"
 )
 
 func usd(c int64) *typesv1.Money { return &typesv1.Money{Currency: "USD", AmountMinor: c} }
@@ -74,6 +76,15 @@ func TestWarmProjectionReadsSendNoQueries(t *testing.T) {
 		}
 		if len(p.GetVariants()) != 2 || len(p.GetPlacements()) != 1 || p.GetVariants()[0].GetPrice().GetAmountMinor() != 1299 {
 			t.Fatalf("projected product = %v", p)
+		}
+		// The hash carries exactly this answer for the gateway (projfmt).
+		api, err := e.rdb.HGet(context.Background(), projfmt.Key(e.prefix, id), projfmt.FieldAPI).Bytes()
+		if err != nil {
+			t.Fatalf("no API answer in the projection of %s: %v", id, err)
+		}
+		var wire catalogv1.Product
+		if err := proto.Unmarshal(api, &wire); err != nil || !proto.Equal(&wire, p) {
+			t.Fatalf("projection carries %v (%v), GetProduct answered %v", &wire, err, p)
 		}
 	}
 	var listed []string

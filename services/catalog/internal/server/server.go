@@ -23,6 +23,7 @@ import (
 	"github.com/printfleet/printfleet/platform/run"
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 	"github.com/printfleet/printfleet/services/catalog/internal/blob"
+	"github.com/printfleet/printfleet/services/catalog/internal/grpcapi"
 	"github.com/printfleet/printfleet/services/catalog/internal/projection"
 	"github.com/printfleet/printfleet/services/catalog/internal/secret"
 	pgstore "github.com/printfleet/printfleet/services/catalog/internal/store/postgres"
@@ -99,7 +100,7 @@ func Build(d Deps, o Options) (*App, error) {
 		sealer = box
 	}
 	store := pgstore.New(d.DB)
-	proj := projection.New(d.Redis, o.RedisPrefix)
+	proj := projection.New(d.Redis, o.RedisPrefix).WithWire(grpcapi.MarshalView)
 	a := &App{Store: store, Proj: proj, deps: d,
 		Catalog:   app.NewCatalog(store, proj, d.Log),
 		Stock:     app.NewStock(store, d.Log),

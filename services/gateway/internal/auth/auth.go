@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/MicahParks/keyfunc/v3"
@@ -59,6 +60,51 @@ type Verifier struct {
 	parser  *jwt.Parser
 	keyfunc func(ctx context.Context) jwt.Keyfunc
 	mode    string
+	leeway  time.Duration
+	seen    verified
+}
+
+// verified remembers tokens that verified, so that a client's next requests
+// with the same token skip the signature check and claim parsing. An entry
+// lasts until the token expires (with the leeway, exactly as the parser
+// decides) and at most verifiedFor, so a key withdrawn from the JWK Set stops
+// admitting its tokens within that time. Failures are never remembered.
+type verified struct {
+	mu sync.Mutex
+	m  map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	p     principal.Principal
+	until time.Time
+}
+
+const (
+	verifiedFor     = time.Minute
+	verifiedMaxKeys = 10_000
+)
+
+func (s *verified) get(raw string, now time.Time) (principal.Principal, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[raw]
+	if !ok {
+		return principal.Principal{}, false
+	}
+	if !now.Before(e.until) {
+		delete(s.m, raw)
+		return principal.Principal{}, false
+	}
+	return e.p, true
+}
+
+func (s *verified) put(raw string, p principal.Principal, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil || len(s.m) >= verifiedMaxKeys {
+		s.m = make(map[string]verifiedToken, 256) // a flood of distinct tokens: start over
+	}
+	s.m[raw] = verifiedToken{p: p, until: until}
 }
 
 // Mode is "hs256" (development) or "jwks" (production).
@@ -108,6 +154,7 @@ func NewVerifier(ctx context.Context, cfg Config, client *http.Client) (*Verifie
 			parser:  jwt.NewParser(append(opts, jwt.WithValidMethods([]string{"RS256", "ES256"}))...),
 			keyfunc: kf.KeyfuncCtx,
 			mode:    "jwks",
+			leeway:  cfg.Leeway,
 		}, nil
 	}
 	secret := []byte(cfg.Secret.Reveal())
@@ -118,6 +165,7 @@ func NewVerifier(ctx context.Context, cfg Config, client *http.Client) (*Verifie
 		parser:  jwt.NewParser(append(opts, jwt.WithValidMethods([]string{"HS256"}))...),
 		keyfunc: func(context.Context) jwt.Keyfunc { return func(*jwt.Token) (any, error) { return secret, nil } },
 		mode:    "hs256",
+		leeway:  cfg.Leeway,
 	}, nil
 }
 
@@ -133,6 +181,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // Verify checks raw and returns the principal it names. Unknown roles are
 // dropped.
 func (v *Verifier) Verify(ctx context.Context, raw string) (principal.Principal, error) {
+	now := time.Now()
+	if p, ok := v.seen.get(raw, now); ok {
+		return p, nil
+	}
 	var c Claims
 	if _, err := v.parser.ParseWithClaims(raw, &c, v.keyfunc(ctx)); err != nil {
 		desc := "token invalid"
@@ -150,7 +202,18 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (principal.Principal,
 			p.Roles = append(p.Roles, r)
 		}
 	}
+	if c.ExpiresAt != nil {
+		p.Roles = slices.Clip(p.Roles) // shared by later hits: appends must copy
+		v.seen.put(raw, p, minTime(c.ExpiresAt.Add(v.leeway), now.Add(verifiedFor)))
+	}
 	return p, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // validSubject: 1..128 printable ASCII characters without space or comma, so

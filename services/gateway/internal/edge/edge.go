@@ -18,6 +18,8 @@ import (
 // inner layers learn (route template, principal).
 type Info struct {
 	RequestID string
+	// ClientRequestID is set when RequestID is the one the client sent.
+	ClientRequestID bool
 	// Route is the matched path template ("" until routed).
 	Route string
 	// Subject is the authenticated principal ("" when anonymous).
@@ -66,12 +68,13 @@ func SaneRequestID(id string) bool {
 func RequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
-		if !SaneRequestID(id) {
+		fromClient := SaneRequestID(id)
+		if !fromClient {
 			id = newID()
 		}
 		r.Header.Set(RequestIDHeader, id)
 		w.Header().Set(RequestIDHeader, id)
-		info := &Info{RequestID: id}
+		info := &Info{RequestID: id, ClientRequestID: fromClient}
 		ctx := context.WithValue(log.WithRequestID(r.Context(), id), infoKey{}, info)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,10 +57,22 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 // RouteUnmatched labels requests that matched no route.
 const RouteUnmatched = "unmatched"
 
-// Observe records the RED metrics and writes one access-log line per request:
-// request id, trace id (from the context), principal, route template, method,
-// status and duration. It never logs headers or bodies.
+// SlowRequest is the duration from which a request is always logged.
+const SlowRequest = 100 * time.Millisecond
+
+// RoutineSample is how many routine requests share one info-level line.
+const RoutineSample = 100
+
+// Observe records the RED metrics and writes an access-log line: request id,
+// trace id (from the context), principal, route template, method, status and
+// duration. It never logs headers or bodies. Every request is logged at info
+// (errors at error) except routine ones: a successful GET or HEAD faster than
+// SlowRequest whose client did not send its own X-Request-Id is logged at
+// info one time in RoutineSample and at debug otherwise (probes always at
+// debug). Writes, failures, slow requests and requests a client wants to find
+// again by its request id are all logged.
 func Observe(logger *slog.Logger, m *HTTPMetrics) func(http.Handler) http.Handler {
+	var routine atomic.Uint64
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -79,11 +92,19 @@ func Observe(logger *slog.Logger, m *HTTPMetrics) func(http.Handler) http.Handle
 			m.requests.WithLabelValues(route, method, class).Inc()
 			m.duration.WithLabelValues(route, method, class).Observe(elapsed.Seconds())
 			level := slog.LevelInfo
-			if route == "/healthz" || route == "/readyz" {
-				level = slog.LevelDebug // probes every few seconds
-			}
-			if status >= 500 {
+			switch {
+			case status >= 500:
 				level = slog.LevelError
+			case route == "/healthz" || route == "/readyz":
+				level = slog.LevelDebug // probes every few seconds
+			case status < 400 && (method == http.MethodGet || method == http.MethodHead) &&
+				elapsed < SlowRequest && !info.ClientRequestID:
+				if routine.Add(1)%RoutineSample != 1 {
+					level = slog.LevelDebug
+				}
+			}
+			if !logger.Enabled(r.Context(), level) {
+				return
 			}
 			logger.LogAttrs(r.Context(), level, "http request",
 				slog.String("method", method),

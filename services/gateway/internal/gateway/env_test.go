@@ -115,6 +115,7 @@ type envSetup struct {
 	limiter  func(*gateway.Metrics, *slog.Logger) *ratelimit.Limiter
 	opts     func(*gateway.Options)
 	quiet    bool
+	level    string
 }
 
 func withFakes(f *fakes) envOption            { return func(s *envSetup) { s.fakes = f } }
@@ -146,7 +147,11 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if s.quiet {
 		sink = io.Discard
 	}
-	logger := platformlog.New(sink, "gateway", "debug")
+	level := "debug"
+	if s.level != "" {
+		level = s.level
+	}
+	logger := platformlog.New(sink, "gateway", level)
 	reg := prometheus.NewRegistry()
 	metrics := gateway.NewMetrics(reg)
 	var limiter *ratelimit.Limiter

@@ -33,6 +33,7 @@ import (
 	"github.com/printfleet/printfleet/services/gateway/internal/edge"
 	"github.com/printfleet/printfleet/services/gateway/internal/policy"
 	"github.com/printfleet/printfleet/services/gateway/internal/ratelimit"
+	"github.com/printfleet/printfleet/services/orders/cachefmt"
 )
 
 // Upstreams are the gRPC targets of the services behind the gateway.
@@ -97,6 +98,12 @@ type Options struct {
 	// TrustedProxies are the peers whose X-Forwarded-For is believed when
 	// finding the client address of an anonymous caller.
 	TrustedProxies []netip.Prefix
+	// OrderCache, when set, answers an owner's cached order without a call
+	// to orders.
+	OrderCache *OrderCache
+	// ProductProjection, when set, answers public product reads from the
+	// catalog's projection without a call to the catalog.
+	ProductProjection *ProductProjection
 }
 
 // Gateway is the REST edge.
@@ -132,6 +139,20 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
+	}
+	if c := o.OrderCache; c != nil {
+		if c.Prefix == "" {
+			c.Prefix = cachefmt.DefaultPrefix
+		}
+		if c.Timeout <= 0 {
+			c.Timeout = 50 * time.Millisecond
+		}
+		if c.SkipFor <= 0 {
+			c.SkipFor = time.Second
+		}
+	}
+	if o.ProductProjection != nil {
+		o.ProductProjection.defaults()
 	}
 	doc, err := apidocs.Document(policy.Routes)
 	if err != nil {

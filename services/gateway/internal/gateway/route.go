@@ -75,6 +75,13 @@ func (g *Gateway) route(next runtime.HandlerFunc) runtime.HandlerFunc {
 		}
 		r.Header.Del("Authorization")
 		info.Subject = p.Subject
+		if r.Method == http.MethodGet {
+			switch {
+			case tmpl == orderRoute && g.serveCachedOrder(w, r, p, params["order_id"]),
+				tmpl == productRoute && g.serveProjectedProduct(w, r, p, params["product_id"]):
+				return
+			}
+		}
 		next(w, r.WithContext(principal.With(ctx, p)), params)
 	}
 }

@@ -6,6 +6,18 @@
 // falls back to an in-process GCRA with the limit divided by the number of
 // replicas, and retries Redis after a pause. Redis trouble never fails a
 // request.
+//
+// Leases: a caller far from its limit does not cost a Redis round trip per
+// request. When the bucket has at least 2·chunk requests of allowance left,
+// the script grants chunk requests at once (chunk = Burst/100, at most 64;
+// rules with a burst under 200 never lease) and the replica spends them
+// locally for up to LeaseTTL. The leased requests are debited from the shared
+// bucket before they are spent, so the replicas together never admit more
+// than the shared limit; the bound on accuracy is that up to chunk−1 requests
+// per replica and caller may be admitted up to LeaseTTL after Redis granted
+// them, or expire unspent (then the caller gets fewer, never more). Close to
+// the limit (less than 2·chunk left) every decision is a Redis round trip
+// again, exact as without leases.
 package ratelimit
 
 import (
@@ -81,8 +93,9 @@ type Decision struct {
 // SetHeaders writes the IETF draft RateLimit-Policy and RateLimit fields
 // (draft-ietf-httpapi-ratelimit-headers), and Retry-After when denied.
 func (d Decision) SetHeaders(h http.Header) {
-	h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", d.Class, d.Rule.Limit, ceilSeconds(d.Rule.Period)))
-	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", d.Class, d.Remaining, ceilSeconds(d.Reset)))
+	class := strconv.Quote(d.Class)
+	h.Set("RateLimit-Policy", class+";q="+strconv.Itoa(d.Rule.Limit)+";w="+strconv.Itoa(ceilSeconds(d.Rule.Period)))
+	h.Set("RateLimit", class+";r="+strconv.Itoa(d.Remaining)+";t="+strconv.Itoa(ceilSeconds(d.Reset)))
 	if !d.Allowed {
 		h.Set("Retry-After", strconv.Itoa(max(1, ceilSeconds(d.RetryAfter))))
 	}
@@ -95,25 +108,31 @@ func ceilSeconds(d time.Duration) int {
 	return int(math.Ceil(d.Seconds()))
 }
 
-// gcraScript: KEYS[1] bucket; ARGV[1] emission interval µs; ARGV[2] burst.
-// The bucket holds the theoretical arrival time (TAT) in µs of Redis time.
-// Returns {allowed, remaining, retry_after_µs, reset_µs}.
+// gcraScript: KEYS[1] bucket; ARGV[1] emission interval µs; ARGV[2] burst;
+// ARGV[3] lease size n. The bucket holds the theoretical arrival time (TAT)
+// in µs of Redis time. It grants n requests when at least 2n are left, else
+// one. Returns {granted (0 when denied), remaining, retry_after_µs, reset_µs}.
 var gcraScript = goredis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = interval * tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if not tat or tat < now then
   tat = now
 end
-local new_tat = tat + interval
+local grant = 1
+if n > 1 and now - (tat + 2 * n * interval - tolerance) >= 0 then
+  grant = n
+end
+local new_tat = tat + grant * interval
 local allow_at = new_tat - tolerance
 if now < allow_at then
   return {0, 0, allow_at - now, tat - now}
 end
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
-return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
+return {grant, math.floor((now - allow_at) / interval), 0, new_tat - now}
 `)
 
 // Options configure a Limiter.
@@ -136,12 +155,19 @@ type Options struct {
 	OnDecision func(class, source string, allowed bool)
 	// OnRedisState observes Redis being usable or not (metrics).
 	OnRedisState func(up bool)
+	// LeaseTTL is how long a replica may spend requests Redis granted it
+	// ahead (default 1s); see the package comment.
+	LeaseTTL time.Duration
+	// MaxLease caps the requests granted at once (default 64; 1 disables
+	// leases).
+	MaxLease int
 }
 
 // Limiter decides whether a request may proceed.
 type Limiter struct {
 	o         Options
 	local     *local
+	leases    leases
 	downUntil atomic.Int64 // unix ns until which Redis is skipped
 	lastLog   atomic.Int64 // unix ns of the last fallback log line
 	muted     atomic.Int64 // fallback events since that line
@@ -175,7 +201,13 @@ func New(o Options) (*Limiter, error) {
 	if o.OnRedisState == nil {
 		o.OnRedisState = func(bool) {}
 	}
-	return &Limiter{o: o, local: newLocal(time.Now, 100_000)}, nil
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = time.Second
+	}
+	if o.MaxLease <= 0 {
+		o.MaxLease = 64
+	}
+	return &Limiter{o: o, local: newLocal(time.Now, 100_000), leases: leases{m: map[string]*lease{}, maxKeys: 100_000}}, nil
 }
 
 // Rule returns the rule of class.
@@ -193,7 +225,15 @@ func (l *Limiter) Allow(ctx context.Context, class, key string) (d Decision, ok 
 	}
 	bucket := l.o.Prefix + class + ":" + key
 	if l.o.Redis != nil && time.Now().UnixNano() >= l.downUntil.Load() {
-		d, err := l.redis(ctx, bucket, rule)
+		n := l.leaseSize(rule)
+		if n > 1 {
+			if d, ok := l.leases.take(bucket, time.Now()); ok {
+				d.Class, d.Rule = class, rule
+				l.o.OnDecision(class, d.Source, true)
+				return d, true
+			}
+		}
+		d, err := l.redis(ctx, bucket, rule, n)
 		if err == nil {
 			d.Class = class
 			l.o.OnRedisState(true)
@@ -222,27 +262,94 @@ func (l *Limiter) localRule(r Rule) Rule {
 	}
 }
 
-func (l *Limiter) redis(ctx context.Context, bucket string, r Rule) (Decision, error) {
+// leaseSize is how many requests to ask Redis for at once under r.
+func (l *Limiter) leaseSize(r Rule) int {
+	return max(1, min(l.o.MaxLease, r.Burst/100))
+}
+
+func (l *Limiter) redis(ctx context.Context, bucket string, r Rule, n int) (Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.o.Timeout)
 	defer cancel()
 	// Redis time has microsecond resolution: a rule finer than one request
 	// per microsecond is held at that (a zero interval would divide by zero
 	// in the script).
-	res, err := gcraScript.Run(ctx, l.o.Redis, []string{bucket}, max(r.interval().Microseconds(), 1), r.Burst).Int64Slice()
+	res, err := gcraScript.Run(ctx, l.o.Redis, []string{bucket}, max(r.interval().Microseconds(), 1), r.Burst, n).Int64Slice()
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit script: %w", err)
 	}
 	if len(res) != 4 {
 		return Decision{}, fmt.Errorf("ratelimit script: %d results", len(res))
 	}
-	return Decision{
-		Allowed:    res[0] == 1,
+	d := Decision{
+		Allowed:    res[0] >= 1,
 		Rule:       r,
 		Remaining:  int(res[1]),
 		RetryAfter: time.Duration(res[2]) * time.Microsecond,
 		Reset:      time.Duration(res[3]) * time.Microsecond,
 		Source:     "redis",
-	}, nil
+	}
+	if extra := int(res[0]) - 1; extra > 0 {
+		// This request spends one; the rest are leased. The caller's
+		// remaining allowance counts them.
+		d.Remaining = l.leases.put(bucket, extra, d, time.Now(), l.o.LeaseTTL)
+	}
+	return d, nil
+}
+
+// leases are the requests Redis granted ahead, per bucket.
+type leases struct {
+	mu      sync.Mutex
+	m       map[string]*lease
+	maxKeys int
+}
+
+type lease struct {
+	tokens    int       // granted and not yet spent
+	remaining int       // the bucket's allowance beyond the lease at grant
+	reset     time.Time // when the bucket is full again
+	expires   time.Time
+}
+
+// take spends one leased request of bucket, if it has an unexpired one.
+func (ls *leases) take(bucket string, now time.Time) (Decision, bool) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	le, ok := ls.m[bucket]
+	if !ok || le.tokens == 0 || !now.Before(le.expires) {
+		return Decision{}, false
+	}
+	le.tokens--
+	return Decision{Allowed: true, Remaining: le.remaining + le.tokens, Reset: max(0, le.reset.Sub(now)), Source: "redis"}, true
+}
+
+// put adds n granted requests to bucket's lease and returns the caller's
+// remaining allowance (the bucket's plus the unspent lease).
+func (ls *leases) put(bucket string, n int, d Decision, now time.Time, ttl time.Duration) int {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	le, ok := ls.m[bucket]
+	if !ok {
+		if len(ls.m) >= ls.maxKeys {
+			for k, v := range ls.m {
+				if v.tokens == 0 || !now.Before(v.expires) {
+					delete(ls.m, k)
+				}
+			}
+			if len(ls.m) >= ls.maxKeys {
+				clear(ls.m)
+			}
+		}
+		le = &lease{}
+		ls.m[bucket] = le
+	}
+	if !now.Before(le.expires) {
+		le.tokens = 0
+	}
+	le.tokens += n
+	le.remaining = d.Remaining
+	le.reset = now.Add(d.Reset)
+	le.expires = now.Add(ttl)
+	return le.remaining + le.tokens
 }
 
 // logFallback logs at most one line per 30s, counting the rest.

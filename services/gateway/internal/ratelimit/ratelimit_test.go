@@ -325,3 +325,81 @@ func TestVeryHighRuleStaysSane(t *testing.T) {
 		}
 	}
 }
+
+// scriptCounter counts the commands a client sends.
+type scriptCounter struct{ n atomic.Int64 }
+
+func (c *scriptCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (c *scriptCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if name := cmd.Name(); name == "evalsha" || name == "eval" {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *scriptCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+// TestLeasesKeepTheSharedLimit: two replicas share a 1,000/1m limit (leases
+// of 10). Far from the limit most decisions are local; together the
+// replicas still admit exactly the limit (plus what refilled), the
+// remaining count each replica reports only goes down, and near the limit
+// every decision is a Redis round trip again.
+func TestLeasesKeepTheSharedLimit(t *testing.T) {
+	t.Parallel()
+	rdb := realRedis(t)
+	counter := &scriptCounter{}
+	rdb.(*goredis.Client).AddHook(counter)
+	prefix := uniquePrefix(t)
+	rule := Rule{Limit: 1000, Period: time.Minute, Burst: 1000}
+	var ls []*Limiter
+	for range 2 {
+		l, err := New(Options{Redis: rdb, Prefix: prefix, Rules: map[string]Rule{"default": rule}, Timeout: time.Second, LeaseTTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	if n := ls[0].leaseSize(rule); n != 10 {
+		t.Fatalf("lease size %d", n)
+	}
+	ctx := context.Background()
+	start := time.Now()
+	allowed, denied := 0, false
+	prev := []int{rule.Limit + 1, rule.Limit + 1}
+	const requests = 1500
+	for i := range requests {
+		d, ok := ls[i%2].Allow(ctx, "default", "alice")
+		if !ok || d.Source != "redis" {
+			t.Fatalf("decision %+v", d)
+		}
+		if d.Allowed {
+			allowed++
+			if !denied && d.Remaining >= prev[i%2] {
+				t.Fatalf("request %d: remaining %d after %d", i, d.Remaining, prev[i%2])
+			}
+			prev[i%2] = d.Remaining
+		} else if d.RetryAfter <= 0 || d.Remaining != 0 {
+			t.Fatalf("denied decision %+v", d)
+		} else {
+			denied = true
+		}
+	}
+	refill := int(time.Since(start)/rule.interval()) + 1
+	if allowed < rule.Limit || allowed > rule.Limit+refill {
+		t.Fatalf("allowed %d of %d, want %d..%d", allowed, requests, rule.Limit, rule.Limit+refill)
+	}
+	// Leases of 10 while at least 20 are left: about 1000/10 grants, then one
+	// call per request for the last ones and for every denial.
+	calls := counter.n.Load()
+	t.Logf("%d requests, %d allowed, %d script calls", requests, allowed, calls)
+	if calls > 100+40+int64(requests-allowed)+int64(refill) || calls < int64(requests-allowed) {
+		t.Fatalf("%d script calls for %d requests", calls, requests)
+	}
+	// A small rule never leases.
+	if n := ls[0].leaseSize(Rule{Limit: 100, Period: time.Minute, Burst: 100}); n != 1 {
+		t.Fatalf("lease size %d for a burst of 100", n)
+	}
+}

@@ -40,6 +40,16 @@ type Config struct {
 	TrustedProxies []string      `env:"TRUSTED_PROXIES"`
 	// ReadyRequireRedis makes Redis a blocking readiness check.
 	ReadyRequireRedis bool `env:"READY_REQUIRE_REDIS, default=false"`
+	// OrdersCacheRead answers an owner's cached order from the orders cache
+	// (the Redis above must be the one orders uses) instead of calling
+	// orders; OrdersCachePrefix is orders' key prefix.
+	OrdersCacheRead   bool   `env:"ORDERS_CACHE_READ, default=true"`
+	OrdersCachePrefix string `env:"ORDERS_CACHE_PREFIX, default=printfleet:orders:"`
+	// ProductsProjectionRead answers public product reads from the
+	// catalog's projection (same Redis as the catalog's);
+	// CatalogRedisPrefix is the catalog's projection prefix.
+	ProductsProjectionRead bool   `env:"PRODUCTS_PROJECTION_READ, default=true"`
+	CatalogRedisPrefix     string `env:"CATALOG_REDIS_PREFIX, default=catalog"`
 }
 
 // RateLimitConfig holds the per-class rules ("N/duration[,burst=M]").
@@ -118,20 +128,30 @@ func Serve(ctx context.Context, p *run.Process) error {
 	}
 	defer conns.Close()
 
+	var orderCache *gateway.OrderCache
+	if cfg.OrdersCacheRead {
+		orderCache = &gateway.OrderCache{Redis: rdb, Prefix: cfg.OrdersCachePrefix, Timeout: cfg.RateLimit.RedisTimeout}
+	}
+	var products *gateway.ProductProjection
+	if cfg.ProductsProjectionRead {
+		products = &gateway.ProductProjection{Redis: rdb, Prefix: cfg.CatalogRedisPrefix, Timeout: cfg.RateLimit.RedisTimeout}
+	}
 	gw, err := gateway.New(ctx, gateway.Options{
-		Log:            p.Log,
-		Signer:         signer,
-		Verifier:       verifier,
-		Limiter:        limiter,
-		Conns:          conns,
-		Metrics:        metrics,
-		Redis:          rdb,
-		RequireRedis:   cfg.ReadyRequireRedis,
-		DefaultTimeout: cfg.DefaultTimeout,
-		MaxTimeout:     cfg.MaxTimeout,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		CORSOrigins:    cfg.CORSOrigins,
-		TrustedProxies: proxies,
+		Log:               p.Log,
+		Signer:            signer,
+		Verifier:          verifier,
+		Limiter:           limiter,
+		Conns:             conns,
+		Metrics:           metrics,
+		Redis:             rdb,
+		RequireRedis:      cfg.ReadyRequireRedis,
+		DefaultTimeout:    cfg.DefaultTimeout,
+		MaxTimeout:        cfg.MaxTimeout,
+		MaxBodyBytes:      cfg.MaxBodyBytes,
+		CORSOrigins:       cfg.CORSOrigins,
+		TrustedProxies:    proxies,
+		OrderCache:        orderCache,
+		ProductProjection: products,
 	})
 	if err != nil {
 		return err

@@ -1,7 +1,8 @@
 // Package cache is the Redis cache-aside in front of single-order reads.
 //
 // Consistency: every value carries the order version it holds. Entries are
-// "<version>:o:<json>", invalidation leaves a tombstone "<version>:t" for the
+// "<version>:o:<json>[\x00<proto>]" (the format is services/orders/cachefmt,
+// which the gateway also reads), invalidation leaves a tombstone "<version>:t" for the
 // committed version, and both writes are Lua scripts that refuse to replace a
 // newer version (or an entry of the same version). A read that loaded an
 // older version from PostgreSQL before a write committed therefore cannot put
@@ -22,7 +23,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +31,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/printfleet/printfleet/services/orders/cachefmt"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
 )
@@ -62,6 +63,10 @@ type Config struct {
 	SkipFor time.Duration
 	// LoadTimeout bounds a collapsed load (it outlives any one caller).
 	LoadTimeout time.Duration
+	// Wire, when set, encodes the order as its API answer; entries then
+	// carry it for readers that serve it without calling orders (the
+	// gateway).
+	Wire func(*domain.Order) ([]byte, error)
 }
 
 // Orders is the cache; it implements app.Cache.
@@ -79,7 +84,7 @@ var _ app.Cache = (*Orders)(nil)
 // New returns a cache on rdb.
 func New(rdb goredis.UniversalClient, cfg Config, log *slog.Logger) *Orders {
 	if cfg.Prefix == "" {
-		cfg.Prefix = "printfleet:orders:"
+		cfg.Prefix = cachefmt.DefaultPrefix
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = 10 * time.Minute
@@ -100,7 +105,7 @@ func New(rdb goredis.UniversalClient, cfg Config, log *slog.Logger) *Orders {
 	return &Orders{rdb: rdb, cfg: cfg, log: log, sem: make(chan struct{}, cfg.FallbackConcurrency)}
 }
 
-func (c *Orders) key(id string) string { return c.cfg.Prefix + "order:" + id }
+func (c *Orders) key(id string) string { return cachefmt.Key(c.cfg.Prefix, id) }
 
 // setIfNewer stores an entry unless the key holds a newer version, or an
 // entry (not a tombstone) of the same version.
@@ -220,8 +225,15 @@ func (c *Orders) set(ctx context.Context, o *domain.Order) {
 		c.log.ErrorContext(ctx, "order cache: encode", "order_id", o.ID(), "err", err)
 		return
 	}
+	var wire []byte
+	if c.cfg.Wire != nil {
+		if wire, err = c.cfg.Wire(o); err != nil {
+			c.log.ErrorContext(ctx, "order cache: encode", "order_id", o.ID(), "err", err)
+			return
+		}
+	}
 	err = setIfNewer.Run(ctx, c.rdb, []string{c.key(o.ID())},
-		strconv.FormatInt(o.Version(), 10), string(b), c.cfg.TTL.Milliseconds()).Err()
+		strconv.FormatInt(o.Version(), 10), cachefmt.Encode(b, wire), c.cfg.TTL.Milliseconds()).Err()
 	if err != nil {
 		c.redisFailed(err)
 	}
@@ -242,12 +254,12 @@ func (c *Orders) Invalidate(ctx context.Context, id string, version int64) {
 
 // decode parses an entry; a tombstone or anything unreadable is a miss.
 func decode(raw string) (*domain.Order, bool) {
-	_, rest, ok := strings.Cut(raw, ":")
-	if !ok || !strings.HasPrefix(rest, "o:") {
+	e, ok := cachefmt.Decode(raw)
+	if !ok {
 		return nil, false
 	}
 	var f domain.OrderFields
-	if err := json.Unmarshal([]byte(rest[2:]), &f); err != nil {
+	if err := json.Unmarshal([]byte(e.JSON), &f); err != nil {
 		return nil, false
 	}
 	o, err := domain.UnmarshalOrderFromDatabase(f)

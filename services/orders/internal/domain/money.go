@@ -4,9 +4,11 @@
 package domain
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 
 	"github.com/printfleet/printfleet/platform/errs"
 )
@@ -64,11 +66,45 @@ type moneyJSON struct {
 
 // MarshalJSON encodes m for caches and logs.
 func (m Money) MarshalJSON() ([]byte, error) {
-	return json.Marshal(moneyJSON{m.amount, m.currency})
+	if !plainCurrency(m.currency) {
+		return json.Marshal(moneyJSON{m.amount, m.currency})
+	}
+	b := make([]byte, 0, 32+len(m.currency))
+	b = append(b, `{"amount":`...)
+	b = strconv.AppendInt(b, m.amount, 10)
+	b = append(b, `,"currency":"`...)
+	b = append(b, m.currency...)
+	return append(b, `"}`...), nil
 }
 
-// UnmarshalJSON decodes what MarshalJSON wrote.
+// plainCurrency reports whether c is ASCII letters only (JSON needs no
+// escaping): every ISO 4217 code is.
+func plainCurrency(c string) bool {
+	for i := 0; i < len(c); i++ {
+		if (c[i] < 'A' || c[i] > 'Z') && (c[i] < 'a' || c[i] > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// UnmarshalJSON decodes what MarshalJSON wrote. The exact shape MarshalJSON
+// writes for a plain currency is read without the reflection of
+// encoding/json (order cache entries hold four amounts per order and one per
+// item); anything else goes through encoding/json.
 func (m *Money) UnmarshalJSON(b []byte) error {
+	if rest, ok := bytes.CutPrefix(b, []byte(`{"amount":`)); ok {
+		if i := bytes.IndexByte(rest, ','); i > 0 {
+			if cur, ok := bytes.CutPrefix(rest[i:], []byte(`,"currency":"`)); ok {
+				if cur, ok := bytes.CutSuffix(cur, []byte(`"}`)); ok && plainCurrency(string(cur)) {
+					if n, err := strconv.ParseInt(string(rest[:i]), 10, 64); err == nil {
+						*m = Money{amount: n, currency: string(cur)}
+						return nil
+					}
+				}
+			}
+		}
+	}
 	var j moneyJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err

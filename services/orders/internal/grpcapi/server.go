@@ -164,6 +164,12 @@ func toProtoShipment(orderID string, s domain.Shipment) *ordersv1.Shipment {
 	}
 }
 
+// MarshalOrder is the wire encoding of GetOrder's answer for o (what the
+// order cache carries for the gateway, see services/orders/cachefmt).
+func MarshalOrder(o *domain.Order) ([]byte, error) {
+	return proto.Marshal(ToProtoOrder(o))
+}
+
 // ToProtoOrder converts an order for clients.
 func ToProtoOrder(o *domain.Order) *ordersv1.Order {
 	f := o.Fields()

@@ -121,7 +121,7 @@ func open(ctx context.Context, p *run.Process, c Common) (*infra, func(), error)
 	// printfleet_orders_cache_redis_up.
 	in := &infra{
 		db: db, store: pgstore.New(db.Primary, db.Reader), rdb: rdb,
-		cache: cache.New(rdb, cache.Config{TTL: c.CacheTTL}, p.Log), amqp: conn, signer: signer,
+		cache: cache.New(rdb, cache.Config{TTL: c.CacheTTL, Wire: grpcapi.MarshalOrder}, p.Log), amqp: conn, signer: signer,
 	}
 	closeAll := func() {
 		_ = conn.Close()

@@ -266,7 +266,7 @@ func Serve(t testing.TB, f *Fixture, o Options) *Server {
 	var c app.Cache = app.NoCache{}
 	var oc *cache.Orders
 	if o.Redis != nil {
-		oc = cache.New(o.Redis, cache.Config{Prefix: o.RedisPrefix}, Log())
+		oc = cache.New(o.Redis, cache.Config{Prefix: o.RedisPrefix, Wire: grpcapi.MarshalOrder}, Log())
 		c = oc
 	}
 	svc := app.NewService(app.Deps{Store: store, Cache: c, Catalog: f.Catalog, Pricing: f.Pricing,
