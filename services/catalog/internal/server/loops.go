@@ -70,13 +70,17 @@ func (a *App) grpcLoop(ln net.Listener, grace time.Duration) (loop, error) {
 	return loop{name: "grpc", run: func(ctx context.Context) error { return srv.ServeOn(ctx, ln) }}, nil
 }
 
-// relayLoop publishes the outbox. Every catalog process runs one: rows are
-// locked with SKIP LOCKED, so relays share the work.
+// relayLoop publishes the outbox. Every catalog process that consumes or
+// serves runs one, woken by the store after each commit that emitted events,
+// so each relay publishes what its process committed; its slow poll takes
+// what a dead process (or a job without a relay, like the demo seed) left.
 func (a *App) relayLoop(cfg outbox.RelayConfig) loop {
+	pub := amqp.NewPublisher(a.deps.AMQP)
+	relay := outbox.NewRelay(a.deps.DB.Primary, pub, a.deps.Log, cfg)
+	a.Store.WakeAfterCommit(relay.Wake)
 	return loop{name: "relay", run: func(ctx context.Context) error {
-		pub := amqp.NewPublisher(a.deps.AMQP)
 		defer pub.Close()
-		return outbox.NewRelay(a.deps.DB.Primary, pub, a.deps.Log, cfg).Run(ctx)
+		return relay.Run(ctx)
 	}}
 }
 
