@@ -16,7 +16,8 @@
 // UPDATE marking the batch. Each relay also polls slowly (RelayConfig.Poll):
 // the poll publishes rows of any origin older than RelayConfig.Grace, which
 // covers rows whose writer died before its relay published them and rows
-// whose publish failed. Rows are claimed with FOR UPDATE SKIP LOCKED, held
+// whose publish failed. On a graceful stop a relay first publishes what its
+// process committed. Rows are claimed with FOR UPDATE SKIP LOCKED, held
 // until they are marked, so two relays never publish a row at the same time.
 //
 // There is no NOTIFY: pg_notify in every write transaction takes a

@@ -318,7 +318,7 @@ func TestRelayBatchesConcurrentCommits(t *testing.T) {
 	defer cancel()
 	_, effects := f.consume(t, ctx)
 	pub := &countingPublisher{next: f.pub}
-	relay := outbox.NewRelay(f.pool, pub, f.log, outbox.RelayConfig{Service: "test", Poll: time.Hour, Window: 20 * time.Millisecond})
+	relay := outbox.NewRelay(f.pool, pub, f.log, outbox.RelayConfig{Service: "test", Poll: time.Hour, Window: 50 * time.Millisecond})
 	done := make(chan struct{})
 	go func() { defer close(done); _ = relay.Run(ctx) }()
 	const n = 64

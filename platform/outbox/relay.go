@@ -119,7 +119,9 @@ const (
 )
 
 // Run publishes until ctx is cancelled. On cancel it finishes the batch in
-// flight (its publish and mark) and returns nil.
+// flight (its publish and mark), publishes what this process committed and
+// has not published yet (for at most stopDrain, so that a graceful stop
+// leaves nothing for the other relays' poll), and returns nil.
 func (r *Relay) Run(ctx context.Context) error {
 	poll := time.NewTicker(r.cfg.Poll)
 	defer poll.Stop()
@@ -159,7 +161,26 @@ func (r *Relay) Run(ctx context.Context) error {
 			}
 		}
 	}
+	r.finalDrain(ctx)
 	return nil
+}
+
+// stopDrain bounds the last publish after Run's ctx is cancelled.
+const stopDrain = 5 * time.Second
+
+func (r *Relay) finalDrain(ctx context.Context) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopDrain)
+	defer cancel()
+	for fctx.Err() == nil {
+		n, err := r.publishBatch(fctx, claimOwn)
+		if err != nil {
+			r.log.Warn("outbox relay: last batch before stopping failed; the poll of another relay or the next start publishes it", "err", err)
+			return
+		}
+		if n < r.cfg.BatchSize {
+			return
+		}
+	}
 }
 
 // drain publishes batches until one comes back short.
