@@ -165,6 +165,22 @@ func (r *Relay) Run(ctx context.Context) error {
 	return nil
 }
 
+// Flush publishes every row this process wrote and has not published yet,
+// and returns once there is none left or a batch failed. A one-shot job that
+// writes outbox rows calls it before exiting, so that its events go out at
+// once instead of waiting for a running relay's safety-net poll.
+func (r *Relay) Flush(ctx context.Context) error {
+	for {
+		n, err := r.publishBatch(ctx, claimOwn)
+		if err != nil {
+			return fmt.Errorf("outbox flush: %w", err)
+		}
+		if n < r.cfg.BatchSize {
+			return nil
+		}
+	}
+}
+
 // stopDrain bounds the last publish after Run's ctx is cancelled.
 const stopDrain = 5 * time.Second
 
