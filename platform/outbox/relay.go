@@ -56,7 +56,8 @@ type RelayConfig struct {
 	// BatchSize is the number of rows claimed and published per batch.
 	BatchSize int
 	// Window is how long a woken relay waits before claiming, so that
-	// commits finishing together are published as one batch (default 1ms).
+	// commits finishing together are published as one batch (default 1ms;
+	// negative: no wait).
 	Window time.Duration
 	// Poll is the interval of the safety-net poll (default 2s).
 	Poll time.Duration
@@ -187,15 +188,8 @@ const stopDrain = 5 * time.Second
 func (r *Relay) finalDrain(ctx context.Context) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopDrain)
 	defer cancel()
-	for fctx.Err() == nil {
-		n, err := r.publishBatch(fctx, claimOwn)
-		if err != nil {
-			r.log.Warn("outbox relay: last batch before stopping failed; the poll of another relay or the next start publishes it", "err", err)
-			return
-		}
-		if n < r.cfg.BatchSize {
-			return
-		}
+	if err := r.Flush(fctx); err != nil {
+		r.log.Warn("outbox relay: last batch before stopping failed; the poll of another relay or the next start publishes it", "err", err)
 	}
 }
 
