@@ -1,10 +1,28 @@
 // Package outbox is the transactional outbox: services write events into the
 // outbox table inside the transaction that makes the change, and a Relay
 // publishes them to RabbitMQ with publisher confirms, marking a row published
-// only after its confirm. Several relays may run at once (FOR UPDATE SKIP
-// LOCKED); a crash between confirm and mark republishes the row, which
-// consumers absorb with their inbox (at-least-once delivery, exactly-once
-// effect).
+// only after its confirm. A crash between confirm and mark republishes the
+// row, which consumers absorb with their inbox (at-least-once delivery,
+// exactly-once effect).
+//
+// One relay per process, woken in-process. Every process that writes outbox
+// rows runs one Relay on its database and, after each commit that wrote rows,
+// calls Relay.Wake. Rows carry the writing process's origin; a woken relay
+// claims only rows of its own origin, so a commit never wakes a relay that has
+// nothing to do (the orders API and the orders worker share a database, and
+// each publishes exactly what it committed). After a wake the relay waits a
+// short window (RelayConfig.Window) so that commits finishing together are
+// published as one batch: one claim, every confirm outstanding at once, one
+// UPDATE marking the batch. Each relay also polls slowly (RelayConfig.Poll):
+// the poll publishes rows of any origin older than RelayConfig.Grace, which
+// covers rows whose writer died before its relay published them and rows
+// whose publish failed. On a graceful stop a relay first publishes what its
+// process committed. Rows are claimed with FOR UPDATE SKIP LOCKED, held
+// until they are marked, so two relays never publish a row at the same time.
+//
+// There is no NOTIFY: pg_notify in every write transaction takes a
+// cluster-wide lock at commit and woke every listening relay of the database
+// (see docs/order-lifecycle.md for the measurement).
 package outbox
 
 import (
@@ -34,8 +52,9 @@ var Migrations = func() fs.FS {
 	return sub
 }()
 
-// notifyChannel wakes relays when rows are added.
-const notifyChannel = "printfleet_outbox"
+// origin names this process in the rows it writes, so that its own relay,
+// woken in-process, claims exactly them.
+var origin = uuid.NewString()
 
 // Event is one domain event to publish.
 type Event struct {
@@ -82,9 +101,10 @@ func prepare(ctx context.Context, e Event) (row, error) {
 	return row{id: id, typ: e.Type, payload: payload, headers: headers}, nil
 }
 
-const insertSQL = `INSERT INTO outbox (id, type, payload, headers) VALUES ($1, $2, $3, $4)`
+const insertSQL = `INSERT INTO outbox (id, type, payload, headers, origin) VALUES ($1, $2, $3, $4, $5)`
 
-// Add writes events in tx and wakes the relays when tx commits.
+// Add writes events in tx. After tx commits, the caller calls Wake on its
+// process's Relay.
 func Add(ctx context.Context, tx pgx.Tx, events ...Event) error {
 	b := &pgx.Batch{}
 	if err := Queue(ctx, b, events...); err != nil {
@@ -96,19 +116,16 @@ func Add(ctx context.Context, tx pgx.Tx, events ...Event) error {
 	return nil
 }
 
-// Queue adds the inserts for events (and the relay wake-up) to a batch the
-// caller sends inside its transaction, so the outbox rides the same round
-// trip as the change.
+// Queue adds the inserts for events to a batch the caller sends inside its
+// transaction, so the outbox rides the same round trip as the change. After
+// the commit, the caller calls Wake on its process's Relay.
 func Queue(ctx context.Context, b *pgx.Batch, events ...Event) error {
 	for _, e := range events {
 		r, err := prepare(ctx, e)
 		if err != nil {
 			return err
 		}
-		b.Queue(insertSQL, r.id, r.typ, r.payload, r.headers)
-	}
-	if len(events) > 0 {
-		b.Queue(`SELECT pg_notify('` + notifyChannel + `', '')`)
+		b.Queue(insertSQL, r.id, r.typ, r.payload, r.headers, origin)
 	}
 	return nil
 }

@@ -23,8 +23,8 @@ import (
 //  2. BEGIN.
 //  3. One pipelined batch: sqlstmt.CreateOrderBatch (complete the
 //     idempotency record, the order, its items in one INSERT … SELECT FROM
-//     unnest, the timeline entry), then the outbox row and the relay
-//     wake-up.
+//     unnest, the timeline entry), then the outbox row (the relay is woken
+//     in-process after the commit, with no SQL).
 //  4. COMMIT.
 
 // orderStatement is one statement of the transaction with the pgbench
@@ -49,8 +49,7 @@ var storeStatements = []orderStatement{
 
 // outboxStatements bind, in order, what outbox.Queue adds for one event.
 var outboxStatements = []orderStatement{
-	{name: "insert outbox row", args: []string{"outbox_id", "outbox_type", "payload", "headers"}},
-	{name: "wake the relay"},
+	{name: "insert outbox row", args: []string{"outbox_id", "outbox_type", "payload", "headers", "origin"}},
 }
 
 func storeStatement(sql string) (orderStatement, error) {

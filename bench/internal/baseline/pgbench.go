@@ -133,6 +133,7 @@ func (v OrderValues) Defines() map[string]string {
 		"event_type": "order_placed", "zero": "0", "event_message": "order placed", "attributes": "{}",
 		"outbox_type":  eventsv1.KeyOrderPlaced,
 		"headers":      `{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`,
+		"origin":       "0198c3d2-7a10-7c4e-9a51-3f4b2c1d0e9f",
 		"trace_parent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
 	}
 }

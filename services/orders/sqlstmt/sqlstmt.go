@@ -60,7 +60,7 @@ const InsertTimelineEntry = `
 // CreateOrderBatch is the create transaction's batch as the store queues it
 // for an order with one timeline entry (every new order has exactly one):
 // these statements, then platform/outbox's (outbox.Queue: one insert per
-// event and the relay wake-up).
+// event).
 func CreateOrderBatch() []string {
 	return []string{CompleteIdempotencyKey, InsertOrder, InsertItems, InsertTimelineEntry}
 }

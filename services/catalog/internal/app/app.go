@@ -37,6 +37,43 @@ type Store interface {
 	Design(ctx context.Context, id string) (domain.Design, error)
 	Stores(ctx context.Context, ownerID, afterID string, limit int) ([]domain.Store, error)
 	SealedStore(ctx context.Context, id string) (domain.Store, []byte, error)
+	// ReserveStock runs an OrderPlaced's transaction: the inbox claim, the
+	// order's pending reservation, and the decrement of every tracked item
+	// or none; decide (called only when this message starts the order's
+	// reservation) turns what was found into the outcome. seen means the
+	// message or the order was handled before, and nothing was reserved.
+	ReserveStock(ctx context.Context, r Reservation, decide func(ReservationState) (Verdict, error)) (seen bool, err error)
+}
+
+// Reservation is one OrderPlaced to reserve stock for.
+type Reservation struct {
+	Claim         InboxClaim
+	OrderID       string
+	ReservationID string
+	// Items are merged (one per variant); none when the order is rejected
+	// before the lookup.
+	Items []domain.OrderItem
+}
+
+// ReservationState is what the store found and took, before the verdict.
+type ReservationState struct {
+	// Variants are the items' variants that exist, by id.
+	Variants map[string]StockVariant
+	// Short is the first tracked item short of stock; when set, nothing
+	// stays reserved unless the verdict keeps it (it must reject).
+	Short string
+	// Zeroed are the products whose variants the reservation took to zero.
+	Zeroed []string
+}
+
+// Verdict is a reservation's outcome: rejected (the store undoes what it
+// took) or reserved, and the events to publish with it.
+type Verdict struct {
+	Rejection *domain.Rejection
+	Events    []outbox.Event
+	// Changed products get a new version, announced by Announce(id, version).
+	Changed  []string
+	Announce func(productID string, version int64) outbox.Event
 }
 
 // Tx is one PostgreSQL transaction.
@@ -49,14 +86,6 @@ type Tx interface {
 	SaveProduct(ctx context.Context, p *domain.Product) error
 	BumpVersions(ctx context.Context, productIDs []string) (map[string]int64, error)
 
-	// StartReservation inserts the order's reservation row as pending; false
-	// means the order was seen before.
-	StartReservation(ctx context.Context, orderID, reservationID string) (bool, error)
-	StockVariants(ctx context.Context, ids []string) (map[string]StockVariant, error)
-	// Reserve decrements every tracked variant or none: it reports the first
-	// variant short of stock, and the products whose variants hit zero.
-	Reserve(ctx context.Context, items []domain.OrderItem, tracked map[string]StockVariant) (short string, zeroed []string, err error)
-	FinishReservation(ctx context.Context, orderID, status, reason string, items []domain.OrderItem) error
 	// Release gives a reserved order's stock back (once), reporting the
 	// products whose variants came back from zero; false if nothing was
 	// reserved. A release of an order never seen records it as cancelled.

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
 	"github.com/printfleet/printfleet/services/catalog/internal/events"
 )
@@ -41,58 +42,35 @@ const (
 // (StockReserved or StockRejected). A redelivered message or another
 // message for the same order reserves nothing.
 func (s *Stock) Reserve(ctx context.Context, msg InboxClaim, orderID string, items []domain.OrderItem) (ReserveOutcome, error) {
+	merged, mergeRej := domain.MergeItems(items)
+	r := Reservation{Claim: msg, OrderID: orderID, ReservationID: newID()}
+	if mergeRej == nil {
+		r.Items = merged
+	}
 	var outcome ReserveOutcome
-	err := s.store.InTx(ctx, func(tx Tx) error {
-		outcome = OutcomeDuplicate
-		first, err := tx.Claim(ctx, msg.Consumer, msg.MessageID)
-		if err != nil || !first {
-			return err
-		}
-		resID := newID()
-		fresh, err := tx.StartReservation(ctx, orderID, resID)
-		if err != nil || !fresh {
-			return err
-		}
-		merged, rej := domain.MergeItems(items)
-		var vars map[string]StockVariant
+	seen, err := s.store.ReserveStock(ctx, r, func(st ReservationState) (Verdict, error) {
+		rej := mergeRej
 		if rej == nil {
-			ids := make([]string, len(merged))
-			for i, it := range merged {
-				ids[i] = it.VariantID
-			}
-			if vars, err = tx.StockVariants(ctx, ids); err != nil {
-				return err
-			}
-			rej = check(merged, vars)
+			rej = check(merged, st.Variants)
 		}
-		var zeroed []string
-		if rej == nil {
-			var short string
-			if short, zeroed, err = tx.Reserve(ctx, merged, vars); err != nil {
-				return err
-			}
-			if short != "" {
-				rej = &domain.Rejection{Reason: domain.ReasonInsufficientStock, VariantID: short}
-			}
+		if rej == nil && st.Short != "" {
+			rej = &domain.Rejection{Reason: domain.ReasonInsufficientStock, VariantID: st.Short}
 		}
 		if rej != nil {
 			outcome = OutcomeRejected
-			if err := tx.FinishReservation(ctx, orderID, domain.ReservationRejected, rej.Reason, nil); err != nil {
-				return err
-			}
-			return tx.Emit(ctx, events.StockRejected(orderID, *rej))
+			return Verdict{Rejection: rej, Events: []outbox.Event{events.StockRejected(orderID, *rej)}}, nil
 		}
 		outcome = OutcomeReserved
-		if err := tx.FinishReservation(ctx, orderID, domain.ReservationReserved, "", merged); err != nil {
-			return err
-		}
-		if err := tx.Emit(ctx, events.StockReserved(orderID, resID)); err != nil {
-			return err
-		}
-		return emitChanged(ctx, tx, zeroed)
+		return Verdict{
+			Events:  []outbox.Event{events.StockReserved(orderID, r.ReservationID)},
+			Changed: st.Zeroed, Announce: events.ProductChanged,
+		}, nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("reserve stock for order %s: %w", orderID, err)
+	}
+	if seen {
+		outcome = OutcomeDuplicate
 	}
 	stockOutcomes.WithLabelValues(string(outcome)).Inc()
 	return outcome, nil
@@ -130,7 +108,8 @@ func emitChanged(ctx context.Context, tx Tx, productIDs []string) error {
 }
 
 // Release handles OrderCancelled and PaymentFailed: a reserved order's stock
-// comes back exactly once, announced by StockReleased.
+// comes back exactly once. Nothing consumes a release announcement, so none
+// is published; products back from zero are announced (ProductChanged).
 func (s *Stock) Release(ctx context.Context, msg InboxClaim, orderID string) (bool, error) {
 	var released bool
 	err := s.store.InTx(ctx, func(tx Tx) error {
@@ -141,9 +120,6 @@ func (s *Stock) Release(ctx context.Context, msg InboxClaim, orderID string) (bo
 		}
 		var restocked []string
 		if released, restocked, err = tx.Release(ctx, orderID); err != nil || !released {
-			return err
-		}
-		if err := tx.Emit(ctx, events.StockReleased(orderID)); err != nil {
 			return err
 		}
 		return emitChanged(ctx, tx, restocked)

@@ -26,11 +26,6 @@ func StockRejected(orderID string, r domain.Rejection) outbox.Event {
 		OrderId: orderID, Reason: r.Reason, VariantId: r.VariantID}}
 }
 
-// StockReleased announces that a reserved order's stock came back.
-func StockReleased(orderID string) outbox.Event {
-	return outbox.Event{Type: eventsv1.KeyStockReleased, Payload: &eventsv1.StockReleased{OrderId: orderID}}
-}
-
 // DesignUploaded asks the image worker to validate an uploaded design
 // against every placement it may be printed on.
 func DesignUploaded(d domain.Design, bucket string, placements []domain.Placement) outbox.Event {

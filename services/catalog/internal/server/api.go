@@ -8,7 +8,6 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
-	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/run"
 	"github.com/printfleet/printfleet/platform/s3"
@@ -18,6 +17,7 @@ import (
 // APIConfig is the configuration of cmd/catalog.
 type APIConfig struct {
 	Common
+	Relay
 	GRPCAddr  string           `env:"GRPC_ADDR, default=127.0.0.1:9102"`
 	AMQP      amqp.Config      `env:", prefix=AMQP_"`
 	S3        s3.Config        `env:", prefix=S3_"`
@@ -77,5 +77,5 @@ func ServeAPI(ctx context.Context, p *run.Process) error {
 		return err
 	}
 	p.Log.Info("catalog running", "grpc_addr", ln.Addr().String())
-	return ignoreCanceled(a.runLoops(ctx, api, a.relayLoop(outbox.RelayConfig{Service: p.Name})))
+	return ignoreCanceled(a.runLoops(ctx, api, a.relayLoop(cfg.Relay.config(p.Name))))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/printfleet/printfleet/platform/admin"
+	"github.com/printfleet/printfleet/platform/amqp/amqptest"
 	"github.com/printfleet/printfleet/platform/run"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/catalog/internal/demo"
@@ -19,6 +20,10 @@ func TestSeedDemoIsIdempotentAndRebuildProjectsIt(t *testing.T) {
 	e := newEnv(t)
 	t.Setenv("PRINTFLEET_PG_URL", e.pgURL)
 	t.Setenv("PRINTFLEET_CATALOG_REDIS_PREFIX", e.prefix)
+	// The seed publishes its events: to this test's exchange.
+	t.Setenv("PRINTFLEET_AMQP_URL", amqptest.URL())
+	t.Setenv("PRINTFLEET_AMQP_EXCHANGE", e.broker.Config.Exchange)
+	t.Setenv("PRINTFLEET_AMQP_DEAD_LETTER_EXCHANGE", e.broker.Config.DeadLetterExchange)
 	ctx := context.Background()
 	p := &run.Process{Name: "catalog-seed-demo", Log: e.log, Admin: admin.New(prometheus.NewRegistry())}
 	var out bytes.Buffer

@@ -70,13 +70,32 @@ func (a *App) grpcLoop(ln net.Listener, grace time.Duration) (loop, error) {
 	return loop{name: "grpc", run: func(ctx context.Context) error { return srv.ServeOn(ctx, ln) }}, nil
 }
 
-// relayLoop publishes the outbox. Every catalog process runs one: rows are
-// locked with SKIP LOCKED, so relays share the work.
+// Relay tunes a process's outbox relay.
+type Relay struct {
+	// RelayWindow is how long the relay, woken by a commit, waits for other
+	// commits to join its batch.
+	RelayWindow time.Duration `env:"CATALOG_RELAY_WINDOW, default=1ms"`
+	// RelayPoll is the relay's safety-net poll: rows a dead process or a job
+	// left, and rows whose publish failed.
+	RelayPoll time.Duration `env:"CATALOG_RELAY_POLL, default=2s"`
+}
+
+// config is the relay's configuration for the process named service.
+func (r Relay) config(service string) outbox.RelayConfig {
+	return outbox.RelayConfig{Service: service, Window: r.RelayWindow, Poll: r.RelayPoll}
+}
+
+// relayLoop publishes the outbox. Every catalog process that consumes or
+// serves runs one, woken by the store after each commit that emitted events,
+// so each relay publishes what its process committed; its slow poll takes
+// what a dead process (or a job without a relay, like the demo seed) left.
 func (a *App) relayLoop(cfg outbox.RelayConfig) loop {
+	pub := amqp.NewPublisher(a.deps.AMQP)
+	relay := outbox.NewRelay(a.deps.DB.Primary, pub, a.deps.Log, cfg)
+	a.Store.WakeAfterCommit(relay.Wake)
 	return loop{name: "relay", run: func(ctx context.Context) error {
-		pub := amqp.NewPublisher(a.deps.AMQP)
 		defer pub.Close()
-		return outbox.NewRelay(a.deps.DB.Primary, pub, a.deps.Log, cfg).Run(ctx)
+		return relay.Run(ctx)
 	}}
 }
 

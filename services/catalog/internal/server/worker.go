@@ -5,7 +5,6 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
-	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/platform/run"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 )
@@ -13,6 +12,7 @@ import (
 // WorkerConfig is the configuration of cmd/catalog-worker.
 type WorkerConfig struct {
 	Common
+	Relay
 	AMQP   amqp.Config `env:", prefix=AMQP_"`
 	Queues Queues
 }
@@ -57,5 +57,5 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 	p.Log.Info("catalog worker running", "queues", []string{cfg.Queues.Stock, cfg.Queues.Projector, cfg.Queues.Designs})
 	return ignoreCanceled(a.runLoops(ctx,
 		a.stockLoop(cfg.Queues.Stock), a.projectorLoop(cfg.Queues.Projector), a.designsLoop(cfg.Queues.Designs),
-		a.relayLoop(outbox.RelayConfig{Service: p.Name})))
+		a.relayLoop(cfg.Relay.config(p.Name))))
 }

@@ -54,9 +54,14 @@ type Common struct {
 	Principal principal.Config `env:""`
 	// CacheTTL bounds how long a cached order (or tombstone) lives.
 	CacheTTL time.Duration `env:"ORDERS_CACHE_TTL, default=10m"`
-	// RelayBatch and RelayPoll tune the outbox relay.
-	RelayBatch int           `env:"ORDERS_RELAY_BATCH, default=256"`
-	RelayPoll  time.Duration `env:"ORDERS_RELAY_POLL, default=250ms"`
+	// RelayBatch is the most rows the outbox relay publishes per batch.
+	RelayBatch int `env:"ORDERS_RELAY_BATCH, default=256"`
+	// RelayWindow is how long the relay, woken by a commit, waits for other
+	// commits to join its batch.
+	RelayWindow time.Duration `env:"ORDERS_RELAY_WINDOW, default=1ms"`
+	// RelayPoll is the relay's safety-net poll: rows a dead process left, and
+	// rows whose publish failed. Commits wake their own process's relay.
+	RelayPoll time.Duration `env:"ORDERS_RELAY_POLL, default=2s"`
 }
 
 // APIConfig is the API process's configuration.
@@ -131,9 +136,14 @@ func open(ctx context.Context, p *run.Process, c Common) (*infra, func(), error)
 	return in, closeAll, nil
 }
 
+// relay returns the process's outbox relay, woken by the store after every
+// commit that wrote outbox rows: the API and the worker each publish what
+// they committed, and each polls slowly for what a dead process left.
 func relay(in *infra, p *run.Process, c Common, service string) *outbox.Relay {
-	return outbox.NewRelay(in.db.Primary, amqp.NewPublisher(in.amqp), p.Log,
-		outbox.RelayConfig{Service: service, BatchSize: c.RelayBatch, Poll: c.RelayPoll})
+	r := outbox.NewRelay(in.db.Primary, amqp.NewPublisher(in.amqp), p.Log,
+		outbox.RelayConfig{Service: service, BatchSize: c.RelayBatch, Window: c.RelayWindow, Poll: c.RelayPoll})
+	in.store.WakeAfterCommit(r.Wake)
+	return r
 }
 
 // Serve is the orders API process.
@@ -172,9 +182,10 @@ func Serve(ctx context.Context, p *run.Process) error {
 	}
 	ordersv1.RegisterOrderServiceServer(srv, grpcapi.New(svc))
 
+	rel := relay(in, p, cfg.Common, "orders")
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, cfg.GRPCAddr) })
-	g.Go(func() error { return relay(in, p, cfg.Common, "orders").Run(gctx) })
+	g.Go(func() error { return rel.Run(gctx) })
 	g.Go(func() error { sweep(gctx, p, in, cfg.SweepEvery); return nil })
 	return ignoreCanceled(g.Wait())
 }
@@ -223,6 +234,7 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 	// the record of processed messages.
 	w := app.NewWorker(app.WorkerDeps{Store: in.store, Cache: in.cache, Payments: pay, Inbox: eventsv1.QueueOrdersWorker, Log: p.Log})
 
+	rel := relay(in, p, cfg.Common, "orders-worker")
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return amqp.Consume(gctx, in.amqp, amqp.ConsumerConfig{
@@ -230,7 +242,7 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 			Concurrency: cfg.Concurrency, Handler: amqpapi.Handler(w),
 		})
 	})
-	g.Go(func() error { return relay(in, p, cfg.Common, "orders-worker").Run(gctx) })
+	g.Go(func() error { return rel.Run(gctx) })
 	return ignoreCanceled(g.Wait())
 }
 

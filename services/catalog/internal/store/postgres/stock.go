@@ -2,12 +2,16 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/printfleet/printfleet/platform/amqp"
+	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
 )
@@ -15,86 +19,200 @@ import (
 // Stock: reservations keyed by order id, their items, and the variants'
 // available counts they move.
 
-func (t *tx) StartReservation(ctx context.Context, orderID, reservationID string) (bool, error) {
-	tag, err := t.tx.Exec(ctx, `INSERT INTO reservations (order_id, id, status) VALUES ($1, $2, 'pending')
-		ON CONFLICT (order_id) DO NOTHING`, orderID, reservationID)
-	if err != nil {
-		return false, fmt.Errorf("start reservation: %w", err)
+// ReserveStock implements app.Store: an OrderPlaced's whole transaction in
+// two round trips. The first pipelines BEGIN, the inbox claim with the
+// pending reservation row (one statement), the variants' flags, a savepoint
+// and one UPDATE that decrements every tracked variant that has enough
+// stock; the second pipelines the outcome (a rollback to the savepoint when
+// decide rejects), the reservation's status and items, the events and
+// COMMIT. The UPDATE takes each tracked row's lock and re-checks
+// availability under it, so concurrent orders never take more than there
+// is; a variant it could not take makes decide reject, and the savepoint
+// undoes the others. Untracked variants are neither written nor locked. Only
+// when a product's variant hits zero does the version bump that announces
+// it cost a third round trip.
+func (s *Store) ReserveStock(ctx context.Context, r app.Reservation, decide func(app.ReservationState) (app.Verdict, error)) (seen bool, err error) {
+	if r.Claim.MessageID == "" {
+		return false, amqp.Permanent(fmt.Errorf("inbox %s: message has no id", r.Claim.Consumer))
 	}
-	return tag.RowsAffected() == 1, nil
-}
-
-func (t *tx) StockVariants(ctx context.Context, ids []string) (map[string]app.StockVariant, error) {
-	rows, err := t.tx.Query(ctx, `SELECT v.id::text, v.product_id::text, v.active, p.active, v.stock_tracked, v.available
-		FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = ANY($1::uuid[])`, validIDs(ids))
-	if err != nil {
-		return nil, fmt.Errorf("stock variants: %w", err)
-	}
-	out := map[string]app.StockVariant{}
-	var v app.StockVariant
-	_, err = pgx.ForEachRow(rows, []any{&v.ID, &v.ProductID, &v.Active, &v.ProductActive, &v.Tracked, &v.Available},
-		func() error { out[v.ID] = v; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("stock variants: %w", err)
-	}
-	return out, nil
-}
-
-// Reserve decrements tracked variants in id order under a savepoint: each
-// UPDATE takes the row lock and re-checks availability, so concurrent orders
-// can never take more than there is; one short variant undoes them all.
-func (t *tx) Reserve(ctx context.Context, items []domain.OrderItem, vars map[string]app.StockVariant) (string, []string, error) {
-	sp, err := t.tx.Begin(ctx)
-	if err != nil {
-		return "", nil, fmt.Errorf("savepoint: %w", err)
-	}
-	var zeroed []string
-	seen := map[string]bool{}
+	// Sorted, so that concurrent orders lock shared variants in one order.
+	items := slices.Clone(r.Items)
+	slices.SortFunc(items, func(a, b domain.OrderItem) int { return strings.Compare(a.VariantID, b.VariantID) })
+	var vids []string
+	var qty []int64
 	for _, it := range items {
-		v := vars[it.VariantID]
-		if !v.Tracked {
-			continue
+		if uuid.Validate(it.VariantID) == nil {
+			vids, qty = append(vids, it.VariantID), append(qty, it.Quantity)
 		}
-		var left int64
-		err := sp.QueryRow(ctx, `UPDATE variants SET available = available - $2
-			WHERE id = $1 AND stock_tracked AND available >= $2 RETURNING available`, it.VariantID, it.Quantity).Scan(&left)
-		if errors.Is(err, pgx.ErrNoRows) {
-			if rbErr := sp.Rollback(ctx); rbErr != nil {
-				return "", nil, fmt.Errorf("rollback to savepoint: %w", rbErr)
-			}
-			return it.VariantID, nil, nil
+	}
+
+	conn, err := s.primary.Acquire(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reserve stock: %w", err)
+	}
+	// Release destroys a connection left inside a transaction.
+	defer conn.Release()
+	defer func() {
+		if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
+			_, _ = conn.Exec(ctx, "ROLLBACK")
 		}
+	}()
+
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(`
+		WITH claim AS (
+			INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2)
+			ON CONFLICT DO NOTHING RETURNING 1
+		), start AS (
+			INSERT INTO reservations (order_id, id, status) SELECT $3, $4, 'pending' FROM claim
+			ON CONFLICT (order_id) DO NOTHING RETURNING 1
+		)
+		SELECT EXISTS (SELECT 1 FROM start)`, r.Claim.Consumer, r.Claim.MessageID, r.OrderID, r.ReservationID)
+	// The next statements see the row the previous one inserted: they do
+	// nothing unless this message started this order's reservation.
+	b.Queue(`
+		SELECT v.id::text, v.product_id::text, v.active, p.active, v.stock_tracked, v.available
+		FROM variants v JOIN products p ON p.id = v.product_id
+		WHERE v.id = ANY($1::uuid[])
+		  AND EXISTS (SELECT 1 FROM reservations r WHERE r.order_id = $2 AND r.id = $3)`, vids, r.OrderID, r.ReservationID)
+	b.Queue("SAVEPOINT reserve")
+	b.Queue(`
+		UPDATE variants v SET available = v.available - x.q
+		FROM unnest($1::uuid[], $2::bigint[]) AS x(id, q)
+		WHERE v.id = x.id AND v.stock_tracked AND v.available >= x.q
+		  AND EXISTS (SELECT 1 FROM reservations r WHERE r.order_id = $3 AND r.id = $4)
+		RETURNING v.id::text, v.product_id::text, v.available`, vids, qty, r.OrderID, r.ReservationID)
+
+	state := app.ReservationState{Variants: map[string]app.StockVariant{}}
+	reserved := map[string]bool{}
+	var fresh bool
+	err = func() error {
+		br := conn.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		if err := br.QueryRow().Scan(&fresh); err != nil {
+			return fmt.Errorf("start reservation: %w", err)
+		}
+		rows, err := br.Query()
 		if err != nil {
-			_ = sp.Rollback(ctx)
-			return "", nil, fmt.Errorf("reserve %s: %w", it.VariantID, err)
+			return fmt.Errorf("stock variants: %w", err)
 		}
-		if left == 0 && !seen[v.ProductID] {
-			seen[v.ProductID] = true
-			zeroed = append(zeroed, v.ProductID)
+		var v app.StockVariant
+		if _, err := pgx.ForEachRow(rows, []any{&v.ID, &v.ProductID, &v.Active, &v.ProductActive, &v.Tracked, &v.Available},
+			func() error { state.Variants[v.ID] = v; return nil }); err != nil {
+			return fmt.Errorf("stock variants: %w", err)
+		}
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		rows, err = br.Query()
+		if err != nil {
+			return fmt.Errorf("reserve: %w", err)
+		}
+		var id, pid string
+		var left int64
+		seenProduct := map[string]bool{}
+		if _, err := pgx.ForEachRow(rows, []any{&id, &pid, &left}, func() error {
+			reserved[id] = true
+			if left == 0 && !seenProduct[pid] {
+				seenProduct[pid] = true
+				state.Zeroed = append(state.Zeroed, pid)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("reserve: %w", err)
+		}
+		return br.Close()
+	}()
+	if err != nil {
+		return false, fmt.Errorf("reserve stock: %w", err)
+	}
+
+	b = &pgx.Batch{}
+	if fresh {
+		for _, it := range r.Items { // the order's own order: the first short item is named
+			if v, ok := state.Variants[it.VariantID]; ok && v.Tracked && !reserved[it.VariantID] {
+				state.Short = it.VariantID
+				break
+			}
+		}
+		if state.Short != "" {
+			state.Zeroed = nil
+		}
+		verdict, err := decide(state)
+		if err != nil {
+			return false, err
+		}
+		if err := s.queueVerdict(ctx, conn, b, r, verdict); err != nil {
+			return false, err
 		}
 	}
-	if err := sp.Commit(ctx); err != nil {
-		return "", nil, fmt.Errorf("release savepoint: %w", err)
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return false, fmt.Errorf("reserve stock: commit: %w", err)
 	}
-	return "", zeroed, nil
+	if fresh && s.wake != nil {
+		s.wake()
+	}
+	return !fresh, nil
 }
 
-func (t *tx) FinishReservation(ctx context.Context, orderID, status, reason string, items []domain.OrderItem) error {
-	if _, err := t.tx.Exec(ctx, `UPDATE reservations SET status = $2, reason = $3, updated_at = now() WHERE order_id = $1`,
-		orderID, status, reason); err != nil {
-		return fmt.Errorf("finish reservation: %w", err)
+// queueVerdict queues the reservation's outcome and events on b; the
+// version bump that announces products at zero runs at once, since the
+// events carry the new versions.
+func (s *Store) queueVerdict(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, r app.Reservation, v app.Verdict) error {
+	if v.Rejection != nil {
+		b.Queue("ROLLBACK TO SAVEPOINT reserve")
+		b.Queue(`UPDATE reservations SET status = $2, reason = $3, updated_at = now() WHERE order_id = $1`,
+			r.OrderID, domain.ReservationRejected, v.Rejection.Reason)
+	} else {
+		b.Queue(`UPDATE reservations SET status = $2, reason = '', updated_at = now() WHERE order_id = $1`,
+			r.OrderID, domain.ReservationReserved)
+		if len(r.Items) > 0 {
+			vids := make([]string, len(r.Items))
+			qty := make([]int64, len(r.Items))
+			for i, it := range r.Items {
+				vids[i], qty[i] = it.VariantID, it.Quantity
+			}
+			b.Queue(`INSERT INTO reservation_items (order_id, variant_id, quantity)
+				SELECT $1, v, q FROM unnest($2::uuid[], $3::bigint[]) AS x(v, q)`, r.OrderID, vids, qty)
+		}
 	}
-	if len(items) == 0 {
-		return nil
+	events := v.Events
+	if v.Rejection == nil && len(v.Changed) > 0 && v.Announce != nil {
+		b.Queue(`UPDATE products SET version = version + 1, updated_at = now()
+			WHERE id = ANY($1::uuid[]) RETURNING id::text, version`, v.Changed)
+		br := conn.SendBatch(ctx, b)
+		for range b.Len() - 1 {
+			if _, err := br.Exec(); err != nil {
+				_ = br.Close()
+				return fmt.Errorf("finish reservation: %w", err)
+			}
+		}
+		rows, err := br.Query()
+		if err != nil {
+			_ = br.Close()
+			return fmt.Errorf("bump versions: %w", err)
+		}
+		var id string
+		var ver int64
+		if _, err := pgx.ForEachRow(rows, []any{&id, &ver}, func() error {
+			events = append(events, v.Announce(id, ver))
+			return nil
+		}); err != nil {
+			_ = br.Close()
+			return fmt.Errorf("bump versions: %w", err)
+		}
+		if err := br.Close(); err != nil {
+			return fmt.Errorf("finish reservation: %w", err)
+		}
+		*b = pgx.Batch{}
 	}
-	vids := make([]string, len(items))
-	qty := make([]int64, len(items))
-	for i, it := range items {
-		vids[i], qty[i] = it.VariantID, it.Quantity
-	}
-	if _, err := t.tx.Exec(ctx, `INSERT INTO reservation_items (order_id, variant_id, quantity)
-		SELECT $1, v, q FROM unnest($2::uuid[], $3::bigint[]) AS x(v, q)`, orderID, vids, qty); err != nil {
-		return fmt.Errorf("reservation items: %w", err)
+	if err := outbox.Queue(ctx, b, events...); err != nil {
+		return err
 	}
 	return nil
 }

@@ -2,8 +2,16 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/printfleet/printfleet/platform/postgres"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
@@ -21,6 +29,25 @@ func available(t *testing.T, s *pgstore.Store, productID string, i int) int64 {
 	return p.Variants[i].StockAvailable
 }
 
+// reserve runs ReserveStock for orderID with a fresh message id; decide is
+// what the app would decide (nil: keep the reservation, no events).
+func reserve(t *testing.T, s *pgstore.Store, orderID, resID string, items []domain.OrderItem, decide func(app.ReservationState) app.Verdict) (state app.ReservationState, seen bool) {
+	t.Helper()
+	seen, err := s.ReserveStock(context.Background(), app.Reservation{
+		Claim: app.InboxClaim{Consumer: "test", MessageID: testenv.ID()}, OrderID: orderID, ReservationID: resID, Items: items,
+	}, func(st app.ReservationState) (app.Verdict, error) {
+		state = st
+		if decide == nil {
+			return app.Verdict{}, nil
+		}
+		return decide(st), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state, seen
+}
+
 func TestReservationReservesAndReleasesOnce(t *testing.T) {
 	t.Parallel()
 	pool, s := testenv.DB(t)
@@ -29,34 +56,26 @@ func TestReservationReservesAndReleasesOnce(t *testing.T) {
 	insert(t, s, &q)
 	items := []domain.OrderItem{{VariantID: p.Variants[0].ID, Quantity: 3}, {VariantID: p.Variants[1].ID, Quantity: 7}, {VariantID: q.Variants[0].ID, Quantity: 4}}
 	resID := testenv.ID()
-	inTx(t, s, func(ctx context.Context, tx app.Tx) error {
-		fresh, err := tx.StartReservation(ctx, "order-1", resID)
-		if err != nil || !fresh {
-			t.Fatalf("first start = %v, %v", fresh, err)
+	vars, seen := reserve(t, s, "order-1", resID, items, nil)
+	if seen {
+		t.Fatal("first reservation of order-1 reported as seen")
+	}
+	want := map[string]app.StockVariant{
+		p.Variants[0].ID: {ID: p.Variants[0].ID, ProductID: p.ID, Active: true, ProductActive: true, Tracked: true, Available: 3},
+		p.Variants[1].ID: {ID: p.Variants[1].ID, ProductID: p.ID, Active: true, ProductActive: true},
+		q.Variants[0].ID: {ID: q.Variants[0].ID, ProductID: q.ID, Active: true, ProductActive: true, Tracked: true, Available: 10},
+	}
+	if len(vars.Variants) != len(want) {
+		t.Fatalf("stock variants = %+v, want %+v", vars.Variants, want)
+	}
+	for id, w := range want {
+		if vars.Variants[id] != w {
+			t.Fatalf("stock variant %s = %+v, want %+v", id, vars.Variants[id], w)
 		}
-		vars, err := tx.StockVariants(ctx, []string{p.Variants[0].ID, p.Variants[1].ID, q.Variants[0].ID, "junk", testenv.ID()})
-		if err != nil {
-			return err
-		}
-		want := map[string]app.StockVariant{
-			p.Variants[0].ID: {ID: p.Variants[0].ID, ProductID: p.ID, Active: true, ProductActive: true, Tracked: true, Available: 3},
-			p.Variants[1].ID: {ID: p.Variants[1].ID, ProductID: p.ID, Active: true, ProductActive: true},
-			q.Variants[0].ID: {ID: q.Variants[0].ID, ProductID: q.ID, Active: true, ProductActive: true, Tracked: true, Available: 10},
-		}
-		if len(vars) != len(want) {
-			t.Fatalf("stock variants = %+v, want %+v", vars, want)
-		}
-		for id, w := range want {
-			if vars[id] != w {
-				t.Fatalf("stock variant %s = %+v, want %+v", id, vars[id], w)
-			}
-		}
-		short, zeroed, err := tx.Reserve(ctx, items, vars)
-		if err != nil || short != "" || !slices.Equal(zeroed, []string{p.ID}) {
-			t.Fatalf("reserve = short %q, zeroed %v, %v; want nothing short and %s at zero", short, zeroed, err, p.ID)
-		}
-		return tx.FinishReservation(ctx, "order-1", domain.ReservationReserved, "", items)
-	})
+	}
+	if vars.Short != "" || !slices.Equal(vars.Zeroed, []string{p.ID}) {
+		t.Fatalf("reserve = short %q, zeroed %v; want nothing short and %s at zero", vars.Short, vars.Zeroed, p.ID)
+	}
 	if a, b, c := available(t, s, p.ID, 0), available(t, s, p.ID, 1), available(t, s, q.ID, 0); a != 0 || b != 0 || c != 6 {
 		t.Fatalf("available after reserving = %d, %d (untracked), %d; want 0, 0, 6", a, b, c)
 	}
@@ -66,13 +85,15 @@ func TestReservationReservesAndReleasesOnce(t *testing.T) {
 	if n := count(t, pool, `SELECT coalesce(sum(quantity), 0)::int FROM reservation_items WHERE order_id = 'order-1'`); n != 14 {
 		t.Fatalf("reserved items hold %d units, want 14", n)
 	}
-	inTx(t, s, func(ctx context.Context, tx app.Tx) error {
-		fresh, err := tx.StartReservation(ctx, "order-1", testenv.ID())
-		if err != nil || fresh {
-			t.Fatalf("second start of the same order = %v, %v; want not fresh", fresh, err)
-		}
-		return nil
-	})
+	if _, seen := reserve(t, s, "order-1", testenv.ID(), items, func(app.ReservationState) app.Verdict {
+		t.Fatal("decide called for an order seen before")
+		return app.Verdict{}
+	}); !seen {
+		t.Fatal("second reservation of the same order not reported as seen")
+	}
+	if a, c := available(t, s, p.ID, 0), available(t, s, q.ID, 0); a != 0 || c != 6 {
+		t.Fatalf("available after a second message for the order = %d, %d; want 0, 6", a, c)
+	}
 
 	release := func() (bool, []string) {
 		var released bool
@@ -104,21 +125,12 @@ func TestReserveTakesAllOrNothing(t *testing.T) {
 	insert(t, s, &a)
 	insert(t, s, &b)
 	items := []domain.OrderItem{{VariantID: a.Variants[0].ID, Quantity: 5}, {VariantID: b.Variants[0].ID, Quantity: 2}}
-	inTx(t, s, func(ctx context.Context, tx app.Tx) error {
-		if _, err := tx.StartReservation(ctx, "order-2", testenv.ID()); err != nil {
-			return err
-		}
-		vars, err := tx.StockVariants(ctx, []string{a.Variants[0].ID, b.Variants[0].ID})
-		if err != nil {
-			return err
-		}
-		short, zeroed, err := tx.Reserve(ctx, items, vars)
-		if err != nil || short != b.Variants[0].ID || zeroed != nil {
-			t.Fatalf("reserve = short %q, zeroed %v, %v; want %s short", short, zeroed, err, b.Variants[0].ID)
-		}
-		// The transaction is still usable after the savepoint's rollback.
-		return tx.FinishReservation(ctx, "order-2", domain.ReservationRejected, domain.ReasonInsufficientStock, nil)
+	st, _ := reserve(t, s, "order-2", testenv.ID(), items, func(st app.ReservationState) app.Verdict {
+		return app.Verdict{Rejection: &domain.Rejection{Reason: domain.ReasonInsufficientStock, VariantID: st.Short}}
 	})
+	if st.Short != b.Variants[0].ID || st.Zeroed != nil {
+		t.Fatalf("reserve = short %q, zeroed %v; want %s short", st.Short, st.Zeroed, b.Variants[0].ID)
+	}
 	if x, y := available(t, s, a.ID, 0), available(t, s, b.ID, 0); x != 5 || y != 1 {
 		t.Fatalf("available after a rejected reservation = %d, %d; want 5, 1 (untouched)", x, y)
 	}
@@ -127,6 +139,104 @@ func TestReserveTakesAllOrNothing(t *testing.T) {
 	}
 	if n := count(t, pool, `SELECT count(*) FROM reservation_items`); n != 0 {
 		t.Fatalf("%d reservation items for a rejected order", n)
+	}
+}
+
+// The whole OrderPlaced transaction (inbox claim, reservation, outbox row)
+// of a blank order, whose variants track no stock, is two round trips.
+func TestBlankOrderReservationIsTwoRoundTrips(t *testing.T) {
+	t.Parallel()
+	counter := &postgres.Counter{}
+	pool, s := testenv.DB(t, postgres.WithTracer(counter))
+	p, q := testenv.Product(5), testenv.Product(5)
+	insert(t, s, &p)
+	insert(t, s, &q)
+	stock := app.NewStock(s, testenv.Log())
+	items := []domain.OrderItem{{VariantID: p.Variants[1].ID, Quantity: 1}, {VariantID: q.Variants[1].ID, Quantity: 2}}
+	before := counter.Count()
+	out, err := stock.Reserve(context.Background(), app.InboxClaim{Consumer: "test", MessageID: testenv.ID()}, "order-blank", items)
+	if err != nil || out != app.OutcomeReserved {
+		t.Fatalf("reserve = %q, %v; want reserved", out, err)
+	}
+	n := counter.Count() - before
+	if n > 2 {
+		t.Fatalf("a blank two-item order took %d round trips, want ≤ 2", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM outbox WHERE type = $1`, eventsv1.KeyStockReserved); n != 1 {
+		t.Fatalf("%d StockReserved rows, want 1", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM processed_messages WHERE consumer = 'test'`); n != 1 {
+		t.Fatalf("%d inbox rows, want 1", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM reservation_items WHERE order_id = 'order-blank'`); n != 2 {
+		t.Fatalf("%d reservation items, want 2", n)
+	}
+}
+
+// Orders racing for the last unit: exactly one gets it; the others are
+// rejected naming the variant, and the stock never goes below zero.
+func TestConcurrentReservationsOfTheLastUnit(t *testing.T) {
+	t.Parallel()
+	pool, s := testenv.DB(t)
+	p, q := testenv.Product(1), testenv.Product(100)
+	insert(t, s, &p)
+	insert(t, s, &q)
+	stock := app.NewStock(s, testenv.Log())
+	const orders = 12
+	outcomes := make([]app.ReserveOutcome, orders)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range orders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			// Two tracked variants, in both orders, so locks are taken across
+			// orders in different item orders too.
+			items := []domain.OrderItem{{VariantID: q.Variants[0].ID, Quantity: 1}, {VariantID: p.Variants[0].ID, Quantity: 1}}
+			if i%2 == 1 {
+				items[0], items[1] = items[1], items[0]
+			}
+			out, err := stock.Reserve(context.Background(), app.InboxClaim{Consumer: "test", MessageID: testenv.ID()}, fmt.Sprintf("order-%d", i), items)
+			if err != nil {
+				t.Error(err)
+			}
+			outcomes[i] = out
+		}()
+	}
+	close(start)
+	wg.Wait()
+	reserved := 0
+	for _, o := range outcomes {
+		if o == app.OutcomeReserved {
+			reserved++
+		}
+	}
+	if reserved != 1 {
+		t.Fatalf("%d orders reserved the last unit, want 1 (outcomes %v)", reserved, outcomes)
+	}
+	if a, b := available(t, s, p.ID, 0), available(t, s, q.ID, 0); a != 0 || b != 99 {
+		t.Fatalf("available = %d, %d; want 0, 99 (the rejected orders took nothing)", a, b)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM reservations WHERE status = 'rejected' AND reason = $1`, domain.ReasonInsufficientStock); n != orders-1 {
+		t.Fatalf("%d insufficient-stock rejections, want %d", n, orders-1)
+	}
+	rows, err := pool.Query(context.Background(), `SELECT payload FROM outbox WHERE type = $1`, eventsv1.KeyStockRejected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloads, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range payloads {
+		var rej eventsv1.StockRejected
+		if err := proto.Unmarshal(b, &rej); err != nil {
+			t.Fatal(err)
+		}
+		if rej.GetVariantId() != p.Variants[0].ID {
+			t.Fatalf("rejection names %s, want the variant out of stock %s", rej.GetVariantId(), p.Variants[0].ID)
+		}
 	}
 }
 
@@ -143,11 +253,7 @@ func TestReleaseBeforeTheOrderRecordsACancellation(t *testing.T) {
 	if n := count(t, pool, `SELECT count(*) FROM reservations WHERE order_id = 'order-3' AND status = 'cancelled'`); n != 1 {
 		t.Fatal("early release not recorded as a cancellation")
 	}
-	inTx(t, s, func(ctx context.Context, tx app.Tx) error {
-		fresh, err := tx.StartReservation(ctx, "order-3", testenv.ID())
-		if err != nil || fresh {
-			t.Fatalf("start after the cancellation = %v, %v; want not fresh (a late order reserves nothing)", fresh, err)
-		}
-		return nil
-	})
+	if _, seen := reserve(t, s, "order-3", testenv.ID(), nil, nil); !seen {
+		t.Fatal("reservation after the cancellation not reported as seen (a late order must reserve nothing)")
+	}
 }

@@ -41,7 +41,14 @@ func mustSub(f fs.FS, dir string) fs.FS {
 type Store struct {
 	primary *pgxpool.Pool
 	reader  func() *pgxpool.Pool
+	// wake is called after a commit that emitted events (the process's
+	// outbox.Relay.Wake); nil when the process runs no relay.
+	wake func()
 }
+
+// WakeAfterCommit makes the store call wake after every commit that emitted
+// events, so that the process's relay publishes them at once.
+func (s *Store) WakeAfterCommit(wake func()) { s.wake = wake }
 
 var _ app.Store = (*Store)(nil)
 
@@ -57,16 +64,32 @@ func NewFromPool(pool *pgxpool.Pool) *Store {
 
 // InTx runs fn in one transaction.
 func (s *Store) InTx(ctx context.Context, fn func(app.Tx) error) error {
-	return postgres.InTx(ctx, s.primary, func(t pgx.Tx) error { return fn(&tx{t}) })
+	var emitted bool
+	err := postgres.InTx(ctx, s.primary, func(t pgx.Tx) error {
+		w := &tx{tx: t}
+		err := fn(w)
+		emitted = w.emitted
+		return err
+	})
+	if err == nil && emitted && s.wake != nil {
+		s.wake()
+	}
+	return err
 }
 
-type tx struct{ tx pgx.Tx }
+type tx struct {
+	tx      pgx.Tx
+	emitted bool
+}
 
 func (t *tx) Claim(ctx context.Context, consumer, messageID string) (bool, error) {
 	return inbox.Claim(ctx, t.tx, consumer, messageID)
 }
 
-func (t *tx) Emit(ctx context.Context, ev outbox.Event) error { return outbox.Add(ctx, t.tx, ev) }
+func (t *tx) Emit(ctx context.Context, ev outbox.Event) error {
+	t.emitted = true
+	return outbox.Add(ctx, t.tx, ev)
+}
 
 func notFound(what, id string) error { return errs.E(errs.NotFound, "%s %s not found", what, id) }
 

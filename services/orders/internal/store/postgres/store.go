@@ -45,6 +45,19 @@ var Migrations = func() fs.FS {
 type Store struct {
 	primary *pgxpool.Pool
 	reader  func() *pgxpool.Pool
+	// wake is called after a commit that wrote outbox rows (the process's
+	// outbox.Relay.Wake); nil in tests that run no relay.
+	wake func()
+}
+
+// WakeAfterCommit makes the store call wake after every commit that wrote
+// outbox rows, so that the process's relay publishes them at once.
+func (s *Store) WakeAfterCommit(wake func()) { s.wake = wake }
+
+func (s *Store) committed(events int) {
+	if events > 0 && s.wake != nil {
+		s.wake()
+	}
 }
 
 var _ app.Store = (*Store)(nil)
@@ -151,7 +164,7 @@ func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, 
 	if err := outbox.Queue(ctx, b, c.Events...); err != nil {
 		return fmt.Errorf("create order: %w", err)
 	}
-	return postgres.InTx(ctx, s.primary, func(tx pgx.Tx) error {
+	err = postgres.InTx(ctx, s.primary, func(tx pgx.Tx) error {
 		br := tx.SendBatch(ctx, b)
 		tag, err := br.Exec()
 		if err != nil {
@@ -167,6 +180,10 @@ func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, 
 		}
 		return nil
 	})
+	if err == nil {
+		s.committed(len(c.Events))
+	}
+	return err
 }
 
 func queueItems(b *pgx.Batch, f domain.OrderFields) {
@@ -313,6 +330,7 @@ func (s *Store) ListTimeline(ctx context.Context, orderID string, afterSeq int64
 func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptions, fn func(o *domain.Order) (app.Change, error)) (*domain.Order, error) {
 	for attempt := 1; ; attempt++ {
 		var result *domain.Order
+		var events int
 		err := postgres.InTx(ctx, s.primary, func(tx pgx.Tx) error {
 			if opts.Inbox != nil {
 				first, err := inbox.Claim(ctx, tx, opts.Inbox.Consumer, opts.Inbox.MessageID)
@@ -344,6 +362,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptio
 				evctx, end = orderTrace(ctx, id, parent)
 			}
 			err = outbox.Queue(evctx, b, change.Events...)
+			events = len(change.Events)
 			end()
 			if err != nil {
 				return err
@@ -379,6 +398,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptio
 		if err != nil {
 			return nil, err
 		}
+		s.committed(events)
 		return result, nil
 	}
 }
