@@ -115,8 +115,7 @@ func filler(n int, seed byte) string {
 // Defines are the script's -D variables.
 func (v OrderValues) Defines() map[string]string {
 	return map[string]string{
-		"ttl_ms": "86400000",
-		"req_hash": filler(32, 7), "response": filler(v.ResponseBytes, 11), "payload": filler(v.PayloadBytes, 13),
+		"ttl_ms": "86400000", "req_hash": filler(32, 7), "response": filler(v.ResponseBytes, 11), "payload": filler(v.PayloadBytes, 13),
 		"status": "1", "currency": "USD", "subtotal": "1498", "shipping": "499", "discount": "0", "total": "1997",
 		"payment_method": "1", "quote_id": "0198c3d2-7a10-7c4e-9a51-3f4b2c1d0e9f", "version": "1",
 		"address":     `{"name":"Ada Bench","line1":"1 Load St","line2":"","city":"Springfield","region":"IL","postal_code":"62701","country_code":"US"}`,
