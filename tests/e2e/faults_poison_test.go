@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,7 +23,7 @@ func testPoisonMessage(t *testing.T, fx *faultFleet) {
 	defer cancel()
 	targets := []struct{ queue, key string }{
 		{eventsv1.QueueCatalogStock, eventsv1.KeyOrderPlaced},
-		{eventsv1.QueuePricingCoupons, eventsv1.KeyOrderPlaced},
+		{eventsv1.QueuePricingCoupons, eventsv1.KeyOrderPlacedCoupon}, // catalog.stock binds it too
 		{eventsv1.QueueCatalogProjector, eventsv1.KeyProductChanged},
 		{eventsv1.QueueCatalogDesigns, eventsv1.KeyDesignProcessed},
 		{eventsv1.QueueOrdersWorker, eventsv1.KeyStockReserved},
@@ -98,8 +100,10 @@ func testPoisonMessage(t *testing.T, fx *faultFleet) {
 			}
 			_ = d.Ack(false)
 			if d.MessageId != sent[tg.key] {
-				stray = append(stray, fmt.Sprintf("%s.dlq: %s %s", tg.queue, d.Type, d.MessageId))
-				continue
+				if !slices.Contains(slices.Collect(maps.Values(sent)), d.MessageId) {
+					stray = append(stray, fmt.Sprintf("%s.dlq: %s %s", tg.queue, d.Type, d.MessageId))
+				}
+				continue // another key's poison, which this queue binds too
 			}
 			l := landed{after: time.Since(publishedAt)}
 			if deaths, ok := d.Headers["x-death"].([]any); ok && len(deaths) > 0 {
