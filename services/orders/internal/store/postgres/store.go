@@ -113,13 +113,13 @@ func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, 
 			return nil, nil
 		}
 		if !postgres.IsUniqueViolation(err, "idempotency_keys_pkey") {
-			return nil, fmt.Errorf("create order: %w", err)
+			return nil, unavailable(fmt.Errorf("create order: %w", err))
 		}
 		replay, err := s.storedResponse(ctx, idem)
 		if errors.Is(err, errKeyFreed) {
 			continue
 		}
-		return replay, err
+		return replay, unavailable(err)
 	}
 	return nil, errs.E(errs.Conflict, "the Idempotency-Key is contended; retry later")
 }
