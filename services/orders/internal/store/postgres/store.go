@@ -96,18 +96,20 @@ func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, 
 	if err != nil {
 		return nil, fmt.Errorf("create order: encode address: %w", err)
 	}
-	b := &pgx.Batch{}
-	b.Queue(sqlstmt.InsertIdempotencyKey, idem.UserID, idem.Key, idem.Hash, idem.Response, f.ID, idem.TTL.Milliseconds())
-	b.Queue(sqlstmt.InsertOrder,
-		f.ID, f.UserID, int16(f.Status), f.Currency, f.Subtotal.Amount(), f.Shipping.Amount(),
-		f.Discount.Amount(), f.Total.Amount(), f.CouponCode, int16(f.PaymentMethod), f.StoreID,
-		f.ExternalOrderID, f.QuoteID, addr, f.Version, f.CreatedAt, f.UpdatedAt, traceParent(ctx))
-	queueItems(b, f)
-	queueTimeline(b, c.Timeline)
-	if err := outbox.Queue(ctx, b, c.Events...); err != nil {
-		return nil, fmt.Errorf("create order: %w", err)
-	}
 	for range 3 {
+		// A fresh batch each time: a sent batch holds the statement
+		// descriptions of the connection it went out on.
+		b := &pgx.Batch{}
+		b.Queue(sqlstmt.InsertIdempotencyKey, idem.UserID, idem.Key, idem.Hash, idem.Response, f.ID, idem.TTL.Milliseconds())
+		b.Queue(sqlstmt.InsertOrder,
+			f.ID, f.UserID, int16(f.Status), f.Currency, f.Subtotal.Amount(), f.Shipping.Amount(),
+			f.Discount.Amount(), f.Total.Amount(), f.CouponCode, int16(f.PaymentMethod), f.StoreID,
+			f.ExternalOrderID, f.QuoteID, addr, f.Version, f.CreatedAt, f.UpdatedAt, traceParent(ctx))
+		queueItems(b, f)
+		queueTimeline(b, c.Timeline)
+		if err := outbox.Queue(ctx, b, c.Events...); err != nil {
+			return nil, fmt.Errorf("create order: %w", err)
+		}
 		err := s.primary.SendBatch(ctx, b).Close()
 		if err == nil {
 			return nil, nil
@@ -307,7 +309,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptio
 // unavailable marks a lost database as errs.Unavailable (as postgres.InTx
 // does), so that callers retry later.
 func unavailable(err error) error {
-	if errs.Is(err, errs.Unavailable) || !postgres.IsConnectionLost(err) {
+	if err == nil || errs.Is(err, errs.Unavailable) || !postgres.IsConnectionLost(err) {
 		return err
 	}
 	return errs.Wrap(errs.Unavailable, err, "database unavailable")
