@@ -15,6 +15,20 @@ import (
 	"github.com/printfleet/printfleet/platform/postgres"
 )
 
+const claimSQL = `INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+
+// Queue adds the claim of (consumer, messageID) to a batch the caller sends
+// inside its transaction, so that the claim rides the same round trip as
+// the change. The claim's result affects one row the first time and none
+// when the message was already processed (then the caller rolls back).
+func Queue(b *pgx.Batch, consumer, messageID string) error {
+	if messageID == "" {
+		return amqp.Permanent(fmt.Errorf("inbox %s: message has no id", consumer))
+	}
+	b.Queue(claimSQL, consumer, messageID)
+	return nil
+}
+
 // Claim records (consumer, messageID) in tx and reports whether this is the
 // first time; false means the message was already processed and the caller
 // must do nothing.
@@ -22,7 +36,7 @@ func Claim(ctx context.Context, tx pgx.Tx, consumer, messageID string) (bool, er
 	if messageID == "" {
 		return false, amqp.Permanent(fmt.Errorf("inbox %s: message has no id", consumer))
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, consumer, messageID)
+	tag, err := tx.Exec(ctx, claimSQL, consumer, messageID)
 	if err != nil {
 		return false, fmt.Errorf("inbox %s: claim: %w", consumer, err)
 	}

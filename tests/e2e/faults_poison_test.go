@@ -20,8 +20,10 @@ func testPoisonMessage(t *testing.T, fx *faultFleet) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	targets := []struct{ queue, key string }{
-		{eventsv1.QueueCatalogStock, eventsv1.KeyOrderPlaced},
-		{eventsv1.QueuePricingCoupons, eventsv1.KeyOrderPlaced},
+		// An order with a coupon reaches both queues under one key (one poison
+		// for both); pricing.coupons binds no other.
+		{eventsv1.QueueCatalogStock, eventsv1.KeyOrderPlacedCoupon},
+		{eventsv1.QueuePricingCoupons, eventsv1.KeyOrderPlacedCoupon},
 		{eventsv1.QueueCatalogProjector, eventsv1.KeyProductChanged},
 		{eventsv1.QueueCatalogDesigns, eventsv1.KeyDesignProcessed},
 		{eventsv1.QueueOrdersWorker, eventsv1.KeyStockReserved},

@@ -18,14 +18,12 @@ import (
 // event. Nothing here copies a statement; this file only binds pgbench
 // variables to each statement's $n parameters.
 //
-// The store's round trips, which the pgbench script mirrors:
-//  1. ClaimIdempotencyKey: the claim INSERT, on its own (autocommit).
-//  2. BEGIN.
-//  3. One pipelined batch: sqlstmt.CreateOrderBatch (complete the
-//     idempotency record, the order, its items in one INSERT … SELECT FROM
-//     unnest, the timeline entry), then the outbox row (the relay is woken
-//     in-process after the commit, with no SQL).
-//  4. COMMIT.
+// The store's one round trip, which the pgbench script mirrors: one
+// pipelined batch outside an explicit transaction (one implicit
+// transaction): sqlstmt.CreateOrderBatch (the idempotency key with its
+// response, the order, its items in one INSERT … SELECT FROM unnest, the
+// timeline entry), then the outbox row (the relay is woken in-process after
+// the commit, with no SQL).
 
 // orderStatement is one statement of the transaction with the pgbench
 // variable bound to each of its $n parameters.
@@ -37,9 +35,7 @@ type orderStatement struct {
 
 // storeStatements bind every statement sqlstmt exports.
 var storeStatements = []orderStatement{
-	{"claim idempotency key", sqlstmt.ClaimIdempotencyKey,
-		[]string{"user_id", "idem_key", "req_hash", "lease_ms", "ttl_ms"}},
-	{"complete idempotency key", sqlstmt.CompleteIdempotencyKey, []string{"user_id", "idem_key", "req_hash", "response", "order_id"}},
+	{"insert idempotency key", sqlstmt.InsertIdempotencyKey, []string{"user_id", "idem_key", "req_hash", "response", "order_id", "ttl_ms"}},
 	{"insert order", sqlstmt.InsertOrder, []string{"order_id", "user_id", "status", "currency", "subtotal", "shipping", "discount",
 		"total", "empty", "payment_method", "empty", "empty", "quote_id", "address", "version", "created_at", "created_at", "trace_parent"}},
 	{"insert items", sqlstmt.InsertItems, []string{"order_id", "item_ids", "positions", "variant_ids", "product_ids", "skus", "titles",
@@ -61,33 +57,28 @@ func storeStatement(sql string) (orderStatement, error) {
 	return orderStatement{}, fmt.Errorf("the orders store's create path has a statement the bench binds no variables to:\n%s", sql)
 }
 
-// createOrderStatements are round trip 1 (claim) and round trip 3 (batch),
-// in the store's order. It fails when the store's or the outbox's create
-// path has a statement the bench does not bind, so that the baseline never
-// runs less than the store does.
-func createOrderStatements() (claim orderStatement, batch []orderStatement, err error) {
-	claim, err = storeStatement(sqlstmt.ClaimIdempotencyKey)
-	if err != nil {
-		return orderStatement{}, nil, err
-	}
+// createOrderStatements are the store's one batch, in its order. It fails
+// when the store's or the outbox's create path has a statement the bench
+// does not bind, so that the baseline never runs less than the store does.
+func createOrderStatements() (batch []orderStatement, err error) {
 	for _, sql := range sqlstmt.CreateOrderBatch() {
 		st, err := storeStatement(sql)
 		if err != nil {
-			return orderStatement{}, nil, err
+			return nil, err
 		}
 		batch = append(batch, st)
 	}
 	b := &pgx.Batch{}
 	if err := outbox.Queue(context.Background(), b, outbox.Event{Type: eventsv1.KeyOrderPlaced, Payload: &eventsv1.OrderPlaced{}}); err != nil {
-		return orderStatement{}, nil, err
+		return nil, err
 	}
 	if len(b.QueuedQueries) != len(outboxStatements) {
-		return orderStatement{}, nil, fmt.Errorf("platform/outbox queues %d statements for one event, the bench binds %d", len(b.QueuedQueries), len(outboxStatements))
+		return nil, fmt.Errorf("platform/outbox queues %d statements for one event, the bench binds %d", len(b.QueuedQueries), len(outboxStatements))
 	}
 	for i, q := range b.QueuedQueries {
 		st := outboxStatements[i]
 		st.sql = q.SQL
 		batch = append(batch, st)
 	}
-	return claim, batch, nil
+	return batch, nil
 }

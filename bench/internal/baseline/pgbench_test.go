@@ -15,17 +15,14 @@ import (
 	"github.com/printfleet/printfleet/services/orders/sqlstmt"
 )
 
-// The script runs exactly the store's create path: the claim, then
+// The script runs exactly the store's create path:
 // sqlstmt.CreateOrderBatch in the store's order, then what platform/outbox
 // queues for one event; every binding the bench holds is used.
 func TestStatementsAreTheStores(t *testing.T) {
 	t.Parallel()
-	claim, batch, err := createOrderStatements()
+	batch, err := createOrderStatements()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if claim.sql != sqlstmt.ClaimIdempotencyKey {
-		t.Errorf("claim runs %q, not sqlstmt.ClaimIdempotencyKey", claim.sql)
 	}
 	ob := &pgx.Batch{}
 	if err := outbox.Queue(context.Background(), ob, outbox.Event{Type: eventsv1.KeyOrderPlaced, Payload: &eventsv1.OrderPlaced{}}); err != nil {
@@ -42,7 +39,7 @@ func TestStatementsAreTheStores(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("the batch runs\n%s\nwant\n%s", strings.Join(got, ";\n"), strings.Join(want, ";\n"))
 	}
-	used := map[string]bool{claim.sql: true}
+	used := map[string]bool{}
 	for _, sql := range got {
 		used[sql] = true
 	}
@@ -77,25 +74,25 @@ func TestPgbenchScript(t *testing.T) {
 	for _, v := range []string{"order_id", "item_ids", "event_id", "outbox_id", "idem_key", "user_id", "created_at", "empty", "client_id"} {
 		defined[v] = "set by the script"
 	}
-	claim, batch, err := createOrderStatements()
+	batch, err := createOrderStatements()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range append([]orderStatement{claim}, batch...) {
+	for _, st := range batch {
 		for _, a := range st.args {
 			if _, ok := defined[a]; !ok {
 				t.Errorf("%s binds :%s, which nothing defines", st.name, a)
 			}
 		}
 	}
-	// Four round trips: ids (BEGIN's), claim, the pipeline, COMMIT.
-	for _, want := range []string{`\gset`, "RETURNING true;\n\\startpipeline\nBEGIN;\n", "\\endpipeline\nCOMMIT;\n"} {
+	// Two round trips: ids, then the pipeline (one implicit transaction).
+	for _, want := range []string{`\gset`, "\\startpipeline\nINSERT INTO idempotency_keys", "\\endpipeline\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q:\n%s", want, s)
 		}
 	}
-	if got := strings.Count(s, ";\n"); got != 2+len(batch)+1 {
-		t.Errorf("%d statements, want claim + BEGIN + %d batched + COMMIT", got, len(batch))
+	if got := strings.Count(s, ";\n"); got != len(batch) {
+		t.Errorf("%d statements, want the %d batched", got, len(batch))
 	}
 	if !strings.Contains(s, "VALUES (:order_id, :user_id, :status, :currency,") {
 		t.Errorf("order insert not bound as expected:\n%s", s)

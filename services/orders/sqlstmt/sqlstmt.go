@@ -1,32 +1,20 @@
 // Package sqlstmt holds the SQL text of the orders store's create-order
-// path: the idempotency-key claim (its own round trip) and the statements of
-// the create transaction's batch. The store (internal/store/postgres) runs
+// path: the statements of the create's one batch (one round trip, one
+// implicit transaction), the idempotency key first. The store (internal/store/postgres) runs
 // exactly these constants. They live outside internal/ so that the bench, a
 // module of its own, runs the same text in its pgbench baseline instead of a
 // copy; a store test checks that the create path sends these statements and
 // no others.
 package sqlstmt
 
-// ClaimIdempotencyKey takes a new key, an expired one, or one whose holder's
-// lease ran out, returning true; no row means the key is held or done.
-// $1 user id, $2 key, $3 request hash, $4 lease and $5 time to live in
-// milliseconds.
-const ClaimIdempotencyKey = `
-			INSERT INTO idempotency_keys AS k (user_id, key, request_hash, state, locked_until, expires_at)
-			VALUES ($1, $2, $3, 0, now() + $4 * interval '1 millisecond', now() + $5 * interval '1 millisecond')
-			ON CONFLICT (user_id, key) DO UPDATE
-			SET request_hash = EXCLUDED.request_hash, state = 0, response = NULL, order_id = NULL,
-			    locked_until = EXCLUDED.locked_until, expires_at = EXCLUDED.expires_at, created_at = now()
-			WHERE k.expires_at < now()
-			   OR (k.state = 0 AND k.locked_until < now() AND k.request_hash = EXCLUDED.request_hash)
-			RETURNING true`
-
-// CompleteIdempotencyKey stores the first response with the key, if the
-// caller still holds it (one row affected). $1 user id, $2 key, $3 request
-// hash, $4 response, $5 order id.
-const CompleteIdempotencyKey = `
-		UPDATE idempotency_keys SET state = 1, response = $4, order_id = $5, locked_until = now()
-		WHERE user_id = $1 AND key = $2 AND request_hash = $3 AND state = 0`
+// InsertIdempotencyKey takes the key for the request and stores its
+// response, first in the create's batch: a unique violation on the key's
+// primary key aborts the whole batch, and the store then reads what the key
+// holds. $1 user id, $2 key, $3 request hash, $4 response, $5 order id, $6
+// time to live in milliseconds.
+const InsertIdempotencyKey = `
+		INSERT INTO idempotency_keys (user_id, key, request_hash, state, response, order_id, locked_until, expires_at)
+		VALUES ($1, $2, $3, 1, $4, $5, now(), now() + $6 * interval '1 millisecond')`
 
 // InsertOrder writes the order row: $1…$18 are the columns in the order
 // listed.
@@ -57,10 +45,11 @@ const InsertTimelineEntry = `
 			INSERT INTO order_events (id, order_id, type, from_status, to_status, message, attributes, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
-// CreateOrderBatch is the create transaction's batch as the store queues it
-// for an order with one timeline entry (every new order has exactly one):
-// these statements, then platform/outbox's (outbox.Queue: one insert per
-// event).
+// CreateOrderBatch is the create's batch as the store queues it for an
+// order with one timeline entry (every new order has exactly one): these
+// statements, then platform/outbox's (outbox.Queue: one insert per event).
+// The batch is sent outside an explicit transaction, so PostgreSQL runs it as
+// one implicit transaction: one round trip, one commit.
 func CreateOrderBatch() []string {
-	return []string{CompleteIdempotencyKey, InsertOrder, InsertItems, InsertTimelineEntry}
+	return []string{InsertIdempotencyKey, InsertOrder, InsertItems, InsertTimelineEntry}
 }

@@ -318,7 +318,8 @@ func (x *OrderPlacedItem) GetExternalItemId() string {
 	return ""
 }
 
-// OrderPlaced: orders.order_placed.v1
+// OrderPlaced: orders.order_placed.v1, or orders.order_placed_coupon.v1 when
+// the order has a coupon (pricing binds only that one; catalog binds both).
 type OrderPlaced struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	OrderId  string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
@@ -667,7 +668,9 @@ func (x *RenderItem) GetProductImageBucket() string {
 	return ""
 }
 
-// OrderPaid: orders.order_paid.v1. The image worker renders print files from it.
+// OrderPaid: orders.order_paid.v1. The image worker renders print files from it;
+// published only for an order with an item to render (an order of blanks goes
+// from PAID to IN_PRODUCTION in the same transaction).
 type OrderPaid struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
@@ -1183,7 +1186,9 @@ func (x *OrderShipped) GetItems() []*OrderPlacedItem {
 	return nil
 }
 
-// OrderStatusChanged: orders.order_status_changed.v1 — every transition.
+// OrderStatusChanged: orders.order_status_changed.v1 — every transition of an
+// order with a marketplace store (the marketplace worker is the only
+// consumer, and it has nothing to do for an order without a store).
 type OrderStatusChanged struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	OrderId         string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`

@@ -10,7 +10,10 @@ package eventsv1
 
 // Routing keys, one per event message.
 const (
-	KeyOrderPlaced        = "orders.order_placed.v1"
+	KeyOrderPlaced = "orders.order_placed.v1"
+	// KeyOrderPlacedCoupon carries OrderPlaced for an order with a coupon:
+	// pricing.coupons binds only this key, catalog.stock both.
+	KeyOrderPlacedCoupon  = "orders.order_placed_coupon.v1"
 	KeyOrderPaid          = "orders.order_paid.v1"
 	KeyPaymentFailed      = "orders.payment_failed.v1"
 	KeyOrderCancelled     = "orders.order_cancelled.v1"
@@ -46,6 +49,13 @@ var Keys = map[string]string{
 	"PrintFilesFailed":   KeyPrintFilesFailed,
 	"DesignProcessed":    KeyDesignProcessed,
 	"MarketplacePushed":  KeyMarketplacePushed,
+}
+
+// VariantKeys maps each routing key that carries a message of Keys under a
+// narrower key (so that a consumer binds only the orders it needs) to the
+// message's name.
+var VariantKeys = map[string]string{
+	KeyOrderPlacedCoupon: "OrderPlaced",
 }
 
 // Queues, one per consumer. Each is also the consumer's inbox name.

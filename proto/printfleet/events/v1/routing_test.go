@@ -45,6 +45,18 @@ func TestKeysMatchContracts(t *testing.T) {
 		}
 		seen[key] = true
 	}
+	for key, name := range eventsv1.VariantKeys {
+		if eventsv1.Keys[name] == "" {
+			t.Errorf("variant key %s names %s, which has no routing key", key, name)
+		}
+		if !regexp.MustCompile(`(?m)^// ` + name + `: .*` + regexp.QuoteMeta(key)).MatchString(string(src)) {
+			t.Errorf("variant key %s is not documented on %s's line in events.proto", key, name)
+		}
+		if seen[key] {
+			t.Errorf("routing key %s is used twice", key)
+		}
+		seen[key] = true
+	}
 	queues := map[string]bool{}
 	for _, q := range eventsv1.Queues {
 		if queues[q] || !regexp.MustCompile(`^[a-z]+\.[a-z]+$`).MatchString(q) {

@@ -28,15 +28,16 @@ func decode(d amqp.Delivery, m proto.Message) error {
 	return nil
 }
 
-// StockKeys are the routing keys of the stock consumer.
-var StockKeys = []string{eventsv1.KeyOrderPlaced, eventsv1.KeyOrderCancelled, eventsv1.KeyPaymentFailed}
+// StockKeys are the routing keys of the stock consumer: every OrderPlaced
+// (with a coupon or not), OrderCancelled and PaymentFailed.
+var StockKeys = []string{eventsv1.KeyOrderPlaced, eventsv1.KeyOrderPlacedCoupon, eventsv1.KeyOrderCancelled, eventsv1.KeyPaymentFailed}
 
 // Stock handles OrderPlaced, OrderCancelled and PaymentFailed.
 func Stock(s *app.Stock) amqp.Handler {
 	return func(ctx context.Context, d amqp.Delivery) error {
 		msg := app.InboxClaim{Consumer: eventsv1.QueueCatalogStock, MessageID: d.ID}
 		switch d.Type {
-		case eventsv1.KeyOrderPlaced:
+		case eventsv1.KeyOrderPlaced, eventsv1.KeyOrderPlacedCoupon:
 			var m eventsv1.OrderPlaced
 			if err := decode(d, &m); err != nil {
 				return err

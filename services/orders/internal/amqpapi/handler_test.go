@@ -15,6 +15,8 @@ import (
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/amqpapi"
+	"github.com/printfleet/printfleet/services/orders/internal/app"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
 )
 
@@ -208,5 +210,59 @@ func TestRoutingKeysAreTheHandledKeys(t *testing.T) {
 		if !amqp.IsPermanent(err) || !strings.Contains(err.Error(), "unexpected message type") {
 			t.Errorf("%s is not bound but handled: %v", key, err)
 		}
+	}
+}
+
+// cancellingPayments cancels the order while it is being charged, then
+// captures the payment.
+type cancellingPayments struct {
+	testenv.Payments
+	cancel func(orderID string)
+}
+
+func (p *cancellingPayments) Charge(ctx context.Context, r app.ChargeRequest) (app.ChargeResult, error) {
+	p.cancel(r.OrderID)
+	return p.Payments.Charge(ctx, r)
+}
+
+// An order cancelled while the worker charges it is refunded, and the stock
+// reserved for it is handed back, in one transaction after the refund.
+func TestCancelledDuringTheChargeIsRefundedAndReleased(t *testing.T) {
+	t.Parallel()
+	f := testenv.NewFixture("alice")
+	s := testenv.Serve(t, f, testenv.Options{})
+	pay := &cancellingPayments{cancel: func(id string) {
+		if _, err := s.Client.CancelOrder(s.User("alice", ""), &ordersv1.CancelOrderRequest{OrderId: id}); err != nil {
+			t.Error(err)
+		}
+	}}
+	w := testenv.NewWorker(t, s.Store, pay)
+	o := placed(t, s, f, 1)[0]
+	msg := uuid.NewString()
+	if err := w.StockReserved(context.Background(), msg, o.Id); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Store.GetOrder(context.Background(), o.Id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status() != domain.StatusCancelled || got.PaymentID() == "" || got.RefundID() == "" || pay.Refunds["refund-"+o.Id] != 1 {
+		t.Fatalf("status %v, payment %q, refund %q, refunds %v; want cancelled, captured and refunded once", got.Status(), got.PaymentID(), got.RefundID(), pay.Refunds)
+	}
+	var payload []byte
+	err = s.Pool.QueryRow(context.Background(), `SELECT payload FROM outbox WHERE type = $1 ORDER BY seq DESC LIMIT 1`, eventsv1.KeyOrderCancelled).Scan(&payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oc eventsv1.OrderCancelled
+	if err := proto.Unmarshal(payload, &oc); err != nil || !oc.StockReserved {
+		t.Fatalf("reservation not released: %v %v", &oc, err)
+	}
+	// A redelivery changes nothing.
+	if err := w.StockReserved(context.Background(), msg, o.Id); err != nil {
+		t.Fatal(err)
+	}
+	if n := testenv.Count(t, s.Pool, "outbox", "type = $1", eventsv1.KeyOrderCancelled); n != 2 {
+		t.Fatalf("%d OrderCancelled, want 2 (the cancellation and the release)", n)
 	}
 }

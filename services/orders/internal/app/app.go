@@ -46,11 +46,13 @@ type UpdateOptions struct {
 	Inbox *InboxClaim
 }
 
-// IdempotencyRecord completes an idempotency key with the first response.
+// IdempotencyRecord is the idempotency key a create takes, with the
+// response it stores for replays and how long it replays it.
 type IdempotencyRecord struct {
 	UserID, Key string
 	Hash        []byte
 	Response    []byte
+	TTL         time.Duration
 }
 
 // ListQuery selects a page of one user's orders, newest first.
@@ -65,18 +67,14 @@ type ListQuery struct {
 
 // Store is the orders' persistence.
 type Store interface {
-	// ClaimIdempotencyKey takes (userID, key) for a request with hash. It
-	// returns the stored response when the key was completed with the same
-	// hash, nil when the caller now holds the key, errs.Conflict while
-	// another request holds it and errs.IdempotencyMismatch when it was used
-	// with another hash.
-	ClaimIdempotencyKey(ctx context.Context, userID, key string, hash []byte, lease, ttl time.Duration) (replay []byte, err error)
-	// ReleaseIdempotencyKey gives up a claim whose request failed, so that a
-	// retry runs again.
-	ReleaseIdempotencyKey(ctx context.Context, userID, key string, hash []byte) error
-	// CreateOrder writes the order, its items, the timeline entry, the
-	// events and completes the idempotency key, in one transaction.
-	CreateOrder(ctx context.Context, o *domain.Order, c Change, idem IdempotencyRecord) error
+	// CreateOrder takes the idempotency key with its response and writes
+	// the order, its items, the timeline entry and the events, in one
+	// transaction. When the key is already taken it writes nothing and
+	// returns the stored response (replay) if the key was completed with
+	// the same hash, errs.IdempotencyMismatch if it was used with another
+	// hash and errs.Conflict while another request holds it. A create that
+	// fails leaves the key free.
+	CreateOrder(ctx context.Context, o *domain.Order, c Change, idem IdempotencyRecord) (replay []byte, err error)
 	// GetOrder reads one order; ownerID "" means any owner.
 	GetOrder(ctx context.Context, id, ownerID string) (*domain.Order, error)
 	// ListOrders reads a page of orders (from the read replica).
@@ -123,18 +121,17 @@ func NewID() string {
 
 // Service is the orders API's use cases.
 type Service struct {
-	store   Store
-	cache   Cache
-	catalog Catalog
-	pricing Pricing
-	tokens  *PageTokens
-	log     *slog.Logger
-	now     Clock
-	newID   IDs
-	// IdempotencyTTL is how long a completed key replays; IdempotencyLease
-	// how long an in-flight claim blocks others before it is presumed dead.
-	IdempotencyTTL   time.Duration
-	IdempotencyLease time.Duration
+	store    Store
+	cache    Cache
+	catalog  Catalog
+	pricing  Pricing
+	tokens   *PageTokens
+	log      *slog.Logger
+	now      Clock
+	newID    IDs
+	inflight inflight
+	// IdempotencyTTL is how long a completed key replays.
+	IdempotencyTTL time.Duration
 }
 
 // Deps are the Service's collaborators.
@@ -167,7 +164,7 @@ func NewService(d Deps) *Service {
 	return &Service{
 		store: d.Store, cache: d.Cache, catalog: d.Catalog, pricing: d.Pricing,
 		tokens: NewPageTokens(d.TokenKey), log: d.Log, now: d.Now, newID: d.NewID,
-		IdempotencyTTL: 24 * time.Hour, IdempotencyLease: 30 * time.Second,
+		IdempotencyTTL: 24 * time.Hour,
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"unicode"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
@@ -88,31 +90,33 @@ func (s *Service) CreateOrder(ctx context.Context, caller principal.Principal, k
 	if err := checkInput(in); err != nil {
 		return nil, err
 	}
-	replay, err := s.store.ClaimIdempotencyKey(ctx, caller.Subject, key, hash, s.IdempotencyLease, s.IdempotencyTTL)
+	// A repeat of a request still running in this process is answered at
+	// once; across processes the key's primary key decides (the create
+	// transaction takes it, see Store.CreateOrder).
+	done, err := s.inflight.hold(caller.Subject, key, hash)
 	if err != nil {
 		return nil, err
 	}
-	if replay != nil {
-		return replay, nil
-	}
-	resp, err := s.place(ctx, caller.Subject, key, hash, in, encode)
-	if err != nil {
-		// Let a retry run again: the key records only completed requests.
-		if rerr := s.store.ReleaseIdempotencyKey(context.WithoutCancel(ctx), caller.Subject, key, hash); rerr != nil {
-			s.log.WarnContext(ctx, "release idempotency key", "err", rerr)
-		}
-		return nil, err
-	}
-	return resp, nil
+	defer done()
+	return s.place(ctx, caller.Subject, key, hash, in, encode)
 }
 
 func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in CreateOrderInput, encode Encoder) ([]byte, error) {
-	lookup, err := s.lookupCatalog(ctx, userID, in.StoreID, in.Items)
-	if err != nil {
-		return nil, err
-	}
-	quote, err := s.quote(ctx, in, lookup)
-	if err != nil {
+	// The quote does not depend on the catalog's answer: ask both at once.
+	var (
+		lookup CatalogLookup
+		quote  Quote
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		lookup, err = s.lookupCatalog(gctx, userID, in.StoreID, in.Items)
+		return err
+	})
+	g.Go(func() (err error) {
+		quote, err = s.quote(gctx, in)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	o, err := s.buildOrder(userID, in, lookup, quote)
@@ -130,8 +134,12 @@ func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in
 		}},
 		Events: withIDs(s.newID, events.OrderPlaced(o)),
 	}
-	if err := s.store.CreateOrder(ctx, o, change, IdempotencyRecord{UserID: userID, Key: key, Hash: hash, Response: resp}); err != nil {
+	replay, err := s.store.CreateOrder(ctx, o, change, IdempotencyRecord{UserID: userID, Key: key, Hash: hash, Response: resp, TTL: s.IdempotencyTTL})
+	if err != nil {
 		return nil, err
+	}
+	if replay != nil {
+		return replay, nil
 	}
 	s.log.InfoContext(ctx, "order placed", "order_id", o.ID(), "items", len(in.Items), "store_id", in.StoreID)
 	return resp, nil
@@ -187,7 +195,7 @@ func (s *Service) lookupCatalog(ctx context.Context, userID, storeID string, ite
 	return lookup, nil
 }
 
-func (s *Service) quote(ctx context.Context, in CreateOrderInput, _ CatalogLookup) (Quote, error) {
+func (s *Service) quote(ctx context.Context, in CreateOrderInput) (Quote, error) {
 	req := QuoteRequest{CountryCode: in.Address.CountryCode, Currency: in.Currency, CouponCode: in.CouponCode}
 	for _, it := range in.Items {
 		qi := QuoteItem{VariantID: it.VariantID, Quantity: it.Quantity}
@@ -262,12 +270,22 @@ func title(v CatalogVariant) string {
 	return v.ProductTitle + " — " + v.Title
 }
 
-// withIDs gives each event a fresh id (the message id consumers dedupe on).
+// withIDs gives each event a fresh id (the message id consumers dedupe on)
+// and leaves out the zero events, which nothing consumes (see
+// events.StatusChanged).
 func withIDs(newID IDs, evs ...outboxEvent) []outboxEvent {
-	for i := range evs {
-		if evs[i].ID == "" {
-			evs[i].ID = newID()
+	out := evs[:0]
+	for _, e := range evs {
+		if e.Type == "" {
+			continue
 		}
+		if e.ID == "" {
+			e.ID = newID()
+		}
+		out = append(out, e)
 	}
-	return evs
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

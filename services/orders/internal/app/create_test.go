@@ -17,31 +17,28 @@ import (
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
 )
 
-// fakeStore records the idempotency calls of CreateOrder; the rest is not
-// used by these tests.
+// fakeStore records the creates; the rest is not used by these tests.
 type fakeStore struct {
 	app.Store
-	claims, releases, creates int
-	replay                    []byte
-	claimErr                  error
-	created                   *domain.Order
-	change                    app.Change
+	creates  int
+	replay   []byte
+	keyErr   error
+	created  *domain.Order
+	change   app.Change
+	idem     app.IdempotencyRecord
+	inCreate func()
 }
 
-func (s *fakeStore) ClaimIdempotencyKey(context.Context, string, string, []byte, time.Duration, time.Duration) ([]byte, error) {
-	s.claims++
-	return s.replay, s.claimErr
-}
-
-func (s *fakeStore) ReleaseIdempotencyKey(context.Context, string, string, []byte) error {
-	s.releases++
-	return nil
-}
-
-func (s *fakeStore) CreateOrder(_ context.Context, o *domain.Order, c app.Change, _ app.IdempotencyRecord) error {
+func (s *fakeStore) CreateOrder(_ context.Context, o *domain.Order, c app.Change, idem app.IdempotencyRecord) ([]byte, error) {
 	s.creates++
-	s.created, s.change = o, c
-	return nil
+	if s.inCreate != nil {
+		s.inCreate()
+	}
+	if s.replay != nil || s.keyErr != nil {
+		return s.replay, s.keyErr
+	}
+	s.created, s.change, s.idem = o, c, idem
+	return nil, nil
 }
 
 var user = principal.Principal{Subject: "alice", Roles: []string{principal.RoleUser}}
@@ -95,37 +92,78 @@ func TestCreateOrderValidatesBeforeAnything(t *testing.T) {
 		if !errs.Is(err, errs.Invalid) || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: %v, want INVALID naming %s", name, err, tc.field)
 		}
-		if st.claims+st.creates > 0 || f.Catalog.Calls.Load()+f.Pricing.Calls.Load() > 0 {
+		if st.creates > 0 || f.Catalog.Calls.Load()+f.Pricing.Calls.Load() > 0 {
 			t.Errorf("%s: reached the store or a dependency", name)
 		}
 	}
 }
 
-func TestCreateOrderReleasesTheKeyWhenItFails(t *testing.T) {
+// A create that fails before the store writes nothing, so a retry runs
+// again; the catalog and pricing are asked at the same time, once each.
+func TestCreateOrderThatFailsTakesNoKey(t *testing.T) {
 	t.Parallel()
 	f := testenv.NewFixture("alice")
 	f.Pricing.Err = errs.E(errs.Unavailable, "pricing down")
 	st := &fakeStore{}
-	_, err := service(f, st).CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode)
-	if !errs.Is(err, errs.Unavailable) || st.releases != 1 || st.creates != 0 {
-		t.Fatalf("err %v, releases %d, creates %d", err, st.releases, st.creates)
+	svc := service(f, st)
+	_, err := svc.CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode)
+	if !errs.Is(err, errs.Unavailable) || st.creates != 0 {
+		t.Fatalf("err %v, creates %d", err, st.creates)
 	}
 	if f.Catalog.Calls.Load() != 1 {
 		t.Fatalf("catalog asked %d times, want one batch call", f.Catalog.Calls.Load())
 	}
+	f.Pricing.Err = nil
+	if _, err := svc.CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode); err != nil || st.creates != 1 {
+		t.Fatalf("retry: %v, creates %d", err, st.creates)
+	}
+	if st.idem.Key != "k" || st.idem.UserID != "alice" || string(st.idem.Response) != st.created.ID() || st.idem.TTL != svc.IdempotencyTTL {
+		t.Fatalf("idempotency record %+v", st.idem)
+	}
 }
 
-func TestCreateOrderReplaysWithoutWork(t *testing.T) {
+// The store's answer for a taken key is the answer: the stored response,
+// or its error.
+func TestCreateOrderReplaysTheStoredResponse(t *testing.T) {
 	t.Parallel()
 	f := testenv.NewFixture("alice")
 	st := &fakeStore{replay: []byte("first response")}
 	got, err := service(f, st).CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode)
-	if err != nil || string(got) != "first response" || f.Catalog.Calls.Load() != 0 || st.creates != 0 {
+	if err != nil || string(got) != "first response" {
 		t.Fatalf("replay: %q %v", got, err)
 	}
-	st = &fakeStore{claimErr: errs.E(errs.Conflict, "in flight")}
-	if _, err := service(f, st).CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode); !errs.Is(err, errs.Conflict) || st.releases != 0 {
-		t.Fatalf("in flight: %v (releases %d), want Conflict and the holder's key untouched", err, st.releases)
+	st = &fakeStore{keyErr: errs.E(errs.IdempotencyMismatch, "other body")}
+	if _, err := service(f, st).CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode); !errs.Is(err, errs.IdempotencyMismatch) {
+		t.Fatalf("mismatch: %v", err)
+	}
+}
+
+// A repeat of a request still running in the process is answered at once:
+// Conflict with the same body, IdempotencyMismatch with another; nothing
+// is asked of the catalog, pricing or the store.
+func TestCreateOrderInFlightIsAnsweredAtOnce(t *testing.T) {
+	t.Parallel()
+	f := testenv.NewFixture("alice")
+	st := &fakeStore{}
+	svc := service(f, st)
+	var inFlight, otherBody error
+	st.inCreate = func() {
+		st.inCreate = nil
+		_, inFlight = svc.CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode)
+		_, otherBody = svc.CreateOrder(context.Background(), user, "k", []byte("other"), input(f), encode)
+	}
+	if _, err := svc.CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode); err != nil {
+		t.Fatal(err)
+	}
+	if !errs.Is(inFlight, errs.Conflict) || !errs.Is(otherBody, errs.IdempotencyMismatch) {
+		t.Fatalf("in flight: %v; other body: %v", inFlight, otherBody)
+	}
+	if st.creates != 1 || f.Pricing.Calls.Load() != 1 || f.Catalog.Calls.Load() != 1 {
+		t.Fatalf("creates %d, pricing %d, catalog %d; want 1 each", st.creates, f.Pricing.Calls.Load(), f.Catalog.Calls.Load())
+	}
+	// Once done, the key is no longer held here (the store decides).
+	if _, err := svc.CreateOrder(context.Background(), user, "k", []byte("h"), input(f), encode); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -67,12 +67,8 @@ type Worker struct {
 	log      *slog.Logger
 	now      Clock
 	newID    IDs
-	// inbox and confirmInbox are the consumer names of the worker's inbox
-	// claims. StockReserved is handled in two transactions (the
-	// confirmation, then the payment outcome), each with its own claim, so
-	// that a crash between them resumes at the payment and never repeats
-	// either.
-	inbox, confirmInbox string
+	// inbox is the consumer name of the worker's inbox claims.
+	inbox string
 }
 
 // WorkerDeps are a Worker's collaborators.
@@ -109,7 +105,7 @@ func NewWorker(d WorkerDeps) *Worker {
 	}
 	return &Worker{
 		store: d.Store, cache: d.Cache, payments: d.Payments, log: d.Log, now: d.Now, newID: d.NewID,
-		inbox: d.Inbox, confirmInbox: d.Inbox + ".confirm",
+		inbox: d.Inbox,
 	}
 }
 
@@ -125,90 +121,129 @@ func (w *Worker) note(o *domain.Order, typ, msg string, attrs map[string]string)
 	return domain.TimelineEntry{ID: w.newID(), OrderID: o.ID(), Type: typ, Message: msg, Attributes: attrs, CreatedAt: w.now().UTC()}
 }
 
-// StockReserved confirms the order, charges it and records the outcome:
-// PAID (OrderPaid asks for print files) or PAYMENT_FAILED (PaymentFailed
-// releases the stock). Stock reserved for an order cancelled meanwhile is
-// handed back by announcing the cancellation again.
+// charge is the outcome of charging an order before its transaction.
+type charge struct {
+	paymentID string
+	// declined is the provider's reason when the payment was declined.
+	declined string
+}
+
+// StockReserved charges the order, then records everything in one
+// transaction: PENDING → CONFIRMED → PAID, and on to IN_PRODUCTION when
+// nothing is to be rendered (otherwise OrderPaid asks for print files), or
+// PENDING → CONFIRMED → PAYMENT_FAILED (PaymentFailed releases the stock).
+// Nothing external happens between those transitions, so none needs a
+// commit of its own: the charge is idempotent by order id at the provider,
+// and a delivery that dies after it charges again as a replay. Stock
+// reserved for an order cancelled meanwhile is handed back by announcing
+// the cancellation again, and a payment captured for it is refunded.
 func (w *Worker) StockReserved(ctx context.Context, msgID, orderID string) error {
-	o, err := w.update(ctx, orderID, w.confirmInbox, msgID, func(o *domain.Order) (Change, error) {
-		from := o.Status()
-		switch {
-		case from == domain.StatusPending:
-			if err := o.Confirm(w.now()); err != nil {
-				return Change{}, err
-			}
-			return Change{
-				Timeline: []domain.TimelineEntry{w.entry(o, from, domain.EventConfirmed, "stock reserved", nil)},
-				Events:   withIDs(w.newID, events.StatusChanged(o, from)),
-			}, nil
-		case from == domain.StatusCancelled && !o.StockReserved():
-			return Change{
-				Timeline: []domain.TimelineEntry{w.note(o, domain.EventStockReleased, "stock reserved after cancellation; releasing it", nil)},
-				Events:   withIDs(w.newID, events.OrderCancelled(o, "stock reserved after cancellation", false, true)),
-			}, nil
-		}
-		return Change{}, nil // a late or repeated reservation: nothing to do
-	})
-	if errors.Is(err, ErrAlreadyProcessed) {
-		// Confirmed by an earlier delivery that did not finish: resume.
-		o, err = w.store.GetOrder(ctx, orderID, "")
-	}
+	o, err := w.store.GetOrder(ctx, orderID, "")
 	if err != nil {
 		return err
 	}
-	if o.Status() != domain.StatusConfirmed {
-		return nil
-	}
-	return w.collect(ctx, msgID, o)
-}
-
-var errRefundFirst = errors.New("order was cancelled while it was being charged")
-
-// collect charges a CONFIRMED order and records the outcome.
-func (w *Worker) collect(ctx context.Context, msgID string, o *domain.Order) error {
-	var paymentID string
-	if o.Total().Amount() > 0 {
-		res, err := w.payments.Charge(ctx, ChargeRequest{
-			OrderID: o.ID(), Amount: o.Total().Amount(), Currency: o.Currency(), IdempotencyKey: o.ID(),
-		})
-		var pe *PaymentError
-		switch {
-		case errors.As(err, &pe) && pe.Declined:
-			return w.failPayment(ctx, msgID, o.ID(), pe.Code+": "+pe.Message)
-		case err != nil:
-			return fmt.Errorf("charge order %s: %w", o.ID(), err)
+	var ch charge
+	switch o.Status() {
+	case domain.StatusPending, domain.StatusConfirmed: // CONFIRMED: left by an earlier release
+		if ch, err = w.charge(ctx, o); err != nil {
+			return err
 		}
-		paymentID = res.PaymentID
 	}
-	_, err := w.update(ctx, o.ID(), w.inbox, msgID, func(o *domain.Order) (Change, error) {
-		from := o.Status()
-		switch {
-		case from == domain.StatusConfirmed:
-			if err := o.MarkPaid(paymentID, w.now()); err != nil {
-				return Change{}, err
-			}
-			return Change{
-				Timeline: []domain.TimelineEntry{w.entry(o, from, domain.EventPaymentCaptured, "payment captured",
-					map[string]string{"payment_id": paymentID})},
-				Events: withIDs(w.newID, events.OrderPaid(o), events.StatusChanged(o, from)),
-			}, nil
-		case from == domain.StatusCancelled && paymentID != "" && o.RefundID() == "":
+	_, err = w.update(ctx, orderID, w.inbox, msgID, func(o *domain.Order) (Change, error) {
+		switch from := o.Status(); {
+		case from == domain.StatusPending || from == domain.StatusConfirmed:
+			return w.settle(o, ch)
+		case from == domain.StatusCancelled && ch.paymentID != "" && o.RefundID() == "":
 			return Change{}, errRefundFirst
+		case from == domain.StatusCancelled && !o.StockReserved():
+			return w.releaseAfterCancel(o), nil
 		}
-		return Change{}, nil
+		return Change{}, nil // a late or repeated reservation: nothing to do
 	})
 	switch {
 	case errors.Is(err, errRefundFirst):
-		return w.refundLateCapture(ctx, msgID, o, paymentID)
+		return w.refundLateCapture(ctx, msgID, o, ch.paymentID)
 	case errors.Is(err, ErrAlreadyProcessed):
 		return nil
 	}
 	return err
 }
 
+// charge charges a PENDING (or CONFIRMED) order; a zero total needs no
+// payment. A declined payment is an outcome, any other error a retry.
+func (w *Worker) charge(ctx context.Context, o *domain.Order) (charge, error) {
+	if o.Total().Amount() <= 0 {
+		return charge{}, nil
+	}
+	res, err := w.payments.Charge(ctx, ChargeRequest{
+		OrderID: o.ID(), Amount: o.Total().Amount(), Currency: o.Currency(), IdempotencyKey: o.ID(),
+	})
+	var pe *PaymentError
+	switch {
+	case errors.As(err, &pe) && pe.Declined:
+		return charge{declined: pe.Code + ": " + pe.Message}, nil
+	case err != nil:
+		return charge{}, fmt.Errorf("charge order %s: %w", o.ID(), err)
+	}
+	return charge{paymentID: res.PaymentID}, nil
+}
+
+// settle moves a PENDING order through CONFIRMED to the charge's outcome,
+// with a timeline entry per transition.
+func (w *Worker) settle(o *domain.Order, ch charge) (Change, error) {
+	var c Change
+	now := w.now()
+	step := func(move func() error, typ, msg string, attrs map[string]string) error {
+		from := o.Status()
+		if err := move(); err != nil {
+			return err
+		}
+		c.Timeline = append(c.Timeline, w.entry(o, from, typ, msg, attrs))
+		c.Events = append(c.Events, events.StatusChanged(o, from))
+		return nil
+	}
+	if o.Status() == domain.StatusPending {
+		if err := step(func() error { return o.Confirm(now) }, domain.EventConfirmed, "stock reserved", nil); err != nil {
+			return Change{}, err
+		}
+	}
+	if ch.declined != "" {
+		if err := step(func() error { return o.FailPayment(ch.declined, now) }, domain.EventPaymentFailed, ch.declined, nil); err != nil {
+			return Change{}, err
+		}
+		c.Events = append([]outboxEvent{events.PaymentFailed(o, ch.declined)}, c.Events...)
+		c.Events = withIDs(w.newID, c.Events...)
+		return c, nil
+	}
+	if err := step(func() error { return o.MarkPaid(ch.paymentID, now) }, domain.EventPaymentCaptured, "payment captured",
+		map[string]string{"payment_id": ch.paymentID}); err != nil {
+		return Change{}, err
+	}
+	if events.NeedsRender(o) {
+		c.Events = append([]outboxEvent{events.OrderPaid(o)}, c.Events...)
+	} else if err := step(func() error { return o.StartProduction(nil, now) }, domain.EventInProduction, "nothing to render",
+		map[string]string{"files": "0"}); err != nil {
+		return Change{}, err
+	}
+	c.Events = withIDs(w.newID, c.Events...)
+	return c, nil
+}
+
+// releaseAfterCancel hands back stock reserved for an order that was
+// cancelled before the reservation arrived.
+func (w *Worker) releaseAfterCancel(o *domain.Order) Change {
+	return Change{
+		Timeline: []domain.TimelineEntry{w.note(o, domain.EventStockReleased, "stock reserved after cancellation; releasing it", nil)},
+		Events:   withIDs(w.newID, events.OrderCancelled(o, "stock reserved after cancellation", false, true)),
+	}
+}
+
+var errRefundFirst = errors.New("order was cancelled while it was being charged")
+
 // refundLateCapture refunds a payment captured after the order was
-// cancelled, then records both. The refund's idempotency key makes a repeat
-// after a crash a replay at the provider.
+// cancelled, then records both (and hands back the stock reserved for it).
+// The refund's idempotency key makes a repeat after a crash a replay at the
+// provider.
 func (w *Worker) refundLateCapture(ctx context.Context, msgID string, o *domain.Order, paymentID string) error {
 	res, err := w.payments.Refund(ctx, RefundRequest{
 		OrderID: o.ID(), PaymentID: paymentID, Amount: o.Total().Amount(), IdempotencyKey: "refund-" + o.ID(),
@@ -220,6 +255,10 @@ func (w *Worker) refundLateCapture(ctx context.Context, msgID string, o *domain.
 		if o.RefundID() != "" {
 			return Change{}, nil
 		}
+		var c Change
+		if !o.StockReserved() {
+			c = w.releaseAfterCancel(o)
+		}
 		now := w.now()
 		if err := o.RecordLateCapture(paymentID, now); err != nil {
 			return Change{}, err
@@ -227,30 +266,10 @@ func (w *Worker) refundLateCapture(ctx context.Context, msgID string, o *domain.
 		if err := o.RecordRefund(res.RefundID, now); err != nil {
 			return Change{}, err
 		}
-		return Change{Timeline: []domain.TimelineEntry{
+		c.Timeline = append(c.Timeline,
 			w.note(o, domain.EventPaymentLateCapture, "payment captured after cancellation", map[string]string{"payment_id": paymentID}),
-			w.note(o, domain.EventPaymentRefunded, "payment refunded", map[string]string{"refund_id": res.RefundID}),
-		}}, nil
-	})
-	if errors.Is(err, ErrAlreadyProcessed) {
-		return nil
-	}
-	return err
-}
-
-func (w *Worker) failPayment(ctx context.Context, msgID, orderID, reason string) error {
-	_, err := w.update(ctx, orderID, w.inbox, msgID, func(o *domain.Order) (Change, error) {
-		from := o.Status()
-		if from != domain.StatusConfirmed {
-			return Change{}, nil // cancelled meanwhile: the cancellation released the stock
-		}
-		if err := o.FailPayment(reason, w.now()); err != nil {
-			return Change{}, err
-		}
-		return Change{
-			Timeline: []domain.TimelineEntry{w.entry(o, from, domain.EventPaymentFailed, reason, nil)},
-			Events:   withIDs(w.newID, events.PaymentFailed(o, reason), events.StatusChanged(o, from)),
-		}, nil
+			w.note(o, domain.EventPaymentRefunded, "payment refunded", map[string]string{"refund_id": res.RefundID}))
+		return c, nil
 	})
 	if errors.Is(err, ErrAlreadyProcessed) {
 		return nil

@@ -30,18 +30,29 @@ func placedItems(o *domain.Order) []*eventsv1.OrderPlacedItem {
 	return out
 }
 
-// OrderPlaced announces a new order (catalog reserves stock on it).
+// OrderPlaced announces a new order (catalog reserves stock on it). An
+// order with a coupon goes under its own routing key, the only one pricing
+// binds to count the coupon's uses.
 func OrderPlaced(o *domain.Order) outbox.Event {
-	return outbox.Event{Type: eventsv1.KeyOrderPlaced, Payload: &eventsv1.OrderPlaced{
+	key := eventsv1.KeyOrderPlaced
+	if o.CouponCode() != "" {
+		key = eventsv1.KeyOrderPlacedCoupon
+	}
+	return outbox.Event{Type: key, Payload: &eventsv1.OrderPlaced{
 		OrderId: o.ID(), UserId: o.UserID(), Items: placedItems(o), Total: money(o.Total()),
 		StoreId: o.StoreID(), PlacedAt: timestamppb.New(o.CreatedAt()), CouponCode: o.CouponCode(),
 	}}
 }
 
-// StatusChanged announces any transition. It is built inside a store update,
-// before the compare-and-set bumps the version by one: Version is the
-// version the change commits as.
+// StatusChanged announces a transition of an order with a marketplace
+// store; for any other order it is the zero Event, which app leaves out (the
+// marketplace worker, its only consumer, has nothing to do without a store).
+// It is built inside a store update, before the compare-and-set bumps the
+// version by one: Version is the version the change commits as.
 func StatusChanged(o *domain.Order, from domain.Status) outbox.Event {
+	if o.StoreID() == "" {
+		return outbox.Event{}
+	}
 	return outbox.Event{Type: eventsv1.KeyOrderStatusChanged, Payload: &eventsv1.OrderStatusChanged{
 		OrderId: o.ID(), FromStatus: StatusName(from), ToStatus: StatusName(o.Status()),
 		StoreId: o.StoreID(), ExternalOrderId: o.ExternalOrderID(), Version: o.Version() + 1,
@@ -51,7 +62,8 @@ func StatusChanged(o *domain.Order, from domain.Status) outbox.Event {
 // StatusName is the proto enum name of s (ORDER_STATUS_PAID, ...).
 func StatusName(s domain.Status) string { return ordersv1.OrderStatus(s).String() }
 
-// OrderPaid asks the image worker to render the print files.
+// OrderPaid asks the image worker to render the print files. It is
+// published only for an order with something to render (NeedsRender).
 func OrderPaid(o *domain.Order) outbox.Event {
 	var render []*eventsv1.RenderItem
 	for _, it := range o.Items() {
@@ -73,6 +85,10 @@ func OrderPaid(o *domain.Order) outbox.Event {
 		RenderItems: render,
 	}}
 }
+
+// NeedsRender reports whether a paid order waits for print files (OrderPaid
+// → images → PrintFilesReady); an order of blanks goes to production at once.
+func NeedsRender(o *domain.Order) bool { return o.HasDesigns() }
 
 // PaymentFailed makes the catalog release the reservation.
 func PaymentFailed(o *domain.Order, reason string) outbox.Event {

@@ -95,8 +95,12 @@ func TestCreateOrderIdempotencyUnderConcurrency(t *testing.T) {
 	if got := testenv.Count(t, s.Pool, "outbox", "type = $1", eventsv1.KeyOrderPlaced); got != 1 {
 		t.Fatalf("%d OrderPlaced events, want 1", got)
 	}
-	if got := f.Pricing.Calls.Load(); got != 1 {
-		t.Fatalf("pricing asked %d times, want 1", got)
+	// A repeat answered while the first was in flight (ABORTED) asked
+	// nothing; a repeat that came after it (and the late retry) priced the
+	// order again and lost on the key, which the create's own transaction
+	// takes: one pricing call per answer.
+	if got := f.Pricing.Calls.Load(); got != int64(len(bodies)+1) {
+		t.Fatalf("pricing asked %d times, want %d (one per answer)", got, len(bodies)+1)
 	}
 
 	// Same key, another body: IdempotencyMismatch (FAILED_PRECONDITION with
@@ -457,7 +461,7 @@ func TestCancelAndShipLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Status != ordersv1.OrderStatus_ORDER_STATUS_SHIPPED || len(got.Shipments) != 1 || got.Shipments[0].Id != sh.Id ||
-		got.Items[0].PrintFileKey != "renders/x.png" || got.Version != 5 {
+		got.Items[0].PrintFileKey != "renders/x.png" || got.Version != 4 {
 		t.Fatalf("after shipping: %v", got)
 	}
 	// Shipping twice is refused.
@@ -493,7 +497,8 @@ func TestCancelAndShipLifecycle(t *testing.T) {
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Fatalf("timeline %v, want %v", types, want)
 	}
-	// Every transition wrote an OrderStatusChanged.
+	// Every transition of this store order wrote an OrderStatusChanged
+	// (confirmed and paid in one transaction, in production, shipped).
 	if n := testenv.Count(t, s.Pool, "outbox", "type = $1", eventsv1.KeyOrderStatusChanged); n != 4 {
 		t.Fatalf("%d status changes, want 4", n)
 	}

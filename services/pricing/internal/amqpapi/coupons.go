@@ -18,8 +18,9 @@ import (
 )
 
 // CouponRoutingKeys are the events the pricing.coupons queue
-// (eventsv1.QueuePricingCoupons) binds.
-var CouponRoutingKeys = []string{eventsv1.KeyOrderPlaced}
+// (eventsv1.QueuePricingCoupons) binds: only OrderPlaced of orders with a
+// coupon, which orders publishes under a key of its own.
+var CouponRoutingKeys = []string{eventsv1.KeyOrderPlacedCoupon}
 
 // Consumer is the caller the consumer redeems coupons as: the service role,
 // which RedeemCoupon admits.

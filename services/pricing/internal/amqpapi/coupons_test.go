@@ -36,7 +36,7 @@ func delivery(t *testing.T, coupon string) amqp.Delivery {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return amqp.Delivery{ID: "m-1", Type: eventsv1.KeyOrderPlaced, Body: body}
+	return amqp.Delivery{ID: "m-1", Type: eventsv1.KeyOrderPlacedCoupon, Body: body}
 }
 
 // The handler redeems as the service role (which RedeemCoupon admits), acks
@@ -72,7 +72,7 @@ func TestCouponHandler(t *testing.T) {
 		t.Fatalf("transient failure: %v, want a retry", err)
 	}
 
-	poison := amqp.Delivery{ID: "m-2", Type: eventsv1.KeyOrderPlaced, Body: []byte{0xff, 0x01}}
+	poison := amqp.Delivery{ID: "m-2", Type: eventsv1.KeyOrderPlacedCoupon, Body: []byte{0xff, 0x01}}
 	if err := CouponHandler(&fakeRedeemer{}, log)(ctx, poison); !amqp.IsPermanent(err) {
 		t.Fatalf("poison: %v, want permanent", err)
 	}

@@ -102,15 +102,15 @@ func TestPlacedOrdersRedeemTheirCouponOnce(t *testing.T) {
 	pub := amqp.NewPublisher(conn)
 	placed := func(order, coupon string) amqp.Message {
 		body, _ := proto.Marshal(&eventsv1.OrderPlaced{OrderId: order, UserId: "alice", CouponCode: coupon})
-		return amqp.Message{ID: uuid.NewString(), Type: eventsv1.KeyOrderPlaced, Body: body}
+		return amqp.Message{ID: uuid.NewString(), Type: eventsv1.KeyOrderPlacedCoupon, Body: body}
 	}
 	o1, o2, o3 := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	msgs := []amqp.Message{
 		placed(o1, "twice"), placed(o1, "TWICE"), // the same order twice
 		placed(o2, "TWICE"),
 		placed(o3, "TWICE"),          // over the limit: acked, not counted
-		placed(uuid.NewString(), ""), // no coupon
-		{ID: uuid.NewString(), Type: eventsv1.KeyOrderPlaced, Body: []byte{0xff, 0x01}}, // poison: DLQ
+		placed(uuid.NewString(), ""), // no coupon (orders never routes one here): acked
+		{ID: uuid.NewString(), Type: eventsv1.KeyOrderPlacedCoupon, Body: []byte{0xff, 0x01}}, // poison: DLQ
 	}
 	if err := pub.Publish(ctx, msgs...); err != nil {
 		t.Fatal(err)

@@ -117,7 +117,7 @@ func (r *Resilient) Refund(ctx context.Context, req app.RefundRequest) (app.Refu
 	return v.(app.RefundResult), nil
 }
 
-// do retries transient failures with capped exponential backoff and full
+// do retries transient failures with capped exponential backoff and equal
 // jitter until RetryDeadline. While the breaker is open, attempts are refused
 // without a request and the loop just waits.
 func (r *Resilient) do(ctx context.Context, op string, call func(context.Context) (any, error)) (any, error) {
@@ -170,5 +170,8 @@ func (r *Resilient) backoff(attempt int) time.Duration {
 		d *= 2
 	}
 	d = min(d, r.cfg.RetryMax)
-	return time.Duration(rand.Int64N(int64(d)) + 1) // full jitter
+	// Equal jitter: at least half the step. With full jitter the first
+	// failures of a burst of charges against a dead provider retried at once,
+	// before enough of the burst had finished to trip the breaker.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io/fs"
 	"reflect"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -78,55 +77,6 @@ var errVersionConflict = errors.New("order version changed concurrently")
 
 func notFound() error { return errs.E(errs.NotFound, "order not found") }
 
-// ClaimIdempotencyKey implements app.Store. One statement takes a new key,
-// an expired one, or one whose holder's lease ran out; otherwise the row
-// says what to answer.
-func (s *Store) ClaimIdempotencyKey(ctx context.Context, userID, key string, hash []byte, lease, ttl time.Duration) ([]byte, error) {
-	for range 3 {
-		var took bool
-		err := s.primary.QueryRow(ctx, sqlstmt.ClaimIdempotencyKey, userID, key, hash, lease.Milliseconds(), ttl.Milliseconds()).Scan(&took)
-		switch {
-		case err == nil:
-			return nil, nil
-		case !errors.Is(err, pgx.ErrNoRows):
-			return nil, fmt.Errorf("claim idempotency key: %w", err)
-		}
-		var (
-			storedHash []byte
-			state      int16
-			response   []byte
-		)
-		err = s.primary.QueryRow(ctx, `
-			SELECT request_hash, state, response FROM idempotency_keys
-			WHERE user_id = $1 AND key = $2`, userID, key).Scan(&storedHash, &state, &response)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // swept between the two statements: claim again
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read idempotency key: %w", err)
-		}
-		switch {
-		case !bytes.Equal(storedHash, hash):
-			return nil, errs.E(errs.IdempotencyMismatch, "the Idempotency-Key was already used with a different request")
-		case state == 0:
-			return nil, errs.E(errs.Conflict, "a request with this Idempotency-Key is in progress; retry later")
-		}
-		return response, nil
-	}
-	return nil, errs.E(errs.Conflict, "the Idempotency-Key is contended; retry later")
-}
-
-// ReleaseIdempotencyKey implements app.Store.
-func (s *Store) ReleaseIdempotencyKey(ctx context.Context, userID, key string, hash []byte) error {
-	_, err := s.primary.Exec(ctx, `
-		DELETE FROM idempotency_keys
-		WHERE user_id = $1 AND key = $2 AND request_hash = $3 AND state = 0`, userID, key, hash)
-	if err != nil {
-		return fmt.Errorf("release idempotency key: %w", err)
-	}
-	return nil
-}
-
 // SweepIdempotencyKeys implements app.Store; it deletes in bounded batches so
 // that a backlog never holds long locks.
 func (s *Store) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
@@ -145,45 +95,85 @@ func (s *Store) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 	}
 }
 
-// CreateOrder implements app.Store: every statement of the transaction is
-// pipelined in one batch.
-func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, idem app.IdempotencyRecord) error {
+// CreateOrder implements app.Store: the idempotency key, the order, its
+// items, the timeline entry and the outbox rows go in one pipelined batch
+// sent outside an explicit transaction, which PostgreSQL runs as one
+// implicit transaction (one round trip, one commit). The key comes first: a
+// unique violation on it aborts the batch, and the key's row says what to
+// answer. A key that expired (and was not swept yet) or an abandoned claim
+// of the previous release's two-step protocol is removed and the batch sent
+// again.
+func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, idem app.IdempotencyRecord) ([]byte, error) {
 	f := o.Fields()
 	addr, err := json.Marshal(toAddressJSON(f.Address))
 	if err != nil {
-		return fmt.Errorf("create order: encode address: %w", err)
+		return nil, fmt.Errorf("create order: encode address: %w", err)
 	}
-	b := &pgx.Batch{}
-	b.Queue(sqlstmt.CompleteIdempotencyKey, idem.UserID, idem.Key, idem.Hash, idem.Response, f.ID)
-	b.Queue(sqlstmt.InsertOrder,
-		f.ID, f.UserID, int16(f.Status), f.Currency, f.Subtotal.Amount(), f.Shipping.Amount(),
-		f.Discount.Amount(), f.Total.Amount(), f.CouponCode, int16(f.PaymentMethod), f.StoreID,
-		f.ExternalOrderID, f.QuoteID, addr, f.Version, f.CreatedAt, f.UpdatedAt, traceParent(ctx))
-	queueItems(b, f)
-	queueTimeline(b, c.Timeline)
-	if err := outbox.Queue(ctx, b, c.Events...); err != nil {
-		return fmt.Errorf("create order: %w", err)
+	for range 3 {
+		// A fresh batch each time: a sent batch holds the statement
+		// descriptions of the connection it went out on.
+		b := &pgx.Batch{}
+		b.Queue(sqlstmt.InsertIdempotencyKey, idem.UserID, idem.Key, idem.Hash, idem.Response, f.ID, idem.TTL.Milliseconds())
+		b.Queue(sqlstmt.InsertOrder,
+			f.ID, f.UserID, int16(f.Status), f.Currency, f.Subtotal.Amount(), f.Shipping.Amount(),
+			f.Discount.Amount(), f.Total.Amount(), f.CouponCode, int16(f.PaymentMethod), f.StoreID,
+			f.ExternalOrderID, f.QuoteID, addr, f.Version, f.CreatedAt, f.UpdatedAt, traceParent(ctx))
+		queueItems(b, f)
+		queueTimeline(b, c.Timeline)
+		if err := outbox.Queue(ctx, b, c.Events...); err != nil {
+			return nil, fmt.Errorf("create order: %w", err)
+		}
+		err := s.primary.SendBatch(ctx, b).Close()
+		if err == nil {
+			s.committed(len(c.Events))
+			return nil, nil
+		}
+		if !postgres.IsUniqueViolation(err, "idempotency_keys_pkey") {
+			return nil, unavailable(fmt.Errorf("create order: %w", err))
+		}
+		replay, err := s.storedResponse(ctx, idem)
+		if errors.Is(err, errKeyFreed) {
+			continue
+		}
+		return replay, unavailable(err)
 	}
-	err = postgres.InTx(ctx, s.primary, func(tx pgx.Tx) error {
-		br := tx.SendBatch(ctx, b)
-		tag, err := br.Exec()
+	return nil, errs.E(errs.Conflict, "the Idempotency-Key is contended; retry later")
+}
+
+// errKeyFreed says the key's row went away (swept, or removed as stale):
+// the create may take it now.
+var errKeyFreed = errors.New("idempotency key freed")
+
+// storedResponse reads what a taken key answers.
+func (s *Store) storedResponse(ctx context.Context, idem app.IdempotencyRecord) ([]byte, error) {
+	var (
+		storedHash []byte
+		state      int16
+		response   []byte
+		stale      bool
+	)
+	err := s.primary.QueryRow(ctx, `
+		SELECT request_hash, state, response, expires_at < now() OR (state = 0 AND locked_until < now())
+		FROM idempotency_keys WHERE user_id = $1 AND key = $2`, idem.UserID, idem.Key).Scan(&storedHash, &state, &response, &stale)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, errKeyFreed
+	case err != nil:
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	case stale:
+		_, err := s.primary.Exec(ctx, `
+			DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2
+			AND (expires_at < now() OR (state = 0 AND locked_until < now()))`, idem.UserID, idem.Key)
 		if err != nil {
-			_ = br.Close()
-			return fmt.Errorf("create order: complete idempotency key: %w", err)
+			return nil, fmt.Errorf("remove stale idempotency key: %w", err)
 		}
-		if tag.RowsAffected() != 1 {
-			_ = br.Close()
-			return errs.E(errs.Conflict, "the Idempotency-Key was taken over by another request; retry to see its result")
-		}
-		if err := br.Close(); err != nil {
-			return fmt.Errorf("create order: %w", err)
-		}
-		return nil
-	})
-	if err == nil {
-		s.committed(len(c.Events))
+		return nil, errKeyFreed
+	case !bytes.Equal(storedHash, idem.Hash):
+		return nil, errs.E(errs.IdempotencyMismatch, "the Idempotency-Key was already used with a different request")
+	case state == 0:
+		return nil, errs.E(errs.Conflict, "a request with this Idempotency-Key is in progress; retry later")
 	}
-	return err
+	return response, nil
 }
 
 func queueItems(b *pgx.Batch, f domain.OrderFields) {
@@ -242,23 +232,6 @@ func getOrder(ctx context.Context, q postgres.Querier, id, ownerID string) (*dom
 		return nil, fmt.Errorf("get order: %w", err)
 	}
 	return o, nil
-}
-
-// getOrderForUpdate is getOrder with the order's trace parent.
-func getOrderForUpdate(ctx context.Context, q postgres.Querier, id, ownerID string) (*domain.Order, string, error) {
-	if !domain.IsUUID(id) {
-		return nil, "", notFound()
-	}
-	var parent string
-	sql := `SELECT ` + orderColumns + `, o.trace_parent FROM orders o WHERE o.id = $1 AND ($2 = '' OR o.user_id = $2)`
-	o, err := scanOrder(withColumn{q.QueryRow(ctx, sql, id, ownerID), &parent})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", notFound()
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("get order: %w", err)
-	}
-	return o, parent, nil
 }
 
 // ListOrders implements app.Store on the read pool. Each filter combination
@@ -322,73 +295,18 @@ func (s *Store) ListTimeline(ctx context.Context, orderID string, afterSeq int64
 	return out, nil
 }
 
-// UpdateOrder implements app.Store: read, apply fn, then one pipelined batch
-// writes the order with a compare-and-set on its version, the new items'
-// print files and shipments, fn's timeline entries and outbox events; the
-// inbox claim comes first in the same transaction. A lost race re-runs fn on
-// the fresh order.
+// UpdateOrder implements app.Store in two round trips and one commit on
+// one connection: a batch opens the transaction, claims the inbox and reads
+// the order FOR UPDATE; fn runs; a second batch writes the order (with a
+// compare-and-set on its version, which the row lock makes a formality),
+// the new items' print files and shipments, fn's timeline entries and
+// outbox events, and commits.
 func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptions, fn func(o *domain.Order) (app.Change, error)) (*domain.Order, error) {
+	if !domain.IsUUID(id) {
+		return nil, notFound()
+	}
 	for attempt := 1; ; attempt++ {
-		var result *domain.Order
-		var events int
-		err := postgres.InTx(ctx, s.primary, func(tx pgx.Tx) error {
-			if opts.Inbox != nil {
-				first, err := inbox.Claim(ctx, tx, opts.Inbox.Consumer, opts.Inbox.MessageID)
-				if err != nil {
-					return err
-				}
-				if !first {
-					return app.ErrAlreadyProcessed
-				}
-			}
-			o, parent, err := getOrderForUpdate(ctx, tx, id, opts.OwnerID)
-			if err != nil {
-				return err
-			}
-			before := o.Fields()
-			change, err := fn(o)
-			if err != nil {
-				return err
-			}
-			after := o.Fields()
-			changed := !reflect.DeepEqual(before, after)
-			b := &pgx.Batch{}
-			if changed {
-				queueOrderUpdate(b, before, after)
-			}
-			queueTimeline(b, change.Timeline)
-			evctx, end := ctx, func() {}
-			if len(change.Events) > 0 {
-				evctx, end = orderTrace(ctx, id, parent)
-			}
-			err = outbox.Queue(evctx, b, change.Events...)
-			events = len(change.Events)
-			end()
-			if err != nil {
-				return err
-			}
-			if b.Len() > 0 {
-				br := tx.SendBatch(ctx, b)
-				if changed {
-					tag, err := br.Exec()
-					if err == nil && tag.RowsAffected() == 0 {
-						err = errVersionConflict
-					}
-					if err != nil {
-						_ = br.Close()
-						return err
-					}
-				}
-				if err := br.Close(); err != nil {
-					return fmt.Errorf("update order %s: %w", id, err)
-				}
-			}
-			if changed {
-				o.MarkPersisted(before.Version + 1)
-			}
-			result = o
-			return nil
-		})
+		o, err := s.updateOnce(ctx, id, opts, fn)
 		if errors.Is(err, errVersionConflict) {
 			if attempt < maxCASAttempts {
 				continue
@@ -396,11 +314,123 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptio
 			return nil, errs.E(errs.Conflict, "the order is being changed concurrently; retry")
 		}
 		if err != nil {
+			return nil, unavailable(err)
+		}
+		return o, nil
+	}
+}
+
+// unavailable marks a lost database as errs.Unavailable (as postgres.InTx
+// does), so that callers retry later.
+func unavailable(err error) error {
+	if err == nil || errs.Is(err, errs.Unavailable) || !postgres.IsConnectionLost(err) {
+		return err
+	}
+	return errs.Wrap(errs.Unavailable, err, "database unavailable")
+}
+
+func (s *Store) updateOnce(ctx context.Context, id string, opts app.UpdateOptions, fn func(o *domain.Order) (app.Change, error)) (_ *domain.Order, err error) {
+	pc, err := s.primary.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("update order %s: %w", id, err)
+	}
+	defer pc.Release()
+	conn := pc.Conn()
+	defer func() {
+		// Whatever failed, leave the connection idle (the pool would
+		// otherwise drop it).
+		if conn.PgConn().TxStatus() != 'I' && !conn.IsClosed() {
+			if _, rerr := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil && err == nil {
+				err = rerr
+			}
+		}
+	}()
+
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	if opts.Inbox != nil {
+		if err := inbox.Queue(b, opts.Inbox.Consumer, opts.Inbox.MessageID); err != nil {
 			return nil, err
 		}
-		s.committed(events)
-		return result, nil
 	}
+	var parent string
+	b.Queue(`SELECT `+orderColumns+`, o.trace_parent FROM orders o WHERE o.id = $1 AND ($2 = '' OR o.user_id = $2) FOR UPDATE`, id, opts.OwnerID)
+	br := conn.SendBatch(ctx, b)
+	o, first, err := func() (*domain.Order, bool, error) {
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return nil, false, err
+		}
+		first := true
+		if opts.Inbox != nil {
+			tag, err := br.Exec()
+			if err != nil {
+				return nil, false, fmt.Errorf("inbox %s: claim: %w", opts.Inbox.Consumer, err)
+			}
+			first = tag.RowsAffected() == 1
+		}
+		o, err := scanOrder(withColumn{br.QueryRow(), &parent})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, first, notFound()
+		}
+		if err != nil {
+			return nil, first, fmt.Errorf("get order: %w", err)
+		}
+		return o, first, br.Close()
+	}()
+	switch {
+	case err != nil && !errs.Is(err, errs.NotFound):
+		return nil, fmt.Errorf("update order %s: %w", id, err)
+	case !first:
+		return nil, app.ErrAlreadyProcessed
+	case err != nil:
+		return nil, err
+	}
+
+	before := o.Fields()
+	change, err := fn(o)
+	if err != nil {
+		return nil, err
+	}
+	after := o.Fields()
+	changed := !reflect.DeepEqual(before, after)
+	b = &pgx.Batch{}
+	if changed {
+		queueOrderUpdate(b, before, after)
+	}
+	queueTimeline(b, change.Timeline)
+	evctx, end := ctx, func() {}
+	if len(change.Events) > 0 {
+		evctx, end = orderTrace(ctx, id, parent)
+	}
+	err = outbox.Queue(evctx, b, change.Events...)
+	end()
+	if err != nil {
+		return nil, err
+	}
+	b.Queue("COMMIT")
+	br = conn.SendBatch(ctx, b)
+	if changed {
+		tag, err := br.Exec()
+		if err == nil && tag.RowsAffected() == 0 {
+			err = errVersionConflict
+		}
+		if err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("update order %s: %w", id, err)
+	}
+	if conn.PgConn().TxStatus() != 'I' {
+		return nil, fmt.Errorf("update order %s: the transaction did not commit", id)
+	}
+	s.committed(len(change.Events))
+	if changed {
+		o.MarkPersisted(before.Version + 1)
+	}
+	return o, nil
 }
 
 // queueOrderUpdate writes what a transition may change. The order row comes

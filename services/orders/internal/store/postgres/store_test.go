@@ -124,3 +124,36 @@ func TestGetOrderFiltersByOwnerInSQL(t *testing.T) {
 		t.Fatalf("owner: %v %v", got, err)
 	}
 }
+
+// A repeated create replays the stored response; another body with the same
+// key is IdempotencyMismatch; neither writes anything.
+func TestCreateOrderWithATakenKeyAnswersFromTheKey(t *testing.T) {
+	t.Parallel()
+	pool, store := testenv.DB(t)
+	f := testenv.NewFixture("alice")
+	svc := app.NewService(app.Deps{Store: store, Catalog: f.Catalog, Pricing: f.Pricing, Log: testenv.Log()})
+	in := app.CreateOrderInput{Items: []app.RequestedItem{{VariantID: f.VariantA, Quantity: 1}}, Address: testAddress(), Currency: "USD", PaymentMethod: 1}
+	encode := func(o *orderT) ([]byte, error) { return []byte(o.ID()), nil }
+	first, err := svc.CreateOrder(context.Background(), alice, "key", []byte("h"), in, encode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := svc.CreateOrder(context.Background(), alice, "key", []byte("h"), in, encode)
+	if err != nil || string(again) != string(first) {
+		t.Fatalf("replay: %q %v, want %q", again, err, first)
+	}
+	if _, err := svc.CreateOrder(context.Background(), alice, "key", []byte("other"), in, encode); !errs.Is(err, errs.IdempotencyMismatch) {
+		t.Fatalf("other body: %v, want IdempotencyMismatch", err)
+	}
+	// An expired key that was not swept yet is taken again.
+	if _, err := pool.Exec(context.Background(), `UPDATE idempotency_keys SET expires_at = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	third, err := svc.CreateOrder(context.Background(), alice, "key", []byte("h"), in, encode)
+	if err != nil || string(third) == string(first) {
+		t.Fatalf("after expiry: %q %v, want a new order", third, err)
+	}
+	if n := testenv.Count(t, pool, "orders", ""); n != 2 {
+		t.Fatalf("%d orders, want 2", n)
+	}
+}

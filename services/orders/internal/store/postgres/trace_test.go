@@ -66,7 +66,7 @@ func TestEventsContinueTheOrdersTrace(t *testing.T) {
 		t.Helper()
 		id := uuid.NewString()
 		_, err := store.UpdateOrder(ctx, placed.ID(), app.UpdateOptions{}, func(o *domain.Order) (app.Change, error) {
-			ev := events.StatusChanged(o, o.Status())
+			ev := events.PaymentFailed(o, "trace test")
 			ev.ID = id
 			return app.Change{Events: []outbox.Event{ev}}, nil
 		})
