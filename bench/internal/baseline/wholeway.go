@@ -42,7 +42,7 @@ import (
 //
 // Left out as the least any design spends on them: the relay's marking of
 // outbox rows as published (a batching relay shares one UPDATE among many
-// orders), the pg_notify wake-up, and the payment provider itself. Ids are
+// orders) and the payment provider itself. Ids are
 // made from one random 63-bit number per order (md5 of it and a suffix, cast
 // to uuid), so the client spends no round trip on them.
 const WholeWayScript = `-- One blank two-item order's whole way: create, reservation, payment and
