@@ -98,6 +98,11 @@ type Cache interface {
 	// Invalidate drops the order after a committed change to version, so that
 	// no read that started earlier can put an older version back.
 	Invalidate(ctx context.Context, id string, version int64)
+	// Prime caches an order whose creation has just committed, so that the
+	// first read (the worker's, before it charges, or the owner's) is a hit.
+	// Like any fill it is refused when a newer version or its tombstone is
+	// there already.
+	Prime(ctx context.Context, o *domain.Order)
 }
 
 // Clock and IDs are swappable for tests.
@@ -178,3 +183,6 @@ func (NoCache) GetOrLoad(ctx context.Context, _, _ string, load func(context.Con
 
 // Invalidate does nothing.
 func (NoCache) Invalidate(context.Context, string, int64) {}
+
+// Prime does nothing.
+func (NoCache) Prime(context.Context, *domain.Order) {}

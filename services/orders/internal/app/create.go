@@ -141,6 +141,7 @@ func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in
 	if replay != nil {
 		return replay, nil
 	}
+	s.cache.Prime(ctx, o)
 	s.log.InfoContext(ctx, "order placed", "order_id", o.ID(), "items", len(in.Items), "store_id", in.StoreID)
 	return resp, nil
 }

@@ -138,7 +138,12 @@ type charge struct {
 // reserved for an order cancelled meanwhile is handed back by announcing
 // the cancellation again, and a payment captured for it is refunded.
 func (w *Worker) StockReserved(ctx context.Context, msgID, orderID string) error {
-	o, err := w.store.GetOrder(ctx, orderID, "")
+	// Through the cache: the create primed it, so this read usually costs
+	// no database transaction. The transition below reads the order again
+	// under its row lock; this read only decides whether to charge.
+	o, err := w.cache.GetOrLoad(ctx, orderID, "", func(ctx context.Context) (*domain.Order, error) {
+		return w.store.GetOrder(ctx, orderID, "")
+	})
 	if err != nil {
 		return err
 	}

@@ -239,6 +239,10 @@ func (c *Orders) set(ctx context.Context, o *domain.Order) {
 	}
 }
 
+// Prime implements app.Cache: the entry an order just created would be
+// filled with on its first miss, written at once.
+func (c *Orders) Prime(ctx context.Context, o *domain.Order) { c.set(ctx, o) }
+
 // Invalidate implements app.Cache: call it after the change to version has
 // committed. A failure is logged and counted; the entry then expires with its
 // TTL.

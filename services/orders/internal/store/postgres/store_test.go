@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 
@@ -155,5 +156,21 @@ func TestCreateOrderWithATakenKeyAnswersFromTheKey(t *testing.T) {
 	}
 	if n := testenv.Count(t, pool, "orders", ""); n != 2 {
 		t.Fatalf("%d orders, want 2", n)
+	}
+}
+
+// The create primes the cache with the order it built in memory: that must be
+// exactly what a read from the database gives, or the first read of a new
+// order would differ from the later ones.
+func TestCreatedOrderIsWhatTheDatabaseReturns(t *testing.T) {
+	t.Parallel()
+	_, store := testenv.DB(t)
+	placed := newOrder(t, store)
+	loaded, err := store.GetOrder(context.Background(), placed.ID(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := loaded.Fields(), placed.Fields(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("loaded order differs from the created one:\n got %+v\nwant %+v", got, want)
 	}
 }
