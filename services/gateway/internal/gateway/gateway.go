@@ -33,7 +33,6 @@ import (
 	"github.com/printfleet/printfleet/services/gateway/internal/edge"
 	"github.com/printfleet/printfleet/services/gateway/internal/policy"
 	"github.com/printfleet/printfleet/services/gateway/internal/ratelimit"
-	"github.com/printfleet/printfleet/services/orders/cachefmt"
 )
 
 // Upstreams are the gRPC targets of the services behind the gateway.
@@ -140,16 +139,8 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
-	if c := o.OrderCache; c != nil {
-		if c.Prefix == "" {
-			c.Prefix = cachefmt.DefaultPrefix
-		}
-		if c.Timeout <= 0 {
-			c.Timeout = 50 * time.Millisecond
-		}
-		if c.SkipFor <= 0 {
-			c.SkipFor = time.Second
-		}
+	if o.OrderCache != nil {
+		o.OrderCache.defaults()
 	}
 	if o.ProductProjection != nil {
 		o.ProductProjection.defaults()

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,24 +37,23 @@ type OrderCache struct {
 	skipUntil atomic.Int64
 }
 
+func (c *OrderCache) defaults() {
+	if c.Prefix == "" {
+		c.Prefix = cachefmt.DefaultPrefix
+	}
+	shortcutDefaults(&c.Timeout, &c.SkipFor)
+}
+
 // serveCachedOrder answers from the cache and reports whether it did.
 func (g *Gateway) serveCachedOrder(w http.ResponseWriter, r *http.Request, p principal.Principal, id string) bool {
 	c := g.o.OrderCache
-	if c == nil || c.Redis == nil || !p.Authenticated() || id == "" ||
-		strings.Contains(strings.ToLower(r.Header.Get("TE")), "trailers") { // grpc-gateway's trailer mode
+	if c == nil || c.Redis == nil || !p.Authenticated() || id == "" {
 		return false
 	}
-	now := time.Now().UnixNano()
-	if now < c.skipUntil.Load() {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), c.Timeout)
-	raw, err := c.Redis.Get(ctx, cachefmt.Key(c.Prefix, id)).Result()
-	cancel()
-	if err != nil {
-		if err != goredis.Nil && r.Context().Err() == nil {
-			c.skipUntil.Store(now + int64(c.SkipFor))
-		}
+	raw, ok := readShortcut(r, &c.skipUntil, c.Timeout, c.SkipFor, func(ctx context.Context) *goredis.StringCmd {
+		return c.Redis.Get(ctx, cachefmt.Key(c.Prefix, id))
+	})
+	if !ok {
 		return false
 	}
 	e, ok := cachefmt.Decode(raw)

@@ -40,40 +40,64 @@ func (c *ProductProjection) defaults() {
 	if c.Prefix == "" {
 		c.Prefix = projfmt.DefaultPrefix
 	}
-	if c.Timeout <= 0 {
-		c.Timeout = 50 * time.Millisecond
-	}
-	if c.SkipFor <= 0 {
-		c.SkipFor = time.Second
-	}
+	shortcutDefaults(&c.Timeout, &c.SkipFor)
 }
 
 // serveProjectedProduct answers from the projection and reports whether it
 // did.
 func (g *Gateway) serveProjectedProduct(w http.ResponseWriter, r *http.Request, p principal.Principal, id string) bool {
 	c := g.o.ProductProjection
-	if c == nil || c.Redis == nil || p.IsAdmin() || id == "" ||
-		strings.Contains(strings.ToLower(r.Header.Get("TE")), "trailers") { // grpc-gateway's trailer mode
+	if c == nil || c.Redis == nil || p.IsAdmin() || id == "" {
 		return false
 	}
-	now := time.Now().UnixNano()
-	if now < c.skipUntil.Load() {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), c.Timeout)
-	api, err := c.Redis.HGet(ctx, projfmt.Key(c.Prefix, id), projfmt.FieldAPI).Bytes()
-	cancel()
-	if err != nil {
-		if err != goredis.Nil && r.Context().Err() == nil {
-			c.skipUntil.Store(now + int64(c.SkipFor))
-		}
+	api, ok := readShortcut(r, &c.skipUntil, c.Timeout, c.SkipFor, func(ctx context.Context) *goredis.StringCmd {
+		return c.Redis.HGet(ctx, projfmt.Key(c.Prefix, id), projfmt.FieldAPI)
+	})
+	if !ok {
 		return false
 	}
 	var prod catalogv1.Product
-	if err := proto.Unmarshal(api, &prod); err != nil || prod.GetId() != id || !prod.GetActive() {
+	if err := proto.Unmarshal([]byte(api), &prod); err != nil || prod.GetId() != id || !prod.GetActive() {
 		return false
 	}
 	return writeCached(w, &prod)
+}
+
+// shortcutDefaults fills the Redis read bounds of OrderCache and
+// ProductProjection.
+func shortcutDefaults(timeout, skipFor *time.Duration) {
+	if *timeout <= 0 {
+		*timeout = 50 * time.Millisecond
+	}
+	if *skipFor <= 0 {
+		*skipFor = time.Second
+	}
+}
+
+// readShortcut reads the Redis value a cached answer is made from (for
+// serveCachedOrder and serveProjectedProduct): never in grpc-gateway's
+// trailer mode, bounded by timeout, and not at all for skipFor after Redis
+// failed (a miss is not a failure). ok is false whenever the service must
+// answer instead.
+func readShortcut(r *http.Request, skipUntil *atomic.Int64, timeout, skipFor time.Duration,
+	cmd func(context.Context) *goredis.StringCmd) (_ string, ok bool) {
+	if strings.Contains(strings.ToLower(r.Header.Get("TE")), "trailers") {
+		return "", false
+	}
+	now := time.Now().UnixNano()
+	if now < skipUntil.Load() {
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	v, err := cmd(ctx).Result()
+	cancel()
+	if err != nil {
+		if err != goredis.Nil && r.Context().Err() == nil {
+			skipUntil.Store(now + int64(skipFor))
+		}
+		return "", false
+	}
+	return v, true
 }
 
 // writeCached writes m as the generated handler would (200, JSON).
