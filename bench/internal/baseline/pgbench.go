@@ -217,20 +217,8 @@ func Pgbench(ctx context.Context, c PgbenchConfig) (*PgbenchResult, error) {
 	}
 	res.Script = script
 	res.Command = "pgbench -n -M prepared -c " + strconv.Itoa(c.Clients) + " -j " + strconv.Itoa(c.Threads) + " -T " + strconv.Itoa(int(c.Duration.Seconds())) + " -f order-create.pgbench.sql -l"
-	logs, _ := filepath.Glob(filepath.Join(logDir, "tx*"))
-	for _, p := range logs {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, err
-		}
-		err = ParsePgbenchLog(f, &res.Latency)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Base(p), err)
-		}
-	}
-	if res.Latency.Count() == 0 {
-		return nil, fmt.Errorf("pgbench wrote no per-transaction log")
+	if err := readPgbenchLogs(logDir, &res.Latency); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
@@ -311,4 +299,25 @@ func tailLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// readPgbenchLogs adds every transaction of pgbench's per-transaction logs
+// (-l, files tx* in logDir) to h; no transaction at all is an error.
+func readPgbenchLogs(logDir string, h *hist.Histogram) error {
+	logs, _ := filepath.Glob(filepath.Join(logDir, "tx*"))
+	for _, p := range logs {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		err = ParsePgbenchLog(f, h)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", filepath.Base(p), err)
+		}
+	}
+	if h.Count() == 0 {
+		return fmt.Errorf("pgbench wrote no per-transaction log")
+	}
+	return nil
 }

@@ -302,20 +302,8 @@ func (c WholeWayConfig) run(ctx context.Context) (*PgbenchResult, error) {
 	res.Script = WholeWayScript
 	res.Command = "pgbench -n -M prepared -c " + strconv.Itoa(c.Clients) + " -j " + strconv.Itoa(threads) + " " +
 		strings.Join(length, " ") + " -f order-whole-way.pgbench.sql -l"
-	logs, _ := filepath.Glob(filepath.Join(logDir, "tx*"))
-	for _, p := range logs {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, err
-		}
-		err = ParsePgbenchLog(f, &res.Latency)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Base(p), err)
-		}
-	}
-	if res.Latency.Count() == 0 {
-		return nil, fmt.Errorf("pgbench wrote no per-transaction log")
+	if err := readPgbenchLogs(logDir, &res.Latency); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
