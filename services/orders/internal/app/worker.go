@@ -367,7 +367,9 @@ func (w *Worker) MarketplacePushed(ctx context.Context, msgID string, p Marketpl
 	return err
 }
 
-// OrderCancelled refunds a cancelled order that was paid.
+// OrderCancelled refunds a cancelled order that was paid. The order's own
+// state decides, not the event: an order that is not cancelled is never
+// refunded (the message is refused as invalid and dead-lettered).
 func (w *Worker) OrderCancelled(ctx context.Context, msgID, orderID string, wasPaid bool) error {
 	if !wasPaid {
 		return nil // stock is the catalog's business
@@ -375,6 +377,15 @@ func (w *Worker) OrderCancelled(ctx context.Context, msgID, orderID string, wasP
 	o, err := w.store.GetOrder(ctx, orderID, "")
 	if err != nil {
 		return err
+	}
+	return w.refundCancelled(ctx, msgID, o)
+}
+
+// refundCancelled refunds a cancelled order's payment once (the idempotency
+// key makes a repeat a replay at the provider) and records the refund.
+func (w *Worker) refundCancelled(ctx context.Context, msgID string, o *domain.Order) error {
+	if o.Status() != domain.StatusCancelled {
+		return errs.E(errs.Invalid, "order %s is %s, not cancelled: no refund", o.ID(), events.StatusName(o.Status()))
 	}
 	if o.PaymentID() == "" || o.RefundID() != "" {
 		return nil
@@ -385,7 +396,7 @@ func (w *Worker) OrderCancelled(ctx context.Context, msgID, orderID string, wasP
 	if err != nil {
 		return fmt.Errorf("refund order %s: %w", o.ID(), err)
 	}
-	_, err = w.update(ctx, orderID, w.inbox, msgID, func(o *domain.Order) (Change, error) {
+	_, err = w.update(ctx, o.ID(), w.inbox, msgID, func(o *domain.Order) (Change, error) {
 		if o.RefundID() != "" {
 			return Change{}, nil
 		}

@@ -18,6 +18,9 @@ const (
 	EventDelivered            = "order.delivered"
 	EventMarketplaceSucceeded = "marketplace.push_succeeded"
 	EventMarketplaceFailed    = "marketplace.push_failed"
+	// EventRedriven: the reconciler found the order stuck and asked again
+	// for the step it waits for (attribute "step").
+	EventRedriven = "order.redriven"
 )
 
 // TimelineEntry is one entry of an order's timeline. From and To are

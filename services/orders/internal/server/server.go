@@ -1,6 +1,6 @@
 // Package server wires the orders processes by hand: the API (gRPC
 // OrderService, outbox relay, idempotency-key sweeper) and the worker
-// (orders.worker consumer, payments, outbox relay).
+// (orders.worker consumer, payments, reconciler, outbox relay).
 package server
 
 import (
@@ -84,6 +84,13 @@ type WorkerConfig struct {
 	Concurrency int `env:"ORDERS_WORKER_CONCURRENCY, default=32"`
 	// Queue is the worker's queue (tests use their own).
 	Queue string `env:"ORDERS_WORKER_QUEUE"`
+	// ReconcileEvery is the time between the reconciler's passes (one
+	// replica at a time runs one, under a PostgreSQL advisory lock).
+	ReconcileEvery time.Duration `env:"ORDERS_RECONCILE_EVERY, default=30s"`
+	// StuckAfter is how long an order may wait for a step (a charge, a
+	// refund, print files, a marketplace push) before the reconciler drives
+	// it again.
+	StuckAfter time.Duration `env:"ORDERS_STUCK_AFTER, default=10m"`
 }
 
 // infra is what both processes open.
@@ -234,8 +241,11 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 	// the record of processed messages.
 	w := app.NewWorker(app.WorkerDeps{Store: in.store, Cache: in.cache, Payments: pay, Inbox: eventsv1.QueueOrdersWorker, Log: p.Log})
 
+	rec := app.NewReconciler(in.store, w, app.ReconcilerConfig{Every: cfg.ReconcileEvery, StuckAfter: cfg.StuckAfter})
+
 	rel := relay(in, p, cfg.Common, "orders-worker")
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return rec.Run(gctx) })
 	g.Go(func() error {
 		return amqp.Consume(gctx, in.amqp, amqp.ConsumerConfig{
 			Queue: cfg.Queue, RoutingKeys: amqpapi.RoutingKeys,

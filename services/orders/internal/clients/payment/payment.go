@@ -36,10 +36,12 @@ type Config struct {
 	// Timeout bounds one HTTP request.
 	Timeout time.Duration `env:"TIMEOUT, default=5s"`
 	// RetryBase and RetryMax shape the backoff; RetryDeadline bounds all
-	// attempts of one call (then the message is retried by the broker).
+	// attempts of one call. Then (or at once while the breaker is open) the
+	// call fails as unavailable and the consumer holds the message and calls
+	// again after its own backoff, without counting a delivery.
 	RetryBase     time.Duration `env:"RETRY_BASE, default=50ms"`
 	RetryMax      time.Duration `env:"RETRY_MAX, default=2s"`
-	RetryDeadline time.Duration `env:"RETRY_DEADLINE, default=30s"`
+	RetryDeadline time.Duration `env:"RETRY_DEADLINE, default=5s"`
 	// The breaker opens when at least BreakerMinRequests finished requests in
 	// BreakerWindow failed at BreakerFailureRatio or more, and stays open for
 	// BreakerOpenFor before letting one probe through.

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 )
 
@@ -54,7 +55,7 @@ func NewResilient(p Provider, cfg Config) *Resilient {
 		cfg.RetryMax = 2 * time.Second
 	}
 	if cfg.RetryDeadline <= 0 {
-		cfg.RetryDeadline = 30 * time.Second
+		cfg.RetryDeadline = 5 * time.Second
 	}
 	if cfg.BreakerMinRequests == 0 {
 		cfg.BreakerMinRequests = 10
@@ -118,8 +119,11 @@ func (r *Resilient) Refund(ctx context.Context, req app.RefundRequest) (app.Refu
 }
 
 // do retries transient failures with capped exponential backoff and equal
-// jitter until RetryDeadline. While the breaker is open, attempts are refused
-// without a request and the loop just waits.
+// jitter until RetryDeadline. An open breaker ends the call at once. Either
+// way the error is errs.Unavailable: the provider is down, not the message
+// wrong, so the consumer holds the message and calls again later without
+// spending its delivery limit (however long the outage lasts), instead of
+// one delivery spinning here.
 func (r *Resilient) do(ctx context.Context, op string, call func(context.Context) (any, error)) (any, error) {
 	callsTotal.WithLabelValues(op).Inc()
 	deadline := time.Now().Add(r.cfg.RetryDeadline)
@@ -140,9 +144,7 @@ func (r *Resilient) do(ctx context.Context, op string, call func(context.Context
 			return nil, err
 		case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
 			requestsTotal.WithLabelValues(op, "short_circuit").Inc()
-			if last == nil {
-				last = err
-			}
+			return nil, unavailable(op, attempt, err)
 		default:
 			requestsTotal.WithLabelValues(op, "transient").Inc()
 			last = err
@@ -152,7 +154,7 @@ func (r *Resilient) do(ctx context.Context, op string, call func(context.Context
 		}
 		wait := r.backoff(attempt)
 		if time.Now().Add(wait).After(deadline) {
-			return nil, fmt.Errorf("payment %s: provider unavailable after %d attempts: %w", op, attempt, last)
+			return nil, unavailable(op, attempt, last)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -162,6 +164,12 @@ func (r *Resilient) do(ctx context.Context, op string, call func(context.Context
 		case <-t.C:
 		}
 	}
+}
+
+// unavailable classifies a provider that did not answer (503, 429, 5xx, no
+// answer, an open breaker) as a dependency that is down.
+func unavailable(op string, attempts int, err error) error {
+	return errs.Wrap(errs.Unavailable, err, fmt.Sprintf("payment %s: provider unavailable after %d attempts", op, attempts))
 }
 
 func (r *Resilient) backoff(attempt int) time.Duration {

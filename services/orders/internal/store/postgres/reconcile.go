@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/printfleet/printfleet/services/orders/internal/app"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
+)
+
+var _ app.StuckStore = (*Store)(nil)
+
+// reconcileLockKey is the advisory lock that makes one worker replica at a
+// time run a reconciler pass ("orders.reconcile" as a number).
+const reconcileLockKey = 0x6f72645f72656331
+
+// WithReconcileLock implements app.StuckStore with a session advisory lock
+// held on one pooled connection for the pass (no transaction stays open
+// while the pass calls the payment provider).
+func (s *Store) WithReconcileLock(ctx context.Context, fn func(ctx context.Context) error) (bool, error) {
+	pc, err := s.primary.Acquire(ctx)
+	if err != nil {
+		return false, unavailable(fmt.Errorf("reconcile lock: %w", err))
+	}
+	defer pc.Release()
+	var got bool
+	if err := pc.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(reconcileLockKey)).Scan(&got); err != nil {
+		return false, unavailable(fmt.Errorf("reconcile lock: %w", err))
+	}
+	if !got {
+		return false, nil
+	}
+	defer func() {
+		if _, err := pc.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(reconcileLockKey)); err != nil {
+			// The session's lock would outlive the pass: drop the connection.
+			_ = pc.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	return true, fn(ctx)
+}
+
+// stuckSQL's status numbers are literals (domain.Status values, checked by
+// a test) so that the planner can use the partial index orders_unsettled.
+const stuckSQL = `
+	SELECT o.id::text, CASE o.status
+		WHEN 2 THEN 'charge' WHEN 9 THEN 'refund' WHEN 3 THEN 'print_files' ELSE 'marketplace_push' END
+	FROM orders o
+	WHERE o.updated_at < $1
+	  AND (o.status IN (2, 3)
+	    OR (o.status = 5 AND o.store_id <> '')
+	    OR (o.status = 9 AND o.payment_id <> '' AND o.refund_id = ''))
+	  AND NOT (o.status = 2 AND o.payment_id <> '')
+	  AND NOT (o.status = 5 AND EXISTS (
+	      SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.type IN ($3, $4)))
+	  AND NOT EXISTS (SELECT 1 FROM order_events r WHERE r.order_id = o.id AND r.type = $5 AND r.created_at >= $1)
+	ORDER BY o.updated_at
+	LIMIT $2`
+
+// StuckOrders implements app.StuckStore. An order waits for a step since its
+// last change (updated_at); a re-drive that changes nothing but announces the
+// step again leaves an order.redriven entry, which counts as the new start.
+func (s *Store) StuckOrders(ctx context.Context, before time.Time, limit int) ([]app.StuckOrder, error) {
+	rows, err := s.primary.Query(ctx, stuckSQL, before, limit,
+		domain.EventMarketplaceSucceeded, domain.EventMarketplaceFailed, domain.EventRedriven)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("stuck orders: %w", err))
+	}
+	defer rows.Close()
+	var out []app.StuckOrder
+	for rows.Next() {
+		var o app.StuckOrder
+		var step string
+		if err := rows.Scan(&o.ID, &step); err != nil {
+			return nil, fmt.Errorf("stuck orders: %w", err)
+		}
+		o.Step = app.Step(step)
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(fmt.Errorf("stuck orders: %w", err))
+	}
+	return out, nil
+}
