@@ -10,6 +10,13 @@
 // tombstone lives as long as an entry would, so a late set is refused for the
 // whole time its value could be served.
 //
+// An invalidation Redis does not take is retried a few times at once, then
+// in the background every RetryEvery until Redis takes it; meanwhile this
+// process reads that order from PostgreSQL. Other readers of the key (the
+// other replicas, the gateway) may see the old entry only while Redis
+// refuses the tombstone, plus at most RetryEvery: staleness is bounded by
+// the Redis fault, not by the TTL.
+//
 // Concurrent misses for one order collapse into one database read
 // (singleflight). When Redis fails, reads go straight to PostgreSQL with
 // bounded concurrency (a semaphore) and Redis is skipped for a short while
@@ -23,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,8 +51,12 @@ var (
 	}, []string{"result"})
 	invalidations = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "printfleet_orders_cache_invalidations_total",
-		Help: "Order cache invalidations by result (ok, error).",
+		Help: "Order cache invalidations by result (ok; error: left to the background retry; retried: taken by Redis on a background retry).",
 	}, []string{"result"})
+	pendingGauge = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "printfleet_orders_cache_invalidations_pending",
+		Help: "Order invalidations Redis has not taken yet, retried in the background (their orders are read from PostgreSQL meanwhile).",
+	})
 	redisUp = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "printfleet_orders_cache_redis_up",
 		Help: "1 while the order cache reaches Redis, 0 while reads bypass it.",
@@ -63,6 +75,15 @@ type Config struct {
 	SkipFor time.Duration
 	// LoadTimeout bounds a collapsed load (it outlives any one caller).
 	LoadTimeout time.Duration
+	// InvalidateAttempts is how many times an invalidation is tried before
+	// it is left to the background retry.
+	InvalidateAttempts int
+	// RetryEvery is the background retry's period: with Redis back, the
+	// longest an invalidation that failed stays out.
+	RetryEvery time.Duration
+	// MaxPending bounds the invalidations kept for the background retry;
+	// beyond it they expire with the TTL (and are logged).
+	MaxPending int
 	// Wire, when set, encodes the order as its API answer; entries then
 	// carry it for readers that serve it without calling orders (the
 	// gateway).
@@ -77,6 +98,10 @@ type Orders struct {
 	flight    singleflight.Group
 	sem       chan struct{}
 	skipUntil atomic.Int64 // unix nanos
+
+	mu       sync.Mutex
+	pending  map[string]int64 // order id → newest version Redis has not taken the tombstone of
+	retrying bool             // the background retry runs
 }
 
 var _ app.Cache = (*Orders)(nil)
@@ -98,11 +123,20 @@ func New(rdb goredis.UniversalClient, cfg Config, log *slog.Logger) *Orders {
 	if cfg.LoadTimeout <= 0 {
 		cfg.LoadTimeout = 5 * time.Second
 	}
+	if cfg.InvalidateAttempts <= 0 {
+		cfg.InvalidateAttempts = 3
+	}
+	if cfg.RetryEvery <= 0 {
+		cfg.RetryEvery = 500 * time.Millisecond
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 100_000
+	}
 	if log == nil {
 		log = slog.Default()
 	}
 	redisUp.Set(1)
-	return &Orders{rdb: rdb, cfg: cfg, log: log, sem: make(chan struct{}, cfg.FallbackConcurrency)}
+	return &Orders{rdb: rdb, cfg: cfg, log: log, sem: make(chan struct{}, cfg.FallbackConcurrency), pending: map[string]int64{}}
 }
 
 func (c *Orders) key(id string) string { return cachefmt.Key(c.cfg.Prefix, id) }
@@ -152,7 +186,7 @@ func (c *Orders) redisOK() {
 
 // GetOrLoad implements app.Cache.
 func (c *Orders) GetOrLoad(ctx context.Context, id, ownerID string, load func(context.Context) (*domain.Order, error)) (*domain.Order, error) {
-	if !c.redisUsable() {
+	if !c.redisUsable() || c.isPending(id) {
 		return c.bypass(ctx, id, ownerID, load)
 	}
 	raw, err := c.rdb.Get(ctx, c.key(id)).Result()
@@ -244,16 +278,109 @@ func (c *Orders) set(ctx context.Context, o *domain.Order) {
 func (c *Orders) Prime(ctx context.Context, o *domain.Order) { c.set(ctx, o) }
 
 // Invalidate implements app.Cache: call it after the change to version has
-// committed. A failure is logged and counted; the entry then expires with its
-// TTL.
+// committed. It tries InvalidateAttempts times with a short backoff; if
+// Redis still refuses, the invalidation is retried in the background and
+// this process reads the order from PostgreSQL until it lands.
 func (c *Orders) Invalidate(ctx context.Context, id string, version int64) {
-	err := tombstone.Run(ctx, c.rdb, []string{c.key(id)}, strconv.FormatInt(version, 10), c.cfg.TTL.Milliseconds()).Err()
-	if err != nil {
-		invalidations.WithLabelValues("error").Inc()
-		c.log.WarnContext(ctx, "order cache: invalidation failed; the entry expires with its TTL", "order_id", id, "err", err)
+	// The change has committed: a caller that stops waiting must not leave
+	// the old entry behind.
+	ctx = context.WithoutCancel(ctx)
+	err := errRedisSkipped
+	// While Redis is known to be down, the request does not wait for it.
+	for attempt := 0; attempt < c.cfg.InvalidateAttempts && c.redisUsable(); attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 25 * time.Millisecond)
+		}
+		if err = c.tombstone(ctx, id, version); err == nil {
+			invalidations.WithLabelValues("ok").Inc()
+			return
+		}
+	}
+	invalidations.WithLabelValues("error").Inc()
+	if !c.addPending(id, version) {
+		c.log.ErrorContext(ctx, "order cache: invalidation failed and too many are pending; the entry expires with its TTL",
+			"order_id", id, "err", err, "pending", c.cfg.MaxPending)
 		return
 	}
-	invalidations.WithLabelValues("ok").Inc()
+	c.log.WarnContext(ctx, "order cache: invalidation failed; retrying in the background, reading the order from PostgreSQL meanwhile",
+		"order_id", id, "version", version, "err", err, "retry_every", c.cfg.RetryEvery)
+}
+
+var errRedisSkipped = errors.New("redis skipped after a recent failure")
+
+func (c *Orders) tombstone(ctx context.Context, id string, version int64) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.LoadTimeout)
+	defer cancel()
+	return tombstone.Run(ctx, c.rdb, []string{c.key(id)}, strconv.FormatInt(version, 10), c.cfg.TTL.Milliseconds()).Err()
+}
+
+func (c *Orders) isPending(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.pending[id]
+	return ok
+}
+
+// addPending records an invalidation for the background retry (starting
+// it); false when MaxPending are already waiting.
+func (c *Orders) addPending(id string, version int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.pending[id]; ok {
+		c.pending[id] = max(v, version)
+		return true
+	}
+	if len(c.pending) >= c.cfg.MaxPending {
+		return false
+	}
+	c.pending[id] = version
+	pendingGauge.Set(float64(len(c.pending)))
+	if !c.retrying {
+		c.retrying = true
+		go c.retryPending()
+	}
+	return true
+}
+
+// retryPending retries the pending invalidations every RetryEvery until
+// none is left. A version that was superseded while its tombstone was on
+// the way stays pending for the newer one.
+func (c *Orders) retryPending() {
+	for {
+		time.Sleep(c.cfg.RetryEvery)
+		c.mu.Lock()
+		if len(c.pending) == 0 {
+			c.retrying = false
+			c.mu.Unlock()
+			return
+		}
+		batch := make(map[string]int64, len(c.pending))
+		for id, v := range c.pending {
+			batch[id] = v
+		}
+		c.mu.Unlock()
+		for id, v := range batch {
+			err := c.tombstone(context.Background(), id, v)
+			if errors.Is(err, goredis.ErrClosed) {
+				c.mu.Lock()
+				clear(c.pending)
+				pendingGauge.Set(0)
+				c.retrying = false
+				c.mu.Unlock()
+				return // the process is stopping
+			}
+			if err != nil {
+				break // Redis still refuses: wait for the next round
+			}
+			invalidations.WithLabelValues("retried").Inc()
+			c.mu.Lock()
+			if c.pending[id] == v {
+				delete(c.pending, id)
+			}
+			pendingGauge.Set(float64(len(c.pending)))
+			c.mu.Unlock()
+		}
+	}
 }
 
 // decode parses an entry; a tombstone or anything unreadable is a miss.
