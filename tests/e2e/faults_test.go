@@ -86,6 +86,7 @@ func TestFaults(t *testing.T) {
 		{"PoisonMessage", testPoisonMessage},
 		{"PostgresRestart", testPostgresRestart},
 		{"SandboxFaults", testSandboxFaults},
+		{"PaymentLongOutage", testPaymentLongOutage},
 		{"LogsHoldNoSecrets", func(t *testing.T, fx *faultFleet) { scanLogsForSecrets(t, fx.environment) }},
 	} {
 		start := time.Now()
