@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/sony/gobreaker/v2"
 
+	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/sandbox/payment"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	client "github.com/printfleet/printfleet/services/orders/internal/clients/payment"
@@ -144,5 +146,48 @@ func TestResilientRetriesTransientFailuresOnly(t *testing.T) {
 	start := time.Now()
 	if _, err := client.NewResilient(f2, cfg).Charge(context.Background(), charge(uuid.NewString())); err == nil || time.Since(start) > time.Second {
 		t.Fatalf("deadline: %v after %s", err, time.Since(start))
+	}
+}
+
+// A provider that answers 503 or 429, or not at all, is a dependency that is
+// down (errs.Unavailable: the consumer holds the message without counting a
+// delivery) once the per-call deadline has passed, and at once while the
+// breaker is open; a decline is the customer's answer, not an outage.
+func TestResilientReportsAnOutageAsUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tooMany := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"error":{"type":"rate_limit_error","message":"slow down"}}`))
+	}))
+	defer tooMany.Close()
+	_, outage := sandbox(t, payment.Faults{Outage: true})
+	cfg := client.Config{APIKey: "sk_test_x", RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		RetryDeadline: 50 * time.Millisecond, BreakerMinRequests: 3, BreakerOpenFor: time.Minute}
+	for name, url := range map[string]string{"503": outage, "429": tooMany.URL, "no answer": "http://127.0.0.1:1"} {
+		cfg.URL = url
+		r := client.NewResilient(client.NewClient(cfg, nil), cfg)
+		for i := 0; i < 3; i++ {
+			start := time.Now()
+			_, err := r.Charge(ctx, charge(uuid.NewString()))
+			if !errs.Is(err, errs.Unavailable) || time.Since(start) > time.Second {
+				t.Fatalf("%s, call %d: %v after %v, want unavailable within the deadline", name, i+1, err, time.Since(start))
+			}
+		}
+		if r.State() != gobreaker.StateOpen {
+			t.Fatalf("%s: breaker %v after 3 failed calls", name, r.State())
+		}
+		start := time.Now()
+		_, err := r.Refund(ctx, app.RefundRequest{OrderID: "o", PaymentID: "pi", Amount: 1, IdempotencyKey: "refund-o"})
+		if !errs.Is(err, errs.Unavailable) || time.Since(start) > 20*time.Millisecond {
+			t.Fatalf("%s: refund with the breaker open: %v after %v", name, err, time.Since(start))
+		}
+	}
+	_, declines := sandbox(t, payment.Faults{DeclineRate: 1})
+	cfg.URL = declines
+	_, err := client.NewResilient(client.NewClient(cfg, nil), cfg).Charge(ctx, charge(uuid.NewString()))
+	var pe *app.PaymentError
+	if !errors.As(err, &pe) || !pe.Declined || errs.Is(err, errs.Unavailable) {
+		t.Fatalf("decline: %v", err)
 	}
 }
