@@ -77,9 +77,9 @@ func (fx *faultFleet) restartWith(ctx context.Context, t *testing.T, p fleet.Pro
 // dead-lettered.
 //
 // The outage is compressed by configuration: the worker's per-call retry
-// deadline is 500 ms instead of 5 s, so a delivery that counted would reach
-// the queue's delivery limit (5) in about 9 s of backoff and retries —
-// 30 s of outage is several times that, as 10 minutes are against the
+// deadline is 500 ms instead of 5 s, so deliveries that counted would pass
+// the queue's delivery limit (5) within 6–9 s of calls and backoff — 30 s
+// of outage is several times that, as 10 minutes are against the
 // production settings. The reconciler runs every second and calls an order
 // stuck after 5 s, so it races the held messages for the refunds.
 func testPaymentLongOutage(t *testing.T, fx *faultFleet) {

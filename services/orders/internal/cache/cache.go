@@ -297,6 +297,9 @@ func (c *Orders) Invalidate(ctx context.Context, id string, version int64) {
 		}
 	}
 	invalidations.WithLabelValues("error").Inc()
+	if !errors.Is(err, errRedisSkipped) {
+		c.redisFailed(err) // the next requests do not wait for it either
+	}
 	if !c.addPending(id, version) {
 		c.log.ErrorContext(ctx, "order cache: invalidation failed and too many are pending; the entry expires with its TTL",
 			"order_id", id, "err", err, "pending", c.cfg.MaxPending)
