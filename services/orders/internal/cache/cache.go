@@ -10,9 +10,10 @@
 // tombstone lives as long as an entry would, so a late set is refused for the
 // whole time its value could be served.
 //
-// An invalidation Redis does not take is retried a few times at once, then
-// in the background every RetryEvery until Redis takes it; meanwhile this
-// process reads that order from PostgreSQL. Other readers of the key (the
+// An invalidation Redis does not take is retried a few times at once; then
+// the entry is deleted if Redis still takes a DEL, and the tombstone is
+// retried in the background every RetryEvery until Redis takes it;
+// meanwhile this process reads that order from PostgreSQL. Other readers of the key (the
 // other replicas, the gateway) may see the old entry only while Redis
 // refuses the tombstone, plus at most RetryEvery: staleness is bounded by
 // the Redis fault, not by the TTL.
@@ -51,7 +52,7 @@ var (
 	}, []string{"result"})
 	invalidations = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "printfleet_orders_cache_invalidations_total",
-		Help: "Order cache invalidations by result (ok; error: left to the background retry; retried: taken by Redis on a background retry).",
+		Help: "Order cache invalidations by result (ok; error: left to the background retry; deleted: the entry was deleted meanwhile; retried: taken by Redis on a background retry).",
 	}, []string{"result"})
 	pendingGauge = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "printfleet_orders_cache_invalidations_pending",
@@ -298,7 +299,17 @@ func (c *Orders) Invalidate(ctx context.Context, id string, version int64) {
 	}
 	invalidations.WithLabelValues("error").Inc()
 	if !errors.Is(err, errRedisSkipped) {
-		c.redisFailed(err) // the next requests do not wait for it either
+		// A Redis that refuses scripts may still take a DEL (at maxmemory
+		// with noeviction it refuses writes that grow memory, and serves
+		// reads): drop the entry now; the tombstone, which also guards
+		// against a late fill, follows from the background retry.
+		dctx, cancel := context.WithTimeout(ctx, c.cfg.LoadTimeout)
+		if c.rdb.Del(dctx, c.key(id)).Err() == nil {
+			invalidations.WithLabelValues("deleted").Inc()
+		} else {
+			c.redisFailed(err) // the next requests do not wait for it either
+		}
+		cancel()
 	}
 	if !c.addPending(id, version) {
 		c.log.ErrorContext(ctx, "order cache: invalidation failed and too many are pending; the entry expires with its TTL",

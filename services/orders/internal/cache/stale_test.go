@@ -17,16 +17,17 @@ import (
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
 )
 
-// refuseScripts fails the cache's write scripts (fills and tombstones) while
-// on, and lets reads through: Redis that serves the old entry but does not
-// take its invalidation.
-type refuseScripts struct{ on *atomic.Bool }
+// refuseWrites fails the cache's write scripts (fills and tombstones) while
+// scripts is on, and DEL too while del is on, and lets reads through: Redis
+// that serves the old entry but does not take its invalidation (at
+// maxmemory with noeviction it refuses the scripts but takes a DEL).
+type refuseWrites struct{ scripts, del *atomic.Bool }
 
-func (refuseScripts) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (refuseWrites) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
-func (f refuseScripts) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+func (f refuseWrites) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		if f.on.Load() && strings.HasPrefix(cmd.Name(), "eval") {
+		if (f.scripts.Load() && strings.HasPrefix(cmd.Name(), "eval")) || (f.del.Load() && cmd.Name() == "del") {
 			err := errors.New("injected: redis refuses the write")
 			cmd.SetErr(err)
 			return err
@@ -35,20 +36,37 @@ func (f refuseScripts) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook
 	}
 }
 
-func (refuseScripts) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+func (refuseWrites) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return next
 }
 
 // Invalidations fail while the order keeps changing: the writing process
-// reads every change fresh at once, and the other readers of the key —
-// another replica's cache and the gateway's direct read of the entry — are
-// fresh within a second of Redis taking writes again, not after the TTL.
+// reads every change fresh at once; the other readers of the key — another
+// replica's cache and the gateway's direct read of the entry — are fresh at
+// once when Redis still takes a DEL, and otherwise within a second of Redis
+// taking writes again, not after the TTL.
 func TestFailedInvalidationIsBoundedToSeconds(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		delToo   bool
+		wantSeen bool // the gateway may see an old entry during the fault
+	}{
+		{name: "scripts refused, DEL taken", delToo: false, wantSeen: false},
+		{name: "every write refused", delToo: true, wantSeen: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			staleInvalidation(t, tc.delToo, tc.wantSeen)
+		})
+	}
+}
+
+func staleInvalidation(t *testing.T, delToo, wantSeen bool) {
 	shared, prefix := testenv.Redis(t)
-	var refuse atomic.Bool
+	var scripts, del atomic.Bool
 	wc := goredis.NewClient(&goredis.Options{Addr: testenv.RedisAddr()})
-	wc.AddHook(refuseScripts{&refuse})
+	wc.AddHook(refuseWrites{&scripts, &del})
 	t.Cleanup(func() { _ = wc.Close() })
 	cfg := cache.Config{Prefix: prefix, TTL: 10 * time.Minute, RetryEvery: 100 * time.Millisecond}
 	writer := cache.New(wc, cfg, testenv.Log())
@@ -71,16 +89,17 @@ func TestFailedInvalidationIsBoundedToSeconds(t *testing.T) {
 		}
 		return e.Version
 	}
+
 	if o, err := replica.GetOrLoad(ctx, id, "", load); err != nil || o.Version() != 1 || gateway() != 1 {
 		t.Fatalf("fill: %v %v, gateway %d", o, err, gateway())
 	}
-
-	refuse.Store(true)
+	scripts.Store(true)
+	del.Store(delToo)
 	const changes = 5
-	var writerFresh, gatewayStale int
+	var writerFresh, gatewayStale, replicaStale int
 	faultStart := time.Now()
 	for v := int64(2); v <= changes+1; v++ {
-		dbVersion.Store(v) // the change commits…
+		dbVersion.Store(v) // the change commits, and its invalidation fails
 		writer.Invalidate(ctx, id, v)
 		o, err := writer.GetOrLoad(ctx, id, "", load)
 		if err != nil {
@@ -92,9 +111,13 @@ func TestFailedInvalidationIsBoundedToSeconds(t *testing.T) {
 		if g := gateway(); g != 0 && g < v {
 			gatewayStale++
 		}
+		if o, err := replica.GetOrLoad(ctx, id, "", load); err == nil && o.Version() < v {
+			replicaStale++
+		}
 	}
 	faultFor := time.Since(faultStart)
-	refuse.Store(false)
+	scripts.Store(false)
+	del.Store(false)
 	healed := time.Now()
 	var freshAfter time.Duration
 	for time.Since(healed) < 10*time.Second {
@@ -106,13 +129,17 @@ func TestFailedInvalidationIsBoundedToSeconds(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Logf("STALE ORDER CACHE — %d changes while Redis refused every invalidation (%v)", changes, faultFor.Round(time.Millisecond))
-	t.Logf("  writer's own reads fresh: %d/%d; gateway reads stale during the fault: %d/%d", writerFresh, changes, gatewayStale, changes)
+	t.Logf("STALE ORDER CACHE (DEL refused too: %v) — %d changes whose invalidation Redis refused (%v)", delToo, changes, faultFor.Round(time.Millisecond))
+	t.Logf("  writer's own reads fresh: %d/%d; stale reads during the fault: gateway %d/%d, other replica %d/%d",
+		writerFresh, changes, gatewayStale, changes, replicaStale, changes)
 	t.Logf("  gateway and other replica fresh %v after Redis took writes again (TTL %v)", freshAfter.Round(time.Millisecond), cfg.TTL)
 	if writerFresh != changes {
 		t.Errorf("the writer read %d of %d changes stale", changes-writerFresh, changes)
 	}
-	if gatewayStale == 0 {
+	if !wantSeen && (gatewayStale != 0 || replicaStale != 0) {
+		t.Errorf("with DEL taken, readers saw %d (gateway) and %d (replica) old entries", gatewayStale, replicaStale)
+	}
+	if wantSeen && gatewayStale == 0 {
 		t.Errorf("the fault did not leave the entry stale: the test proves nothing")
 	}
 	if freshAfter == 0 || freshAfter > 2*time.Second {
