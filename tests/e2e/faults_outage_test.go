@@ -159,11 +159,10 @@ func testPaymentLongOutage(t *testing.T, fx *faultFleet) {
 		}
 	}
 	var midDead []string
-	var stuckRefunds, maxStuck float64
+	var maxStuck float64
 	for time.Since(outageAt) < outageFor {
 		time.Sleep(time.Second)
-		stuckRefunds = fx.metric(ctx, worker.Admin, `printfleet_orders_stuck{step="refund"}`)
-		maxStuck = max(maxStuck, stuckRefunds)
+		maxStuck = max(maxStuck, fx.metric(ctx, worker.Admin, `printfleet_orders_stuck{step="refund"}`))
 	}
 	stopLoad()
 	orders := st.snapshot()
@@ -232,6 +231,9 @@ func testPaymentLongOutage(t *testing.T, fx *faultFleet) {
 
 	if n := during.byStatus["PAID"] + during.byStatus["IN_PRODUCTION"] + during.byStatus["PAYMENT_FAILED"]; n != 0 {
 		t.Errorf("%d orders were paid or failed while the provider was down: %s", n, during)
+	}
+	if maxStuck != cancelled {
+		t.Errorf("the reconciler counted at most %v stuck refunds during the outage, want %d", maxStuck, cancelled)
 	}
 	if len(orders) < 40 {
 		t.Errorf("only %d orders placed during the outage (%s %v)", len(orders), st, st.rejected)
