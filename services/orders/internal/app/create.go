@@ -106,22 +106,33 @@ func (s *Service) CreateOrder(ctx context.Context, caller principal.Principal, k
 func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in CreateOrderInput, encode Encoder) ([]byte, error) {
 	// The order's id is chosen first: the quote redeems its coupon for it.
 	id := s.newID()
-	// The quote does not depend on the catalog's answer: ask both at once.
 	var (
 		lookup CatalogLookup
 		quote  Quote
 	)
+	// The quote does not depend on the catalog's answer: ask both at once.
+	// An order with a coupon asks pricing only once the catalog accepted
+	// it, so that an order refused for its items holds no coupon use until
+	// the reservation expires.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		lookup, err = s.lookupCatalog(gctx, userID, in.StoreID, in.Items)
 		return err
 	})
-	g.Go(func() (err error) {
-		quote, err = s.quote(gctx, in, orderKey(userID, key), id)
-		return err
-	})
+	if in.CouponCode == "" {
+		g.Go(func() (err error) {
+			quote, err = s.quote(gctx, in, orderKey(userID, key), id)
+			return err
+		})
+	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	if in.CouponCode != "" {
+		var err error
+		if quote, err = s.quote(ctx, in, orderKey(userID, key), id); err != nil {
+			return nil, err
+		}
 	}
 	o, err := s.buildOrder(id, userID, in, lookup, quote)
 	if err != nil {

@@ -124,8 +124,9 @@ func TestCreateOrderThatFailsTakesNoKey(t *testing.T) {
 
 // The quote of a create redeems the order's coupon under a key that is the
 // same on every retry of the create (one use per placement) and names the
-// order it would commit; a coupon over its limits refuses the order with
-// CONFLICT naming the coupon, and nothing is written.
+// order it would commit; it is asked only once the catalog accepted the
+// order; a coupon over its limits refuses the order with CONFLICT naming
+// the coupon, and nothing is written.
 func TestCreateOrderRedeemsTheCouponOncePerKey(t *testing.T) {
 	t.Parallel()
 	f := testenv.NewFixture("alice")
@@ -152,6 +153,15 @@ func TestCreateOrderRedeemsTheCouponOncePerKey(t *testing.T) {
 	}
 	if other := f.Pricing.Last.Load(); other.OrderKey == first.OrderKey {
 		t.Fatalf("another Idempotency-Key shares the order key %s", other.OrderKey)
+	}
+
+	// An order the catalog refuses never reaches pricing: it holds no use.
+	calls := f.Pricing.Calls.Load()
+	unknown := in
+	unknown.Items = append([]app.RequestedItem(nil), in.Items...)
+	unknown.Items[0].VariantID = uuid.NewString()
+	if _, err := svc.CreateOrder(context.Background(), user, "unknown", []byte("h"), unknown, encode); !errs.Is(err, errs.Invalid) || f.Pricing.Calls.Load() != calls {
+		t.Fatalf("unknown variant: %v, pricing asked %d times", err, f.Pricing.Calls.Load()-calls)
 	}
 
 	creates := st.creates
