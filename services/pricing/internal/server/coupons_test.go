@@ -22,6 +22,7 @@ import (
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
 	"github.com/printfleet/printfleet/services/pricing/internal/amqpapi"
+	"github.com/printfleet/printfleet/services/pricing/internal/domain"
 	store "github.com/printfleet/printfleet/services/pricing/internal/store/postgres"
 )
 
@@ -221,6 +222,39 @@ func TestCouponLimitUnderConcurrentOrders(t *testing.T) {
 	t.Logf("per-customer limit: %v", status.Convert(err).Message())
 	if _, err := c.CreateOrderQuote(user(t, "bob"), orderQuote("ONEEACH", "b1")); err != nil {
 		t.Fatalf("bob: %v", err)
+	}
+}
+
+// A use reserved by a create whose order never committed is given back by
+// the worker's sweep once the reservation expires; the coupon can be used
+// again.
+func TestWorkerExpiresUnconfirmedReservations(t *testing.T) {
+	t.Parallel()
+	_, url := pgtest.NewDB(t, store.Migrations)
+	in, c := start(t, url, false, 0)
+	seed(t, in)
+	createCoupon(t, c, "ONE", 1, 0)
+	now := time.Now()
+	if _, _, err := store.New(in.DB.Primary).RedeemCoupon(context.Background(), domain.Redemption{
+		Code: "ONE", OrderKey: "never-committed", OrderID: "order-x", CustomerID: "alice", ExpiresAt: now.Add(300 * time.Millisecond),
+	}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateOrderQuote(user(t, "bob"), orderQuote("ONE", "k1")); !refusedAtLimit(err, "ONE", "usage limit of 1") {
+		t.Fatalf("while reserved: %v", err)
+	}
+	env := amqptest.New(t)
+	startWorker(t, url, env.Config, env.Queue(eventsv1.QueuePricingCoupons), func(c *WorkerConfig) { c.ExpireInterval = 100 * time.Millisecond })
+	deadline := time.Now().Add(10 * time.Second)
+	for couponUsed(t, in, "ONE") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the reservation was not expired: used %d", couponUsed(t, in, "ONE"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("unconfirmed reservation given back %v after it was taken", time.Since(now).Round(10*time.Millisecond))
+	if _, err := c.CreateOrderQuote(user(t, "bob"), orderQuote("ONE", "k1")); err != nil {
+		t.Fatalf("after the expiry: %v", err)
 	}
 }
 
