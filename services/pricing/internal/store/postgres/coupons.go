@@ -204,7 +204,7 @@ func (s *Store) RedeemCoupon(ctx context.Context, r domain.Redemption, now time.
 			INSERT INTO coupon_reservations (order_key, coupon_id, customer_id, state, expires_at)
 			VALUES ($1, $2, $3, 'pending', $4)
 			ON CONFLICT (order_key) DO UPDATE SET coupon_id = $2, customer_id = $3, state = 'pending',
-				expires_at = $4, created_at = now()`,
+				expires_at = $4, created_at = now(), confirmed_order_id = NULL`,
 			r.OrderKey, c.ID, r.CustomerID, r.ExpiresAt); err != nil {
 			return 0, err
 		}
@@ -229,29 +229,35 @@ func addReservationOrder(ctx context.Context, tx pgx.Tx, r domain.Redemption) er
 
 // ConfirmCoupon confirms the reservation of the placed order orderID, so it
 // no longer expires. An order without one (its reservation expired before
-// the event arrived, or it was placed before reservations existed) has its
-// use counted now, past the limit if need be: the order stands with its
-// discount, and the counter says so (late reports true). An order whose
-// reservation was released (it was cancelled before this event arrived)
-// changes nothing; nor does confirming twice.
+// the event arrived, or it was placed before reservations existed), and a
+// second order committed under a key whose use another order already
+// confirmed (the key was reused after the orders service stopped replaying
+// it), have the use counted now, past the limit if need be: the order
+// stands with its discount, and the counter says so (late reports true). An
+// order whose reservation was released (it was cancelled before this event
+// arrived) changes nothing; nor does confirming twice.
 func (s *Store) ConfirmCoupon(ctx context.Context, code, orderID, customerID string, placedAt time.Time) (late bool, res app.WriteResult, err error) {
 	res, err = s.write(ctx, "confirm coupon", func(tx pgx.Tx) (int64, error) {
 		if err := lockCode(ctx, tx, code); err != nil {
 			return 0, err
 		}
-		var state string
+		var state, key, confirmedBy string
 		err := tx.QueryRow(ctx, `
-			SELECT r.state FROM coupon_reservation_orders o JOIN coupon_reservations r USING (order_key)
-			WHERE o.order_id = $1`, orderID).Scan(&state)
+			SELECT r.state, r.order_key, coalesce(r.confirmed_order_id, '')
+			FROM coupon_reservation_orders o JOIN coupon_reservations r USING (order_key)
+			WHERE o.order_id = $1`, orderID).Scan(&state, &key, &confirmedBy)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
+			key = "order-" + orderID
 		case err != nil:
 			return 0, err
 		case state == "pending":
 			_, err := tx.Exec(ctx, `
-				UPDATE coupon_reservations SET state = 'confirmed'
-				WHERE order_key = (SELECT order_key FROM coupon_reservation_orders WHERE order_id = $1)`, orderID)
+				UPDATE coupon_reservations SET state = 'confirmed', confirmed_order_id = $2
+				WHERE order_key = $1`, key, orderID)
 			return 0, err
+		case state == "confirmed" && confirmedBy != "" && confirmedBy != orderID:
+			key = "order-" + orderID
 		case state != "expired":
 			return 0, nil
 		}
@@ -263,22 +269,19 @@ func (s *Store) ConfirmCoupon(ctx context.Context, code, orderID, customerID str
 		if err != nil {
 			return 0, err
 		}
-		key := "order-" + orderID
-		if state == "expired" {
-			if err := tx.QueryRow(ctx, `SELECT order_key FROM coupon_reservation_orders WHERE order_id = $1`, orderID).Scan(&key); err != nil {
-				return 0, err
-			}
-		}
 		if err := tx.QueryRow(ctx, `UPDATE coupons SET used = used + 1 WHERE id = $1 RETURNING used`, c.ID).Scan(&c.Used); err != nil {
 			return 0, err
 		}
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO coupon_reservations (order_key, coupon_id, customer_id, state, expires_at)
-			VALUES ($1, $2, $3, 'confirmed', $4)
-			ON CONFLICT (order_key) DO UPDATE SET state = 'confirmed'`, key, c.ID, customerID, placedAt); err != nil {
+			INSERT INTO coupon_reservations (order_key, coupon_id, customer_id, state, expires_at, confirmed_order_id)
+			VALUES ($1, $2, $3, 'confirmed', $4, $5)
+			ON CONFLICT (order_key) DO UPDATE SET state = 'confirmed', confirmed_order_id = $5`,
+			key, c.ID, customerID, placedAt, orderID); err != nil {
 			return 0, err
 		}
-		if err := addReservationOrder(ctx, tx, domain.Redemption{OrderKey: key, OrderID: orderID}); err != nil {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO coupon_reservation_orders (order_id, order_key) VALUES ($1, $2)
+			ON CONFLICT (order_id) DO UPDATE SET order_key = $2`, orderID, key); err != nil {
 			return 0, err
 		}
 		late = true

@@ -215,3 +215,40 @@ func TestRedeemCouponPerCustomerLimit(t *testing.T) {
 		t.Fatalf("used %d, want 3", used(t, s))
 	}
 }
+
+// A second order committed under a key whose use another order confirmed
+// (the key reused once orders stopped replaying it) has its own use
+// counted, and each order gives back its own.
+func TestConfirmCouponCountsAReusedKey(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	c := domain.Coupon{Code: "LIMITED", Kind: domain.CouponFixed, AmountOff: usd(500), ValidFrom: now.Add(-time.Hour), ValidUntil: now.Add(time.Hour), UsageLimit: 5}
+	if _, _, err := s.CreateCoupon(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	first := redemption("k", "alice", now)
+	if _, _, err := s.RedeemCoupon(ctx, first, now); err != nil {
+		t.Fatal(err)
+	}
+	if late, _, err := s.ConfirmCoupon(ctx, "LIMITED", first.OrderID, "alice", now); err != nil || late {
+		t.Fatalf("confirm: late %v, %v", late, err)
+	}
+	second := first
+	second.OrderID = "order-second"
+	if _, _, err := s.RedeemCoupon(ctx, second, now); err != nil || used(t, s) != 1 {
+		t.Fatalf("reused key: %v, used %d", err, used(t, s))
+	}
+	for range 2 {
+		if _, _, err := s.ConfirmCoupon(ctx, "LIMITED", second.OrderID, "alice", now); err != nil || used(t, s) != 2 {
+			t.Fatalf("second order placed: %v, used %d, want 2", err, used(t, s))
+		}
+	}
+	if _, _, err := s.ReleaseCoupon(ctx, second.OrderID); err != nil || used(t, s) != 1 {
+		t.Fatalf("release second: %v, used %d", err, used(t, s))
+	}
+	if _, _, err := s.ReleaseCoupon(ctx, first.OrderID); err != nil || used(t, s) != 0 {
+		t.Fatalf("release first: %v, used %d", err, used(t, s))
+	}
+}

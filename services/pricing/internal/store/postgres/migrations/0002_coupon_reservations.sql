@@ -15,6 +15,8 @@ CREATE TABLE coupon_reservations (
     state       text NOT NULL CHECK (state IN ('pending', 'confirmed', 'released', 'expired')),
     -- A pending reservation past this expires.
     expires_at  timestamptz NOT NULL,
+    -- The order whose placement confirmed the use.
+    confirmed_order_id text,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX coupon_reservations_customer_idx ON coupon_reservations (coupon_id, customer_id);
@@ -30,8 +32,8 @@ CREATE TABLE coupon_reservation_orders (
 CREATE INDEX coupon_reservation_orders_key_idx ON coupon_reservation_orders (order_key);
 
 -- Uses counted before this migration become confirmed reservations.
-INSERT INTO coupon_reservations (order_key, coupon_id, customer_id, state, expires_at, created_at)
-SELECT 'order-' || order_id, coupon_id, '', 'confirmed', redeemed_at, redeemed_at FROM coupon_redemptions
+INSERT INTO coupon_reservations (order_key, coupon_id, customer_id, state, expires_at, created_at, confirmed_order_id)
+SELECT 'order-' || order_id, coupon_id, '', 'confirmed', redeemed_at, redeemed_at, order_id FROM coupon_redemptions
 ON CONFLICT DO NOTHING;
 INSERT INTO coupon_reservation_orders (order_id, order_key)
 SELECT order_id, 'order-' || order_id FROM coupon_redemptions
