@@ -21,7 +21,7 @@ func testPoisonMessage(t *testing.T, fx *faultFleet) {
 	defer cancel()
 	targets := []struct{ queue, key string }{
 		// An order with a coupon reaches both queues under one key (one poison
-		// for both); pricing.coupons binds no other.
+		// for both).
 		{eventsv1.QueueCatalogStock, eventsv1.KeyOrderPlacedCoupon},
 		{eventsv1.QueuePricingCoupons, eventsv1.KeyOrderPlacedCoupon},
 		{eventsv1.QueueCatalogProjector, eventsv1.KeyProductChanged},

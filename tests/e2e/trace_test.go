@@ -257,8 +257,9 @@ func TestTrace(t *testing.T) {
 		}
 	}()
 
-	// No pricing-worker: the order has no coupon, and only an order with a
-	// coupon is routed to pricing.coupons (orders.order_placed_coupon.v1).
+	// No pricing-worker: pricing.coupons hears only of orders with a coupon
+	// (orders.order_placed_coupon.v1) and of orders that end unfulfilled
+	// (cancelled, rejected, unpaid); this one is neither.
 	for _, p := range []string{"gateway", "orders", "catalog", "catalog-worker", "pricing", "orders-worker", "images", "marketplace"} {
 		if procs[p] == 0 {
 			t.Errorf("no span of %s in the order's trace", p)

@@ -328,7 +328,7 @@ type OrderPlaced struct {
 	Total    *v1.Money              `protobuf:"bytes,4,opt,name=total,proto3" json:"total,omitempty"`
 	StoreId  string                 `protobuf:"bytes,5,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
 	PlacedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=placed_at,json=placedAt,proto3" json:"placed_at,omitempty"`
-	// Coupon applied by the quote; pricing counts its redemption.
+	// Coupon applied by the quote; pricing confirms the use the create redeemed.
 	CouponCode    string `protobuf:"bytes,7,opt,name=coupon_code,json=couponCode,proto3" json:"coupon_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -466,7 +466,8 @@ func (x *StockReserved) GetReservationId() string {
 	return ""
 }
 
-// StockRejected: catalog.stock_rejected.v1
+// StockRejected: catalog.stock_rejected.v1. Pricing gives back the order's
+// coupon use.
 type StockRejected struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	OrderId string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
@@ -747,7 +748,8 @@ func (x *OrderPaid) GetRenderItems() []*RenderItem {
 	return nil
 }
 
-// PaymentFailed: orders.payment_failed.v1. Catalog releases the reservation.
+// PaymentFailed: orders.payment_failed.v1. Catalog releases the reservation;
+// pricing gives back the order's coupon use.
 type PaymentFailed struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
@@ -800,7 +802,8 @@ func (x *PaymentFailed) GetReason() string {
 	return ""
 }
 
-// OrderCancelled: orders.order_cancelled.v1. Catalog releases the reservation.
+// OrderCancelled: orders.order_cancelled.v1. Catalog releases the reservation;
+// pricing gives back the order's coupon use.
 type OrderCancelled struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`

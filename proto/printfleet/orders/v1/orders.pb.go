@@ -759,10 +759,14 @@ type CreateOrderRequest struct {
 	Items           []*CreateOrderItem     `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
 	ShippingAddress *v1.Address            `protobuf:"bytes,2,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
 	Currency        string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
-	CouponCode      string                 `protobuf:"bytes,4,opt,name=coupon_code,json=couponCode,proto3" json:"coupon_code,omitempty"`
-	PaymentMethod   PaymentMethod          `protobuf:"varint,5,opt,name=payment_method,json=paymentMethod,proto3,enum=printfleet.orders.v1.PaymentMethod" json:"payment_method,omitempty"`
-	StoreId         string                 `protobuf:"bytes,6,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
-	ExternalOrderId string                 `protobuf:"bytes,7,opt,name=external_order_id,json=externalOrderId,proto3" json:"external_order_id,omitempty"`
+	// One use of the coupon is redeemed when the order is placed (once per
+	// Idempotency-Key). A coupon at its usage limit, or at its limit per
+	// customer, refuses the order: 409 ABORTED naming the coupon. The use is
+	// given back when the order is cancelled, rejected or its payment fails.
+	CouponCode      string        `protobuf:"bytes,4,opt,name=coupon_code,json=couponCode,proto3" json:"coupon_code,omitempty"`
+	PaymentMethod   PaymentMethod `protobuf:"varint,5,opt,name=payment_method,json=paymentMethod,proto3,enum=printfleet.orders.v1.PaymentMethod" json:"payment_method,omitempty"`
+	StoreId         string        `protobuf:"bytes,6,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	ExternalOrderId string        `protobuf:"bytes,7,opt,name=external_order_id,json=externalOrderId,proto3" json:"external_order_id,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }

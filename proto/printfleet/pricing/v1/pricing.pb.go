@@ -224,6 +224,71 @@ func (x *CreateQuoteRequest) GetShippingMethod() string {
 	return ""
 }
 
+// CreateOrderQuoteRequest prices an order and redeems its coupon.
+type CreateOrderQuoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Quote *CreateQuoteRequest    `protobuf:"bytes,1,opt,name=quote,proto3" json:"quote,omitempty"`
+	// Identifies the placement (the same on every retry of one create, e.g.
+	// derived from the caller and its Idempotency-Key): one use per key.
+	OrderKey string `protobuf:"bytes,2,opt,name=order_key,json=orderKey,proto3" json:"order_key,omitempty"`
+	// The id the order will have if this attempt commits; its OrderPlaced
+	// confirms the use and its cancellation releases it.
+	OrderId       string `protobuf:"bytes,3,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateOrderQuoteRequest) Reset() {
+	*x = CreateOrderQuoteRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateOrderQuoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateOrderQuoteRequest) ProtoMessage() {}
+
+func (x *CreateOrderQuoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateOrderQuoteRequest.ProtoReflect.Descriptor instead.
+func (*CreateOrderQuoteRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateOrderQuoteRequest) GetQuote() *CreateQuoteRequest {
+	if x != nil {
+		return x.Quote
+	}
+	return nil
+}
+
+func (x *CreateOrderQuoteRequest) GetOrderKey() string {
+	if x != nil {
+		return x.OrderKey
+	}
+	return ""
+}
+
+func (x *CreateOrderQuoteRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
 // QuoteLine is one priced line.
 type QuoteLine struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -240,7 +305,7 @@ type QuoteLine struct {
 
 func (x *QuoteLine) Reset() {
 	*x = QuoteLine{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[2]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -252,7 +317,7 @@ func (x *QuoteLine) String() string {
 func (*QuoteLine) ProtoMessage() {}
 
 func (x *QuoteLine) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[2]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -265,7 +330,7 @@ func (x *QuoteLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuoteLine.ProtoReflect.Descriptor instead.
 func (*QuoteLine) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{2}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *QuoteLine) GetVariantId() string {
@@ -328,7 +393,7 @@ type Quote struct {
 
 func (x *Quote) Reset() {
 	*x = Quote{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[3]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +405,7 @@ func (x *Quote) String() string {
 func (*Quote) ProtoMessage() {}
 
 func (x *Quote) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[3]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +418,7 @@ func (x *Quote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Quote.ProtoReflect.Descriptor instead.
 func (*Quote) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{3}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Quote) GetQuoteId() string {
@@ -432,7 +497,7 @@ type VariantPrice struct {
 
 func (x *VariantPrice) Reset() {
 	*x = VariantPrice{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[4]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +509,7 @@ func (x *VariantPrice) String() string {
 func (*VariantPrice) ProtoMessage() {}
 
 func (x *VariantPrice) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[4]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +522,7 @@ func (x *VariantPrice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VariantPrice.ProtoReflect.Descriptor instead.
 func (*VariantPrice) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{4}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *VariantPrice) GetVariantId() string {
@@ -491,7 +556,7 @@ type SetVariantPricesRequest struct {
 
 func (x *SetVariantPricesRequest) Reset() {
 	*x = SetVariantPricesRequest{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[5]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +568,7 @@ func (x *SetVariantPricesRequest) String() string {
 func (*SetVariantPricesRequest) ProtoMessage() {}
 
 func (x *SetVariantPricesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[5]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +581,7 @@ func (x *SetVariantPricesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVariantPricesRequest.ProtoReflect.Descriptor instead.
 func (*SetVariantPricesRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{5}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SetVariantPricesRequest) GetPrices() []*VariantPrice {
@@ -536,7 +601,7 @@ type SetVariantPricesResponse struct {
 
 func (x *SetVariantPricesResponse) Reset() {
 	*x = SetVariantPricesResponse{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[6]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +613,7 @@ func (x *SetVariantPricesResponse) String() string {
 func (*SetVariantPricesResponse) ProtoMessage() {}
 
 func (x *SetVariantPricesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[6]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +626,7 @@ func (x *SetVariantPricesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVariantPricesResponse.ProtoReflect.Descriptor instead.
 func (*SetVariantPricesResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{6}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SetVariantPricesResponse) GetUpserted() int32 {
@@ -582,7 +647,7 @@ type PlacementSurcharge struct {
 
 func (x *PlacementSurcharge) Reset() {
 	*x = PlacementSurcharge{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[7]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +659,7 @@ func (x *PlacementSurcharge) String() string {
 func (*PlacementSurcharge) ProtoMessage() {}
 
 func (x *PlacementSurcharge) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[7]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +672,7 @@ func (x *PlacementSurcharge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlacementSurcharge.ProtoReflect.Descriptor instead.
 func (*PlacementSurcharge) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{7}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PlacementSurcharge) GetTechnique() string {
@@ -634,7 +699,7 @@ type SetPlacementSurchargesRequest struct {
 
 func (x *SetPlacementSurchargesRequest) Reset() {
 	*x = SetPlacementSurchargesRequest{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[8]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +711,7 @@ func (x *SetPlacementSurchargesRequest) String() string {
 func (*SetPlacementSurchargesRequest) ProtoMessage() {}
 
 func (x *SetPlacementSurchargesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[8]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +724,7 @@ func (x *SetPlacementSurchargesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlacementSurchargesRequest.ProtoReflect.Descriptor instead.
 func (*SetPlacementSurchargesRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{8}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetPlacementSurchargesRequest) GetSurcharges() []*PlacementSurcharge {
@@ -679,7 +744,7 @@ type SetPlacementSurchargesResponse struct {
 
 func (x *SetPlacementSurchargesResponse) Reset() {
 	*x = SetPlacementSurchargesResponse{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[9]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +756,7 @@ func (x *SetPlacementSurchargesResponse) String() string {
 func (*SetPlacementSurchargesResponse) ProtoMessage() {}
 
 func (x *SetPlacementSurchargesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[9]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +769,7 @@ func (x *SetPlacementSurchargesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlacementSurchargesResponse.ProtoReflect.Descriptor instead.
 func (*SetPlacementSurchargesResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{9}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SetPlacementSurchargesResponse) GetUpserted() int32 {
@@ -728,7 +793,7 @@ type ShippingRate struct {
 
 func (x *ShippingRate) Reset() {
 	*x = ShippingRate{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[10]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -740,7 +805,7 @@ func (x *ShippingRate) String() string {
 func (*ShippingRate) ProtoMessage() {}
 
 func (x *ShippingRate) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[10]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -753,7 +818,7 @@ func (x *ShippingRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShippingRate.ProtoReflect.Descriptor instead.
 func (*ShippingRate) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{10}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ShippingRate) GetMethod() string {
@@ -794,7 +859,7 @@ type SetShippingRatesRequest struct {
 
 func (x *SetShippingRatesRequest) Reset() {
 	*x = SetShippingRatesRequest{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[11]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +871,7 @@ func (x *SetShippingRatesRequest) String() string {
 func (*SetShippingRatesRequest) ProtoMessage() {}
 
 func (x *SetShippingRatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[11]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +884,7 @@ func (x *SetShippingRatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetShippingRatesRequest.ProtoReflect.Descriptor instead.
 func (*SetShippingRatesRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{11}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetShippingRatesRequest) GetRates() []*ShippingRate {
@@ -839,7 +904,7 @@ type SetShippingRatesResponse struct {
 
 func (x *SetShippingRatesResponse) Reset() {
 	*x = SetShippingRatesResponse{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[12]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +916,7 @@ func (x *SetShippingRatesResponse) String() string {
 func (*SetShippingRatesResponse) ProtoMessage() {}
 
 func (x *SetShippingRatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[12]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +929,7 @@ func (x *SetShippingRatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetShippingRatesResponse.ProtoReflect.Descriptor instead.
 func (*SetShippingRatesResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{12}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetShippingRatesResponse) GetUpserted() int32 {
@@ -888,15 +953,17 @@ type Coupon struct {
 	ValidUntil  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
 	// 0 means unlimited.
 	UsageLimit int32 `protobuf:"varint,8,opt,name=usage_limit,json=usageLimit,proto3" json:"usage_limit,omitempty"`
-	// Output only.
-	Used          int32 `protobuf:"varint,9,opt,name=used,proto3" json:"used,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Output only: uses redeemed by orders (reserved or confirmed).
+	Used int32 `protobuf:"varint,9,opt,name=used,proto3" json:"used,omitempty"`
+	// Uses allowed per customer; 0 means unlimited.
+	PerCustomerLimit int32 `protobuf:"varint,10,opt,name=per_customer_limit,json=perCustomerLimit,proto3" json:"per_customer_limit,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Coupon) Reset() {
 	*x = Coupon{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[13]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +975,7 @@ func (x *Coupon) String() string {
 func (*Coupon) ProtoMessage() {}
 
 func (x *Coupon) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[13]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +988,7 @@ func (x *Coupon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Coupon.ProtoReflect.Descriptor instead.
 func (*Coupon) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{13}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Coupon) GetCode() string {
@@ -987,6 +1054,13 @@ func (x *Coupon) GetUsed() int32 {
 	return 0
 }
 
+func (x *Coupon) GetPerCustomerLimit() int32 {
+	if x != nil {
+		return x.PerCustomerLimit
+	}
+	return 0
+}
+
 // CreateCouponRequest adds a coupon.
 type CreateCouponRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -997,7 +1071,7 @@ type CreateCouponRequest struct {
 
 func (x *CreateCouponRequest) Reset() {
 	*x = CreateCouponRequest{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[14]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1083,7 @@ func (x *CreateCouponRequest) String() string {
 func (*CreateCouponRequest) ProtoMessage() {}
 
 func (x *CreateCouponRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[14]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1096,7 @@ func (x *CreateCouponRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCouponRequest.ProtoReflect.Descriptor instead.
 func (*CreateCouponRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{14}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateCouponRequest) GetCoupon() *Coupon {
@@ -1045,7 +1119,7 @@ type FxRate struct {
 
 func (x *FxRate) Reset() {
 	*x = FxRate{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[15]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1131,7 @@ func (x *FxRate) String() string {
 func (*FxRate) ProtoMessage() {}
 
 func (x *FxRate) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[15]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1144,7 @@ func (x *FxRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FxRate.ProtoReflect.Descriptor instead.
 func (*FxRate) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{15}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FxRate) GetBase() string {
@@ -1104,7 +1178,7 @@ type SetFxRatesRequest struct {
 
 func (x *SetFxRatesRequest) Reset() {
 	*x = SetFxRatesRequest{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[16]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1116,7 +1190,7 @@ func (x *SetFxRatesRequest) String() string {
 func (*SetFxRatesRequest) ProtoMessage() {}
 
 func (x *SetFxRatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[16]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1129,7 +1203,7 @@ func (x *SetFxRatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFxRatesRequest.ProtoReflect.Descriptor instead.
 func (*SetFxRatesRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{16}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SetFxRatesRequest) GetRates() []*FxRate {
@@ -1149,7 +1223,7 @@ type SetFxRatesResponse struct {
 
 func (x *SetFxRatesResponse) Reset() {
 	*x = SetFxRatesResponse{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[17]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1235,7 @@ func (x *SetFxRatesResponse) String() string {
 func (*SetFxRatesResponse) ProtoMessage() {}
 
 func (x *SetFxRatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[17]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1248,7 @@ func (x *SetFxRatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFxRatesResponse.ProtoReflect.Descriptor instead.
 func (*SetFxRatesResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{17}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SetFxRatesResponse) GetUpserted() int32 {
@@ -1206,7 +1280,11 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"^[A-Z]{3}$R\bcurrency\x12:\n" +
 	"\vcoupon_code\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[A-Za-z0-9_-]*$R\n" +
 	"couponCode\x120\n" +
-	"\x0fshipping_method\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18 R\x0eshippingMethod\"\x9d\x02\n" +
+	"\x0fshipping_method\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18 R\x0eshippingMethod\"\xd6\x01\n" +
+	"\x17CreateOrderQuoteRequest\x12G\n" +
+	"\x05quote\x18\x01 \x01(\v2).printfleet.pricing.v1.CreateQuoteRequestB\x06\xbaH\x03\xc8\x01\x01R\x05quote\x129\n" +
+	"\torder_key\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x01\x18\x80\x012\x10^[A-Za-z0-9_-]+$R\borderKey\x127\n" +
+	"\border_id\x18\x03 \x01(\tB\x1c\xbaH\x19r\x17\x10\x01\x18\x80\x012\x10^[A-Za-z0-9_-]+$R\aorderId\"\x9d\x02\n" +
 	"\tQuoteLine\x12\x1d\n" +
 	"\n" +
 	"variant_id\x18\x01 \x01(\tR\tvariantId\x12\x1a\n" +
@@ -1259,7 +1337,7 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"\x17SetShippingRatesRequest\x12F\n" +
 	"\x05rates\x18\x01 \x03(\v2#.printfleet.pricing.v1.ShippingRateB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x05rates\"6\n" +
 	"\x18SetShippingRatesResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x05R\bupserted\"\xe7\x03\n" +
+	"\bupserted\x18\x01 \x01(\x05R\bupserted\"\x9e\x04\n" +
 	"\x06Coupon\x12/\n" +
 	"\x04code\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$R\x04code\x12A\n" +
 	"\x04kind\x18\x02 \x01(\x0e2!.printfleet.pricing.v1.CouponKindB\n" +
@@ -1276,7 +1354,9 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"validUntil\x12(\n" +
 	"\vusage_limit\x18\b \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\n" +
 	"usageLimit\x12\x12\n" +
-	"\x04used\x18\t \x01(\x05R\x04used\"T\n" +
+	"\x04used\x18\t \x01(\x05R\x04used\x125\n" +
+	"\x12per_customer_limit\x18\n" +
+	" \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\x10perCustomerLimit\"T\n" +
 	"\x13CreateCouponRequest\x12=\n" +
 	"\x06coupon\x18\x01 \x01(\v2\x1d.printfleet.pricing.v1.CouponB\x06\xbaH\x03\xc8\x01\x01R\x06coupon\"\x91\x01\n" +
 	"\x06FxRate\x12%\n" +
@@ -1293,10 +1373,11 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"CouponKind\x12\x1b\n" +
 	"\x17COUPON_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13COUPON_KIND_PERCENT\x10\x01\x12\x15\n" +
-	"\x11COUPON_KIND_FIXED\x10\x022\xaf\x05\n" +
+	"\x11COUPON_KIND_FIXED\x10\x022\x91\x06\n" +
 	"\x0ePricingService\x12m\n" +
 	"\vCreateQuote\x12).printfleet.pricing.v1.CreateQuoteRequest\x1a\x1c.printfleet.pricing.v1.Quote\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
-	"/v1/quotes\x12s\n" +
+	"/v1/quotes\x12`\n" +
+	"\x10CreateOrderQuote\x12..printfleet.pricing.v1.CreateOrderQuoteRequest\x1a\x1c.printfleet.pricing.v1.Quote\x12s\n" +
 	"\x10SetVariantPrices\x12..printfleet.pricing.v1.SetVariantPricesRequest\x1a/.printfleet.pricing.v1.SetVariantPricesResponse\x12\x85\x01\n" +
 	"\x16SetPlacementSurcharges\x124.printfleet.pricing.v1.SetPlacementSurchargesRequest\x1a5.printfleet.pricing.v1.SetPlacementSurchargesResponse\x12s\n" +
 	"\x10SetShippingRates\x12..printfleet.pricing.v1.SetShippingRatesRequest\x1a/.printfleet.pricing.v1.SetShippingRatesResponse\x12Y\n" +
@@ -1317,72 +1398,76 @@ func file_printfleet_pricing_v1_pricing_proto_rawDescGZIP() []byte {
 }
 
 var file_printfleet_pricing_v1_pricing_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_printfleet_pricing_v1_pricing_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_printfleet_pricing_v1_pricing_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_printfleet_pricing_v1_pricing_proto_goTypes = []any{
 	(CouponKind)(0),                        // 0: printfleet.pricing.v1.CouponKind
 	(*QuoteItem)(nil),                      // 1: printfleet.pricing.v1.QuoteItem
 	(*CreateQuoteRequest)(nil),             // 2: printfleet.pricing.v1.CreateQuoteRequest
-	(*QuoteLine)(nil),                      // 3: printfleet.pricing.v1.QuoteLine
-	(*Quote)(nil),                          // 4: printfleet.pricing.v1.Quote
-	(*VariantPrice)(nil),                   // 5: printfleet.pricing.v1.VariantPrice
-	(*SetVariantPricesRequest)(nil),        // 6: printfleet.pricing.v1.SetVariantPricesRequest
-	(*SetVariantPricesResponse)(nil),       // 7: printfleet.pricing.v1.SetVariantPricesResponse
-	(*PlacementSurcharge)(nil),             // 8: printfleet.pricing.v1.PlacementSurcharge
-	(*SetPlacementSurchargesRequest)(nil),  // 9: printfleet.pricing.v1.SetPlacementSurchargesRequest
-	(*SetPlacementSurchargesResponse)(nil), // 10: printfleet.pricing.v1.SetPlacementSurchargesResponse
-	(*ShippingRate)(nil),                   // 11: printfleet.pricing.v1.ShippingRate
-	(*SetShippingRatesRequest)(nil),        // 12: printfleet.pricing.v1.SetShippingRatesRequest
-	(*SetShippingRatesResponse)(nil),       // 13: printfleet.pricing.v1.SetShippingRatesResponse
-	(*Coupon)(nil),                         // 14: printfleet.pricing.v1.Coupon
-	(*CreateCouponRequest)(nil),            // 15: printfleet.pricing.v1.CreateCouponRequest
-	(*FxRate)(nil),                         // 16: printfleet.pricing.v1.FxRate
-	(*SetFxRatesRequest)(nil),              // 17: printfleet.pricing.v1.SetFxRatesRequest
-	(*SetFxRatesResponse)(nil),             // 18: printfleet.pricing.v1.SetFxRatesResponse
-	(*v1.Money)(nil),                       // 19: printfleet.types.v1.Money
-	(*timestamppb.Timestamp)(nil),          // 20: google.protobuf.Timestamp
+	(*CreateOrderQuoteRequest)(nil),        // 3: printfleet.pricing.v1.CreateOrderQuoteRequest
+	(*QuoteLine)(nil),                      // 4: printfleet.pricing.v1.QuoteLine
+	(*Quote)(nil),                          // 5: printfleet.pricing.v1.Quote
+	(*VariantPrice)(nil),                   // 6: printfleet.pricing.v1.VariantPrice
+	(*SetVariantPricesRequest)(nil),        // 7: printfleet.pricing.v1.SetVariantPricesRequest
+	(*SetVariantPricesResponse)(nil),       // 8: printfleet.pricing.v1.SetVariantPricesResponse
+	(*PlacementSurcharge)(nil),             // 9: printfleet.pricing.v1.PlacementSurcharge
+	(*SetPlacementSurchargesRequest)(nil),  // 10: printfleet.pricing.v1.SetPlacementSurchargesRequest
+	(*SetPlacementSurchargesResponse)(nil), // 11: printfleet.pricing.v1.SetPlacementSurchargesResponse
+	(*ShippingRate)(nil),                   // 12: printfleet.pricing.v1.ShippingRate
+	(*SetShippingRatesRequest)(nil),        // 13: printfleet.pricing.v1.SetShippingRatesRequest
+	(*SetShippingRatesResponse)(nil),       // 14: printfleet.pricing.v1.SetShippingRatesResponse
+	(*Coupon)(nil),                         // 15: printfleet.pricing.v1.Coupon
+	(*CreateCouponRequest)(nil),            // 16: printfleet.pricing.v1.CreateCouponRequest
+	(*FxRate)(nil),                         // 17: printfleet.pricing.v1.FxRate
+	(*SetFxRatesRequest)(nil),              // 18: printfleet.pricing.v1.SetFxRatesRequest
+	(*SetFxRatesResponse)(nil),             // 19: printfleet.pricing.v1.SetFxRatesResponse
+	(*v1.Money)(nil),                       // 20: printfleet.types.v1.Money
+	(*timestamppb.Timestamp)(nil),          // 21: google.protobuf.Timestamp
 }
 var file_printfleet_pricing_v1_pricing_proto_depIdxs = []int32{
 	1,  // 0: printfleet.pricing.v1.CreateQuoteRequest.items:type_name -> printfleet.pricing.v1.QuoteItem
-	19, // 1: printfleet.pricing.v1.QuoteLine.unit_price:type_name -> printfleet.types.v1.Money
-	19, // 2: printfleet.pricing.v1.QuoteLine.surcharges:type_name -> printfleet.types.v1.Money
-	19, // 3: printfleet.pricing.v1.QuoteLine.line_total:type_name -> printfleet.types.v1.Money
-	3,  // 4: printfleet.pricing.v1.Quote.lines:type_name -> printfleet.pricing.v1.QuoteLine
-	19, // 5: printfleet.pricing.v1.Quote.subtotal:type_name -> printfleet.types.v1.Money
-	19, // 6: printfleet.pricing.v1.Quote.shipping:type_name -> printfleet.types.v1.Money
-	19, // 7: printfleet.pricing.v1.Quote.discount:type_name -> printfleet.types.v1.Money
-	19, // 8: printfleet.pricing.v1.Quote.total:type_name -> printfleet.types.v1.Money
-	20, // 9: printfleet.pricing.v1.Quote.expires_at:type_name -> google.protobuf.Timestamp
-	19, // 10: printfleet.pricing.v1.VariantPrice.price:type_name -> printfleet.types.v1.Money
-	5,  // 11: printfleet.pricing.v1.SetVariantPricesRequest.prices:type_name -> printfleet.pricing.v1.VariantPrice
-	19, // 12: printfleet.pricing.v1.PlacementSurcharge.price:type_name -> printfleet.types.v1.Money
-	8,  // 13: printfleet.pricing.v1.SetPlacementSurchargesRequest.surcharges:type_name -> printfleet.pricing.v1.PlacementSurcharge
-	19, // 14: printfleet.pricing.v1.ShippingRate.first_item:type_name -> printfleet.types.v1.Money
-	19, // 15: printfleet.pricing.v1.ShippingRate.additional_item:type_name -> printfleet.types.v1.Money
-	11, // 16: printfleet.pricing.v1.SetShippingRatesRequest.rates:type_name -> printfleet.pricing.v1.ShippingRate
-	0,  // 17: printfleet.pricing.v1.Coupon.kind:type_name -> printfleet.pricing.v1.CouponKind
-	19, // 18: printfleet.pricing.v1.Coupon.amount_off:type_name -> printfleet.types.v1.Money
-	19, // 19: printfleet.pricing.v1.Coupon.min_subtotal:type_name -> printfleet.types.v1.Money
-	20, // 20: printfleet.pricing.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	20, // 21: printfleet.pricing.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	14, // 22: printfleet.pricing.v1.CreateCouponRequest.coupon:type_name -> printfleet.pricing.v1.Coupon
-	16, // 23: printfleet.pricing.v1.SetFxRatesRequest.rates:type_name -> printfleet.pricing.v1.FxRate
-	2,  // 24: printfleet.pricing.v1.PricingService.CreateQuote:input_type -> printfleet.pricing.v1.CreateQuoteRequest
-	6,  // 25: printfleet.pricing.v1.PricingService.SetVariantPrices:input_type -> printfleet.pricing.v1.SetVariantPricesRequest
-	9,  // 26: printfleet.pricing.v1.PricingService.SetPlacementSurcharges:input_type -> printfleet.pricing.v1.SetPlacementSurchargesRequest
-	12, // 27: printfleet.pricing.v1.PricingService.SetShippingRates:input_type -> printfleet.pricing.v1.SetShippingRatesRequest
-	15, // 28: printfleet.pricing.v1.PricingService.CreateCoupon:input_type -> printfleet.pricing.v1.CreateCouponRequest
-	17, // 29: printfleet.pricing.v1.PricingService.SetFxRates:input_type -> printfleet.pricing.v1.SetFxRatesRequest
-	4,  // 30: printfleet.pricing.v1.PricingService.CreateQuote:output_type -> printfleet.pricing.v1.Quote
-	7,  // 31: printfleet.pricing.v1.PricingService.SetVariantPrices:output_type -> printfleet.pricing.v1.SetVariantPricesResponse
-	10, // 32: printfleet.pricing.v1.PricingService.SetPlacementSurcharges:output_type -> printfleet.pricing.v1.SetPlacementSurchargesResponse
-	13, // 33: printfleet.pricing.v1.PricingService.SetShippingRates:output_type -> printfleet.pricing.v1.SetShippingRatesResponse
-	14, // 34: printfleet.pricing.v1.PricingService.CreateCoupon:output_type -> printfleet.pricing.v1.Coupon
-	18, // 35: printfleet.pricing.v1.PricingService.SetFxRates:output_type -> printfleet.pricing.v1.SetFxRatesResponse
-	30, // [30:36] is the sub-list for method output_type
-	24, // [24:30] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	2,  // 1: printfleet.pricing.v1.CreateOrderQuoteRequest.quote:type_name -> printfleet.pricing.v1.CreateQuoteRequest
+	20, // 2: printfleet.pricing.v1.QuoteLine.unit_price:type_name -> printfleet.types.v1.Money
+	20, // 3: printfleet.pricing.v1.QuoteLine.surcharges:type_name -> printfleet.types.v1.Money
+	20, // 4: printfleet.pricing.v1.QuoteLine.line_total:type_name -> printfleet.types.v1.Money
+	4,  // 5: printfleet.pricing.v1.Quote.lines:type_name -> printfleet.pricing.v1.QuoteLine
+	20, // 6: printfleet.pricing.v1.Quote.subtotal:type_name -> printfleet.types.v1.Money
+	20, // 7: printfleet.pricing.v1.Quote.shipping:type_name -> printfleet.types.v1.Money
+	20, // 8: printfleet.pricing.v1.Quote.discount:type_name -> printfleet.types.v1.Money
+	20, // 9: printfleet.pricing.v1.Quote.total:type_name -> printfleet.types.v1.Money
+	21, // 10: printfleet.pricing.v1.Quote.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 11: printfleet.pricing.v1.VariantPrice.price:type_name -> printfleet.types.v1.Money
+	6,  // 12: printfleet.pricing.v1.SetVariantPricesRequest.prices:type_name -> printfleet.pricing.v1.VariantPrice
+	20, // 13: printfleet.pricing.v1.PlacementSurcharge.price:type_name -> printfleet.types.v1.Money
+	9,  // 14: printfleet.pricing.v1.SetPlacementSurchargesRequest.surcharges:type_name -> printfleet.pricing.v1.PlacementSurcharge
+	20, // 15: printfleet.pricing.v1.ShippingRate.first_item:type_name -> printfleet.types.v1.Money
+	20, // 16: printfleet.pricing.v1.ShippingRate.additional_item:type_name -> printfleet.types.v1.Money
+	12, // 17: printfleet.pricing.v1.SetShippingRatesRequest.rates:type_name -> printfleet.pricing.v1.ShippingRate
+	0,  // 18: printfleet.pricing.v1.Coupon.kind:type_name -> printfleet.pricing.v1.CouponKind
+	20, // 19: printfleet.pricing.v1.Coupon.amount_off:type_name -> printfleet.types.v1.Money
+	20, // 20: printfleet.pricing.v1.Coupon.min_subtotal:type_name -> printfleet.types.v1.Money
+	21, // 21: printfleet.pricing.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	21, // 22: printfleet.pricing.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	15, // 23: printfleet.pricing.v1.CreateCouponRequest.coupon:type_name -> printfleet.pricing.v1.Coupon
+	17, // 24: printfleet.pricing.v1.SetFxRatesRequest.rates:type_name -> printfleet.pricing.v1.FxRate
+	2,  // 25: printfleet.pricing.v1.PricingService.CreateQuote:input_type -> printfleet.pricing.v1.CreateQuoteRequest
+	3,  // 26: printfleet.pricing.v1.PricingService.CreateOrderQuote:input_type -> printfleet.pricing.v1.CreateOrderQuoteRequest
+	7,  // 27: printfleet.pricing.v1.PricingService.SetVariantPrices:input_type -> printfleet.pricing.v1.SetVariantPricesRequest
+	10, // 28: printfleet.pricing.v1.PricingService.SetPlacementSurcharges:input_type -> printfleet.pricing.v1.SetPlacementSurchargesRequest
+	13, // 29: printfleet.pricing.v1.PricingService.SetShippingRates:input_type -> printfleet.pricing.v1.SetShippingRatesRequest
+	16, // 30: printfleet.pricing.v1.PricingService.CreateCoupon:input_type -> printfleet.pricing.v1.CreateCouponRequest
+	18, // 31: printfleet.pricing.v1.PricingService.SetFxRates:input_type -> printfleet.pricing.v1.SetFxRatesRequest
+	5,  // 32: printfleet.pricing.v1.PricingService.CreateQuote:output_type -> printfleet.pricing.v1.Quote
+	5,  // 33: printfleet.pricing.v1.PricingService.CreateOrderQuote:output_type -> printfleet.pricing.v1.Quote
+	8,  // 34: printfleet.pricing.v1.PricingService.SetVariantPrices:output_type -> printfleet.pricing.v1.SetVariantPricesResponse
+	11, // 35: printfleet.pricing.v1.PricingService.SetPlacementSurcharges:output_type -> printfleet.pricing.v1.SetPlacementSurchargesResponse
+	14, // 36: printfleet.pricing.v1.PricingService.SetShippingRates:output_type -> printfleet.pricing.v1.SetShippingRatesResponse
+	15, // 37: printfleet.pricing.v1.PricingService.CreateCoupon:output_type -> printfleet.pricing.v1.Coupon
+	19, // 38: printfleet.pricing.v1.PricingService.SetFxRates:output_type -> printfleet.pricing.v1.SetFxRatesResponse
+	32, // [32:39] is the sub-list for method output_type
+	25, // [25:32] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_printfleet_pricing_v1_pricing_proto_init() }
@@ -1396,7 +1481,7 @@ func file_printfleet_pricing_v1_pricing_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_pricing_v1_pricing_proto_rawDesc), len(file_printfleet_pricing_v1_pricing_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

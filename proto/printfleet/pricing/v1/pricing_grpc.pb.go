@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	PricingService_CreateQuote_FullMethodName            = "/printfleet.pricing.v1.PricingService/CreateQuote"
+	PricingService_CreateOrderQuote_FullMethodName       = "/printfleet.pricing.v1.PricingService/CreateOrderQuote"
 	PricingService_SetVariantPrices_FullMethodName       = "/printfleet.pricing.v1.PricingService/SetVariantPrices"
 	PricingService_SetPlacementSurcharges_FullMethodName = "/printfleet.pricing.v1.PricingService/SetPlacementSurcharges"
 	PricingService_SetShippingRates_FullMethodName       = "/printfleet.pricing.v1.PricingService/SetShippingRates"
@@ -36,6 +37,14 @@ const (
 type PricingServiceClient interface {
 	// CreateQuote prices a prospective order.
 	CreateQuote(ctx context.Context, in *CreateQuoteRequest, opts ...grpc.CallOption) (*Quote, error)
+	// CreateOrderQuote prices an order being placed and, when it names a
+	// coupon, redeems one use of it for the caller in the same step, once per
+	// order_key: a retry with the same key takes no second use. A coupon at its
+	// usage limit, or at its per-customer limit for the caller, is ABORTED
+	// naming the coupon. The use is released when the order is cancelled,
+	// rejected or its payment fails, and expires unless the order is placed
+	// (internal: called by orders, no HTTP route).
+	CreateOrderQuote(ctx context.Context, in *CreateOrderQuoteRequest, opts ...grpc.CallOption) (*Quote, error)
 	// SetVariantPrices upserts base costs (admin).
 	SetVariantPrices(ctx context.Context, in *SetVariantPricesRequest, opts ...grpc.CallOption) (*SetVariantPricesResponse, error)
 	// SetPlacementSurcharges upserts surcharges per extra placement (admin).
@@ -60,6 +69,16 @@ func (c *pricingServiceClient) CreateQuote(ctx context.Context, in *CreateQuoteR
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Quote)
 	err := c.cc.Invoke(ctx, PricingService_CreateQuote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) CreateOrderQuote(ctx context.Context, in *CreateOrderQuoteRequest, opts ...grpc.CallOption) (*Quote, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Quote)
+	err := c.cc.Invoke(ctx, PricingService_CreateOrderQuote_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +144,14 @@ func (c *pricingServiceClient) SetFxRates(ctx context.Context, in *SetFxRatesReq
 type PricingServiceServer interface {
 	// CreateQuote prices a prospective order.
 	CreateQuote(context.Context, *CreateQuoteRequest) (*Quote, error)
+	// CreateOrderQuote prices an order being placed and, when it names a
+	// coupon, redeems one use of it for the caller in the same step, once per
+	// order_key: a retry with the same key takes no second use. A coupon at its
+	// usage limit, or at its per-customer limit for the caller, is ABORTED
+	// naming the coupon. The use is released when the order is cancelled,
+	// rejected or its payment fails, and expires unless the order is placed
+	// (internal: called by orders, no HTTP route).
+	CreateOrderQuote(context.Context, *CreateOrderQuoteRequest) (*Quote, error)
 	// SetVariantPrices upserts base costs (admin).
 	SetVariantPrices(context.Context, *SetVariantPricesRequest) (*SetVariantPricesResponse, error)
 	// SetPlacementSurcharges upserts surcharges per extra placement (admin).
@@ -147,6 +174,9 @@ type UnimplementedPricingServiceServer struct{}
 
 func (UnimplementedPricingServiceServer) CreateQuote(context.Context, *CreateQuoteRequest) (*Quote, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateQuote not implemented")
+}
+func (UnimplementedPricingServiceServer) CreateOrderQuote(context.Context, *CreateOrderQuoteRequest) (*Quote, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateOrderQuote not implemented")
 }
 func (UnimplementedPricingServiceServer) SetVariantPrices(context.Context, *SetVariantPricesRequest) (*SetVariantPricesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetVariantPrices not implemented")
@@ -198,6 +228,24 @@ func _PricingService_CreateQuote_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(PricingServiceServer).CreateQuote(ctx, req.(*CreateQuoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_CreateOrderQuote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateOrderQuoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).CreateOrderQuote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_CreateOrderQuote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).CreateOrderQuote(ctx, req.(*CreateOrderQuoteRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -302,6 +350,10 @@ var PricingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateQuote",
 			Handler:    _PricingService_CreateQuote_Handler,
+		},
+		{
+			MethodName: "CreateOrderQuote",
+			Handler:    _PricingService_CreateOrderQuote_Handler,
 		},
 		{
 			MethodName: "SetVariantPrices",

@@ -133,7 +133,7 @@ func decorate(op map[string]any, r policy.Route) {
 			"maxLength":   255,
 			"description": "Client-chosen key: a retry with the same key and body replays the first response; the same key with another body is 422; 409 while the first request is in flight.",
 		})
-		responses["409"] = errRef("A request with this Idempotency-Key is still in flight.")
+		responses["409"] = errRef("A request with this Idempotency-Key is still in flight, or the coupon has reached its usage limit or its limit per customer (the message names the coupon).")
 		responses["422"] = errRef("This Idempotency-Key was used with another request body.")
 	}
 }

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"unicode"
@@ -102,24 +104,37 @@ func (s *Service) CreateOrder(ctx context.Context, caller principal.Principal, k
 }
 
 func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in CreateOrderInput, encode Encoder) ([]byte, error) {
-	// The quote does not depend on the catalog's answer: ask both at once.
+	// The order's id is chosen first: the quote redeems its coupon for it.
+	id := s.newID()
 	var (
 		lookup CatalogLookup
 		quote  Quote
 	)
+	// The quote does not depend on the catalog's answer: ask both at once.
+	// An order with a coupon asks pricing only once the catalog accepted
+	// it, so that an order refused for its items holds no coupon use until
+	// the reservation expires.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		lookup, err = s.lookupCatalog(gctx, userID, in.StoreID, in.Items)
 		return err
 	})
-	g.Go(func() (err error) {
-		quote, err = s.quote(gctx, in)
-		return err
-	})
+	if in.CouponCode == "" {
+		g.Go(func() (err error) {
+			quote, err = s.quote(gctx, in, orderKey(userID, key), id)
+			return err
+		})
+	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	o, err := s.buildOrder(userID, in, lookup, quote)
+	if in.CouponCode != "" {
+		var err error
+		if quote, err = s.quote(ctx, in, orderKey(userID, key), id); err != nil {
+			return nil, err
+		}
+	}
+	o, err := s.buildOrder(id, userID, in, lookup, quote)
 	if err != nil {
 		return nil, err
 	}
@@ -196,8 +211,19 @@ func (s *Service) lookupCatalog(ctx context.Context, userID, storeID string, ite
 	return lookup, nil
 }
 
-func (s *Service) quote(ctx context.Context, in CreateOrderInput) (Quote, error) {
-	req := QuoteRequest{CountryCode: in.Address.CountryCode, Currency: in.Currency, CouponCode: in.CouponCode}
+// orderKey names one placement across the retries of its create: the
+// caller's Idempotency-Key, scoped to the caller. Pricing redeems a coupon
+// once per key, so a retry takes no second use.
+func orderKey(userID, key string) string {
+	sum := sha256.Sum256([]byte(userID + "\x00" + key))
+	return hex.EncodeToString(sum[:])
+}
+
+// quote prices the order and, when it names a coupon, redeems one use of it
+// (refused with CONFLICT naming the coupon when the coupon's limits are
+// reached: the order is not placed rather than placed at full price).
+func (s *Service) quote(ctx context.Context, in CreateOrderInput, key, orderID string) (Quote, error) {
+	req := QuoteRequest{CountryCode: in.Address.CountryCode, Currency: in.Currency, CouponCode: in.CouponCode, OrderKey: key, OrderID: orderID}
 	for _, it := range in.Items {
 		qi := QuoteItem{VariantID: it.VariantID, Quantity: it.Quantity}
 		if it.PlacementID != "" {
@@ -213,10 +239,10 @@ func (s *Service) quote(ctx context.Context, in CreateOrderInput) (Quote, error)
 }
 
 // buildOrder assembles the aggregate; totals come only from the quote.
-func (s *Service) buildOrder(userID string, in CreateOrderInput, lookup CatalogLookup, q Quote) (*domain.Order, error) {
+func (s *Service) buildOrder(id, userID string, in CreateOrderInput, lookup CatalogLookup, q Quote) (*domain.Order, error) {
 	used := make([]bool, len(q.Lines))
 	f := domain.OrderFields{
-		ID: s.newID(), UserID: userID, Address: in.Address, Currency: in.Currency,
+		ID: id, UserID: userID, Address: in.Address, Currency: in.Currency,
 		Subtotal: q.Subtotal, Shipping: q.Shipping, Discount: q.Discount, Total: q.Total,
 		CouponCode: in.CouponCode, PaymentMethod: in.PaymentMethod, StoreID: in.StoreID,
 		ExternalOrderID: in.ExternalOrderID, QuoteID: q.ID, CreatedAt: s.now(),

@@ -122,6 +122,56 @@ func TestCreateOrderThatFailsTakesNoKey(t *testing.T) {
 	}
 }
 
+// The quote of a create redeems the order's coupon under a key that is the
+// same on every retry of the create (one use per placement) and names the
+// order it would commit; it is asked only once the catalog accepted the
+// order; a coupon over its limits refuses the order with CONFLICT naming
+// the coupon, and nothing is written.
+func TestCreateOrderRedeemsTheCouponOncePerKey(t *testing.T) {
+	t.Parallel()
+	f := testenv.NewFixture("alice")
+	st := &fakeStore{}
+	svc := service(f, st)
+	in := input(f)
+	in.CouponCode = "TENOFF"
+	if _, err := svc.CreateOrder(context.Background(), user, "k", []byte("h"), in, encode); err != nil {
+		t.Fatal(err)
+	}
+	first := *f.Pricing.Last.Load()
+	if len(first.OrderKey) != 64 || first.OrderID != st.created.ID() || first.CouponCode != "TENOFF" {
+		t.Fatalf("first quote request %+v, order %s", first, st.created.ID())
+	}
+	if _, err := svc.CreateOrder(context.Background(), user, "k", []byte("h"), in, encode); err != nil {
+		t.Fatal(err)
+	}
+	retry := *f.Pricing.Last.Load()
+	if retry.OrderKey != first.OrderKey || retry.OrderID == first.OrderID {
+		t.Fatalf("retry: key %s order %s, first key %s order %s", retry.OrderKey, retry.OrderID, first.OrderKey, first.OrderID)
+	}
+	if _, err := svc.CreateOrder(context.Background(), user, "other", []byte("h"), in, encode); err != nil {
+		t.Fatal(err)
+	}
+	if other := f.Pricing.Last.Load(); other.OrderKey == first.OrderKey {
+		t.Fatalf("another Idempotency-Key shares the order key %s", other.OrderKey)
+	}
+
+	// An order the catalog refuses never reaches pricing: it holds no use.
+	calls := f.Pricing.Calls.Load()
+	unknown := in
+	unknown.Items = append([]app.RequestedItem(nil), in.Items...)
+	unknown.Items[0].VariantID = uuid.NewString()
+	if _, err := svc.CreateOrder(context.Background(), user, "unknown", []byte("h"), unknown, encode); !errs.Is(err, errs.Invalid) || f.Pricing.Calls.Load() != calls {
+		t.Fatalf("unknown variant: %v, pricing asked %d times", err, f.Pricing.Calls.Load()-calls)
+	}
+
+	creates := st.creates
+	f.Pricing.Err = errs.E(errs.Conflict, `coupon "TENOFF" has reached its usage limit of 100`)
+	_, err := svc.CreateOrder(context.Background(), user, "late", []byte("h"), in, encode)
+	if !errs.Is(err, errs.Conflict) || !strings.Contains(errs.Status(err).Message(), `coupon "TENOFF" has reached its usage limit of 100`) || st.creates != creates {
+		t.Fatalf("over the limit: %v (%s), creates %d", err, errs.Status(err).Message(), st.creates-creates)
+	}
+}
+
 // The store's answer for a taken key is the answer: the stored response,
 // or its error.
 func TestCreateOrderReplaysTheStoredResponse(t *testing.T) {

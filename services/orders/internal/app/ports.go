@@ -56,6 +56,11 @@ type QuoteRequest struct {
 	CountryCode string
 	Currency    string
 	CouponCode  string
+	// OrderKey and OrderID, set when an order is being placed, make pricing
+	// redeem the coupon: one use per OrderKey (the same on every retry of the
+	// create), tied to the order OrderID this attempt would commit.
+	OrderKey string
+	OrderID  string
 }
 
 // QuoteLine is one priced line.

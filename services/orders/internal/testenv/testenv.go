@@ -127,6 +127,8 @@ type Pricing struct {
 	UnitPrice, Surcharge, Shipping int64
 	Calls                          atomic.Int64
 	Err                            error
+	// Last is the last request asked.
+	Last atomic.Pointer[app.QuoteRequest]
 }
 
 var _ app.Pricing = (*Pricing)(nil)
@@ -134,6 +136,7 @@ var _ app.Pricing = (*Pricing)(nil)
 // CreateQuote implements app.Pricing.
 func (p *Pricing) CreateQuote(_ context.Context, r app.QuoteRequest) (app.Quote, error) {
 	p.Calls.Add(1)
+	p.Last.Store(&r)
 	if p.Err != nil {
 		return app.Quote{}, p.Err
 	}

@@ -1,5 +1,7 @@
-// Command pricing-worker consumes the pricing.coupons queue: every placed
-// order that used a coupon counts one use against the coupon's limit.
+// Command pricing-worker consumes the pricing.coupons queue: a placed order
+// confirms the coupon use it reserved when it was created, a cancelled,
+// rejected or unpaid order gives it back; it also expires reservations that
+// no placement confirmed.
 //
 // Environment: PRINTFLEET_PG_URL (the pricing database), PRINTFLEET_AMQP_URL,
 // PRINTFLEET_PRICING_WORKER_QUEUE (pricing.coupons); see

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
-	"regexp"
 
 	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/principal"
@@ -119,34 +117,4 @@ func (s *Service) ListCoupons(ctx context.Context, caller principal.Principal) (
 		return nil, err
 	}
 	return s.store.ListCoupons(ctx)
-}
-
-var orderIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-
-// RedeemCoupon counts one use of the coupon by an order, atomically against
-// its usage limit (FAILED_PRECONDITION when used up, expired or not yet
-// valid); redeeming again for the same order is a no-op. For the service
-// role (an order consumer) or an admin.
-//
-// The pricing.coupons consumer (internal/amqpapi, in the pricing-worker
-// process) calls it for every placed order that used a coupon. The write
-// bumps the price-data version and NOTIFYs, so the pricing API processes
-// reload and refuse a coupon that has reached its limit.
-func (s *Service) RedeemCoupon(ctx context.Context, caller principal.Principal, code, orderID string) (domain.Coupon, error) {
-	if err := caller.Require(principal.RoleService, principal.RoleAdmin); err != nil {
-		return domain.Coupon{}, err
-	}
-	code = domain.NormalizeCouponCode(code)
-	if code == "" {
-		return domain.Coupon{}, errs.Field("coupon_code", "is required")
-	}
-	if !orderIDRE.MatchString(orderID) {
-		return domain.Coupon{}, errs.Field("order_id", fmt.Sprintf("must be 1-128 letters, digits, '_' or '-', got %q", orderID))
-	}
-	c, res, err := s.store.RedeemCoupon(ctx, code, orderID, s.now())
-	if err != nil {
-		return domain.Coupon{}, err
-	}
-	s.afterWrite(ctx, res)
-	return c, nil
 }

@@ -69,7 +69,10 @@ type Writer interface {
 type Coupons interface {
 	CreateCoupon(ctx context.Context, c domain.Coupon, ensure bool) (domain.Coupon, WriteResult, error)
 	ListCoupons(ctx context.Context) ([]domain.Coupon, error)
-	RedeemCoupon(ctx context.Context, code, orderID string, now time.Time) (domain.Coupon, WriteResult, error)
+	RedeemCoupon(ctx context.Context, r domain.Redemption, now time.Time) (domain.Coupon, WriteResult, error)
+	ConfirmCoupon(ctx context.Context, code, orderID, customerID string, placedAt time.Time) (late bool, res WriteResult, err error)
+	ReleaseCoupon(ctx context.Context, orderID string) (released bool, res WriteResult, err error)
+	ExpireReservations(ctx context.Context, now time.Time) (int, error)
 }
 
 // Store is everything the service needs from persistence.
@@ -85,6 +88,10 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock (tests pin it); nil means time.Now.
 	Now func() time.Time
+	// ReservationTTL is how long a coupon use reserved by an order create
+	// waits for the order's placement to confirm it; 0 means
+	// DefaultReservationTTL.
+	ReservationTTL time.Duration
 }
 
 // Service is the pricing application.
@@ -92,6 +99,7 @@ type Service struct {
 	store Store
 	log   *slog.Logger
 	now   func() time.Time
+	ttl   time.Duration
 
 	snap     atomic.Pointer[domain.Snapshot]
 	reloadMu sync.Mutex
@@ -106,7 +114,10 @@ func New(store Store, o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{store: store, log: o.Log, now: o.Now}
+	if o.ReservationTTL <= 0 {
+		o.ReservationTTL = DefaultReservationTTL
+	}
+	return &Service{store: store, log: o.Log, now: o.Now, ttl: o.ReservationTTL}
 }
 
 var (

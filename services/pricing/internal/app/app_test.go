@@ -98,8 +98,20 @@ func (f *fakeStore) CreateCoupon(_ context.Context, c domain.Coupon, _ bool) (do
 
 func (f *fakeStore) ListCoupons(context.Context) ([]domain.Coupon, error) { return f.data.Coupons, nil }
 
-func (f *fakeStore) RedeemCoupon(context.Context, string, string, time.Time) (domain.Coupon, app.WriteResult, error) {
+func (f *fakeStore) RedeemCoupon(context.Context, domain.Redemption, time.Time) (domain.Coupon, app.WriteResult, error) {
 	return domain.Coupon{}, app.WriteResult{}, errors.New("not used here")
+}
+
+func (f *fakeStore) ConfirmCoupon(context.Context, string, string, string, time.Time) (bool, app.WriteResult, error) {
+	return false, app.WriteResult{}, errors.New("not used here")
+}
+
+func (f *fakeStore) ReleaseCoupon(context.Context, string) (bool, app.WriteResult, error) {
+	return false, app.WriteResult{}, errors.New("not used here")
+}
+
+func (f *fakeStore) ExpireReservations(context.Context, time.Time) (int, error) {
+	return 0, errors.New("not used here")
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

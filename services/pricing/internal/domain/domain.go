@@ -173,7 +173,11 @@ type Coupon struct {
 	ValidFrom   time.Time
 	ValidUntil  time.Time
 	UsageLimit  int32 // 0 = unlimited
-	Used        int32
+	// PerCustomerLimit bounds the uses by one customer; 0 = unlimited.
+	PerCustomerLimit int32
+	// Used counts the uses redeemed (reserved by an order being placed, or
+	// confirmed by its placement).
+	Used int32
 }
 
 // Overlaps reports whether c's and o's windows share an instant.
@@ -188,7 +192,22 @@ func (c Coupon) SameTerms(o Coupon) bool {
 		(c.MinSubtotal == nil || *c.MinSubtotal == *o.MinSubtotal)
 	return c.Code == o.Code && c.Kind == o.Kind && c.PercentBP == o.PercentBP &&
 		c.AmountOff == o.AmountOff && sameMin && c.ValidFrom.Equal(o.ValidFrom) &&
-		c.ValidUntil.Equal(o.ValidUntil) && c.UsageLimit == o.UsageLimit
+		c.ValidUntil.Equal(o.ValidUntil) && c.UsageLimit == o.UsageLimit &&
+		c.PerCustomerLimit == o.PerCustomerLimit
+}
+
+// Redemption is one use of a coupon taken by an order being placed.
+type Redemption struct {
+	Code string
+	// OrderKey identifies the placement across retries of the create: one
+	// use per key.
+	OrderKey string
+	// OrderID is the order this attempt would commit as.
+	OrderID    string
+	CustomerID string
+	// ExpiresAt ends the reservation unless the order's placement confirms
+	// it first.
+	ExpiresAt time.Time
 }
 
 // UsedUp reports whether the coupon has reached its usage limit.

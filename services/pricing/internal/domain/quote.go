@@ -140,6 +140,10 @@ type QuoteRequest struct {
 	Currency       string
 	CouponCode     string
 	ShippingMethod string
+	// Redeeming skips the snapshot's usage check: the order path redeems the
+	// use in the store, which checks the limits atomically against the
+	// current count (the snapshot's may lag behind a release).
+	Redeeming bool
 }
 
 // QuoteItem is one prospective line.
@@ -211,7 +215,7 @@ func (s *Snapshot) Quote(req QuoteRequest, now time.Time) (Quote, error) {
 	}
 	if req.CouponCode != "" {
 		q.CouponCode = NormalizeCouponCode(req.CouponCode)
-		if q.Discount, err = s.discount(q.CouponCode, q.Subtotal, cur, now); err != nil {
+		if q.Discount, err = s.discount(q.CouponCode, q.Subtotal, cur, now, req.Redeeming); err != nil {
 			return Quote{}, err
 		}
 	}
@@ -439,12 +443,34 @@ func UsedUpError(c Coupon) error {
 	return couponErr(c.Code, "has reached its usage limit of %d", c.UsageLimit)
 }
 
-func (s *Snapshot) discount(code string, subtotal int64, cur Currency, now time.Time) (int64, error) {
+// ErrLimitReached is the kind of a redemption refused by a coupon's limits:
+// CONFLICT (gRPC ABORTED, HTTP 409), the order conflicts with the uses the
+// coupon has left. A quote reports a used-up coupon as FAILED_PRECONDITION.
+const ErrLimitReached = errs.Conflict
+
+// LimitReachedError refuses a redemption of a coupon at its usage limit.
+func LimitReachedError(c Coupon) error {
+	return limitErr(c.Code, "has reached its usage limit of %d", c.UsageLimit)
+}
+
+// CustomerLimitError refuses a redemption by a customer who has used the
+// coupon as often as it allows per customer.
+func CustomerLimitError(c Coupon) error {
+	return limitErr(c.Code, "has reached its limit of %d per customer", c.PerCustomerLimit)
+}
+
+func limitErr(code, format string, args ...any) error {
+	msg := fmt.Sprintf("coupon %q ", code) + fmt.Sprintf(format, args...)
+	return &errs.Error{Kind: ErrLimitReached, Message: msg,
+		Violations: []errs.FieldViolation{{Field: "coupon_code", Description: msg}}}
+}
+
+func (s *Snapshot) discount(code string, subtotal int64, cur Currency, now time.Time, redeeming bool) (int64, error) {
 	c, err := s.ActiveCoupon(code, now)
 	if err != nil {
 		return 0, err
 	}
-	if c.UsedUp() {
+	if c.UsedUp() && !redeeming {
 		return 0, UsedUpError(c)
 	}
 	if c.MinSubtotal != nil {

@@ -52,6 +52,8 @@ type CouponInput struct {
 	ValidFrom   *time.Time
 	ValidUntil  *time.Time
 	UsageLimit  int32
+	// PerCustomerLimit bounds the uses by one customer; 0 = unlimited.
+	PerCustomerLimit int32
 }
 
 // FxRateInput is one row of SetFxRates.
@@ -252,7 +254,7 @@ func ValidateCoupon(in CouponInput) (Coupon, error) {
 	if !couponRE.MatchString(code) {
 		return Coupon{}, fieldf("coupon.code", "must be 1-64 letters, digits, '_' or '-', got %q", in.Code)
 	}
-	c := Coupon{Code: code, Kind: in.Kind, UsageLimit: in.UsageLimit}
+	c := Coupon{Code: code, Kind: in.Kind, UsageLimit: in.UsageLimit, PerCustomerLimit: in.PerCustomerLimit}
 	switch in.Kind {
 	case CouponPercent:
 		if in.PercentBP < 1 || in.PercentBP > 10000 {
@@ -293,6 +295,9 @@ func ValidateCoupon(in CouponInput) (Coupon, error) {
 	}
 	if in.UsageLimit < 0 {
 		return Coupon{}, fieldf("coupon.usage_limit", "must not be negative, got %d", in.UsageLimit)
+	}
+	if in.PerCustomerLimit < 0 {
+		return Coupon{}, fieldf("coupon.per_customer_limit", "must not be negative, got %d", in.PerCustomerLimit)
 	}
 	return c, nil
 }

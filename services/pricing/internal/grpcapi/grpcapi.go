@@ -39,6 +39,16 @@ func (s *Server) CreateQuote(ctx context.Context, req *pricingv1.CreateQuoteRequ
 	return toProtoQuote(q), nil
 }
 
+// CreateOrderQuote prices an order being placed and redeems its coupon for
+// the caller (orders forwards the user placing the order).
+func (s *Server) CreateOrderQuote(ctx context.Context, req *pricingv1.CreateOrderQuoteRequest) (*pricingv1.Quote, error) {
+	q, err := s.app.QuoteOrder(ctx, principal.From(ctx), toDomainQuoteRequest(req.GetQuote()), req.GetOrderKey(), req.GetOrderId())
+	if err != nil {
+		return nil, err
+	}
+	return toProtoQuote(q), nil
+}
+
 // SetVariantPrices upserts base prices (admin).
 func (s *Server) SetVariantPrices(ctx context.Context, req *pricingv1.SetVariantPricesRequest) (*pricingv1.SetVariantPricesResponse, error) {
 	in := make([]domain.VariantPriceInput, len(req.GetPrices()))
@@ -159,6 +169,8 @@ func toDomainCouponInput(c *pricingv1.Coupon) domain.CouponInput {
 		AmountOff:   toMoneyInput(c.GetAmountOff()),
 		MinSubtotal: toMoneyInput(c.GetMinSubtotal()),
 		UsageLimit:  c.GetUsageLimit(),
+
+		PerCustomerLimit: c.GetPerCustomerLimit(),
 	}
 	switch c.GetKind() {
 	case pricingv1.CouponKind_COUPON_KIND_PERCENT:
@@ -186,6 +198,8 @@ func toProtoCoupon(c domain.Coupon) *pricingv1.Coupon {
 		ValidUntil: timestamppb.New(c.ValidUntil),
 		UsageLimit: c.UsageLimit,
 		Used:       c.Used,
+
+		PerCustomerLimit: c.PerCustomerLimit,
 	}
 	switch c.Kind {
 	case domain.CouponPercent:

@@ -30,6 +30,9 @@ type APIConfig struct {
 	// PollInterval checks price_data_version this often as a safety net
 	// (0 disables the poll).
 	PollInterval time.Duration `env:"PRICING_POLL_INTERVAL, default=2s"`
+	// ReservationTTL is how long a coupon use reserved by an order create
+	// waits for the order's OrderPlaced to confirm it before it expires.
+	ReservationTTL time.Duration `env:"PRICING_RESERVATION_TTL, default=15m"`
 	// Grace bounds the gRPC drain (set from the process, not the environment).
 	Grace time.Duration `json:"-"`
 }
@@ -53,7 +56,7 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger, opts ...postgr
 	if err != nil {
 		return nil, err
 	}
-	svc := app.New(store.New(db.Primary), app.Options{Log: log})
+	svc := app.New(store.New(db.Primary), app.Options{Log: log, ReservationTTL: cfg.ReservationTTL})
 	if err := svc.Refresh(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -52,7 +52,7 @@ func PrintCoupons(ctx context.Context, svc *app.Service, w io.Writer) error {
 		return fmt.Errorf("list coupons: %w", err)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CODE\tKIND\tVALUE\tVALID FROM\tVALID UNTIL\tUSED\tLIMIT")
+	fmt.Fprintln(tw, "CODE\tKIND\tVALUE\tVALID FROM\tVALID UNTIL\tUSED\tLIMIT\tPER CUSTOMER")
 	for _, c := range cs {
 		value := fmt.Sprintf("%d bp", c.PercentBP)
 		if c.Kind == domain.CouponFixed {
@@ -62,8 +62,12 @@ func PrintCoupons(ctx context.Context, svc *app.Service, w io.Writer) error {
 		if c.UsageLimit > 0 {
 			limit = fmt.Sprint(c.UsageLimit)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", c.Code, c.Kind, value,
-			c.ValidFrom.Format(time.RFC3339), c.ValidUntil.Format(time.RFC3339), c.Used, limit)
+		perCustomer := "unlimited"
+		if c.PerCustomerLimit > 0 {
+			perCustomer = fmt.Sprint(c.PerCustomerLimit)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.Code, c.Kind, value,
+			c.ValidFrom.Format(time.RFC3339), c.ValidUntil.Format(time.RFC3339), c.Used, limit, perCustomer)
 	}
 	return tw.Flush()
 }

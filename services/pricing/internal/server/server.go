@@ -4,10 +4,12 @@
 // (cmd/pricing-worker: the pricing.coupons consumer), and the one-shot jobs
 // ServeSeedDemo (cmd/pricing-seed-demo) and ServeCoupons (cmd/pricing-coupons).
 //
-// The API and the worker share only the database: a redemption the worker
-// records bumps price_data_version and NOTIFYs in its transaction, and every
-// API replica reloads its snapshot from that (or from its poll), so a coupon
-// that has reached its limit is refused by the quotes that follow.
+// The API and the worker share only the database. The API redeems coupon
+// uses as orders are created (CreateOrderQuote), the worker confirms and
+// releases them from the orders' events; a redemption that uses a coupon up,
+// or a release that frees a used-up coupon, bumps price_data_version and
+// NOTIFYs in its transaction, and every API replica reloads its snapshot
+// from that (or from its poll), so plain quotes refuse a used-up coupon.
 package server
 
 import (

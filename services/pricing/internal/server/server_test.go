@@ -74,13 +74,17 @@ func start(t *testing.T, url string, listen bool, poll time.Duration, opts ...po
 }
 
 // startWorker runs a pricing worker against the database at url, consuming
-// queue on the broker of amqpCfg, until the test ends.
-func startWorker(t *testing.T, url string, amqpCfg amqp.Config, queue string) *Worker {
+// queue on the broker of amqpCfg, until the test ends; edit adjusts its
+// configuration (the reservation sweep is off unless edit sets it).
+func startWorker(t *testing.T, url string, amqpCfg amqp.Config, queue string, edit ...func(*WorkerConfig)) *Worker {
 	t.Helper()
 	cfg := WorkerConfig{
 		DBConfig: DBConfig{PG: postgres.Config{URL: config.Secret(url), MaxConns: 4, ConnectTimeout: 5 * time.Second}},
 		AMQP:     amqpCfg,
 		Queue:    queue,
+	}
+	for _, e := range edit {
+		e(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := NewWorker(ctx, cfg, quietLog())

@@ -22,6 +22,10 @@ type WorkerConfig struct {
 	AMQP amqp.Config `env:", prefix=AMQP_"`
 	// Queue is the coupon consumer's queue (tests use their own).
 	Queue string `env:"PRICING_WORKER_QUEUE"`
+	// ExpireInterval is how often unconfirmed coupon reservations past
+	// their expiry are given back (0 disables the sweep; the next redemption
+	// of a coupon still expires its own).
+	ExpireInterval time.Duration `env:"PRICING_EXPIRE_INTERVAL, default=1m"`
 }
 
 // WorkerDefaults are the worker's defaults: pricing's, and its queue.
@@ -54,15 +58,44 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger) (*Worker
 	return &Worker{App: svc, DB: db, AMQP: conn, cfg: cfg, log: log}, nil
 }
 
-// Run consumes the coupon queue until ctx ends, then closes the broker
-// connection and the database.
+// Run consumes the coupon queue and sweeps expired reservations until ctx
+// ends, then closes the broker connection and the database.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.DB.Close()
 	defer w.AMQP.Close()
+	if w.cfg.ExpireInterval > 0 {
+		sweepCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			w.sweep(sweepCtx)
+		}()
+		defer func() { stop(); <-done }()
+	}
 	return amqp.Consume(ctx, w.AMQP, amqp.ConsumerConfig{
 		Queue: w.cfg.Queue, RoutingKeys: amqpapi.CouponRoutingKeys,
 		Handler: amqpapi.CouponHandler(w.App, w.log),
 	})
+}
+
+// sweep expires unconfirmed coupon reservations every ExpireInterval.
+func (w *Worker) sweep(ctx context.Context) {
+	t := time.NewTicker(w.cfg.ExpireInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := w.App.ExpireReservations(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			w.log.WarnContext(ctx, "expire coupon reservations", "err", err)
+		case n > 0:
+			w.log.InfoContext(ctx, "coupon reservations expired", "count", n)
+		}
+	}
 }
 
 // ServeWorker is the pricing worker process (cmd/pricing-worker): the

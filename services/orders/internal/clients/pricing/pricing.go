@@ -27,13 +27,23 @@ func New(cc grpc.ClientConnInterface) *Client {
 	return &Client{c: pricingv1.NewPricingServiceClient(cc)}
 }
 
-// CreateQuote implements app.Pricing.
+// CreateQuote implements app.Pricing: an order being placed with a coupon
+// (r.OrderKey set) is priced by CreateOrderQuote, which redeems the coupon;
+// any other quote stays on pricing's in-memory path.
 func (c *Client) CreateQuote(ctx context.Context, r app.QuoteRequest) (app.Quote, error) {
 	req := &pricingv1.CreateQuoteRequest{CountryCode: r.CountryCode, Currency: r.Currency, CouponCode: r.CouponCode}
 	for _, it := range r.Items {
 		req.Items = append(req.Items, &pricingv1.QuoteItem{VariantId: it.VariantID, Quantity: it.Quantity, PlacementIds: it.PlacementIDs})
 	}
-	q, err := c.c.CreateQuote(ctx, req)
+	var (
+		q   *pricingv1.Quote
+		err error
+	)
+	if r.OrderKey != "" && r.CouponCode != "" {
+		q, err = c.c.CreateOrderQuote(ctx, &pricingv1.CreateOrderQuoteRequest{Quote: req, OrderKey: r.OrderKey, OrderId: r.OrderID})
+	} else {
+		q, err = c.c.CreateQuote(ctx, req)
+	}
 	if err != nil {
 		return app.Quote{}, classify(err)
 	}
@@ -46,6 +56,10 @@ func (c *Client) CreateQuote(ctx context.Context, r app.QuoteRequest) (app.Quote
 
 func classify(err error) error {
 	switch errs.KindOf(err) {
+	case errs.Conflict:
+		// A coupon at its usage limit or its limit per customer: the
+		// message names the coupon.
+		return errs.Wrap(errs.Conflict, err, statusMessage(err))
 	case errs.Invalid, errs.NotFound, errs.FailedPrecondition:
 		// e.g. an unknown coupon or a destination with no shipping rate.
 		return errs.Wrap(errs.Invalid, err, "pricing refused the order: "+statusMessage(err))

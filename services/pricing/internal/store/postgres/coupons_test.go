@@ -79,7 +79,25 @@ func TestConcurrentOverlappingCouponsOneWins(t *testing.T) {
 	}
 }
 
-func TestRedeemCouponCountsAtomicallyAndIdempotently(t *testing.T) {
+func redemption(key, customer string, now time.Time) domain.Redemption {
+	return domain.Redemption{Code: "LIMITED", OrderKey: key, OrderID: "order-" + key, CustomerID: customer, ExpiresAt: now.Add(time.Minute)}
+}
+
+func used(t *testing.T, s interface {
+	ListCoupons(context.Context) ([]domain.Coupon, error)
+}) int32 {
+	t.Helper()
+	cs, err := s.ListCoupons(context.Background())
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("list: %v %v", cs, err)
+	}
+	return cs[0].Used
+}
+
+// Redemptions take one use each, atomically against the limit; the same
+// key takes no second use; a release gives one back, once; a reservation
+// that no placement confirms expires; a confirmed one does not.
+func TestRedeemCouponReservesAtomicallyAndIdempotently(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := context.Background()
@@ -94,46 +112,143 @@ func TestRedeemCouponCountsAtomicallyAndIdempotently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := s.RedeemCoupon(ctx, "LIMITED", "order-"+string(rune('a'+i)), now)
+			_, _, err := s.RedeemCoupon(ctx, redemption(string(rune('a'+i)), "alice", now), now)
 			results <- err
 		}()
 	}
 	wg.Wait()
 	close(results)
 	ok := 0
+	var keys []string
 	for err := range results {
 		switch {
 		case err == nil:
 			ok++
-		case errs.KindOf(err) != errs.FailedPrecondition || !strings.Contains(err.Error(), "usage limit of 3"):
+		case errs.KindOf(err) != errs.Conflict || !strings.Contains(err.Error(), `coupon "LIMITED" has reached its usage limit of 3`):
 			t.Fatalf("unexpected error %v", err)
 		}
 	}
-	if ok != 3 {
-		t.Fatalf("%d redemptions succeeded, want 3", ok)
+	if ok != 3 || used(t, s) != 3 {
+		t.Fatalf("%d redemptions succeeded, used %d, want 3", ok, used(t, s))
 	}
-	cs, _ := s.ListCoupons(ctx)
-	if cs[0].Used != 3 {
-		t.Fatalf("used = %d", cs[0].Used)
-	}
-	// A redelivered redemption for an order that already redeemed is a no-op.
-	var redeemed string
 	for i := range 10 {
-		id := "order-" + string(rune('a'+i))
-		if _, res, err := s.RedeemCoupon(ctx, "LIMITED", id, now); err == nil && res.Changed == 0 {
-			redeemed = id
-			break
+		k := string(rune('a' + i))
+		if _, res, err := s.RedeemCoupon(ctx, redemption(k, "alice", now), now); err == nil && res.Changed == 0 {
+			keys = append(keys, k)
 		}
 	}
-	if redeemed == "" {
-		t.Fatal("no idempotent replay found")
+	// A retry under a reserved key succeeds without a second use (the 3 keys
+	// that hold a use), the others are still refused.
+	if len(keys) != 3 || used(t, s) != 3 {
+		t.Fatalf("retries succeeded for %v, used %d", keys, used(t, s))
 	}
-	if cs, _ := s.ListCoupons(ctx); cs[0].Used != 3 {
-		t.Fatalf("replay changed used to %d", cs[0].Used)
+	// A retry of the create with another order id: that order may commit
+	// too, and confirming it confirms the same use.
+	retry := redemption(keys[0], "alice", now)
+	retry.OrderID = "order-retry"
+	if _, _, err := s.RedeemCoupon(ctx, retry, now); err != nil || used(t, s) != 3 {
+		t.Fatalf("retry with a new order id: %v, used %d", err, used(t, s))
+	}
+	if late, _, err := s.ConfirmCoupon(ctx, "LIMITED", "order-retry", "alice", now); err != nil || late {
+		t.Fatalf("confirm: late %v, %v", late, err)
+	}
+	// Releasing gives one use back, once.
+	for range 2 {
+		if _, _, err := s.ReleaseCoupon(ctx, "order-"+keys[1]); err != nil {
+			t.Fatal(err)
+		}
+		if used(t, s) != 2 {
+			t.Fatalf("after release: used %d, want 2", used(t, s))
+		}
+	}
+	// A placement whose release overtook it confirms nothing.
+	if late, _, err := s.ConfirmCoupon(ctx, "LIMITED", "order-"+keys[1], "alice", now); err != nil || late || used(t, s) != 2 {
+		t.Fatalf("confirm after release: late %v, %v, used %d", late, err, used(t, s))
+	}
+	// The pending reservation of keys[2] expires; the confirmed one of keys[0] does not.
+	n, err := s.ExpireReservations(ctx, now.Add(2*time.Minute))
+	if err != nil || n != 1 || used(t, s) != 1 {
+		t.Fatalf("expire: %d %v, used %d, want 1 expired, 1 used", n, err, used(t, s))
+	}
+	// Its order did commit after all (its event came late): counted again.
+	if late, _, err := s.ConfirmCoupon(ctx, "LIMITED", "order-"+keys[2], "alice", now); err != nil || !late || used(t, s) != 2 {
+		t.Fatalf("late confirm: late %v, %v, used %d", late, err, used(t, s))
 	}
 	// Expired coupons cannot be redeemed.
-	_, _, err := s.RedeemCoupon(ctx, "LIMITED", "order-late", now.Add(2*time.Hour))
+	_, _, err = s.RedeemCoupon(ctx, redemption("late", "alice", now), now.Add(2*time.Hour))
 	if errs.KindOf(err) != errs.FailedPrecondition || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("late redemption: %v", err)
+	}
+}
+
+// A coupon with a limit per customer refuses the customer's next use, names
+// the coupon, and takes other customers' uses; a release frees the
+// customer's use.
+func TestRedeemCouponPerCustomerLimit(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	c := domain.Coupon{Code: "LIMITED", Kind: domain.CouponFixed, AmountOff: usd(500), ValidFrom: now.Add(-time.Hour), ValidUntil: now.Add(time.Hour), PerCustomerLimit: 2}
+	if _, _, err := s.CreateCoupon(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a1", "a2"} {
+		if _, _, err := s.RedeemCoupon(ctx, redemption(k, "alice", now), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, err := s.RedeemCoupon(ctx, redemption("a3", "alice", now), now)
+	if errs.KindOf(err) != errs.Conflict || !strings.Contains(err.Error(), `coupon "LIMITED" has reached its limit of 2 per customer`) {
+		t.Fatalf("third use by alice: %v", err)
+	}
+	if _, _, err := s.RedeemCoupon(ctx, redemption("b1", "bob", now), now); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	if _, _, err := s.ReleaseCoupon(ctx, "order-a1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RedeemCoupon(ctx, redemption("a3", "alice", now), now); err != nil {
+		t.Fatalf("alice after a release: %v", err)
+	}
+	if used(t, s) != 3 {
+		t.Fatalf("used %d, want 3", used(t, s))
+	}
+}
+
+// A second order committed under a key whose use another order confirmed
+// (the key reused once orders stopped replaying it) has its own use
+// counted, and each order gives back its own.
+func TestConfirmCouponCountsAReusedKey(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	c := domain.Coupon{Code: "LIMITED", Kind: domain.CouponFixed, AmountOff: usd(500), ValidFrom: now.Add(-time.Hour), ValidUntil: now.Add(time.Hour), UsageLimit: 5}
+	if _, _, err := s.CreateCoupon(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	first := redemption("k", "alice", now)
+	if _, _, err := s.RedeemCoupon(ctx, first, now); err != nil {
+		t.Fatal(err)
+	}
+	if late, _, err := s.ConfirmCoupon(ctx, "LIMITED", first.OrderID, "alice", now); err != nil || late {
+		t.Fatalf("confirm: late %v, %v", late, err)
+	}
+	second := first
+	second.OrderID = "order-second"
+	if _, _, err := s.RedeemCoupon(ctx, second, now); err != nil || used(t, s) != 1 {
+		t.Fatalf("reused key: %v, used %d", err, used(t, s))
+	}
+	for range 2 {
+		if _, _, err := s.ConfirmCoupon(ctx, "LIMITED", second.OrderID, "alice", now); err != nil || used(t, s) != 2 {
+			t.Fatalf("second order placed: %v, used %d, want 2", err, used(t, s))
+		}
+	}
+	if _, _, err := s.ReleaseCoupon(ctx, second.OrderID); err != nil || used(t, s) != 1 {
+		t.Fatalf("release second: %v, used %d", err, used(t, s))
+	}
+	if _, _, err := s.ReleaseCoupon(ctx, first.OrderID); err != nil || used(t, s) != 0 {
+		t.Fatalf("release first: %v, used %d", err, used(t, s))
 	}
 }
