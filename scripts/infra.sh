@@ -396,10 +396,9 @@ start_pg_replica() {
 	psql_q "select pg_drop_replication_slot(slot_name) from pg_replication_slots
 		where slot_name = '$pg_replica_slot' and not active" >/dev/null
 	say "taking a base backup of $PRINTFLEET_PG_HOST:$PRINTFLEET_PG_PORT into $pg_replica_dir"
-	rm -rf "$pg_replica_dir"
+	as_root rm -rf "$pg_replica_dir"
 	mkdir -p "$logs"
-	install -d -m 0700 "$pg_replica_dir"
-	((EUID == 0)) && chown postgres:postgres "$pg_replica_dir"
+	as_root install -d -m 0700 -o postgres -g postgres "$pg_replica_dir"
 	run_logged pg-replica as_pg "$bin/pg_basebackup" -h "$PRINTFLEET_PG_HOST" -p "$PRINTFLEET_PG_PORT" \
 		-U "$PRINTFLEET_PG_USER" -D "$pg_replica_dir" -X stream -R -c fast -w -C -S "$pg_replica_slot"
 	# Debian keeps the configuration outside the data directory: give the
