@@ -364,7 +364,14 @@ pg_replica_streaming() {
 start_pg_replica() {
 	is_local "$PRINTFLEET_PG_HOST" || return 0
 	if pg_replica_ready; then
-		pg_replica_streaming && return 0
+		if pg_replica_streaming; then
+			# A test that pauses replay resumes it when it ends; one killed
+			# first leaves it paused.
+			PGCONNECT_TIMEOUT=5 psql -X -w -q -A -t -h "$PRINTFLEET_PG_HOST" -p "$PRINTFLEET_PG_REPLICA_PORT" \
+				-U "$PRINTFLEET_PG_USER" -d postgres \
+				-c "select pg_wal_replay_resume() where pg_is_wal_replay_paused()" >/dev/null
+			return 0
+		fi
 		[[ -f $pg_replica_dir/postmaster.pid ]] ||
 			die "port $PRINTFLEET_PG_REPLICA_PORT answers but is not a replica of $PRINTFLEET_PG_HOST:$PRINTFLEET_PG_PORT started from $pg_replica_dir"
 	fi

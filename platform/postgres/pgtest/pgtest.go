@@ -227,7 +227,7 @@ func WaitReplay(t testing.TB, ctx context.Context) (time.Duration, int64) {
 		var b int64
 		err := replica.QueryRow(ctx, `SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= $1::pg_lsn,
 			coalesce(pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()), 0)::bigint`, lsn).Scan(&caught, &b)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			t.Fatalf("pgtest: replica replay position: %v", err)
 		}
 		if behind < 0 {
@@ -238,7 +238,9 @@ func WaitReplay(t testing.TB, ctx context.Context) (time.Duration, int64) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("pgtest: the replica did not replay up to %s (%d bytes behind) in time; is it streaming? (scripts/infra.sh status)", lsn, b)
+			var paused bool
+			_ = replica.QueryRow(context.Background(), `SELECT pg_is_wal_replay_paused()`).Scan(&paused)
+			t.Fatalf("pgtest: the replica did not replay up to %s (%d bytes behind, replay paused: %v) in time; is it streaming? (scripts/infra.sh status; up resumes a replay a killed test left paused)", lsn, b, paused)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
