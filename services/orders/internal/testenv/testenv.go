@@ -264,10 +264,15 @@ type Options struct {
 // Serve starts an OrderService for f on 127.0.0.1:0.
 func Serve(t testing.TB, f *Fixture, o Options) *Server {
 	t.Helper()
-	pool, store := DB(t, o.DBOptions...)
-	var replica *pgxpool.Pool
-	var recent app.RecentWrites
-	if o.Replica > 0 {
+	var (
+		pool    *pgxpool.Pool
+		store   *pgstore.Store
+		replica *pgxpool.Pool
+		recent  app.RecentWrites
+	)
+	if o.Replica <= 0 {
+		pool, store = DB(t, o.DBOptions...)
+	} else {
 		var url string
 		pool, url = pgtest.NewDB(t, pgstore.Migrations, o.DBOptions...)
 		r, err := pgxpool.New(context.Background(), pgtest.Replica(t, url))
