@@ -35,6 +35,13 @@ export PRINTFLEET_BIN PRINTFLEET_STATE
 : "${PRINTFLEET_PG_USER:=postgres}"
 export PRINTFLEET_PG_HOST PRINTFLEET_PG_PORT PRINTFLEET_PG_USER
 
+# A streaming replica of that cluster (scripts/infra.sh starts it locally)
+# for the tests of reads that go to a replica; the URL names the postgres
+# database, tests swap in their own.
+: "${PRINTFLEET_PG_REPLICA_PORT:=5433}"
+: "${PRINTFLEET_PG_REPLICA_URL:=postgres://$PRINTFLEET_PG_USER@$PRINTFLEET_PG_HOST:$PRINTFLEET_PG_REPLICA_PORT/postgres?sslmode=disable}"
+export PRINTFLEET_PG_REPLICA_PORT PRINTFLEET_PG_REPLICA_URL
+
 # Redis.
 : "${PRINTFLEET_REDIS_ADDR:=127.0.0.1:6379}"
 export PRINTFLEET_REDIS_ADDR

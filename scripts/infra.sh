@@ -7,13 +7,17 @@
 #   scripts/infra.sh install    apt-get the Debian packages that are missing
 #   scripts/infra.sh start      start PostgreSQL, Redis, RabbitMQ if not answering
 #   scripts/infra.sh provision  RabbitMQ vhost + permissions; PostgreSQL databases,
-#                               loopback replication access, max_connections
+#                               loopback replication access, max_connections,
+#                               and a local streaming replica (pg_basebackup of
+#                               the local cluster, $PRINTFLEET_PG_REPLICA_PORT)
 #   scripts/infra.sh tools      build the pinned development tools into bin/
 #                               (cached): buf, the protoc plugins, staticcheck;
 #                               only `make generate` and `make lint` need them
 #   scripts/infra.sh s3         start versitygw if its port does not answer,
 #                               building it into bin/ first (cached)
 #   scripts/infra.sh stop-s3    stop the versitygw started by `s3`
+#   scripts/infra.sh stop-replica  stop the local PostgreSQL replica (`provision`
+#                               or `up` starts it again)
 #   scripts/infra.sh status     one line per component
 #
 # Every step checks first and acts only when needed, so a repeated `up` is
@@ -28,6 +32,7 @@
 #
 # Tunables: PRINTFLEET_PG_DATABASES ("orders catalog pricing"),
 # PRINTFLEET_PG_MAX_CONNECTIONS (300), PRINTFLEET_PG_CLUSTER (main),
+# PRINTFLEET_PG_REPLICA_PORT (5433, from scripts/env.sh),
 # PRINTFLEET_VERSITYGW_VERSION (v1.8.0), PRINTFLEET_WAIT_TIMEOUT (60 s).
 set -euo pipefail
 
@@ -52,6 +57,8 @@ apt_packages=(
 
 logs=$PRINTFLEET_STATE/logs
 pids=$PRINTFLEET_STATE/pids
+pg_replica_dir=$PRINTFLEET_STATE/pg-replica
+pg_replica_slot=printfleet_replica
 s3_data=$PRINTFLEET_STATE/s3
 
 # ---------------------------------------------------------------- helpers
@@ -322,6 +329,122 @@ provision_postgres() {
 	fi
 }
 
+# ---------------------------------------------------------------- PostgreSQL replica
+
+# as_pg CMD...: run CMD as the PostgreSQL server's system user.
+as_pg() {
+	if [[ $(id -un) == postgres ]]; then
+		"$@"
+	elif ((EUID == 0)); then
+		runuser -u postgres -- "$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo -n -u postgres -- "$@"
+	else
+		die "needs root (or sudo) to run as postgres: $*"
+	fi
+}
+
+pg_replica_ready() {
+	pg_isready -q -h "$PRINTFLEET_PG_HOST" -p "$PRINTFLEET_PG_REPLICA_PORT" -t 2
+}
+
+# pg_replica_streaming: the server on the replica port is in recovery and
+# its WAL receiver streams from the primary.
+pg_replica_streaming() {
+	[[ $(PGCONNECT_TIMEOUT=5 psql -X -w -q -A -t -h "$PRINTFLEET_PG_HOST" -p "$PRINTFLEET_PG_REPLICA_PORT" \
+		-U "$PRINTFLEET_PG_USER" -d postgres \
+		-c "select pg_is_in_recovery() and exists (select from pg_stat_wal_receiver where status = 'streaming')" 2>/dev/null) == t ]]
+}
+
+# start_pg_replica: a hot standby of the local cluster for the tests of the
+# reads that go to a replica: a base backup into $pg_replica_dir (taken
+# once), started on $PRINTFLEET_PG_REPLICA_PORT with its own minimal
+# configuration (loopback only, trust). A replica that cannot stream any more
+# (the primary recycled the WAL it needs while it was down) is taken again.
+start_pg_replica() {
+	is_local "$PRINTFLEET_PG_HOST" || return 0
+	if pg_replica_ready; then
+		if pg_replica_streaming; then
+			# A test that pauses replay resumes it when it ends; one killed
+			# first leaves it paused.
+			PGCONNECT_TIMEOUT=5 psql -X -w -q -A -t -h "$PRINTFLEET_PG_HOST" -p "$PRINTFLEET_PG_REPLICA_PORT" \
+				-U "$PRINTFLEET_PG_USER" -d postgres \
+				-c "select pg_wal_replay_resume() where pg_is_wal_replay_paused()" >/dev/null
+			return 0
+		fi
+		[[ -f $pg_replica_dir/postmaster.pid ]] ||
+			die "port $PRINTFLEET_PG_REPLICA_PORT answers but is not a replica of $PRINTFLEET_PG_HOST:$PRINTFLEET_PG_PORT started from $pg_replica_dir"
+	fi
+	pg_can_replicate || die "replication connections to $PRINTFLEET_PG_HOST:$PRINTFLEET_PG_PORT are refused: run 'scripts/infra.sh provision'"
+	local ver bin
+	ver=$(pg_version) || die "no PostgreSQL cluster $pg_cluster under /etc/postgresql"
+	bin=/usr/lib/postgresql/$ver/bin
+	[[ -x $bin/pg_basebackup ]] || die "$bin/pg_basebackup not found"
+	if [[ -f $pg_replica_dir/postmaster.pid ]]; then
+		# Running but not streaming, or left over from a crash.
+		as_pg "$bin/pg_ctl" -D "$pg_replica_dir" -m fast -w stop >/dev/null 2>&1 || true
+	fi
+	if [[ -f $pg_replica_dir/standby.signal ]]; then
+		say "starting the PostgreSQL replica on port $PRINTFLEET_PG_REPLICA_PORT"
+		if run_pg_replica "$bin" && wait_until pg_replica_streaming; then
+			return 0
+		fi
+		say "the replica does not stream from the primary; taking a new base backup"
+		as_pg "$bin/pg_ctl" -D "$pg_replica_dir" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	# A physical slot keeps the WAL the replica has not received yet (a busy
+	# primary recycles it between the backup and the replica's start), up to
+	# max_slot_wal_keep_size: a replica left stopped for long loses its slot
+	# instead of filling the disk, and is taken again here.
+	if [[ $(psql_q "show max_slot_wal_keep_size") == -1 ]]; then
+		psql_q "alter system set max_slot_wal_keep_size = '2GB'" >/dev/null
+		psql_q "select pg_reload_conf()" >/dev/null
+	fi
+	psql_q "select pg_drop_replication_slot(slot_name) from pg_replication_slots
+		where slot_name = '$pg_replica_slot' and not active" >/dev/null
+	say "taking a base backup of $PRINTFLEET_PG_HOST:$PRINTFLEET_PG_PORT into $pg_replica_dir"
+	as_root rm -rf "$pg_replica_dir"
+	mkdir -p "$logs"
+	as_root install -d -m 0700 -o postgres -g postgres "$pg_replica_dir"
+	run_logged pg-replica as_pg "$bin/pg_basebackup" -h "$PRINTFLEET_PG_HOST" -p "$PRINTFLEET_PG_PORT" \
+		-U "$PRINTFLEET_PG_USER" -D "$pg_replica_dir" -X stream -R -c fast -w -C -S "$pg_replica_slot"
+	# Debian keeps the configuration outside the data directory: give the
+	# replica its own (settings from ALTER SYSTEM, such as max_connections,
+	# came along in postgresql.auto.conf; -R added the primary's address).
+	as_pg tee "$pg_replica_dir/postgresql.conf" >/dev/null <<CONF
+listen_addresses = '$PRINTFLEET_PG_HOST'
+port = $PRINTFLEET_PG_REPLICA_PORT
+unix_socket_directories = '$pg_replica_dir'
+hot_standby = on
+hot_standby_feedback = on
+wal_receiver_status_interval = 1s
+CONF
+	as_pg tee "$pg_replica_dir/pg_hba.conf" >/dev/null <<HBA
+local all all trust
+host all all 127.0.0.1/32 trust
+host all all ::1/128 trust
+HBA
+	say "starting the PostgreSQL replica on port $PRINTFLEET_PG_REPLICA_PORT"
+	run_pg_replica "$bin" || die "the PostgreSQL replica did not start (see $logs/pg-replica.log)"
+	wait_until pg_replica_streaming ||
+		die "the PostgreSQL replica on port $PRINTFLEET_PG_REPLICA_PORT does not stream from the primary (see $logs/pg-replica.log)"
+}
+
+run_pg_replica() {
+	# The server's own log is written by the postgres user, so it lives in
+	# the data directory; pg_ctl's output goes to logs/pg-replica.log.
+	mkdir -p "$logs"
+	as_pg "$1/pg_ctl" -D "$pg_replica_dir" -l "$pg_replica_dir/server.log" -w -t "$wait_timeout" start >>"$logs/pg-replica.log" 2>&1
+}
+
+stop_pg_replica() {
+	[[ -f $pg_replica_dir/postmaster.pid ]] || return 0
+	local ver
+	ver=$(pg_version) || return 0
+	say "stopping the PostgreSQL replica"
+	as_pg "/usr/lib/postgresql/$ver/bin/pg_ctl" -D "$pg_replica_dir" -m fast -w stop >/dev/null
+}
+
 # ---------------------------------------------------------------- Redis
 
 redis_ok() {
@@ -437,6 +560,7 @@ cmd_start() {
 cmd_provision() {
 	provision_rabbitmq
 	provision_postgres
+	start_pg_replica
 }
 
 # ---------------------------------------------------------------- tools
@@ -587,6 +711,12 @@ cmd_status() {
 		line postgresql down "$PRINTFLEET_PG_HOST:$PRINTFLEET_PG_PORT"
 		rc=1
 	fi
+	if is_local "$PRINTFLEET_PG_HOST"; then
+		if pg_replica_streaming; then line pg-replica up "$PRINTFLEET_PG_HOST:$PRINTFLEET_PG_REPLICA_PORT"; else
+			line pg-replica down "$PRINTFLEET_PG_HOST:$PRINTFLEET_PG_REPLICA_PORT"
+			rc=1
+		fi
+	fi
 	if redis_ok; then line redis up "$PRINTFLEET_REDIS_ADDR"; else
 		line redis down "$PRINTFLEET_REDIS_ADDR"
 		rc=1
@@ -617,7 +747,7 @@ main() {
 		return 2
 	fi
 	case $1 in
-	install | start | provision | tools | s3 | stop-s3 | up) take_lock "$@" ;;
+	install | start | provision | tools | s3 | stop-s3 | stop-replica | up) take_lock "$@" ;;
 	esac
 
 	case $1 in
@@ -627,6 +757,7 @@ main() {
 	tools) cmd_tools ;;
 	s3) cmd_s3 ;;
 	stop-s3) cmd_stop_s3 ;;
+	stop-replica) stop_pg_replica ;;
 	up)
 		cmd_install
 		cmd_start

@@ -174,3 +174,80 @@ func withDatabase(url, db string) string {
 	}
 	return out
 }
+
+// ReplicaURL is the maintenance connection of the streaming replica of
+// AdminURL's server: PRINTFLEET_TEST_PG_REPLICA_URL, else
+// PRINTFLEET_PG_REPLICA_URL (scripts/env.sh; scripts/infra.sh starts the
+// local one), else the local default.
+func ReplicaURL() string {
+	for _, k := range []string{"PRINTFLEET_TEST_PG_REPLICA_URL", "PRINTFLEET_PG_REPLICA_URL"} {
+		if u := os.Getenv(k); u != "" {
+			return u
+		}
+	}
+	return "postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable"
+}
+
+// Replica returns the URL of dbURL's database (one NewDB made) on the
+// streaming replica, once the replica has replayed everything the primary
+// had written when Replica was called (the database's creation included). A
+// missing replica fails the test: `scripts/infra.sh up` starts one.
+func Replica(t testing.TB, dbURL string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the PostgreSQL replica (skipped with -short)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lag, bytes := WaitReplay(t, ctx)
+	t.Logf("pgtest: replica caught up in %s (%d bytes of WAL behind when asked)", lag.Round(time.Millisecond), bytes)
+	return withDatabase(ReplicaURL(), databaseOf(dbURL))
+}
+
+// WaitReplay waits until the replica has replayed the primary's WAL up to
+// its position now, and returns how long that took and how many bytes
+// behind the replica was.
+func WaitReplay(t testing.TB, ctx context.Context) (time.Duration, int64) {
+	t.Helper()
+	primary := mustConn(t, ctx, AdminURL())
+	defer primary.Close(ctx)
+	var lsn string
+	if err := primary.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn); err != nil {
+		t.Fatalf("pgtest: primary wal position: %v", err)
+	}
+	replica, err := pgx.Connect(ctx, ReplicaURL())
+	if err != nil {
+		t.Fatalf("pgtest: no PostgreSQL replica at %s (run scripts/infra.sh up): %v", strings.SplitN(ReplicaURL(), "@", 2)[len(strings.SplitN(ReplicaURL(), "@", 2))-1], err)
+	}
+	defer replica.Close(ctx)
+	start := time.Now()
+	var behind int64 = -1
+	for {
+		var caught bool
+		var b int64
+		err := replica.QueryRow(ctx, `SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= $1::pg_lsn,
+			coalesce(pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()), 0)::bigint`, lsn).Scan(&caught, &b)
+		if err != nil && ctx.Err() == nil {
+			t.Fatalf("pgtest: replica replay position: %v", err)
+		}
+		if behind < 0 {
+			behind = max(b, 0)
+		}
+		if caught {
+			return time.Since(start), behind
+		}
+		select {
+		case <-ctx.Done():
+			var paused bool
+			_ = replica.QueryRow(context.Background(), `SELECT pg_is_wal_replay_paused()`).Scan(&paused)
+			t.Fatalf("pgtest: the replica did not replay up to %s (%d bytes behind, replay paused: %v) in time; is it streaming? (scripts/infra.sh status; up resumes a replay a killed test left paused)", lsn, b, paused)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// databaseOf is the database name of a postgres URL.
+func databaseOf(url string) string {
+	base, _, _ := strings.Cut(url, "?")
+	return base[strings.LastIndex(base, "/")+1:]
+}

@@ -9,6 +9,11 @@
 //	api  the printfleet.catalog.v1.Product wire encoding of the answer
 //	     GetProduct gives any caller but an admin (absent in hashes written
 //	     before it existed)
+//	missing  "1" in a hash that holds nothing else: the catalog found no
+//	     such product in PostgreSQL moments ago; the hash expires within
+//	     seconds, and a write of the product's view removes the field and
+//	     the expiry. Readers treat it as a miss (the gateway passes the
+//	     read on; the catalog answers NOT_FOUND without PostgreSQL).
 //
 // A product whose api answer says active=false is not shown (NOT_FOUND).
 package projfmt
@@ -25,4 +30,5 @@ const (
 	FieldVersion = "v"
 	FieldDoc     = "doc"
 	FieldAPI     = "api"
+	FieldMissing = "missing"
 )

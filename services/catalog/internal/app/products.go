@@ -21,8 +21,13 @@ import (
 
 // Projection is the Redis read model of products.
 type Projection interface {
-	// Get returns the view of id; found is false on a miss.
-	Get(ctx context.Context, id string) (v domain.ProductView, found bool, err error)
+	// Get returns the view of id; found is false on a miss, and missing
+	// is true when a read of PostgreSQL found no such product moments ago
+	// (see MarkMissing).
+	Get(ctx context.Context, id string) (v domain.ProductView, found, missing bool, err error)
+	// MarkMissing remembers for ttl that PostgreSQL has no product id,
+	// unless a view of it is stored; a Put of id forgets it at once.
+	MarkMissing(ctx context.Context, id string, ttl time.Duration) error
 	// Put stores v unless a newer version is there; it reports whether it wrote.
 	Put(ctx context.Context, v domain.ProductView) (bool, error)
 	// Page returns up to limit listed ids after afterID with their views
@@ -246,11 +251,18 @@ func (c *Catalog) AdminProduct(ctx context.Context, caller principal.Principal, 
 	return c.store.Product(ctx, id)
 }
 
+// MissTTL is how long a product PostgreSQL does not have is answered
+// NOT_FOUND from the projection without asking PostgreSQL again: anonymous
+// reads of unknown ids cost one query per id per MissTTL. A product created
+// with that id shows as soon as its view is projected, and at the latest
+// after MissTTL.
+const MissTTL = 3 * time.Second
+
 // ProductView serves a product from its projection; on a miss it reads
-// PostgreSQL and repairs the projection. Redis trouble degrades to
-// PostgreSQL, it does not fail the read.
+// PostgreSQL and repairs the projection, or remembers the miss for MissTTL.
+// Redis trouble degrades to PostgreSQL, it does not fail the read.
 func (c *Catalog) ProductView(ctx context.Context, id string) (domain.ProductView, error) {
-	v, found, err := c.proj.Get(ctx, id)
+	v, found, missing, err := c.proj.Get(ctx, id)
 	switch {
 	case err != nil:
 		projectionReads.WithLabelValues("get", "error").Inc()
@@ -261,10 +273,18 @@ func (c *Catalog) ProductView(ctx context.Context, id string) (domain.ProductVie
 			return domain.ProductView{}, errs.E(errs.NotFound, "product %s not found", id)
 		}
 		return v, nil
+	case missing:
+		projectionReads.WithLabelValues("get", "known_missing").Inc()
+		return domain.ProductView{}, errs.E(errs.NotFound, "product %s not found", id)
 	default:
 		projectionReads.WithLabelValues("get", "miss").Inc()
 	}
 	p, err := c.store.Product(ctx, id)
+	if errs.Is(err, errs.NotFound) && uuid.Validate(id) == nil {
+		if merr := c.proj.MarkMissing(ctx, id, MissTTL); merr != nil {
+			c.log.WarnContext(ctx, "projection miss not remembered", "product_id", id, "err", merr)
+		}
+	}
 	if err != nil {
 		return domain.ProductView{}, err
 	}

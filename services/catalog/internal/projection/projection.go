@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -56,6 +57,9 @@ var put = goredis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
 if cur > tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2])
+if redis.call('HDEL', KEYS[1], 'missing') == 1 then
+  redis.call('PERSIST', KEYS[1])
+end
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'api', ARGV[5])
 else
@@ -93,20 +97,39 @@ func (s *Store) Put(ctx context.Context, v domain.ProductView) (bool, error) {
 	return n == 1, nil
 }
 
-// Get returns the stored view of id.
-func (s *Store) Get(ctx context.Context, id string) (domain.ProductView, bool, error) {
-	doc, err := s.rdb.HGet(ctx, s.productKey(id), "doc").Bytes()
-	if errors.Is(err, goredis.Nil) {
-		return domain.ProductView{}, false, nil
-	}
+// Get returns the stored view of id, or whether a miss of it is remembered.
+func (s *Store) Get(ctx context.Context, id string) (domain.ProductView, bool, bool, error) {
+	vals, err := s.rdb.HMGet(ctx, s.productKey(id), projfmt.FieldDoc, projfmt.FieldMissing).Result()
 	if err != nil {
-		return domain.ProductView{}, false, fmt.Errorf("redis get %s: %w", id, err)
+		return domain.ProductView{}, false, false, fmt.Errorf("redis get %s: %w", id, err)
+	}
+	doc, _ := vals[0].(string)
+	if doc == "" {
+		return domain.ProductView{}, false, vals[1] != nil, nil
 	}
 	var v domain.ProductView
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return domain.ProductView{}, false, nil // unreadable: treat as a miss, it will be repaired
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		return domain.ProductView{}, false, false, nil // unreadable: treat as a miss, it will be repaired
 	}
-	return v, true, nil
+	return v, true, false, nil
+}
+
+// markMissing writes the miss marker unless a view is stored (a view
+// projected since the caller read PostgreSQL wins). KEYS: product hash.
+// ARGV: ttl ms.
+var markMissing = goredis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'v') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'missing', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`)
+
+// MarkMissing remembers for ttl that PostgreSQL has no product id.
+func (s *Store) MarkMissing(ctx context.Context, id string, ttl time.Duration) error {
+	if err := markMissing.Run(ctx, s.rdb, []string{s.productKey(id)}, max(ttl.Milliseconds(), 1)).Err(); err != nil {
+		return fmt.Errorf("redis mark missing %s: %w", id, err)
+	}
+	return nil
 }
 
 // Page reads up to limit listed ids after afterID and their views in two

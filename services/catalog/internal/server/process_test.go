@@ -76,7 +76,7 @@ func TestProcessesServeTogetherAndDrain(t *testing.T) {
 		return err == nil, fmt.Sprint(err)
 	})
 	e.eventually(30*time.Second, "the worker projects the new product", func() (bool, string) {
-		v, found, err := e.app.Proj.Get(ctx, p.GetId())
+		v, found, _, err := e.app.Proj.Get(ctx, p.GetId())
 		return found && v.Version == 1, fmt.Sprintf("found=%v err=%v", found, err)
 	})
 

@@ -28,7 +28,7 @@ func (e *env) converged() (bool, string) {
 	active := 0
 	for i := range ps {
 		want, _ := json.Marshal(ps[i].View())
-		got, found, err := e.app.Proj.Get(ctx, ps[i].ID)
+		got, found, _, err := e.app.Proj.Get(ctx, ps[i].ID)
 		if err != nil || !found {
 			return false, fmt.Sprintf("product %s: found=%v err=%v", ps[i].ID, found, err)
 		}
@@ -160,7 +160,7 @@ func TestProjectionNeverGoesBackInVersion(t *testing.T) {
 			t.Fatalf("put v%d: wrote=%v err=%v, want wrote=%v", c.version, wrote, err, c.wrote)
 		}
 	}
-	got, _, _ := e.app.Proj.Get(ctx, v.ID)
+	got, _, _, _ := e.app.Proj.Get(ctx, v.ID)
 	if got.Version != 6 || got.Title != "newer" {
 		t.Fatalf("projection = v%d %q, want v6 newer", got.Version, got.Title)
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -19,6 +20,7 @@ import (
 	"github.com/rs/cors"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -113,6 +115,9 @@ type Gateway struct {
 	openapi []byte
 	docs    *apidocs.Docs
 	checks  []check
+
+	ready       atomic.Pointer[readyAnswer]
+	readyFlight singleflight.Group
 }
 
 type check struct {

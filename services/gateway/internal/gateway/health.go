@@ -12,10 +12,47 @@ func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request, _ map[string]s
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 }
 
-// readyz runs every check; a failing blocking check makes it 503. Failures
-// are named, never explained (the admin port's /readyz has the errors).
-func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request, _ map[string]string) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+// readyCacheFor is how long one readiness answer is served: /readyz is
+// public and each fresh answer costs a call to every upstream, so a flood of
+// probes costs one fan-out per second, not one per request.
+const readyCacheFor = time.Second
+
+// readyAnswer is one readiness outcome, shared by the callers of a second.
+type readyAnswer struct {
+	code int
+	body map[string]any
+	at   time.Time
+}
+
+// readyz answers the readiness of the upstreams. Failures are named, never
+// explained (the admin port's /readyz has the errors).
+func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request, _ map[string]string) {
+	a := g.readiness()
+	writeJSON(w, a.code, a.body)
+}
+
+// readiness returns the answer of the last second, or runs the checks once
+// for every caller waiting on it (singleflight). The checks run detached
+// from any one caller, so a client that goes away does not fail the others'
+// answer.
+func (g *Gateway) readiness() *readyAnswer {
+	if a := g.ready.Load(); a != nil && time.Since(a.at) < readyCacheFor {
+		return a
+	}
+	v, _, _ := g.readyFlight.Do("readyz", func() (any, error) {
+		if a := g.ready.Load(); a != nil && time.Since(a.at) < readyCacheFor {
+			return a, nil
+		}
+		a := g.runChecks()
+		g.ready.Store(a)
+		return a, nil
+	})
+	return v.(*readyAnswer)
+}
+
+// runChecks runs every check; a failing blocking check makes the answer 503.
+func (g *Gateway) runChecks() *readyAnswer {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	results := make(map[string]string, len(g.checks))
 	var mu sync.Mutex
@@ -49,7 +86,7 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request, _ map[string]st
 		body["status"] = "unavailable"
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, body)
+	return &readyAnswer{code: code, body: body, at: time.Now()}
 }
 
 func (g *Gateway) serveOpenAPI(w http.ResponseWriter, _ *http.Request, _ map[string]string) {

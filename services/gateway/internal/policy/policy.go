@@ -72,10 +72,12 @@ var Routes = []Route{
 	{Method: "POST", Template: "/v1/stores", Roles: userOrAdmin, Class: ClassWrite},
 	{Method: "GET", Template: "/v1/stores", Roles: userOrAdmin, Class: ClassDefault},
 
-	// Served by the gateway itself. Probes are not rate limited; the API
-	// description is, like any read.
+	// Served by the gateway itself. /healthz costs nothing and is not rate
+	// limited; /readyz calls every upstream (its answer is cached for a
+	// second) and is limited like any read, as is the API description.
+	// Kubernetes probes the admin port, which has no limit.
 	{Method: "GET", Template: "/healthz", Public: true, Edge: true},
-	{Method: "GET", Template: "/readyz", Public: true, Edge: true},
+	{Method: "GET", Template: "/readyz", Public: true, Edge: true, Class: ClassDefault},
 	{Method: "GET", Template: "/openapi.json", Public: true, Edge: true, Class: ClassDefault},
 	{Method: "GET", Template: "/docs", Public: true, Edge: true, Class: ClassDefault},
 	{Method: "GET", Template: "/docs/{path=**}", Public: true, Edge: true, Class: ClassDefault},

@@ -28,7 +28,7 @@ func TestTableMatchesDesign(t *testing.T) {
 		"POST /v1/stores":                      "user,admin owner=false write",
 		"GET /v1/stores":                       "user,admin owner=false default",
 		"GET /healthz":                         "public owner=false ",
-		"GET /readyz":                          "public owner=false ",
+		"GET /readyz":                          "public owner=false default",
 		"GET /openapi.json":                    "public owner=false default",
 		"GET /docs":                            "public owner=false default",
 		"GET /docs/{path=**}":                  "public owner=false default",

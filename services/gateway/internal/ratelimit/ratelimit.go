@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -365,16 +366,23 @@ func (l *Limiter) logFallback(ctx context.Context, err error) {
 		"suppressed", l.muted.Swap(0))
 }
 
-// local is the in-process GCRA used while Redis is unavailable.
+// local is the in-process GCRA used while Redis is unavailable. It keeps at
+// most maxKeys buckets and evicts the least recently used one: a flood of
+// distinct callers (a Redis outage is when one hurts most) can only reset
+// the buckets of callers it has not seen for maxKeys distinct keys, never
+// every caller's at once.
 type local struct {
-	mu      sync.Mutex
-	tat     map[string]time.Time
-	now     func() time.Time
-	maxKeys int
+	mu  sync.Mutex
+	tat *simplelru.LRU[string, time.Time]
+	now func() time.Time
 }
 
 func newLocal(now func() time.Time, maxKeys int) *local {
-	return &local{tat: map[string]time.Time{}, now: now, maxKeys: maxKeys}
+	tat, err := simplelru.NewLRU[string, time.Time](maxKeys, nil)
+	if err != nil {
+		panic(fmt.Sprintf("ratelimit: %v", err)) // maxKeys <= 0: a programming error
+	}
+	return &local{tat: tat, now: now}
 }
 
 func (l *local) allow(key string, r Rule) Decision {
@@ -383,7 +391,7 @@ func (l *local) allow(key string, r Rule) Decision {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	tat, ok := l.tat[key]
+	tat, ok := l.tat.Get(key) // a denied caller stays recent too
 	if !ok || tat.Before(now) {
 		tat = now
 	}
@@ -392,28 +400,12 @@ func (l *local) allow(key string, r Rule) Decision {
 	if now.Before(allowAt) {
 		return Decision{Rule: r, RetryAfter: allowAt.Sub(now), Reset: tat.Sub(now), Source: "local"}
 	}
-	if !ok && len(l.tat) >= l.maxKeys {
-		l.sweep(now)
-	}
-	l.tat[key] = newTAT
+	l.tat.Add(key, newTAT)
 	return Decision{
 		Allowed:   true,
 		Rule:      r,
 		Remaining: int(now.Sub(allowAt) / interval),
 		Reset:     newTAT.Sub(now),
 		Source:    "local",
-	}
-}
-
-// sweep drops buckets that are full again; if that frees nothing (a flood of
-// distinct callers) it starts over rather than grow without bound.
-func (l *local) sweep(now time.Time) {
-	for k, t := range l.tat {
-		if !t.After(now) {
-			delete(l.tat, k)
-		}
-	}
-	if len(l.tat) >= l.maxKeys {
-		clear(l.tat)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -89,9 +90,54 @@ func TestLocalGCRA(t *testing.T) {
 			t.Fatal("fresh caller refused")
 		}
 	}
-	if len(l.tat) > 10 {
-		t.Fatalf("%d buckets kept, bound is 10", len(l.tat))
+	if n := l.tat.Len(); n > 10 {
+		t.Fatalf("%d buckets kept, bound is 10", n)
 	}
+}
+
+// TestLocalEvictsLeastRecentlyUsed: a flood of new callers past the key
+// bound must not lift the limit of a caller it keeps seeing (the old sweep
+// cleared every bucket once the map was full).
+func TestLocalEvictsLeastRecentlyUsed(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_000_000, 0)
+	const maxKeys = 100
+	l := newLocal(func() time.Time { return now }, maxKeys)
+	r := Rule{Limit: 5, Period: time.Minute, Burst: 5}
+	spend := func(key string) {
+		for range 5 {
+			if !l.allow(key, r).Allowed {
+				t.Fatalf("%s refused within its burst", key)
+			}
+		}
+	}
+	spend("abuser")
+	spend("quiet")
+	// The flood: ten times the bound of distinct callers, while the abuser
+	// keeps knocking (and is refused) between them.
+	flooded := 0
+	for i := range 10 * maxKeys {
+		if !l.allow(fmt.Sprintf("flood-%d", i), r).Allowed {
+			t.Fatalf("fresh flood caller %d refused", i)
+		}
+		flooded++
+		if i%(maxKeys/4) == 0 {
+			if d := l.allow("abuser", r); d.Allowed {
+				t.Fatalf("after %d flood callers the abuser was allowed again: %+v", flooded, d)
+			}
+		}
+	}
+	if d := l.allow("abuser", r); d.Allowed {
+		t.Fatalf("abuser allowed after the flood: %+v", d)
+	}
+	if n := l.tat.Len(); n != maxKeys {
+		t.Fatalf("%d buckets kept, want the bound %d", n, maxKeys)
+	}
+	// The caller not seen for maxKeys distinct keys was the one evicted.
+	if _, ok := l.tat.Peek("quiet"); ok {
+		t.Fatal("the least recently used bucket was kept")
+	}
+	t.Logf("%d distinct callers through a %d-key fallback: the recent abuser stayed limited, the idle caller was evicted", flooded, maxKeys)
 }
 
 func redisClient(t *testing.T, addr string) goredis.UniversalClient {

@@ -63,6 +63,10 @@ type ListQuery struct {
 	AfterCreatedAt time.Time
 	AfterID        string
 	Limit          int
+	// Primary reads the primary instead of the read replica: the user
+	// changed an order moments ago, and the replica may not have replayed
+	// it yet (read-your-writes).
+	Primary bool
 }
 
 // Store is the orders' persistence.
@@ -77,7 +81,8 @@ type Store interface {
 	CreateOrder(ctx context.Context, o *domain.Order, c Change, idem IdempotencyRecord) (replay []byte, err error)
 	// GetOrder reads one order; ownerID "" means any owner.
 	GetOrder(ctx context.Context, id, ownerID string) (*domain.Order, error)
-	// ListOrders reads a page of orders (from the read replica).
+	// ListOrders reads a page of orders (from the read replica unless
+	// q.Primary).
 	ListOrders(ctx context.Context, q ListQuery) ([]*domain.Order, error)
 	// ListTimeline reads timeline entries after seq, oldest first.
 	ListTimeline(ctx context.Context, orderID string, afterSeq int64, limit int) ([]domain.TimelineEntry, error)
@@ -105,6 +110,24 @@ type Cache interface {
 	Prime(ctx context.Context, o *domain.Order)
 }
 
+// RecentWrites remembers, for longer than the replica lags, which users
+// just changed one of their orders, so that their own lists read the
+// primary (read-your-writes) while everyone else's read the replica.
+type RecentWrites interface {
+	// Mark records that user's orders changed now (best effort).
+	Mark(ctx context.Context, userID string)
+	// Recent reports whether user's orders changed within the window; when
+	// it cannot tell, it says true (the primary is always right).
+	Recent(ctx context.Context, userID string) bool
+}
+
+// NoRecentWrites is the RecentWrites of a service without a read replica:
+// every list reads the one database there is.
+type NoRecentWrites struct{}
+
+func (NoRecentWrites) Mark(context.Context, string)        {}
+func (NoRecentWrites) Recent(context.Context, string) bool { return false }
+
 // Clock and IDs are swappable for tests.
 type (
 	Clock func() time.Time
@@ -128,6 +151,7 @@ func NewID() string {
 type Service struct {
 	store    Store
 	cache    Cache
+	recent   RecentWrites
 	catalog  Catalog
 	pricing  Pricing
 	tokens   *PageTokens
@@ -141,10 +165,13 @@ type Service struct {
 
 // Deps are the Service's collaborators.
 type Deps struct {
-	Store   Store
-	Cache   Cache
-	Catalog Catalog
-	Pricing Pricing
+	Store Store
+	Cache Cache
+	// RecentWrites routes a user's lists to the primary just after the
+	// user's own change (nil: no read replica, nothing to route).
+	RecentWrites RecentWrites
+	Catalog      Catalog
+	Pricing      Pricing
 	// TokenKey signs page tokens (at least 16 bytes).
 	TokenKey []byte
 	Log      *slog.Logger
@@ -166,8 +193,11 @@ func NewService(d Deps) *Service {
 	if d.Cache == nil {
 		d.Cache = NoCache{}
 	}
+	if d.RecentWrites == nil {
+		d.RecentWrites = NoRecentWrites{}
+	}
 	return &Service{
-		store: d.Store, cache: d.Cache, catalog: d.Catalog, pricing: d.Pricing,
+		store: d.Store, cache: d.Cache, recent: d.RecentWrites, catalog: d.Catalog, pricing: d.Pricing,
 		tokens: NewPageTokens(d.TokenKey), log: d.Log, now: d.Now, newID: d.NewID,
 		IdempotencyTTL: 24 * time.Hour,
 	}

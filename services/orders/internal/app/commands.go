@@ -66,6 +66,7 @@ func (s *Service) CancelOrder(ctx context.Context, caller principal.Principal, i
 	if err != nil {
 		return nil, err
 	}
+	s.recent.Mark(ctx, o.UserID())
 	s.log.InfoContext(ctx, "order cancelled", "order_id", o.ID(), "by", roleOf(caller))
 	return o, nil
 }

@@ -157,6 +157,7 @@ func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in
 		return replay, nil
 	}
 	s.cache.Prime(ctx, o)
+	s.recent.Mark(ctx, o.UserID())
 	s.log.InfoContext(ctx, "order placed", "order_id", o.ID(), "items", len(in.Items), "store_id", in.StoreID)
 	return resp, nil
 }

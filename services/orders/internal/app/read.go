@@ -97,7 +97,7 @@ func (s *Service) ListOrders(ctx context.Context, caller principal.Principal, in
 		size = MaxPageSize
 	}
 	scope := fmt.Sprintf("orders|%s|%d", user, in.Status)
-	q := ListQuery{UserID: user, Status: in.Status, Limit: size + 1}
+	q := ListQuery{UserID: user, Status: in.Status, Limit: size + 1, Primary: s.recent.Recent(ctx, user)}
 	if in.PageToken != "" {
 		at, id, err := s.tokens.ParseOrderPosition(scope, in.PageToken)
 		if err != nil {

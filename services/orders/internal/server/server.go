@@ -74,6 +74,10 @@ type APIConfig struct {
 	UpstreamTimeout time.Duration `env:"ORDERS_UPSTREAM_TIMEOUT, default=2s"`
 	// SweepEvery is how often expired idempotency keys are deleted.
 	SweepEvery time.Duration `env:"ORDERS_IDEMPOTENCY_SWEEP, default=5m"`
+	// ReadYourWritesWindow is how long, after a user changed an order, that
+	// user's lists read the primary instead of the replica
+	// (PRINTFLEET_PG_READ_URL); keep it well above the replication lag.
+	ReadYourWritesWindow time.Duration `env:"ORDERS_READ_YOUR_WRITES_WINDOW, default=10s"`
 }
 
 // WorkerConfig is the worker process's configuration.
@@ -179,8 +183,12 @@ func Serve(ctx context.Context, p *run.Process) error {
 	defer pricingConn.Close()
 
 	tokenKey := sha256.Sum256([]byte("orders page tokens\x00" + cfg.Principal.InternalSecret.Reveal()))
+	var recent app.RecentWrites // nil: no replica, every list reads the primary
+	if cfg.PG.ReadURL != "" {
+		recent = cache.NewRecentWrites(in.rdb, "", cfg.ReadYourWritesWindow, p.Log)
+	}
 	svc := app.NewService(app.Deps{
-		Store: in.store, Cache: in.cache, Catalog: catalog.New(catalogConn), Pricing: pricing.New(pricingConn),
+		Store: in.store, Cache: in.cache, RecentWrites: recent, Catalog: catalog.New(catalogConn), Pricing: pricing.New(pricingConn),
 		TokenKey: tokenKey[:], Log: p.Log,
 	})
 	srv, err := grpcserver.New(grpcserver.Options{Log: p.Log, Signer: in.signer, Grace: p.Grace})

@@ -241,13 +241,15 @@ func (f *Fixture) Request(user string) *ordersv1.CreateOrderRequest {
 
 // Server is an OrderService on real gRPC.
 type Server struct {
-	Pool   *pgxpool.Pool
-	Store  *pgstore.Store
-	Svc    *app.Service
-	Cache  *cache.Orders
-	Client ordersv1.OrderServiceClient
-	Signer *principal.Signer
-	Addr   string
+	Pool *pgxpool.Pool
+	// Replica is the database on the streaming replica (Options.Replica).
+	Replica *pgxpool.Pool
+	Store   *pgstore.Store
+	Svc     *app.Service
+	Cache   *cache.Orders
+	Client  ordersv1.OrderServiceClient
+	Signer  *principal.Signer
+	Addr    string
 }
 
 // Options adjust a Server.
@@ -256,12 +258,35 @@ type Options struct {
 	Redis       goredis.UniversalClient
 	RedisPrefix string
 	DBOptions   []postgres.Option
+	// Replica, when set, makes lists read the test database on the
+	// streaming replica, with read-your-writes marks in Redis kept for
+	// this long.
+	Replica time.Duration
 }
 
 // Serve starts an OrderService for f on 127.0.0.1:0.
 func Serve(t testing.TB, f *Fixture, o Options) *Server {
 	t.Helper()
-	pool, store := DB(t, o.DBOptions...)
+	var (
+		pool    *pgxpool.Pool
+		store   *pgstore.Store
+		replica *pgxpool.Pool
+		recent  app.RecentWrites
+	)
+	if o.Replica <= 0 {
+		pool, store = DB(t, o.DBOptions...)
+	} else {
+		var url string
+		pool, url = pgtest.NewDB(t, pgstore.Migrations, o.DBOptions...)
+		r, err := pgxpool.New(context.Background(), pgtest.Replica(t, url))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		replica = r
+		store = pgstore.New(pool, func() *pgxpool.Pool { return r })
+		recent = cache.NewRecentWrites(o.Redis, o.RedisPrefix, o.Replica, Log())
+	}
 	signer, err := principal.NewSigner(Secret)
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +297,7 @@ func Serve(t testing.TB, f *Fixture, o Options) *Server {
 		oc = cache.New(o.Redis, cache.Config{Prefix: o.RedisPrefix, Wire: grpcapi.MarshalOrder}, Log())
 		c = oc
 	}
-	svc := app.NewService(app.Deps{Store: store, Cache: c, Catalog: f.Catalog, Pricing: f.Pricing,
+	svc := app.NewService(app.Deps{Store: store, Cache: c, RecentWrites: recent, Catalog: f.Catalog, Pricing: f.Pricing,
 		TokenKey: []byte("test-token-key-0123456789"), Log: Log()})
 	srv, err := grpcserver.New(grpcserver.Options{Log: Log(), Signer: signer, Registerer: prometheus.NewRegistry(), Grace: time.Second})
 	if err != nil {
@@ -291,7 +316,7 @@ func Serve(t testing.TB, f *Fixture, o Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cc.Close(); cancel(); <-done })
-	return &Server{Pool: pool, Store: store, Svc: svc, Cache: oc, Client: ordersv1.NewOrderServiceClient(cc), Signer: signer, Addr: ln.Addr().String()}
+	return &Server{Pool: pool, Replica: replica, Store: store, Svc: svc, Cache: oc, Client: ordersv1.NewOrderServiceClient(cc), Signer: signer, Addr: ln.Addr().String()}
 }
 
 // As returns a context that calls as user with roles (and an

@@ -234,8 +234,9 @@ func getOrder(ctx context.Context, q postgres.Querier, id, ownerID string) (*dom
 	return o, nil
 }
 
-// ListOrders implements app.Store on the read pool. Each filter combination
-// is its own statement so that the planner uses the matching index.
+// ListOrders implements app.Store on the read pool (the primary when
+// q.Primary). Each filter combination is its own statement so that the
+// planner uses the matching index.
 func (s *Store) ListOrders(ctx context.Context, q app.ListQuery) ([]*domain.Order, error) {
 	sql := `SELECT ` + orderColumns + ` FROM orders o WHERE o.user_id = $1`
 	args := []any{q.UserID}
@@ -249,7 +250,11 @@ func (s *Store) ListOrders(ctx context.Context, q app.ListQuery) ([]*domain.Orde
 	}
 	args = append(args, q.Limit)
 	sql += fmt.Sprintf(` ORDER BY o.created_at DESC, o.id DESC LIMIT $%d`, len(args))
-	rows, err := s.reader().Query(ctx, sql, args...)
+	pool := s.reader()
+	if q.Primary {
+		pool = s.primary
+	}
+	rows, err := pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
