@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -113,6 +114,9 @@ type Gateway struct {
 	openapi []byte
 	docs    *apidocs.Docs
 	checks  []check
+	// warnNoProxies logs once that the gateway looks to be behind a proxy it
+	// does not trust.
+	warnNoProxies sync.Once
 }
 
 type check struct {
