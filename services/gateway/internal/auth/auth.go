@@ -32,6 +32,7 @@ type Config struct {
 	// Secret is the HS256 key used in development.
 	Secret config.Secret `env:"JWT_SECRET"`
 	// JWKSURL switches to production mode (RS256/ES256 against this JWK Set).
+	// Required when PRINTFLEET_ENV=production, and https outside development.
 	JWKSURL  string        `env:"JWKS_URL"`
 	Issuer   string        `env:"JWT_ISSUER, default=printfleet-dev"`
 	Audience string        `env:"JWT_AUDIENCE, default=printfleet"`
