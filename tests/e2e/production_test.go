@@ -20,12 +20,13 @@ import (
 // but a JWK Set over plain http, and with none at all.
 func TestProductionRefusesPublishedSecrets(t *testing.T) {
 	e := need(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 
+	// Nothing should listen or connect; should a process start anyway, it
+	// finds no fleet's ports, databases or vhost (and fails the test).
 	l := fleet.Local()
-	l.Offset = 3000 // nothing should listen; if a process did, not on a fleet's ports
-	l.Vhost = e.layout.Vhost
+	l.Offset = 3000
+	l.DBPrefix = "e2e_refused_"
+	l.Vhost = "printfleet_e2e_refused"
 	f, err := fleet.New(e.bin, t.TempDir(), l.Common())
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +40,8 @@ func TestProductionRefusesPublishedSecrets(t *testing.T) {
 		p.Env["PRINTFLEET_ENV"] = "production"
 		// Refusing must come before anything listens or connects.
 		p.Env["PRINTFLEET_ADMIN_ADDR"] = "127.0.0.1:0"
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
 		start := time.Now()
 		err := f.Run(ctx, p)
 		var exit *exec.ExitError
