@@ -83,7 +83,13 @@ func Load(ctx context.Context, cfg any, defaults ...Defaults) error {
 }
 
 // LoadFrom fills cfg from the given lookuper (tests use envconfig.MapLookuper).
+// Outside development (PRINTFLEET_ENV) it then refuses a configuration that
+// CheckEnv refuses, so that every process's start goes through that check.
 func LoadFrom(ctx context.Context, cfg any, l envconfig.Lookuper, defaults ...Defaults) error {
+	env, err := environment(l)
+	if err != nil {
+		return fmt.Errorf("load config: %w", err)
+	}
 	for _, d := range defaults {
 		l = defaultsLookuper{l: l, d: d}
 	}
@@ -93,7 +99,7 @@ func LoadFrom(ctx context.Context, cfg any, l envconfig.Lookuper, defaults ...De
 	}); err != nil {
 		return fmt.Errorf("load config: %w", err)
 	}
-	return nil
+	return CheckEnv(env, cfg)
 }
 
 // Masked renders cfg as JSON with every Secret masked, for one log line at

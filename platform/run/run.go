@@ -30,6 +30,11 @@ import (
 
 // Config is what every process reads, whatever else it does.
 type Config struct {
+	// Env names the deployment environment: development, or production (the
+	// Helm chart's production values) or another deployed environment, where
+	// every process refuses to start on a published development secret or a
+	// change-me value (platform/config.CheckEnv).
+	Env      string `env:"ENV, default=development"`
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 	// AdminAddr is the private listener for /metrics, /healthz, /readyz, pprof.
 	AdminAddr string `env:"ADMIN_ADDR, default=127.0.0.1:0"`
@@ -40,7 +45,9 @@ type Config struct {
 // Process is what serve gets: the logger, the admin server for readiness
 // checks, and the metrics registry.
 type Process struct {
-	Name     string
+	Name string
+	// Env is the deployment environment (PRINTFLEET_ENV).
+	Env      string
 	Log      *slog.Logger
 	Admin    *admin.Server
 	Registry *prometheus.Registry
@@ -112,8 +119,8 @@ func Run(ctx context.Context, name string, serve Serve, opts ...Option) error {
 			logger.Error("admin server", "err", err)
 		}
 	}()
-	p := &Process{Name: name, Log: logger, Admin: adm, Registry: reg, AdminAddr: ln.Addr().String(), Grace: cfg.ShutdownGrace}
-	logger.Info("starting", "admin_addr", p.AdminAddr)
+	p := &Process{Name: name, Env: cfg.Env, Log: logger, Admin: adm, Registry: reg, AdminAddr: ln.Addr().String(), Grace: cfg.ShutdownGrace}
+	logger.Info("starting", "env", p.Env, "admin_addr", p.AdminAddr)
 
 	// serve sees ctx cancelled on the signal; it must return within the grace
 	// period. A second signal, or the grace expiring, ends the process hard.

@@ -59,6 +59,11 @@ func Mirror(t testing.TB, cfg any, ref []config.Var) {
 	}
 	asked := map[string]bool{}
 	l := lookuper(func(key string) (string, bool) {
+		// Every Load reads PRINTFLEET_ENV; run.Config documents it for every
+		// process.
+		if _, listed := known[key]; key == config.EnvVar && !listed {
+			return "", false
+		}
 		asked[key] = true
 		v, ok := known[key]
 		if !ok {

@@ -1329,7 +1329,8 @@ type CreateDesignRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Filename    string                 `protobuf:"bytes,1,opt,name=filename,proto3" json:"filename,omitempty"`
 	ContentType string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	// Declared size; the presigned policy refuses a larger body.
+	// Declared size; the presigned policy refuses a larger body. At most
+	// 64 MiB (events/v1 MaxDesignBytes: the images worker's download limit).
 	SizeBytes     int64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2151,7 +2152,7 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"image/jpegR\n" +
 	"image/webpR\vcontentType\x12+\n" +
 	"\n" +
-	"size_bytes\x18\x03 \x01(\x03B\f\xbaH\t\"\a\x18\x80\x80\x802 \x00R\tsizeBytes\"\x82\x03\n" +
+	"size_bytes\x18\x03 \x01(\x03B\f\xbaH\t\"\a\x18\x80\x80\x80  \x00R\tsizeBytes\"\x82\x03\n" +
 	"\x14CreateDesignResponse\x125\n" +
 	"\x06design\x18\x01 \x01(\v2\x1d.printfleet.catalog.v1.DesignR\x06design\x12\x1d\n" +
 	"\n" +

@@ -1191,9 +1191,11 @@ type CreateShipmentRequest struct {
 	OrderId        string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	Carrier        string                 `protobuf:"bytes,2,opt,name=carrier,proto3" json:"carrier,omitempty"`
 	TrackingNumber string                 `protobuf:"bytes,3,opt,name=tracking_number,json=trackingNumber,proto3" json:"tracking_number,omitempty"`
-	TrackingUrl    string                 `protobuf:"bytes,4,opt,name=tracking_url,json=trackingUrl,proto3" json:"tracking_url,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// An http or https URL: it is shown to customers as a link, so no other
+	// scheme (javascript:, data:) is taken.
+	TrackingUrl   string `protobuf:"bytes,4,opt,name=tracking_url,json=trackingUrl,proto3" json:"tracking_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateShipmentRequest) Reset() {
@@ -1371,12 +1373,13 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"{\n" +
 	"\x17ListOrderEventsResponse\x128\n" +
 	"\x06events\x18\x01 \x03(\v2 .printfleet.orders.v1.OrderEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd9\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x02\n" +
 	"\x15CreateShipmentRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12#\n" +
 	"\acarrier\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\acarrier\x12C\n" +
-	"\x0ftracking_number\x18\x03 \x01(\tB\x1a\xbaH\x17r\x15\x10\x01\x18@2\x0f^[A-Za-z0-9-]+$R\x0etrackingNumber\x121\n" +
-	"\ftracking_url\x18\x04 \x01(\tB\x0e\xbaH\v\xd8\x01\x01r\x06\x18\xf4\x03\x88\x01\x01R\vtrackingUrl*\xa6\x02\n" +
+	"\x0ftracking_number\x18\x03 \x01(\tB\x1a\xbaH\x17r\x15\x10\x01\x18@2\x0f^[A-Za-z0-9-]+$R\x0etrackingNumber\x12\x8f\x01\n" +
+	"\ftracking_url\x18\x04 \x01(\tBl\xbaHi\xba\x01[\n" +
+	"\x11tracking_url.http\x12\x1cmust be an http or https URL\x1a(this.matches('(?i)^https?://[^/?#\\\\s]+')\xd8\x01\x01r\x06\x18\xf4\x03\x88\x01\x01R\vtrackingUrl*\xa6\x02\n" +
 	"\vOrderStatus\x12\x1c\n" +
 	"\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ORDER_STATUS_PENDING\x10\x01\x12\x1a\n" +

@@ -8,6 +8,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/principal"
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
 	"github.com/printfleet/printfleet/services/catalog/internal/events"
 )
@@ -70,8 +71,8 @@ func (d *Designs) Create(ctx context.Context, caller principal.Principal, filena
 		return domain.Design{}, Upload{}, errs.Field("filename", "must be 1-255 bytes")
 	case !domain.DesignContentTypes[contentType]:
 		return domain.Design{}, Upload{}, errs.Field("content_type", "must be image/png, image/jpeg or image/webp")
-	case size <= 0 || size > domain.MaxDesignBytes:
-		return domain.Design{}, Upload{}, errs.Field("size_bytes", fmt.Sprintf("must be in 1..%d", domain.MaxDesignBytes))
+	case size <= 0 || size > eventsv1.MaxDesignBytes:
+		return domain.Design{}, Upload{}, errs.Field("size_bytes", fmt.Sprintf("must be 1 to %d bytes (%d MiB), the largest design the images worker takes", int64(eventsv1.MaxDesignBytes), eventsv1.MaxDesignBytes>>20))
 	}
 	id := newID()
 	des := domain.Design{ID: id, OwnerID: owner, Status: domain.DesignPendingUpload, Filename: filename,

@@ -16,9 +16,6 @@ const (
 // DesignContentTypes are the upload content types a design may have.
 var DesignContentTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/webp": true}
 
-// MaxDesignBytes caps an upload.
-const MaxDesignBytes = 100 << 20
-
 // Design is uploaded artwork.
 type Design struct {
 	ID           string

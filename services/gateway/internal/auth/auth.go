@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ type Config struct {
 	// Secret is the HS256 key used in development.
 	Secret config.Secret `env:"JWT_SECRET"`
 	// JWKSURL switches to production mode (RS256/ES256 against this JWK Set).
+	// Required when PRINTFLEET_ENV=production, and https outside development.
 	JWKSURL  string        `env:"JWKS_URL"`
 	Issuer   string        `env:"JWT_ISSUER, default=printfleet-dev"`
 	Audience string        `env:"JWT_AUDIENCE, default=printfleet"`
@@ -39,6 +41,26 @@ type Config struct {
 	JWKSRefresh time.Duration `env:"JWKS_REFRESH, default=1h"`
 	// JWKSUnknownKIDEvery bounds refreshes triggered by an unknown key id.
 	JWKSUnknownKIDEvery time.Duration `env:"JWKS_UNKNOWN_KID_EVERY, default=1m"`
+}
+
+// CheckEnv is the gateway's rule for a deployed environment (PRINTFLEET_ENV,
+// run by config.Load): outside development the JWK Set is fetched over
+// https, so that nobody on the path can swap the keys tokens are checked
+// against, and production verifies against a JWK Set, never the HS256 secret.
+func (c Config) CheckEnv(env string) error {
+	if !config.Deployed(env) {
+		return nil
+	}
+	if env == config.Production && c.JWKSURL == "" {
+		return errors.New("PRINTFLEET_JWKS_URL is required in production (HS256 tokens signed with PRINTFLEET_JWT_SECRET are for development)")
+	}
+	if c.JWKSURL != "" {
+		u, err := url.Parse(c.JWKSURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return errors.New("PRINTFLEET_JWKS_URL must be an https URL outside development")
+		}
+	}
+	return nil
 }
 
 // MinSecretLen is the shortest HS256 secret accepted (RFC 7518 §3.2: a key at

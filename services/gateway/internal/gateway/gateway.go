@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -118,6 +119,9 @@ type Gateway struct {
 
 	ready       atomic.Pointer[readyAnswer]
 	readyFlight singleflight.Group
+	// warnNoProxies logs once that the gateway looks to be behind a proxy it
+	// does not trust.
+	warnNoProxies sync.Once
 }
 
 type check struct {

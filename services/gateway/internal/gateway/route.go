@@ -155,6 +155,12 @@ func (g *Gateway) clientIP(r *http.Request) netip.Addr {
 		return netip.IPv4Unspecified()
 	}
 	if !g.trusted(ip) {
+		if len(g.o.TrustedProxies) == 0 && r.Header.Get("X-Forwarded-For") != "" {
+			g.warnNoProxies.Do(func() {
+				g.o.Log.Warn("requests carry X-Forwarded-For but PRINTFLEET_TRUSTED_PROXIES is empty: behind an ingress or load balancer every client shares its address for rate limiting and logs; set PRINTFLEET_TRUSTED_PROXIES to its addresses",
+					"peer", ip.String())
+			})
+		}
 		return ip
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")

@@ -102,6 +102,9 @@ func Serve(ctx context.Context, p *run.Process) error {
 		}
 		proxies = append(proxies, pfx)
 	}
+	if len(proxies) == 0 && config.Deployed(p.Env) {
+		p.Log.Warn("PRINTFLEET_TRUSTED_PROXIES is empty: behind an ingress every client shares the ingress's address for rate limiting; set it to the ingress's addresses", "env", p.Env)
+	}
 	rdb, err := redis.New(cfg.Redis)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/printfleet/printfleet/platform/config"
 	"github.com/printfleet/printfleet/services/gateway/internal/auth"
 )
 
@@ -29,6 +30,12 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	secret := getenv("PRINTFLEET_JWT_SECRET")
 	if secret == "" {
 		fmt.Fprintln(stderr, "token: PRINTFLEET_JWT_SECRET is not set")
+		return 2
+	}
+	// Outside development a published secret is refused here too, as every
+	// process refuses it when it loads its configuration.
+	if env := getenv(config.EnvVar); env != "" && config.Deployed(env) && config.Published(secret) {
+		fmt.Fprintf(stderr, "token: %s=%s refuses this configuration: PRINTFLEET_JWT_SECRET holds a published development value\n", config.EnvVar, env)
 		return 2
 	}
 	var rs []string

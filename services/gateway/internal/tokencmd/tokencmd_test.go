@@ -50,3 +50,23 @@ func TestRefusesBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A deployed environment refuses the published development JWT secret; in
+// development it mints.
+func TestRefusesPublishedSecretOutsideDevelopment(t *testing.T) {
+	const published = "dev-jwt-secret-change-me-0123456789"
+	for _, c := range []struct {
+		env  string
+		code int
+	}{{"", 0}, {"development", 0}, {"production", 2}, {"staging", 2}} {
+		env := map[string]string{"PRINTFLEET_JWT_SECRET": published, "PRINTFLEET_ENV": c.env}
+		var out, errOut bytes.Buffer
+		code := Run([]string{"-sub", "alice"}, func(k string) string { return env[k] }, &out, &errOut)
+		if code != c.code {
+			t.Errorf("PRINTFLEET_ENV=%q: exit %d (%s), want %d", c.env, code, errOut.String(), c.code)
+		}
+		if c.code != 0 && (out.Len() != 0 || !strings.Contains(errOut.String(), "PRINTFLEET_JWT_SECRET holds a published development value")) {
+			t.Errorf("PRINTFLEET_ENV=%q: out %q, err %q", c.env, out.String(), errOut.String())
+		}
+	}
+}

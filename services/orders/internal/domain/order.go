@@ -2,8 +2,10 @@ package domain
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -166,6 +168,8 @@ func NewShipment(f ShipmentFields) (Shipment, error) {
 		return Shipment{}, errs.Field("tracking_number", "must be 1 to 64 letters, digits or dashes")
 	case len(f.TrackingURL) > MaxURLLen:
 		return Shipment{}, errs.Field("tracking_url", "is longer than 500 characters")
+	case f.TrackingURL != "" && !webURL(f.TrackingURL):
+		return Shipment{}, errs.Field("tracking_url", "must be an http or https URL")
 	}
 	return Shipment{f.ID, f.Carrier, f.TrackingNumber, f.TrackingURL, f.CreatedAt.UTC()}, nil
 }
@@ -583,4 +587,15 @@ func clip(s string) string {
 		return s
 	}
 	return string([]rune(s)[:MaxReasonLen])
+}
+
+// webURL reports whether s is an absolute http or https URL with a host: a
+// tracking link customers click, so never javascript:, data: or the like.
+func webURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || strings.ContainsAny(s, " \t\r\n") {
+		return false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	return scheme == "http" || scheme == "https"
 }

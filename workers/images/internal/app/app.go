@@ -18,6 +18,8 @@ import (
 	"runtime"
 	"time"
 
+	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
+
 	"github.com/printfleet/printfleet/workers/images/internal/domain"
 	"github.com/printfleet/printfleet/workers/images/internal/inspect"
 )
@@ -63,8 +65,11 @@ type Options struct {
 
 	// Jobs is how many images are processed at once; 0 means NumCPU.
 	Jobs int `env:"JOBS, default=0"`
-	// MaxBytes caps a download; MaxSide and MaxPixels cap what is decoded.
-	MaxBytes  int64 `env:"MAX_BYTES, default=67108864"`
+	// MaxBytes caps a download. It is eventsv1.MaxDesignBytes, the limit the
+	// catalog enforces at upload, and not configured on its own (tests lower
+	// it).
+	MaxBytes int64
+	// MaxSide and MaxPixels cap what is decoded.
 	MaxSide   int   `env:"MAX_SIDE, default=12000"`
 	MaxPixels int64 `env:"MAX_PIXELS, default=150000000"`
 
@@ -94,7 +99,7 @@ func (o Options) WithDefaults() Options {
 		o.Jobs = runtime.NumCPU()
 	}
 	if o.MaxBytes <= 0 {
-		o.MaxBytes = 64 << 20
+		o.MaxBytes = eventsv1.MaxDesignBytes
 	}
 	if o.MaxSide <= 0 {
 		o.MaxSide = inspect.DefaultLimits.MaxWidth
