@@ -97,6 +97,9 @@ type Tx interface {
 	ActivePlacements(ctx context.Context) ([]domain.Placement, error)
 
 	InsertStore(ctx context.Context, s domain.Store, sealed []byte) error
+	LockSealedStore(ctx context.Context, id string) (domain.Store, []byte, error)
+	SaveStoreCredentials(ctx context.Context, id string, sealed []byte) error
+	MarkStoreNeedsReconnection(ctx context.Context, id, reason string) error
 }
 
 // StockVariant is what a reservation needs to know about a variant.

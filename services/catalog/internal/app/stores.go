@@ -99,28 +99,115 @@ func (s *Stores) Get(ctx context.Context, caller principal.Principal, id string)
 	return st, err
 }
 
-// Credentials returns a store and its decrypted credentials (service role:
-// the marketplace worker).
-func (s *Stores) Credentials(ctx context.Context, caller principal.Principal, id string) (domain.Store, domain.StoreCredentials, error) {
+// requireMarketplaceWorker admits only the marketplace worker: decrypted
+// credentials go to the one process that pushes to marketplaces, not to
+// every holder of the service role.
+func (s *Stores) requireMarketplaceWorker(caller principal.Principal) error {
 	if err := caller.Require(principal.RoleService); err != nil {
-		return domain.Store{}, domain.StoreCredentials{}, err
+		return err
+	}
+	if caller.Subject != principal.SubjectMarketplaceWorker {
+		return errs.E(errs.PermissionDenied, "store credentials are for the marketplace worker only")
 	}
 	if s.sealer == nil {
-		return domain.Store{}, domain.StoreCredentials{}, errs.E(errs.FailedPrecondition, "store connections are not configured on this server")
+		return errs.E(errs.FailedPrecondition, "store connections are not configured on this server")
+	}
+	return nil
+}
+
+// Credentials returns a store and its decrypted credentials (the marketplace
+// worker only).
+func (s *Stores) Credentials(ctx context.Context, caller principal.Principal, id string) (domain.Store, domain.StoreCredentials, error) {
+	if err := s.requireMarketplaceWorker(caller); err != nil {
+		return domain.Store{}, domain.StoreCredentials{}, err
 	}
 	st, sealed, err := s.store.SealedStore(ctx, id)
 	if err != nil {
 		return domain.Store{}, domain.StoreCredentials{}, err
 	}
+	creds, err := s.open(st, sealed)
+	return st, creds, err
+}
+
+func (s *Stores) open(st domain.Store, sealed []byte) (domain.StoreCredentials, error) {
 	plain, err := s.sealer.Open(sealed, storeAD(st.ID, st.OwnerID))
 	if err != nil {
-		return domain.Store{}, domain.StoreCredentials{}, fmt.Errorf("open credentials of store %s: %w", id, err)
+		return domain.StoreCredentials{}, fmt.Errorf("open credentials of store %s: %w", st.ID, err)
 	}
 	var creds domain.StoreCredentials
 	err = json.Unmarshal(plain, &creds)
 	clear(plain)
 	if err != nil {
-		return domain.Store{}, domain.StoreCredentials{}, fmt.Errorf("decode credentials of store %s: %w", id, err)
+		return domain.StoreCredentials{}, fmt.Errorf("decode credentials of store %s: %w", st.ID, err)
 	}
-	return st, creds, nil
+	return creds, nil
+}
+
+// SaveTokens replaces a store's OAuth tokens with refreshed ones (the
+// marketplace worker only), resealing its credentials under the row lock, and
+// clears its reconnection flag. An empty refresh token keeps the current one.
+func (s *Stores) SaveTokens(ctx context.Context, caller principal.Principal, id, access, refresh string) (domain.Store, error) {
+	if err := s.requireMarketplaceWorker(caller); err != nil {
+		return domain.Store{}, err
+	}
+	if access == "" {
+		return domain.Store{}, errs.Field("access_token", "must not be empty")
+	}
+	var out domain.Store
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		st, sealed, err := tx.LockSealedStore(ctx, id)
+		if err != nil {
+			return err
+		}
+		creds, err := s.open(st, sealed)
+		if err != nil {
+			return err
+		}
+		creds.AccessToken = access
+		if refresh != "" {
+			creds.RefreshToken = refresh
+		}
+		plain, err := json.Marshal(creds)
+		if err != nil {
+			return fmt.Errorf("encode credentials: %w", err)
+		}
+		resealed, err := s.sealer.Seal(plain, storeAD(st.ID, st.OwnerID))
+		clear(plain)
+		if err != nil {
+			return fmt.Errorf("seal credentials: %w", err)
+		}
+		st.NeedsReconnection, st.ReconnectionReason = false, ""
+		out = st
+		return tx.SaveStoreCredentials(ctx, id, resealed)
+	})
+	if err != nil {
+		return domain.Store{}, fmt.Errorf("save store tokens: %w", err)
+	}
+	return out, nil
+}
+
+// MarkNeedsReconnection records that the marketplace refused the store's
+// credentials (the marketplace worker only); the seller sees it in the
+// store list.
+func (s *Stores) MarkNeedsReconnection(ctx context.Context, caller principal.Principal, id, reason string) (domain.Store, error) {
+	if err := s.requireMarketplaceWorker(caller); err != nil {
+		return domain.Store{}, err
+	}
+	if reason == "" {
+		reason = "the marketplace refused the store's credentials"
+	}
+	var out domain.Store
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		st, _, err := tx.LockSealedStore(ctx, id)
+		if err != nil {
+			return err
+		}
+		st.NeedsReconnection, st.ReconnectionReason = true, reason
+		out = st
+		return tx.MarkStoreNeedsReconnection(ctx, id, reason)
+	})
+	if err != nil {
+		return domain.Store{}, fmt.Errorf("mark store: %w", err)
+	}
+	return out, nil
 }
