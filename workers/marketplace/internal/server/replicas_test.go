@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,13 +60,21 @@ func TestReplicasShareOneStoresBudget(t *testing.T) {
 	const n = 30
 	for _, tc := range []struct {
 		name   string
+		add    func(*testenv.Catalog) testenv.Seller
 		shared bool
-	}{{"shared", true}, {"per-process", false}} {
+	}{
+		{"amazon shared", testenv.AddAmazon, true},
+		{"amazon per-process", testenv.AddAmazon, false},
+		{"shopify shared", testenv.AddShopify, true},
+		{"shopify per-process", testenv.AddShopify, false},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, harnessOptions{shared: tc.shared, options: Options{Concurrency: 16},
+				// A small shop bucket: 30 pushes need about three of it.
+				limits:        marketplace.Limits{ShopifyBucketSize: 400, ShopifyRestoreRate: 100},
 				deliveryLimit: 50, retryMin: 50 * time.Millisecond, retryMax: 200 * time.Millisecond})
-			s := testenv.AddAmazon(h.catalog)
+			s := tc.add(h.catalog)
 			var second atomic.Int64
 			h.replica(func(d *app.Deps) { d.Marketplaces = counting{d.Marketplaces, &second} })
 			ids := map[string]bool{}
@@ -77,13 +86,16 @@ func TestReplicasShareOneStoresBudget(t *testing.T) {
 			}
 			succeeded(h, ids, 90*time.Second)
 			took := time.Since(start)
-			rep := h.sb.Received(marketplace.Amazon)
+			rep := h.sb.Received(s.Market)
 			lim := h.sb.Limits()
-			t.Logf("%s budget: %d shipments by two replicas (second replica made %d of the pushes) in %v; seller budget %.0f/s burst %d; "+
-				"marketplace saw %d requests, %d over budget, %d refused; fastest possible %.1fs",
-				tc.name, n, second.Load(), took.Round(10*time.Millisecond), lim.AmazonRate, lim.AmazonBurst,
-				rep.Counters.Requests, rep.Counters.OverBudget, rep.Counters.RejectedBudget,
-				float64(n-lim.AmazonBurst)/lim.AmazonRate)
+			budget := fmt.Sprintf("%.0f requests/s, burst %d", lim.AmazonRate, lim.AmazonBurst)
+			if s.Market == marketplace.Shopify {
+				budget = fmt.Sprintf("%.0f cost points/s, bucket %.0f", lim.ShopifyRestoreRate, lim.ShopifyBucketSize)
+			}
+			t.Logf("%s: %d shipments by two replicas (second replica made %d of the pushes) in %v; budget %s; "+
+				"marketplace saw %d requests, %d over budget, %d refused for budget",
+				tc.name, n, second.Load(), took.Round(10*time.Millisecond), budget,
+				rep.Counters.Requests, rep.Counters.OverBudget, rep.Counters.RejectedBudget)
 			for order, c := range rep.PushesByOrder {
 				if c != 1 {
 					t.Fatalf("order %s pushed %d times", order, c)
@@ -92,13 +104,15 @@ func TestReplicasShareOneStoresBudget(t *testing.T) {
 			if len(rep.PushesByOrder) != n {
 				t.Fatalf("%d orders pushed, want %d", len(rep.PushesByOrder), n)
 			}
-			if second.Load() == 0 || second.Load() >= int64(rep.Counters.Requests) {
+			if second.Load() == 0 || second.Load() >= n {
 				t.Fatalf("the second replica made %d of %d pushes: the test did not run two replicas", second.Load(), rep.Counters.Requests)
 			}
 			if tc.shared && rep.Counters.OverBudget != 0 {
 				t.Fatalf("shared budget: %d requests over the seller's budget", rep.Counters.OverBudget)
 			}
-			if !tc.shared && rep.Counters.OverBudget == 0 {
+			// Shopify's per-process mirror follows the shop's own count, so it
+			// overshoots only by a call or two: its control is logged only.
+			if !tc.shared && s.Market == marketplace.Amazon && rep.Counters.OverBudget == 0 {
 				t.Fatal("per-process budgets stayed within the seller's budget: the shared case proves nothing")
 			}
 		})

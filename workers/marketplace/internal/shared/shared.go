@@ -51,7 +51,11 @@ if slack < 0 then slack = 0 end
 local allow = tat - slack
 if allow > now then return math.ceil(allow - now) end
 tat = tat + cost * interval
-redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+if tat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+end
 return 0
 `)
 
@@ -92,6 +96,20 @@ func (l *Limiter) Take(ctx context.Context, key string, perSecond float64, burst
 		return 0, fmt.Errorf("budget %s: %w", key, err)
 	}
 	return time.Duration(us) * time.Microsecond, nil
+}
+
+// Refund gives units back to key's bucket (an estimate that overshot what
+// the marketplace charged), never beyond full.
+func (l *Limiter) Refund(ctx context.Context, key string, perSecond float64, burst int, units float64) error {
+	if perSecond <= 0 || burst <= 0 || units <= 0 {
+		return nil
+	}
+	// take with a negative cost and no headroom always succeeds; the script
+	// keeps the bucket from holding more than full.
+	if err := take.Run(ctx, l.rdb, l.keys(key), interval(perSecond), burst, -units, 0).Err(); err != nil {
+		return fmt.Errorf("budget %s: %w", key, err)
+	}
+	return nil
 }
 
 // Level leaves at most available units in key's bucket (0 empties it) and

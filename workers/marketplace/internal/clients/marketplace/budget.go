@@ -176,6 +176,8 @@ type SharedBudget interface {
 	// worth (capped at full) and returns 0; otherwise it takes nothing and
 	// returns how long to wait.
 	Take(ctx context.Context, key string, perSecond float64, burst int, cost float64, headroom time.Duration) (time.Duration, error)
+	// Refund gives units back to key's bucket, never beyond full.
+	Refund(ctx context.Context, key string, perSecond float64, burst int, units float64) error
 	// Level leaves at most available in key's bucket and pauses it for at
 	// least pause.
 	Level(ctx context.Context, key string, perSecond float64, burst int, available float64, pause time.Duration) error
