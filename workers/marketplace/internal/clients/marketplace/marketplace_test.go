@@ -323,9 +323,9 @@ func TestBudgetAfterThrottleReleasesOneAtATime(t *testing.T) {
 
 // keeper is the catalog's saved tokens, shared by the replicas of a test.
 type keeper struct {
-	mu             sync.Mutex
+	mu              sync.Mutex
 	access, refresh string
-	saves          int
+	saves           int
 }
 
 func (k *keeper) SavedTokens(context.Context, string) (string, string, error) {
