@@ -98,6 +98,7 @@ type Tx interface {
 
 	InsertStore(ctx context.Context, s domain.Store, sealed []byte) error
 	LockSealedStore(ctx context.Context, id string) (domain.Store, []byte, error)
+	LockStoreByShop(ctx context.Context, ownerID string, m domain.Marketplace, shopID string) (domain.Store, error)
 	SaveStoreCredentials(ctx context.Context, id string, sealed []byte) error
 	MarkStoreNeedsReconnection(ctx context.Context, id, reason string) error
 }

@@ -30,7 +30,9 @@ func NewStores(store Store, sealer Sealer) *Stores { return &Stores{store: store
 
 func storeAD(id, owner string) []byte { return []byte("store\x00" + id + "\x00" + owner) }
 
-// Create connects a store for the caller.
+// Create connects a store for the caller. Connecting a shop already
+// connected is refused, unless that store needs reconnection: then its
+// credentials are replaced (same store id) and the flag cleared.
 func (s *Stores) Create(ctx context.Context, caller principal.Principal, st domain.Store, creds domain.StoreCredentials) (domain.Store, error) {
 	if err := caller.Require(); err != nil {
 		return domain.Store{}, err
@@ -63,10 +65,45 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 	if err != nil {
 		return domain.Store{}, fmt.Errorf("seal credentials: %w", err)
 	}
-	if err := s.store.InTx(ctx, func(tx Tx) error { return tx.InsertStore(ctx, st, sealed) }); err != nil {
+	err = s.store.InTx(ctx, func(tx Tx) error { return tx.InsertStore(ctx, st, sealed) })
+	if errs.Is(err, errs.AlreadyExists) {
+		return s.reconnect(ctx, st, creds, err)
+	}
+	if err != nil {
 		return domain.Store{}, fmt.Errorf("create store: %w", err)
 	}
 	return st, nil
+}
+
+// reconnect replaces the credentials of the owner's store of st's shop when
+// it needs reconnection; otherwise it returns exists.
+func (s *Stores) reconnect(ctx context.Context, st domain.Store, creds domain.StoreCredentials, exists error) (domain.Store, error) {
+	var out domain.Store
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		cur, err := tx.LockStoreByShop(ctx, st.OwnerID, st.Marketplace, st.ShopID)
+		if err != nil {
+			return err
+		}
+		if !cur.NeedsReconnection {
+			return exists
+		}
+		plain, err := json.Marshal(creds)
+		if err != nil {
+			return fmt.Errorf("encode credentials: %w", err)
+		}
+		sealed, err := s.sealer.Seal(plain, storeAD(cur.ID, cur.OwnerID))
+		clear(plain)
+		if err != nil {
+			return fmt.Errorf("seal credentials: %w", err)
+		}
+		cur.NeedsReconnection, cur.ReconnectionReason = false, ""
+		out = cur
+		return tx.SaveStoreCredentials(ctx, cur.ID, sealed)
+	})
+	if err != nil {
+		return domain.Store{}, fmt.Errorf("reconnect store: %w", err)
+	}
+	return out, nil
 }
 
 // List pages the caller's stores.

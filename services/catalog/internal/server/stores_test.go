@@ -186,6 +186,25 @@ func TestWorkerSavesRefreshedTokensAndMarksRefusedStores(t *testing.T) {
 	}
 	notContains(t, "the database column", string(sealed), "access-NEWER-9c0d", "refresh-NEW-7a8b")
 
+	// The seller connects the shop again: same store, new credentials, flag
+	// cleared. Without the flag, connecting it again is refused.
+	if _, err := e.client.MarkStoreNeedsReconnection(e.worker(), &catalogv1.MarkStoreNeedsReconnectionRequest{StoreId: id}); err != nil {
+		t.Fatal(err)
+	}
+	again := &catalogv1.CreateStoreRequest{Marketplace: catalogv1.Marketplace_MARKETPLACE_ETSY, ShopId: "4242", Name: "Alice on Etsy",
+		Credentials: &catalogv1.StoreCredentials{ApiKey: "etsy-key-2", AccessToken: "access-RECONNECTED", RefreshToken: "refresh-RECONNECTED"}}
+	re, err := e.client.CreateStore(alice, again)
+	if err != nil || re.GetId() != id || re.GetNeedsReconnection() {
+		t.Fatalf("reconnect = %v, %v", re, err)
+	}
+	got, err = e.client.GetStoreCredentials(e.worker(), &catalogv1.GetStoreCredentialsRequest{StoreId: id})
+	if err != nil || got.GetCredentials().GetAccessToken() != "access-RECONNECTED" || got.GetCredentials().GetApiKey() != "etsy-key-2" {
+		t.Fatalf("credentials after reconnecting: %v", err)
+	}
+	if _, err := e.client.CreateStore(alice, again); status.Code(err) != codes.AlreadyExists {
+		t.Fatalf("connecting a healthy store again: %v, want ALREADY_EXISTS", err)
+	}
+
 	_, err = e.client.SaveStoreTokens(e.worker(), &catalogv1.SaveStoreTokensRequest{StoreId: uuid.NewString(), AccessToken: "x"})
 	if status.Code(err) != codes.NotFound {
 		t.Fatalf("save for an unknown store: %v, want NOT_FOUND", err)

@@ -112,3 +112,17 @@ func (t *tx) MarkStoreNeedsReconnection(ctx context.Context, id, reason string) 
 	}
 	return nil
 }
+
+// LockStoreByShop reads an owner's store of a marketplace shop and locks its
+// row until the transaction ends.
+func (t *tx) LockStoreByShop(ctx context.Context, ownerID string, m domain.Marketplace, shopID string) (domain.Store, error) {
+	st, err := scanStore(t.tx.QueryRow(ctx, `SELECT `+storeCols+` FROM stores
+		WHERE owner_id = $1 AND marketplace = $2 AND shop_id = $3 FOR UPDATE`, ownerID, string(m), shopID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Store{}, notFound("store", shopID)
+	}
+	if err != nil {
+		return domain.Store{}, fmt.Errorf("lock store of shop %s: %w", shopID, err)
+	}
+	return st, nil
+}
