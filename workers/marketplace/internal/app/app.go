@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -174,7 +175,7 @@ func (s *Service) PushShipment(ctx context.Context, r domain.PushRequest) error 
 	if s.d.Reconnections != nil && domain.ReasonOf(p.Err) == domain.ReasonAuth {
 		// Before the receipt and the announcement: if the mark does not
 		// take, the delivery comes back and the push is refused again.
-		if err := s.d.Reconnections.MarkNeedsReconnection(ctx, r.StoreID, clip(p.Message(), 400)); err != nil {
+		if err := s.d.Reconnections.MarkNeedsReconnection(ctx, r.StoreID, clip(strings.TrimSpace(p.Message()), 400)); err != nil {
 			span.SetStatus(codes.Error, "mark store")
 			return fmt.Errorf("mark store %s as needing reconnection: %w", r.StoreID, err)
 		}
