@@ -1644,6 +1644,11 @@ type Store struct {
 	RateLimitPerSecond float64                `protobuf:"fixed64,6,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
 	RateLimitBurst     int32                  `protobuf:"varint,7,opt,name=rate_limit_burst,json=rateLimitBurst,proto3" json:"rate_limit_burst,omitempty"`
 	CreatedAt          *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Output only. The marketplace refused the store's credentials (a revoked
+	// token, an uninstalled app): pushes to it fail until it is connected again.
+	NeedsReconnection bool `protobuf:"varint,9,opt,name=needs_reconnection,json=needsReconnection,proto3" json:"needs_reconnection,omitempty"`
+	// Output only. What the marketplace answered, when needs_reconnection.
+	ReconnectionReason string `protobuf:"bytes,10,opt,name=reconnection_reason,json=reconnectionReason,proto3" json:"reconnection_reason,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -1732,6 +1737,20 @@ func (x *Store) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *Store) GetNeedsReconnection() bool {
+	if x != nil {
+		return x.NeedsReconnection
+	}
+	return false
+}
+
+func (x *Store) GetReconnectionReason() string {
+	if x != nil {
+		return x.ReconnectionReason
+	}
+	return ""
 }
 
 // CreateStoreRequest connects a store.
@@ -2023,6 +2042,123 @@ func (x *GetStoreCredentialsResponse) GetCredentials() *StoreCredentials {
 	return nil
 }
 
+// SaveStoreTokensRequest carries a store's refreshed OAuth tokens.
+type SaveStoreTokensRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	StoreId     string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	AccessToken string                 `protobuf:"bytes,2,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	// Empty keeps the current refresh token (a marketplace that does not
+	// rotate it).
+	RefreshToken  string `protobuf:"bytes,3,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveStoreTokensRequest) Reset() {
+	*x = SaveStoreTokensRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveStoreTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveStoreTokensRequest) ProtoMessage() {}
+
+func (x *SaveStoreTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveStoreTokensRequest.ProtoReflect.Descriptor instead.
+func (*SaveStoreTokensRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SaveStoreTokensRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *SaveStoreTokensRequest) GetAccessToken() string {
+	if x != nil {
+		return x.AccessToken
+	}
+	return ""
+}
+
+func (x *SaveStoreTokensRequest) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+// MarkStoreNeedsReconnectionRequest names a store and why it needs
+// reconnecting.
+type MarkStoreNeedsReconnectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StoreId       string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkStoreNeedsReconnectionRequest) Reset() {
+	*x = MarkStoreNeedsReconnectionRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkStoreNeedsReconnectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkStoreNeedsReconnectionRequest) ProtoMessage() {}
+
+func (x *MarkStoreNeedsReconnectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkStoreNeedsReconnectionRequest.ProtoReflect.Descriptor instead.
+func (*MarkStoreNeedsReconnectionRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *MarkStoreNeedsReconnectionRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *MarkStoreNeedsReconnectionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_printfleet_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
@@ -2172,7 +2308,7 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\faccess_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\vaccessToken\x12-\n" +
 	"\rrefresh_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\frefreshToken\x12%\n" +
 	"\tclient_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\bclientId\x12-\n" +
-	"\rclient_secret\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\fclientSecret\"\xbd\x02\n" +
+	"\rclient_secret\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\fclientSecret\"\x9d\x03\n" +
 	"\x05Store\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bowner_id\x18\x02 \x01(\tR\aownerId\x12D\n" +
@@ -2182,7 +2318,10 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x15rate_limit_per_second\x18\x06 \x01(\x01R\x12rateLimitPerSecond\x12(\n" +
 	"\x10rate_limit_burst\x18\a \x01(\x05R\x0erateLimitBurst\x129\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x93\x03\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12-\n" +
+	"\x12needs_reconnection\x18\t \x01(\bR\x11needsReconnection\x12/\n" +
+	"\x13reconnection_reason\x18\n" +
+	" \x01(\tR\x12reconnectionReason\"\x93\x03\n" +
 	"\x12CreateStoreRequest\x12P\n" +
 	"\vmarketplace\x18\x01 \x01(\x0e2\".printfleet.catalog.v1.MarketplaceB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\vmarketplace\x126\n" +
@@ -2204,7 +2343,15 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\"\x9c\x01\n" +
 	"\x1bGetStoreCredentialsResponse\x122\n" +
 	"\x05store\x18\x01 \x01(\v2\x1c.printfleet.catalog.v1.StoreR\x05store\x12I\n" +
-	"\vcredentials\x18\x02 \x01(\v2'.printfleet.catalog.v1.StoreCredentialsR\vcredentials*\xa2\x01\n" +
+	"\vcredentials\x18\x02 \x01(\v2'.printfleet.catalog.v1.StoreCredentialsR\vcredentials\"\x9b\x01\n" +
+	"\x16SaveStoreTokensRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12-\n" +
+	"\faccess_token\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80 R\vaccessToken\x12-\n" +
+	"\rrefresh_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\frefreshToken\"j\n" +
+	"!MarkStoreNeedsReconnectionRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12 \n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason*\xa2\x01\n" +
 	"\fDesignStatus\x12\x1d\n" +
 	"\x19DESIGN_STATUS_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDESIGN_STATUS_PENDING_UPLOAD\x10\x01\x12\x1c\n" +
@@ -2221,8 +2368,7 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x17MARKETPLACE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13MARKETPLACE_SHOPIFY\x10\x01\x12\x14\n" +
 	"\x10MARKETPLACE_ETSY\x10\x02\x12\x16\n" +
-	"\x12MARKETPLACE_AMAZON\x10\x032\xdd\n" +
-	"\n" +
+	"\x12MARKETPLACE_AMAZON\x10\x032\xb3\f\n" +
 	"\x0eCatalogService\x12}\n" +
 	"\fListProducts\x12*.printfleet.catalog.v1.ListProductsRequest\x1a+.printfleet.catalog.v1.ListProductsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/products\x12y\n" +
 	"\n" +
@@ -2238,7 +2384,9 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
 	"ListStores\x12(.printfleet.catalog.v1.ListStoresRequest\x1a).printfleet.catalog.v1.ListStoresResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/stores\x12|\n" +
-	"\x13GetStoreCredentials\x121.printfleet.catalog.v1.GetStoreCredentialsRequest\x1a2.printfleet.catalog.v1.GetStoreCredentialsResponseBHZFgithub.com/printfleet/printfleet/proto/printfleet/catalog/v1;catalogv1b\x06proto3"
+	"\x13GetStoreCredentials\x121.printfleet.catalog.v1.GetStoreCredentialsRequest\x1a2.printfleet.catalog.v1.GetStoreCredentialsResponse\x12^\n" +
+	"\x0fSaveStoreTokens\x12-.printfleet.catalog.v1.SaveStoreTokensRequest\x1a\x1c.printfleet.catalog.v1.Store\x12t\n" +
+	"\x1aMarkStoreNeedsReconnection\x128.printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest\x1a\x1c.printfleet.catalog.v1.StoreBHZFgithub.com/printfleet/printfleet/proto/printfleet/catalog/v1;catalogv1b\x06proto3"
 
 var (
 	file_printfleet_catalog_v1_catalog_proto_rawDescOnce sync.Once
@@ -2253,51 +2401,53 @@ func file_printfleet_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_printfleet_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_printfleet_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_printfleet_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_printfleet_catalog_v1_catalog_proto_goTypes = []any{
-	(DesignStatus)(0),                   // 0: printfleet.catalog.v1.DesignStatus
-	(DpiVerdict)(0),                     // 1: printfleet.catalog.v1.DpiVerdict
-	(Marketplace)(0),                    // 2: printfleet.catalog.v1.Marketplace
-	(*Product)(nil),                     // 3: printfleet.catalog.v1.Product
-	(*Variant)(nil),                     // 4: printfleet.catalog.v1.Variant
-	(*Placement)(nil),                   // 5: printfleet.catalog.v1.Placement
-	(*ListProductsRequest)(nil),         // 6: printfleet.catalog.v1.ListProductsRequest
-	(*ListProductsResponse)(nil),        // 7: printfleet.catalog.v1.ListProductsResponse
-	(*GetProductRequest)(nil),           // 8: printfleet.catalog.v1.GetProductRequest
-	(*CreateProductRequest)(nil),        // 9: printfleet.catalog.v1.CreateProductRequest
-	(*UpdateProductRequest)(nil),        // 10: printfleet.catalog.v1.UpdateProductRequest
-	(*GetVariantsRequest)(nil),          // 11: printfleet.catalog.v1.GetVariantsRequest
-	(*ResolvedVariant)(nil),             // 12: printfleet.catalog.v1.ResolvedVariant
-	(*GetVariantsResponse)(nil),         // 13: printfleet.catalog.v1.GetVariantsResponse
-	(*PlacementCheck)(nil),              // 14: printfleet.catalog.v1.PlacementCheck
-	(*DesignReport)(nil),                // 15: printfleet.catalog.v1.DesignReport
-	(*Design)(nil),                      // 16: printfleet.catalog.v1.Design
-	(*CreateDesignRequest)(nil),         // 17: printfleet.catalog.v1.CreateDesignRequest
-	(*CreateDesignResponse)(nil),        // 18: printfleet.catalog.v1.CreateDesignResponse
-	(*ProcessDesignRequest)(nil),        // 19: printfleet.catalog.v1.ProcessDesignRequest
-	(*GetDesignRequest)(nil),            // 20: printfleet.catalog.v1.GetDesignRequest
-	(*StoreCredentials)(nil),            // 21: printfleet.catalog.v1.StoreCredentials
-	(*Store)(nil),                       // 22: printfleet.catalog.v1.Store
-	(*CreateStoreRequest)(nil),          // 23: printfleet.catalog.v1.CreateStoreRequest
-	(*ListStoresRequest)(nil),           // 24: printfleet.catalog.v1.ListStoresRequest
-	(*ListStoresResponse)(nil),          // 25: printfleet.catalog.v1.ListStoresResponse
-	(*GetStoreCredentialsRequest)(nil),  // 26: printfleet.catalog.v1.GetStoreCredentialsRequest
-	(*GetStoreCredentialsResponse)(nil), // 27: printfleet.catalog.v1.GetStoreCredentialsResponse
-	nil,                                 // 28: printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
-	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
-	(*v1.Money)(nil),                    // 30: printfleet.types.v1.Money
-	(*fieldmaskpb.FieldMask)(nil),       // 31: google.protobuf.FieldMask
+	(DesignStatus)(0),                         // 0: printfleet.catalog.v1.DesignStatus
+	(DpiVerdict)(0),                           // 1: printfleet.catalog.v1.DpiVerdict
+	(Marketplace)(0),                          // 2: printfleet.catalog.v1.Marketplace
+	(*Product)(nil),                           // 3: printfleet.catalog.v1.Product
+	(*Variant)(nil),                           // 4: printfleet.catalog.v1.Variant
+	(*Placement)(nil),                         // 5: printfleet.catalog.v1.Placement
+	(*ListProductsRequest)(nil),               // 6: printfleet.catalog.v1.ListProductsRequest
+	(*ListProductsResponse)(nil),              // 7: printfleet.catalog.v1.ListProductsResponse
+	(*GetProductRequest)(nil),                 // 8: printfleet.catalog.v1.GetProductRequest
+	(*CreateProductRequest)(nil),              // 9: printfleet.catalog.v1.CreateProductRequest
+	(*UpdateProductRequest)(nil),              // 10: printfleet.catalog.v1.UpdateProductRequest
+	(*GetVariantsRequest)(nil),                // 11: printfleet.catalog.v1.GetVariantsRequest
+	(*ResolvedVariant)(nil),                   // 12: printfleet.catalog.v1.ResolvedVariant
+	(*GetVariantsResponse)(nil),               // 13: printfleet.catalog.v1.GetVariantsResponse
+	(*PlacementCheck)(nil),                    // 14: printfleet.catalog.v1.PlacementCheck
+	(*DesignReport)(nil),                      // 15: printfleet.catalog.v1.DesignReport
+	(*Design)(nil),                            // 16: printfleet.catalog.v1.Design
+	(*CreateDesignRequest)(nil),               // 17: printfleet.catalog.v1.CreateDesignRequest
+	(*CreateDesignResponse)(nil),              // 18: printfleet.catalog.v1.CreateDesignResponse
+	(*ProcessDesignRequest)(nil),              // 19: printfleet.catalog.v1.ProcessDesignRequest
+	(*GetDesignRequest)(nil),                  // 20: printfleet.catalog.v1.GetDesignRequest
+	(*StoreCredentials)(nil),                  // 21: printfleet.catalog.v1.StoreCredentials
+	(*Store)(nil),                             // 22: printfleet.catalog.v1.Store
+	(*CreateStoreRequest)(nil),                // 23: printfleet.catalog.v1.CreateStoreRequest
+	(*ListStoresRequest)(nil),                 // 24: printfleet.catalog.v1.ListStoresRequest
+	(*ListStoresResponse)(nil),                // 25: printfleet.catalog.v1.ListStoresResponse
+	(*GetStoreCredentialsRequest)(nil),        // 26: printfleet.catalog.v1.GetStoreCredentialsRequest
+	(*GetStoreCredentialsResponse)(nil),       // 27: printfleet.catalog.v1.GetStoreCredentialsResponse
+	(*SaveStoreTokensRequest)(nil),            // 28: printfleet.catalog.v1.SaveStoreTokensRequest
+	(*MarkStoreNeedsReconnectionRequest)(nil), // 29: printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest
+	nil,                           // 30: printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(*v1.Money)(nil),              // 32: printfleet.types.v1.Money
+	(*fieldmaskpb.FieldMask)(nil), // 33: google.protobuf.FieldMask
 }
 var file_printfleet_catalog_v1_catalog_proto_depIdxs = []int32{
 	4,  // 0: printfleet.catalog.v1.Product.variants:type_name -> printfleet.catalog.v1.Variant
 	5,  // 1: printfleet.catalog.v1.Product.placements:type_name -> printfleet.catalog.v1.Placement
-	29, // 2: printfleet.catalog.v1.Product.created_at:type_name -> google.protobuf.Timestamp
-	29, // 3: printfleet.catalog.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
-	30, // 4: printfleet.catalog.v1.Variant.price:type_name -> printfleet.types.v1.Money
+	31, // 2: printfleet.catalog.v1.Product.created_at:type_name -> google.protobuf.Timestamp
+	31, // 3: printfleet.catalog.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
+	32, // 4: printfleet.catalog.v1.Variant.price:type_name -> printfleet.types.v1.Money
 	3,  // 5: printfleet.catalog.v1.ListProductsResponse.products:type_name -> printfleet.catalog.v1.Product
 	3,  // 6: printfleet.catalog.v1.CreateProductRequest.product:type_name -> printfleet.catalog.v1.Product
 	3,  // 7: printfleet.catalog.v1.UpdateProductRequest.product:type_name -> printfleet.catalog.v1.Product
-	31, // 8: printfleet.catalog.v1.UpdateProductRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33, // 8: printfleet.catalog.v1.UpdateProductRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 9: printfleet.catalog.v1.ResolvedVariant.variant:type_name -> printfleet.catalog.v1.Variant
 	5,  // 10: printfleet.catalog.v1.ResolvedVariant.placements:type_name -> printfleet.catalog.v1.Placement
 	12, // 11: printfleet.catalog.v1.GetVariantsResponse.variants:type_name -> printfleet.catalog.v1.ResolvedVariant
@@ -2307,13 +2457,13 @@ var file_printfleet_catalog_v1_catalog_proto_depIdxs = []int32{
 	14, // 15: printfleet.catalog.v1.DesignReport.placements:type_name -> printfleet.catalog.v1.PlacementCheck
 	0,  // 16: printfleet.catalog.v1.Design.status:type_name -> printfleet.catalog.v1.DesignStatus
 	15, // 17: printfleet.catalog.v1.Design.report:type_name -> printfleet.catalog.v1.DesignReport
-	29, // 18: printfleet.catalog.v1.Design.created_at:type_name -> google.protobuf.Timestamp
-	29, // 19: printfleet.catalog.v1.Design.updated_at:type_name -> google.protobuf.Timestamp
+	31, // 18: printfleet.catalog.v1.Design.created_at:type_name -> google.protobuf.Timestamp
+	31, // 19: printfleet.catalog.v1.Design.updated_at:type_name -> google.protobuf.Timestamp
 	16, // 20: printfleet.catalog.v1.CreateDesignResponse.design:type_name -> printfleet.catalog.v1.Design
-	28, // 21: printfleet.catalog.v1.CreateDesignResponse.upload_headers:type_name -> printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
-	29, // 22: printfleet.catalog.v1.CreateDesignResponse.upload_expires_at:type_name -> google.protobuf.Timestamp
+	30, // 21: printfleet.catalog.v1.CreateDesignResponse.upload_headers:type_name -> printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
+	31, // 22: printfleet.catalog.v1.CreateDesignResponse.upload_expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 23: printfleet.catalog.v1.Store.marketplace:type_name -> printfleet.catalog.v1.Marketplace
-	29, // 24: printfleet.catalog.v1.Store.created_at:type_name -> google.protobuf.Timestamp
+	31, // 24: printfleet.catalog.v1.Store.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 25: printfleet.catalog.v1.CreateStoreRequest.marketplace:type_name -> printfleet.catalog.v1.Marketplace
 	21, // 26: printfleet.catalog.v1.CreateStoreRequest.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
 	22, // 27: printfleet.catalog.v1.ListStoresResponse.stores:type_name -> printfleet.catalog.v1.Store
@@ -2330,19 +2480,23 @@ var file_printfleet_catalog_v1_catalog_proto_depIdxs = []int32{
 	23, // 38: printfleet.catalog.v1.CatalogService.CreateStore:input_type -> printfleet.catalog.v1.CreateStoreRequest
 	24, // 39: printfleet.catalog.v1.CatalogService.ListStores:input_type -> printfleet.catalog.v1.ListStoresRequest
 	26, // 40: printfleet.catalog.v1.CatalogService.GetStoreCredentials:input_type -> printfleet.catalog.v1.GetStoreCredentialsRequest
-	7,  // 41: printfleet.catalog.v1.CatalogService.ListProducts:output_type -> printfleet.catalog.v1.ListProductsResponse
-	3,  // 42: printfleet.catalog.v1.CatalogService.GetProduct:output_type -> printfleet.catalog.v1.Product
-	3,  // 43: printfleet.catalog.v1.CatalogService.CreateProduct:output_type -> printfleet.catalog.v1.Product
-	3,  // 44: printfleet.catalog.v1.CatalogService.UpdateProduct:output_type -> printfleet.catalog.v1.Product
-	13, // 45: printfleet.catalog.v1.CatalogService.GetVariants:output_type -> printfleet.catalog.v1.GetVariantsResponse
-	18, // 46: printfleet.catalog.v1.CatalogService.CreateDesign:output_type -> printfleet.catalog.v1.CreateDesignResponse
-	16, // 47: printfleet.catalog.v1.CatalogService.ProcessDesign:output_type -> printfleet.catalog.v1.Design
-	16, // 48: printfleet.catalog.v1.CatalogService.GetDesign:output_type -> printfleet.catalog.v1.Design
-	22, // 49: printfleet.catalog.v1.CatalogService.CreateStore:output_type -> printfleet.catalog.v1.Store
-	25, // 50: printfleet.catalog.v1.CatalogService.ListStores:output_type -> printfleet.catalog.v1.ListStoresResponse
-	27, // 51: printfleet.catalog.v1.CatalogService.GetStoreCredentials:output_type -> printfleet.catalog.v1.GetStoreCredentialsResponse
-	41, // [41:52] is the sub-list for method output_type
-	30, // [30:41] is the sub-list for method input_type
+	28, // 41: printfleet.catalog.v1.CatalogService.SaveStoreTokens:input_type -> printfleet.catalog.v1.SaveStoreTokensRequest
+	29, // 42: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:input_type -> printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest
+	7,  // 43: printfleet.catalog.v1.CatalogService.ListProducts:output_type -> printfleet.catalog.v1.ListProductsResponse
+	3,  // 44: printfleet.catalog.v1.CatalogService.GetProduct:output_type -> printfleet.catalog.v1.Product
+	3,  // 45: printfleet.catalog.v1.CatalogService.CreateProduct:output_type -> printfleet.catalog.v1.Product
+	3,  // 46: printfleet.catalog.v1.CatalogService.UpdateProduct:output_type -> printfleet.catalog.v1.Product
+	13, // 47: printfleet.catalog.v1.CatalogService.GetVariants:output_type -> printfleet.catalog.v1.GetVariantsResponse
+	18, // 48: printfleet.catalog.v1.CatalogService.CreateDesign:output_type -> printfleet.catalog.v1.CreateDesignResponse
+	16, // 49: printfleet.catalog.v1.CatalogService.ProcessDesign:output_type -> printfleet.catalog.v1.Design
+	16, // 50: printfleet.catalog.v1.CatalogService.GetDesign:output_type -> printfleet.catalog.v1.Design
+	22, // 51: printfleet.catalog.v1.CatalogService.CreateStore:output_type -> printfleet.catalog.v1.Store
+	25, // 52: printfleet.catalog.v1.CatalogService.ListStores:output_type -> printfleet.catalog.v1.ListStoresResponse
+	27, // 53: printfleet.catalog.v1.CatalogService.GetStoreCredentials:output_type -> printfleet.catalog.v1.GetStoreCredentialsResponse
+	22, // 54: printfleet.catalog.v1.CatalogService.SaveStoreTokens:output_type -> printfleet.catalog.v1.Store
+	22, // 55: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:output_type -> printfleet.catalog.v1.Store
+	43, // [43:56] is the sub-list for method output_type
+	30, // [30:43] is the sub-list for method input_type
 	30, // [30:30] is the sub-list for extension type_name
 	30, // [30:30] is the sub-list for extension extendee
 	0,  // [0:30] is the sub-list for field type_name
@@ -2359,7 +2513,7 @@ func file_printfleet_catalog_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_catalog_v1_catalog_proto_rawDesc), len(file_printfleet_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,17 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CatalogService_ListProducts_FullMethodName        = "/printfleet.catalog.v1.CatalogService/ListProducts"
-	CatalogService_GetProduct_FullMethodName          = "/printfleet.catalog.v1.CatalogService/GetProduct"
-	CatalogService_CreateProduct_FullMethodName       = "/printfleet.catalog.v1.CatalogService/CreateProduct"
-	CatalogService_UpdateProduct_FullMethodName       = "/printfleet.catalog.v1.CatalogService/UpdateProduct"
-	CatalogService_GetVariants_FullMethodName         = "/printfleet.catalog.v1.CatalogService/GetVariants"
-	CatalogService_CreateDesign_FullMethodName        = "/printfleet.catalog.v1.CatalogService/CreateDesign"
-	CatalogService_ProcessDesign_FullMethodName       = "/printfleet.catalog.v1.CatalogService/ProcessDesign"
-	CatalogService_GetDesign_FullMethodName           = "/printfleet.catalog.v1.CatalogService/GetDesign"
-	CatalogService_CreateStore_FullMethodName         = "/printfleet.catalog.v1.CatalogService/CreateStore"
-	CatalogService_ListStores_FullMethodName          = "/printfleet.catalog.v1.CatalogService/ListStores"
-	CatalogService_GetStoreCredentials_FullMethodName = "/printfleet.catalog.v1.CatalogService/GetStoreCredentials"
+	CatalogService_ListProducts_FullMethodName               = "/printfleet.catalog.v1.CatalogService/ListProducts"
+	CatalogService_GetProduct_FullMethodName                 = "/printfleet.catalog.v1.CatalogService/GetProduct"
+	CatalogService_CreateProduct_FullMethodName              = "/printfleet.catalog.v1.CatalogService/CreateProduct"
+	CatalogService_UpdateProduct_FullMethodName              = "/printfleet.catalog.v1.CatalogService/UpdateProduct"
+	CatalogService_GetVariants_FullMethodName                = "/printfleet.catalog.v1.CatalogService/GetVariants"
+	CatalogService_CreateDesign_FullMethodName               = "/printfleet.catalog.v1.CatalogService/CreateDesign"
+	CatalogService_ProcessDesign_FullMethodName              = "/printfleet.catalog.v1.CatalogService/ProcessDesign"
+	CatalogService_GetDesign_FullMethodName                  = "/printfleet.catalog.v1.CatalogService/GetDesign"
+	CatalogService_CreateStore_FullMethodName                = "/printfleet.catalog.v1.CatalogService/CreateStore"
+	CatalogService_ListStores_FullMethodName                 = "/printfleet.catalog.v1.CatalogService/ListStores"
+	CatalogService_GetStoreCredentials_FullMethodName        = "/printfleet.catalog.v1.CatalogService/GetStoreCredentials"
+	CatalogService_SaveStoreTokens_FullMethodName            = "/printfleet.catalog.v1.CatalogService/SaveStoreTokens"
+	CatalogService_MarkStoreNeedsReconnection_FullMethodName = "/printfleet.catalog.v1.CatalogService/MarkStoreNeedsReconnection"
 )
 
 // CatalogServiceClient is the client API for CatalogService service.
@@ -63,6 +65,15 @@ type CatalogServiceClient interface {
 	// GetStoreCredentials returns a store's decrypted credentials (internal:
 	// the marketplace worker). Never exposed over REST.
 	GetStoreCredentials(ctx context.Context, in *GetStoreCredentialsRequest, opts ...grpc.CallOption) (*GetStoreCredentialsResponse, error)
+	// SaveStoreTokens replaces a store's OAuth tokens with those a refresh
+	// returned, sealed like the rest of its credentials, and clears
+	// needs_reconnection (internal: the marketplace worker). Never exposed over
+	// REST.
+	SaveStoreTokens(ctx context.Context, in *SaveStoreTokensRequest, opts ...grpc.CallOption) (*Store, error)
+	// MarkStoreNeedsReconnection records that the marketplace refused the
+	// store's credentials, so the seller sees it must connect the store again
+	// (internal: the marketplace worker). Never exposed over REST.
+	MarkStoreNeedsReconnection(ctx context.Context, in *MarkStoreNeedsReconnectionRequest, opts ...grpc.CallOption) (*Store, error)
 }
 
 type catalogServiceClient struct {
@@ -183,6 +194,26 @@ func (c *catalogServiceClient) GetStoreCredentials(ctx context.Context, in *GetS
 	return out, nil
 }
 
+func (c *catalogServiceClient) SaveStoreTokens(ctx context.Context, in *SaveStoreTokensRequest, opts ...grpc.CallOption) (*Store, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Store)
+	err := c.cc.Invoke(ctx, CatalogService_SaveStoreTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) MarkStoreNeedsReconnection(ctx context.Context, in *MarkStoreNeedsReconnectionRequest, opts ...grpc.CallOption) (*Store, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Store)
+	err := c.cc.Invoke(ctx, CatalogService_MarkStoreNeedsReconnection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CatalogServiceServer is the server API for CatalogService service.
 // All implementations must embed UnimplementedCatalogServiceServer
 // for forward compatibility.
@@ -214,6 +245,15 @@ type CatalogServiceServer interface {
 	// GetStoreCredentials returns a store's decrypted credentials (internal:
 	// the marketplace worker). Never exposed over REST.
 	GetStoreCredentials(context.Context, *GetStoreCredentialsRequest) (*GetStoreCredentialsResponse, error)
+	// SaveStoreTokens replaces a store's OAuth tokens with those a refresh
+	// returned, sealed like the rest of its credentials, and clears
+	// needs_reconnection (internal: the marketplace worker). Never exposed over
+	// REST.
+	SaveStoreTokens(context.Context, *SaveStoreTokensRequest) (*Store, error)
+	// MarkStoreNeedsReconnection records that the marketplace refused the
+	// store's credentials, so the seller sees it must connect the store again
+	// (internal: the marketplace worker). Never exposed over REST.
+	MarkStoreNeedsReconnection(context.Context, *MarkStoreNeedsReconnectionRequest) (*Store, error)
 	mustEmbedUnimplementedCatalogServiceServer()
 }
 
@@ -256,6 +296,12 @@ func (UnimplementedCatalogServiceServer) ListStores(context.Context, *ListStores
 }
 func (UnimplementedCatalogServiceServer) GetStoreCredentials(context.Context, *GetStoreCredentialsRequest) (*GetStoreCredentialsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStoreCredentials not implemented")
+}
+func (UnimplementedCatalogServiceServer) SaveStoreTokens(context.Context, *SaveStoreTokensRequest) (*Store, error) {
+	return nil, status.Error(codes.Unimplemented, "method SaveStoreTokens not implemented")
+}
+func (UnimplementedCatalogServiceServer) MarkStoreNeedsReconnection(context.Context, *MarkStoreNeedsReconnectionRequest) (*Store, error) {
+	return nil, status.Error(codes.Unimplemented, "method MarkStoreNeedsReconnection not implemented")
 }
 func (UnimplementedCatalogServiceServer) mustEmbedUnimplementedCatalogServiceServer() {}
 func (UnimplementedCatalogServiceServer) testEmbeddedByValue()                        {}
@@ -476,6 +522,42 @@ func _CatalogService_GetStoreCredentials_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_SaveStoreTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SaveStoreTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).SaveStoreTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_SaveStoreTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).SaveStoreTokens(ctx, req.(*SaveStoreTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_MarkStoreNeedsReconnection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkStoreNeedsReconnectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).MarkStoreNeedsReconnection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_MarkStoreNeedsReconnection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).MarkStoreNeedsReconnection(ctx, req.(*MarkStoreNeedsReconnectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CatalogService_ServiceDesc is the grpc.ServiceDesc for CatalogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -526,6 +608,14 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStoreCredentials",
 			Handler:    _CatalogService_GetStoreCredentials_Handler,
+		},
+		{
+			MethodName: "SaveStoreTokens",
+			Handler:    _CatalogService_SaveStoreTokens_Handler,
+		},
+		{
+			MethodName: "MarkStoreNeedsReconnection",
+			Handler:    _CatalogService_MarkStoreNeedsReconnection_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -97,6 +97,10 @@ type Tx interface {
 	ActivePlacements(ctx context.Context) ([]domain.Placement, error)
 
 	InsertStore(ctx context.Context, s domain.Store, sealed []byte) error
+	LockSealedStore(ctx context.Context, id string) (domain.Store, []byte, error)
+	LockStoreByShop(ctx context.Context, ownerID string, m domain.Marketplace, shopID string) (domain.Store, error)
+	SaveStoreCredentials(ctx context.Context, id string, sealed []byte) error
+	MarkStoreNeedsReconnection(ctx context.Context, id, reason string) error
 }
 
 // StockVariant is what a reservation needs to know about a variant.

@@ -30,7 +30,9 @@ func NewStores(store Store, sealer Sealer) *Stores { return &Stores{store: store
 
 func storeAD(id, owner string) []byte { return []byte("store\x00" + id + "\x00" + owner) }
 
-// Create connects a store for the caller.
+// Create connects a store for the caller. Connecting a shop already
+// connected is refused, unless that store needs reconnection: then its
+// credentials are replaced (same store id) and the flag cleared.
 func (s *Stores) Create(ctx context.Context, caller principal.Principal, st domain.Store, creds domain.StoreCredentials) (domain.Store, error) {
 	if err := caller.Require(); err != nil {
 		return domain.Store{}, err
@@ -63,10 +65,45 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 	if err != nil {
 		return domain.Store{}, fmt.Errorf("seal credentials: %w", err)
 	}
-	if err := s.store.InTx(ctx, func(tx Tx) error { return tx.InsertStore(ctx, st, sealed) }); err != nil {
+	err = s.store.InTx(ctx, func(tx Tx) error { return tx.InsertStore(ctx, st, sealed) })
+	if errs.Is(err, errs.AlreadyExists) {
+		return s.reconnect(ctx, st, creds, err)
+	}
+	if err != nil {
 		return domain.Store{}, fmt.Errorf("create store: %w", err)
 	}
 	return st, nil
+}
+
+// reconnect replaces the credentials of the owner's store of st's shop when
+// it needs reconnection; otherwise it returns exists.
+func (s *Stores) reconnect(ctx context.Context, st domain.Store, creds domain.StoreCredentials, exists error) (domain.Store, error) {
+	var out domain.Store
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		cur, err := tx.LockStoreByShop(ctx, st.OwnerID, st.Marketplace, st.ShopID)
+		if err != nil {
+			return err
+		}
+		if !cur.NeedsReconnection {
+			return exists
+		}
+		plain, err := json.Marshal(creds)
+		if err != nil {
+			return fmt.Errorf("encode credentials: %w", err)
+		}
+		sealed, err := s.sealer.Seal(plain, storeAD(cur.ID, cur.OwnerID))
+		clear(plain)
+		if err != nil {
+			return fmt.Errorf("seal credentials: %w", err)
+		}
+		cur.NeedsReconnection, cur.ReconnectionReason = false, ""
+		out = cur
+		return tx.SaveStoreCredentials(ctx, cur.ID, sealed)
+	})
+	if err != nil {
+		return domain.Store{}, fmt.Errorf("reconnect store: %w", err)
+	}
+	return out, nil
 }
 
 // List pages the caller's stores.
@@ -99,28 +136,115 @@ func (s *Stores) Get(ctx context.Context, caller principal.Principal, id string)
 	return st, err
 }
 
-// Credentials returns a store and its decrypted credentials (service role:
-// the marketplace worker).
-func (s *Stores) Credentials(ctx context.Context, caller principal.Principal, id string) (domain.Store, domain.StoreCredentials, error) {
+// requireMarketplaceWorker admits only the marketplace worker: decrypted
+// credentials go to the one process that pushes to marketplaces, not to
+// every holder of the service role.
+func (s *Stores) requireMarketplaceWorker(caller principal.Principal) error {
 	if err := caller.Require(principal.RoleService); err != nil {
-		return domain.Store{}, domain.StoreCredentials{}, err
+		return err
+	}
+	if caller.Subject != principal.SubjectMarketplaceWorker {
+		return errs.E(errs.PermissionDenied, "store credentials are for the marketplace worker only")
 	}
 	if s.sealer == nil {
-		return domain.Store{}, domain.StoreCredentials{}, errs.E(errs.FailedPrecondition, "store connections are not configured on this server")
+		return errs.E(errs.FailedPrecondition, "store connections are not configured on this server")
+	}
+	return nil
+}
+
+// Credentials returns a store and its decrypted credentials (the marketplace
+// worker only).
+func (s *Stores) Credentials(ctx context.Context, caller principal.Principal, id string) (domain.Store, domain.StoreCredentials, error) {
+	if err := s.requireMarketplaceWorker(caller); err != nil {
+		return domain.Store{}, domain.StoreCredentials{}, err
 	}
 	st, sealed, err := s.store.SealedStore(ctx, id)
 	if err != nil {
 		return domain.Store{}, domain.StoreCredentials{}, err
 	}
+	creds, err := s.open(st, sealed)
+	return st, creds, err
+}
+
+func (s *Stores) open(st domain.Store, sealed []byte) (domain.StoreCredentials, error) {
 	plain, err := s.sealer.Open(sealed, storeAD(st.ID, st.OwnerID))
 	if err != nil {
-		return domain.Store{}, domain.StoreCredentials{}, fmt.Errorf("open credentials of store %s: %w", id, err)
+		return domain.StoreCredentials{}, fmt.Errorf("open credentials of store %s: %w", st.ID, err)
 	}
 	var creds domain.StoreCredentials
 	err = json.Unmarshal(plain, &creds)
 	clear(plain)
 	if err != nil {
-		return domain.Store{}, domain.StoreCredentials{}, fmt.Errorf("decode credentials of store %s: %w", id, err)
+		return domain.StoreCredentials{}, fmt.Errorf("decode credentials of store %s: %w", st.ID, err)
 	}
-	return st, creds, nil
+	return creds, nil
+}
+
+// SaveTokens replaces a store's OAuth tokens with refreshed ones (the
+// marketplace worker only), resealing its credentials under the row lock, and
+// clears its reconnection flag. An empty refresh token keeps the current one.
+func (s *Stores) SaveTokens(ctx context.Context, caller principal.Principal, id, access, refresh string) (domain.Store, error) {
+	if err := s.requireMarketplaceWorker(caller); err != nil {
+		return domain.Store{}, err
+	}
+	if access == "" {
+		return domain.Store{}, errs.Field("access_token", "must not be empty")
+	}
+	var out domain.Store
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		st, sealed, err := tx.LockSealedStore(ctx, id)
+		if err != nil {
+			return err
+		}
+		creds, err := s.open(st, sealed)
+		if err != nil {
+			return err
+		}
+		creds.AccessToken = access
+		if refresh != "" {
+			creds.RefreshToken = refresh
+		}
+		plain, err := json.Marshal(creds)
+		if err != nil {
+			return fmt.Errorf("encode credentials: %w", err)
+		}
+		resealed, err := s.sealer.Seal(plain, storeAD(st.ID, st.OwnerID))
+		clear(plain)
+		if err != nil {
+			return fmt.Errorf("seal credentials: %w", err)
+		}
+		st.NeedsReconnection, st.ReconnectionReason = false, ""
+		out = st
+		return tx.SaveStoreCredentials(ctx, id, resealed)
+	})
+	if err != nil {
+		return domain.Store{}, fmt.Errorf("save store tokens: %w", err)
+	}
+	return out, nil
+}
+
+// MarkNeedsReconnection records that the marketplace refused the store's
+// credentials (the marketplace worker only); the seller sees it in the
+// store list.
+func (s *Stores) MarkNeedsReconnection(ctx context.Context, caller principal.Principal, id, reason string) (domain.Store, error) {
+	if err := s.requireMarketplaceWorker(caller); err != nil {
+		return domain.Store{}, err
+	}
+	if reason == "" {
+		reason = "the marketplace refused the store's credentials"
+	}
+	var out domain.Store
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		st, _, err := tx.LockSealedStore(ctx, id)
+		if err != nil {
+			return err
+		}
+		st.NeedsReconnection, st.ReconnectionReason = true, reason
+		out = st
+		return tx.MarkStoreNeedsReconnection(ctx, id, reason)
+	})
+	if err != nil {
+		return domain.Store{}, fmt.Errorf("mark store: %w", err)
+	}
+	return out, nil
 }

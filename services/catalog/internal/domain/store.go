@@ -23,6 +23,10 @@ type Store struct {
 	RateLimitPerSecond float64
 	RateLimitBurst     int32
 	CreatedAt          time.Time
+	// NeedsReconnection is set when the marketplace refused the store's
+	// credentials; saving refreshed tokens clears it.
+	NeedsReconnection  bool
+	ReconnectionReason string
 }
 
 // StoreCredentials are a store's secrets. String and GoString never print

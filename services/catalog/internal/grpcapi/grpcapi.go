@@ -170,7 +170,28 @@ func (s *Server) ListStores(ctx context.Context, r *catalogv1.ListStoresRequest)
 	return out, nil
 }
 
-// GetStoreCredentials returns decrypted credentials (service role only).
+// SaveStoreTokens saves a store's refreshed OAuth tokens (the marketplace
+// worker only).
+func (s *Server) SaveStoreTokens(ctx context.Context, r *catalogv1.SaveStoreTokensRequest) (*catalogv1.Store, error) {
+	st, err := s.stores.SaveTokens(ctx, principal.From(ctx), r.GetStoreId(), r.GetAccessToken(), r.GetRefreshToken())
+	if err != nil {
+		return nil, err
+	}
+	return toProtoStore(&st), nil
+}
+
+// MarkStoreNeedsReconnection flags a store whose credentials the marketplace
+// refused (the marketplace worker only).
+func (s *Server) MarkStoreNeedsReconnection(ctx context.Context, r *catalogv1.MarkStoreNeedsReconnectionRequest) (*catalogv1.Store, error) {
+	st, err := s.stores.MarkNeedsReconnection(ctx, principal.From(ctx), r.GetStoreId(), r.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return toProtoStore(&st), nil
+}
+
+// GetStoreCredentials returns decrypted credentials (the marketplace worker
+// only).
 func (s *Server) GetStoreCredentials(ctx context.Context, r *catalogv1.GetStoreCredentialsRequest) (*catalogv1.GetStoreCredentialsResponse, error) {
 	st, c, err := s.stores.Credentials(ctx, principal.From(ctx), r.GetStoreId())
 	if err != nil {

@@ -21,7 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -48,7 +50,13 @@ type Deps struct {
 	Tokens    Tokens
 	Receipts  Receipts
 	Announcer Announcer
-	Log       *slog.Logger
+	// Locks is optional: without it pushes of a shipment are serialised in
+	// this process only.
+	Locks Locker
+	// Reconnections is optional: without it a refused store is only
+	// reported as failed.
+	Reconnections Reconnections
+	Log           *slog.Logger
 }
 
 // Service pushes shipments.
@@ -129,6 +137,13 @@ func (s *Service) PushShipment(ctx context.Context, r domain.PushRequest) error 
 		return fmt.Errorf("wait for another delivery of shipment %s: %w", sh.ShipmentID, err)
 	}
 	defer release()
+	if s.d.Locks != nil {
+		release, err := s.d.Locks.Lock(ctx, r.StoreID+"/"+sh.ShipmentID)
+		if err != nil {
+			return fmt.Errorf("wait for another replica's delivery of shipment %s: %w", sh.ShipmentID, err)
+		}
+		defer release()
+	}
 
 	p := s.push(ctx, r)
 	result := p.Outcome()
@@ -155,6 +170,16 @@ func (s *Service) PushShipment(ctx context.Context, r domain.PushRequest) error 
 		// No receipt: the key holds final outcomes only, and a resend may
 		// already have written one.
 		return &redactedError{msg: "push shipment " + sh.ShipmentID + ": " + p.Redact.String(p.Err.Error()), err: p.Err}
+	}
+
+	if s.d.Reconnections != nil && domain.ReasonOf(p.Err) == domain.ReasonAuth {
+		// Before the receipt and the announcement: if the mark does not
+		// take, the delivery comes back and the push is refused again.
+		if err := s.d.Reconnections.MarkNeedsReconnection(ctx, r.StoreID, clip(strings.TrimSpace(p.Message()), 400)); err != nil {
+			span.SetStatus(codes.Error, "mark store")
+			return fmt.Errorf("mark store %s as needing reconnection: %w", r.StoreID, err)
+		}
+		log.WarnContext(ctx, "marketplace refused the store's credentials; store marked as needing reconnection")
 	}
 
 	key := r.ReceiptKey()
@@ -212,3 +237,14 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// clip cuts s to at most n bytes on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

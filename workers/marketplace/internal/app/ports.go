@@ -40,3 +40,17 @@ type Announcer interface {
 	// the same push again must be recognisable as the same announcement.
 	Announce(ctx context.Context, r domain.Report) error
 }
+
+// Locker serialises work on one key across every replica of the worker
+// (Redis): two replicas handling deliveries of the same shipment at once would
+// otherwise both read "not pushed yet" from a marketplace and both push.
+type Locker interface {
+	// Lock waits for key's lock until ctx ends and returns its release.
+	Lock(ctx context.Context, key string) (release func(), err error)
+}
+
+// Reconnections records that a marketplace refused a store's credentials,
+// so its seller is asked to connect it again.
+type Reconnections interface {
+	MarkNeedsReconnection(ctx context.Context, storeID, reason string) error
+}

@@ -6,6 +6,7 @@ import (
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
 	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/s3"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 
@@ -19,6 +20,8 @@ type Config struct {
 	AMQP      amqp.Config      `env:", prefix=AMQP_"`
 	S3        s3.Config        `env:", prefix=S3_"`
 	Principal principal.Config `env:", prefix="`
+	// Redis holds what the replicas share: rate budgets and shipment locks.
+	Redis redis.Config `env:", prefix=REDIS_"`
 	// CatalogAddr is the catalog's gRPC target (GetStoreCredentials).
 	CatalogAddr string `env:"CATALOG_ADDR, default=127.0.0.1:9102"`
 	// ReceiptsBucket receives one receipt per push.
@@ -56,6 +59,8 @@ type Options struct {
 	// CatalogTimeout bounds the store lookup; StorageTimeout the receipt write.
 	CatalogTimeout time.Duration `env:"CATALOG_TIMEOUT, default=5s"`
 	StorageTimeout time.Duration `env:"STORAGE_TIMEOUT, default=30s"`
+	// RedisPrefix starts every Redis key of the worker (rate budgets, locks).
+	RedisPrefix string `env:"REDIS_PREFIX, default=printfleet:marketplace:"`
 	// DrainTimeout is how long pushes in flight may go on after SIGTERM; then
 	// they are cut and their deliveries requeued (a resend is idempotent).
 	// Keep it below PRINTFLEET_SHUTDOWN_GRACE.

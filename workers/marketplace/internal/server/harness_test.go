@@ -24,6 +24,7 @@ import (
 	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/catalog"
 	mkt "github.com/printfleet/printfleet/workers/marketplace/internal/clients/marketplace"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/events"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/shared"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/testenv"
 )
 
@@ -51,13 +52,28 @@ func testOptions(t testing.TB, o Options) Options {
 func newTestService(t testing.TB, opt Options, sandboxURL string, cc grpc.ClientConnInterface, catalogTimeout time.Duration,
 	receipts app.Receipts, pub events.Publisher, edit ...func(*app.Deps)) *app.Service {
 	t.Helper()
+	return newReplica(t, opt, replicas{}, sandboxURL, cc, catalogTimeout, receipts, pub, edit...)
+}
+
+// newReplica is newTestService for one of several replicas sharing rep (the
+// catalog on cc keeps the tokens and the marks when rep.keeper is set).
+func newReplica(t testing.TB, opt Options, rep replicas, sandboxURL string, cc grpc.ClientConnInterface, catalogTimeout time.Duration,
+	receipts app.Receipts, pub events.Publisher, edit ...func(*app.Deps)) *app.Service {
+	t.Helper()
 	router, tokens, err := newMarketplaces(opt, mkt.Endpoints{ShopifyURL: sandboxURL + "/shopify", EtsyURL: sandboxURL + "/etsy",
-		AmazonURL: sandboxURL + "/amazon"}, testenv.Discard)
+		AmazonURL: sandboxURL + "/amazon"}, rep, testenv.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := app.Deps{Stores: catalog.New(cc, catalogTimeout), Marketplaces: router, Tokens: tokens, Receipts: receipts,
+	stores := catalog.New(cc, catalogTimeout)
+	d := app.Deps{Stores: stores, Marketplaces: router, Tokens: tokens, Receipts: receipts,
 		Announcer: events.NewAnnouncer(pub), Log: testenv.Discard}
+	if rep.locks != nil {
+		d.Locks = rep.locks
+	}
+	if rep.keeper != nil {
+		d.Reconnections = stores
+	}
 	for _, e := range edit {
 		e(&d)
 	}
@@ -84,6 +100,9 @@ type harness struct {
 	svc     *app.Service
 	queue   string
 	stop    func() // stops the consumer and waits for it to return
+	rep     replicas
+	cc      *grpc.ClientConn
+	url     string // the sandbox's
 
 	mu     sync.Mutex
 	events []*eventsv1.MarketplacePushed
@@ -97,6 +116,9 @@ type harnessOptions struct {
 	deliveryLimit int
 	retryMin      time.Duration
 	retryMax      time.Duration
+	// shared runs the worker as Serve does: budgets and locks in Redis
+	// (a prefix of the test's own), tokens saved in the catalog.
+	shared bool
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -165,7 +187,12 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	opt.Queue = h.amqpEnv.Queue(eventsv1.QueueMarketplacePush)
 	h.opt = testOptions(t, opt)
 	h.queue = opt.Queue
-	h.svc = newTestService(t, h.opt, srv.URL, cc, 5*time.Second, blob.NewReceipts(h.s3.Client, h.s3.Bucket), h.pub)
+	h.cc, h.url = cc, srv.URL
+	if o.shared {
+		rdb, prefix := testenv.Redis(t)
+		h.rep = replicas{budget: shared.NewLimiter(rdb, prefix), locks: shared.NewLocks(rdb, prefix), keeper: catalog.New(cc, 5*time.Second)}
+	}
+	h.svc = newReplica(t, h.opt, h.rep, srv.URL, cc, 5*time.Second, blob.NewReceipts(h.s3.Client, h.s3.Bucket), h.pub)
 	// The queue exists (and is bound) before anything is published.
 	if err := conn.DeclareQueue(ctx, h.queue, eventsv1.KeyOrderShipped, eventsv1.KeyOrderStatusChanged); err != nil {
 		t.Fatal(err)
@@ -175,12 +202,34 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 }
 
 // start runs the consumer; h.stop cancels it and waits for it to return.
-func (h *harness) start() {
+func (h *harness) start() { h.stop = h.run(h.conn, h.svc) }
+
+// replica starts another worker process on the same queue, Redis and
+// catalog: its own connection, token cache and rate budgets. It returns the
+// replica's use case and its stop.
+func (h *harness) replica(edit ...func(*app.Deps)) (*app.Service, func()) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	conn, err := amqp.Dial(ctx, h.amqpEnv.Config, testenv.Discard)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { conn.Close() })
+	pub := amqp.NewPublisher(conn)
+	h.t.Cleanup(func() { pub.Close() })
+	svc := newReplica(h.t, h.opt, h.rep, h.url, h.cc, 5*time.Second, blob.NewReceipts(h.s3.Client, h.s3.Bucket), pub, edit...)
+	return svc, h.run(conn, svc)
+}
+
+// run consumes the queue on conn with svc and returns a stop that cancels
+// the consumer and waits for it to return.
+func (h *harness) run(conn *amqp.Conn, svc *app.Service) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- consume(ctx, h.conn, h.opt, h.svc, testenv.Discard) }()
+	go func() { done <- consume(ctx, conn, h.opt, svc, testenv.Discard) }()
 	var once sync.Once
-	h.stop = func() {
+	stop := func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil {
@@ -188,7 +237,8 @@ func (h *harness) start() {
 			}
 		})
 	}
-	h.t.Cleanup(h.stop)
+	h.t.Cleanup(stop)
+	return stop
 }
 
 // publish sends ev as one OrderShipped with message id id (new when empty).

@@ -1,5 +1,6 @@
 // Package server wires the marketplace worker by hand: configuration, the
-// catalog's gRPC connection, S3 for the receipts, RabbitMQ, the marketplace
+// catalog's gRPC connection, Redis for what replicas share, S3 for the
+// receipts, RabbitMQ, the marketplace
 // adapters behind one router, the use case, and the consumer of the
 // marketplace.push queue with its drain on shutdown.
 package server
@@ -14,6 +15,7 @@ import (
 	"github.com/printfleet/printfleet/platform/config"
 	"github.com/printfleet/printfleet/platform/grpcclient"
 	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/run"
 	"github.com/printfleet/printfleet/platform/s3"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/shopify"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/events"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/shared"
 )
 
 // Serve is the marketplace process: it consumes until ctx is cancelled, then
@@ -37,11 +40,6 @@ func Serve(ctx context.Context, p *run.Process) error {
 		return err
 	}
 	p.Log.Info("config", "config", config.Masked(cfg))
-	router, tokens, err := newMarketplaces(cfg.Options, cfg.Endpoints, p.Log)
-	if err != nil {
-		return err
-	}
-
 	signer, err := principal.NewSignerFromConfig(cfg.Principal)
 	if err != nil {
 		return err
@@ -53,6 +51,19 @@ func Serve(ctx context.Context, p *run.Process) error {
 	defer cc.Close()
 	stores := catalog.New(cc, cfg.Options.CatalogTimeout)
 	p.AddCheck("catalog", stores.Ready)
+
+	rdb, err := redis.New(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	p.AddCheck("redis", redis.Ready(rdb))
+	rep := replicas{budget: shared.NewLimiter(rdb, cfg.Options.RedisPrefix), locks: shared.NewLocks(rdb, cfg.Options.RedisPrefix),
+		keeper: stores}
+	router, tokens, err := newMarketplaces(cfg.Options, cfg.Endpoints, rep, p.Log)
+	if err != nil {
+		return err
+	}
 
 	s3c, err := s3.Open(ctx, cfg.S3, cfg.ReceiptsBucket, p.Log)
 	if err != nil {
@@ -73,7 +84,8 @@ func Serve(ctx context.Context, p *run.Process) error {
 	defer pub.Close()
 
 	svc, err := app.New(cfg.Options.app(), app.Deps{Stores: stores, Marketplaces: router, Tokens: tokens,
-		Receipts: blob.NewReceipts(s3c, cfg.ReceiptsBucket), Announcer: events.NewAnnouncer(pub), Log: p.Log})
+		Receipts: blob.NewReceipts(s3c, cfg.ReceiptsBucket), Announcer: events.NewAnnouncer(pub),
+		Locks: rep.locks, Reconnections: stores, Log: p.Log})
 	if err != nil {
 		return err
 	}
@@ -81,18 +93,34 @@ func Serve(ctx context.Context, p *run.Process) error {
 	return consume(ctx, conn, cfg.Options, svc, p.Log)
 }
 
+// replicas is what the worker's replicas share: the rate budgets and the
+// locks in Redis, refreshed tokens in the catalog. A nil field keeps that in
+// the process (tests).
+type replicas struct {
+	budget marketplace.SharedBudget
+	locks  *shared.Locks
+	keeper marketplace.TokenKeeper
+}
+
 // newMarketplaces returns the three marketplace adapters behind one router at
-// the configured endpoints, sharing one token cache (refreshed tokens live
-// only in memory: the catalog has no call to save them) and one set of rate
-// budgets, per process.
-func newMarketplaces(o Options, ep marketplace.Endpoints, log *slog.Logger) (marketplace.Router, *marketplace.Tokens, error) {
+// the configured endpoints, sharing one token cache and one set of rate
+// budgets, kept across replicas as rep says.
+func newMarketplaces(o Options, ep marketplace.Endpoints, rep replicas, log *slog.Logger) (marketplace.Router, *marketplace.Tokens, error) {
 	if err := ep.Validate(); err != nil {
 		return marketplace.Router{}, nil, fmt.Errorf("marketplace endpoints: %w", err)
 	}
 	tokens := marketplace.NewTokens(func(s domain.Store, _ domain.Credentials) {
-		log.Info("marketplace token refreshed; kept in memory", "marketplace", string(s.Marketplace), "store_id", s.ID)
+		log.Info("marketplace token refreshed", "marketplace", string(s.Marketplace), "store_id", s.ID, "saved", rep.keeper != nil)
 	})
-	mo := o.marketplace(tokens, marketplace.NewBudgets())
+	tokens.Keeper = rep.keeper
+	if rep.locks != nil {
+		tokens.Lock = rep.locks
+	}
+	budgets := marketplace.NewBudgets()
+	if rep.budget != nil {
+		budgets = marketplace.NewSharedBudgets(rep.budget)
+	}
+	mo := o.marketplace(tokens, budgets)
 	return marketplace.Router{Endpoints: ep, Pushers: map[domain.Marketplace]marketplace.Pusher{
 		domain.Shopify: shopify.New(mo),
 		domain.Etsy:    etsy.New(mo),

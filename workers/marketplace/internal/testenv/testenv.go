@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	goredis "github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -62,18 +64,28 @@ type Catalog struct {
 	mu     sync.Mutex
 	stores map[string]*catalogv1.GetStoreCredentialsResponse
 	calls  map[string]int
+	saves  map[string]int
 }
 
 // NewCatalog returns a catalog without stores.
 func NewCatalog() *Catalog {
-	return &Catalog{stores: map[string]*catalogv1.GetStoreCredentialsResponse{}, calls: map[string]int{}}
+	return &Catalog{stores: map[string]*catalogv1.GetStoreCredentialsResponse{}, calls: map[string]int{}, saves: map[string]int{}}
 }
 
-// GetStoreCredentials answers a service principal with the store's
+// worker admits the marketplace worker's principal only, as the catalog
+// does.
+func worker(ctx context.Context) error {
+	if p := principal.From(ctx); !p.Has(principal.RoleService) || p.Subject != principal.SubjectMarketplaceWorker {
+		return errs.E(errs.PermissionDenied, "the marketplace worker only")
+	}
+	return nil
+}
+
+// GetStoreCredentials answers the marketplace worker with the store's
 // credentials.
 func (f *Catalog) GetStoreCredentials(ctx context.Context, r *catalogv1.GetStoreCredentialsRequest) (*catalogv1.GetStoreCredentialsResponse, error) {
-	if !principal.From(ctx).Has(principal.RoleService) {
-		return nil, errs.E(errs.PermissionDenied, "service role required")
+	if err := worker(ctx); err != nil {
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -83,6 +95,50 @@ func (f *Catalog) GetStoreCredentials(ctx context.Context, r *catalogv1.GetStore
 		return nil, errs.E(errs.NotFound, "store %s not found", r.GetStoreId())
 	}
 	return proto.Clone(st).(*catalogv1.GetStoreCredentialsResponse), nil
+}
+
+// SaveStoreTokens replaces the store's tokens (an empty refresh token keeps
+// the current one) and clears its reconnection flag.
+func (f *Catalog) SaveStoreTokens(ctx context.Context, r *catalogv1.SaveStoreTokensRequest) (*catalogv1.Store, error) {
+	if err := worker(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.stores[r.GetStoreId()]
+	if !ok {
+		return nil, errs.E(errs.NotFound, "store %s not found", r.GetStoreId())
+	}
+	f.saves[r.GetStoreId()]++
+	st.Credentials.AccessToken = r.GetAccessToken()
+	if r.GetRefreshToken() != "" {
+		st.Credentials.RefreshToken = r.GetRefreshToken()
+	}
+	st.Store.NeedsReconnection, st.Store.ReconnectionReason = false, ""
+	return proto.Clone(st.Store).(*catalogv1.Store), nil
+}
+
+// MarkStoreNeedsReconnection flags the store.
+func (f *Catalog) MarkStoreNeedsReconnection(ctx context.Context, r *catalogv1.MarkStoreNeedsReconnectionRequest) (*catalogv1.Store, error) {
+	if err := worker(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.stores[r.GetStoreId()]
+	if !ok {
+		return nil, errs.E(errs.NotFound, "store %s not found", r.GetStoreId())
+	}
+	st.Store.NeedsReconnection, st.Store.ReconnectionReason = true, r.GetReason()
+	return proto.Clone(st.Store).(*catalogv1.Store), nil
+}
+
+// Saved returns the store as the catalog holds it now, and how many times
+// tokens were saved for it.
+func (f *Catalog) Saved(storeID string) (*catalogv1.GetStoreCredentialsResponse, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return proto.Clone(f.stores[storeID]).(*catalogv1.GetStoreCredentialsResponse), f.saves[storeID]
 }
 
 // Add connects a store of user u1 and returns its id.
@@ -136,6 +192,33 @@ func StartCatalog(t testing.TB, f *Catalog, secret string) (*grpc.ClientConn, fu
 	}
 	t.Cleanup(func() { cc.Close() })
 	return cc, stop
+}
+
+// ---------------------------------------------------------------- Redis
+
+// Redis returns a client on the test Redis (PRINTFLEET_TEST_REDIS_ADDR,
+// default 127.0.0.1:6379) and a key prefix unique to t; keys under the
+// prefix are deleted when t ends.
+func Redis(t testing.TB) (goredis.UniversalClient, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Redis (skipped with -short)")
+	}
+	addr := os.Getenv("PRINTFLEET_TEST_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	rdb := goredis.NewClient(&goredis.Options{Addr: addr, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
+	prefix := "test:" + uuid.NewString()[:12] + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		_ = rdb.Close()
+	})
+	return rdb, prefix
 }
 
 // ---------------------------------------------------------------- S3

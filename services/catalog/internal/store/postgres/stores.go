@@ -16,12 +16,14 @@ import (
 // Stores: marketplace connections and their sealed credentials (the
 // ciphertext is never decoded here).
 
-const storeCols = `id::text, owner_id, marketplace, shop_id, name, rate_limit_per_second, rate_limit_burst, created_at`
+const storeCols = `id::text, owner_id, marketplace, shop_id, name, rate_limit_per_second, rate_limit_burst, created_at,
+	needs_reconnection, reconnection_reason`
 
 func scanStore(r pgx.Row, extra ...any) (domain.Store, error) {
 	var s domain.Store
 	var m string
-	err := r.Scan(append([]any{&s.ID, &s.OwnerID, &m, &s.ShopID, &s.Name, &s.RateLimitPerSecond, &s.RateLimitBurst, &s.CreatedAt}, extra...)...)
+	err := r.Scan(append([]any{&s.ID, &s.OwnerID, &m, &s.ShopID, &s.Name, &s.RateLimitPerSecond, &s.RateLimitBurst, &s.CreatedAt,
+		&s.NeedsReconnection, &s.ReconnectionReason}, extra...)...)
 	s.Marketplace = domain.Marketplace(m)
 	return s, err
 }
@@ -71,4 +73,56 @@ func (s *Store) SealedStore(ctx context.Context, id string) (domain.Store, []byt
 		return domain.Store{}, nil, fmt.Errorf("store %s: %w", id, err)
 	}
 	return st, sealed, nil
+}
+
+// LockSealedStore reads a store with its sealed credentials and locks its row
+// until the transaction ends, so two credential updates do not interleave.
+func (t *tx) LockSealedStore(ctx context.Context, id string) (domain.Store, []byte, error) {
+	if uuid.Validate(id) != nil {
+		return domain.Store{}, nil, notFound("store", id)
+	}
+	var sealed []byte
+	st, err := scanStore(t.tx.QueryRow(ctx, `SELECT `+storeCols+`, credentials FROM stores WHERE id = $1 FOR UPDATE`, id), &sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Store{}, nil, notFound("store", id)
+	}
+	if err != nil {
+		return domain.Store{}, nil, fmt.Errorf("lock store %s: %w", id, err)
+	}
+	return st, sealed, nil
+}
+
+// SaveStoreCredentials replaces a store's sealed credentials and clears its
+// reconnection flag: the marketplace has just accepted them.
+func (t *tx) SaveStoreCredentials(ctx context.Context, id string, sealed []byte) error {
+	_, err := t.tx.Exec(ctx, `UPDATE stores SET credentials = $2, credentials_updated_at = now(),
+		needs_reconnection = false, reconnection_reason = '' WHERE id = $1`, id, sealed)
+	if err != nil {
+		return fmt.Errorf("save store credentials %s: %w", id, err)
+	}
+	return nil
+}
+
+// MarkStoreNeedsReconnection flags a store whose credentials the marketplace
+// refused.
+func (t *tx) MarkStoreNeedsReconnection(ctx context.Context, id, reason string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE stores SET needs_reconnection = true, reconnection_reason = $2 WHERE id = $1`, id, reason)
+	if err != nil {
+		return fmt.Errorf("mark store %s: %w", id, err)
+	}
+	return nil
+}
+
+// LockStoreByShop reads an owner's store of a marketplace shop and locks its
+// row until the transaction ends.
+func (t *tx) LockStoreByShop(ctx context.Context, ownerID string, m domain.Marketplace, shopID string) (domain.Store, error) {
+	st, err := scanStore(t.tx.QueryRow(ctx, `SELECT `+storeCols+` FROM stores
+		WHERE owner_id = $1 AND marketplace = $2 AND shop_id = $3 FOR UPDATE`, ownerID, string(m), shopID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Store{}, notFound("store", shopID)
+	}
+	if err != nil {
+		return domain.Store{}, fmt.Errorf("lock store of shop %s: %w", shopID, err)
+	}
+	return st, nil
 }

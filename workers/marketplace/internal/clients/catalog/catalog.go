@@ -12,23 +12,32 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/printfleet/printfleet/platform/grpcclient"
 	"github.com/printfleet/printfleet/platform/principal"
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 
 	"github.com/printfleet/printfleet/workers/marketplace/internal/app"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/marketplace"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
 )
 
-// Client looks stores up through the catalog's internal gRPC API, as the
-// "marketplace" service principal.
+// Client looks stores up through the catalog's internal gRPC API, saves
+// their refreshed tokens and marks the stores a marketplace refused, as the
+// marketplace worker's principal (the only one the catalog gives credentials
+// to).
 type Client struct {
 	rpc     catalogv1.CatalogServiceClient
 	health  healthpb.HealthClient
 	timeout time.Duration
 }
 
-var _ app.Stores = (*Client)(nil)
+var (
+	_ app.Stores              = (*Client)(nil)
+	_ app.Reconnections       = (*Client)(nil)
+	_ marketplace.TokenKeeper = (*Client)(nil)
+)
+
+// Principal is the marketplace worker's identity towards the catalog.
+var Principal = principal.Principal{Subject: principal.SubjectMarketplaceWorker, Roles: []string{principal.RoleService}}
 
 // New uses cc (from grpcclient.Dial, which signs the principal); timeout
 // bounds each call (default 5s).
@@ -40,7 +49,7 @@ func New(cc grpc.ClientConnInterface, timeout time.Duration) *Client {
 }
 
 func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(principal.With(ctx, grpcclient.Service("marketplace")), c.timeout)
+	return context.WithTimeout(principal.With(ctx, Principal), c.timeout)
 }
 
 // Store returns the store with its decrypted credentials; its endpoints are
@@ -81,6 +90,40 @@ func (c *Client) Store(ctx context.Context, storeID, ownerID string) (domain.Sto
 		return domain.Store{}, fmt.Errorf("%w: store %s has marketplace %s", domain.ErrStoreUnusable, storeID, st.GetMarketplace())
 	}
 	return out, nil
+}
+
+// SavedTokens returns the store's OAuth tokens as the catalog has them now.
+func (c *Client) SavedTokens(ctx context.Context, storeID string) (access, refresh string, err error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := c.rpc.GetStoreCredentials(ctx, &catalogv1.GetStoreCredentialsRequest{StoreId: storeID})
+	if err != nil {
+		return "", "", fmt.Errorf("catalog: get store credentials %s: %w", storeID, err)
+	}
+	return resp.GetCredentials().GetAccessToken(), resp.GetCredentials().GetRefreshToken(), nil
+}
+
+// SaveTokens saves a store's refreshed OAuth tokens in the catalog.
+func (c *Client) SaveTokens(ctx context.Context, storeID, access, refresh string) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.SaveStoreTokens(ctx, &catalogv1.SaveStoreTokensRequest{StoreId: storeID, AccessToken: access, RefreshToken: refresh})
+	if err != nil {
+		return fmt.Errorf("catalog: save store tokens %s: %w", storeID, err)
+	}
+	return nil
+}
+
+// MarkNeedsReconnection flags the store in the catalog, with the
+// marketplace's answer (secrets already redacted) as the reason.
+func (c *Client) MarkNeedsReconnection(ctx context.Context, storeID, reason string) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	_, err := c.rpc.MarkStoreNeedsReconnection(ctx, &catalogv1.MarkStoreNeedsReconnectionRequest{StoreId: storeID, Reason: reason})
+	if err != nil {
+		return fmt.Errorf("catalog: mark store %s: %w", storeID, err)
+	}
+	return nil
 }
 
 // Ready is a readiness check: the catalog service reports SERVING.

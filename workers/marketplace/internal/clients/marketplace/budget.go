@@ -22,6 +22,11 @@ const Headroom = 50 * time.Millisecond
 type Budget struct {
 	m   domain.Marketplace
 	lim *rate.Limiter
+	// shared, when set, is the bucket every replica takes from, under key;
+	// lim then only holds the rate and burst learned, and serves as the
+	// bucket while Redis cannot be asked.
+	shared SharedBudget
+	key    string
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -39,6 +44,40 @@ type Budget struct {
 // rate.Limiter.Wait does, so a rate learned from a response applies at once to
 // requests already waiting.
 func (b *Budget) Wait(ctx context.Context) error {
+	if b.shared == nil {
+		return b.waitLocal(ctx)
+	}
+	for {
+		b.mu.Lock()
+		wait := time.Until(b.pausedUntil)
+		b.mu.Unlock()
+		if wait <= 0 {
+			r, burst := b.Limit()
+			w, err := b.shared.Take(ctx, b.key, r, burst, 1, Headroom)
+			if err != nil {
+				if ctx.Err() == nil {
+					sharedBudgetErrors.WithLabelValues(string(b.m)).Inc()
+					return b.waitLocal(ctx) // Redis is down: this process's share of the budget, unshared
+				}
+				return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonCanceled, Marketplace: b.m, Op: "wait for budget", Err: ctx.Err()}
+			}
+			if w <= 0 {
+				return nil
+			}
+			wait = w
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonBudget, Marketplace: b.m, Op: "wait for budget",
+				Message: "no room in the rate budget before the deadline", RetryAfter: wait}
+		}
+		if err := Sleep(ctx, min(wait, 100*time.Millisecond)); err != nil {
+			return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonCanceled, Marketplace: b.m, Op: "wait for budget", Err: err}
+		}
+	}
+}
+
+// waitLocal is Wait on this process's own bucket.
+func (b *Budget) waitLocal(ctx context.Context) error {
 	for {
 		b.mu.Lock()
 		pause := time.Until(b.pausedUntil)
@@ -104,6 +143,16 @@ func (b *Budget) Spend(d time.Duration) {
 	if left := b.lim.TokensAt(now); left > 0 {
 		b.lim.ReserveN(now, min(int(math.Ceil(left)), b.lim.Burst()))
 	}
+	if b.shared != nil {
+		// Every replica's bucket is empty too: the marketplace counts them
+		// as one client.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r, burst := b.Limit()
+		if err := b.shared.Level(ctx, b.key, r, burst, 0, d); err != nil {
+			sharedBudgetErrors.WithLabelValues(string(b.m)).Inc()
+		}
+		cancel()
+	}
 	if d <= 0 {
 		return
 	}
@@ -119,14 +168,39 @@ func (b *Budget) Limit() (perSecond float64, burst int) {
 	return float64(b.lim.Limit()), b.lim.Burst()
 }
 
-// Budgets holds one Budget per (marketplace, key).
-type Budgets struct {
-	mu sync.Mutex
-	m  map[string]*Budget
+// SharedBudget is a token bucket per key that every replica of the worker
+// takes from (Redis; see package shared). Rates are per second, cost and
+// available in requests (or Shopify cost points).
+type SharedBudget interface {
+	// Take takes cost from key's bucket when it holds cost plus headroom's
+	// worth (capped at full) and returns 0; otherwise it takes nothing and
+	// returns how long to wait.
+	Take(ctx context.Context, key string, perSecond float64, burst int, cost float64, headroom time.Duration) (time.Duration, error)
+	// Refund gives units back to key's bucket, never beyond full.
+	Refund(ctx context.Context, key string, perSecond float64, burst int, units float64) error
+	// Level leaves at most available in key's bucket and pauses it for at
+	// least pause.
+	Level(ctx context.Context, key string, perSecond float64, burst int, available float64, pause time.Duration) error
 }
 
-// NewBudgets returns an empty set of budgets.
+// Budgets holds one Budget per (marketplace, key).
+type Budgets struct {
+	shared SharedBudget
+	mu     sync.Mutex
+	m      map[string]*Budget
+}
+
+// NewBudgets returns an empty set of budgets kept in this process.
 func NewBudgets() *Budgets { return &Budgets{m: map[string]*Budget{}} }
+
+// NewSharedBudgets returns an empty set of budgets whose buckets live in
+// shared, so that replicas together stay within each budget.
+func NewSharedBudgets(shared SharedBudget) *Budgets {
+	return &Budgets{shared: shared, m: map[string]*Budget{}}
+}
+
+// Shared is the store of shared buckets, nil when budgets are per process.
+func (bs *Budgets) Shared() SharedBudget { return bs.shared }
 
 // Get returns the budget for (m, key), creating it full with the given rate and
 // burst.
@@ -136,7 +210,7 @@ func (bs *Budgets) Get(m domain.Marketplace, key string, perSecond float64, burs
 	k := string(m) + "/" + key
 	b, ok := bs.m[k]
 	if !ok {
-		b = &Budget{m: m, lim: rate.NewLimiter(rate.Limit(perSecond), burst), burst: burst}
+		b = &Budget{m: m, lim: rate.NewLimiter(rate.Limit(perSecond), burst), burst: burst, shared: bs.shared, key: k}
 		bs.m[k] = b
 	}
 	return b

@@ -320,3 +320,72 @@ func TestBudgetAfterThrottleReleasesOneAtATime(t *testing.T) {
 		t.Fatalf("4 requests with 6 tokens saved took %v", el)
 	}
 }
+
+// keeper is the catalog's saved tokens, shared by the replicas of a test.
+type keeper struct {
+	mu              sync.Mutex
+	access, refresh string
+	saves           int
+}
+
+func (k *keeper) SavedTokens(context.Context, string) (string, string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.access, k.refresh, nil
+}
+
+func (k *keeper) SaveTokens(_ context.Context, _ string, access, refresh string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.access, k.refresh, k.saves = access, refresh, k.saves+1
+	return nil
+}
+
+// oneLock is a lock shared by the replicas of a test.
+type oneLock struct{ mu sync.Mutex }
+
+func (l *oneLock) Lock(context.Context, string) (func(), error) { l.mu.Lock(); return l.mu.Unlock, nil }
+
+// Three replicas find a store's token refused at once: one exchanges the
+// refresh token (which the marketplace rotates) and saves the pair, the
+// others adopt it; a push holding the store as read before the refresh, and
+// the store as read after it was saved, both get the new token.
+func TestTokensRefreshOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	k := &keeper{access: "old", refresh: "r1"}
+	lock := &oneLock{}
+	var calls atomic.Int32
+	refresh := func(ctx context.Context, rt string) (marketplace.Token, error) {
+		if calls.Add(1) > 1 || rt != "r1" {
+			return marketplace.Token{}, &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonAuth, Message: "invalid_grant " + rt}
+		}
+		time.Sleep(20 * time.Millisecond)
+		return marketplace.Token{Access: "new", Refresh: "r2"}, nil
+	}
+	store := domain.Store{ID: "s1", Marketplace: domain.Etsy, Credentials: domain.Credentials{AccessToken: "old", RefreshToken: "r1"}}
+	replicas := make([]*marketplace.Tokens, 3)
+	for i := range replicas {
+		replicas[i] = marketplace.NewTokens(nil)
+		replicas[i].Keeper, replicas[i].Lock = k, lock
+	}
+	var wg sync.WaitGroup
+	for _, r := range replicas {
+		wg.Go(func() {
+			tok, err := r.Refresh(context.Background(), store, "old", refresh)
+			if err != nil || tok.Access != "new" {
+				t.Errorf("got %q, %v", tok.Access, err)
+			}
+		})
+	}
+	wg.Wait()
+	if calls.Load() != 1 || k.saves != 1 || k.access != "new" || k.refresh != "r2" {
+		t.Fatalf("exchanges %d, saves %d, saved %q/%q; want one exchange saving new/r2", calls.Load(), k.saves, k.access, k.refresh)
+	}
+	saved := store
+	saved.Credentials.AccessToken, saved.Credentials.RefreshToken = "new", "r2"
+	for _, s := range []domain.Store{store, saved, store} {
+		if cur := replicas[0].Current(s); cur.Access != "new" {
+			t.Fatalf("current for a store holding %q = %q, want new", s.Credentials.AccessToken, cur.Access)
+		}
+	}
+}

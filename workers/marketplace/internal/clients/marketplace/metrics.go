@@ -30,8 +30,13 @@ var (
 
 	tokenRefreshes = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "printfleet_marketplace_token_refreshes_total",
-		Help: "OAuth token exchanges by marketplace and result (ok, failed).",
+		Help: "OAuth token exchanges by marketplace and result (ok, adopted: another replica's, unsaved: the catalog did not take it).",
 	}, []string{"marketplace", "result"})
+
+	sharedBudgetErrors = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "printfleet_marketplace_shared_budget_errors_total",
+		Help: "Shared (Redis) rate budget calls that failed; the push then waited on this process's own bucket.",
+	}, []string{"marketplace"})
 )
 
 // observeCalls counts a push's HTTP exchanges and the budget signals in them.

@@ -135,3 +135,74 @@ func (b *costBucket) waitFor(est float64) time.Duration {
 	}
 	return time.Duration((need - b.avail) / b.rate * float64(time.Second))
 }
+
+// limits returns the shop's bucket size and restore rate, once known.
+func (b *costBucket) limits() (size, rate float64, known bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.size, b.rate, b.known && b.size > 0 && b.rate > 0
+}
+
+// sharedBucket is the shop's cost points as every replica of the worker
+// sees them (Redis): the per-process mirror above paces this process, the
+// shared one keeps the replicas together within the shop's bucket.
+type sharedBucket struct {
+	budget marketplace.SharedBudget
+	key    string
+	local  *costBucket
+}
+
+// take waits until the shared bucket holds est points and takes them. Until
+// the shop's bucket is known (the first answer) only the local probe paces;
+// when Redis cannot be asked, the local mirror alone does.
+// It reports whether it took them.
+func (s sharedBucket) take(ctx context.Context, est float64) (bool, error) {
+	if s.budget == nil {
+		return false, nil
+	}
+	for {
+		size, rate, known := s.local.limits()
+		if !known {
+			return false, nil
+		}
+		wait, err := s.budget.Take(ctx, s.key, rate, int(size), est, marketplace.Headroom)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return false, budgetErr(ctx.Err(), 0)
+		case err != nil:
+			return false, nil
+		case wait <= 0:
+			return true, nil
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return false, budgetErr(nil, wait)
+		}
+		if err := marketplace.Sleep(ctx, min(wait, 100*time.Millisecond)); err != nil {
+			return false, budgetErr(err, 0)
+		}
+	}
+}
+
+// settle tells the shared bucket what the shop answered: what the estimate
+// overshot comes back (all of it when the call was throttled, charged < 0),
+// and the bucket keeps no more than the shop says is left. Without an
+// answer nothing comes back, the safe side.
+func (s sharedBucket) settle(est float64, st *throttleStatus, charged float64) {
+	if s.budget == nil || st == nil {
+		return
+	}
+	size, rate, known := s.local.limits()
+	if !known {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	refund := est
+	if charged >= 0 {
+		refund = est - charged
+	}
+	_ = s.budget.Refund(ctx, s.key, rate, int(size), refund)
+	if st.MaximumAvailable > 0 && st.RestoreRate > 0 {
+		_ = s.budget.Level(ctx, s.key, st.RestoreRate, int(st.MaximumAvailable), st.CurrentlyAvailable, 0)
+	}
+}

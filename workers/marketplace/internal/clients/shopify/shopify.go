@@ -23,6 +23,7 @@ type Adapter struct {
 	client *marketplace.Client
 	retry  marketplace.Retry
 	tokens *marketplace.Tokens
+	shared marketplace.SharedBudget // nil: cost points paced per process
 
 	mu      sync.Mutex
 	buckets map[string]*costBucket // by store
@@ -34,7 +35,7 @@ var _ marketplace.Pusher = (*Adapter)(nil)
 // New returns a Shopify adapter.
 func New(o marketplace.Options) *Adapter {
 	o = o.WithDefaults()
-	return &Adapter{client: o.Client(domain.Shopify), retry: o.Retry, tokens: o.Tokens,
+	return &Adapter{client: o.Client(domain.Shopify), retry: o.Retry, tokens: o.Tokens, shared: o.Budgets.Shared(),
 		buckets: map[string]*costBucket{}, costs: map[string]float64{}}
 }
 
@@ -293,19 +294,33 @@ func (a *Adapter) graphql(ctx context.Context, tr *marketplace.Trace, store doma
 	if err != nil {
 		return err
 	}
-	resp, err := a.client.Send(ctx, tr, marketplace.Request{Op: op, Method: "POST", URL: endpoint, ContentType: "application/json",
-		Header: map[string][]string{"X-Shopify-Access-Token": {store.Credentials.AccessToken}}, Body: body})
+	// Taken after the local reservation, so a shop's points are known (or
+	// this is the probe, which the shared bucket lets through).
+	sb := sharedBucket{budget: a.shared, key: "shopify/" + store.ID, local: bucket}
+	sharedTaken, err := sb.take(ctx, est)
 	if err != nil {
 		bucket.settle(probe, est, nil, 0)
 		return err
 	}
+	settle := func(st *throttleStatus, charged float64) {
+		bucket.settle(probe, est, st, charged)
+		if sharedTaken {
+			sb.settle(est, st, charged)
+		}
+	}
+	resp, err := a.client.Send(ctx, tr, marketplace.Request{Op: op, Method: "POST", URL: endpoint, ContentType: "application/json",
+		Header: map[string][]string{"X-Shopify-Access-Token": {store.Credentials.AccessToken}}, Body: body})
+	if err != nil {
+		settle(nil, 0)
+		return err
+	}
 	if resp.Status != 200 {
-		bucket.settle(probe, est, nil, 0)
+		settle(nil, 0)
 		return marketplace.Classify(domain.Shopify, op, resp)
 	}
 	var gr gqlResponse
 	if err := json.Unmarshal(resp.Body, &gr); err != nil {
-		bucket.settle(probe, est, nil, 0)
+		settle(nil, 0)
 		return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonUnavailable, Marketplace: domain.Shopify,
 			Op: op, Status: resp.Status, Message: "answer is not GraphQL JSON", Err: err}
 	}
@@ -323,9 +338,9 @@ func (a *Adapter) graphql(ctx context.Context, tr *marketplace.Trace, store doma
 		} else if !throttled {
 			charged = c.RequestedQueryCost
 		}
-		bucket.settle(probe, est, c.ThrottleStatus, charged)
+		settle(c.ThrottleStatus, charged)
 	} else {
-		bucket.settle(probe, est, nil, 0)
+		settle(nil, 0)
 	}
 	if throttled {
 		return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonThrottled, Marketplace: domain.Shopify,
