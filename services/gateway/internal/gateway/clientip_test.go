@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
@@ -41,7 +42,7 @@ func TestLimitKeyBehindTrustedProxies(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			g := &Gateway{o: Options{TrustedProxies: c.proxies}}
+			g := &Gateway{o: Options{TrustedProxies: c.proxies, Log: slog.New(slog.DiscardHandler)}}
 			r := httptest.NewRequest("GET", "/v1/products", nil)
 			r.RemoteAddr = c.peer
 			for _, v := range c.xff {
