@@ -152,6 +152,7 @@ func startFaultFleet(t *testing.T, e *environment) *faultFleet {
 	l.Offset = 3000
 	l.DBPrefix = "faults_"
 	l.Vhost = "%2F" // the private node's default vhost "/"
+	l.BrokerUsers = false // the private node has only guest
 	l.RedisDB = 0
 	l.PGPort = fx.pg.Port
 	l.RedisAddr = fx.redis.Addr()

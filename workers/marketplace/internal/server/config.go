@@ -5,6 +5,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/grpctls"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/s3"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
@@ -19,6 +20,8 @@ type Config struct {
 	AMQP      amqp.Config      `env:", prefix=AMQP_"`
 	S3        s3.Config        `env:", prefix=S3_"`
 	Principal principal.Config `env:", prefix="`
+	// TLS secures the calls to the catalog (mTLS with a certificate).
+	TLS grpctls.Config `env:""`
 	// CatalogAddr is the catalog's gRPC target (GetStoreCredentials).
 	CatalogAddr string `env:"CATALOG_ADDR, default=127.0.0.1:9102"`
 	// ReceiptsBucket receives one receipt per push.
