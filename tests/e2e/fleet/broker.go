@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 )
@@ -139,16 +138,24 @@ func (l Layout) EnsureBrokerUsers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "printfleet-broker-")
+	// rabbitmqctl may run as the broker's own user (the packaged wrapper
+	// does): the file must be readable by it, in a directory it can enter.
+	f, err := os.CreateTemp("", "printfleet-broker-*.json")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "definitions.json")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	defer os.Remove(f.Name())
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err != nil {
 		return err
 	}
-	if out, err := exec.CommandContext(ctx, "rabbitmqctl", "-q", "import_definitions", path).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "rabbitmqctl", "-q", "import_definitions", f.Name()).CombinedOutput(); err != nil {
 		return fmt.Errorf("rabbitmqctl import_definitions: %v: %s", err, out)
 	}
 	return nil
