@@ -152,12 +152,13 @@ func startFaultFleet(t *testing.T, e *environment) *faultFleet {
 	l.Offset = 3000
 	l.DBPrefix = "faults_"
 	l.Vhost = "%2F" // the private node's default vhost "/"
-	l.BrokerUsers = false // the private node has only guest
 	l.RedisDB = 0
 	l.PGPort = fx.pg.Port
 	l.RedisAddr = fx.redis.Addr()
 	l.AMQPPort = fx.mq.Port
 	l.RateLimit = "100000/1m"
+	// The private node has only guest, no per-process users.
+	l.BrokerUsers = false
 	if l.AMQPURL() != fx.mq.URL() {
 		t.Fatalf("layout AMQP URL %s, private node %s", l.AMQPURL(), fx.mq.URL())
 	}

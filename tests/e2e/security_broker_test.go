@@ -5,6 +5,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,4 +108,37 @@ func TestBrokerRefusesForeignEvents(t *testing.T) {
 		t.Fatalf("images consuming %s: %v, want ACCESS_REFUSED", eventsv1.QueueOrdersWorker, err)
 	}
 	t.Logf("images consuming %s: refused: %s", eventsv1.QueueOrdersWorker, ae.Reason)
+}
+
+// TestProcessesHoldOnlyTheirSecrets reads each running process's environment
+// (/proc/<pid>/environ): the internal secret only where gRPC is served or
+// called — never in the images worker, which decodes untrusted images — and
+// each broker user only in its own process.
+func TestProcessesHoldOnlyTheirSecrets(t *testing.T) {
+	e := need(t)
+	holders := map[string]bool{"gateway": true, "orders": true, "catalog": true, "pricing": true, "marketplace": true}
+	for _, p := range e.layout.Procs() {
+		pid := e.fleet.Pid(p.Name)
+		if pid == 0 {
+			t.Fatalf("%s is not running", p.Name)
+		}
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{}
+		for _, kv := range strings.Split(string(raw), "\x00") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				env[k] = v
+			}
+		}
+		_, has := env["PRINTFLEET_INTERNAL_SECRET"]
+		if has != holders[p.Name] {
+			t.Errorf("%s holds the internal secret: %v", p.Name, has)
+		}
+		if u, ok := env["PRINTFLEET_AMQP_URL"]; ok && !strings.Contains(u, "//printfleet-"+p.Name+":") {
+			t.Errorf("%s's broker URL is not its own user's: %s", p.Name, strings.SplitN(u, ":", 3)[1])
+		}
+		t.Logf("%-15s internal secret: %-5v broker user: %v", p.Name, has, env["PRINTFLEET_AMQP_URL"] != "")
+	}
 }
