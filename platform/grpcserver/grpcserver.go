@@ -1,7 +1,8 @@
 // Package grpcserver builds the gRPC server every service runs: OpenTelemetry
 // stats handler, Prometheus RED metrics, panic recovery, TLS or mTLS when
-// configured (grpctls), the signed-principal check (bound to the method), protovalidate request validation, error-kind mapping (errs), the
-// standard health service and reflection.
+// configured (grpctls), the signed-principal check (the signature bound to
+// the method called), protovalidate request validation, error-kind mapping
+// (errs), the standard health service and reflection.
 package grpcserver
 
 import (
