@@ -132,13 +132,26 @@ func TestBrokerPermissions(t *testing.T) {
 func TestGRPCTLS(t *testing.T) {
 	t.Parallel()
 	docs, err := render.Chart(render.Options{ChartDir: chartDir, ValuesFiles: []string{chartDir + "/values-production.yaml"},
-		Values: map[string]any{"grpcTLS": map[string]any{"enabled": true, "secretName": "fleet-mtls"}}})
+		Values: map[string]any{"grpcTLS": map[string]any{"enabled": true, "secretName": "fleet-mtls",
+			"certManager": map[string]any{"issuerRef": map[string]any{"name": "fleet-ca"}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r, err := decodeAll(docs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(r.certificates) != 1 {
+		t.Fatalf("%d cert-manager Certificates, want 1", len(r.certificates))
+	}
+	cert := r.certificates[0].Spec
+	if cert.SecretName != "fleet-mtls" || cert.IssuerRef.Name != "fleet-ca" || !slices.Contains(cert.Usages, "client auth") || !slices.Contains(cert.Usages, "server auth") {
+		t.Errorf("Certificate: %+v", cert)
+	}
+	for _, svc := range grpcServices {
+		if !slices.ContainsFunc(cert.DNSNames, func(n string) bool { return strings.Contains(n, "-"+svc+"-headless.") }) {
+			t.Errorf("Certificate names no headless Service of %s: %v", svc, cert.DNSNames)
+		}
 	}
 	want := []string{"gateway", "orders", "catalog", "pricing", "marketplace"}
 	for _, d := range r.deployments {
