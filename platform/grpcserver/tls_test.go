@@ -188,3 +188,36 @@ func mustSigner(t *testing.T) *principal.Signer {
 	}
 	return s
 }
+
+// TestRenewedCertificateIsServedWithoutRestart replaces the server's
+// certificate files (as a renewed Secret does): new connections get the new
+// certificate.
+func TestRenewedCertificateIsServedWithoutRestart(t *testing.T) {
+	t.Parallel()
+	ca, next := newCA(t, "printfleet-test-ca"), newCA(t, "renewed-ca")
+	srvCert, srvKey := ca.issue(t, "orders", x509.ExtKeyUsageServerAuth)
+	addr, signer := serveTLS(t, grpctls.Config{CertFile: srvCert, KeyFile: srvKey})
+	if err := call(t, addr, signer, grpctls.Config{CAFile: ca.caFile()}); err != nil {
+		t.Fatalf("before the renewal: %v", err)
+	}
+	newCert, newKey := next.issue(t, "orders", x509.ExtKeyUsageServerAuth)
+	for src, dst := range map[string]string{newCert: srvCert, newKey: srvKey} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		later := time.Now().Add(time.Second)
+		if err := os.Chtimes(dst, later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := call(t, addr, signer, grpctls.Config{CAFile: next.caFile()}); err != nil {
+		t.Fatalf("after the renewal, trusting the new certificate's CA: %v", err)
+	}
+	if err := call(t, addr, signer, grpctls.Config{CAFile: ca.caFile()}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("after the renewal, the old certificate is still served: %v", err)
+	}
+}

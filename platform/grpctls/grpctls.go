@@ -7,6 +7,8 @@
 // One process reads one set of files, mounted from a Secret (the chart's
 // grpcTLS values; cert-manager can issue it): its certificate and key serve
 // its gRPC port and are its client certificate, the CA verifies its peers.
+// The certificate and key are reloaded when their files change (a renewed
+// Secret); the CA is read at start.
 package grpctls
 
 import (
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -37,18 +40,55 @@ type Config struct {
 	ServerName string `env:"GRPC_TLS_SERVER_NAME"`
 }
 
-func (c Config) keyPair() ([]tls.Certificate, error) {
+// keyPair loads the certificate and key (nil without them). The loader it
+// returns serves the pair to handshakes and reloads it when either file
+// changes, so a renewed certificate (a Secret update) is used without a
+// restart.
+func (c Config) keyPair() (*keyPair, error) {
 	if c.CertFile == "" && c.KeyFile == "" {
 		return nil, nil
 	}
 	if c.CertFile == "" || c.KeyFile == "" {
 		return nil, errors.New("grpc tls: PRINTFLEET_GRPC_TLS_CERT and PRINTFLEET_GRPC_TLS_KEY go together")
 	}
-	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	kp := &keyPair{certFile: c.CertFile, keyFile: c.KeyFile}
+	if _, err := kp.get(); err != nil {
+		return nil, err
+	}
+	return kp, nil
+}
+
+// keyPair is a certificate reloaded when its files change.
+type keyPair struct {
+	certFile, keyFile string
+	mu                sync.Mutex
+	stamp             string
+	cert              *tls.Certificate
+}
+
+func (k *keyPair) get() (*tls.Certificate, error) {
+	stamp := ""
+	for _, f := range []string{k.certFile, k.keyFile} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return nil, fmt.Errorf("grpc tls: certificate: %w", err)
+		}
+		stamp += fmt.Sprintf("%d/%d;", fi.ModTime().UnixNano(), fi.Size())
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.cert != nil && stamp == k.stamp {
+		return k.cert, nil
+	}
+	cert, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
 	if err != nil {
+		if k.cert != nil {
+			return k.cert, nil // mid-update (certificate and key not yet both new): keep the last good pair
+		}
 		return nil, fmt.Errorf("grpc tls: certificate: %w", err)
 	}
-	return []tls.Certificate{cert}, nil
+	k.cert, k.stamp = &cert, stamp
+	return k.cert, nil
 }
 
 func (c Config) pool() (*x509.CertPool, error) {
@@ -85,7 +125,7 @@ func (c Config) Server() (credentials.TransportCredentials, error) {
 		}
 		return nil, nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: certs}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return certs.get() }}
 	if pool != nil {
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
@@ -109,7 +149,9 @@ func (c Config) Client() (credentials.TransportCredentials, error) {
 	if certs == nil && pool == nil {
 		return insecure.NewCredentials(), nil
 	}
-	return credentials.NewTLS(&tls.Config{
-		MinVersion: tls.VersionTLS12, Certificates: certs, RootCAs: pool, ServerName: c.ServerName,
-	}), nil
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: c.ServerName}
+	if certs != nil {
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return certs.get() }
+	}
+	return credentials.NewTLS(cfg), nil
 }
