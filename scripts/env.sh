@@ -46,7 +46,11 @@ export PRINTFLEET_PG_REPLICA_PORT PRINTFLEET_PG_REPLICA_URL
 : "${PRINTFLEET_REDIS_ADDR:=127.0.0.1:6379}"
 export PRINTFLEET_REDIS_ADDR
 
-# RabbitMQ: the fleet uses its own vhost.
+# RabbitMQ: the fleet uses its own vhost. This URL (guest) is the one for
+# tools and a binary started by hand; the fleet (`make run`, the end-to-end
+# suite) gives each process its own user instead, as provisioned by
+# scripts/infra.sh: amqp://printfleet-<process>:dev-amqp-<process>-change-me@…
+# (tests/e2e/fleet/broker.go), allowed to publish only its own events.
 : "${PRINTFLEET_AMQP_URL:=amqp://guest:guest@127.0.0.1:5672/printfleet}"
 export PRINTFLEET_AMQP_URL
 

@@ -488,6 +488,46 @@ wait_rabbitmq() {
 		die "RabbitMQ at $amqp_host:$amqp_port did not accept connections within ${wait_timeout}s (see /var/log/rabbitmq and $logs/rabbitmq.log)"
 }
 
+# Each process's own RabbitMQ user: process, the routing-key prefix it
+# publishes and the queue-name prefix it declares and consumes ("-": none).
+# The user is printfleet-<process> with the development password
+# dev-amqp-<process>-change-me; tests/e2e/fleet/broker.go and the chart's
+# brokerPermissions grant the same permissions.
+broker_users=(
+	"orders orders. -"
+	"orders-worker orders. orders."
+	"catalog catalog. -"
+	"catalog-worker catalog. catalog."
+	"pricing-worker - pricing."
+	"images images. images."
+	"marketplace marketplace. marketplace."
+)
+
+# Creates (or resets the password of) each process's user and sets its
+# permissions on the vhost and its topic permission on the events exchange,
+# so that publishing another process's event is refused by the broker.
+provision_broker_users() {
+	local row proc pub queues user pass q exchanges='^(printfleet\.events|printfleet\.dlx)$' write topic
+	for row in "${broker_users[@]}"; do
+		read -r proc pub queues <<<"$row"
+		user=printfleet-$proc pass=dev-amqp-$proc-change-me
+		q='^$'
+		[[ $queues != - ]] && q="^${queues//./\\.}.*\$"
+		write="^printfleet\\.dlx\$|$q" topic='^$'
+		if [[ $pub != - ]]; then
+			write="$exchanges|$q" topic="^${pub//./\\.}.*\$"
+		fi
+		if as_root rabbitmqctl -q list_users 2>/dev/null | cut -f1 | grep -qxF "$user"; then
+			run_logged rabbitmq as_root rabbitmqctl -q change_password "$user" "$pass"
+		else
+			say "creating RabbitMQ user $user"
+			run_logged rabbitmq as_root rabbitmqctl -q add_user "$user" "$pass"
+		fi
+		run_logged rabbitmq as_root rabbitmqctl -q set_permissions -p "$amqp_vhost" "$user" "$exchanges|$q" "$write" "$exchanges|$q"
+		run_logged rabbitmq as_root rabbitmqctl -q set_topic_permissions -p "$amqp_vhost" "$user" printfleet.events "$topic" '.*'
+	done
+}
+
 provision_rabbitmq() {
 	if ! is_local "$amqp_host"; then
 		return 0 # a remote broker is provisioned by whoever runs it
@@ -496,7 +536,7 @@ provision_rabbitmq() {
 	# rabbitmqctl boots an Erlang VM (0.5 s idle, seconds on a busy machine):
 	# skip it while the broker that was last checked is still the one running.
 	local stamp=$PRINTFLEET_STATE/rabbitmq.provisioned instance='' perms row
-	instance=$(rabbit_instance) && instance+=" $amqp_user $amqp_vhost"
+	instance=$(rabbit_instance) && instance+=" $amqp_user $amqp_vhost users:${#broker_users[@]}"
 	if [[ -n $instance && -f $stamp && $(<"$stamp") == "$instance" ]] && rabbit_vhost_on_disk; then
 		return 0
 	fi
@@ -514,6 +554,7 @@ provision_rabbitmq() {
 		say "granting $amqp_user full permissions on vhost $amqp_vhost"
 		run_logged rabbitmq as_root rabbitmqctl -q set_permissions -p "$amqp_vhost" "$amqp_user" '.*' '.*' '.*'
 	fi
+	provision_broker_users
 	if [[ -n $instance ]]; then
 		mkdir -p "$PRINTFLEET_STATE"
 		printf '%s\n' "$instance" >"$stamp"

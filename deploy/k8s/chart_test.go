@@ -73,6 +73,7 @@ type rendered struct {
 	rules        []*prometheusRule
 	scaled       []*scaledObject
 	triggerAuths []*triggerAuthentication
+	certificates []*certificate
 }
 
 var (
@@ -131,6 +132,9 @@ func decodeAll(docs []render.Document) (*rendered, error) {
 		case "TriggerAuthentication":
 			m := &triggerAuthentication{}
 			r.triggerAuths, crd = append(r.triggerAuths, m), m
+		case "Certificate":
+			m := &certificate{}
+			r.certificates, crd = append(r.certificates, m), m
 		}
 		if crd != nil {
 			if err := yaml.UnmarshalStrict([]byte(d.YAML), crd); err != nil {

@@ -81,3 +81,26 @@ type triggerAuthentication struct {
 		} `json:"secretTargetRef"`
 	} `json:"spec"`
 }
+
+// certificate is a cert-manager.io/v1 Certificate (grpcTLS.certManager).
+type certificate struct {
+	typeMeta `json:",inline"`
+	Spec     struct {
+		SecretName  string   `json:"secretName"`
+		Duration    string   `json:"duration"`
+		RenewBefore string   `json:"renewBefore"`
+		CommonName  string   `json:"commonName"`
+		DNSNames    []string `json:"dnsNames"`
+		Usages      []string `json:"usages"`
+		PrivateKey  struct {
+			Algorithm      string `json:"algorithm"`
+			Size           int    `json:"size"`
+			RotationPolicy string `json:"rotationPolicy"`
+		} `json:"privateKey"`
+		IssuerRef struct {
+			Name  string `json:"name"`
+			Kind  string `json:"kind"`
+			Group string `json:"group"`
+		} `json:"issuerRef"`
+	} `json:"spec"`
+}

@@ -1,8 +1,9 @@
 // Package grpcclient dials printfleet services: OpenTelemetry stats handler,
 // Prometheus client metrics, transparent retries of UNAVAILABLE with retry
 // throttling (so retries never exceed ~10% of calls under an outage), client
-// keepalive, a default deadline for calls without one, and the caller's
-// principal forwarded as signed metadata.
+// keepalive, a default deadline for calls without one, TLS or mTLS when
+// configured (grpctls), and the caller's principal forwarded as metadata
+// signed for the method called.
 package grpcclient
 
 import (
@@ -16,10 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/printfleet/printfleet/platform/grpctls"
 	"github.com/printfleet/printfleet/platform/log"
 	"github.com/printfleet/printfleet/platform/principal"
 )
@@ -47,6 +48,9 @@ type Options struct {
 	Signer *principal.Signer
 	// DefaultTimeout applies to calls whose context has no deadline.
 	DefaultTimeout time.Duration
+	// TLS dials with TLS (mTLS with a certificate) when it names a CA or a
+	// certificate; plaintext otherwise.
+	TLS grpctls.Config
 }
 
 var (
@@ -78,15 +82,19 @@ func Dial(target string, o Options, extra ...grpc.DialOption) (*grpc.ClientConn,
 	if o.DefaultTimeout == 0 {
 		o.DefaultTimeout = 5 * time.Second
 	}
+	creds, err := o.TLS.Client()
+	if err != nil {
+		return nil, err
+	}
 	m := clientMetrics()
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 		grpc.WithDefaultServiceConfig(serviceConfig),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithChainUnaryInterceptor(
 			deadline(o.DefaultTimeout),
-			forwardPrincipal(o.Signer),
+			ForwardPrincipal(o.Signer),
 			m.UnaryClientInterceptor(),
 		),
 		grpc.WithChainStreamInterceptor(m.StreamClientInterceptor()),
@@ -109,12 +117,13 @@ func deadline(d time.Duration) grpc.UnaryClientInterceptor {
 	}
 }
 
-// forwardPrincipal signs the context's principal onto the call unless the
-// caller (the gateway) already put a signed one there.
-func forwardPrincipal(s *principal.Signer) grpc.UnaryClientInterceptor {
+// ForwardPrincipal signs the context's principal onto each call, for that
+// call's method only, unless the caller (the gateway) already put a signed one
+// there. Dial installs it; tests that dial a bare server use it too.
+func ForwardPrincipal(s *principal.Signer) grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if md, ok := metadata.FromOutgoingContext(ctx); !ok || len(md.Get(principal.MDSig)) == 0 {
-			ctx = s.Outgoing(ctx, principal.From(ctx), log.RequestID(ctx))
+			ctx = s.Outgoing(ctx, method, principal.From(ctx), log.RequestID(ctx))
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}

@@ -1,7 +1,8 @@
 // Package grpcserver builds the gRPC server every service runs: OpenTelemetry
-// stats handler, Prometheus RED metrics, panic recovery, the signed-principal
-// check, protovalidate request validation, error-kind mapping (errs), the
-// standard health service and reflection.
+// stats handler, Prometheus RED metrics, panic recovery, TLS or mTLS when
+// configured (grpctls), the signed-principal check (the signature bound to
+// the method called), protovalidate request validation, error-kind mapping
+// (errs), the standard health service and reflection.
 package grpcserver
 
 import (
@@ -28,6 +29,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/grpctls"
 	"github.com/printfleet/printfleet/platform/log"
 	"github.com/printfleet/printfleet/platform/principal"
 )
@@ -41,6 +43,8 @@ type Options struct {
 	Signer *principal.Signer
 	// Grace bounds GracefulStop before in-flight RPCs are cut.
 	Grace time.Duration
+	// TLS serves TLS (mTLS with a CA) when it names a certificate.
+	TLS grpctls.Config
 }
 
 // Server is a grpc.Server with its health service.
@@ -75,6 +79,13 @@ func New(o Options, extra ...grpc.ServerOption) (*Server, error) {
 			return nil, fmt.Errorf("register grpc metrics: %w", err)
 		}
 		metrics = are.ExistingCollector.(*grpcprom.ServerMetrics)
+	}
+	creds, err := o.TLS.Server()
+	if err != nil {
+		return nil, err
+	}
+	if creds != nil {
+		extra = append([]grpc.ServerOption{grpc.Creds(creds)}, extra...)
 	}
 	validator, err := protovalidate.New()
 	if err != nil {
@@ -163,9 +174,9 @@ func (s *Server) ServeOn(ctx context.Context, ln net.Listener) error {
 // authenticator turns verified principal metadata into the context principal.
 type authenticator struct{ signer *principal.Signer }
 
-func (a authenticator) verify(ctx context.Context) (context.Context, error) {
+func (a authenticator) verify(ctx context.Context, method string) (context.Context, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	p, reqID, err := a.signer.FromIncoming(md)
+	p, reqID, err := a.signer.FromIncoming(md, method)
 	if err != nil {
 		return ctx, status.Error(codes.Unauthenticated, "untrusted caller identity")
 	}
@@ -173,16 +184,16 @@ func (a authenticator) verify(ctx context.Context) (context.Context, error) {
 	return principal.With(ctx, p), nil
 }
 
-func (a authenticator) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	ctx, err := a.verify(ctx)
+func (a authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	ctx, err := a.verify(ctx, info.FullMethod)
 	if err != nil {
 		return nil, err
 	}
 	return h(ctx, req)
 }
 
-func (a authenticator) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	ctx, err := a.verify(ss.Context())
+func (a authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	ctx, err := a.verify(ss.Context(), info.FullMethod)
 	if err != nil {
 		return err
 	}

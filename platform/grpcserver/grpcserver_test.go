@@ -27,11 +27,15 @@ const secret = "test-internal-secret-0123456789"
 type fakeOrders struct {
 	ordersv1.UnimplementedOrderServiceServer
 	deadlines chan time.Duration
+	captured  chan metadata.MD
 }
 
 func (f *fakeOrders) GetOrder(ctx context.Context, req *ordersv1.GetOrderRequest) (*ordersv1.Order, error) {
 	if dl, ok := ctx.Deadline(); ok && f.deadlines != nil {
 		f.deadlines <- time.Until(dl)
+	}
+	if md, ok := metadata.FromIncomingContext(ctx); ok && f.captured != nil {
+		f.captured <- md
 	}
 	p := principal.From(ctx)
 	switch {
@@ -113,7 +117,7 @@ func TestForgedPrincipalIsRejected(t *testing.T) {
 	t.Parallel()
 	client, _, _ := start(t, &fakeOrders{})
 	forger, _ := principal.NewSigner("not-the-shared-secret-at-all")
-	ctx := forger.Outgoing(context.Background(), principal.Principal{Subject: "alice", Roles: []string{"admin"}}, "r1")
+	ctx := forger.Outgoing(context.Background(), "/printfleet.orders.v1.OrderService/GetOrder", principal.Principal{Subject: "alice", Roles: []string{"admin"}}, "r1")
 	_, err := client.GetOrder(ctx, &ordersv1.GetOrderRequest{OrderId: orderID})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("forged principal: %v", err)
@@ -123,6 +127,34 @@ func TestForgedPrincipalIsRejected(t *testing.T) {
 	if _, err := client.GetOrder(ctx, &ordersv1.GetOrderRequest{OrderId: orderID}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("unsigned principal: %v", err)
 	}
+}
+
+// TestCapturedPrincipalReplayedOnAnotherMethodIsRefused captures the principal
+// metadata a real call carried to the server and replays it: on the method it
+// was minted for it still verifies, on another method it is refused.
+func TestCapturedPrincipalReplayedOnAnotherMethodIsRefused(t *testing.T) {
+	t.Parallel()
+	svc := &fakeOrders{captured: make(chan metadata.MD, 2)}
+	client, _, _ := start(t, svc)
+	ctx := principal.With(context.Background(), principal.Principal{Subject: "root", Roles: []string{principal.RoleAdmin}})
+	if _, err := client.GetOrder(ctx, &ordersv1.GetOrderRequest{OrderId: orderID}); err != nil {
+		t.Fatal(err)
+	}
+	in := <-svc.captured
+	var kv []string
+	for _, k := range []string{principal.MDSubject, principal.MDRoles, principal.MDStamp, principal.MDSig, principal.MDRequest} {
+		kv = append(kv, k, in.Get(k)[0])
+	}
+	replay := metadata.AppendToOutgoingContext(context.Background(), kv...)
+	if _, err := client.GetOrder(replay, &ordersv1.GetOrderRequest{OrderId: orderID}); err != nil {
+		t.Fatalf("replay on the method it was minted for: %v", err)
+	}
+	<-svc.captured
+	_, err := client.CancelOrder(replay, &ordersv1.CancelOrderRequest{OrderId: orderID, Reason: "replayed"})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("replay on CancelOrder: %v, want Unauthenticated", err)
+	}
+	t.Logf("captured admin principal: GetOrder accepted, CancelOrder refused (%v)", status.Code(err))
 }
 
 func TestDeadlines(t *testing.T) {

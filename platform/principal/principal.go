@@ -3,10 +3,14 @@
 //
 // Trust between processes is a shared secret (PRINTFLEET_INTERNAL_SECRET): the
 // gateway, having verified the user's JWT, signs the principal (subject, roles,
-// request id, issue time) with HMAC-SHA256 and sends it as gRPC metadata.
-// Services accept a principal only when the signature verifies and the stamp is
-// fresh, so a client that reaches a service port directly cannot claim to be
-// anyone. Internal callers (workers) sign as themselves with the "service" role.
+// request id, issue time) together with its audience — the full gRPC method it
+// is minted for, "/package.Service/Method", which names the target service —
+// with HMAC-SHA256 and sends it as gRPC metadata. Services accept a principal
+// only when the signature verifies for the method being called and the stamp
+// is fresh, so a client that reaches a service port directly cannot claim to be
+// anyone, and a header captured on one call cannot be replayed on another
+// method or service. Internal callers (workers) sign as themselves with the
+// "service" role.
 package principal
 
 import (
@@ -112,18 +116,19 @@ func NewSigner(secret string) (*Signer, error) {
 	return &Signer{key: []byte(secret), now: time.Now}, nil
 }
 
-func (s *Signer) mac(sub, roles, reqID, ts string) string {
+func (s *Signer) mac(method, sub, roles, reqID, ts string) string {
 	m := hmac.New(sha256.New, s.key)
-	for _, part := range []string{sub, roles, reqID, ts} {
+	for _, part := range []string{method, sub, roles, reqID, ts} {
 		m.Write([]byte(part))
 		m.Write([]byte{0})
 	}
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// Outgoing returns ctx with p and requestID attached as signed outgoing
-// metadata, replacing any principal metadata already there.
-func (s *Signer) Outgoing(ctx context.Context, p Principal, requestID string) context.Context {
+// Outgoing returns ctx with p and requestID attached as outgoing metadata
+// signed for one call of method (the full gRPC method name,
+// "/package.Service/Method"), replacing any principal metadata already there.
+func (s *Signer) Outgoing(ctx context.Context, method string, p Principal, requestID string) context.Context {
 	ts := strconv.FormatInt(s.now().Unix(), 10)
 	roles := strings.Join(p.Roles, ",")
 	md, _ := metadata.FromOutgoingContext(ctx)
@@ -132,7 +137,7 @@ func (s *Signer) Outgoing(ctx context.Context, p Principal, requestID string) co
 	md.Set(MDRoles, roles)
 	md.Set(MDStamp, ts)
 	md.Set(MDRequest, requestID)
-	md.Set(MDSig, s.mac(p.Subject, roles, requestID, ts))
+	md.Set(MDSig, s.mac(method, p.Subject, roles, requestID, ts))
 	return metadata.NewOutgoingContext(ctx, md)
 }
 
@@ -140,9 +145,10 @@ func (s *Signer) Outgoing(ctx context.Context, p Principal, requestID string) co
 // verify.
 var ErrBadSignature = errors.New("principal signature invalid or stale")
 
-// FromIncoming verifies the principal in incoming metadata. No principal
-// metadata at all yields Anonymous and no error.
-func (s *Signer) FromIncoming(md metadata.MD) (Principal, string, error) {
+// FromIncoming verifies the principal in incoming metadata of a call of
+// method (the full gRPC method name): a signature minted for another method is
+// refused. No principal metadata at all yields Anonymous and no error.
+func (s *Signer) FromIncoming(md metadata.MD, method string) (Principal, string, error) {
 	get := func(k string) string {
 		if v := md.Get(k); len(v) > 0 {
 			return v[0]
@@ -153,7 +159,7 @@ func (s *Signer) FromIncoming(md metadata.MD) (Principal, string, error) {
 	if sig == "" && sub == "" && roles == "" {
 		return Anonymous, reqID, nil
 	}
-	if !hmac.Equal([]byte(sig), []byte(s.mac(sub, roles, reqID, ts))) {
+	if !hmac.Equal([]byte(sig), []byte(s.mac(method, sub, roles, reqID, ts))) {
 		return Anonymous, reqID, ErrBadSignature
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)

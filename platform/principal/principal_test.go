@@ -2,6 +2,7 @@ package principal
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -16,9 +17,9 @@ func TestSignedPrincipalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := s.Outgoing(context.Background(), Principal{Subject: "alice", Roles: []string{RoleUser, RoleAdmin}}, "req-1")
+	ctx := s.Outgoing(context.Background(), getOrder, Principal{Subject: "alice", Roles: []string{RoleUser, RoleAdmin}}, "req-1")
 	md, _ := metadata.FromOutgoingContext(ctx)
-	p, req, err := s.FromIncoming(md)
+	p, req, err := s.FromIncoming(md, getOrder)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,12 +28,36 @@ func TestSignedPrincipalRoundTrip(t *testing.T) {
 	}
 }
 
+const getOrder = "/printfleet.orders.v1.OrderService/GetOrder"
+
+// TestReplayOnAnotherMethodIsRefused: a principal header captured on one call
+// verifies for that method only — not for another method of the same service,
+// nor for the same method name on another service.
+func TestReplayOnAnotherMethodIsRefused(t *testing.T) {
+	t.Parallel()
+	s, _ := NewSigner("0123456789abcdef-secret")
+	md, _ := metadata.FromOutgoingContext(s.Outgoing(context.Background(), getOrder, Principal{Subject: "service:orders-worker", Roles: []string{RoleService}}, "r"))
+	if _, _, err := s.FromIncoming(md, getOrder); err != nil {
+		t.Fatalf("the method it was minted for: %v", err)
+	}
+	for _, other := range []string{
+		"/printfleet.orders.v1.OrderService/CancelOrder",
+		"/printfleet.catalog.v1.CatalogService/GetOrder",
+		"/printfleet.catalog.v1.CatalogService/GetStoreCredentials",
+		"",
+	} {
+		if p, _, err := s.FromIncoming(md, other); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("replayed on %q: accepted as %+v (err %v)", other, p, err)
+		}
+	}
+}
+
 func TestTamperedOrStaleOrForeignIsRefused(t *testing.T) {
 	t.Parallel()
 	s, _ := NewSigner("0123456789abcdef-secret")
 	other, _ := NewSigner("another-secret-of-16+")
 	good := func() metadata.MD {
-		md, _ := metadata.FromOutgoingContext(s.Outgoing(context.Background(), Principal{Subject: "bob", Roles: []string{RoleUser}}, "r"))
+		md, _ := metadata.FromOutgoingContext(s.Outgoing(context.Background(), getOrder, Principal{Subject: "bob", Roles: []string{RoleUser}}, "r"))
 		return md
 	}
 	cases := map[string]func() metadata.MD{
@@ -40,22 +65,22 @@ func TestTamperedOrStaleOrForeignIsRefused(t *testing.T) {
 		"subject swap":    func() metadata.MD { md := good(); md.Set(MDSubject, "alice"); return md },
 		"no signature":    func() metadata.MD { md := good(); md.Delete(MDSig); return md },
 		"foreign key": func() metadata.MD {
-			md, _ := metadata.FromOutgoingContext(other.Outgoing(context.Background(), Principal{Subject: "bob"}, "r"))
+			md, _ := metadata.FromOutgoingContext(other.Outgoing(context.Background(), getOrder, Principal{Subject: "bob"}, "r"))
 			return md
 		},
 		"stale": func() metadata.MD {
 			old := *s
 			old.now = func() time.Time { return time.Now().Add(-2 * MaxSkew) }
-			md, _ := metadata.FromOutgoingContext(old.Outgoing(context.Background(), Principal{Subject: "bob"}, "r"))
+			md, _ := metadata.FromOutgoingContext(old.Outgoing(context.Background(), getOrder, Principal{Subject: "bob"}, "r"))
 			return md
 		},
 	}
 	for name, mk := range cases {
-		if p, _, err := s.FromIncoming(mk()); err == nil {
+		if p, _, err := s.FromIncoming(mk(), getOrder); err == nil {
 			t.Errorf("%s: accepted as %+v", name, p)
 		}
 	}
-	if p, _, err := s.FromIncoming(metadata.MD{}); err != nil || p.Authenticated() {
+	if p, _, err := s.FromIncoming(metadata.MD{}, getOrder); err != nil || p.Authenticated() {
 		t.Errorf("no metadata should be anonymous, got %+v %v", p, err)
 	}
 	if _, err := NewSigner("short"); err == nil {

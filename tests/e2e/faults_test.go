@@ -158,6 +158,8 @@ func startFaultFleet(t *testing.T, e *environment) *faultFleet {
 	l.RedisAddr = fx.redis.Addr()
 	l.AMQPPort = fx.mq.Port
 	l.RateLimit = "100000/1m"
+	// The private node has only guest, no per-process users.
+	l.BrokerUsers = false
 	if l.AMQPURL() != fx.mq.URL() {
 		t.Fatalf("layout AMQP URL %s, private node %s", l.AMQPURL(), fx.mq.URL())
 	}

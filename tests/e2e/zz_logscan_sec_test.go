@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/printfleet/printfleet/tests/e2e/fleet"
 )
 
 // This file sorts after every other test file of the package, so its test
@@ -44,6 +46,11 @@ func fleetSecrets(e *environment) []labelledSecret {
 	}
 	if raw, err := base64.StdEncoding.DecodeString(e.layout.CredentialsKey); err == nil {
 		out = append(out, labelledSecret{"credentials key (decoded)", string(raw)})
+	}
+	if e.layout.BrokerUsers {
+		for proc, u := range fleet.BrokerUsers() {
+			out = append(out, labelledSecret{proc + " broker password", u.Password})
+		}
 	}
 	return out
 }

@@ -162,6 +162,9 @@ func (f *Fleet) env(p Proc) []string {
 			m[k] = v
 		}
 	}
+	for _, k := range Withheld {
+		delete(m, k)
+	}
 	for k, v := range f.Common {
 		m[k] = v
 	}

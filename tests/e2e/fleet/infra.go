@@ -58,6 +58,9 @@ func (l Layout) EnsureVhost(ctx context.Context, reset bool) error {
 	if out, err := ctl("set_permissions", "-p", l.Vhost, "guest", ".*", ".*", ".*"); err != nil {
 		return fmt.Errorf("rabbitmqctl set_permissions %s: %v: %s", l.Vhost, err, out)
 	}
+	if l.BrokerUsers {
+		return l.EnsureBrokerUsers(ctx)
+	}
 	return nil
 }
 

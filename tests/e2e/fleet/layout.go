@@ -28,6 +28,9 @@ type Layout struct {
 	AMQPHost       string
 	AMQPPort       int
 	S3Endpoint     string
+	// BrokerUsers gives each process its own RabbitMQ user (BrokerUsers),
+	// provisioned by EnsureVhost; false: every process uses guest.
+	BrokerUsers bool
 
 	InternalSecret string
 	JWTSecret      string
@@ -54,6 +57,7 @@ func Local() Layout {
 		CredentialsKey: "ZGV2LWNyZWRlbnRpYWxzLWtleS0zMi1ieXRlcyEhISE=",
 		PaymentAPIKey:  "sk_test_printfleet_dev",
 		LogLevel:       "info",
+		BrokerUsers:    true,
 	}
 	if v := os.Getenv("PRINTFLEET_JWT_SECRET"); v != "" {
 		l.JWTSecret = v
@@ -111,19 +115,19 @@ func (l Layout) Packages() []string {
 	}
 }
 
-// Common is the environment every process shares.
+// Common is the environment every process shares. It holds no secret: each
+// process gets only the secrets it uses (procs), and the fleet withholds
+// the others from the environment it inherits (Withheld).
 func (l Layout) Common() map[string]string {
 	return map[string]string{
-		"PRINTFLEET_LOG_LEVEL":       l.LogLevel,
-		"PRINTFLEET_INTERNAL_SECRET": l.InternalSecret,
-		"PRINTFLEET_AMQP_URL":        l.AMQPURL(),
-		"PRINTFLEET_REDIS_ADDRS":     l.RedisAddr,
-		"PRINTFLEET_REDIS_DB":        strconv.Itoa(l.RedisDB),
-		"PRINTFLEET_S3_ENDPOINT":     l.S3Endpoint,
-		"PRINTFLEET_ORDERS_ADDR":     l.OrdersGRPC(),
-		"PRINTFLEET_CATALOG_ADDR":    l.CatalogGRPC(),
-		"PRINTFLEET_PRICING_ADDR":    l.PricingGRPC(),
-		"PRINTFLEET_SHUTDOWN_GRACE":  "15s",
+		"PRINTFLEET_LOG_LEVEL":      l.LogLevel,
+		"PRINTFLEET_REDIS_ADDRS":    l.RedisAddr,
+		"PRINTFLEET_REDIS_DB":       strconv.Itoa(l.RedisDB),
+		"PRINTFLEET_S3_ENDPOINT":    l.S3Endpoint,
+		"PRINTFLEET_ORDERS_ADDR":    l.OrdersGRPC(),
+		"PRINTFLEET_CATALOG_ADDR":   l.CatalogGRPC(),
+		"PRINTFLEET_PRICING_ADDR":   l.PricingGRPC(),
+		"PRINTFLEET_SHUTDOWN_GRACE": "15s",
 	}
 }
 
@@ -144,7 +148,38 @@ func (l Layout) Procs() []Proc {
 	return ps
 }
 
+// Withheld are the secrets a process gets only when its Proc sets them, never
+// from the environment the fleet inherits.
+var Withheld = []string{
+	"PRINTFLEET_INTERNAL_SECRET", "PRINTFLEET_AMQP_URL", "PRINTFLEET_JWT_SECRET",
+	"PRINTFLEET_PAYMENT_API_KEY", "PRINTFLEET_CATALOG_CREDENTIALS_KEY",
+}
+
+// secrets adds to p the internal secret when internal, and the process's
+// broker URL when it uses the broker.
+func (l Layout) secrets(p Proc, internal bool) Proc {
+	if internal {
+		p.Env["PRINTFLEET_INTERNAL_SECRET"] = l.InternalSecret
+	}
+	if _, ok := brokerUsers[p.Name]; ok {
+		p.Env["PRINTFLEET_AMQP_URL"] = l.BrokerURL(p.Name)
+	}
+	return p
+}
+
 func (l Layout) procs() []Proc {
+	ps := l.plainProcs()
+	for i, p := range ps {
+		// Who calls or serves gRPC holds the internal secret; the workers
+		// that only consume (and the images worker, which decodes untrusted
+		// images) do not.
+		internal := map[string]bool{"gateway": true, "orders": true, "catalog": true, "pricing": true, "marketplace": true}[p.Name]
+		ps[i] = l.secrets(p, internal)
+	}
+	return ps
+}
+
+func (l Layout) plainProcs() []Proc {
 	svc := func(name string, grpcPort, adminPort int, env map[string]string) Proc {
 		e := map[string]string{
 			"PRINTFLEET_GRPC_ADDR":  l.addr(grpcPort),
@@ -202,9 +237,10 @@ func (l Layout) procs() []Proc {
 // with rateLimit overriding both route classes when not empty.
 func (l Layout) Gateway(name string, httpPort, adminPort int, rateLimit string) Proc {
 	env := map[string]string{
-		"PRINTFLEET_HTTP_ADDR":  l.addr(httpPort),
-		"PRINTFLEET_ADMIN_ADDR": l.addr(adminPort),
-		"PRINTFLEET_JWT_SECRET": l.JWTSecret,
+		"PRINTFLEET_HTTP_ADDR":       l.addr(httpPort),
+		"PRINTFLEET_ADMIN_ADDR":      l.addr(adminPort),
+		"PRINTFLEET_JWT_SECRET":      l.JWTSecret,
+		"PRINTFLEET_INTERNAL_SECRET": l.InternalSecret,
 	}
 	if rateLimit != "" {
 		env["PRINTFLEET_RATELIMIT_DEFAULT"] = rateLimit
@@ -219,6 +255,7 @@ func (l Layout) Seeds() []Proc {
 		{Name: "catalog-seed-demo", Env: map[string]string{
 			"PRINTFLEET_PG_URL":     l.PGURL("catalog"),
 			"PRINTFLEET_ADMIN_ADDR": "127.0.0.1:0",
+			"PRINTFLEET_AMQP_URL":   l.BrokerURL("catalog"),
 		}},
 		{Name: "pricing-seed-demo", Env: map[string]string{
 			"PRINTFLEET_PG_URL":     l.PGURL("pricing"),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/grpctls"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/run"
 	"github.com/printfleet/printfleet/platform/s3"
@@ -22,6 +23,8 @@ type APIConfig struct {
 	AMQP      amqp.Config      `env:", prefix=AMQP_"`
 	S3        s3.Config        `env:", prefix=S3_"`
 	Principal principal.Config `env:", prefix="`
+	// TLS secures the gRPC port (mTLS with a CA).
+	TLS grpctls.Config `env:""`
 	// CredentialsKey seals marketplace credentials (32 bytes, base64).
 	CredentialsKey config.Secret `env:"CATALOG_CREDENTIALS_KEY, required"`
 	DesignsBucket  string        `env:"S3_BUCKET_DESIGNS, default=printfleet-designs"`
@@ -52,6 +55,7 @@ func ServeAPI(ctx context.Context, p *run.Process) error {
 	}
 	defer closeAll()
 	d.Signer = signer
+	d.TLS = cfg.TLS
 	if d.S3, err = s3.New(cfg.S3); err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func (a *App) runLoops(ctx context.Context, loops ...loop) error {
 
 // grpcLoop serves the CatalogService on ln.
 func (a *App) grpcLoop(ln net.Listener, grace time.Duration) (loop, error) {
-	srv, err := grpcserver.New(grpcserver.Options{Log: a.deps.Log, Signer: a.deps.Signer, Grace: grace})
+	srv, err := grpcserver.New(grpcserver.Options{Log: a.deps.Log, Signer: a.deps.Signer, Grace: grace, TLS: a.deps.TLS})
 	if err != nil {
 		return loop{}, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/grpctls"
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
@@ -61,7 +62,9 @@ type Deps struct {
 	S3        *minio.Client
 	Presigner *minio.Client
 	Signer    *principal.Signer
-	Log       *slog.Logger
+	// TLS is the gRPC server's (API process only).
+	TLS grpctls.Config
+	Log *slog.Logger
 }
 
 // Options are the settings the use cases take from a process's

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/printfleet/printfleet/platform/grpcclient"
+	"github.com/printfleet/printfleet/platform/grpctls"
 	"github.com/printfleet/printfleet/platform/principal"
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
@@ -43,6 +44,8 @@ type Upstreams struct {
 	Orders  string `env:"ORDERS_ADDR, default=127.0.0.1:9101"`
 	Catalog string `env:"CATALOG_ADDR, default=127.0.0.1:9102"`
 	Pricing string `env:"PRICING_ADDR, default=127.0.0.1:9103"`
+	// TLS secures the calls to the upstreams (mTLS with a certificate).
+	TLS grpctls.Config `env:""`
 }
 
 // Conns are the client connections to the upstreams.
@@ -59,7 +62,7 @@ func (c *Conns) Close() error {
 // the principal signed by signer and count failures in m.
 func Dial(u Upstreams, signer *principal.Signer, m *Metrics) (*Conns, error) {
 	dial := func(service, target string) (*grpc.ClientConn, error) {
-		return grpcclient.Dial(target, grpcclient.Options{Signer: signer, DefaultTimeout: 10 * time.Second},
+		return grpcclient.Dial(target, grpcclient.Options{Signer: signer, DefaultTimeout: 10 * time.Second, TLS: u.TLS},
 			grpc.WithChainUnaryInterceptor(m.upstreamInterceptor(service)))
 	}
 	var c Conns

@@ -186,11 +186,12 @@ func (g *Gateway) trusted(ip netip.Addr) bool {
 	return false
 }
 
-// annotate adds the signed principal and the request id to the upstream
-// call's metadata (the trace context is added by the client's otelgrpc
-// handler, the Idempotency-Key by the header matcher).
+// annotate adds the principal, signed for the upstream method only, and the
+// request id to the upstream call's metadata (the trace context is added by
+// the client's otelgrpc handler, the Idempotency-Key by the header matcher).
 func (g *Gateway) annotate(ctx context.Context, _ *http.Request) metadata.MD {
-	signed := g.o.Signer.Outgoing(context.Background(), principal.From(ctx), edge.InfoFrom(ctx).RequestID)
+	method, _ := runtime.RPCMethod(ctx)
+	signed := g.o.Signer.Outgoing(context.Background(), method, principal.From(ctx), edge.InfoFrom(ctx).RequestID)
 	md, _ := metadata.FromOutgoingContext(signed)
 	return md
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/printfleet/printfleet/platform/config"
 	"github.com/printfleet/printfleet/platform/grpcclient"
 	"github.com/printfleet/printfleet/platform/grpcserver"
+	"github.com/printfleet/printfleet/platform/grpctls"
 	"github.com/printfleet/printfleet/platform/inbox"
 	"github.com/printfleet/printfleet/platform/outbox"
 	"github.com/printfleet/printfleet/platform/postgres"
@@ -48,10 +49,9 @@ var WorkerDefaults = config.Defaults{"PG_URL": DefaultPGURL, "ORDERS_WORKER_QUEU
 
 // Common is what both processes read.
 type Common struct {
-	PG        postgres.Config  `env:", prefix=PG_"`
-	Redis     redis.Config     `env:", prefix=REDIS_"`
-	AMQP      amqp.Config      `env:", prefix=AMQP_"`
-	Principal principal.Config `env:""`
+	PG    postgres.Config `env:", prefix=PG_"`
+	Redis redis.Config    `env:", prefix=REDIS_"`
+	AMQP  amqp.Config     `env:", prefix=AMQP_"`
 	// CacheTTL bounds how long a cached order (or tombstone) lives.
 	CacheTTL time.Duration `env:"ORDERS_CACHE_TTL, default=10m"`
 	// RelayBatch is the most rows the outbox relay publishes per batch.
@@ -67,9 +67,14 @@ type Common struct {
 // APIConfig is the API process's configuration.
 type APIConfig struct {
 	Common
-	GRPCAddr    string `env:"GRPC_ADDR, default=127.0.0.1:9101"`
-	CatalogAddr string `env:"CATALOG_ADDR, default=127.0.0.1:9102"`
-	PricingAddr string `env:"PRICING_ADDR, default=127.0.0.1:9103"`
+	// Principal is the internal secret: the worker makes no gRPC call and
+	// does not hold it.
+	Principal principal.Config `env:""`
+	// TLS secures the gRPC port and the calls to catalog and pricing.
+	TLS         grpctls.Config `env:""`
+	GRPCAddr    string         `env:"GRPC_ADDR, default=127.0.0.1:9101"`
+	CatalogAddr string         `env:"CATALOG_ADDR, default=127.0.0.1:9102"`
+	PricingAddr string         `env:"PRICING_ADDR, default=127.0.0.1:9103"`
 	// UpstreamTimeout bounds a catalog or pricing call without a deadline.
 	UpstreamTimeout time.Duration `env:"ORDERS_UPSTREAM_TIMEOUT, default=2s"`
 	// SweepEvery is how often expired idempotency keys are deleted.
@@ -99,19 +104,14 @@ type WorkerConfig struct {
 
 // infra is what both processes open.
 type infra struct {
-	db     *postgres.DB
-	store  *pgstore.Store
-	rdb    goredis.UniversalClient
-	cache  *cache.Orders
-	amqp   *amqp.Conn
-	signer *principal.Signer
+	db    *postgres.DB
+	store *pgstore.Store
+	rdb   goredis.UniversalClient
+	cache *cache.Orders
+	amqp  *amqp.Conn
 }
 
 func open(ctx context.Context, p *run.Process, c Common) (*infra, func(), error) {
-	signer, err := principal.NewSignerFromConfig(c.Principal)
-	if err != nil {
-		return nil, nil, err
-	}
 	db, err := postgres.Open(ctx, c.PG, pgstore.Migrations, p.Log)
 	if err != nil {
 		return nil, nil, err
@@ -137,7 +137,7 @@ func open(ctx context.Context, p *run.Process, c Common) (*infra, func(), error)
 	// printfleet_orders_cache_redis_up.
 	in := &infra{
 		db: db, store: pgstore.New(db.Primary, db.Reader), rdb: rdb,
-		cache: cache.New(rdb, cache.Config{TTL: c.CacheTTL, Wire: grpcapi.MarshalOrder}, p.Log), amqp: conn, signer: signer,
+		cache: cache.New(rdb, cache.Config{TTL: c.CacheTTL, Wire: grpcapi.MarshalOrder}, p.Log), amqp: conn,
 	}
 	closeAll := func() {
 		_ = conn.Close()
@@ -164,13 +164,17 @@ func Serve(ctx context.Context, p *run.Process) error {
 		return err
 	}
 	p.Log.Info("config", "config", config.Masked(cfg))
+	signer, err := principal.NewSignerFromConfig(cfg.Principal)
+	if err != nil {
+		return err
+	}
 	in, closeAll, err := open(ctx, p, cfg.Common)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
 
-	opts := grpcclient.Options{Signer: in.signer, DefaultTimeout: cfg.UpstreamTimeout}
+	opts := grpcclient.Options{Signer: signer, DefaultTimeout: cfg.UpstreamTimeout, TLS: cfg.TLS}
 	catalogConn, err := grpcclient.Dial(cfg.CatalogAddr, opts)
 	if err != nil {
 		return err
@@ -191,7 +195,7 @@ func Serve(ctx context.Context, p *run.Process) error {
 		Store: in.store, Cache: in.cache, RecentWrites: recent, Catalog: catalog.New(catalogConn), Pricing: pricing.New(pricingConn),
 		TokenKey: tokenKey[:], Log: p.Log,
 	})
-	srv, err := grpcserver.New(grpcserver.Options{Log: p.Log, Signer: in.signer, Grace: p.Grace})
+	srv, err := grpcserver.New(grpcserver.Options{Log: p.Log, Signer: signer, Grace: p.Grace, TLS: cfg.TLS})
 	if err != nil {
 		return err
 	}

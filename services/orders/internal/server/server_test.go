@@ -16,6 +16,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/amqp/amqptest"
+	"github.com/printfleet/printfleet/platform/grpcclient"
 	"github.com/printfleet/printfleet/platform/grpcserver"
 	"github.com/printfleet/printfleet/platform/postgres/pgtest"
 	"github.com/printfleet/printfleet/platform/principal"
@@ -163,14 +164,15 @@ func TestProcessesServeAnOrderToPaid(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cc, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(grpcclient.ForwardPrincipal(signer)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cc.Close()
 	client := ordersv1.NewOrderServiceClient(cc)
 	as := func(key string) context.Context {
-		c := signer.Outgoing(context.Background(), principal.Principal{Subject: "carol", Roles: []string{principal.RoleUser}}, "r1")
+		c := principal.With(context.Background(), principal.Principal{Subject: "carol", Roles: []string{principal.RoleUser}})
 		if key != "" {
 			c = metadataWithKey(c, key)
 		}

@@ -25,7 +25,9 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/printfleet/printfleet/platform/errs"
+	"github.com/printfleet/printfleet/platform/grpcclient"
 	"github.com/printfleet/printfleet/platform/grpcserver"
+	"github.com/printfleet/printfleet/platform/log"
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/platform/postgres/pgtest"
 	"github.com/printfleet/printfleet/platform/principal"
@@ -311,7 +313,8 @@ func Serve(t testing.TB, f *Fixture, o Options) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.ServeOn(ctx, ln) }()
-	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(grpcclient.ForwardPrincipal(signer)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,9 +323,11 @@ func Serve(t testing.TB, f *Fixture, o Options) *Server {
 }
 
 // As returns a context that calls as user with roles (and an
-// Idempotency-Key when key is not empty).
+// Idempotency-Key when key is not empty); the client signs it for each call's
+// method.
 func (s *Server) As(user string, roles []string, key string) context.Context {
-	ctx := s.Signer.Outgoing(context.Background(), principal.Principal{Subject: user, Roles: roles}, "req-"+uuid.NewString()[:8])
+	ctx := log.WithRequestID(context.Background(), "req-"+uuid.NewString()[:8])
+	ctx = principal.With(ctx, principal.Principal{Subject: user, Roles: roles})
 	if key != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, principal.MDIdempotencyKey, key)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/config"
 	"github.com/printfleet/printfleet/platform/grpcserver"
+	"github.com/printfleet/printfleet/platform/grpctls"
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/run"
@@ -24,7 +25,9 @@ import (
 type APIConfig struct {
 	DBConfig
 	principal.Config
-	GRPCAddr string `env:"GRPC_ADDR, default=127.0.0.1:9103"`
+	// TLS secures the gRPC port (mTLS with a CA).
+	TLS      grpctls.Config `env:""`
+	GRPCAddr string         `env:"GRPC_ADDR, default=127.0.0.1:9103"`
 	// Listen subscribes to price-data change notifications (LISTEN/NOTIFY).
 	Listen bool `env:"PRICING_LISTEN, default=true"`
 	// PollInterval checks price_data_version this often as a safety net
@@ -61,7 +64,7 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger, opts ...postgr
 		db.Close()
 		return nil, err
 	}
-	srv, err := grpcserver.New(grpcserver.Options{Log: log, Signer: signer, Grace: cfg.Grace})
+	srv, err := grpcserver.New(grpcserver.Options{Log: log, Signer: signer, Grace: cfg.Grace, TLS: cfg.TLS})
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/grpcclient"
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/platform/principal"
 	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
@@ -59,7 +60,8 @@ func start(t *testing.T, url string, listen bool, poll time.Duration, opts ...po
 	}
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ctx, ln) }()
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(grpcclient.ForwardPrincipal(signer)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func startWorker(t *testing.T, url string, amqpCfg amqp.Config, queue string, ed
 }
 
 func as(t testing.TB, roles ...string) context.Context {
-	return signer.Outgoing(anon(t), principal.Principal{Subject: "alice", Roles: roles}, "req-test")
+	return principal.With(anon(t), principal.Principal{Subject: "alice", Roles: roles})
 }
 
 // anon is an unauthenticated call context with a deadline.

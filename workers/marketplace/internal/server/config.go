@@ -5,6 +5,7 @@ import (
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
+	"github.com/printfleet/printfleet/platform/grpctls"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/s3"
@@ -22,6 +23,8 @@ type Config struct {
 	Principal principal.Config `env:", prefix="`
 	// Redis holds what the replicas share: rate budgets and shipment locks.
 	Redis redis.Config `env:", prefix=REDIS_"`
+	// TLS secures the calls to the catalog (mTLS with a certificate).
+	TLS grpctls.Config `env:""`
 	// CatalogAddr is the catalog's gRPC target (GetStoreCredentials).
 	CatalogAddr string `env:"CATALOG_ADDR, default=127.0.0.1:9102"`
 	// ReceiptsBucket receives one receipt per push.

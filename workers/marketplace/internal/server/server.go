@@ -44,7 +44,7 @@ func Serve(ctx context.Context, p *run.Process) error {
 	if err != nil {
 		return err
 	}
-	cc, err := grpcclient.Dial(cfg.CatalogAddr, grpcclient.Options{Signer: signer, DefaultTimeout: cfg.Options.CatalogTimeout})
+	cc, err := grpcclient.Dial(cfg.CatalogAddr, grpcclient.Options{Signer: signer, DefaultTimeout: cfg.Options.CatalogTimeout, TLS: cfg.TLS})
 	if err != nil {
 		return err
 	}
