@@ -28,7 +28,7 @@ import (
 
 // user is the call context of a user placing an order, as orders forwards it.
 func user(t testing.TB, subject string) context.Context {
-	return signer.Outgoing(anon(t), principal.Principal{Subject: subject, Roles: []string{principal.RoleUser}}, "req-test")
+	return principal.With(anon(t), principal.Principal{Subject: subject, Roles: []string{principal.RoleUser}})
 }
 
 func createCoupon(t *testing.T, c pricingv1.PricingServiceClient, code string, limit, perCustomer int32) {
