@@ -76,10 +76,11 @@ type ReconcilerConfig struct {
 }
 
 // Reconciler finds orders stuck in a non-final state and drives them again
-// through the worker's own code paths: every step is idempotent (charges
-// and refunds by order id at the provider, print files and marketplace
-// pushes by order and shipment), so a re-drive that races the original
-// message, or another re-drive, does no harm.
+// through the worker's own code paths: every step is idempotent (a
+// placement by order id at the catalog and pricing, charges and refunds by
+// order id at the provider, print files and marketplace pushes by order and
+// shipment), so a re-drive that races the original message, or another
+// re-drive, does no harm.
 type Reconciler struct {
 	store  StuckStore
 	orders Store
