@@ -87,6 +87,7 @@ func TestFaults(t *testing.T) {
 		{"PostgresRestart", testPostgresRestart},
 		{"SandboxFaults", testSandboxFaults},
 		{"PaymentLongOutage", testPaymentLongOutage},
+		{"LostStockAnswer", testLostStockAnswer},
 		{"LogsHoldNoSecrets", func(t *testing.T, fx *faultFleet) { scanLogsForSecrets(t, fx.environment) }},
 	} {
 		start := time.Now()

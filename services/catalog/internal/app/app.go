@@ -42,6 +42,8 @@ type Store interface {
 	// or none; decide (called only when this message starts the order's
 	// reservation) turns what was found into the outcome. seen means the
 	// message or the order was handled before, and nothing was reserved.
+	// A new message for an order decided before queues r.Again's events in
+	// the claim's transaction; a redelivered message queues nothing.
 	ReserveStock(ctx context.Context, r Reservation, decide func(ReservationState) (Verdict, error)) (seen bool, err error)
 }
 
@@ -53,6 +55,18 @@ type Reservation struct {
 	// Items are merged (one per variant); none when the order is rejected
 	// before the lookup.
 	Items []domain.OrderItem
+	// Again, when set, announces an earlier decision for the order again
+	// (a new message for an order whose outcome may have been lost).
+	Again func(Decision) []outbox.Event
+}
+
+// Decision is how the catalog handled an order earlier.
+type Decision struct {
+	// Status is a domain.Reservation* status.
+	Status        string
+	ReservationID string
+	// Rejection is set when Status is rejected.
+	Rejection domain.Rejection
 }
 
 // ReservationState is what the store found and took, before the verdict.

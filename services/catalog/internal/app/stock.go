@@ -15,7 +15,7 @@ import (
 
 var stockOutcomes = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "catalog_stock_events_total",
-	Help: "Stock messages by outcome (reserved, rejected, released, noop, duplicate).",
+	Help: "Stock messages by outcome (reserved, rejected, announced, released, noop, duplicate).",
 }, []string{"outcome"})
 
 // Stock reserves and releases blank stock for orders.
@@ -35,15 +35,33 @@ const (
 	OutcomeReserved  ReserveOutcome = "reserved"
 	OutcomeRejected  ReserveOutcome = "rejected"
 	OutcomeDuplicate ReserveOutcome = "duplicate"
+	// OutcomeAnnounced: a new message for an order decided before; its
+	// decision was announced again.
+	OutcomeAnnounced ReserveOutcome = "announced"
 )
 
 // Reserve handles an OrderPlaced message: all items or none, in one
 // transaction with the inbox claim, the reservation record and the event
 // (StockReserved or StockRejected). A redelivered message or another
-// message for the same order reserves nothing.
+// message for the same order reserves nothing. Another message for an order
+// decided before (the orders reconciler placing a PENDING order again, when
+// the first answer was lost) announces that decision again: StockReserved
+// with the held reservation's id, or StockRejected with the stored reason;
+// nothing for a released or cancelled reservation.
 func (s *Stock) Reserve(ctx context.Context, msg InboxClaim, orderID string, items []domain.OrderItem) (ReserveOutcome, error) {
 	merged, mergeRej := domain.MergeItems(items)
-	r := Reservation{Claim: msg, OrderID: orderID, ReservationID: newID()}
+	var again bool
+	r := Reservation{Claim: msg, OrderID: orderID, ReservationID: newID(), Again: func(d Decision) []outbox.Event {
+		switch d.Status {
+		case domain.ReservationReserved:
+			again = true
+			return []outbox.Event{events.StockReserved(orderID, d.ReservationID)}
+		case domain.ReservationRejected:
+			again = true
+			return []outbox.Event{events.StockRejected(orderID, d.Rejection)}
+		}
+		return nil
+	}}
 	if mergeRej == nil {
 		r.Items = merged
 	}
@@ -69,7 +87,10 @@ func (s *Stock) Reserve(ctx context.Context, msg InboxClaim, orderID string, ite
 	if err != nil {
 		return "", fmt.Errorf("reserve stock for order %s: %w", orderID, err)
 	}
-	if seen {
+	switch {
+	case seen && again:
+		outcome = OutcomeAnnounced
+	case seen:
 		outcome = OutcomeDuplicate
 	}
 	stockOutcomes.WithLabelValues(string(outcome)).Inc()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
@@ -136,6 +137,7 @@ func TestReconcilerRedrivesStuckOrders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// pending stays PENDING: its stock answer was lost.
 	// SHIPPED to a marketplace store, no push outcome.
 	exec(`UPDATE orders SET status = 5, payment_id = 'pi_push' WHERE id = $1`, push)
 	exec(`INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at)
@@ -189,4 +191,95 @@ func TestReconcilerRedrivesStuckOrders(t *testing.T) {
 	if pay.Charges[charge] != chargesBefore+1 || pay.Refunds["refund-"+refund] != 1 {
 		t.Fatalf("charged or refunded twice: %v %v", pay.Charges, pay.Refunds)
 	}
+}
+
+// An order whose stock answer was lost stays PENDING: the reconciler places
+// it again (the create's OrderPlaced, under the create's routing key — the
+// coupon one for an order with a coupon — with a fresh message id) and notes
+// it on the timeline, once per threshold. The catalog's answer to it, and
+// the late original arriving as well, charge the order once.
+func TestReconcilerPlacesAStuckPendingOrderAgain(t *testing.T) {
+	t.Parallel()
+	f := testenv.NewFixture("alice")
+	s := testenv.Serve(t, f, testenv.Options{})
+	pay := &testenv.Payments{}
+	w := testenv.NewWorker(t, s.Store, pay)
+	h := amqpapi.Handler(w)
+	r := app.NewReconciler(s.Store, w, app.ReconcilerConfig{StuckAfter: time.Minute})
+	ctx := context.Background()
+	plain := placed(t, s, f, 1)[0]
+	req := f.Request("alice")
+	req.CouponCode = "TENOFF"
+	coupon, err := s.Client.CreateOrder(s.User("alice", "key-coupon"), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{plain.Id, coupon.Id}
+	keys := map[string]string{plain.Id: eventsv1.KeyOrderPlaced, coupon.Id: eventsv1.KeyOrderPlacedCoupon}
+	if _, err := s.Pool.Exec(ctx, `UPDATE orders SET updated_at = now() - interval '1 hour' WHERE id = ANY($1)`, ids); err != nil {
+		t.Fatal(err)
+	}
+	// placedRows are the order's OrderPlaced outbox rows, oldest first.
+	placedRows := func(id string) (msgIDs []string, payloads []*eventsv1.OrderPlaced) {
+		t.Helper()
+		rows, err := s.Pool.Query(ctx, `SELECT id::text, payload FROM outbox WHERE type = $1 ORDER BY seq`, keys[id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var msgID string
+			var b []byte
+			if err := rows.Scan(&msgID, &b); err != nil {
+				t.Fatal(err)
+			}
+			var ev eventsv1.OrderPlaced
+			if err := proto.Unmarshal(b, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.GetOrderId() == id {
+				msgIDs, payloads = append(msgIDs, msgID), append(payloads, &ev)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return msgIDs, payloads
+	}
+
+	res, err := r.Pass(ctx)
+	t.Logf("first pass: stuck %v, re-driven %v", res.Stuck, res.Redriven)
+	if err != nil || res.Stuck[app.StepPlace] != 2 || res.Redriven[app.StepPlace] != 2 {
+		t.Fatalf("pass: %+v %v; want 2 PENDING orders placed again", res, err)
+	}
+	for _, id := range ids {
+		msgIDs, evs := placedRows(id)
+		if len(evs) != 2 || msgIDs[0] == msgIDs[1] {
+			t.Fatalf("order %s: OrderPlaced rows %v under %s, want 2 with distinct ids", id, msgIDs, keys[id])
+		}
+		if !proto.Equal(evs[0], evs[1]) {
+			t.Fatalf("order %s placed again as %v, want the create's %v", id, evs[1], evs[0])
+		}
+		if n := testenv.Count(t, s.Pool, "order_events", "order_id = $1 AND type = $2 AND attributes->>'step' = 'place'", id, "order.redriven"); n != 1 {
+			t.Fatalf("order %s: %d re-drive timeline entries, want 1", id, n)
+		}
+	}
+	if _, evs := placedRows(coupon.Id); evs[1].GetCouponCode() != "TENOFF" {
+		t.Fatalf("coupon order placed again without its coupon: %v", evs[1])
+	}
+	if res, err := r.Pass(ctx); err != nil || len(res.Redriven) != 0 {
+		t.Fatalf("second pass within the threshold re-drove: %+v %v", res, err)
+	}
+
+	// The catalog announces its reservation again; the original answer
+	// arrives late too. One charge, one PAID.
+	for range 2 {
+		if err := h(ctx, delivery(t, eventsv1.KeyStockReserved, &eventsv1.StockReserved{OrderId: plain.Id, ReservationId: "r1"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pay.Charges[plain.Id] != 1 || testenv.Count(t, s.Pool, "orders", "id = $1 AND status IN (3, 4) AND payment_id <> ''", plain.Id) != 1 {
+		t.Fatalf("charges %v; want the order paid, charged once", pay.Charges)
+	}
+	t.Logf("charges of the re-placed order after two StockReserved: %d", pay.Charges[plain.Id])
 }

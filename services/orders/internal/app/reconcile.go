@@ -19,6 +19,9 @@ type Step string
 
 // The steps the reconciler drives again.
 const (
+	// StepPlace: PENDING, the catalog's answer (StockReserved or
+	// StockRejected) never arrived.
+	StepPlace Step = "place"
 	// StepCharge: CONFIRMED without a payment.
 	StepCharge Step = "charge"
 	// StepRefund: cancelled with a payment and no refund.
@@ -31,7 +34,7 @@ const (
 )
 
 // Steps lists every step (the gauge reports each, zero included).
-var Steps = []Step{StepCharge, StepRefund, StepPrintFiles, StepMarketplacePush}
+var Steps = []Step{StepPlace, StepCharge, StepRefund, StepPrintFiles, StepMarketplacePush}
 
 // StuckOrder is an order that has not moved past Step for too long.
 type StuckOrder struct {
@@ -73,10 +76,11 @@ type ReconcilerConfig struct {
 }
 
 // Reconciler finds orders stuck in a non-final state and drives them again
-// through the worker's own code paths: every step is idempotent (charges
-// and refunds by order id at the provider, print files and marketplace
-// pushes by order and shipment), so a re-drive that races the original
-// message, or another re-drive, does no harm.
+// through the worker's own code paths: every step is idempotent (a
+// placement by order id at the catalog and pricing, charges and refunds by
+// order id at the provider, print files and marketplace pushes by order and
+// shipment), so a re-drive that races the original message, or another
+// re-drive, does no harm.
 type Reconciler struct {
 	store  StuckStore
 	orders Store
@@ -188,6 +192,10 @@ func (r *Reconciler) Pass(ctx context.Context) (PassResult, error) {
 func (r *Reconciler) redrive(ctx context.Context, s StuckOrder) error {
 	msgID := r.w.newID()
 	switch s.Step {
+	case StepPlace:
+		// The catalog answers a new OrderPlaced for an order it decided
+		// before by announcing its decision again, and reserves otherwise.
+		return r.republish(ctx, msgID, s, domain.StatusPending, func(o *domain.Order) (outboxEvent, bool) { return events.OrderPlaced(o), true })
 	case StepCharge:
 		return r.w.StockReserved(ctx, msgID, s.ID)
 	case StepRefund:

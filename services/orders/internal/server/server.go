@@ -96,9 +96,9 @@ type WorkerConfig struct {
 	// ReconcileEvery is the time between the reconciler's passes (one
 	// replica at a time runs one, under a PostgreSQL advisory lock).
 	ReconcileEvery time.Duration `env:"ORDERS_RECONCILE_EVERY, default=30s"`
-	// StuckAfter is how long an order may wait for a step (a charge, a
-	// refund, print files, a marketplace push) before the reconciler drives
-	// it again.
+	// StuckAfter is how long an order may wait for a step (the catalog's
+	// stock answer, a charge, a refund, print files, a marketplace push)
+	// before the reconciler drives it again.
 	StuckAfter time.Duration `env:"ORDERS_STUCK_AFTER, default=10m"`
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,7 +22,9 @@ import (
 
 // ReserveStock implements app.Store: an OrderPlaced's whole transaction in
 // two round trips. The first pipelines BEGIN, the inbox claim with the
-// pending reservation row (one statement), the variants' flags, a savepoint
+// pending reservation row (one statement), the order's earlier decision if
+// any (announced again through r.Again when a new message finds one), the
+// variants' flags, a savepoint
 // and one UPDATE that decrements every tracked variant that has enough
 // stock; the second pipelines the outcome (a rollback to the savepoint when
 // decide rejects), the reservation's status and items, the events and
@@ -68,7 +71,13 @@ func (s *Store) ReserveStock(ctx context.Context, r app.Reservation, decide func
 			INSERT INTO reservations (order_id, id, status) SELECT $3, $4, 'pending' FROM claim
 			ON CONFLICT (order_id) DO NOTHING RETURNING 1
 		)
-		SELECT EXISTS (SELECT 1 FROM start)`, r.Claim.Consumer, r.Claim.MessageID, r.OrderID, r.ReservationID)
+		SELECT EXISTS (SELECT 1 FROM start), EXISTS (SELECT 1 FROM claim)`, r.Claim.Consumer, r.Claim.MessageID, r.OrderID, r.ReservationID)
+	// An earlier decision for the order (not this message's row), held
+	// until commit so that a release does not slip between it and its
+	// announcement. A new statement: it sees a row that a concurrent
+	// message committed while the INSERT above waited for it.
+	b.Queue(`SELECT id::text, status, reason, rejected_variant_id FROM reservations
+		WHERE order_id = $1 AND id <> $2 FOR SHARE`, r.OrderID, r.ReservationID)
 	// The next statements see the row the previous one inserted: they do
 	// nothing unless this message started this order's reservation.
 	b.Queue(`
@@ -86,15 +95,23 @@ func (s *Store) ReserveStock(ctx context.Context, r app.Reservation, decide func
 
 	state := app.ReservationState{Variants: map[string]app.StockVariant{}}
 	reserved := map[string]bool{}
-	var fresh bool
+	var fresh, claimed bool
+	var prior *app.Decision
 	err = func() error {
 		br := conn.SendBatch(ctx, b)
 		defer br.Close()
 		if _, err := br.Exec(); err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
-		if err := br.QueryRow().Scan(&fresh); err != nil {
+		if err := br.QueryRow().Scan(&fresh, &claimed); err != nil {
 			return fmt.Errorf("start reservation: %w", err)
+		}
+		var d app.Decision
+		switch err := br.QueryRow().Scan(&d.ReservationID, &d.Status, &d.Rejection.Reason, &d.Rejection.VariantID); {
+		case err == nil:
+			prior = &d
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("earlier reservation: %w", err)
 		}
 		rows, err := br.Query()
 		if err != nil {
@@ -150,11 +167,20 @@ func (s *Store) ReserveStock(ctx context.Context, r app.Reservation, decide func
 			return false, err
 		}
 	}
+	var again []outbox.Event
+	if !fresh && claimed && prior != nil && r.Again != nil {
+		// A new message for an order decided before: its answer may have
+		// been lost, so it is given again (nothing is reserved twice).
+		again = r.Again(*prior)
+		if err := outbox.Queue(ctx, b, again...); err != nil {
+			return false, err
+		}
+	}
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return false, fmt.Errorf("reserve stock: commit: %w", err)
 	}
-	if fresh && s.wake != nil {
+	if (fresh || len(again) > 0) && s.wake != nil {
 		s.wake()
 	}
 	return !fresh, nil
@@ -166,8 +192,8 @@ func (s *Store) ReserveStock(ctx context.Context, r app.Reservation, decide func
 func (s *Store) queueVerdict(ctx context.Context, conn *pgxpool.Conn, b *pgx.Batch, r app.Reservation, v app.Verdict) error {
 	if v.Rejection != nil {
 		b.Queue("ROLLBACK TO SAVEPOINT reserve")
-		b.Queue(`UPDATE reservations SET status = $2, reason = $3, updated_at = now() WHERE order_id = $1`,
-			r.OrderID, domain.ReservationRejected, v.Rejection.Reason)
+		b.Queue(`UPDATE reservations SET status = $2, reason = $3, rejected_variant_id = $4, updated_at = now() WHERE order_id = $1`,
+			r.OrderID, domain.ReservationRejected, v.Rejection.Reason, v.Rejection.VariantID)
 	} else {
 		b.Queue(`UPDATE reservations SET status = $2, reason = '', updated_at = now() WHERE order_id = $1`,
 			r.OrderID, domain.ReservationReserved)

@@ -257,3 +257,104 @@ func TestReleaseBeforeTheOrderRecordsACancellation(t *testing.T) {
 		t.Fatal("reservation after the cancellation not reported as seen (a late order must reserve nothing)")
 	}
 }
+
+// A new OrderPlaced message for an order decided before announces the
+// decision again (its first answer may have been lost) without reserving
+// twice: the held reservation's id, or the stored rejection; nothing once
+// released. A redelivery of the first message announces nothing.
+func TestRepeatedOrderPlacedAnnouncesTheDecisionAgain(t *testing.T) {
+	t.Parallel()
+	pool, s := testenv.DB(t)
+	p := testenv.Product(5)
+	insert(t, s, &p)
+	stock := app.NewStock(s, testenv.Log())
+	ctx := context.Background()
+	vid := p.Variants[0].ID
+	reserveMsg := func(msgID, orderID string, qty int64) app.ReserveOutcome {
+		t.Helper()
+		out, err := stock.Reserve(ctx, app.InboxClaim{Consumer: "test", MessageID: msgID}, orderID, []domain.OrderItem{{VariantID: vid, Quantity: qty}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	payloads := func(typ, orderID string) [][]byte {
+		t.Helper()
+		rows, err := pool.Query(ctx, `SELECT payload FROM outbox WHERE type = $1 ORDER BY seq`, typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for _, b := range all {
+			// Both events carry the order id as field 1.
+			var ev eventsv1.StockReserved
+			if err := proto.Unmarshal(b, &ev); err == nil && ev.GetOrderId() == orderID {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+
+	first := testenv.ID()
+	if out := reserveMsg(first, "order-held", 2); out != app.OutcomeReserved {
+		t.Fatalf("first OrderPlaced = %q, want reserved", out)
+	}
+	if out := reserveMsg(first, "order-held", 2); out != app.OutcomeDuplicate {
+		t.Fatalf("redelivered OrderPlaced = %q, want duplicate", out)
+	}
+	if n := len(payloads(eventsv1.KeyStockReserved, "order-held")); n != 1 {
+		t.Fatalf("%d StockReserved after a redelivery, want 1", n)
+	}
+	if out := reserveMsg(testenv.ID(), "order-held", 2); out != app.OutcomeAnnounced {
+		t.Fatalf("new OrderPlaced for a reserved order = %q, want announced", out)
+	}
+	held := payloads(eventsv1.KeyStockReserved, "order-held")
+	if len(held) != 2 {
+		t.Fatalf("%d StockReserved after a new message, want 2", len(held))
+	}
+	var resID string
+	if err := pool.QueryRow(ctx, `SELECT id::text FROM reservations WHERE order_id = 'order-held'`).Scan(&resID); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range held {
+		var ev eventsv1.StockReserved
+		if err := proto.Unmarshal(b, &ev); err != nil || ev.GetReservationId() != resID {
+			t.Fatalf("StockReserved %v (%v), want reservation %s", &ev, err, resID)
+		}
+	}
+	if a := available(t, s, p.ID, 0); a != 3 {
+		t.Fatalf("available = %d after announcing again, want 3 (reserved once)", a)
+	}
+
+	if out := reserveMsg(testenv.ID(), "order-big", 10); out != app.OutcomeRejected {
+		t.Fatalf("OrderPlaced beyond the stock = %q, want rejected", out)
+	}
+	if out := reserveMsg(testenv.ID(), "order-big", 10); out != app.OutcomeAnnounced {
+		t.Fatalf("new OrderPlaced for a rejected order = %q, want announced", out)
+	}
+	rejected := payloads(eventsv1.KeyStockRejected, "order-big")
+	if len(rejected) != 2 {
+		t.Fatalf("%d StockRejected, want 2", len(rejected))
+	}
+	var rej eventsv1.StockRejected
+	if err := proto.Unmarshal(rejected[1], &rej); err != nil || rej.GetReason() != domain.ReasonInsufficientStock || rej.GetVariantId() != vid {
+		t.Fatalf("StockRejected announced again = %v (%v), want insufficient stock of %s", &rej, err, vid)
+	}
+
+	if released, err := stock.Release(ctx, app.InboxClaim{Consumer: "test-release", MessageID: testenv.ID()}, "order-held"); err != nil || !released {
+		t.Fatalf("release = %v, %v", released, err)
+	}
+	if out := reserveMsg(testenv.ID(), "order-held", 2); out != app.OutcomeDuplicate {
+		t.Fatalf("new OrderPlaced for a released order = %q, want duplicate (nothing announced)", out)
+	}
+	if n := len(payloads(eventsv1.KeyStockReserved, "order-held")); n != 2 {
+		t.Fatalf("%d StockReserved after the release, want still 2", n)
+	}
+	if a := available(t, s, p.ID, 0); a != 5 {
+		t.Fatalf("available = %d after the release, want 5", a)
+	}
+}

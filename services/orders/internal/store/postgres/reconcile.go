@@ -44,10 +44,10 @@ func (s *Store) WithReconcileLock(ctx context.Context, fn func(ctx context.Conte
 // a test) so that the planner can use the partial index orders_unsettled.
 const stuckSQL = `
 	SELECT o.id::text, CASE o.status
-		WHEN 2 THEN 'charge' WHEN 9 THEN 'refund' WHEN 3 THEN 'print_files' ELSE 'marketplace_push' END
+		WHEN 1 THEN 'place' WHEN 2 THEN 'charge' WHEN 9 THEN 'refund' WHEN 3 THEN 'print_files' ELSE 'marketplace_push' END
 	FROM orders o
 	WHERE o.updated_at < $1
-	  AND (o.status IN (2, 3)
+	  AND (o.status IN (1, 2, 3)
 	    OR (o.status = 5 AND o.store_id <> '')
 	    OR (o.status = 9 AND o.payment_id <> '' AND o.refund_id = ''))
 	  AND NOT (o.status = 2 AND o.payment_id <> '')

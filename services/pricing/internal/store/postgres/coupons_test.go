@@ -252,3 +252,32 @@ func TestConfirmCouponCountsAReusedKey(t *testing.T) {
 		t.Fatalf("release first: %v, used %d", err, used(t, s))
 	}
 }
+
+// An order's OrderPlaced published again (the orders reconciler places a
+// PENDING order again under a new message id) confirms nothing more: the
+// order's use is counted once, whether its reservation was pending or it
+// had none (counted late).
+func TestConfirmCouponTwiceForOneOrderCountsOneUse(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	c := domain.Coupon{Code: "LIMITED", Kind: domain.CouponFixed, AmountOff: usd(500), ValidFrom: now.Add(-time.Hour), ValidUntil: now.Add(time.Hour), UsageLimit: 5}
+	if _, _, err := s.CreateCoupon(ctx, c, false); err != nil {
+		t.Fatal(err)
+	}
+	r := redemption("k", "alice", now)
+	if _, _, err := s.RedeemCoupon(ctx, r, now); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if late, _, err := s.ConfirmCoupon(ctx, "LIMITED", r.OrderID, "alice", now); err != nil || late || used(t, s) != 1 {
+			t.Fatalf("confirm %d of a reserved order: late %v, %v, used %d; want 1", i+1, late, err, used(t, s))
+		}
+	}
+	for i := range 2 {
+		if _, _, err := s.ConfirmCoupon(ctx, "LIMITED", "order-unreserved", "bob", now); err != nil || used(t, s) != 2 {
+			t.Fatalf("confirm %d of an order without a reservation: %v, used %d; want 2", i+1, err, used(t, s))
+		}
+	}
+}
