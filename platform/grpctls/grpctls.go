@@ -106,16 +106,22 @@ func (c Config) pool() (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// load reads the configured certificate and CA, either of which may be nil.
+func (c Config) load() (*keyPair, *x509.CertPool, error) {
+	certs, err := c.keyPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	pool, err := c.pool()
+	return certs, pool, err
+}
+
 // Server returns the server's transport credentials: nil (plaintext) without
 // a certificate; TLS with one; mutual TLS, refusing clients without a
 // certificate signed by the CA, when a CA is configured too. A CA without a
 // certificate is refused: the server would silently stay plaintext.
 func (c Config) Server() (credentials.TransportCredentials, error) {
-	certs, err := c.keyPair()
-	if err != nil {
-		return nil, err
-	}
-	pool, err := c.pool()
+	certs, pool, err := c.load()
 	if err != nil {
 		return nil, err
 	}
@@ -138,11 +144,7 @@ func (c Config) Server() (credentials.TransportCredentials, error) {
 // roots without one), presenting this process's certificate when one is
 // configured (mTLS).
 func (c Config) Client() (credentials.TransportCredentials, error) {
-	certs, err := c.keyPair()
-	if err != nil {
-		return nil, err
-	}
-	pool, err := c.pool()
+	certs, pool, err := c.load()
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/printfleet/printfleet/platform/postgres"
 	"github.com/printfleet/printfleet/platform/postgres/pgtest"
 	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/platform/redis/redistest"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
@@ -56,33 +57,11 @@ func DB(t testing.TB, opts ...postgres.Option) (*pgxpool.Pool, *pgstore.Store) {
 }
 
 // RedisAddr is the test Redis.
-func RedisAddr() string {
-	if a := os.Getenv("PRINTFLEET_TEST_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
+func RedisAddr() string { return redistest.Addr() }
 
 // Redis returns a client on the test Redis and a key prefix unique to t;
 // keys under the prefix are deleted when t ends.
-func Redis(t testing.TB) (goredis.UniversalClient, string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs Redis (skipped with -short)")
-	}
-	rdb := goredis.NewClient(&goredis.Options{Addr: RedisAddr(), PoolSize: 128, PoolTimeout: 5 * time.Second,
-		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, DialTimeout: time.Second})
-	prefix := "test:" + uuid.NewString()[:12] + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		_ = rdb.Close()
-	})
-	return rdb, prefix
-}
+func Redis(t testing.TB) (goredis.UniversalClient, string) { return redistest.New(t) }
 
 // Catalog is a hand-written app.Catalog.
 type Catalog struct {

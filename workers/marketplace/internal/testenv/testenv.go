@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +33,7 @@ import (
 	"github.com/printfleet/printfleet/platform/grpcclient"
 	"github.com/printfleet/printfleet/platform/grpcserver"
 	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/platform/redis/redistest"
 	"github.com/printfleet/printfleet/platform/s3/s3test"
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
@@ -199,27 +199,7 @@ func StartCatalog(t testing.TB, f *Catalog, secret string) (*grpc.ClientConn, fu
 // Redis returns a client on the test Redis (PRINTFLEET_TEST_REDIS_ADDR,
 // default 127.0.0.1:6379) and a key prefix unique to t; keys under the
 // prefix are deleted when t ends.
-func Redis(t testing.TB) (goredis.UniversalClient, string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs Redis (skipped with -short)")
-	}
-	addr := os.Getenv("PRINTFLEET_TEST_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	rdb := goredis.NewClient(&goredis.Options{Addr: addr, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
-	prefix := "test:" + uuid.NewString()[:12] + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		_ = rdb.Close()
-	})
-	return rdb, prefix
-}
+func Redis(t testing.TB) (goredis.UniversalClient, string) { return redistest.New(t) }
 
 // ---------------------------------------------------------------- S3
 
