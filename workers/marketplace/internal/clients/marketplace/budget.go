@@ -2,6 +2,8 @@ package marketplace
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
 	"sync"
 	"time"
@@ -203,11 +205,14 @@ func NewSharedBudgets(shared SharedBudget) *Budgets {
 func (bs *Budgets) Shared() SharedBudget { return bs.shared }
 
 // Get returns the budget for (m, key), creating it full with the given rate and
-// burst.
+// burst. The key may be a credential (Etsy budgets per API key): it is named
+// by a digest, in memory and in Redis, so that no key name, error or trace
+// span carries it.
 func (bs *Budgets) Get(m domain.Marketplace, key string, perSecond float64, burst int) *Budget {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	k := string(m) + "/" + key
+	sum := sha256.Sum256([]byte(key))
+	k := string(m) + "/" + hex.EncodeToString(sum[:12])
 	b, ok := bs.m[k]
 	if !ok {
 		b = &Budget{m: m, lim: rate.NewLimiter(rate.Limit(perSecond), burst), burst: burst, shared: bs.shared, key: k}
