@@ -19,13 +19,8 @@ import (
 // it bumps price_data_version and NOTIFYs, so the pricing API reloads.
 func createCoupon(t *testing.T, e *environment, code string, limit, perCustomer int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, e.layout.PGURL("pricing"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	ctx, c, done := pricingDB(t, e)
+	defer done()
 	now := time.Now()
 	if _, err := c.Exec(ctx, `
 		INSERT INTO coupons (id, code, kind, amount_off_currency, amount_off_minor, valid_from, valid_until, usage_limit, per_customer_limit)
@@ -46,15 +41,23 @@ func createCoupon(t *testing.T, e *environment, code string, limit, perCustomer 
 	})
 }
 
-func couponUsed(t *testing.T, e *environment, code string) int {
+// pricingDB is a connection to pricing's database and a context bounding
+// the statements on it, until done is called.
+func pricingDB(t *testing.T, e *environment) (ctx context.Context, c *pgx.Conn, done func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	c, err := pgx.Connect(ctx, e.layout.PGURL("pricing"))
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	defer c.Close(context.Background())
+	return ctx, c, func() { c.Close(context.Background()); cancel() }
+}
+
+func couponUsed(t *testing.T, e *environment, code string) int {
+	t.Helper()
+	ctx, c, done := pricingDB(t, e)
+	defer done()
 	var used int
 	if err := c.QueryRow(ctx, `SELECT used FROM coupons WHERE code = $1`, code).Scan(&used); err != nil {
 		t.Fatal(err)

@@ -141,13 +141,7 @@ func testPaymentLongOutage(t *testing.T, fx *faultFleet) {
 	}
 
 	// The outage, with orders arriving all along and the paid ones cancelled.
-	sandboxFaults(t, pay, `{"outage":true}`)
-	healed := false
-	defer func() {
-		if !healed {
-			sandboxFaults(t, pay, `{"outage":false}`)
-		}
-	}()
+	heal := paymentOutage(t, pay)
 	outageAt := time.Now()
 	st := &loadStats{}
 	stopLoad := fx.loadUntilStopped(ctx, st, 2)
@@ -176,8 +170,7 @@ func testPaymentLongOutage(t *testing.T, fx *faultFleet) {
 	}
 	midDead = append(midDead, d...)
 
-	sandboxFaults(t, pay, `{"outage":false}`)
-	healed = true
+	heal()
 	refunded := func() bool {
 		var ledger paymentsLedger
 		if err := getJSON(ctx, fx.httpc, pay+"/_sandbox/payments", &ledger); err != nil {

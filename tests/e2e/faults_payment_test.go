@@ -55,13 +55,7 @@ func (fx *faultFleet) waitBreaker(ctx context.Context, want float64, since time.
 // paid once after healing.
 func testPaymentOutage(ctx context.Context, t *testing.T, fx *faultFleet) {
 	pay := fx.layout.PaymentURL()
-	sandboxFaults(t, pay, `{"outage":true}`)
-	healed := false
-	defer func() {
-		if !healed {
-			sandboxFaults(t, pay, `{"outage":false}`)
-		}
-	}()
+	heal := paymentOutage(t, pay)
 	outageAt := time.Now()
 	st := &loadStats{}
 	fx.load(ctx, st, loadOpts{n: 24, conc: 8})
@@ -73,8 +67,7 @@ func testPaymentOutage(ctx context.Context, t *testing.T, fx *faultFleet) {
 	time.Sleep(3 * time.Second)
 	during := fx.inspect(ctx, orders)
 	stateBeforeHeal := fx.breakerState(ctx)
-	sandboxFaults(t, pay, `{"outage":false}`)
-	healed = true
+	heal()
 	healedAt := time.Now()
 	s, took, ok := fx.settle(ctx, orders, 60*time.Second, nil)
 	closedAfter := fx.waitBreaker(ctx, breakerClosed, healedAt, 30*time.Second)

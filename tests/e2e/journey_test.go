@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,6 +286,17 @@ func sandboxFaults(t *testing.T, base, patch string) {
 	if resp.StatusCode >= 300 {
 		t.Fatalf("sandbox faults %s: %s", patch, resp.Status)
 	}
+}
+
+// paymentOutage takes the sandbox's payment provider down until the returned
+// heal is called, or until t ends if it never is.
+func paymentOutage(t *testing.T, pay string) (heal func()) {
+	t.Helper()
+	sandboxFaults(t, pay, `{"outage":true}`)
+	var once sync.Once
+	heal = func() { once.Do(func() { sandboxFaults(t, pay, `{"outage":false}`) }) }
+	t.Cleanup(heal)
+	return heal
 }
 
 // assertObject checks that key exists in the renders bucket.
