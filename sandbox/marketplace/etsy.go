@@ -80,6 +80,13 @@ func (s *Server) etsyAdmit(w http.ResponseWriter, r *http.Request) bool {
 		etsyError(w, http.StatusForbidden, "Missing x-api-key header")
 		return false
 	}
+	// Every Open API v3 request: x-api-key is "keystring:shared_secret" since
+	// February 2026; a bare keystring is refused.
+	if !etsyKeyRE.MatchString(apiKey) {
+		s.countLocked(Etsy, func(c *Counters) { c.AuthFailures++ })
+		etsyError(w, http.StatusForbidden, "Invalid x-api-key: expected keystring:shared_secret")
+		return false
+	}
 	switch s.markets[Etsy].tokens.check(strings.TrimSpace(token), now) {
 	case tokenMissing:
 		s.countLocked(Etsy, func(c *Counters) { c.AuthFailures++ })
@@ -209,8 +216,26 @@ func (s *Server) etsyGetReceipt(w http.ResponseWriter, r *http.Request) {
 
 var (
 	etsyTrackingRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{3,63}$`)
-	etsyCarrierRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 _.-]{1,39}$`)
+	etsyKeyRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}:[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+	// etsyCarriers are the carrier_name values the stand-in accepts: Etsy's
+	// names for the carriers it knows, and "other" for any carrier it does
+	// not (a raw name is refused here, where the real API may accept it and
+	// drop the tracking).
+	etsyCarriers = map[string]bool{"usps": true, "ups": true, "fedex": true, "dhl": true, "canada-post": true,
+		"royal-mail": true, "australia-post": true, "deutsche-post": true, "other": true}
 )
+
+// jsonBody reads a JSON object of scalars; any other content type is refused.
+func jsonBody(w http.ResponseWriter, r *http.Request) (url.Values, int, error) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("Content-Type must be application/json")
+	}
+	v, err := formOrJSON(w, r)
+	if err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	return v, 0, nil
+}
 
 // formOrJSON reads a body sent either form-encoded or as a JSON object of scalars.
 func formOrJSON(w http.ResponseWriter, r *http.Request) (url.Values, error) {
@@ -249,13 +274,17 @@ func (s *Server) etsyTracking(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	form, err := formOrJSON(w, r)
+	// ShopReceipt_CreateShipment (POST /v3/application/shops/{shop_id}/receipts/
+	// {receipt_id}/tracking) takes its body as application/json in the current
+	// specification; a form body is refused.
+	form, status, err := jsonBody(w, r)
 	invalid := func(msg string) {
 		s.count(Etsy, func(c *Counters) { c.ValidationErrors++ })
 		etsyError(w, http.StatusBadRequest, msg)
 	}
 	if err != nil {
-		invalid(err.Error())
+		s.count(Etsy, func(c *Counters) { c.ValidationErrors++ })
+		etsyError(w, status, err.Error())
 		return
 	}
 	code, carrier := strings.TrimSpace(form.Get("tracking_code")), strings.TrimSpace(form.Get("carrier_name"))
@@ -269,8 +298,8 @@ func (s *Server) etsyTracking(w http.ResponseWriter, r *http.Request) {
 	case carrier == "":
 		invalid("carrier_name is required")
 		return
-	case !etsyCarrierRE.MatchString(carrier):
-		invalid("carrier_name is invalid")
+	case !etsyCarriers[carrier]:
+		invalid("carrier_name is not a supported carrier; send other for a carrier not listed")
 		return
 	}
 	if v := form.Get("send_bcc"); v != "" {

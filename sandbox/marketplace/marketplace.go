@@ -47,6 +47,10 @@ type Faults struct {
 	ErrorRate float64 `json:"error_rate"`
 	// ErrorNext fails the next N API requests with a 5xx.
 	ErrorNext int `json:"error_next"`
+	// InternalErrorNext answers the next N Shopify GraphQL requests with HTTP
+	// 200 and an INTERNAL_SERVER_ERROR in errors, before they execute, as the
+	// Admin GraphQL API does when the shop's backend fails.
+	InternalErrorNext int `json:"internal_error_next"`
 	// LatencyMS delays every request by this many milliseconds.
 	LatencyMS int `json:"latency_ms"`
 	// ExpireTokens expires every access token issued or seen so far (setting it again
@@ -62,8 +66,8 @@ func (f Faults) validate() error {
 	if f.LatencyMS < 0 || f.LatencyMS > 60_000 {
 		errs = append(errs, fmt.Errorf("latency_ms %d out of range 0..60000", f.LatencyMS))
 	}
-	if f.ThrottleNext < 0 || f.ErrorNext < 0 {
-		errs = append(errs, errors.New("throttle_next and error_next must not be negative"))
+	if f.ThrottleNext < 0 || f.ErrorNext < 0 || f.InternalErrorNext < 0 {
+		errs = append(errs, errors.New("throttle_next, error_next and internal_error_next must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -74,6 +78,7 @@ type faultsPatch struct {
 	ThrottleNext *int     `json:"throttle_next"`
 	ErrorRate    *float64 `json:"error_rate"`
 	ErrorNext    *int     `json:"error_next"`
+	InternalNext *int     `json:"internal_error_next"`
 	LatencyMS    *int     `json:"latency_ms"`
 	ExpireTokens *bool    `json:"expire_tokens"`
 }
@@ -95,6 +100,7 @@ func (p faultsPatch) apply(f Faults) Faults {
 	}
 	set(&f.ThrottleNext, p.ThrottleNext)
 	set(&f.ErrorNext, p.ErrorNext)
+	set(&f.InternalErrorNext, p.InternalNext)
 	set(&f.LatencyMS, p.LatencyMS)
 	return f
 }
@@ -417,6 +423,19 @@ func (s *Server) injectError(m Name) bool {
 		mk.counters.InjectedErrors++
 	}
 	return hit
+}
+
+// injectInternal draws the InternalErrorNext switch.
+func (s *Server) injectInternal(m Name) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mk := s.markets[m]
+	if mk.faults.InternalErrorNext <= 0 {
+		return false
+	}
+	mk.faults.InternalErrorNext--
+	mk.counters.InjectedErrors++
+	return true
 }
 
 // forcedThrottleLocked draws the throttle switches; the caller holds s.mu.

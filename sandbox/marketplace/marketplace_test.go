@@ -3,6 +3,7 @@ package marketplace_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -73,7 +74,7 @@ const createMutation = `mutation($f: FulfillmentInput!) { fulfillmentCreate(fulf
 func shopify(t *testing.T, base, token, query string, vars map[string]any) answer {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	return do(t, "POST", base+"/shopify/acme/admin/api/2025-01/graphql.json",
+	return do(t, "POST", base+"/shopify/acme/admin/api/2026-10/graphql.json",
 		map[string]string{"X-Shopify-Access-Token": token, "Content-Type": "application/json"}, body)
 }
 
@@ -83,6 +84,27 @@ func fulfill(foID, number string) map[string]any {
 		"trackingInfo":                map[string]any{"company": "UPS", "number": number, "url": "https://ups.example/t/" + number},
 		"notifyCustomer":              true,
 	}}
+}
+
+// Admin GraphQL: versions past their support window are not served, and a
+// failure of Shopify's own comes as HTTP 200 with INTERNAL_SERVER_ERROR.
+func TestShopifyVersionsAndInternalErrors(t *testing.T) {
+	t.Parallel()
+	s, base := start(t, marketplace.Options{})
+	body, _ := json.Marshal(map[string]any{"query": foQuery, "variables": map[string]any{"id": "gid://shopify/Order/43"}})
+	old := do(t, "POST", base+"/shopify/acme/admin/api/2025-01/graphql.json",
+		map[string]string{"X-Shopify-Access-Token": "shpat_1", "Content-Type": "application/json"}, body)
+	if old.status != 404 {
+		t.Fatalf("2025-01: %d %s", old.status, old.raw)
+	}
+	s.SetFaults(marketplace.Shopify, marketplace.Faults{InternalErrorNext: 1})
+	a := shopify(t, base, "shpat_1", foQuery, map[string]any{"id": "gid://shopify/Order/43"})
+	if a.status != 200 || dig(a.body, "errors", 0, "extensions", "code") != "INTERNAL_SERVER_ERROR" || dig(a.body, "data") != nil {
+		t.Fatalf("internal error: %d %s", a.status, a.raw)
+	}
+	if b := shopify(t, base, "shpat_1", foQuery, map[string]any{"id": "gid://shopify/Order/43"}); b.status != 200 || dig(b.body, "errors") != nil {
+		t.Fatalf("after the fault: %d %s", b.status, b.raw)
+	}
 }
 
 func TestShopifyFulfillmentFlow(t *testing.T) {
@@ -198,14 +220,35 @@ func TestShopifyCostBucket(t *testing.T) {
 // --- Etsy ---
 
 func etsyHeaders(token string) map[string]string {
-	return map[string]string{"x-api-key": "keystring1", "Authorization": "Bearer " + token,
-		"Content-Type": "application/x-www-form-urlencoded"}
+	return map[string]string{"x-api-key": "keystring1:sharedsecret1", "Authorization": "Bearer " + token,
+		"Content-Type": "application/json"}
 }
 
 func etsyTrack(t *testing.T, base, token, receipt, code string) answer {
 	t.Helper()
-	form := url.Values{"tracking_code": {code}, "carrier_name": {"usps"}, "send_bcc": {"false"}}
-	return do(t, "POST", base+"/etsy/v3/application/shops/555/receipts/"+receipt+"/tracking", etsyHeaders(token), []byte(form.Encode()))
+	body := fmt.Sprintf(`{"tracking_code":%q,"carrier_name":"usps","send_bcc":false}`, code)
+	return do(t, "POST", base+"/etsy/v3/application/shops/555/receipts/"+receipt+"/tracking", etsyHeaders(token), []byte(body))
+}
+
+// The stand-in is at least as strict as Open API v3: x-api-key must be
+// keystring:shared_secret, and carrier_name one of Etsy's names or "other".
+func TestEtsyKeyShapeAndCarriers(t *testing.T) {
+	t.Parallel()
+	_, base := start(t, marketplace.Options{})
+	for _, key := range []string{"keystring1", "keystring1:", ":secret", "key string:secret", "a:b:c"} {
+		h := etsyHeaders("1001.tok")
+		h["x-api-key"] = key
+		if a := do(t, "GET", base+"/etsy/v3/application/shops/555/receipts/901", h, nil); a.status != 403 {
+			t.Fatalf("key %q: %d %s", key, a.status, a.raw)
+		}
+	}
+	for carrier, want := range map[string]int{"usps": 200, "other": 200, "Posten Norge": 400, "posten": 400} {
+		body := fmt.Sprintf(`{"tracking_code":"LX123456789NO","carrier_name":%q}`, carrier)
+		a := do(t, "POST", base+"/etsy/v3/application/shops/555/receipts/902/tracking", etsyHeaders("1001.tok"), []byte(body))
+		if a.status != want {
+			t.Fatalf("carrier %q: %d %s", carrier, a.status, a.raw)
+		}
+	}
 }
 
 func TestEtsyTrackingAndBudget(t *testing.T) {
@@ -219,12 +262,13 @@ func TestEtsyTrackingAndBudget(t *testing.T) {
 		a.header.Get("x-limit-per-day") != "100" || a.header.Get("x-remaining-today") != "99" {
 		t.Fatalf("headers: %v", a.header)
 	}
-	// JSON bodies are accepted too.
-	j := do(t, "POST", base+"/etsy/v3/application/shops/555/receipts/778/tracking",
-		map[string]string{"x-api-key": "keystring1", "Authorization": "Bearer 1001.tok", "Content-Type": "application/json"},
-		[]byte(`{"tracking_code":"9400111899224","carrier_name":"usps","send_bcc":true}`))
-	if j.status != 200 {
-		t.Fatalf("json body: %d %s", j.status, j.raw)
+	// createReceiptShipment takes JSON only: a form body is refused (and,
+	// like every admitted call, spends a request of the budget).
+	f := do(t, "POST", base+"/etsy/v3/application/shops/555/receipts/778/tracking",
+		map[string]string{"x-api-key": "keystring1:sharedsecret1", "Authorization": "Bearer 1001.tok", "Content-Type": "application/x-www-form-urlencoded"},
+		[]byte(url.Values{"tracking_code": {"9400111899224"}, "carrier_name": {"usps"}}.Encode()))
+	if f.status != 415 {
+		t.Fatalf("form body: %d %s", f.status, f.raw)
 	}
 	g := do(t, "GET", base+"/etsy/v3/application/shops/555/receipts/777", etsyHeaders("1001.tok"), nil)
 	if g.status != 200 || g.header.Get("x-remaining-this-second") != "0" {
@@ -243,7 +287,7 @@ func TestEtsyTrackingAndBudget(t *testing.T) {
 		t.Fatalf("after retry-after: %d %s", late.status, late.raw)
 	}
 	rep := s.Received(marketplace.Etsy)
-	if rep.Counters.RejectedBudget != 2 || rep.Counters.OverBudget != 2 || len(rep.Pushes) != 3 {
+	if rep.Counters.RejectedBudget != 2 || rep.Counters.OverBudget != 2 || rep.Counters.ValidationErrors != 1 || len(rep.Pushes) != 2 {
 		t.Fatalf("report: %+v", rep.Counters)
 	}
 	dup := etsyTrack(t, base, "1001.tok", "777", "9400111899223")
@@ -438,12 +482,11 @@ func TestEtsyInFlightRequestsAreNotOverBudget(t *testing.T) {
 	s, base := start(t, marketplace.Options{Limits: marketplace.Limits{EtsyPerSecond: 100, EtsyPerDay: 1000}})
 	s.SetFaults(marketplace.Etsy, marketplace.Faults{Throttle: true})
 	post := func(c *http.Client, receipt string) int {
-		form := url.Values{"tracking_code": {"9400111899" + receipt}, "carrier_name": {"usps"}}
-		req, _ := http.NewRequest("POST", base+"/etsy/v3/application/shops/555/receipts/"+receipt+"/tracking", strings.NewReader(form.Encode()))
+		body := fmt.Sprintf(`{"tracking_code":"9400111899%s","carrier_name":"usps"}`, receipt)
+		req, _ := http.NewRequest("POST", base+"/etsy/v3/application/shops/555/receipts/"+receipt+"/tracking", strings.NewReader(body))
 		for k, v := range etsyHeaders("1001.tok") {
 			req.Header.Set(k, v)
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -112,14 +112,21 @@ type queryCost struct {
 	ThrottleStatus     throttleStatus `json:"throttleStatus"`
 }
 
+// ShopifyVersions are the Admin API versions the stand-in serves: the ones
+// Shopify supports in late 2026 (each stable version is supported for twelve
+// months; 2025-xx versions are past their window). A request for any other
+// version is refused, where Shopify would quietly fall forward to the oldest
+// supported one.
+var ShopifyVersions = map[string]bool{"2026-01": true, "2026-04": true, "2026-07": true, "2026-10": true}
+
 func (s *Server) shopifyGraphQL(w http.ResponseWriter, r *http.Request) {
 	shopName := r.PathValue("shop")
 	if !s.arrive(r, Shopify) {
 		return
 	}
 	w.Header().Set("X-Request-Id", s.dice.Hex(8)+"-"+s.dice.Hex(4)+"-"+s.dice.Hex(4)+"-"+s.dice.Hex(12))
-	if r.PathValue("version") != "2025-01" {
-		sim.WriteJSON(w, http.StatusNotFound, map[string]string{"errors": "Not Found: this sandbox serves API version 2025-01"})
+	if !ShopifyVersions[r.PathValue("version")] {
+		sim.WriteJSON(w, http.StatusNotFound, map[string]string{"errors": "Not Found: API version " + r.PathValue("version") + " is not supported"})
 		return
 	}
 	if s.injectError(Shopify) {
@@ -150,6 +157,13 @@ func (s *Server) shopifyGraphQL(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.count(Shopify, func(c *Counters) { c.ValidationErrors++ })
 		sim.WriteJSON(w, http.StatusUnsupportedMediaType, map[string]string{"errors": "Content-Type must be application/json"})
+		return
+	}
+	if s.injectInternal(Shopify) {
+		// The Admin GraphQL API reports a failure of its own as HTTP 200 with
+		// errors[].extensions.code INTERNAL_SERVER_ERROR; nothing ran.
+		sim.WriteJSON(w, http.StatusOK, gqlReply{Errors: []*gqlError{{Message: "Internal error. Looks like something went wrong on our end.",
+			Extensions: map[string]any{"code": "INTERNAL_SERVER_ERROR", "requestId": w.Header().Get("X-Request-Id")}}}})
 		return
 	}
 	op, vars, root, gerr := prepare(req)

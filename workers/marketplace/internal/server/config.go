@@ -68,6 +68,9 @@ type Options struct {
 	// they are cut and their deliveries requeued (a resend is idempotent).
 	// Keep it below PRINTFLEET_SHUTDOWN_GRACE.
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT, default=15s"`
+	// ShopifyAPIVersion is the Admin API version (YYYY-MM) the Shopify pushes
+	// speak; empty: the version the worker was built for.
+	ShopifyAPIVersion string `env:"SHOPIFY_API_VERSION"`
 }
 
 func (o Options) app() app.Options {
@@ -80,8 +83,9 @@ func (o Options) marketplace(tokens *marketplace.Tokens, budgets *marketplace.Bu
 		CallTimeout: o.CallTimeout,
 		Retry: marketplace.Retry{MaxAttempts: o.RetryMaxAttempts, BaseDelay: o.RetryBaseDelay,
 			MaxDelay: o.RetryMaxDelay, MaxWait: o.RetryMaxWait},
-		Tokens:    tokens,
-		Budgets:   budgets,
-		UserAgent: "printfleet-marketplace-worker",
+		Tokens:            tokens,
+		Budgets:           budgets,
+		UserAgent:         "printfleet-marketplace-worker",
+		ShopifyAPIVersion: o.ShopifyAPIVersion,
 	}
 }

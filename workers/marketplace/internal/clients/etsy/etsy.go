@@ -58,8 +58,22 @@ func (r receipt) shippingID(code string) (string, bool) {
 
 var numeric = regexp.MustCompile(`^[1-9][0-9]{0,15}$`)
 
-// carrierNames maps carrier codes to Etsy's carrier_name values.
+// KeyShape is the shape Etsy requires of the x-api-key header since February
+// 2026: the app's keystring and its shared secret joined by a colon.
+var KeyShape = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}:[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+
+// carrierNames maps carrier codes to Etsy's carrier_name values. A carrier
+// outside this list goes as "other": Etsy takes only names from its own list,
+// and a raw name can mark the receipt shipped without its tracking.
 var carrierNames = map[string]string{"usps": "usps", "ups": "ups", "fedex": "fedex", "dhl": "dhl"}
+
+// etsyCarrier returns the carrier_name to send for carrier.
+func etsyCarrier(carrier string) string {
+	if name, ok := carrierNames[marketplace.Carrier(carrier)]; ok {
+		return name
+	}
+	return "other"
+}
 
 // PushShipment implements marketplace.Pusher.
 func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain.Shipment) (domain.Result, error) {
@@ -82,6 +96,10 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 		return tr.Result(false, ""), &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonAuth,
 			Marketplace: domain.Etsy, Op: "push shipment", Message: "the store has no API key"}
 	}
+	if !KeyShape.MatchString(store.Credentials.APIKey) {
+		return tr.Result(false, ""), &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonAuth,
+			Marketplace: domain.Etsy, Op: "push shipment", Message: "the store's API key is not keystring:shared_secret; reconnect the store"}
+	}
 	base := strings.TrimRight(store.BaseURL, "/")
 	if base == "" {
 		base = "https://api.etsy.com"
@@ -101,18 +119,19 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 		Refresh: marketplace.RefreshOAuth(a.client, tr, tokenURL, url.Values{"client_id": {clientID}})}
 	receiptURL := base + "/v3/application/shops/" + store.ShopID + "/receipts/" + receiptID
 	code := strings.TrimSpace(s.TrackingNumber)
-	carrier := marketplace.Carrier(s.Carrier)
-	if name, ok := carrierNames[carrier]; ok {
-		carrier = name
+	// createReceiptShipment takes a JSON body (ShopReceipt_CreateShipment in the
+	// Open API v3 specification).
+	body, err := json.Marshal(map[string]any{"tracking_code": code, "carrier_name": etsyCarrier(s.Carrier), "send_bcc": false})
+	if err != nil {
+		return tr.Result(false, ""), fmt.Errorf("encode tracking: %w", err)
 	}
-	form := url.Values{"tracking_code": {code}, "carrier_name": {carrier}, "send_bcc": {"false"}}
 
 	var (
 		read      bool
 		duplicate bool
 		ref       string
 	)
-	err := a.retry.Do(ctx, func(ctx context.Context) error {
+	err = a.retry.Do(ctx, func(ctx context.Context) error {
 		if !read {
 			var rc receipt
 			if err := a.call(ctx, tr, auth, budget, store, marketplace.Request{Op: "getShopReceipt", Method: "GET", URL: receiptURL}, &rc); err != nil {
@@ -126,10 +145,18 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 		}
 		var rc receipt
 		err := a.call(ctx, tr, auth, budget, store, marketplace.Request{Op: "createReceiptShipment", Method: "POST",
-			URL: receiptURL + "/tracking", ContentType: "application/x-www-form-urlencoded", Body: []byte(form.Encode())}, &rc)
+			URL: receiptURL + "/tracking", ContentType: "application/json", Body: body}, &rc)
+		if err == nil {
+			var ok bool
+			if ref, ok = rc.shippingID(code); !ok {
+				// A 200 whose receipt lacks the new shipment is no proof the
+				// tracking was added: read the receipt again and retry.
+				err = &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonUnavailable, Marketplace: domain.Etsy,
+					Op: "createReceiptShipment", Status: 200, Message: "the answer does not carry the new shipment"}
+			}
+		}
 		switch r := domain.ReasonOf(err); {
 		case err == nil:
-			ref, _ = rc.shippingID(code)
 		case r != domain.ReasonThrottled && r != domain.ReasonBudget && domain.IsRetryable(err):
 			read = false // the tracking may have been added without our hearing of it
 		}

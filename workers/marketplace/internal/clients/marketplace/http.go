@@ -35,6 +35,9 @@ type Options struct {
 	Budgets *Budgets
 	// UserAgent is sent on every request; default "printfleet-marketplace-worker".
 	UserAgent string
+	// ShopifyAPIVersion is the Shopify Admin API version spoken; default the
+	// shopify package's APIVersion.
+	ShopifyAPIVersion string
 }
 
 // WithDefaults fills what is unset.

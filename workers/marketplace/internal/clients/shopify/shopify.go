@@ -15,15 +15,21 @@ import (
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
 )
 
-// APIVersion is the Admin API version spoken.
-const APIVersion = "2025-01"
+// APIVersion is the Admin API version spoken unless Options.ShopifyAPIVersion
+// names another: the newest stable version in late 2026. Shopify supports a
+// stable version for twelve months; move this forward each year.
+const APIVersion = "2026-10"
+
+// versionShape is a stable Admin API version handle (quarterly releases).
+var versionShape = regexp.MustCompile(`^20[0-9]{2}-(01|04|07|10)$`)
 
 // Adapter pushes shipments to Shopify shops.
 type Adapter struct {
-	client *marketplace.Client
-	retry  marketplace.Retry
-	tokens *marketplace.Tokens
-	shared marketplace.SharedBudget // nil: cost points paced per process
+	client  *marketplace.Client
+	retry   marketplace.Retry
+	tokens  *marketplace.Tokens
+	shared  marketplace.SharedBudget // nil: cost points paced per process
+	version string
 
 	mu      sync.Mutex
 	buckets map[string]*costBucket // by store
@@ -35,8 +41,12 @@ var _ marketplace.Pusher = (*Adapter)(nil)
 // New returns a Shopify adapter.
 func New(o marketplace.Options) *Adapter {
 	o = o.WithDefaults()
+	version := o.ShopifyAPIVersion
+	if version == "" {
+		version = APIVersion
+	}
 	return &Adapter{client: o.Client(domain.Shopify), retry: o.Retry, tokens: o.Tokens, shared: o.Budgets.Shared(),
-		buckets: map[string]*costBucket{}, costs: map[string]float64{}}
+		version: version, buckets: map[string]*costBucket{}, costs: map[string]float64{}}
 }
 
 const fulfillmentOrdersQuery = `query FulfillmentOrders($id: ID!) {
@@ -82,7 +92,7 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 	if err != nil {
 		return tr.Result(false, ""), err
 	}
-	endpoint, err := endpoint(store)
+	endpoint, err := endpoint(store, a.version)
 	if err != nil {
 		return tr.Result(false, ""), err
 	}
@@ -167,7 +177,11 @@ func orderGID(ext string) (string, error) {
 
 var shopName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
-func endpoint(store domain.Store) (string, error) {
+func endpoint(store domain.Store, version string) (string, error) {
+	if !versionShape.MatchString(version) {
+		return "", &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid, Marketplace: domain.Shopify,
+			Op: "push shipment", Message: fmt.Sprintf("Admin API version %q is not a YYYY-MM release", version)}
+	}
 	base := strings.TrimRight(store.BaseURL, "/")
 	if base == "" {
 		shop := strings.TrimSuffix(strings.ToLower(store.ShopID), ".myshopify.com")
@@ -177,7 +191,7 @@ func endpoint(store domain.Store) (string, error) {
 		}
 		base = "https://" + shop + ".myshopify.com"
 	}
-	return base + "/admin/api/" + APIVersion + "/graphql.json", nil
+	return base + "/admin/api/" + version + "/graphql.json", nil
 }
 
 func (a *Adapter) fulfillmentOrders(ctx context.Context, tr *marketplace.Trace, store domain.Store, endpoint, gid string) ([]fulfillmentOrder, error) {
@@ -355,6 +369,12 @@ func (a *Adapter) graphql(ctx context.Context, tr *marketplace.Trace, store doma
 			if c, ok := e.Extensions["code"].(string); ok && code == "" {
 				code = c
 			}
+		}
+		if code == "INTERNAL_SERVER_ERROR" {
+			// Shopify's own failure inside an HTTP 200: the request did not
+			// run (a mutation is looked for again before it is resent).
+			return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonUnavailable, Marketplace: domain.Shopify,
+				Op: op, Status: resp.Status, Code: code, Message: strings.Join(msgs, "; ")}
 		}
 		return &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid, Marketplace: domain.Shopify,
 			Op: op, Status: resp.Status, Code: code, Message: strings.Join(msgs, "; ")}
