@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -203,5 +204,96 @@ func TestDailyBudgetExhausted(t *testing.T) {
 	}
 	if c := sb.Received(sandbox.Etsy).Counters; c.Requests != 3 || c.OverBudget != 0 {
 		t.Fatalf("counters: %+v", c)
+	}
+}
+
+// A key that is not keystring:shared_secret is refused before any request:
+// Etsy refuses it on every call since February 2026.
+func TestKeyWithoutSharedSecretNeverLeaves(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
+	for _, key := range []string{"keystring123", "keystring123:", "keystring123:shared:secret"} {
+		store.Credentials.APIKey = key
+		res, err := a.PushShipment(ctx(t), store, shipment(20))
+		if !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonAuth || res.Attempts != 0 {
+			t.Fatalf("key %q: err %v, attempts %d", key, err, res.Attempts)
+		}
+		if strings.Contains(err.Error(), key) {
+			t.Fatalf("the error repeats the key: %v", err)
+		}
+	}
+	if n := sb.Received(sandbox.Etsy).Counters.Requests; n != 0 {
+		t.Fatalf("%d requests reached the sandbox", n)
+	}
+}
+
+// A carrier outside Etsy's list goes as "other" with its tracking code; the
+// sandbox refuses raw names.
+func TestUnlistedCarrierGoesAsOther(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
+	s := shipment(21)
+	s.Carrier, s.TrackingNumber = "Posten Norge", "LX123456789NO"
+	if _, err := a.PushShipment(ctx(t), store, s); err != nil {
+		t.Fatal(err)
+	}
+	rep := sb.Received(sandbox.Etsy)
+	if len(rep.Pushes) != 1 || rep.Pushes[0].Carrier != "other" || rep.Pushes[0].TrackingNumber != "LX123456789NO" {
+		t.Fatalf("sandbox saw: %+v", rep.Pushes)
+	}
+}
+
+// withoutShipments answers the first n createReceiptShipment calls with a 200
+// whose receipt lacks the new shipment; drop says whether the call is kept
+// from the sandbox (nothing added) or passed on (added, answer stripped).
+func withoutShipments(t *testing.T, sb *sandbox.Server, n int32, drop bool) string {
+	var left atomic.Int32
+	left.Store(n)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/tracking") || left.Add(-1) < 0 {
+			sb.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		if !drop {
+			sb.ServeHTTP(rec, r)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"receipt_id":1,"status":"Paid","shipments":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/etsy"
+}
+
+// A 200 without the new shipment in the answer is not success: the adapter
+// reads the receipt again and pushes once more only if the tracking is not
+// there.
+func TestAnswerWithoutTheShipmentIsNotSuccess(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		drop      bool
+		duplicate bool
+	}{{"not added", true, false}, {"added, answer stripped", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
+			store.BaseURL = withoutShipments(t, sb, 1, tc.drop)
+			res, err := a.PushShipment(ctx(t), store, shipment(22))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := sb.Received(sandbox.Etsy)
+			if len(rep.Pushes) != 1 || res.Reference != rep.Pushes[0].Ref || res.Duplicate != tc.duplicate {
+				t.Fatalf("result %+v, sandbox %+v", res, rep.Pushes)
+			}
+			t.Logf("%s: %d requests, %d push in the sandbox, duplicate=%v", tc.name, res.Attempts, len(rep.Pushes), res.Duplicate)
+		})
+	}
+	// Every answer without the shipment: the push gives up retryable.
+	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
+	store.BaseURL = withoutShipments(t, sb, 100, true)
+	res, err := a.PushShipment(ctx(t), store, shipment(23))
+	if !domain.IsRetryable(err) || res.Reference != "" {
+		t.Fatalf("err %v, result %+v", err, res)
 	}
 }

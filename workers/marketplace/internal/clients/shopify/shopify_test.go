@@ -209,3 +209,53 @@ func TestBadInputNeverLeaves(t *testing.T) {
 		t.Fatalf("%d requests sent", n)
 	}
 }
+
+// Shopify reports a failure of its own as HTTP 200 with an
+// INTERNAL_SERVER_ERROR in errors: retried, not permanent.
+func TestInternalServerErrorInA200IsRetried(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	_ = sb.SetFaults(sandbox.Shopify, sandbox.Faults{InternalErrorNext: 1})
+	res, err := a.PushShipment(ctx(t), store, shipment(30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 3 || sb.Received(sandbox.Shopify).Counters.InjectedErrors != 1 || len(sb.Received(sandbox.Shopify).Pushes) != 1 {
+		t.Fatalf("attempts %d, sandbox %+v", res.Attempts, sb.Received(sandbox.Shopify).Counters)
+	}
+	// Persistent: the push gives up retryable, never permanent.
+	_ = sb.SetFaults(sandbox.Shopify, sandbox.Faults{InternalErrorNext: 100})
+	res, err = a.PushShipment(ctx(t), store, shipment(31))
+	if !domain.IsRetryable(err) || domain.ReasonOf(err) != domain.ReasonUnavailable || res.Attempts != 6 {
+		t.Fatalf("err %v, attempts %d", err, res.Attempts)
+	}
+	t.Logf("one INTERNAL_SERVER_ERROR: pushed in 3 requests; persistent: gave up retryable after %d", res.Attempts)
+}
+
+// The Admin API version is a supported one by default and configurable; the
+// sandbox serves only the versions supported in late 2026.
+func TestAPIVersion(t *testing.T) {
+	t.Parallel()
+	if !sandbox.ShopifyVersions[shopify.APIVersion] {
+		t.Fatalf("default version %s is not one the sandbox serves as supported", shopify.APIVersion)
+	}
+	sb, _, store := setup(t, sandbox.Limits{})
+	o := marketplace.Options{CallTimeout: 5 * time.Second, Retry: marketplace.Retry{MaxAttempts: 3, BaseDelay: 10 * time.Millisecond}}
+	o.ShopifyAPIVersion = "2026-07"
+	res, err := shopify.New(o).PushShipment(ctx(t), store, shipment(40))
+	if err != nil || res.Duplicate {
+		t.Fatalf("2026-07: %+v, %v", res, err)
+	}
+	o.ShopifyAPIVersion = "2025-01" // past its support window
+	if _, err := shopify.New(o).PushShipment(ctx(t), store, shipment(41)); !domain.IsPermanent(err) {
+		t.Fatalf("2025-01: %v", err)
+	}
+	before := sb.Received(sandbox.Shopify).Counters.Requests
+	o.ShopifyAPIVersion = "latest"
+	if _, err := shopify.New(o).PushShipment(ctx(t), store, shipment(42)); !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonInvalid {
+		t.Fatalf("latest: %v", err)
+	}
+	if n := sb.Received(sandbox.Shopify).Counters.Requests; n != before {
+		t.Fatalf("a malformed version reached the sandbox: %d requests", n-before)
+	}
+}
