@@ -225,7 +225,7 @@ func startFaultFleet(t *testing.T, e *environment) *faultFleet {
 	}
 	t.Logf("orders use %d stock-tracked variants holding %d units", len(fx.variants), total)
 
-	creds := map[string]any{"api_key": "key-" + uuid.NewString(), "access_token": "20002." + uuid.NewString(),
+	creds := map[string]any{"api_key": "key-" + uuid.NewString() + ":shared-" + uuid.NewString(), "access_token": "20002." + uuid.NewString(),
 		"refresh_token": "refresh-" + uuid.NewString(), "client_id": "client", "client_secret": "secret-" + uuid.NewString()}
 	for k, v := range creds {
 		if k != "client_id" {

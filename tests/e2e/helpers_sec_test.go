@@ -274,7 +274,7 @@ func uploadedDesign(t *testing.T, e *environment, tok, filename, contentType str
 func newStore(t *testing.T, e *environment, tok, marketplace, shop, name string) (map[string]any, map[string]any) {
 	t.Helper()
 	creds := map[string]any{
-		"api_key":       "sec-apikey-" + uuid.NewString(),
+		"api_key":       "sec-apikey-" + uuid.NewString() + ":sec-shared-" + uuid.NewString(), // Etsy's keystring:shared_secret
 		"access_token":  "10001.sec-access-" + uuid.NewString(),
 		"refresh_token": "sec-refresh-" + uuid.NewString(),
 		"client_id":     "sec-client-" + uuid.NewString()[:8],

@@ -163,7 +163,7 @@ func TestJourney(t *testing.T) {
 		t.Run(strings.ToLower(strings.TrimPrefix(mk.marketplace, "MARKETPLACE_")), func(t *testing.T) {
 			store := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/stores", alice, map[string]any{
 				"marketplace": mk.marketplace, "shop_id": mk.shop, "name": "Alice's " + mk.marketplace,
-				"credentials": map[string]any{"api_key": "key-" + uuid.NewString(), "access_token": "10001." + uuid.NewString(),
+				"credentials": map[string]any{"api_key": "key-" + uuid.NewString() + ":shared-" + uuid.NewString(), "access_token": "10001." + uuid.NewString(),
 					"refresh_token": "refresh-" + uuid.NewString(), "client_id": "client", "client_secret": "secret-" + uuid.NewString()},
 			})
 			// 5. Create with an Idempotency-Key and retry it: the same body replays.

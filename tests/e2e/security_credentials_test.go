@@ -52,6 +52,7 @@ func TestStoreCredentialsNeverEchoed(t *testing.T) {
 		{"api key too long", map[string]any{"marketplace": "MARKETPLACE_SHOPIFY", "shop_id": "x", "name": "x", "credentials": map[string]any{"api_key": secret + strings.Repeat("k", 600)}}},
 		{"bad shop id", map[string]any{"marketplace": "MARKETPLACE_SHOPIFY", "shop_id": "bad shop!", "name": "x", "credentials": map[string]any{"client_secret": secret}}},
 		{"credential of the wrong type", `{"marketplace":"MARKETPLACE_SHOPIFY","shop_id":"x","name":"x","credentials":{"api_key":["` + secret + `"]}}`},
+		{"etsy key without its shared secret", map[string]any{"marketplace": "MARKETPLACE_ETSY", "shop_id": "31337", "name": "x", "credentials": map[string]any{"api_key": secret}}},
 		{"unknown credential field", `{"marketplace":"MARKETPLACE_SHOPIFY","shop_id":"x","name":"x","credentials":{"password":"` + secret + `"}}`},
 	}
 	for _, r := range refused {
@@ -84,7 +85,7 @@ func TestStoreCredentialsNeverEchoed(t *testing.T) {
 				fmt.Sprintf("113-%07d-%07d", n%10_000_000, (n/7)%10_000_000), fmt.Sprintf("%014d", n%100_000_000_000_000)},
 		} {
 			before := refreshCount(t, e, m.name)
-			creds := map[string]any{"api_key": "sec-apikey-" + uuid.NewString(), "access_token": m.access + uuid.NewString(),
+			creds := map[string]any{"api_key": "sec-apikey-" + uuid.NewString() + ":sec-shared-" + uuid.NewString(), "access_token": m.access + uuid.NewString(),
 				"refresh_token": m.refresh + uuid.NewString(), "client_id": "sec-client-" + uuid.NewString()[:8],
 				"client_secret": "sec-clientsecret-" + uuid.NewString()}
 			for k, v := range creds {

@@ -49,6 +49,9 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 	if creds.Empty() {
 		return domain.Store{}, errs.Field("credentials", "at least one credential is required")
 	}
+	if field, msg, ok := creds.ValidFor(st.Marketplace); !ok {
+		return domain.Store{}, errs.Field(field, msg)
+	}
 	if st.ShopID == "" {
 		return domain.Store{}, errs.Field("shop_id", "must not be empty")
 	}

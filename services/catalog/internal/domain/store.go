@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"regexp"
+	"time"
+)
 
 // Marketplace is where a store sells.
 type Marketplace string
@@ -41,6 +44,19 @@ type StoreCredentials struct {
 
 func (StoreCredentials) String() string   { return "StoreCredentials{***}" }
 func (StoreCredentials) GoString() string { return "StoreCredentials{***}" }
+
+// etsyKeyShape is the shape Etsy requires of x-api-key since February 2026:
+// the app's keystring and shared secret joined by a colon.
+var etsyKeyShape = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}:[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+
+// ValidFor reports whether the credentials have the shape marketplace m
+// requires, naming the field that does not.
+func (c StoreCredentials) ValidFor(m Marketplace) (field, msg string, ok bool) {
+	if m == Etsy && !etsyKeyShape.MatchString(c.APIKey) {
+		return "credentials.api_key", "an Etsy API key is keystring:shared_secret (both from the app's page on Etsy)", false
+	}
+	return "", "", true
+}
 
 // Empty reports whether no credential is set.
 func (c StoreCredentials) Empty() bool { return c == StoreCredentials{} }

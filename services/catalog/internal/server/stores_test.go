@@ -90,7 +90,7 @@ func TestCredentialsNeverAppearInResponsesLogsOrErrors(t *testing.T) {
 	}
 	notContains(t, "the database column", string(sealed), secrets...)
 	st2, err := e.client.CreateStore(alice, &catalogv1.CreateStoreRequest{Marketplace: catalogv1.Marketplace_MARKETPLACE_ETSY,
-		ShopId: "alice-etsy", Name: "n", Credentials: &catalogv1.StoreCredentials{ApiKey: "k2"}})
+		ShopId: "alice-etsy", Name: "n", Credentials: &catalogv1.StoreCredentials{ApiKey: "k2:s2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestWorkerSavesRefreshedTokensAndMarksRefusedStores(t *testing.T) {
 	e := newEnv(t)
 	e.start(e.app, partAPI)
 	alice := e.as("alice")
-	creds := &catalogv1.StoreCredentials{ApiKey: "etsy-key-1", AccessToken: "access-OLD-1a2b", RefreshToken: "refresh-OLD-3c4d",
+	creds := &catalogv1.StoreCredentials{ApiKey: "etsy-key-1:etsy-shared-1", AccessToken: "access-OLD-1a2b", RefreshToken: "refresh-OLD-3c4d",
 		ClientId: "client-1"}
 	st, err := e.client.CreateStore(alice, &catalogv1.CreateStoreRequest{Marketplace: catalogv1.Marketplace_MARKETPLACE_ETSY,
 		ShopId: "4242", Name: "Alice on Etsy", Credentials: creds})
@@ -192,13 +192,13 @@ func TestWorkerSavesRefreshedTokensAndMarksRefusedStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := &catalogv1.CreateStoreRequest{Marketplace: catalogv1.Marketplace_MARKETPLACE_ETSY, ShopId: "4242", Name: "Alice on Etsy",
-		Credentials: &catalogv1.StoreCredentials{ApiKey: "etsy-key-2", AccessToken: "access-RECONNECTED", RefreshToken: "refresh-RECONNECTED"}}
+		Credentials: &catalogv1.StoreCredentials{ApiKey: "etsy-key-2:etsy-shared-2", AccessToken: "access-RECONNECTED", RefreshToken: "refresh-RECONNECTED"}}
 	re, err := e.client.CreateStore(alice, again)
 	if err != nil || re.GetId() != id || re.GetNeedsReconnection() {
 		t.Fatalf("reconnect = %v, %v", re, err)
 	}
 	got, err = e.client.GetStoreCredentials(e.worker(), &catalogv1.GetStoreCredentialsRequest{StoreId: id})
-	if err != nil || got.GetCredentials().GetAccessToken() != "access-RECONNECTED" || got.GetCredentials().GetApiKey() != "etsy-key-2" {
+	if err != nil || got.GetCredentials().GetAccessToken() != "access-RECONNECTED" || got.GetCredentials().GetApiKey() != "etsy-key-2:etsy-shared-2" {
 		t.Fatalf("credentials after reconnecting: %v", err)
 	}
 	if _, err := e.client.CreateStore(alice, again); status.Code(err) != codes.AlreadyExists {
