@@ -58,9 +58,9 @@ func (r receipt) shippingID(code string) (string, bool) {
 
 var numeric = regexp.MustCompile(`^[1-9][0-9]{0,15}$`)
 
-// KeyShape is the shape Etsy requires of the x-api-key header since February
+// keyShape is the shape Etsy requires of the x-api-key header since February
 // 2026: the app's keystring and its shared secret joined by a colon.
-var KeyShape = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}:[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+var keyShape = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}:[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
 // carrierNames maps carrier codes to Etsy's carrier_name values. A carrier
 // outside this list goes as "other": Etsy takes only names from its own list,
@@ -96,7 +96,7 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 		return tr.Result(false, ""), &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonAuth,
 			Marketplace: domain.Etsy, Op: "push shipment", Message: "the store has no API key"}
 	}
-	if !KeyShape.MatchString(store.Credentials.APIKey) {
+	if !keyShape.MatchString(store.Credentials.APIKey) {
 		return tr.Result(false, ""), &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonAuth,
 			Marketplace: domain.Etsy, Op: "push shipment", Message: "the store's API key is not keystring:shared_secret; reconnect the store"}
 	}
