@@ -20,8 +20,8 @@ import (
 // Server implements catalogv1.CatalogServiceServer.
 type Server struct {
 	catalogv1.UnimplementedCatalogServiceServer
-	catalog *app.Catalog
-	designs *app.Designs
+	catalog  *app.Catalog
+	designs  *app.Designs
 	stores   *app.Stores
 	listings *app.Listings
 }
