@@ -62,7 +62,9 @@ func TestListingsRoundTripUniquePerStoreAndMatchInOrder(t *testing.T) {
 		wantKind(t, what, txErr(s, func(ctx context.Context, tx app.Tx) error { return tx.InsertListing(ctx, l) }), errs.AlreadyExists)
 	}
 	// Another store may map the same external ids.
-	inTx(t, s, func(ctx context.Context, tx app.Tx) error { return tx.InsertListing(ctx, mk(other.ID, "prod-1", "var-1", "TEE-RED-M")) })
+	inTx(t, s, func(ctx context.Context, tx app.Tx) error {
+		return tx.InsertListing(ctx, mk(other.ID, "prod-1", "var-1", "TEE-RED-M"))
+	})
 
 	for _, c := range []struct {
 		line domain.ExternalLine
