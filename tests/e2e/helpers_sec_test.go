@@ -22,7 +22,8 @@ import (
 // when either drifts.
 type restRoute struct {
 	Method string
-	// Path is the template with {order_id}, {design_id} or {product_id}.
+	// Path is the template with {order_id}, {design_id} or {product_id}, or
+	// {store_id} and {listing_id} (TestBOLAListings covers those).
 	Path string
 	// Public routes need no token.
 	Public bool
@@ -57,6 +58,11 @@ var restTable = []restRoute{
 	{Method: "POST", Path: "/v1/quotes", Public: true},
 	{Method: "POST", Path: "/v1/stores", Roles: rolesUser},
 	{Method: "GET", Path: "/v1/stores", Roles: rolesUser},
+	{Method: "POST", Path: "/v1/stores/{store_id}/listings", Roles: rolesUser, Owner: true},
+	{Method: "GET", Path: "/v1/stores/{store_id}/listings", Roles: rolesUser, Owner: true},
+	{Method: "GET", Path: "/v1/stores/{store_id}/listings/{listing_id}", Roles: rolesUser, Owner: true},
+	{Method: "PUT", Path: "/v1/stores/{store_id}/listings/{listing_id}", Roles: rolesUser, Owner: true},
+	{Method: "DELETE", Path: "/v1/stores/{store_id}/listings/{listing_id}", Roles: rolesUser, Owner: true},
 	{Method: "GET", Path: "/healthz", Public: true, Edge: true},
 	{Method: "GET", Path: "/readyz", Public: true, Edge: true},
 	{Method: "GET", Path: "/openapi.json", Public: true, Edge: true},

@@ -211,6 +211,8 @@ func TestBodyFuzzCorpus(t *testing.T) {
 		"POST /v1/stores": {"marketplace": "MARKETPLACE_SHOPIFY", "shop_id": "fuzz-shop", "name": "Fuzz",
 			"credentials":           map[string]any{"api_key": "sec-fuzz-" + uuid.NewString(), "access_token": "sec-fuzz-" + uuid.NewString()},
 			"rate_limit_per_second": 2, "rate_limit_burst": 4},
+		"POST /v1/stores/{store_id}/listings": {"external_product_id": "fuzz-prod", "external_variant_id": "fuzz-var",
+			"sku": "FUZZ-1", "variant_id": variant, "design_id": design, "placement_id": front},
 	}
 	for _, b := range bases {
 		if c, ok := b["credentials"].(map[string]any); ok {
@@ -219,7 +221,7 @@ func TestBodyFuzzCorpus(t *testing.T) {
 			}
 		}
 	}
-	ids := map[string]string{"order_id": order, "design_id": design, "product_id": product}
+	ids := map[string]string{"order_id": order, "design_id": design, "product_id": product, "store_id": ghostID()}
 	generic := genericCorpus()
 	var failures []string
 	sent := 0

@@ -12,6 +12,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -2159,11 +2160,541 @@ func (x *MarkStoreNeedsReconnectionRequest) GetReason() string {
 	return ""
 }
 
+// Listing maps a marketplace listing of a store to what printfleet prints.
+// At least one of external_product_id, external_variant_id and sku is set;
+// a line is matched by its variant id first, then its SKU, then a listing
+// that names only the product.
+type Listing struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Output only.
+	StoreId           string `protobuf:"bytes,2,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	ExternalProductId string `protobuf:"bytes,3,opt,name=external_product_id,json=externalProductId,proto3" json:"external_product_id,omitempty"`
+	ExternalVariantId string `protobuf:"bytes,4,opt,name=external_variant_id,json=externalVariantId,proto3" json:"external_variant_id,omitempty"`
+	Sku               string `protobuf:"bytes,5,opt,name=sku,proto3" json:"sku,omitempty"`
+	// The printfleet variant printed for the listing; active.
+	VariantId string `protobuf:"bytes,6,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	// Optional: the store owner's ready design, printed at placement_id (a
+	// placement of the variant's product).
+	DesignId    string `protobuf:"bytes,7,opt,name=design_id,json=designId,proto3" json:"design_id,omitempty"`
+	PlacementId string `protobuf:"bytes,8,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
+	// Output only.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Output only.
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Listing) Reset() {
+	*x = Listing{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Listing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Listing) ProtoMessage() {}
+
+func (x *Listing) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Listing.ProtoReflect.Descriptor instead.
+func (*Listing) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *Listing) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Listing) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *Listing) GetExternalProductId() string {
+	if x != nil {
+		return x.ExternalProductId
+	}
+	return ""
+}
+
+func (x *Listing) GetExternalVariantId() string {
+	if x != nil {
+		return x.ExternalVariantId
+	}
+	return ""
+}
+
+func (x *Listing) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *Listing) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
+func (x *Listing) GetDesignId() string {
+	if x != nil {
+		return x.DesignId
+	}
+	return ""
+}
+
+func (x *Listing) GetPlacementId() string {
+	if x != nil {
+		return x.PlacementId
+	}
+	return ""
+}
+
+func (x *Listing) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Listing) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+// CreateListingRequest adds a listing to a store.
+type CreateListingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StoreId       string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	Listing       *Listing               `protobuf:"bytes,2,opt,name=listing,proto3" json:"listing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateListingRequest) Reset() {
+	*x = CreateListingRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateListingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateListingRequest) ProtoMessage() {}
+
+func (x *CreateListingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateListingRequest.ProtoReflect.Descriptor instead.
+func (*CreateListingRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CreateListingRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *CreateListingRequest) GetListing() *Listing {
+	if x != nil {
+		return x.Listing
+	}
+	return nil
+}
+
+// ListListingsRequest pages through a store's listings.
+type ListListingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StoreId       string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListListingsRequest) Reset() {
+	*x = ListListingsRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListListingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListListingsRequest) ProtoMessage() {}
+
+func (x *ListListingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListListingsRequest.ProtoReflect.Descriptor instead.
+func (*ListListingsRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListListingsRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *ListListingsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListListingsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListListingsResponse is one page of listings.
+type ListListingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Listings      []*Listing             `protobuf:"bytes,1,rep,name=listings,proto3" json:"listings,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListListingsResponse) Reset() {
+	*x = ListListingsResponse{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListListingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListListingsResponse) ProtoMessage() {}
+
+func (x *ListListingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListListingsResponse.ProtoReflect.Descriptor instead.
+func (*ListListingsResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListListingsResponse) GetListings() []*Listing {
+	if x != nil {
+		return x.Listings
+	}
+	return nil
+}
+
+func (x *ListListingsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// GetListingRequest names a listing of a store.
+type GetListingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StoreId       string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	ListingId     string                 `protobuf:"bytes,2,opt,name=listing_id,json=listingId,proto3" json:"listing_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetListingRequest) Reset() {
+	*x = GetListingRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetListingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetListingRequest) ProtoMessage() {}
+
+func (x *GetListingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetListingRequest.ProtoReflect.Descriptor instead.
+func (*GetListingRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetListingRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *GetListingRequest) GetListingId() string {
+	if x != nil {
+		return x.ListingId
+	}
+	return ""
+}
+
+// UpdateListingRequest replaces a listing's mapping.
+type UpdateListingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StoreId       string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	ListingId     string                 `protobuf:"bytes,2,opt,name=listing_id,json=listingId,proto3" json:"listing_id,omitempty"`
+	Listing       *Listing               `protobuf:"bytes,3,opt,name=listing,proto3" json:"listing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateListingRequest) Reset() {
+	*x = UpdateListingRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateListingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateListingRequest) ProtoMessage() {}
+
+func (x *UpdateListingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateListingRequest.ProtoReflect.Descriptor instead.
+func (*UpdateListingRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *UpdateListingRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *UpdateListingRequest) GetListingId() string {
+	if x != nil {
+		return x.ListingId
+	}
+	return ""
+}
+
+func (x *UpdateListingRequest) GetListing() *Listing {
+	if x != nil {
+		return x.Listing
+	}
+	return nil
+}
+
+// DeleteListingRequest names a listing to remove.
+type DeleteListingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StoreId       string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	ListingId     string                 `protobuf:"bytes,2,opt,name=listing_id,json=listingId,proto3" json:"listing_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteListingRequest) Reset() {
+	*x = DeleteListingRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteListingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteListingRequest) ProtoMessage() {}
+
+func (x *DeleteListingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteListingRequest.ProtoReflect.Descriptor instead.
+func (*DeleteListingRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DeleteListingRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *DeleteListingRequest) GetListingId() string {
+	if x != nil {
+		return x.ListingId
+	}
+	return ""
+}
+
+// ResolveListingRequest is one marketplace order line of a store.
+type ResolveListingRequest struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	StoreId           string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	ExternalProductId string                 `protobuf:"bytes,2,opt,name=external_product_id,json=externalProductId,proto3" json:"external_product_id,omitempty"`
+	ExternalVariantId string                 `protobuf:"bytes,3,opt,name=external_variant_id,json=externalVariantId,proto3" json:"external_variant_id,omitempty"`
+	Sku               string                 `protobuf:"bytes,4,opt,name=sku,proto3" json:"sku,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ResolveListingRequest) Reset() {
+	*x = ResolveListingRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResolveListingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResolveListingRequest) ProtoMessage() {}
+
+func (x *ResolveListingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResolveListingRequest.ProtoReflect.Descriptor instead.
+func (*ResolveListingRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ResolveListingRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *ResolveListingRequest) GetExternalProductId() string {
+	if x != nil {
+		return x.ExternalProductId
+	}
+	return ""
+}
+
+func (x *ResolveListingRequest) GetExternalVariantId() string {
+	if x != nil {
+		return x.ExternalVariantId
+	}
+	return ""
+}
+
+func (x *ResolveListingRequest) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
 var File_printfleet_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"#printfleet/catalog/v1/catalog.proto\x12\x15printfleet.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fprintfleet/types/v1/money.proto\"\xcc\x03\n" +
+	"#printfleet/catalog/v1/catalog.proto\x12\x15printfleet.catalog.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fprintfleet/types/v1/money.proto\"\xcc\x03\n" +
 	"\aProduct\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\x05title\x18\x02 \x01(\tB\r\xbaH\n" +
@@ -2351,7 +2882,54 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\rrefresh_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\frefreshToken\"j\n" +
 	"!MarkStoreNeedsReconnectionRequest\x12#\n" +
 	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12 \n" +
-	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason*\xa2\x01\n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"\xc1\a\n" +
+	"\aListing\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
+	"\bstore_id\x18\x02 \x01(\tR\astoreId\x12M\n" +
+	"\x13external_product_id\x18\x03 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x012\x13^[A-Za-z0-9._:/-]*$R\x11externalProductId\x12M\n" +
+	"\x13external_variant_id\x18\x04 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80\x012\x13^[A-Za-z0-9._:/-]*$R\x11externalVariantId\x12+\n" +
+	"\x03sku\x18\x05 \x01(\tB\x19\xbaH\x16r\x14\x18\x80\x012\x0f^[^\\x00-\\x1f]*$R\x03sku\x12'\n" +
+	"\n" +
+	"variant_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tvariantId\x12v\n" +
+	"\tdesign_id\x18\a \x01(\tBY\xbaHVrT\x18$2P^$|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$R\bdesignId\x12|\n" +
+	"\fplacement_id\x18\b \x01(\tBY\xbaHVrT\x18$2P^$|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$R\vplacementId\x129\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt:\xaa\x02\xbaH\xa6\x02\x1a\xaa\x01\n" +
+	"\x10listing.external\x12Bone of external_product_id, external_variant_id or sku is required\x1aRthis.external_product_id != '' || this.external_variant_id != '' || this.sku != ''\x1aw\n" +
+	"\x18listing.design_placement\x12&design_id and placement_id go together\x1a3(this.design_id == '') == (this.placement_id == '')\"}\n" +
+	"\x14CreateListingRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12@\n" +
+	"\alisting\x18\x02 \x01(\v2\x1e.printfleet.catalog.v1.ListingB\x06\xbaH\x03\xc8\x01\x01R\alisting\"\x8b\x01\n" +
+	"\x13ListListingsRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12&\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"z\n" +
+	"\x14ListListingsResponse\x12:\n" +
+	"\blistings\x18\x01 \x03(\v2\x1e.printfleet.catalog.v1.ListingR\blistings\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"a\n" +
+	"\x11GetListingRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12'\n" +
+	"\n" +
+	"listing_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tlistingId\"\xa6\x01\n" +
+	"\x14UpdateListingRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12'\n" +
+	"\n" +
+	"listing_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tlistingId\x12@\n" +
+	"\alisting\x18\x03 \x01(\v2\x1e.printfleet.catalog.v1.ListingB\x06\xbaH\x03\xc8\x01\x01R\alisting\"d\n" +
+	"\x14DeleteListingRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12'\n" +
+	"\n" +
+	"listing_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tlistingId\"\x80\x03\n" +
+	"\x15ResolveListingRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x128\n" +
+	"\x13external_product_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x11externalProductId\x128\n" +
+	"\x13external_variant_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x11externalVariantId\x12\x1a\n" +
+	"\x03sku\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x03sku:\xb1\x01\xbaH\xad\x01\x1a\xaa\x01\n" +
+	"\x10resolve.external\x12Bone of external_product_id, external_variant_id or sku is required\x1aRthis.external_product_id != '' || this.external_variant_id != '' || this.sku != ''*\xa2\x01\n" +
 	"\fDesignStatus\x12\x1d\n" +
 	"\x19DESIGN_STATUS_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDESIGN_STATUS_PENDING_UPLOAD\x10\x01\x12\x1c\n" +
@@ -2368,7 +2946,7 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x17MARKETPLACE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13MARKETPLACE_SHOPIFY\x10\x01\x12\x14\n" +
 	"\x10MARKETPLACE_ETSY\x10\x02\x12\x16\n" +
-	"\x12MARKETPLACE_AMAZON\x10\x032\xb3\f\n" +
+	"\x12MARKETPLACE_AMAZON\x10\x032\xec\x12\n" +
 	"\x0eCatalogService\x12}\n" +
 	"\fListProducts\x12*.printfleet.catalog.v1.ListProductsRequest\x1a+.printfleet.catalog.v1.ListProductsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/products\x12y\n" +
 	"\n" +
@@ -2386,7 +2964,14 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"/v1/stores\x12|\n" +
 	"\x13GetStoreCredentials\x121.printfleet.catalog.v1.GetStoreCredentialsRequest\x1a2.printfleet.catalog.v1.GetStoreCredentialsResponse\x12^\n" +
 	"\x0fSaveStoreTokens\x12-.printfleet.catalog.v1.SaveStoreTokensRequest\x1a\x1c.printfleet.catalog.v1.Store\x12t\n" +
-	"\x1aMarkStoreNeedsReconnection\x128.printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest\x1a\x1c.printfleet.catalog.v1.StoreBHZFgithub.com/printfleet/printfleet/proto/printfleet/catalog/v1;catalogv1b\x06proto3"
+	"\x1aMarkStoreNeedsReconnection\x128.printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest\x1a\x1c.printfleet.catalog.v1.Store\x12\x8d\x01\n" +
+	"\rCreateListing\x12+.printfleet.catalog.v1.CreateListingRequest\x1a\x1e.printfleet.catalog.v1.Listing\"/\x82\xd3\xe4\x93\x02):\alisting\"\x1e/v1/stores/{store_id}/listings\x12\x8f\x01\n" +
+	"\fListListings\x12*.printfleet.catalog.v1.ListListingsRequest\x1a+.printfleet.catalog.v1.ListListingsResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/v1/stores/{store_id}/listings\x12\x8b\x01\n" +
+	"\n" +
+	"GetListing\x12(.printfleet.catalog.v1.GetListingRequest\x1a\x1e.printfleet.catalog.v1.Listing\"3\x82\xd3\xe4\x93\x02-\x12+/v1/stores/{store_id}/listings/{listing_id}\x12\x9a\x01\n" +
+	"\rUpdateListing\x12+.printfleet.catalog.v1.UpdateListingRequest\x1a\x1e.printfleet.catalog.v1.Listing\"<\x82\xd3\xe4\x93\x026:\alisting\x1a+/v1/stores/{store_id}/listings/{listing_id}\x12\x89\x01\n" +
+	"\rDeleteListing\x12+.printfleet.catalog.v1.DeleteListingRequest\x1a\x16.google.protobuf.Empty\"3\x82\xd3\xe4\x93\x02-*+/v1/stores/{store_id}/listings/{listing_id}\x12^\n" +
+	"\x0eResolveListing\x12,.printfleet.catalog.v1.ResolveListingRequest\x1a\x1e.printfleet.catalog.v1.ListingBHZFgithub.com/printfleet/printfleet/proto/printfleet/catalog/v1;catalogv1b\x06proto3"
 
 var (
 	file_printfleet_catalog_v1_catalog_proto_rawDescOnce sync.Once
@@ -2401,7 +2986,7 @@ func file_printfleet_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_printfleet_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_printfleet_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_printfleet_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_printfleet_catalog_v1_catalog_proto_goTypes = []any{
 	(DesignStatus)(0),                         // 0: printfleet.catalog.v1.DesignStatus
 	(DpiVerdict)(0),                           // 1: printfleet.catalog.v1.DpiVerdict
@@ -2433,21 +3018,30 @@ var file_printfleet_catalog_v1_catalog_proto_goTypes = []any{
 	(*GetStoreCredentialsResponse)(nil),       // 27: printfleet.catalog.v1.GetStoreCredentialsResponse
 	(*SaveStoreTokensRequest)(nil),            // 28: printfleet.catalog.v1.SaveStoreTokensRequest
 	(*MarkStoreNeedsReconnectionRequest)(nil), // 29: printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest
-	nil,                           // 30: printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
-	(*v1.Money)(nil),              // 32: printfleet.types.v1.Money
-	(*fieldmaskpb.FieldMask)(nil), // 33: google.protobuf.FieldMask
+	(*Listing)(nil),                           // 30: printfleet.catalog.v1.Listing
+	(*CreateListingRequest)(nil),              // 31: printfleet.catalog.v1.CreateListingRequest
+	(*ListListingsRequest)(nil),               // 32: printfleet.catalog.v1.ListListingsRequest
+	(*ListListingsResponse)(nil),              // 33: printfleet.catalog.v1.ListListingsResponse
+	(*GetListingRequest)(nil),                 // 34: printfleet.catalog.v1.GetListingRequest
+	(*UpdateListingRequest)(nil),              // 35: printfleet.catalog.v1.UpdateListingRequest
+	(*DeleteListingRequest)(nil),              // 36: printfleet.catalog.v1.DeleteListingRequest
+	(*ResolveListingRequest)(nil),             // 37: printfleet.catalog.v1.ResolveListingRequest
+	nil,                                       // 38: printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
+	(*timestamppb.Timestamp)(nil),             // 39: google.protobuf.Timestamp
+	(*v1.Money)(nil),                          // 40: printfleet.types.v1.Money
+	(*fieldmaskpb.FieldMask)(nil),             // 41: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),                     // 42: google.protobuf.Empty
 }
 var file_printfleet_catalog_v1_catalog_proto_depIdxs = []int32{
 	4,  // 0: printfleet.catalog.v1.Product.variants:type_name -> printfleet.catalog.v1.Variant
 	5,  // 1: printfleet.catalog.v1.Product.placements:type_name -> printfleet.catalog.v1.Placement
-	31, // 2: printfleet.catalog.v1.Product.created_at:type_name -> google.protobuf.Timestamp
-	31, // 3: printfleet.catalog.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
-	32, // 4: printfleet.catalog.v1.Variant.price:type_name -> printfleet.types.v1.Money
+	39, // 2: printfleet.catalog.v1.Product.created_at:type_name -> google.protobuf.Timestamp
+	39, // 3: printfleet.catalog.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
+	40, // 4: printfleet.catalog.v1.Variant.price:type_name -> printfleet.types.v1.Money
 	3,  // 5: printfleet.catalog.v1.ListProductsResponse.products:type_name -> printfleet.catalog.v1.Product
 	3,  // 6: printfleet.catalog.v1.CreateProductRequest.product:type_name -> printfleet.catalog.v1.Product
 	3,  // 7: printfleet.catalog.v1.UpdateProductRequest.product:type_name -> printfleet.catalog.v1.Product
-	33, // 8: printfleet.catalog.v1.UpdateProductRequest.update_mask:type_name -> google.protobuf.FieldMask
+	41, // 8: printfleet.catalog.v1.UpdateProductRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 9: printfleet.catalog.v1.ResolvedVariant.variant:type_name -> printfleet.catalog.v1.Variant
 	5,  // 10: printfleet.catalog.v1.ResolvedVariant.placements:type_name -> printfleet.catalog.v1.Placement
 	12, // 11: printfleet.catalog.v1.GetVariantsResponse.variants:type_name -> printfleet.catalog.v1.ResolvedVariant
@@ -2457,49 +3051,66 @@ var file_printfleet_catalog_v1_catalog_proto_depIdxs = []int32{
 	14, // 15: printfleet.catalog.v1.DesignReport.placements:type_name -> printfleet.catalog.v1.PlacementCheck
 	0,  // 16: printfleet.catalog.v1.Design.status:type_name -> printfleet.catalog.v1.DesignStatus
 	15, // 17: printfleet.catalog.v1.Design.report:type_name -> printfleet.catalog.v1.DesignReport
-	31, // 18: printfleet.catalog.v1.Design.created_at:type_name -> google.protobuf.Timestamp
-	31, // 19: printfleet.catalog.v1.Design.updated_at:type_name -> google.protobuf.Timestamp
+	39, // 18: printfleet.catalog.v1.Design.created_at:type_name -> google.protobuf.Timestamp
+	39, // 19: printfleet.catalog.v1.Design.updated_at:type_name -> google.protobuf.Timestamp
 	16, // 20: printfleet.catalog.v1.CreateDesignResponse.design:type_name -> printfleet.catalog.v1.Design
-	30, // 21: printfleet.catalog.v1.CreateDesignResponse.upload_headers:type_name -> printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
-	31, // 22: printfleet.catalog.v1.CreateDesignResponse.upload_expires_at:type_name -> google.protobuf.Timestamp
+	38, // 21: printfleet.catalog.v1.CreateDesignResponse.upload_headers:type_name -> printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
+	39, // 22: printfleet.catalog.v1.CreateDesignResponse.upload_expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 23: printfleet.catalog.v1.Store.marketplace:type_name -> printfleet.catalog.v1.Marketplace
-	31, // 24: printfleet.catalog.v1.Store.created_at:type_name -> google.protobuf.Timestamp
+	39, // 24: printfleet.catalog.v1.Store.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 25: printfleet.catalog.v1.CreateStoreRequest.marketplace:type_name -> printfleet.catalog.v1.Marketplace
 	21, // 26: printfleet.catalog.v1.CreateStoreRequest.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
 	22, // 27: printfleet.catalog.v1.ListStoresResponse.stores:type_name -> printfleet.catalog.v1.Store
 	22, // 28: printfleet.catalog.v1.GetStoreCredentialsResponse.store:type_name -> printfleet.catalog.v1.Store
 	21, // 29: printfleet.catalog.v1.GetStoreCredentialsResponse.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
-	6,  // 30: printfleet.catalog.v1.CatalogService.ListProducts:input_type -> printfleet.catalog.v1.ListProductsRequest
-	8,  // 31: printfleet.catalog.v1.CatalogService.GetProduct:input_type -> printfleet.catalog.v1.GetProductRequest
-	9,  // 32: printfleet.catalog.v1.CatalogService.CreateProduct:input_type -> printfleet.catalog.v1.CreateProductRequest
-	10, // 33: printfleet.catalog.v1.CatalogService.UpdateProduct:input_type -> printfleet.catalog.v1.UpdateProductRequest
-	11, // 34: printfleet.catalog.v1.CatalogService.GetVariants:input_type -> printfleet.catalog.v1.GetVariantsRequest
-	17, // 35: printfleet.catalog.v1.CatalogService.CreateDesign:input_type -> printfleet.catalog.v1.CreateDesignRequest
-	19, // 36: printfleet.catalog.v1.CatalogService.ProcessDesign:input_type -> printfleet.catalog.v1.ProcessDesignRequest
-	20, // 37: printfleet.catalog.v1.CatalogService.GetDesign:input_type -> printfleet.catalog.v1.GetDesignRequest
-	23, // 38: printfleet.catalog.v1.CatalogService.CreateStore:input_type -> printfleet.catalog.v1.CreateStoreRequest
-	24, // 39: printfleet.catalog.v1.CatalogService.ListStores:input_type -> printfleet.catalog.v1.ListStoresRequest
-	26, // 40: printfleet.catalog.v1.CatalogService.GetStoreCredentials:input_type -> printfleet.catalog.v1.GetStoreCredentialsRequest
-	28, // 41: printfleet.catalog.v1.CatalogService.SaveStoreTokens:input_type -> printfleet.catalog.v1.SaveStoreTokensRequest
-	29, // 42: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:input_type -> printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest
-	7,  // 43: printfleet.catalog.v1.CatalogService.ListProducts:output_type -> printfleet.catalog.v1.ListProductsResponse
-	3,  // 44: printfleet.catalog.v1.CatalogService.GetProduct:output_type -> printfleet.catalog.v1.Product
-	3,  // 45: printfleet.catalog.v1.CatalogService.CreateProduct:output_type -> printfleet.catalog.v1.Product
-	3,  // 46: printfleet.catalog.v1.CatalogService.UpdateProduct:output_type -> printfleet.catalog.v1.Product
-	13, // 47: printfleet.catalog.v1.CatalogService.GetVariants:output_type -> printfleet.catalog.v1.GetVariantsResponse
-	18, // 48: printfleet.catalog.v1.CatalogService.CreateDesign:output_type -> printfleet.catalog.v1.CreateDesignResponse
-	16, // 49: printfleet.catalog.v1.CatalogService.ProcessDesign:output_type -> printfleet.catalog.v1.Design
-	16, // 50: printfleet.catalog.v1.CatalogService.GetDesign:output_type -> printfleet.catalog.v1.Design
-	22, // 51: printfleet.catalog.v1.CatalogService.CreateStore:output_type -> printfleet.catalog.v1.Store
-	25, // 52: printfleet.catalog.v1.CatalogService.ListStores:output_type -> printfleet.catalog.v1.ListStoresResponse
-	27, // 53: printfleet.catalog.v1.CatalogService.GetStoreCredentials:output_type -> printfleet.catalog.v1.GetStoreCredentialsResponse
-	22, // 54: printfleet.catalog.v1.CatalogService.SaveStoreTokens:output_type -> printfleet.catalog.v1.Store
-	22, // 55: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:output_type -> printfleet.catalog.v1.Store
-	43, // [43:56] is the sub-list for method output_type
-	30, // [30:43] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	39, // 30: printfleet.catalog.v1.Listing.created_at:type_name -> google.protobuf.Timestamp
+	39, // 31: printfleet.catalog.v1.Listing.updated_at:type_name -> google.protobuf.Timestamp
+	30, // 32: printfleet.catalog.v1.CreateListingRequest.listing:type_name -> printfleet.catalog.v1.Listing
+	30, // 33: printfleet.catalog.v1.ListListingsResponse.listings:type_name -> printfleet.catalog.v1.Listing
+	30, // 34: printfleet.catalog.v1.UpdateListingRequest.listing:type_name -> printfleet.catalog.v1.Listing
+	6,  // 35: printfleet.catalog.v1.CatalogService.ListProducts:input_type -> printfleet.catalog.v1.ListProductsRequest
+	8,  // 36: printfleet.catalog.v1.CatalogService.GetProduct:input_type -> printfleet.catalog.v1.GetProductRequest
+	9,  // 37: printfleet.catalog.v1.CatalogService.CreateProduct:input_type -> printfleet.catalog.v1.CreateProductRequest
+	10, // 38: printfleet.catalog.v1.CatalogService.UpdateProduct:input_type -> printfleet.catalog.v1.UpdateProductRequest
+	11, // 39: printfleet.catalog.v1.CatalogService.GetVariants:input_type -> printfleet.catalog.v1.GetVariantsRequest
+	17, // 40: printfleet.catalog.v1.CatalogService.CreateDesign:input_type -> printfleet.catalog.v1.CreateDesignRequest
+	19, // 41: printfleet.catalog.v1.CatalogService.ProcessDesign:input_type -> printfleet.catalog.v1.ProcessDesignRequest
+	20, // 42: printfleet.catalog.v1.CatalogService.GetDesign:input_type -> printfleet.catalog.v1.GetDesignRequest
+	23, // 43: printfleet.catalog.v1.CatalogService.CreateStore:input_type -> printfleet.catalog.v1.CreateStoreRequest
+	24, // 44: printfleet.catalog.v1.CatalogService.ListStores:input_type -> printfleet.catalog.v1.ListStoresRequest
+	26, // 45: printfleet.catalog.v1.CatalogService.GetStoreCredentials:input_type -> printfleet.catalog.v1.GetStoreCredentialsRequest
+	28, // 46: printfleet.catalog.v1.CatalogService.SaveStoreTokens:input_type -> printfleet.catalog.v1.SaveStoreTokensRequest
+	29, // 47: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:input_type -> printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest
+	31, // 48: printfleet.catalog.v1.CatalogService.CreateListing:input_type -> printfleet.catalog.v1.CreateListingRequest
+	32, // 49: printfleet.catalog.v1.CatalogService.ListListings:input_type -> printfleet.catalog.v1.ListListingsRequest
+	34, // 50: printfleet.catalog.v1.CatalogService.GetListing:input_type -> printfleet.catalog.v1.GetListingRequest
+	35, // 51: printfleet.catalog.v1.CatalogService.UpdateListing:input_type -> printfleet.catalog.v1.UpdateListingRequest
+	36, // 52: printfleet.catalog.v1.CatalogService.DeleteListing:input_type -> printfleet.catalog.v1.DeleteListingRequest
+	37, // 53: printfleet.catalog.v1.CatalogService.ResolveListing:input_type -> printfleet.catalog.v1.ResolveListingRequest
+	7,  // 54: printfleet.catalog.v1.CatalogService.ListProducts:output_type -> printfleet.catalog.v1.ListProductsResponse
+	3,  // 55: printfleet.catalog.v1.CatalogService.GetProduct:output_type -> printfleet.catalog.v1.Product
+	3,  // 56: printfleet.catalog.v1.CatalogService.CreateProduct:output_type -> printfleet.catalog.v1.Product
+	3,  // 57: printfleet.catalog.v1.CatalogService.UpdateProduct:output_type -> printfleet.catalog.v1.Product
+	13, // 58: printfleet.catalog.v1.CatalogService.GetVariants:output_type -> printfleet.catalog.v1.GetVariantsResponse
+	18, // 59: printfleet.catalog.v1.CatalogService.CreateDesign:output_type -> printfleet.catalog.v1.CreateDesignResponse
+	16, // 60: printfleet.catalog.v1.CatalogService.ProcessDesign:output_type -> printfleet.catalog.v1.Design
+	16, // 61: printfleet.catalog.v1.CatalogService.GetDesign:output_type -> printfleet.catalog.v1.Design
+	22, // 62: printfleet.catalog.v1.CatalogService.CreateStore:output_type -> printfleet.catalog.v1.Store
+	25, // 63: printfleet.catalog.v1.CatalogService.ListStores:output_type -> printfleet.catalog.v1.ListStoresResponse
+	27, // 64: printfleet.catalog.v1.CatalogService.GetStoreCredentials:output_type -> printfleet.catalog.v1.GetStoreCredentialsResponse
+	22, // 65: printfleet.catalog.v1.CatalogService.SaveStoreTokens:output_type -> printfleet.catalog.v1.Store
+	22, // 66: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:output_type -> printfleet.catalog.v1.Store
+	30, // 67: printfleet.catalog.v1.CatalogService.CreateListing:output_type -> printfleet.catalog.v1.Listing
+	33, // 68: printfleet.catalog.v1.CatalogService.ListListings:output_type -> printfleet.catalog.v1.ListListingsResponse
+	30, // 69: printfleet.catalog.v1.CatalogService.GetListing:output_type -> printfleet.catalog.v1.Listing
+	30, // 70: printfleet.catalog.v1.CatalogService.UpdateListing:output_type -> printfleet.catalog.v1.Listing
+	42, // 71: printfleet.catalog.v1.CatalogService.DeleteListing:output_type -> google.protobuf.Empty
+	30, // 72: printfleet.catalog.v1.CatalogService.ResolveListing:output_type -> printfleet.catalog.v1.Listing
+	54, // [54:73] is the sub-list for method output_type
+	35, // [35:54] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_printfleet_catalog_v1_catalog_proto_init() }
@@ -2513,7 +3124,7 @@ func file_printfleet_catalog_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_catalog_v1_catalog_proto_rawDesc), len(file_printfleet_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   28,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

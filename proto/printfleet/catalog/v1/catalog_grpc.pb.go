@@ -11,6 +11,7 @@ import (
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
+	emptypb "google.golang.org/protobuf/types/known/emptypb"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -32,6 +33,12 @@ const (
 	CatalogService_GetStoreCredentials_FullMethodName        = "/printfleet.catalog.v1.CatalogService/GetStoreCredentials"
 	CatalogService_SaveStoreTokens_FullMethodName            = "/printfleet.catalog.v1.CatalogService/SaveStoreTokens"
 	CatalogService_MarkStoreNeedsReconnection_FullMethodName = "/printfleet.catalog.v1.CatalogService/MarkStoreNeedsReconnection"
+	CatalogService_CreateListing_FullMethodName              = "/printfleet.catalog.v1.CatalogService/CreateListing"
+	CatalogService_ListListings_FullMethodName               = "/printfleet.catalog.v1.CatalogService/ListListings"
+	CatalogService_GetListing_FullMethodName                 = "/printfleet.catalog.v1.CatalogService/GetListing"
+	CatalogService_UpdateListing_FullMethodName              = "/printfleet.catalog.v1.CatalogService/UpdateListing"
+	CatalogService_DeleteListing_FullMethodName              = "/printfleet.catalog.v1.CatalogService/DeleteListing"
+	CatalogService_ResolveListing_FullMethodName             = "/printfleet.catalog.v1.CatalogService/ResolveListing"
 )
 
 // CatalogServiceClient is the client API for CatalogService service.
@@ -74,6 +81,20 @@ type CatalogServiceClient interface {
 	// store's credentials, so the seller sees it must connect the store again
 	// (internal: the marketplace worker). Never exposed over REST.
 	MarkStoreNeedsReconnection(ctx context.Context, in *MarkStoreNeedsReconnectionRequest, opts ...grpc.CallOption) (*Store, error)
+	// CreateListing links a marketplace listing of the caller's store to a
+	// variant, and optionally a ready design and placement (owner).
+	CreateListing(ctx context.Context, in *CreateListingRequest, opts ...grpc.CallOption) (*Listing, error)
+	// ListListings pages a store's listings (owner; admin may read).
+	ListListings(ctx context.Context, in *ListListingsRequest, opts ...grpc.CallOption) (*ListListingsResponse, error)
+	// GetListing returns one listing (owner; admin may read).
+	GetListing(ctx context.Context, in *GetListingRequest, opts ...grpc.CallOption) (*Listing, error)
+	// UpdateListing replaces a listing's mapping (owner).
+	UpdateListing(ctx context.Context, in *UpdateListingRequest, opts ...grpc.CallOption) (*Listing, error)
+	// DeleteListing removes a listing (owner).
+	DeleteListing(ctx context.Context, in *DeleteListingRequest, opts ...grpc.CallOption) (*emptypb.Empty, error)
+	// ResolveListing finds the listing a marketplace order line maps to
+	// (internal: the marketplace worker). Never exposed over REST.
+	ResolveListing(ctx context.Context, in *ResolveListingRequest, opts ...grpc.CallOption) (*Listing, error)
 }
 
 type catalogServiceClient struct {
@@ -214,6 +235,66 @@ func (c *catalogServiceClient) MarkStoreNeedsReconnection(ctx context.Context, i
 	return out, nil
 }
 
+func (c *catalogServiceClient) CreateListing(ctx context.Context, in *CreateListingRequest, opts ...grpc.CallOption) (*Listing, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Listing)
+	err := c.cc.Invoke(ctx, CatalogService_CreateListing_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) ListListings(ctx context.Context, in *ListListingsRequest, opts ...grpc.CallOption) (*ListListingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListListingsResponse)
+	err := c.cc.Invoke(ctx, CatalogService_ListListings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) GetListing(ctx context.Context, in *GetListingRequest, opts ...grpc.CallOption) (*Listing, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Listing)
+	err := c.cc.Invoke(ctx, CatalogService_GetListing_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) UpdateListing(ctx context.Context, in *UpdateListingRequest, opts ...grpc.CallOption) (*Listing, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Listing)
+	err := c.cc.Invoke(ctx, CatalogService_UpdateListing_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) DeleteListing(ctx context.Context, in *DeleteListingRequest, opts ...grpc.CallOption) (*emptypb.Empty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(emptypb.Empty)
+	err := c.cc.Invoke(ctx, CatalogService_DeleteListing_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) ResolveListing(ctx context.Context, in *ResolveListingRequest, opts ...grpc.CallOption) (*Listing, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Listing)
+	err := c.cc.Invoke(ctx, CatalogService_ResolveListing_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CatalogServiceServer is the server API for CatalogService service.
 // All implementations must embed UnimplementedCatalogServiceServer
 // for forward compatibility.
@@ -254,6 +335,20 @@ type CatalogServiceServer interface {
 	// store's credentials, so the seller sees it must connect the store again
 	// (internal: the marketplace worker). Never exposed over REST.
 	MarkStoreNeedsReconnection(context.Context, *MarkStoreNeedsReconnectionRequest) (*Store, error)
+	// CreateListing links a marketplace listing of the caller's store to a
+	// variant, and optionally a ready design and placement (owner).
+	CreateListing(context.Context, *CreateListingRequest) (*Listing, error)
+	// ListListings pages a store's listings (owner; admin may read).
+	ListListings(context.Context, *ListListingsRequest) (*ListListingsResponse, error)
+	// GetListing returns one listing (owner; admin may read).
+	GetListing(context.Context, *GetListingRequest) (*Listing, error)
+	// UpdateListing replaces a listing's mapping (owner).
+	UpdateListing(context.Context, *UpdateListingRequest) (*Listing, error)
+	// DeleteListing removes a listing (owner).
+	DeleteListing(context.Context, *DeleteListingRequest) (*emptypb.Empty, error)
+	// ResolveListing finds the listing a marketplace order line maps to
+	// (internal: the marketplace worker). Never exposed over REST.
+	ResolveListing(context.Context, *ResolveListingRequest) (*Listing, error)
 	mustEmbedUnimplementedCatalogServiceServer()
 }
 
@@ -302,6 +397,24 @@ func (UnimplementedCatalogServiceServer) SaveStoreTokens(context.Context, *SaveS
 }
 func (UnimplementedCatalogServiceServer) MarkStoreNeedsReconnection(context.Context, *MarkStoreNeedsReconnectionRequest) (*Store, error) {
 	return nil, status.Error(codes.Unimplemented, "method MarkStoreNeedsReconnection not implemented")
+}
+func (UnimplementedCatalogServiceServer) CreateListing(context.Context, *CreateListingRequest) (*Listing, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateListing not implemented")
+}
+func (UnimplementedCatalogServiceServer) ListListings(context.Context, *ListListingsRequest) (*ListListingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListListings not implemented")
+}
+func (UnimplementedCatalogServiceServer) GetListing(context.Context, *GetListingRequest) (*Listing, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetListing not implemented")
+}
+func (UnimplementedCatalogServiceServer) UpdateListing(context.Context, *UpdateListingRequest) (*Listing, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateListing not implemented")
+}
+func (UnimplementedCatalogServiceServer) DeleteListing(context.Context, *DeleteListingRequest) (*emptypb.Empty, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteListing not implemented")
+}
+func (UnimplementedCatalogServiceServer) ResolveListing(context.Context, *ResolveListingRequest) (*Listing, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveListing not implemented")
 }
 func (UnimplementedCatalogServiceServer) mustEmbedUnimplementedCatalogServiceServer() {}
 func (UnimplementedCatalogServiceServer) testEmbeddedByValue()                        {}
@@ -558,6 +671,114 @@ func _CatalogService_MarkStoreNeedsReconnection_Handler(srv interface{}, ctx con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_CreateListing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateListingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).CreateListing(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_CreateListing_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).CreateListing(ctx, req.(*CreateListingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_ListListings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListListingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ListListings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ListListings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ListListings(ctx, req.(*ListListingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_GetListing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetListingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).GetListing(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_GetListing_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).GetListing(ctx, req.(*GetListingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_UpdateListing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateListingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).UpdateListing(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_UpdateListing_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).UpdateListing(ctx, req.(*UpdateListingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_DeleteListing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteListingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).DeleteListing(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_DeleteListing_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).DeleteListing(ctx, req.(*DeleteListingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_ResolveListing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveListingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ResolveListing(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ResolveListing_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ResolveListing(ctx, req.(*ResolveListingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CatalogService_ServiceDesc is the grpc.ServiceDesc for CatalogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -616,6 +837,30 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MarkStoreNeedsReconnection",
 			Handler:    _CatalogService_MarkStoreNeedsReconnection_Handler,
+		},
+		{
+			MethodName: "CreateListing",
+			Handler:    _CatalogService_CreateListing_Handler,
+		},
+		{
+			MethodName: "ListListings",
+			Handler:    _CatalogService_ListListings_Handler,
+		},
+		{
+			MethodName: "GetListing",
+			Handler:    _CatalogService_GetListing_Handler,
+		},
+		{
+			MethodName: "UpdateListing",
+			Handler:    _CatalogService_UpdateListing_Handler,
+		},
+		{
+			MethodName: "DeleteListing",
+			Handler:    _CatalogService_DeleteListing_Handler,
+		},
+		{
+			MethodName: "ResolveListing",
+			Handler:    _CatalogService_ResolveListing_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

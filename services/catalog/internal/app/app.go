@@ -37,6 +37,11 @@ type Store interface {
 	Design(ctx context.Context, id string) (domain.Design, error)
 	Stores(ctx context.Context, ownerID, afterID string, limit int) ([]domain.Store, error)
 	SealedStore(ctx context.Context, id string) (domain.Store, []byte, error)
+	// Listing reads a store's listing; Listings pages them by id;
+	// MatchListing finds the one an order line maps to.
+	Listing(ctx context.Context, storeID, id string) (domain.Listing, error)
+	Listings(ctx context.Context, storeID, afterID string, limit int) ([]domain.Listing, error)
+	MatchListing(ctx context.Context, storeID string, line domain.ExternalLine) (domain.Listing, error)
 	// ReserveStock runs an OrderPlaced's transaction: the inbox claim, the
 	// order's pending reservation, and the decrement of every tracked item
 	// or none; decide (called only when this message starts the order's
@@ -115,6 +120,13 @@ type Tx interface {
 	LockStoreByShop(ctx context.Context, ownerID string, m domain.Marketplace, shopID string) (domain.Store, error)
 	SaveStoreCredentials(ctx context.Context, id string, sealed []byte) error
 	MarkStoreNeedsReconnection(ctx context.Context, id, reason string) error
+
+	// Listing writes answer AlreadyExists when the store has a listing for
+	// the same external variant id or SKU (or product named alone), and
+	// NotFound for a listing not of the store.
+	InsertListing(ctx context.Context, l domain.Listing) error
+	UpdateListing(ctx context.Context, l domain.Listing) (domain.Listing, error)
+	DeleteListing(ctx context.Context, storeID, id string) error
 }
 
 // StockVariant is what a reservation needs to know about a variant.

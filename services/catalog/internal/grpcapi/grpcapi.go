@@ -20,16 +20,17 @@ import (
 // Server implements catalogv1.CatalogServiceServer.
 type Server struct {
 	catalogv1.UnimplementedCatalogServiceServer
-	catalog *app.Catalog
-	designs *app.Designs
-	stores  *app.Stores
+	catalog  *app.Catalog
+	designs  *app.Designs
+	stores   *app.Stores
+	listings *app.Listings
 }
 
 var _ catalogv1.CatalogServiceServer = (*Server)(nil)
 
 // New returns the gRPC API over the use cases.
-func New(c *app.Catalog, d *app.Designs, s *app.Stores) *Server {
-	return &Server{catalog: c, designs: d, stores: s}
+func New(c *app.Catalog, d *app.Designs, s *app.Stores, l *app.Listings) *Server {
+	return &Server{catalog: c, designs: d, stores: s, listings: l}
 }
 
 // ListProducts pages active products from the projection.

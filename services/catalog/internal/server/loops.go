@@ -66,7 +66,7 @@ func (a *App) grpcLoop(ln net.Listener, grace time.Duration) (loop, error) {
 	if err != nil {
 		return loop{}, err
 	}
-	catalogv1.RegisterCatalogServiceServer(srv.Server, grpcapi.New(a.Catalog, a.Designs, a.Stores))
+	catalogv1.RegisterCatalogServiceServer(srv.Server, grpcapi.New(a.Catalog, a.Designs, a.Stores, a.Listings))
 	return loop{name: "grpc", run: func(ctx context.Context) error { return srv.ServeOn(ctx, ln) }}, nil
 }
 

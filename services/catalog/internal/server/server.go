@@ -87,6 +87,7 @@ type App struct {
 	Projector *app.Projector
 	Results   *app.DesignResults
 	Stores    *app.Stores
+	Listings  *app.Listings
 	// Designs is nil without an object store.
 	Designs *app.Designs
 	deps    Deps
@@ -110,6 +111,7 @@ func Build(d Deps, o Options) (*App, error) {
 		Projector: app.NewProjector(store, proj, d.Log),
 		Results:   app.NewDesignResults(store, d.Log),
 		Stores:    app.NewStores(store, sealer),
+		Listings:  app.NewListings(store),
 	}
 	if d.S3 != nil {
 		a.Designs = app.NewDesigns(store, blob.New(d.S3, d.Presigner), o.Designs)

@@ -92,8 +92,8 @@ func TestOpenAPI(t *testing.T) {
 	for _, item := range doc.Paths {
 		ops += len(item)
 	}
-	if ops != 20 {
-		t.Errorf("%d operations, want 20 (16 API + 4 edge)", ops)
+	if ops != 25 {
+		t.Errorf("%d operations, want 25 (21 API + 4 edge)", ops)
 	}
 	params, _ := doc.Paths["/v1/orders"]["post"]["parameters"].([]any)
 	found := false

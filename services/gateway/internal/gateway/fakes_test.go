@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/printfleet/printfleet/platform/errs"
@@ -29,6 +30,9 @@ const (
 	productID   = "0190a000-0000-7000-8000-000000000003"
 	variantID   = "0190a000-0000-7000-8000-000000000004"
 	newID       = "0190a000-0000-7000-8000-0000000000ff"
+	// aliceStore is alice's store, aliceListing a listing of it.
+	aliceStore   = "0190a000-0000-7000-8000-000000000005"
+	aliceListing = "0190a000-0000-7000-8000-000000000006"
 )
 
 // call is what a fake saw of one request.
@@ -221,6 +225,45 @@ func (f *fakeCatalog) GetDesign(ctx context.Context, r *catalogv1.GetDesignReque
 func (f *fakeCatalog) CreateStore(ctx context.Context, r *catalogv1.CreateStoreRequest) (*catalogv1.Store, error) {
 	p := f.record(ctx, "CreateStore")
 	return &catalogv1.Store{Id: newID, OwnerId: p.Subject, Marketplace: r.GetMarketplace(), ShopId: r.GetShopId(), Name: r.GetName()}, nil
+}
+
+func (f *fakeCatalog) listing(storeID, id string) *catalogv1.Listing {
+	return &catalogv1.Listing{Id: id, StoreId: storeID, Sku: "TEE-M", VariantId: variantID}
+}
+
+func (f *fakeCatalog) CreateListing(ctx context.Context, r *catalogv1.CreateListingRequest) (*catalogv1.Listing, error) {
+	if p := f.record(ctx, "CreateListing"); !owns(p, r.GetStoreId(), aliceStore) {
+		return nil, errs.E(errs.NotFound, "store not found")
+	}
+	return f.listing(r.GetStoreId(), newID), nil
+}
+
+func (f *fakeCatalog) ListListings(ctx context.Context, r *catalogv1.ListListingsRequest) (*catalogv1.ListListingsResponse, error) {
+	if p := f.record(ctx, "ListListings"); !owns(p, r.GetStoreId(), aliceStore) {
+		return nil, errs.E(errs.NotFound, "store not found")
+	}
+	return &catalogv1.ListListingsResponse{Listings: []*catalogv1.Listing{f.listing(aliceStore, aliceListing)}}, nil
+}
+
+func (f *fakeCatalog) GetListing(ctx context.Context, r *catalogv1.GetListingRequest) (*catalogv1.Listing, error) {
+	if p := f.record(ctx, "GetListing"); !owns(p, r.GetStoreId(), aliceStore) || r.GetListingId() != aliceListing {
+		return nil, errs.E(errs.NotFound, "listing not found")
+	}
+	return f.listing(aliceStore, aliceListing), nil
+}
+
+func (f *fakeCatalog) UpdateListing(ctx context.Context, r *catalogv1.UpdateListingRequest) (*catalogv1.Listing, error) {
+	if p := f.record(ctx, "UpdateListing"); !owns(p, r.GetStoreId(), aliceStore) || r.GetListingId() != aliceListing {
+		return nil, errs.E(errs.NotFound, "listing not found")
+	}
+	return f.listing(aliceStore, aliceListing), nil
+}
+
+func (f *fakeCatalog) DeleteListing(ctx context.Context, r *catalogv1.DeleteListingRequest) (*emptypb.Empty, error) {
+	if p := f.record(ctx, "DeleteListing"); !owns(p, r.GetStoreId(), aliceStore) || r.GetListingId() != aliceListing {
+		return nil, errs.E(errs.NotFound, "listing not found")
+	}
+	return &emptypb.Empty{}, nil
 }
 
 func (f *fakeCatalog) ListStores(ctx context.Context, _ *catalogv1.ListStoresRequest) (*catalogv1.ListStoresResponse, error) {

@@ -203,6 +203,7 @@ var createdMethods = map[string]bool{
 	"/printfleet.catalog.v1.CatalogService/CreateProduct": true,
 	"/printfleet.catalog.v1.CatalogService/CreateDesign":  true,
 	"/printfleet.catalog.v1.CatalogService/CreateStore":   true,
+	"/printfleet.catalog.v1.CatalogService/CreateListing": true,
 }
 
 func created(ctx context.Context, w http.ResponseWriter, _ proto.Message) error {

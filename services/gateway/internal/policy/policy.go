@@ -71,6 +71,11 @@ var Routes = []Route{
 	{Method: "POST", Template: "/v1/quotes", Public: true, Class: ClassWrite},
 	{Method: "POST", Template: "/v1/stores", Roles: userOrAdmin, Class: ClassWrite},
 	{Method: "GET", Template: "/v1/stores", Roles: userOrAdmin, Class: ClassDefault},
+	{Method: "POST", Template: "/v1/stores/{store_id}/listings", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
+	{Method: "GET", Template: "/v1/stores/{store_id}/listings", Roles: userOrAdmin, Owner: true, Class: ClassDefault},
+	{Method: "GET", Template: "/v1/stores/{store_id}/listings/{listing_id}", Roles: userOrAdmin, Owner: true, Class: ClassDefault},
+	{Method: "PUT", Template: "/v1/stores/{store_id}/listings/{listing_id}", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
+	{Method: "DELETE", Template: "/v1/stores/{store_id}/listings/{listing_id}", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
 
 	// Served by the gateway itself. /healthz costs nothing and is not rate
 	// limited; /readyz calls every upstream (its answer is cached for a
