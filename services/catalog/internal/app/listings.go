@@ -158,11 +158,7 @@ func (l *Listings) List(ctx context.Context, caller principal.Principal, storeID
 	if err != nil {
 		return nil, "", err
 	}
-	if len(list) <= limit {
-		return list, "", nil
-	}
-	list = list[:limit]
-	return list, encodeToken(list[limit-1].ID), nil
+	return pageOf(list, limit, func(x domain.Listing) string { return x.ID })
 }
 
 // Resolve finds the listing a store's marketplace order line maps to (the

@@ -370,11 +370,17 @@ func (c *Catalog) ListProducts(ctx context.Context, pageSize int, pageToken stri
 }
 
 func pageOut(vs []domain.ProductView, limit int) ([]domain.ProductView, string, error) {
-	if len(vs) <= limit {
-		return vs, "", nil
+	return pageOf(vs, limit, func(v domain.ProductView) string { return v.ID })
+}
+
+// pageOf cuts a list read with one row more than limit to the page, and
+// names the next page when there is one.
+func pageOf[T any](list []T, limit int, id func(T) string) ([]T, string, error) {
+	if len(list) <= limit {
+		return list, "", nil
 	}
-	vs = vs[:limit]
-	return vs, encodeToken(vs[limit-1].ID), nil
+	list = list[:limit]
+	return list, encodeToken(id(list[limit-1])), nil
 }
 
 const tokenPrefix = "k1:"

@@ -122,11 +122,7 @@ func (s *Stores) List(ctx context.Context, caller principal.Principal, pageSize 
 	if err != nil {
 		return nil, "", err
 	}
-	if len(list) <= limit {
-		return list, "", nil
-	}
-	list = list[:limit]
-	return list, encodeToken(list[limit-1].ID), nil
+	return pageOf(list, limit, func(x domain.Store) string { return x.ID })
 }
 
 // Get returns a store without its credentials (service role: orders checks
