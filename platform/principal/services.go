@@ -4,6 +4,13 @@ package principal
 // the catalog hands decrypted store credentials to the marketplace worker
 // alone. Each process signs its own calls with its own subject.
 const (
-	// SubjectMarketplaceWorker is the marketplace worker's subject.
+	// SubjectMarketplaceWorker is the marketplace worker's subject: store
+	// credentials, tokens, import cursors, and orders' ImportOrder.
 	SubjectMarketplaceWorker = "service:marketplace-worker"
+	// SubjectOrders is the orders service's own subject: it resolves the
+	// lines of an imported order held for a retry.
+	SubjectOrders = "service:orders"
+	// SubjectGateway is the gateway's own subject on routes without a user:
+	// the marketplaces' webhooks it hands to the catalog.
+	SubjectGateway = "service:gateway"
 )

@@ -1558,12 +1558,15 @@ func (x *GetDesignRequest) GetDesignId() string {
 
 // StoreCredentials are a store's secrets. Write-only over the public API.
 type StoreCredentials struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiKey        string                 `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
-	AccessToken   string                 `protobuf:"bytes,2,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
-	RefreshToken  string                 `protobuf:"bytes,3,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
-	ClientId      string                 `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	ClientSecret  string                 `protobuf:"bytes,5,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ApiKey       string                 `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	AccessToken  string                 `protobuf:"bytes,2,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	RefreshToken string                 `protobuf:"bytes,3,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	ClientId     string                 `protobuf:"bytes,4,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret string                 `protobuf:"bytes,5,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	// The secret the marketplace signs its webhooks with (Shopify: the app's
+	// client secret).
+	WebhookSecret string `protobuf:"bytes,6,opt,name=webhook_secret,json=webhookSecret,proto3" json:"webhook_secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1633,6 +1636,13 @@ func (x *StoreCredentials) GetClientSecret() string {
 	return ""
 }
 
+func (x *StoreCredentials) GetWebhookSecret() string {
+	if x != nil {
+		return x.WebhookSecret
+	}
+	return ""
+}
+
 // Store is a seller's marketplace connection. Credentials are never returned.
 type Store struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -1650,8 +1660,13 @@ type Store struct {
 	NeedsReconnection bool `protobuf:"varint,9,opt,name=needs_reconnection,json=needsReconnection,proto3" json:"needs_reconnection,omitempty"`
 	// Output only. What the marketplace answered, when needs_reconnection.
 	ReconnectionReason string `protobuf:"bytes,10,opt,name=reconnection_reason,json=reconnectionReason,proto3" json:"reconnection_reason,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// How the seller pays for the production of the store's imported orders:
+	// "card" (the default) or "invoice".
+	PaymentMethod string `protobuf:"bytes,11,opt,name=payment_method,json=paymentMethod,proto3" json:"payment_method,omitempty"`
+	// Output only. When the importer last finished a poll of the store.
+	LastImportAt  *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_import_at,json=lastImportAt,proto3" json:"last_import_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Store) Reset() {
@@ -1754,6 +1769,20 @@ func (x *Store) GetReconnectionReason() string {
 	return ""
 }
 
+func (x *Store) GetPaymentMethod() string {
+	if x != nil {
+		return x.PaymentMethod
+	}
+	return ""
+}
+
+func (x *Store) GetLastImportAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastImportAt
+	}
+	return nil
+}
+
 // CreateStoreRequest connects a store.
 type CreateStoreRequest struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
@@ -1763,8 +1792,10 @@ type CreateStoreRequest struct {
 	Credentials        *StoreCredentials      `protobuf:"bytes,4,opt,name=credentials,proto3" json:"credentials,omitempty"`
 	RateLimitPerSecond float64                `protobuf:"fixed64,5,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
 	RateLimitBurst     int32                  `protobuf:"varint,6,opt,name=rate_limit_burst,json=rateLimitBurst,proto3" json:"rate_limit_burst,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// How imported orders are paid: "card" (default when empty) or "invoice".
+	PaymentMethod string `protobuf:"bytes,7,opt,name=payment_method,json=paymentMethod,proto3" json:"payment_method,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateStoreRequest) Reset() {
@@ -1837,6 +1868,13 @@ func (x *CreateStoreRequest) GetRateLimitBurst() int32 {
 		return x.RateLimitBurst
 	}
 	return 0
+}
+
+func (x *CreateStoreRequest) GetPaymentMethod() string {
+	if x != nil {
+		return x.PaymentMethod
+	}
+	return ""
 }
 
 // ListStoresRequest pages through the caller's stores.
@@ -2690,6 +2728,366 @@ func (x *ResolveListingRequest) GetSku() string {
 	return ""
 }
 
+// ReceiveMarketplaceWebhookRequest is one webhook delivery, as it arrived.
+type ReceiveMarketplaceWebhookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The store named in the webhook route.
+	StoreId     string      `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	Marketplace Marketplace `protobuf:"varint,2,opt,name=marketplace,proto3,enum=printfleet.catalog.v1.Marketplace" json:"marketplace,omitempty"`
+	// The signature header as sent (Shopify: X-Shopify-Hmac-Sha256, base64).
+	Signature string `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The delivery's id (Shopify: X-Shopify-Webhook-Id): duplicates are
+	// dropped by it.
+	WebhookId string `protobuf:"bytes,4,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// The topic (Shopify: X-Shopify-Topic), e.g. orders/create.
+	Topic string `protobuf:"bytes,5,opt,name=topic,proto3" json:"topic,omitempty"`
+	// The raw body, exactly as received.
+	Body []byte `protobuf:"bytes,6,opt,name=body,proto3" json:"body,omitempty"`
+	// When the marketplace says it triggered the delivery, if it does.
+	TriggeredAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=triggered_at,json=triggeredAt,proto3" json:"triggered_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceiveMarketplaceWebhookRequest) Reset() {
+	*x = ReceiveMarketplaceWebhookRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceiveMarketplaceWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceiveMarketplaceWebhookRequest) ProtoMessage() {}
+
+func (x *ReceiveMarketplaceWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceiveMarketplaceWebhookRequest.ProtoReflect.Descriptor instead.
+func (*ReceiveMarketplaceWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ReceiveMarketplaceWebhookRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *ReceiveMarketplaceWebhookRequest) GetMarketplace() Marketplace {
+	if x != nil {
+		return x.Marketplace
+	}
+	return Marketplace_MARKETPLACE_UNSPECIFIED
+}
+
+func (x *ReceiveMarketplaceWebhookRequest) GetSignature() string {
+	if x != nil {
+		return x.Signature
+	}
+	return ""
+}
+
+func (x *ReceiveMarketplaceWebhookRequest) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *ReceiveMarketplaceWebhookRequest) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *ReceiveMarketplaceWebhookRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *ReceiveMarketplaceWebhookRequest) GetTriggeredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TriggeredAt
+	}
+	return nil
+}
+
+// ReceiveMarketplaceWebhookResponse says whether the delivery was new.
+type ReceiveMarketplaceWebhookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delivery was recorded before: nothing was announced again.
+	Duplicate     bool `protobuf:"varint,1,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceiveMarketplaceWebhookResponse) Reset() {
+	*x = ReceiveMarketplaceWebhookResponse{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceiveMarketplaceWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceiveMarketplaceWebhookResponse) ProtoMessage() {}
+
+func (x *ReceiveMarketplaceWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceiveMarketplaceWebhookResponse.ProtoReflect.Descriptor instead.
+func (*ReceiveMarketplaceWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ReceiveMarketplaceWebhookResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+// ListImportStoresRequest pages through the stores the importer polls.
+type ListImportStoresRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListImportStoresRequest) Reset() {
+	*x = ListImportStoresRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListImportStoresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListImportStoresRequest) ProtoMessage() {}
+
+func (x *ListImportStoresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListImportStoresRequest.ProtoReflect.Descriptor instead.
+func (*ListImportStoresRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListImportStoresRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListImportStoresRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ImportStore is a store as the importer polls it.
+type ImportStore struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Store *Store                 `protobuf:"bytes,1,opt,name=store,proto3" json:"store,omitempty"`
+	// The marketplace adapter's opaque cursor of the last poll; empty before
+	// the first.
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportStore) Reset() {
+	*x = ImportStore{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportStore) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportStore) ProtoMessage() {}
+
+func (x *ImportStore) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportStore.ProtoReflect.Descriptor instead.
+func (*ImportStore) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ImportStore) GetStore() *Store {
+	if x != nil {
+		return x.Store
+	}
+	return nil
+}
+
+func (x *ImportStore) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// ListImportStoresResponse is one page of stores to poll.
+type ListImportStoresResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stores        []*ImportStore         `protobuf:"bytes,1,rep,name=stores,proto3" json:"stores,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListImportStoresResponse) Reset() {
+	*x = ListImportStoresResponse{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListImportStoresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListImportStoresResponse) ProtoMessage() {}
+
+func (x *ListImportStoresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListImportStoresResponse.ProtoReflect.Descriptor instead.
+func (*ListImportStoresResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListImportStoresResponse) GetStores() []*ImportStore {
+	if x != nil {
+		return x.Stores
+	}
+	return nil
+}
+
+func (x *ListImportStoresResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// SaveImportCursorRequest records a finished poll of a store.
+type SaveImportCursorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StoreId       string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	Cursor        string                 `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveImportCursorRequest) Reset() {
+	*x = SaveImportCursorRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveImportCursorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveImportCursorRequest) ProtoMessage() {}
+
+func (x *SaveImportCursorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveImportCursorRequest.ProtoReflect.Descriptor instead.
+func (*SaveImportCursorRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *SaveImportCursorRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *SaveImportCursorRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
 var File_printfleet_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
@@ -2833,13 +3231,14 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x14ProcessDesignRequest\x12%\n" +
 	"\tdesign_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bdesignId\"9\n" +
 	"\x10GetDesignRequest\x12%\n" +
-	"\tdesign_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bdesignId\"\xe7\x01\n" +
+	"\tdesign_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bdesignId\"\x98\x02\n" +
 	"\x10StoreCredentials\x12!\n" +
 	"\aapi_key\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\x12+\n" +
 	"\faccess_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\vaccessToken\x12-\n" +
 	"\rrefresh_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\frefreshToken\x12%\n" +
 	"\tclient_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\bclientId\x12-\n" +
-	"\rclient_secret\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\fclientSecret\"\x9d\x03\n" +
+	"\rclient_secret\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\fclientSecret\x12/\n" +
+	"\x0ewebhook_secret\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\rwebhookSecret\"\x86\x04\n" +
 	"\x05Store\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bowner_id\x18\x02 \x01(\tR\aownerId\x12D\n" +
@@ -2852,7 +3251,9 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12-\n" +
 	"\x12needs_reconnection\x18\t \x01(\bR\x11needsReconnection\x12/\n" +
 	"\x13reconnection_reason\x18\n" +
-	" \x01(\tR\x12reconnectionReason\"\x93\x03\n" +
+	" \x01(\tR\x12reconnectionReason\x12%\n" +
+	"\x0epayment_method\x18\v \x01(\tR\rpaymentMethod\x12@\n" +
+	"\x0elast_import_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\flastImportAt\"\xd2\x03\n" +
 	"\x12CreateStoreRequest\x12P\n" +
 	"\vmarketplace\x18\x01 \x01(\x0e2\".printfleet.catalog.v1.MarketplaceB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\vmarketplace\x126\n" +
@@ -2862,7 +3263,8 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\vcredentials\x18\x04 \x01(\v2'.printfleet.catalog.v1.StoreCredentialsB\x06\xbaH\x03\xc8\x01\x01R\vcredentials\x12J\n" +
 	"\x15rate_limit_per_second\x18\x05 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00@\x8f@)\x00\x00\x00\x00\x00\x00\x00\x00R\x12rateLimitPerSecond\x124\n" +
 	"\x10rate_limit_burst\x18\x06 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\x0erateLimitBurst\"d\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\x0erateLimitBurst\x12=\n" +
+	"\x0epayment_method\x18\a \x01(\tB\x16\xbaH\x13r\x11R\x00R\x04cardR\ainvoiceR\rpaymentMethod\"d\n" +
 	"\x11ListStoresRequest\x12&\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
 	"\n" +
@@ -2929,7 +3331,33 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x13external_product_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x11externalProductId\x128\n" +
 	"\x13external_variant_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x11externalVariantId\x12\x1a\n" +
 	"\x03sku\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x03sku:\xb1\x01\xbaH\xad\x01\x1a\xaa\x01\n" +
-	"\x10resolve.external\x12Bone of external_product_id, external_variant_id or sku is required\x1aRthis.external_product_id != '' || this.external_variant_id != '' || this.sku != ''*\xa2\x01\n" +
+	"\x10resolve.external\x12Bone of external_product_id, external_variant_id or sku is required\x1aRthis.external_product_id != '' || this.external_variant_id != '' || this.sku != ''\"\xe8\x02\n" +
+	" ReceiveMarketplaceWebhookRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12P\n" +
+	"\vmarketplace\x18\x02 \x01(\x0e2\".printfleet.catalog.v1.MarketplaceB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\vmarketplace\x12&\n" +
+	"\tsignature\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tsignature\x12'\n" +
+	"\n" +
+	"webhook_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\twebhookId\x12\x1e\n" +
+	"\x05topic\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x05topic\x12\x1d\n" +
+	"\x04body\x18\x06 \x01(\fB\t\xbaH\x06z\x04\x18\x80\x80@R\x04body\x12=\n" +
+	"\ftriggered_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vtriggeredAt\"A\n" +
+	"!ReceiveMarketplaceWebhookResponse\x12\x1c\n" +
+	"\tduplicate\x18\x01 \x01(\bR\tduplicate\"k\n" +
+	"\x17ListImportStoresRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"Y\n" +
+	"\vImportStore\x122\n" +
+	"\x05store\x18\x01 \x01(\v2\x1c.printfleet.catalog.v1.StoreR\x05store\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"~\n" +
+	"\x18ListImportStoresResponse\x12:\n" +
+	"\x06stores\x18\x01 \x03(\v2\".printfleet.catalog.v1.ImportStoreR\x06stores\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"`\n" +
+	"\x17SaveImportCursorRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12 \n" +
+	"\x06cursor\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06cursor*\xa2\x01\n" +
 	"\fDesignStatus\x12\x1d\n" +
 	"\x19DESIGN_STATUS_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDESIGN_STATUS_PENDING_UPLOAD\x10\x01\x12\x1c\n" +
@@ -2946,7 +3374,7 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x17MARKETPLACE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13MARKETPLACE_SHOPIFY\x10\x01\x12\x14\n" +
 	"\x10MARKETPLACE_ETSY\x10\x02\x12\x16\n" +
-	"\x12MARKETPLACE_AMAZON\x10\x032\xec\x12\n" +
+	"\x12MARKETPLACE_AMAZON\x10\x032\xd4\x15\n" +
 	"\x0eCatalogService\x12}\n" +
 	"\fListProducts\x12*.printfleet.catalog.v1.ListProductsRequest\x1a+.printfleet.catalog.v1.ListProductsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/products\x12y\n" +
 	"\n" +
@@ -2971,7 +3399,10 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"GetListing\x12(.printfleet.catalog.v1.GetListingRequest\x1a\x1e.printfleet.catalog.v1.Listing\"3\x82\xd3\xe4\x93\x02-\x12+/v1/stores/{store_id}/listings/{listing_id}\x12\x9a\x01\n" +
 	"\rUpdateListing\x12+.printfleet.catalog.v1.UpdateListingRequest\x1a\x1e.printfleet.catalog.v1.Listing\"<\x82\xd3\xe4\x93\x026:\alisting\x1a+/v1/stores/{store_id}/listings/{listing_id}\x12\x89\x01\n" +
 	"\rDeleteListing\x12+.printfleet.catalog.v1.DeleteListingRequest\x1a\x16.google.protobuf.Empty\"3\x82\xd3\xe4\x93\x02-*+/v1/stores/{store_id}/listings/{listing_id}\x12^\n" +
-	"\x0eResolveListing\x12,.printfleet.catalog.v1.ResolveListingRequest\x1a\x1e.printfleet.catalog.v1.ListingBHZFgithub.com/printfleet/printfleet/proto/printfleet/catalog/v1;catalogv1b\x06proto3"
+	"\x0eResolveListing\x12,.printfleet.catalog.v1.ResolveListingRequest\x1a\x1e.printfleet.catalog.v1.Listing\x12\x8e\x01\n" +
+	"\x19ReceiveMarketplaceWebhook\x127.printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest\x1a8.printfleet.catalog.v1.ReceiveMarketplaceWebhookResponse\x12s\n" +
+	"\x10ListImportStores\x12..printfleet.catalog.v1.ListImportStoresRequest\x1a/.printfleet.catalog.v1.ListImportStoresResponse\x12`\n" +
+	"\x10SaveImportCursor\x12..printfleet.catalog.v1.SaveImportCursorRequest\x1a\x1c.printfleet.catalog.v1.StoreBHZFgithub.com/printfleet/printfleet/proto/printfleet/catalog/v1;catalogv1b\x06proto3"
 
 var (
 	file_printfleet_catalog_v1_catalog_proto_rawDescOnce sync.Once
@@ -2986,7 +3417,7 @@ func file_printfleet_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_printfleet_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_printfleet_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_printfleet_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_printfleet_catalog_v1_catalog_proto_goTypes = []any{
 	(DesignStatus)(0),                         // 0: printfleet.catalog.v1.DesignStatus
 	(DpiVerdict)(0),                           // 1: printfleet.catalog.v1.DpiVerdict
@@ -3026,22 +3457,28 @@ var file_printfleet_catalog_v1_catalog_proto_goTypes = []any{
 	(*UpdateListingRequest)(nil),              // 35: printfleet.catalog.v1.UpdateListingRequest
 	(*DeleteListingRequest)(nil),              // 36: printfleet.catalog.v1.DeleteListingRequest
 	(*ResolveListingRequest)(nil),             // 37: printfleet.catalog.v1.ResolveListingRequest
-	nil,                                       // 38: printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
-	(*timestamppb.Timestamp)(nil),             // 39: google.protobuf.Timestamp
-	(*v1.Money)(nil),                          // 40: printfleet.types.v1.Money
-	(*fieldmaskpb.FieldMask)(nil),             // 41: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),                     // 42: google.protobuf.Empty
+	(*ReceiveMarketplaceWebhookRequest)(nil),  // 38: printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest
+	(*ReceiveMarketplaceWebhookResponse)(nil), // 39: printfleet.catalog.v1.ReceiveMarketplaceWebhookResponse
+	(*ListImportStoresRequest)(nil),           // 40: printfleet.catalog.v1.ListImportStoresRequest
+	(*ImportStore)(nil),                       // 41: printfleet.catalog.v1.ImportStore
+	(*ListImportStoresResponse)(nil),          // 42: printfleet.catalog.v1.ListImportStoresResponse
+	(*SaveImportCursorRequest)(nil),           // 43: printfleet.catalog.v1.SaveImportCursorRequest
+	nil,                                       // 44: printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
+	(*timestamppb.Timestamp)(nil),             // 45: google.protobuf.Timestamp
+	(*v1.Money)(nil),                          // 46: printfleet.types.v1.Money
+	(*fieldmaskpb.FieldMask)(nil),             // 47: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),                     // 48: google.protobuf.Empty
 }
 var file_printfleet_catalog_v1_catalog_proto_depIdxs = []int32{
 	4,  // 0: printfleet.catalog.v1.Product.variants:type_name -> printfleet.catalog.v1.Variant
 	5,  // 1: printfleet.catalog.v1.Product.placements:type_name -> printfleet.catalog.v1.Placement
-	39, // 2: printfleet.catalog.v1.Product.created_at:type_name -> google.protobuf.Timestamp
-	39, // 3: printfleet.catalog.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
-	40, // 4: printfleet.catalog.v1.Variant.price:type_name -> printfleet.types.v1.Money
+	45, // 2: printfleet.catalog.v1.Product.created_at:type_name -> google.protobuf.Timestamp
+	45, // 3: printfleet.catalog.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
+	46, // 4: printfleet.catalog.v1.Variant.price:type_name -> printfleet.types.v1.Money
 	3,  // 5: printfleet.catalog.v1.ListProductsResponse.products:type_name -> printfleet.catalog.v1.Product
 	3,  // 6: printfleet.catalog.v1.CreateProductRequest.product:type_name -> printfleet.catalog.v1.Product
 	3,  // 7: printfleet.catalog.v1.UpdateProductRequest.product:type_name -> printfleet.catalog.v1.Product
-	41, // 8: printfleet.catalog.v1.UpdateProductRequest.update_mask:type_name -> google.protobuf.FieldMask
+	47, // 8: printfleet.catalog.v1.UpdateProductRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 9: printfleet.catalog.v1.ResolvedVariant.variant:type_name -> printfleet.catalog.v1.Variant
 	5,  // 10: printfleet.catalog.v1.ResolvedVariant.placements:type_name -> printfleet.catalog.v1.Placement
 	12, // 11: printfleet.catalog.v1.GetVariantsResponse.variants:type_name -> printfleet.catalog.v1.ResolvedVariant
@@ -3051,66 +3488,77 @@ var file_printfleet_catalog_v1_catalog_proto_depIdxs = []int32{
 	14, // 15: printfleet.catalog.v1.DesignReport.placements:type_name -> printfleet.catalog.v1.PlacementCheck
 	0,  // 16: printfleet.catalog.v1.Design.status:type_name -> printfleet.catalog.v1.DesignStatus
 	15, // 17: printfleet.catalog.v1.Design.report:type_name -> printfleet.catalog.v1.DesignReport
-	39, // 18: printfleet.catalog.v1.Design.created_at:type_name -> google.protobuf.Timestamp
-	39, // 19: printfleet.catalog.v1.Design.updated_at:type_name -> google.protobuf.Timestamp
+	45, // 18: printfleet.catalog.v1.Design.created_at:type_name -> google.protobuf.Timestamp
+	45, // 19: printfleet.catalog.v1.Design.updated_at:type_name -> google.protobuf.Timestamp
 	16, // 20: printfleet.catalog.v1.CreateDesignResponse.design:type_name -> printfleet.catalog.v1.Design
-	38, // 21: printfleet.catalog.v1.CreateDesignResponse.upload_headers:type_name -> printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
-	39, // 22: printfleet.catalog.v1.CreateDesignResponse.upload_expires_at:type_name -> google.protobuf.Timestamp
+	44, // 21: printfleet.catalog.v1.CreateDesignResponse.upload_headers:type_name -> printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
+	45, // 22: printfleet.catalog.v1.CreateDesignResponse.upload_expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 23: printfleet.catalog.v1.Store.marketplace:type_name -> printfleet.catalog.v1.Marketplace
-	39, // 24: printfleet.catalog.v1.Store.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 25: printfleet.catalog.v1.CreateStoreRequest.marketplace:type_name -> printfleet.catalog.v1.Marketplace
-	21, // 26: printfleet.catalog.v1.CreateStoreRequest.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
-	22, // 27: printfleet.catalog.v1.ListStoresResponse.stores:type_name -> printfleet.catalog.v1.Store
-	22, // 28: printfleet.catalog.v1.GetStoreCredentialsResponse.store:type_name -> printfleet.catalog.v1.Store
-	21, // 29: printfleet.catalog.v1.GetStoreCredentialsResponse.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
-	39, // 30: printfleet.catalog.v1.Listing.created_at:type_name -> google.protobuf.Timestamp
-	39, // 31: printfleet.catalog.v1.Listing.updated_at:type_name -> google.protobuf.Timestamp
-	30, // 32: printfleet.catalog.v1.CreateListingRequest.listing:type_name -> printfleet.catalog.v1.Listing
-	30, // 33: printfleet.catalog.v1.ListListingsResponse.listings:type_name -> printfleet.catalog.v1.Listing
-	30, // 34: printfleet.catalog.v1.UpdateListingRequest.listing:type_name -> printfleet.catalog.v1.Listing
-	6,  // 35: printfleet.catalog.v1.CatalogService.ListProducts:input_type -> printfleet.catalog.v1.ListProductsRequest
-	8,  // 36: printfleet.catalog.v1.CatalogService.GetProduct:input_type -> printfleet.catalog.v1.GetProductRequest
-	9,  // 37: printfleet.catalog.v1.CatalogService.CreateProduct:input_type -> printfleet.catalog.v1.CreateProductRequest
-	10, // 38: printfleet.catalog.v1.CatalogService.UpdateProduct:input_type -> printfleet.catalog.v1.UpdateProductRequest
-	11, // 39: printfleet.catalog.v1.CatalogService.GetVariants:input_type -> printfleet.catalog.v1.GetVariantsRequest
-	17, // 40: printfleet.catalog.v1.CatalogService.CreateDesign:input_type -> printfleet.catalog.v1.CreateDesignRequest
-	19, // 41: printfleet.catalog.v1.CatalogService.ProcessDesign:input_type -> printfleet.catalog.v1.ProcessDesignRequest
-	20, // 42: printfleet.catalog.v1.CatalogService.GetDesign:input_type -> printfleet.catalog.v1.GetDesignRequest
-	23, // 43: printfleet.catalog.v1.CatalogService.CreateStore:input_type -> printfleet.catalog.v1.CreateStoreRequest
-	24, // 44: printfleet.catalog.v1.CatalogService.ListStores:input_type -> printfleet.catalog.v1.ListStoresRequest
-	26, // 45: printfleet.catalog.v1.CatalogService.GetStoreCredentials:input_type -> printfleet.catalog.v1.GetStoreCredentialsRequest
-	28, // 46: printfleet.catalog.v1.CatalogService.SaveStoreTokens:input_type -> printfleet.catalog.v1.SaveStoreTokensRequest
-	29, // 47: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:input_type -> printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest
-	31, // 48: printfleet.catalog.v1.CatalogService.CreateListing:input_type -> printfleet.catalog.v1.CreateListingRequest
-	32, // 49: printfleet.catalog.v1.CatalogService.ListListings:input_type -> printfleet.catalog.v1.ListListingsRequest
-	34, // 50: printfleet.catalog.v1.CatalogService.GetListing:input_type -> printfleet.catalog.v1.GetListingRequest
-	35, // 51: printfleet.catalog.v1.CatalogService.UpdateListing:input_type -> printfleet.catalog.v1.UpdateListingRequest
-	36, // 52: printfleet.catalog.v1.CatalogService.DeleteListing:input_type -> printfleet.catalog.v1.DeleteListingRequest
-	37, // 53: printfleet.catalog.v1.CatalogService.ResolveListing:input_type -> printfleet.catalog.v1.ResolveListingRequest
-	7,  // 54: printfleet.catalog.v1.CatalogService.ListProducts:output_type -> printfleet.catalog.v1.ListProductsResponse
-	3,  // 55: printfleet.catalog.v1.CatalogService.GetProduct:output_type -> printfleet.catalog.v1.Product
-	3,  // 56: printfleet.catalog.v1.CatalogService.CreateProduct:output_type -> printfleet.catalog.v1.Product
-	3,  // 57: printfleet.catalog.v1.CatalogService.UpdateProduct:output_type -> printfleet.catalog.v1.Product
-	13, // 58: printfleet.catalog.v1.CatalogService.GetVariants:output_type -> printfleet.catalog.v1.GetVariantsResponse
-	18, // 59: printfleet.catalog.v1.CatalogService.CreateDesign:output_type -> printfleet.catalog.v1.CreateDesignResponse
-	16, // 60: printfleet.catalog.v1.CatalogService.ProcessDesign:output_type -> printfleet.catalog.v1.Design
-	16, // 61: printfleet.catalog.v1.CatalogService.GetDesign:output_type -> printfleet.catalog.v1.Design
-	22, // 62: printfleet.catalog.v1.CatalogService.CreateStore:output_type -> printfleet.catalog.v1.Store
-	25, // 63: printfleet.catalog.v1.CatalogService.ListStores:output_type -> printfleet.catalog.v1.ListStoresResponse
-	27, // 64: printfleet.catalog.v1.CatalogService.GetStoreCredentials:output_type -> printfleet.catalog.v1.GetStoreCredentialsResponse
-	22, // 65: printfleet.catalog.v1.CatalogService.SaveStoreTokens:output_type -> printfleet.catalog.v1.Store
-	22, // 66: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:output_type -> printfleet.catalog.v1.Store
-	30, // 67: printfleet.catalog.v1.CatalogService.CreateListing:output_type -> printfleet.catalog.v1.Listing
-	33, // 68: printfleet.catalog.v1.CatalogService.ListListings:output_type -> printfleet.catalog.v1.ListListingsResponse
-	30, // 69: printfleet.catalog.v1.CatalogService.GetListing:output_type -> printfleet.catalog.v1.Listing
-	30, // 70: printfleet.catalog.v1.CatalogService.UpdateListing:output_type -> printfleet.catalog.v1.Listing
-	42, // 71: printfleet.catalog.v1.CatalogService.DeleteListing:output_type -> google.protobuf.Empty
-	30, // 72: printfleet.catalog.v1.CatalogService.ResolveListing:output_type -> printfleet.catalog.v1.Listing
-	54, // [54:73] is the sub-list for method output_type
-	35, // [35:54] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	45, // 24: printfleet.catalog.v1.Store.created_at:type_name -> google.protobuf.Timestamp
+	45, // 25: printfleet.catalog.v1.Store.last_import_at:type_name -> google.protobuf.Timestamp
+	2,  // 26: printfleet.catalog.v1.CreateStoreRequest.marketplace:type_name -> printfleet.catalog.v1.Marketplace
+	21, // 27: printfleet.catalog.v1.CreateStoreRequest.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
+	22, // 28: printfleet.catalog.v1.ListStoresResponse.stores:type_name -> printfleet.catalog.v1.Store
+	22, // 29: printfleet.catalog.v1.GetStoreCredentialsResponse.store:type_name -> printfleet.catalog.v1.Store
+	21, // 30: printfleet.catalog.v1.GetStoreCredentialsResponse.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
+	45, // 31: printfleet.catalog.v1.Listing.created_at:type_name -> google.protobuf.Timestamp
+	45, // 32: printfleet.catalog.v1.Listing.updated_at:type_name -> google.protobuf.Timestamp
+	30, // 33: printfleet.catalog.v1.CreateListingRequest.listing:type_name -> printfleet.catalog.v1.Listing
+	30, // 34: printfleet.catalog.v1.ListListingsResponse.listings:type_name -> printfleet.catalog.v1.Listing
+	30, // 35: printfleet.catalog.v1.UpdateListingRequest.listing:type_name -> printfleet.catalog.v1.Listing
+	2,  // 36: printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest.marketplace:type_name -> printfleet.catalog.v1.Marketplace
+	45, // 37: printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest.triggered_at:type_name -> google.protobuf.Timestamp
+	22, // 38: printfleet.catalog.v1.ImportStore.store:type_name -> printfleet.catalog.v1.Store
+	41, // 39: printfleet.catalog.v1.ListImportStoresResponse.stores:type_name -> printfleet.catalog.v1.ImportStore
+	6,  // 40: printfleet.catalog.v1.CatalogService.ListProducts:input_type -> printfleet.catalog.v1.ListProductsRequest
+	8,  // 41: printfleet.catalog.v1.CatalogService.GetProduct:input_type -> printfleet.catalog.v1.GetProductRequest
+	9,  // 42: printfleet.catalog.v1.CatalogService.CreateProduct:input_type -> printfleet.catalog.v1.CreateProductRequest
+	10, // 43: printfleet.catalog.v1.CatalogService.UpdateProduct:input_type -> printfleet.catalog.v1.UpdateProductRequest
+	11, // 44: printfleet.catalog.v1.CatalogService.GetVariants:input_type -> printfleet.catalog.v1.GetVariantsRequest
+	17, // 45: printfleet.catalog.v1.CatalogService.CreateDesign:input_type -> printfleet.catalog.v1.CreateDesignRequest
+	19, // 46: printfleet.catalog.v1.CatalogService.ProcessDesign:input_type -> printfleet.catalog.v1.ProcessDesignRequest
+	20, // 47: printfleet.catalog.v1.CatalogService.GetDesign:input_type -> printfleet.catalog.v1.GetDesignRequest
+	23, // 48: printfleet.catalog.v1.CatalogService.CreateStore:input_type -> printfleet.catalog.v1.CreateStoreRequest
+	24, // 49: printfleet.catalog.v1.CatalogService.ListStores:input_type -> printfleet.catalog.v1.ListStoresRequest
+	26, // 50: printfleet.catalog.v1.CatalogService.GetStoreCredentials:input_type -> printfleet.catalog.v1.GetStoreCredentialsRequest
+	28, // 51: printfleet.catalog.v1.CatalogService.SaveStoreTokens:input_type -> printfleet.catalog.v1.SaveStoreTokensRequest
+	29, // 52: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:input_type -> printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest
+	31, // 53: printfleet.catalog.v1.CatalogService.CreateListing:input_type -> printfleet.catalog.v1.CreateListingRequest
+	32, // 54: printfleet.catalog.v1.CatalogService.ListListings:input_type -> printfleet.catalog.v1.ListListingsRequest
+	34, // 55: printfleet.catalog.v1.CatalogService.GetListing:input_type -> printfleet.catalog.v1.GetListingRequest
+	35, // 56: printfleet.catalog.v1.CatalogService.UpdateListing:input_type -> printfleet.catalog.v1.UpdateListingRequest
+	36, // 57: printfleet.catalog.v1.CatalogService.DeleteListing:input_type -> printfleet.catalog.v1.DeleteListingRequest
+	37, // 58: printfleet.catalog.v1.CatalogService.ResolveListing:input_type -> printfleet.catalog.v1.ResolveListingRequest
+	38, // 59: printfleet.catalog.v1.CatalogService.ReceiveMarketplaceWebhook:input_type -> printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest
+	40, // 60: printfleet.catalog.v1.CatalogService.ListImportStores:input_type -> printfleet.catalog.v1.ListImportStoresRequest
+	43, // 61: printfleet.catalog.v1.CatalogService.SaveImportCursor:input_type -> printfleet.catalog.v1.SaveImportCursorRequest
+	7,  // 62: printfleet.catalog.v1.CatalogService.ListProducts:output_type -> printfleet.catalog.v1.ListProductsResponse
+	3,  // 63: printfleet.catalog.v1.CatalogService.GetProduct:output_type -> printfleet.catalog.v1.Product
+	3,  // 64: printfleet.catalog.v1.CatalogService.CreateProduct:output_type -> printfleet.catalog.v1.Product
+	3,  // 65: printfleet.catalog.v1.CatalogService.UpdateProduct:output_type -> printfleet.catalog.v1.Product
+	13, // 66: printfleet.catalog.v1.CatalogService.GetVariants:output_type -> printfleet.catalog.v1.GetVariantsResponse
+	18, // 67: printfleet.catalog.v1.CatalogService.CreateDesign:output_type -> printfleet.catalog.v1.CreateDesignResponse
+	16, // 68: printfleet.catalog.v1.CatalogService.ProcessDesign:output_type -> printfleet.catalog.v1.Design
+	16, // 69: printfleet.catalog.v1.CatalogService.GetDesign:output_type -> printfleet.catalog.v1.Design
+	22, // 70: printfleet.catalog.v1.CatalogService.CreateStore:output_type -> printfleet.catalog.v1.Store
+	25, // 71: printfleet.catalog.v1.CatalogService.ListStores:output_type -> printfleet.catalog.v1.ListStoresResponse
+	27, // 72: printfleet.catalog.v1.CatalogService.GetStoreCredentials:output_type -> printfleet.catalog.v1.GetStoreCredentialsResponse
+	22, // 73: printfleet.catalog.v1.CatalogService.SaveStoreTokens:output_type -> printfleet.catalog.v1.Store
+	22, // 74: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:output_type -> printfleet.catalog.v1.Store
+	30, // 75: printfleet.catalog.v1.CatalogService.CreateListing:output_type -> printfleet.catalog.v1.Listing
+	33, // 76: printfleet.catalog.v1.CatalogService.ListListings:output_type -> printfleet.catalog.v1.ListListingsResponse
+	30, // 77: printfleet.catalog.v1.CatalogService.GetListing:output_type -> printfleet.catalog.v1.Listing
+	30, // 78: printfleet.catalog.v1.CatalogService.UpdateListing:output_type -> printfleet.catalog.v1.Listing
+	48, // 79: printfleet.catalog.v1.CatalogService.DeleteListing:output_type -> google.protobuf.Empty
+	30, // 80: printfleet.catalog.v1.CatalogService.ResolveListing:output_type -> printfleet.catalog.v1.Listing
+	39, // 81: printfleet.catalog.v1.CatalogService.ReceiveMarketplaceWebhook:output_type -> printfleet.catalog.v1.ReceiveMarketplaceWebhookResponse
+	42, // 82: printfleet.catalog.v1.CatalogService.ListImportStores:output_type -> printfleet.catalog.v1.ListImportStoresResponse
+	22, // 83: printfleet.catalog.v1.CatalogService.SaveImportCursor:output_type -> printfleet.catalog.v1.Store
+	62, // [62:84] is the sub-list for method output_type
+	40, // [40:62] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_printfleet_catalog_v1_catalog_proto_init() }
@@ -3124,7 +3572,7 @@ func file_printfleet_catalog_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_catalog_v1_catalog_proto_rawDesc), len(file_printfleet_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   36,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,6 +39,9 @@ const (
 	CatalogService_UpdateListing_FullMethodName              = "/printfleet.catalog.v1.CatalogService/UpdateListing"
 	CatalogService_DeleteListing_FullMethodName              = "/printfleet.catalog.v1.CatalogService/DeleteListing"
 	CatalogService_ResolveListing_FullMethodName             = "/printfleet.catalog.v1.CatalogService/ResolveListing"
+	CatalogService_ReceiveMarketplaceWebhook_FullMethodName  = "/printfleet.catalog.v1.CatalogService/ReceiveMarketplaceWebhook"
+	CatalogService_ListImportStores_FullMethodName           = "/printfleet.catalog.v1.CatalogService/ListImportStores"
+	CatalogService_SaveImportCursor_FullMethodName           = "/printfleet.catalog.v1.CatalogService/SaveImportCursor"
 )
 
 // CatalogServiceClient is the client API for CatalogService service.
@@ -95,6 +98,20 @@ type CatalogServiceClient interface {
 	// ResolveListing finds the listing a marketplace order line maps to
 	// (internal: the marketplace worker). Never exposed over REST.
 	ResolveListing(ctx context.Context, in *ResolveListingRequest, opts ...grpc.CallOption) (*Listing, error)
+	// ReceiveMarketplaceWebhook verifies a marketplace's webhook delivery
+	// against the store's webhook secret (HMAC-SHA256 over the raw body,
+	// constant-time) before anything is parsed or stored, then records it once
+	// per (store, webhook id) and announces it to the importer through the
+	// outbox (internal: the gateway's public webhook route). A bad or missing
+	// signature, an unknown store or one of another marketplace:
+	// UNAUTHENTICATED, nothing stored. Never exposed over REST.
+	ReceiveMarketplaceWebhook(ctx context.Context, in *ReceiveMarketplaceWebhookRequest, opts ...grpc.CallOption) (*ReceiveMarketplaceWebhookResponse, error)
+	// ListImportStores pages every store the importer polls, with its import
+	// cursor (internal: the marketplace worker). Never exposed over REST.
+	ListImportStores(ctx context.Context, in *ListImportStoresRequest, opts ...grpc.CallOption) (*ListImportStoresResponse, error)
+	// SaveImportCursor records how far a store's orders were imported
+	// (internal: the marketplace worker). Never exposed over REST.
+	SaveImportCursor(ctx context.Context, in *SaveImportCursorRequest, opts ...grpc.CallOption) (*Store, error)
 }
 
 type catalogServiceClient struct {
@@ -295,6 +312,36 @@ func (c *catalogServiceClient) ResolveListing(ctx context.Context, in *ResolveLi
 	return out, nil
 }
 
+func (c *catalogServiceClient) ReceiveMarketplaceWebhook(ctx context.Context, in *ReceiveMarketplaceWebhookRequest, opts ...grpc.CallOption) (*ReceiveMarketplaceWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReceiveMarketplaceWebhookResponse)
+	err := c.cc.Invoke(ctx, CatalogService_ReceiveMarketplaceWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) ListImportStores(ctx context.Context, in *ListImportStoresRequest, opts ...grpc.CallOption) (*ListImportStoresResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListImportStoresResponse)
+	err := c.cc.Invoke(ctx, CatalogService_ListImportStores_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *catalogServiceClient) SaveImportCursor(ctx context.Context, in *SaveImportCursorRequest, opts ...grpc.CallOption) (*Store, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Store)
+	err := c.cc.Invoke(ctx, CatalogService_SaveImportCursor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CatalogServiceServer is the server API for CatalogService service.
 // All implementations must embed UnimplementedCatalogServiceServer
 // for forward compatibility.
@@ -349,6 +396,20 @@ type CatalogServiceServer interface {
 	// ResolveListing finds the listing a marketplace order line maps to
 	// (internal: the marketplace worker). Never exposed over REST.
 	ResolveListing(context.Context, *ResolveListingRequest) (*Listing, error)
+	// ReceiveMarketplaceWebhook verifies a marketplace's webhook delivery
+	// against the store's webhook secret (HMAC-SHA256 over the raw body,
+	// constant-time) before anything is parsed or stored, then records it once
+	// per (store, webhook id) and announces it to the importer through the
+	// outbox (internal: the gateway's public webhook route). A bad or missing
+	// signature, an unknown store or one of another marketplace:
+	// UNAUTHENTICATED, nothing stored. Never exposed over REST.
+	ReceiveMarketplaceWebhook(context.Context, *ReceiveMarketplaceWebhookRequest) (*ReceiveMarketplaceWebhookResponse, error)
+	// ListImportStores pages every store the importer polls, with its import
+	// cursor (internal: the marketplace worker). Never exposed over REST.
+	ListImportStores(context.Context, *ListImportStoresRequest) (*ListImportStoresResponse, error)
+	// SaveImportCursor records how far a store's orders were imported
+	// (internal: the marketplace worker). Never exposed over REST.
+	SaveImportCursor(context.Context, *SaveImportCursorRequest) (*Store, error)
 	mustEmbedUnimplementedCatalogServiceServer()
 }
 
@@ -415,6 +476,15 @@ func (UnimplementedCatalogServiceServer) DeleteListing(context.Context, *DeleteL
 }
 func (UnimplementedCatalogServiceServer) ResolveListing(context.Context, *ResolveListingRequest) (*Listing, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResolveListing not implemented")
+}
+func (UnimplementedCatalogServiceServer) ReceiveMarketplaceWebhook(context.Context, *ReceiveMarketplaceWebhookRequest) (*ReceiveMarketplaceWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReceiveMarketplaceWebhook not implemented")
+}
+func (UnimplementedCatalogServiceServer) ListImportStores(context.Context, *ListImportStoresRequest) (*ListImportStoresResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListImportStores not implemented")
+}
+func (UnimplementedCatalogServiceServer) SaveImportCursor(context.Context, *SaveImportCursorRequest) (*Store, error) {
+	return nil, status.Error(codes.Unimplemented, "method SaveImportCursor not implemented")
 }
 func (UnimplementedCatalogServiceServer) mustEmbedUnimplementedCatalogServiceServer() {}
 func (UnimplementedCatalogServiceServer) testEmbeddedByValue()                        {}
@@ -779,6 +849,60 @@ func _CatalogService_ResolveListing_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_ReceiveMarketplaceWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReceiveMarketplaceWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ReceiveMarketplaceWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ReceiveMarketplaceWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ReceiveMarketplaceWebhook(ctx, req.(*ReceiveMarketplaceWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_ListImportStores_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListImportStoresRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).ListImportStores(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_ListImportStores_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).ListImportStores(ctx, req.(*ListImportStoresRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CatalogService_SaveImportCursor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SaveImportCursorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).SaveImportCursor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_SaveImportCursor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).SaveImportCursor(ctx, req.(*SaveImportCursorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CatalogService_ServiceDesc is the grpc.ServiceDesc for CatalogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -861,6 +985,18 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResolveListing",
 			Handler:    _CatalogService_ResolveListing_Handler,
+		},
+		{
+			MethodName: "ReceiveMarketplaceWebhook",
+			Handler:    _CatalogService_ReceiveMarketplaceWebhook_Handler,
+		},
+		{
+			MethodName: "ListImportStores",
+			Handler:    _CatalogService_ListImportStores_Handler,
+		},
+		{
+			MethodName: "SaveImportCursor",
+			Handler:    _CatalogService_SaveImportCursor_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

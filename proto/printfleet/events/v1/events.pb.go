@@ -1745,6 +1745,103 @@ func (x *ProductChanged) GetVersion() int64 {
 	return 0
 }
 
+// MarketplaceWebhookReceived: catalog.marketplace_webhook_received.v1 — a
+// verified, first-seen marketplace webhook delivery of a store, for the
+// importer (queue marketplace.imports). The body is the marketplace's raw
+// payload.
+type MarketplaceWebhookReceived struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	StoreId string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	// shopify, etsy or amazon.
+	Marketplace   string                 `protobuf:"bytes,2,opt,name=marketplace,proto3" json:"marketplace,omitempty"`
+	Topic         string                 `protobuf:"bytes,3,opt,name=topic,proto3" json:"topic,omitempty"`
+	WebhookId     string                 `protobuf:"bytes,4,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	Body          []byte                 `protobuf:"bytes,5,opt,name=body,proto3" json:"body,omitempty"`
+	ReceivedAt    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=received_at,json=receivedAt,proto3" json:"received_at,omitempty"`
+	TriggeredAt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=triggered_at,json=triggeredAt,proto3" json:"triggered_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarketplaceWebhookReceived) Reset() {
+	*x = MarketplaceWebhookReceived{}
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarketplaceWebhookReceived) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarketplaceWebhookReceived) ProtoMessage() {}
+
+func (x *MarketplaceWebhookReceived) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarketplaceWebhookReceived.ProtoReflect.Descriptor instead.
+func (*MarketplaceWebhookReceived) Descriptor() ([]byte, []int) {
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *MarketplaceWebhookReceived) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *MarketplaceWebhookReceived) GetMarketplace() string {
+	if x != nil {
+		return x.Marketplace
+	}
+	return ""
+}
+
+func (x *MarketplaceWebhookReceived) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *MarketplaceWebhookReceived) GetWebhookId() string {
+	if x != nil {
+		return x.WebhookId
+	}
+	return ""
+}
+
+func (x *MarketplaceWebhookReceived) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *MarketplaceWebhookReceived) GetReceivedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceivedAt
+	}
+	return nil
+}
+
+func (x *MarketplaceWebhookReceived) GetTriggeredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TriggeredAt
+	}
+	return nil
+}
+
 var File_printfleet_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_printfleet_events_v1_events_proto_rawDesc = "" +
@@ -1904,7 +2001,17 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\x0eProductChanged\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion*j\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\x9e\x02\n" +
+	"\x1aMarketplaceWebhookReceived\x12\x19\n" +
+	"\bstore_id\x18\x01 \x01(\tR\astoreId\x12 \n" +
+	"\vmarketplace\x18\x02 \x01(\tR\vmarketplace\x12\x14\n" +
+	"\x05topic\x18\x03 \x01(\tR\x05topic\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x04 \x01(\tR\twebhookId\x12\x12\n" +
+	"\x04body\x18\x05 \x01(\fR\x04body\x12;\n" +
+	"\vreceived_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"receivedAt\x12=\n" +
+	"\ftriggered_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vtriggeredAt*j\n" +
 	"\vPushOutcome\x12\x1c\n" +
 	"\x18PUSH_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PUSH_OUTCOME_SUCCEEDED\x10\x01\x12!\n" +
@@ -1927,52 +2034,55 @@ func file_printfleet_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_printfleet_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_printfleet_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_printfleet_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_printfleet_events_v1_events_proto_goTypes = []any{
-	(PushOutcome)(0),              // 0: printfleet.events.v1.PushOutcome
-	(DesignVerdict)(0),            // 1: printfleet.events.v1.DesignVerdict
-	(*PlacementSpec)(nil),         // 2: printfleet.events.v1.PlacementSpec
-	(*OrderPlacedItem)(nil),       // 3: printfleet.events.v1.OrderPlacedItem
-	(*OrderPlaced)(nil),           // 4: printfleet.events.v1.OrderPlaced
-	(*StockReserved)(nil),         // 5: printfleet.events.v1.StockReserved
-	(*StockRejected)(nil),         // 6: printfleet.events.v1.StockRejected
-	(*StockReleased)(nil),         // 7: printfleet.events.v1.StockReleased
-	(*RenderItem)(nil),            // 8: printfleet.events.v1.RenderItem
-	(*OrderPaid)(nil),             // 9: printfleet.events.v1.OrderPaid
-	(*PaymentFailed)(nil),         // 10: printfleet.events.v1.PaymentFailed
-	(*OrderCancelled)(nil),        // 11: printfleet.events.v1.OrderCancelled
-	(*PrintFile)(nil),             // 12: printfleet.events.v1.PrintFile
-	(*PrintFilesReady)(nil),       // 13: printfleet.events.v1.PrintFilesReady
-	(*PrintFilesFailed)(nil),      // 14: printfleet.events.v1.PrintFilesFailed
-	(*OrderShipped)(nil),          // 15: printfleet.events.v1.OrderShipped
-	(*OrderStatusChanged)(nil),    // 16: printfleet.events.v1.OrderStatusChanged
-	(*MarketplacePushed)(nil),     // 17: printfleet.events.v1.MarketplacePushed
-	(*DesignUploaded)(nil),        // 18: printfleet.events.v1.DesignUploaded
-	(*PlacementVerdict)(nil),      // 19: printfleet.events.v1.PlacementVerdict
-	(*DesignProcessed)(nil),       // 20: printfleet.events.v1.DesignProcessed
-	(*ProductChanged)(nil),        // 21: printfleet.events.v1.ProductChanged
-	(*v1.Money)(nil),              // 22: printfleet.types.v1.Money
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(PushOutcome)(0),                   // 0: printfleet.events.v1.PushOutcome
+	(DesignVerdict)(0),                 // 1: printfleet.events.v1.DesignVerdict
+	(*PlacementSpec)(nil),              // 2: printfleet.events.v1.PlacementSpec
+	(*OrderPlacedItem)(nil),            // 3: printfleet.events.v1.OrderPlacedItem
+	(*OrderPlaced)(nil),                // 4: printfleet.events.v1.OrderPlaced
+	(*StockReserved)(nil),              // 5: printfleet.events.v1.StockReserved
+	(*StockRejected)(nil),              // 6: printfleet.events.v1.StockRejected
+	(*StockReleased)(nil),              // 7: printfleet.events.v1.StockReleased
+	(*RenderItem)(nil),                 // 8: printfleet.events.v1.RenderItem
+	(*OrderPaid)(nil),                  // 9: printfleet.events.v1.OrderPaid
+	(*PaymentFailed)(nil),              // 10: printfleet.events.v1.PaymentFailed
+	(*OrderCancelled)(nil),             // 11: printfleet.events.v1.OrderCancelled
+	(*PrintFile)(nil),                  // 12: printfleet.events.v1.PrintFile
+	(*PrintFilesReady)(nil),            // 13: printfleet.events.v1.PrintFilesReady
+	(*PrintFilesFailed)(nil),           // 14: printfleet.events.v1.PrintFilesFailed
+	(*OrderShipped)(nil),               // 15: printfleet.events.v1.OrderShipped
+	(*OrderStatusChanged)(nil),         // 16: printfleet.events.v1.OrderStatusChanged
+	(*MarketplacePushed)(nil),          // 17: printfleet.events.v1.MarketplacePushed
+	(*DesignUploaded)(nil),             // 18: printfleet.events.v1.DesignUploaded
+	(*PlacementVerdict)(nil),           // 19: printfleet.events.v1.PlacementVerdict
+	(*DesignProcessed)(nil),            // 20: printfleet.events.v1.DesignProcessed
+	(*ProductChanged)(nil),             // 21: printfleet.events.v1.ProductChanged
+	(*MarketplaceWebhookReceived)(nil), // 22: printfleet.events.v1.MarketplaceWebhookReceived
+	(*v1.Money)(nil),                   // 23: printfleet.types.v1.Money
+	(*timestamppb.Timestamp)(nil),      // 24: google.protobuf.Timestamp
 }
 var file_printfleet_events_v1_events_proto_depIdxs = []int32{
 	3,  // 0: printfleet.events.v1.OrderPlaced.items:type_name -> printfleet.events.v1.OrderPlacedItem
-	22, // 1: printfleet.events.v1.OrderPlaced.total:type_name -> printfleet.types.v1.Money
-	23, // 2: printfleet.events.v1.OrderPlaced.placed_at:type_name -> google.protobuf.Timestamp
+	23, // 1: printfleet.events.v1.OrderPlaced.total:type_name -> printfleet.types.v1.Money
+	24, // 2: printfleet.events.v1.OrderPlaced.placed_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: printfleet.events.v1.RenderItem.placement:type_name -> printfleet.events.v1.PlacementSpec
-	22, // 4: printfleet.events.v1.OrderPaid.amount:type_name -> printfleet.types.v1.Money
+	23, // 4: printfleet.events.v1.OrderPaid.amount:type_name -> printfleet.types.v1.Money
 	8,  // 5: printfleet.events.v1.OrderPaid.render_items:type_name -> printfleet.events.v1.RenderItem
 	12, // 6: printfleet.events.v1.PrintFilesReady.files:type_name -> printfleet.events.v1.PrintFile
-	23, // 7: printfleet.events.v1.OrderShipped.shipped_at:type_name -> google.protobuf.Timestamp
+	24, // 7: printfleet.events.v1.OrderShipped.shipped_at:type_name -> google.protobuf.Timestamp
 	3,  // 8: printfleet.events.v1.OrderShipped.items:type_name -> printfleet.events.v1.OrderPlacedItem
 	0,  // 9: printfleet.events.v1.MarketplacePushed.outcome:type_name -> printfleet.events.v1.PushOutcome
 	2,  // 10: printfleet.events.v1.DesignUploaded.placements:type_name -> printfleet.events.v1.PlacementSpec
 	1,  // 11: printfleet.events.v1.DesignProcessed.verdict:type_name -> printfleet.events.v1.DesignVerdict
 	19, // 12: printfleet.events.v1.DesignProcessed.placements:type_name -> printfleet.events.v1.PlacementVerdict
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	24, // 13: printfleet.events.v1.MarketplaceWebhookReceived.received_at:type_name -> google.protobuf.Timestamp
+	24, // 14: printfleet.events.v1.MarketplaceWebhookReceived.triggered_at:type_name -> google.protobuf.Timestamp
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_printfleet_events_v1_events_proto_init() }
@@ -1986,7 +2096,7 @@ func file_printfleet_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_events_v1_events_proto_rawDesc), len(file_printfleet_events_v1_events_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

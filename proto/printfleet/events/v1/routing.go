@@ -30,6 +30,8 @@ const (
 	KeyPrintFilesFailed  = "images.print_files_failed.v1"
 	KeyDesignProcessed   = "images.design_processed.v1"
 	KeyMarketplacePushed = "marketplace.push_completed.v1"
+
+	KeyMarketplaceWebhookReceived = "catalog.marketplace_webhook_received.v1"
 )
 
 // Keys maps each event message's name to its routing key.
@@ -49,6 +51,8 @@ var Keys = map[string]string{
 	"PrintFilesFailed":   KeyPrintFilesFailed,
 	"DesignProcessed":    KeyDesignProcessed,
 	"MarketplacePushed":  KeyMarketplacePushed,
+
+	"MarketplaceWebhookReceived": KeyMarketplaceWebhookReceived,
 }
 
 // VariantKeys maps each routing key that carries a message of Keys under a
@@ -68,10 +72,14 @@ const (
 	QueueImagesDesigns    = "images.designs"
 	QueueImagesRenders    = "images.renders"
 	QueueMarketplacePush  = "marketplace.push"
+	// QueueMarketplaceImports takes the verified marketplace webhooks the
+	// importer turns into orders.
+	QueueMarketplaceImports = "marketplace.imports"
 )
 
 // Queues lists every consumer queue.
 var Queues = []string{
 	QueueOrdersWorker, QueueCatalogStock, QueueCatalogProjector, QueueCatalogDesigns,
 	QueuePricingCoupons, QueueImagesDesigns, QueueImagesRenders, QueueMarketplacePush,
+	QueueMarketplaceImports,
 }

@@ -39,21 +39,25 @@ const (
 	OrderStatus_ORDER_STATUS_REJECTED       OrderStatus = 7
 	OrderStatus_ORDER_STATUS_PAYMENT_FAILED OrderStatus = 8
 	OrderStatus_ORDER_STATUS_CANCELLED      OrderStatus = 9
+	// An imported order that cannot be placed yet (an unmapped line, a design
+	// not ready, an address that fails validation); hold_reason says why.
+	OrderStatus_ORDER_STATUS_ON_HOLD OrderStatus = 10
 )
 
 // Enum value maps for OrderStatus.
 var (
 	OrderStatus_name = map[int32]string{
-		0: "ORDER_STATUS_UNSPECIFIED",
-		1: "ORDER_STATUS_PENDING",
-		2: "ORDER_STATUS_CONFIRMED",
-		3: "ORDER_STATUS_PAID",
-		4: "ORDER_STATUS_IN_PRODUCTION",
-		5: "ORDER_STATUS_SHIPPED",
-		6: "ORDER_STATUS_DELIVERED",
-		7: "ORDER_STATUS_REJECTED",
-		8: "ORDER_STATUS_PAYMENT_FAILED",
-		9: "ORDER_STATUS_CANCELLED",
+		0:  "ORDER_STATUS_UNSPECIFIED",
+		1:  "ORDER_STATUS_PENDING",
+		2:  "ORDER_STATUS_CONFIRMED",
+		3:  "ORDER_STATUS_PAID",
+		4:  "ORDER_STATUS_IN_PRODUCTION",
+		5:  "ORDER_STATUS_SHIPPED",
+		6:  "ORDER_STATUS_DELIVERED",
+		7:  "ORDER_STATUS_REJECTED",
+		8:  "ORDER_STATUS_PAYMENT_FAILED",
+		9:  "ORDER_STATUS_CANCELLED",
+		10: "ORDER_STATUS_ON_HOLD",
 	}
 	OrderStatus_value = map[string]int32{
 		"ORDER_STATUS_UNSPECIFIED":    0,
@@ -66,6 +70,7 @@ var (
 		"ORDER_STATUS_REJECTED":       7,
 		"ORDER_STATUS_PAYMENT_FAILED": 8,
 		"ORDER_STATUS_CANCELLED":      9,
+		"ORDER_STATUS_ON_HOLD":        10,
 	}
 )
 
@@ -146,6 +151,72 @@ func (PaymentMethod) EnumDescriptor() ([]byte, []int) {
 	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{1}
 }
 
+// ImportOutcome is what an import did.
+type ImportOutcome int32
+
+const (
+	ImportOutcome_IMPORT_OUTCOME_UNSPECIFIED ImportOutcome = 0
+	// A new order was placed.
+	ImportOutcome_IMPORT_OUTCOME_IMPORTED ImportOutcome = 1
+	// A new order was created ON_HOLD.
+	ImportOutcome_IMPORT_OUTCOME_HELD ImportOutcome = 2
+	// The order existed already and nothing changed.
+	ImportOutcome_IMPORT_OUTCOME_DUPLICATE ImportOutcome = 3
+	// The existing order was cancelled because the marketplace cancelled it.
+	ImportOutcome_IMPORT_OUTCOME_CANCELLED ImportOutcome = 4
+	// Nothing to do: a cancelled marketplace order never imported, or one
+	// cancelled on the marketplace after production began (noted on the
+	// timeline).
+	ImportOutcome_IMPORT_OUTCOME_IGNORED ImportOutcome = 5
+)
+
+// Enum value maps for ImportOutcome.
+var (
+	ImportOutcome_name = map[int32]string{
+		0: "IMPORT_OUTCOME_UNSPECIFIED",
+		1: "IMPORT_OUTCOME_IMPORTED",
+		2: "IMPORT_OUTCOME_HELD",
+		3: "IMPORT_OUTCOME_DUPLICATE",
+		4: "IMPORT_OUTCOME_CANCELLED",
+		5: "IMPORT_OUTCOME_IGNORED",
+	}
+	ImportOutcome_value = map[string]int32{
+		"IMPORT_OUTCOME_UNSPECIFIED": 0,
+		"IMPORT_OUTCOME_IMPORTED":    1,
+		"IMPORT_OUTCOME_HELD":        2,
+		"IMPORT_OUTCOME_DUPLICATE":   3,
+		"IMPORT_OUTCOME_CANCELLED":   4,
+		"IMPORT_OUTCOME_IGNORED":     5,
+	}
+)
+
+func (x ImportOutcome) Enum() *ImportOutcome {
+	p := new(ImportOutcome)
+	*p = x
+	return p
+}
+
+func (x ImportOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ImportOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_printfleet_orders_v1_orders_proto_enumTypes[2].Descriptor()
+}
+
+func (ImportOutcome) Type() protoreflect.EnumType {
+	return &file_printfleet_orders_v1_orders_proto_enumTypes[2]
+}
+
+func (x ImportOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ImportOutcome.Descriptor instead.
+func (ImportOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{2}
+}
+
 // Order is a seller's order.
 type Order struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -170,8 +241,10 @@ type Order struct {
 	Version         int64                  `protobuf:"varint,19,opt,name=version,proto3" json:"version,omitempty"`
 	CreatedAt       *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt       *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Why an ON_HOLD order is held; empty otherwise.
+	HoldReason    string `protobuf:"bytes,22,opt,name=hold_reason,json=holdReason,proto3" json:"hold_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
@@ -349,6 +422,13 @@ func (x *Order) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Order) GetHoldReason() string {
+	if x != nil {
+		return x.HoldReason
+	}
+	return ""
 }
 
 // OrderItem is one line of an order.
@@ -1256,11 +1336,426 @@ func (x *CreateShipmentRequest) GetTrackingUrl() string {
 	return ""
 }
 
+// RetryImportRequest names an ON_HOLD order.
+type RetryImportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryImportRequest) Reset() {
+	*x = RetryImportRequest{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryImportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryImportRequest) ProtoMessage() {}
+
+func (x *RetryImportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryImportRequest.ProtoReflect.Descriptor instead.
+func (*RetryImportRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RetryImportRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+// ImportLine is one line of a marketplace order, as the marketplace names it.
+type ImportLine struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The marketplace's line item id (pushes of tracking name it).
+	ExternalItemId    string `protobuf:"bytes,1,opt,name=external_item_id,json=externalItemId,proto3" json:"external_item_id,omitempty"`
+	ExternalProductId string `protobuf:"bytes,2,opt,name=external_product_id,json=externalProductId,proto3" json:"external_product_id,omitempty"`
+	ExternalVariantId string `protobuf:"bytes,3,opt,name=external_variant_id,json=externalVariantId,proto3" json:"external_variant_id,omitempty"`
+	Sku               string `protobuf:"bytes,4,opt,name=sku,proto3" json:"sku,omitempty"`
+	Quantity          int32  `protobuf:"varint,5,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// The marketplace's title of the line, for a hold reason a seller reads.
+	Title         string `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportLine) Reset() {
+	*x = ImportLine{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportLine) ProtoMessage() {}
+
+func (x *ImportLine) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportLine.ProtoReflect.Descriptor instead.
+func (*ImportLine) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ImportLine) GetExternalItemId() string {
+	if x != nil {
+		return x.ExternalItemId
+	}
+	return ""
+}
+
+func (x *ImportLine) GetExternalProductId() string {
+	if x != nil {
+		return x.ExternalProductId
+	}
+	return ""
+}
+
+func (x *ImportLine) GetExternalVariantId() string {
+	if x != nil {
+		return x.ExternalVariantId
+	}
+	return ""
+}
+
+func (x *ImportLine) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *ImportLine) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *ImportLine) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+// ImportAddress is the ship-to address as the marketplace gave it. It is
+// checked like an order's address where the order is placed: an address that
+// fails holds the order instead of refusing the import.
+type ImportAddress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Line1         string                 `protobuf:"bytes,2,opt,name=line1,proto3" json:"line1,omitempty"`
+	Line2         string                 `protobuf:"bytes,3,opt,name=line2,proto3" json:"line2,omitempty"`
+	City          string                 `protobuf:"bytes,4,opt,name=city,proto3" json:"city,omitempty"`
+	Region        string                 `protobuf:"bytes,5,opt,name=region,proto3" json:"region,omitempty"`
+	PostalCode    string                 `protobuf:"bytes,6,opt,name=postal_code,json=postalCode,proto3" json:"postal_code,omitempty"`
+	CountryCode   string                 `protobuf:"bytes,7,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportAddress) Reset() {
+	*x = ImportAddress{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportAddress) ProtoMessage() {}
+
+func (x *ImportAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportAddress.ProtoReflect.Descriptor instead.
+func (*ImportAddress) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ImportAddress) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ImportAddress) GetLine1() string {
+	if x != nil {
+		return x.Line1
+	}
+	return ""
+}
+
+func (x *ImportAddress) GetLine2() string {
+	if x != nil {
+		return x.Line2
+	}
+	return ""
+}
+
+func (x *ImportAddress) GetCity() string {
+	if x != nil {
+		return x.City
+	}
+	return ""
+}
+
+func (x *ImportAddress) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *ImportAddress) GetPostalCode() string {
+	if x != nil {
+		return x.PostalCode
+	}
+	return ""
+}
+
+func (x *ImportAddress) GetCountryCode() string {
+	if x != nil {
+		return x.CountryCode
+	}
+	return ""
+}
+
+// ImportOrderRequest is a marketplace order of a store.
+type ImportOrderRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	StoreId string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	// The store's owner: the order's user.
+	OwnerId string `protobuf:"bytes,2,opt,name=owner_id,json=ownerId,proto3" json:"owner_id,omitempty"`
+	// shopify, etsy or amazon: the store's marketplace, for the timeline.
+	Marketplace     string         `protobuf:"bytes,3,opt,name=marketplace,proto3" json:"marketplace,omitempty"`
+	ExternalOrderId string         `protobuf:"bytes,4,opt,name=external_order_id,json=externalOrderId,proto3" json:"external_order_id,omitempty"`
+	Lines           []*ImportLine  `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
+	ShippingAddress *ImportAddress `protobuf:"bytes,6,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
+	// The marketplace order's currency; empty or unknown to pricing: the
+	// store's default (USD).
+	Currency string `protobuf:"bytes,7,opt,name=currency,proto3" json:"currency,omitempty"`
+	// How the seller pays printfleet for the production cost (the store's
+	// configured method).
+	PaymentMethod PaymentMethod `protobuf:"varint,8,opt,name=payment_method,json=paymentMethod,proto3,enum=printfleet.orders.v1.PaymentMethod" json:"payment_method,omitempty"`
+	// The marketplace cancelled or refunded the order: an order not yet in
+	// production is cancelled; none is created for it.
+	Cancelled    bool   `protobuf:"varint,9,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	CancelReason string `protobuf:"bytes,10,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
+	// When the marketplace last changed the order.
+	ExternalUpdatedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=external_updated_at,json=externalUpdatedAt,proto3" json:"external_updated_at,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ImportOrderRequest) Reset() {
+	*x = ImportOrderRequest{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportOrderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportOrderRequest) ProtoMessage() {}
+
+func (x *ImportOrderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportOrderRequest.ProtoReflect.Descriptor instead.
+func (*ImportOrderRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ImportOrderRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *ImportOrderRequest) GetOwnerId() string {
+	if x != nil {
+		return x.OwnerId
+	}
+	return ""
+}
+
+func (x *ImportOrderRequest) GetMarketplace() string {
+	if x != nil {
+		return x.Marketplace
+	}
+	return ""
+}
+
+func (x *ImportOrderRequest) GetExternalOrderId() string {
+	if x != nil {
+		return x.ExternalOrderId
+	}
+	return ""
+}
+
+func (x *ImportOrderRequest) GetLines() []*ImportLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *ImportOrderRequest) GetShippingAddress() *ImportAddress {
+	if x != nil {
+		return x.ShippingAddress
+	}
+	return nil
+}
+
+func (x *ImportOrderRequest) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *ImportOrderRequest) GetPaymentMethod() PaymentMethod {
+	if x != nil {
+		return x.PaymentMethod
+	}
+	return PaymentMethod_PAYMENT_METHOD_UNSPECIFIED
+}
+
+func (x *ImportOrderRequest) GetCancelled() bool {
+	if x != nil {
+		return x.Cancelled
+	}
+	return false
+}
+
+func (x *ImportOrderRequest) GetCancelReason() string {
+	if x != nil {
+		return x.CancelReason
+	}
+	return ""
+}
+
+func (x *ImportOrderRequest) GetExternalUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExternalUpdatedAt
+	}
+	return nil
+}
+
+// ImportOrderResponse is the order of a marketplace order and what the
+// import did.
+type ImportOrderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	Outcome       ImportOutcome          `protobuf:"varint,2,opt,name=outcome,proto3,enum=printfleet.orders.v1.ImportOutcome" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportOrderResponse) Reset() {
+	*x = ImportOrderResponse{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportOrderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportOrderResponse) ProtoMessage() {}
+
+func (x *ImportOrderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportOrderResponse.ProtoReflect.Descriptor instead.
+func (*ImportOrderResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ImportOrderResponse) GetOrder() *Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+func (x *ImportOrderResponse) GetOutcome() ImportOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ImportOutcome_IMPORT_OUTCOME_UNSPECIFIED
+}
+
 var File_printfleet_orders_v1_orders_proto protoreflect.FileDescriptor
 
 const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"!printfleet/orders/v1/orders.proto\x12\x14printfleet.orders.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fprintfleet/types/v1/money.proto\"\xc4\a\n" +
+	"!printfleet/orders/v1/orders.proto\x12\x14printfleet.orders.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fprintfleet/types/v1/money.proto\"\xe5\a\n" +
 	"\x05Order\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x129\n" +
@@ -1287,7 +1782,9 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xa3\x03\n" +
+	"updated_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1f\n" +
+	"\vhold_reason\x18\x16 \x01(\tR\n" +
+	"holdReason\"\xa3\x03\n" +
 	"\tOrderItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1379,7 +1876,48 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\acarrier\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\acarrier\x12C\n" +
 	"\x0ftracking_number\x18\x03 \x01(\tB\x1a\xbaH\x17r\x15\x10\x01\x18@2\x0f^[A-Za-z0-9-]+$R\x0etrackingNumber\x12\x8f\x01\n" +
 	"\ftracking_url\x18\x04 \x01(\tBl\xbaHi\xba\x01[\n" +
-	"\x11tracking_url.http\x12\x1cmust be an http or https URL\x1a(this.matches('(?i)^https?://[^/?#\\\\s]+')\xd8\x01\x01r\x06\x18\xf4\x03\x88\x01\x01R\vtrackingUrl*\xa6\x02\n" +
+	"\x11tracking_url.http\x12\x1cmust be an http or https URL\x1a(this.matches('(?i)^https?://[^/?#\\\\s]+')\xd8\x01\x01r\x06\x18\xf4\x03\x88\x01\x01R\vtrackingUrl\"9\n" +
+	"\x12RetryImportRequest\x12#\n" +
+	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\"\xe2\x03\n" +
+	"\n" +
+	"ImportLine\x12D\n" +
+	"\x10external_item_id\x18\x01 \x01(\tB\x1a\xbaH\x17r\x15\x18@2\x11^[A-Za-z0-9._-]*$R\x0eexternalItemId\x128\n" +
+	"\x13external_product_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x11externalProductId\x128\n" +
+	"\x13external_variant_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x11externalVariantId\x12\x1a\n" +
+	"\x03sku\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x03sku\x12&\n" +
+	"\bquantity\x18\x05 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a \x00R\bquantity\x12\x1e\n" +
+	"\x05title\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x05title:\xb5\x01\xbaH\xb1\x01\x1a\xae\x01\n" +
+	"\x14import_line.external\x12Bone of external_product_id, external_variant_id or sku is required\x1aRthis.external_product_id != '' || this.external_variant_id != '' || this.sku != ''\"\x83\x02\n" +
+	"\rImportAddress\x12\x1c\n" +
+	"\x04name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x04name\x12\x1e\n" +
+	"\x05line1\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x05line1\x12\x1e\n" +
+	"\x05line2\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x05line2\x12\x1c\n" +
+	"\x04city\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x04city\x12 \n" +
+	"\x06region\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06region\x12(\n" +
+	"\vpostal_code\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18dR\n" +
+	"postalCode\x12*\n" +
+	"\fcountry_code\x18\a \x01(\tB\a\xbaH\x04r\x02\x18dR\vcountryCode\"\x8f\x05\n" +
+	"\x12ImportOrderRequest\x12#\n" +
+	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12%\n" +
+	"\bowner_id\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\aownerId\x12>\n" +
+	"\vmarketplace\x18\x03 \x01(\tB\x1c\xbaH\x19r\x17R\ashopifyR\x04etsyR\x06amazonR\vmarketplace\x126\n" +
+	"\x11external_order_id\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x0fexternalOrderId\x12B\n" +
+	"\x05lines\x18\x05 \x03(\v2 .printfleet.orders.v1.ImportLineB\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x10dR\x05lines\x12N\n" +
+	"\x10shipping_address\x18\x06 \x01(\v2#.printfleet.orders.v1.ImportAddressR\x0fshippingAddress\x120\n" +
+	"\bcurrency\x18\a \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{3})?$R\bcurrency\x12V\n" +
+	"\x0epayment_method\x18\b \x01(\x0e2#.printfleet.orders.v1.PaymentMethodB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\rpaymentMethod\x12\x1c\n" +
+	"\tcancelled\x18\t \x01(\bR\tcancelled\x12-\n" +
+	"\rcancel_reason\x18\n" +
+	" \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\fcancelReason\x12J\n" +
+	"\x13external_updated_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x11externalUpdatedAt\"\x87\x01\n" +
+	"\x13ImportOrderResponse\x121\n" +
+	"\x05order\x18\x01 \x01(\v2\x1b.printfleet.orders.v1.OrderR\x05order\x12=\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2#.printfleet.orders.v1.ImportOutcomeR\aoutcome*\xc0\x02\n" +
 	"\vOrderStatus\x12\x1c\n" +
 	"\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ORDER_STATUS_PENDING\x10\x01\x12\x1a\n" +
@@ -1390,11 +1928,20 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\x16ORDER_STATUS_DELIVERED\x10\x06\x12\x19\n" +
 	"\x15ORDER_STATUS_REJECTED\x10\a\x12\x1f\n" +
 	"\x1bORDER_STATUS_PAYMENT_FAILED\x10\b\x12\x1a\n" +
-	"\x16ORDER_STATUS_CANCELLED\x10\t*d\n" +
+	"\x16ORDER_STATUS_CANCELLED\x10\t\x12\x18\n" +
+	"\x14ORDER_STATUS_ON_HOLD\x10\n" +
+	"*d\n" +
 	"\rPaymentMethod\x12\x1e\n" +
 	"\x1aPAYMENT_METHOD_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PAYMENT_METHOD_CARD\x10\x01\x12\x1a\n" +
-	"\x16PAYMENT_METHOD_INVOICE\x10\x022\x81\x06\n" +
+	"\x16PAYMENT_METHOD_INVOICE\x10\x02*\xbd\x01\n" +
+	"\rImportOutcome\x12\x1e\n" +
+	"\x1aIMPORT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17IMPORT_OUTCOME_IMPORTED\x10\x01\x12\x17\n" +
+	"\x13IMPORT_OUTCOME_HELD\x10\x02\x12\x1c\n" +
+	"\x18IMPORT_OUTCOME_DUPLICATE\x10\x03\x12\x1c\n" +
+	"\x18IMPORT_OUTCOME_CANCELLED\x10\x04\x12\x1a\n" +
+	"\x16IMPORT_OUTCOME_IGNORED\x10\x052\xeb\a\n" +
 	"\fOrderService\x12k\n" +
 	"\vCreateOrder\x12(.printfleet.orders.v1.CreateOrderRequest\x1a\x1b.printfleet.orders.v1.Order\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
 	"/v1/orders\x12m\n" +
@@ -1404,7 +1951,9 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"/v1/orders\x12}\n" +
 	"\vCancelOrder\x12(.printfleet.orders.v1.CancelOrderRequest\x1a\x1b.printfleet.orders.v1.Order\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/orders/{order_id}:cancel\x12\x94\x01\n" +
 	"\x0fListOrderEvents\x12,.printfleet.orders.v1.ListOrderEventsRequest\x1a-.printfleet.orders.v1.ListOrderEventsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/orders/{order_id}/events\x12\x89\x01\n" +
-	"\x0eCreateShipment\x12+.printfleet.orders.v1.CreateShipmentRequest\x1a\x1e.printfleet.orders.v1.Shipment\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/orders/{order_id}/shipmentsBFZDgithub.com/printfleet/printfleet/proto/printfleet/orders/v1;ordersv1b\x06proto3"
+	"\x0eCreateShipment\x12+.printfleet.orders.v1.CreateShipmentRequest\x1a\x1e.printfleet.orders.v1.Shipment\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/orders/{order_id}/shipments\x12\x83\x01\n" +
+	"\vRetryImport\x12(.printfleet.orders.v1.RetryImportRequest\x1a\x1b.printfleet.orders.v1.Order\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/orders/{order_id}:retry-import\x12b\n" +
+	"\vImportOrder\x12(.printfleet.orders.v1.ImportOrderRequest\x1a).printfleet.orders.v1.ImportOrderResponseBFZDgithub.com/printfleet/printfleet/proto/printfleet/orders/v1;ordersv1b\x06proto3"
 
 var (
 	file_printfleet_orders_v1_orders_proto_rawDescOnce sync.Once
@@ -1418,71 +1967,87 @@ func file_printfleet_orders_v1_orders_proto_rawDescGZIP() []byte {
 	return file_printfleet_orders_v1_orders_proto_rawDescData
 }
 
-var file_printfleet_orders_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_printfleet_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_printfleet_orders_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_printfleet_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_printfleet_orders_v1_orders_proto_goTypes = []any{
 	(OrderStatus)(0),                // 0: printfleet.orders.v1.OrderStatus
 	(PaymentMethod)(0),              // 1: printfleet.orders.v1.PaymentMethod
-	(*Order)(nil),                   // 2: printfleet.orders.v1.Order
-	(*OrderItem)(nil),               // 3: printfleet.orders.v1.OrderItem
-	(*Shipment)(nil),                // 4: printfleet.orders.v1.Shipment
-	(*OrderEvent)(nil),              // 5: printfleet.orders.v1.OrderEvent
-	(*CreateOrderItem)(nil),         // 6: printfleet.orders.v1.CreateOrderItem
-	(*CreateOrderRequest)(nil),      // 7: printfleet.orders.v1.CreateOrderRequest
-	(*GetOrderRequest)(nil),         // 8: printfleet.orders.v1.GetOrderRequest
-	(*ListOrdersRequest)(nil),       // 9: printfleet.orders.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),      // 10: printfleet.orders.v1.ListOrdersResponse
-	(*CancelOrderRequest)(nil),      // 11: printfleet.orders.v1.CancelOrderRequest
-	(*ListOrderEventsRequest)(nil),  // 12: printfleet.orders.v1.ListOrderEventsRequest
-	(*ListOrderEventsResponse)(nil), // 13: printfleet.orders.v1.ListOrderEventsResponse
-	(*CreateShipmentRequest)(nil),   // 14: printfleet.orders.v1.CreateShipmentRequest
-	nil,                             // 15: printfleet.orders.v1.OrderEvent.AttributesEntry
-	(*v1.Address)(nil),              // 16: printfleet.types.v1.Address
-	(*v1.Money)(nil),                // 17: printfleet.types.v1.Money
-	(*timestamppb.Timestamp)(nil),   // 18: google.protobuf.Timestamp
+	(ImportOutcome)(0),              // 2: printfleet.orders.v1.ImportOutcome
+	(*Order)(nil),                   // 3: printfleet.orders.v1.Order
+	(*OrderItem)(nil),               // 4: printfleet.orders.v1.OrderItem
+	(*Shipment)(nil),                // 5: printfleet.orders.v1.Shipment
+	(*OrderEvent)(nil),              // 6: printfleet.orders.v1.OrderEvent
+	(*CreateOrderItem)(nil),         // 7: printfleet.orders.v1.CreateOrderItem
+	(*CreateOrderRequest)(nil),      // 8: printfleet.orders.v1.CreateOrderRequest
+	(*GetOrderRequest)(nil),         // 9: printfleet.orders.v1.GetOrderRequest
+	(*ListOrdersRequest)(nil),       // 10: printfleet.orders.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),      // 11: printfleet.orders.v1.ListOrdersResponse
+	(*CancelOrderRequest)(nil),      // 12: printfleet.orders.v1.CancelOrderRequest
+	(*ListOrderEventsRequest)(nil),  // 13: printfleet.orders.v1.ListOrderEventsRequest
+	(*ListOrderEventsResponse)(nil), // 14: printfleet.orders.v1.ListOrderEventsResponse
+	(*CreateShipmentRequest)(nil),   // 15: printfleet.orders.v1.CreateShipmentRequest
+	(*RetryImportRequest)(nil),      // 16: printfleet.orders.v1.RetryImportRequest
+	(*ImportLine)(nil),              // 17: printfleet.orders.v1.ImportLine
+	(*ImportAddress)(nil),           // 18: printfleet.orders.v1.ImportAddress
+	(*ImportOrderRequest)(nil),      // 19: printfleet.orders.v1.ImportOrderRequest
+	(*ImportOrderResponse)(nil),     // 20: printfleet.orders.v1.ImportOrderResponse
+	nil,                             // 21: printfleet.orders.v1.OrderEvent.AttributesEntry
+	(*v1.Address)(nil),              // 22: printfleet.types.v1.Address
+	(*v1.Money)(nil),                // 23: printfleet.types.v1.Money
+	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
 }
 var file_printfleet_orders_v1_orders_proto_depIdxs = []int32{
 	0,  // 0: printfleet.orders.v1.Order.status:type_name -> printfleet.orders.v1.OrderStatus
-	3,  // 1: printfleet.orders.v1.Order.items:type_name -> printfleet.orders.v1.OrderItem
-	16, // 2: printfleet.orders.v1.Order.shipping_address:type_name -> printfleet.types.v1.Address
-	17, // 3: printfleet.orders.v1.Order.subtotal:type_name -> printfleet.types.v1.Money
-	17, // 4: printfleet.orders.v1.Order.shipping:type_name -> printfleet.types.v1.Money
-	17, // 5: printfleet.orders.v1.Order.discount:type_name -> printfleet.types.v1.Money
-	17, // 6: printfleet.orders.v1.Order.total:type_name -> printfleet.types.v1.Money
+	4,  // 1: printfleet.orders.v1.Order.items:type_name -> printfleet.orders.v1.OrderItem
+	22, // 2: printfleet.orders.v1.Order.shipping_address:type_name -> printfleet.types.v1.Address
+	23, // 3: printfleet.orders.v1.Order.subtotal:type_name -> printfleet.types.v1.Money
+	23, // 4: printfleet.orders.v1.Order.shipping:type_name -> printfleet.types.v1.Money
+	23, // 5: printfleet.orders.v1.Order.discount:type_name -> printfleet.types.v1.Money
+	23, // 6: printfleet.orders.v1.Order.total:type_name -> printfleet.types.v1.Money
 	1,  // 7: printfleet.orders.v1.Order.payment_method:type_name -> printfleet.orders.v1.PaymentMethod
-	4,  // 8: printfleet.orders.v1.Order.shipments:type_name -> printfleet.orders.v1.Shipment
-	18, // 9: printfleet.orders.v1.Order.created_at:type_name -> google.protobuf.Timestamp
-	18, // 10: printfleet.orders.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
-	17, // 11: printfleet.orders.v1.OrderItem.unit_price:type_name -> printfleet.types.v1.Money
-	17, // 12: printfleet.orders.v1.OrderItem.line_total:type_name -> printfleet.types.v1.Money
-	18, // 13: printfleet.orders.v1.Shipment.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 8: printfleet.orders.v1.Order.shipments:type_name -> printfleet.orders.v1.Shipment
+	24, // 9: printfleet.orders.v1.Order.created_at:type_name -> google.protobuf.Timestamp
+	24, // 10: printfleet.orders.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
+	23, // 11: printfleet.orders.v1.OrderItem.unit_price:type_name -> printfleet.types.v1.Money
+	23, // 12: printfleet.orders.v1.OrderItem.line_total:type_name -> printfleet.types.v1.Money
+	24, // 13: printfleet.orders.v1.Shipment.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 14: printfleet.orders.v1.OrderEvent.from_status:type_name -> printfleet.orders.v1.OrderStatus
 	0,  // 15: printfleet.orders.v1.OrderEvent.to_status:type_name -> printfleet.orders.v1.OrderStatus
-	15, // 16: printfleet.orders.v1.OrderEvent.attributes:type_name -> printfleet.orders.v1.OrderEvent.AttributesEntry
-	18, // 17: printfleet.orders.v1.OrderEvent.created_at:type_name -> google.protobuf.Timestamp
-	6,  // 18: printfleet.orders.v1.CreateOrderRequest.items:type_name -> printfleet.orders.v1.CreateOrderItem
-	16, // 19: printfleet.orders.v1.CreateOrderRequest.shipping_address:type_name -> printfleet.types.v1.Address
+	21, // 16: printfleet.orders.v1.OrderEvent.attributes:type_name -> printfleet.orders.v1.OrderEvent.AttributesEntry
+	24, // 17: printfleet.orders.v1.OrderEvent.created_at:type_name -> google.protobuf.Timestamp
+	7,  // 18: printfleet.orders.v1.CreateOrderRequest.items:type_name -> printfleet.orders.v1.CreateOrderItem
+	22, // 19: printfleet.orders.v1.CreateOrderRequest.shipping_address:type_name -> printfleet.types.v1.Address
 	1,  // 20: printfleet.orders.v1.CreateOrderRequest.payment_method:type_name -> printfleet.orders.v1.PaymentMethod
 	0,  // 21: printfleet.orders.v1.ListOrdersRequest.status:type_name -> printfleet.orders.v1.OrderStatus
-	2,  // 22: printfleet.orders.v1.ListOrdersResponse.orders:type_name -> printfleet.orders.v1.Order
-	5,  // 23: printfleet.orders.v1.ListOrderEventsResponse.events:type_name -> printfleet.orders.v1.OrderEvent
-	7,  // 24: printfleet.orders.v1.OrderService.CreateOrder:input_type -> printfleet.orders.v1.CreateOrderRequest
-	8,  // 25: printfleet.orders.v1.OrderService.GetOrder:input_type -> printfleet.orders.v1.GetOrderRequest
-	9,  // 26: printfleet.orders.v1.OrderService.ListOrders:input_type -> printfleet.orders.v1.ListOrdersRequest
-	11, // 27: printfleet.orders.v1.OrderService.CancelOrder:input_type -> printfleet.orders.v1.CancelOrderRequest
-	12, // 28: printfleet.orders.v1.OrderService.ListOrderEvents:input_type -> printfleet.orders.v1.ListOrderEventsRequest
-	14, // 29: printfleet.orders.v1.OrderService.CreateShipment:input_type -> printfleet.orders.v1.CreateShipmentRequest
-	2,  // 30: printfleet.orders.v1.OrderService.CreateOrder:output_type -> printfleet.orders.v1.Order
-	2,  // 31: printfleet.orders.v1.OrderService.GetOrder:output_type -> printfleet.orders.v1.Order
-	10, // 32: printfleet.orders.v1.OrderService.ListOrders:output_type -> printfleet.orders.v1.ListOrdersResponse
-	2,  // 33: printfleet.orders.v1.OrderService.CancelOrder:output_type -> printfleet.orders.v1.Order
-	13, // 34: printfleet.orders.v1.OrderService.ListOrderEvents:output_type -> printfleet.orders.v1.ListOrderEventsResponse
-	4,  // 35: printfleet.orders.v1.OrderService.CreateShipment:output_type -> printfleet.orders.v1.Shipment
-	30, // [30:36] is the sub-list for method output_type
-	24, // [24:30] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	3,  // 22: printfleet.orders.v1.ListOrdersResponse.orders:type_name -> printfleet.orders.v1.Order
+	6,  // 23: printfleet.orders.v1.ListOrderEventsResponse.events:type_name -> printfleet.orders.v1.OrderEvent
+	17, // 24: printfleet.orders.v1.ImportOrderRequest.lines:type_name -> printfleet.orders.v1.ImportLine
+	18, // 25: printfleet.orders.v1.ImportOrderRequest.shipping_address:type_name -> printfleet.orders.v1.ImportAddress
+	1,  // 26: printfleet.orders.v1.ImportOrderRequest.payment_method:type_name -> printfleet.orders.v1.PaymentMethod
+	24, // 27: printfleet.orders.v1.ImportOrderRequest.external_updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 28: printfleet.orders.v1.ImportOrderResponse.order:type_name -> printfleet.orders.v1.Order
+	2,  // 29: printfleet.orders.v1.ImportOrderResponse.outcome:type_name -> printfleet.orders.v1.ImportOutcome
+	8,  // 30: printfleet.orders.v1.OrderService.CreateOrder:input_type -> printfleet.orders.v1.CreateOrderRequest
+	9,  // 31: printfleet.orders.v1.OrderService.GetOrder:input_type -> printfleet.orders.v1.GetOrderRequest
+	10, // 32: printfleet.orders.v1.OrderService.ListOrders:input_type -> printfleet.orders.v1.ListOrdersRequest
+	12, // 33: printfleet.orders.v1.OrderService.CancelOrder:input_type -> printfleet.orders.v1.CancelOrderRequest
+	13, // 34: printfleet.orders.v1.OrderService.ListOrderEvents:input_type -> printfleet.orders.v1.ListOrderEventsRequest
+	15, // 35: printfleet.orders.v1.OrderService.CreateShipment:input_type -> printfleet.orders.v1.CreateShipmentRequest
+	16, // 36: printfleet.orders.v1.OrderService.RetryImport:input_type -> printfleet.orders.v1.RetryImportRequest
+	19, // 37: printfleet.orders.v1.OrderService.ImportOrder:input_type -> printfleet.orders.v1.ImportOrderRequest
+	3,  // 38: printfleet.orders.v1.OrderService.CreateOrder:output_type -> printfleet.orders.v1.Order
+	3,  // 39: printfleet.orders.v1.OrderService.GetOrder:output_type -> printfleet.orders.v1.Order
+	11, // 40: printfleet.orders.v1.OrderService.ListOrders:output_type -> printfleet.orders.v1.ListOrdersResponse
+	3,  // 41: printfleet.orders.v1.OrderService.CancelOrder:output_type -> printfleet.orders.v1.Order
+	14, // 42: printfleet.orders.v1.OrderService.ListOrderEvents:output_type -> printfleet.orders.v1.ListOrderEventsResponse
+	5,  // 43: printfleet.orders.v1.OrderService.CreateShipment:output_type -> printfleet.orders.v1.Shipment
+	3,  // 44: printfleet.orders.v1.OrderService.RetryImport:output_type -> printfleet.orders.v1.Order
+	20, // 45: printfleet.orders.v1.OrderService.ImportOrder:output_type -> printfleet.orders.v1.ImportOrderResponse
+	38, // [38:46] is the sub-list for method output_type
+	30, // [30:38] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_printfleet_orders_v1_orders_proto_init() }
@@ -1495,8 +2060,8 @@ func file_printfleet_orders_v1_orders_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_orders_v1_orders_proto_rawDesc), len(file_printfleet_orders_v1_orders_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   14,
+			NumEnums:      3,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

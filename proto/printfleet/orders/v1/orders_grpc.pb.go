@@ -25,6 +25,8 @@ const (
 	OrderService_CancelOrder_FullMethodName     = "/printfleet.orders.v1.OrderService/CancelOrder"
 	OrderService_ListOrderEvents_FullMethodName = "/printfleet.orders.v1.OrderService/ListOrderEvents"
 	OrderService_CreateShipment_FullMethodName  = "/printfleet.orders.v1.OrderService/CreateShipment"
+	OrderService_RetryImport_FullMethodName     = "/printfleet.orders.v1.OrderService/RetryImport"
+	OrderService_ImportOrder_FullMethodName     = "/printfleet.orders.v1.OrderService/ImportOrder"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -46,6 +48,17 @@ type OrderServiceClient interface {
 	ListOrderEvents(ctx context.Context, in *ListOrderEventsRequest, opts ...grpc.CallOption) (*ListOrderEventsResponse, error)
 	// CreateShipment records a carrier and tracking number and ships the order.
 	CreateShipment(ctx context.Context, in *CreateShipmentRequest, opts ...grpc.CallOption) (*Shipment, error)
+	// RetryImport places an ON_HOLD imported order again once its cause is
+	// fixed (a listing mapped, a design ready): its marketplace lines are
+	// resolved afresh and, when every line maps, the order is placed exactly
+	// as a direct create would place it. Still unmappable: 409 with the reason,
+	// and the order stays ON_HOLD (owner, admin).
+	RetryImport(ctx context.Context, in *RetryImportRequest, opts ...grpc.CallOption) (*Order, error)
+	// ImportOrder creates the order of a marketplace order, or updates the one
+	// that exists (internal: the marketplace worker). One order per (store_id,
+	// external_order_id), however often and from however many replicas the
+	// same marketplace order arrives. Never exposed over REST.
+	ImportOrder(ctx context.Context, in *ImportOrderRequest, opts ...grpc.CallOption) (*ImportOrderResponse, error)
 }
 
 type orderServiceClient struct {
@@ -116,6 +129,26 @@ func (c *orderServiceClient) CreateShipment(ctx context.Context, in *CreateShipm
 	return out, nil
 }
 
+func (c *orderServiceClient) RetryImport(ctx context.Context, in *RetryImportRequest, opts ...grpc.CallOption) (*Order, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Order)
+	err := c.cc.Invoke(ctx, OrderService_RetryImport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) ImportOrder(ctx context.Context, in *ImportOrderRequest, opts ...grpc.CallOption) (*ImportOrderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportOrderResponse)
+	err := c.cc.Invoke(ctx, OrderService_ImportOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrderServiceServer is the server API for OrderService service.
 // All implementations must embed UnimplementedOrderServiceServer
 // for forward compatibility.
@@ -135,6 +168,17 @@ type OrderServiceServer interface {
 	ListOrderEvents(context.Context, *ListOrderEventsRequest) (*ListOrderEventsResponse, error)
 	// CreateShipment records a carrier and tracking number and ships the order.
 	CreateShipment(context.Context, *CreateShipmentRequest) (*Shipment, error)
+	// RetryImport places an ON_HOLD imported order again once its cause is
+	// fixed (a listing mapped, a design ready): its marketplace lines are
+	// resolved afresh and, when every line maps, the order is placed exactly
+	// as a direct create would place it. Still unmappable: 409 with the reason,
+	// and the order stays ON_HOLD (owner, admin).
+	RetryImport(context.Context, *RetryImportRequest) (*Order, error)
+	// ImportOrder creates the order of a marketplace order, or updates the one
+	// that exists (internal: the marketplace worker). One order per (store_id,
+	// external_order_id), however often and from however many replicas the
+	// same marketplace order arrives. Never exposed over REST.
+	ImportOrder(context.Context, *ImportOrderRequest) (*ImportOrderResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
 }
 
@@ -162,6 +206,12 @@ func (UnimplementedOrderServiceServer) ListOrderEvents(context.Context, *ListOrd
 }
 func (UnimplementedOrderServiceServer) CreateShipment(context.Context, *CreateShipmentRequest) (*Shipment, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateShipment not implemented")
+}
+func (UnimplementedOrderServiceServer) RetryImport(context.Context, *RetryImportRequest) (*Order, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryImport not implemented")
+}
+func (UnimplementedOrderServiceServer) ImportOrder(context.Context, *ImportOrderRequest) (*ImportOrderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ImportOrder not implemented")
 }
 func (UnimplementedOrderServiceServer) mustEmbedUnimplementedOrderServiceServer() {}
 func (UnimplementedOrderServiceServer) testEmbeddedByValue()                      {}
@@ -292,6 +342,42 @@ func _OrderService_CreateShipment_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_RetryImport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryImportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).RetryImport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_RetryImport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).RetryImport(ctx, req.(*RetryImportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_ImportOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportOrderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ImportOrder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ImportOrder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ImportOrder(ctx, req.(*ImportOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrderService_ServiceDesc is the grpc.ServiceDesc for OrderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -322,6 +408,14 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateShipment",
 			Handler:    _OrderService_CreateShipment_Handler,
+		},
+		{
+			MethodName: "RetryImport",
+			Handler:    _OrderService_RetryImport_Handler,
+		},
+		{
+			MethodName: "ImportOrder",
+			Handler:    _OrderService_ImportOrder_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
