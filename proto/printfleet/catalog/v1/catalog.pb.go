@@ -1664,7 +1664,10 @@ type Store struct {
 	// "card" (the default) or "invoice".
 	PaymentMethod string `protobuf:"bytes,11,opt,name=payment_method,json=paymentMethod,proto3" json:"payment_method,omitempty"`
 	// Output only. When the importer last finished a poll of the store.
-	LastImportAt  *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_import_at,json=lastImportAt,proto3" json:"last_import_at,omitempty"`
+	LastImportAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_import_at,json=lastImportAt,proto3" json:"last_import_at,omitempty"`
+	// Amazon: the Selling Partner API region the seller's account lives in,
+	// "na" (the default), "eu" or "fe"; empty for the other marketplaces.
+	Region        string `protobuf:"bytes,13,opt,name=region,proto3" json:"region,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1783,6 +1786,13 @@ func (x *Store) GetLastImportAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Store) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
 // CreateStoreRequest connects a store.
 type CreateStoreRequest struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
@@ -1794,6 +1804,9 @@ type CreateStoreRequest struct {
 	RateLimitBurst     int32                  `protobuf:"varint,6,opt,name=rate_limit_burst,json=rateLimitBurst,proto3" json:"rate_limit_burst,omitempty"`
 	// How imported orders are paid: "card" (default when empty) or "invoice".
 	PaymentMethod string `protobuf:"bytes,7,opt,name=payment_method,json=paymentMethod,proto3" json:"payment_method,omitempty"`
+	// Amazon only: the seller's Selling Partner API region, "na" (default
+	// when empty), "eu" or "fe".
+	Region        string `protobuf:"bytes,8,opt,name=region,proto3" json:"region,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1873,6 +1886,13 @@ func (x *CreateStoreRequest) GetRateLimitBurst() int32 {
 func (x *CreateStoreRequest) GetPaymentMethod() string {
 	if x != nil {
 		return x.PaymentMethod
+	}
+	return ""
+}
+
+func (x *CreateStoreRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
 	}
 	return ""
 }
@@ -3238,7 +3258,7 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\rrefresh_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\frefreshToken\x12%\n" +
 	"\tclient_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\bclientId\x12-\n" +
 	"\rclient_secret\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\fclientSecret\x12/\n" +
-	"\x0ewebhook_secret\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\rwebhookSecret\"\x86\x04\n" +
+	"\x0ewebhook_secret\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\rwebhookSecret\"\x9e\x04\n" +
 	"\x05Store\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bowner_id\x18\x02 \x01(\tR\aownerId\x12D\n" +
@@ -3253,7 +3273,8 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x13reconnection_reason\x18\n" +
 	" \x01(\tR\x12reconnectionReason\x12%\n" +
 	"\x0epayment_method\x18\v \x01(\tR\rpaymentMethod\x12@\n" +
-	"\x0elast_import_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\flastImportAt\"\xd2\x03\n" +
+	"\x0elast_import_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\flastImportAt\x12\x16\n" +
+	"\x06region\x18\r \x01(\tR\x06region\"\xff\x03\n" +
 	"\x12CreateStoreRequest\x12P\n" +
 	"\vmarketplace\x18\x01 \x01(\x0e2\".printfleet.catalog.v1.MarketplaceB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\vmarketplace\x126\n" +
@@ -3264,7 +3285,8 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x15rate_limit_per_second\x18\x05 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00@\x8f@)\x00\x00\x00\x00\x00\x00\x00\x00R\x12rateLimitPerSecond\x124\n" +
 	"\x10rate_limit_burst\x18\x06 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\x0erateLimitBurst\x12=\n" +
-	"\x0epayment_method\x18\a \x01(\tB\x16\xbaH\x13r\x11R\x00R\x04cardR\ainvoiceR\rpaymentMethod\"d\n" +
+	"\x0epayment_method\x18\a \x01(\tB\x16\xbaH\x13r\x11R\x00R\x04cardR\ainvoiceR\rpaymentMethod\x12+\n" +
+	"\x06region\x18\b \x01(\tB\x13\xbaH\x10r\x0eR\x00R\x02naR\x02euR\x02feR\x06region\"d\n" +
 	"\x11ListStoresRequest\x12&\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
 	"\n" +
