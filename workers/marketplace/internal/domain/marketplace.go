@@ -51,6 +51,15 @@ type Store struct {
 	// TokenURL overrides the OAuth token endpoint (default: derived from BaseURL, or
 	// the marketplace's production endpoint).
 	TokenURL string
+	// OwnerID is the seller who connected the store: imported orders are
+	// theirs.
+	OwnerID string
+	// Region is an Amazon seller's Selling Partner API region: na, eu or fe
+	// (empty: derived from the marketplace id, else na).
+	Region string
+	// PaymentMethod is how the seller pays for imported orders: card or
+	// invoice.
+	PaymentMethod string
 }
 
 // Item is one shipped order line, identified by the marketplace's line id.
