@@ -1,0 +1,21 @@
+package shopify
+
+import (
+	"context"
+	"time"
+
+	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
+)
+
+// PollOrders returns one page of the store's orders changed since cursor
+// ("" = the first poll: start at since).
+func (a *Adapter) PollOrders(ctx context.Context, store domain.Store, cursor string, since time.Time) (domain.OrderPage, error) {
+	return domain.OrderPage{}, &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid, Marketplace: domain.Marketplace("shopify"),
+		Op: "poll orders", Message: "not built yet"}
+}
+
+// ParseOrderWebhook turns an orders/* webhook body into an order.
+func ParseOrderWebhook(body []byte) (domain.ExternalOrder, error) {
+	return domain.ExternalOrder{}, &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid, Marketplace: domain.Shopify,
+		Op: "parse webhook", Message: "not built yet"}
+}
