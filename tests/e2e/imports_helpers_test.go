@@ -402,24 +402,22 @@ func deliveriesOf(t testing.TB, e *environment, orderID string) []map[string]any
 	return out
 }
 
-// deliveryState reads a delivery's status: the HTTP status printfleet
-// answered (a number or its text), or a word for one still on its way.
+// deliveryState reads a delivery of the Shopify stand-in's webhook log:
+// status is pending or held while on its way, then delivered (a copy was
+// answered 2xx), failed (every attempt of every copy was not), dropped or
+// no_address; http_status is the last answer's status. It returns both as
+// "delivered/200".
 func deliveryState(d map[string]any) (accepted, settled bool, status string) {
-	status = strings.ToLower(fmt.Sprint(d["status"]))
-	if f, ok := d["status"].(float64); ok {
-		status = strconv.Itoa(int(f))
+	word := strings.ToLower(fmt.Sprint(d["status"]))
+	code := 0
+	if f, ok := d["http_status"].(float64); ok {
+		code = int(f)
 	}
-	if dropped, _ := d["dropped"].(bool); dropped {
-		return false, true, status
-	}
-	switch {
-	case len(status) == 3 && status[0] == '2':
+	status = fmt.Sprintf("%s/%d", word, code)
+	switch word {
+	case "delivered":
 		return true, true, status
-	case status == "accepted" || status == "delivered" || status == "ok" || status == "success" || status == "succeeded":
-		return true, true, status
-	case len(status) == 3 && status[0] >= '3' && status[0] <= '5':
-		return false, true, status
-	case status == "failed" || status == "refused" || status == "rejected" || status == "dropped":
+	case "failed", "dropped", "no_address":
 		return false, true, status
 	}
 	return false, false, status
@@ -655,17 +653,17 @@ func TestImportHelpers(t *testing.T) {
 	for _, c := range []struct {
 		d                 map[string]any
 		accepted, settled bool
+		status            string
 	}{
-		{map[string]any{"status": float64(200)}, true, true},
-		{map[string]any{"status": "200"}, true, true},
-		{map[string]any{"status": float64(401), "bad_signature": true}, false, true},
-		{map[string]any{"status": "pending"}, false, false},
-		{map[string]any{"status": float64(0)}, false, false},
-		{map[string]any{"status": "", "dropped": true}, false, true},
-		{map[string]any{"status": "delivered"}, true, true},
+		{map[string]any{"status": "delivered", "http_status": float64(200)}, true, true, "delivered/200"},
+		{map[string]any{"status": "failed", "http_status": float64(401), "bad_signature": true}, false, true, "failed/401"},
+		{map[string]any{"status": "pending", "http_status": float64(0)}, false, false, "pending/0"},
+		{map[string]any{"status": "held"}, false, false, "held/0"},
+		{map[string]any{"status": "dropped", "dropped": true}, false, true, "dropped/0"},
+		{map[string]any{"status": "no_address"}, false, true, "no_address/0"},
 	} {
-		if a, s, st := deliveryState(c.d); a != c.accepted || s != c.settled {
-			t.Errorf("deliveryState(%v) = %v, %v (%s), want %v, %v", c.d, a, s, st, c.accepted, c.settled)
+		if a, s, st := deliveryState(c.d); a != c.accepted || s != c.settled || st != c.status {
+			t.Errorf("deliveryState(%v) = %v, %v, %s, want %v, %v, %s", c.d, a, s, st, c.accepted, c.settled, c.status)
 		}
 	}
 	body := []byte(`# HELP printfleet_marketplace_throttled_total x
