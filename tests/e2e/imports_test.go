@@ -141,6 +141,16 @@ func testImportWebhookCopies(t *testing.T, e *environment, variant string) {
 	t.Logf("webhook_copies=5: %d deliveries of order %s, %d accepted, one printfleet order %s (%s)",
 		len(ds), ext, accepted, str(o, "id"), str(o, "status"))
 	waitStatus(t, e, shop.seller, str(o, "id"), "ORDER_STATUS_PAID", 60*time.Second)
+	placed := 0
+	events := e.api.must(t, http.StatusOK, http.MethodGet, "/v1/orders/"+str(o, "id")+"/events", shop.seller, nil)
+	for _, ev := range asSlice(dig(events, "events")) {
+		if str(ev, "type") == "order.placed" {
+			placed++
+		}
+	}
+	if placed != 1 {
+		t.Errorf("order %s was placed %d times, want once: %s", str(o, "id"), placed, secJSON(events))
+	}
 }
 
 // 3. Webhooks that do not verify are refused and change nothing, and their
