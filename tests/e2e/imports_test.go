@@ -355,6 +355,7 @@ func testImportThrottleStorm(t *testing.T, e *environment, variant string) {
 			before := receivedBy(t, e, market)
 			throttledBefore := workerSamples(t, e, "printfleet_marketplace_throttled_total", market)
 			pollsBefore := workerSamples(t, e, "printfleet_marketplace_import_polls_total", market)
+			importsBefore := workerSamples(t, e, "printfleet_marketplace_imports_total", market)
 			setMarketFaults(t, e, market, `{"throttle":true}`)
 			off := false
 			stop := func() {
@@ -407,6 +408,8 @@ func testImportThrottleStorm(t *testing.T, e *environment, variant string) {
 			t.Logf("  worker: printfleet_marketplace_throttled_total +%v, printfleet_marketplace_import_polls_total by outcome +%v",
 				sampleDelta(throttledBefore, workerSamples(t, e, "printfleet_marketplace_throttled_total", market)),
 				sampleDelta(pollsBefore, workerSamples(t, e, "printfleet_marketplace_import_polls_total", market)))
+			t.Logf("  worker: printfleet_marketplace_imports_total by source and outcome +%v",
+				sampleDelta(importsBefore, workerSamples(t, e, "printfleet_marketplace_imports_total", market)))
 			if after.Counters.ThrottledForced == before.Counters.ThrottledForced {
 				t.Errorf("no %s call met the storm: the scenario proved nothing", market)
 			}
