@@ -77,7 +77,7 @@ type EtsyOrderAddress struct {
 type EtsyOrderRequest struct {
 	Lines    []EtsyOrderLine  `json:"lines"`
 	Address  EtsyOrderAddress `json:"address"`
-	Currency string       `json:"currency"`
+	Currency string           `json:"currency"`
 }
 
 // EtsyPlacedOrder is the answer to a placed sandbox order: the marketplace's
