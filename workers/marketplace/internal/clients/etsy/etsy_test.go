@@ -37,8 +37,14 @@ func setup(t *testing.T, limits sandbox.Limits, o marketplace.Options) (*sandbox
 	return sb, etsy.New(o), store
 }
 
-// receipts remembers the receipt placed for each (sandbox, n).
+// receipts remembers the receipt placed for each (sandbox, n); holding the
+// sandbox keeps its address from naming another one later.
 var receipts sync.Map
+
+type receiptKey struct {
+	sb *sandbox.Server
+	n  int
+}
 
 // order places a one-line receipt in the store's shop.
 func order(t *testing.T, sb *sandbox.Server, store domain.Store, sku string) sandbox.EtsyPlacedOrder {
@@ -55,7 +61,7 @@ func order(t *testing.T, sb *sandbox.Server, store domain.Store, sku string) san
 // shipment is shipment n of a receipt placed for it in the store's shop.
 func shipment(t *testing.T, sb *sandbox.Server, store domain.Store, n int) domain.Shipment {
 	t.Helper()
-	key := fmt.Sprintf("%p/%d", sb, n)
+	key := receiptKey{sb, n}
 	rid, ok := receipts.Load(key)
 	if !ok {
 		rid, _ = receipts.LoadOrStore(key, order(t, sb, store, "TEE-M").OrderID)
