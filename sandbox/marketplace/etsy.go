@@ -35,6 +35,7 @@ type etsyState struct {
 type etsyShop struct {
 	id, userID int64
 	keystring  string
+	key        string // keystring:shared_secret
 }
 
 type etsyReceipt struct {

@@ -98,7 +98,9 @@ func (s *Server) etsyNextLocked(base int64) int64 {
 
 // EtsyShop issues an Etsy shop (shopID "" picks a numeric id) with an app key
 // "keystring:shared_secret", an access token "<user_id>.<random>" and a
-// refresh token. Only credentials issued this way work at the Etsy API.
+// refresh token. Only credentials issued this way work at the Etsy API. A shop
+// issued before is authorized again: the same key, a new token pair (the
+// earlier tokens keep working).
 func (s *Server) EtsyShop(shopID string) (EtsyShop, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -117,13 +119,14 @@ func (s *Server) EtsyShop(shopID string) (EtsyShop, error) {
 	if s.etsy.shops == nil {
 		s.etsy.shops, s.etsy.keys, s.etsy.users = map[int64]*etsyShop{}, map[string]bool{}, map[string]int64{}
 	}
-	if s.etsy.shops[id] != nil {
-		return EtsyShop{}, fmt.Errorf("shop %d exists: %w", id, errEtsyExists)
+	sh := s.etsy.shops[id]
+	if sh == nil {
+		sh = &etsyShop{id: id, userID: s.etsyNextLocked(etsyUserBase), keystring: "keystring" + s.dice.Hex(20)}
+		sh.key = sh.keystring + ":secret" + s.dice.Hex(10)
+		s.etsy.shops[id] = sh
+		s.etsy.keys[sh.key] = true
 	}
-	sh := &etsyShop{id: id, userID: s.etsyNextLocked(etsyUserBase), keystring: "keystring" + s.dice.Hex(20)}
-	key := sh.keystring + ":secret" + s.dice.Hex(10)
-	s.etsy.shops[id] = sh
-	s.etsy.keys[key] = true
+	key := sh.key
 	user := strconv.FormatInt(sh.userID, 10)
 	s.etsy.users[user] = id
 	access, _, refresh := s.etsyIssueLocked(user)
@@ -131,9 +134,6 @@ func (s *Server) EtsyShop(shopID string) (EtsyShop, error) {
 	return EtsyShop{ShopID: sid, Store: EtsyStore{Marketplace: "MARKETPLACE_ETSY", ShopID: sid,
 		Credentials: EtsyCredentials{APIKey: key, AccessToken: access, RefreshToken: refresh, ClientID: sh.keystring}}}, nil
 }
-
-// errEtsyExists marks a shop id already issued.
-var errEtsyExists = errors.New("already exists")
 
 // EtsyOrder places a paid receipt in the shop: each line's product_id is the
 // listing_id, variant_id the product_id (both numeric; empty picks one).
@@ -219,8 +219,6 @@ func etsyAdminError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, errEtsyNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, errEtsyExists):
-		status = http.StatusConflict
 	}
 	sim.WriteJSON(w, status, map[string]string{"error": err.Error()})
 }

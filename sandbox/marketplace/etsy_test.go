@@ -154,12 +154,25 @@ func TestEtsyIssuedCredentialsOnly(t *testing.T) {
 func TestEtsyAdminShopsAndOrders(t *testing.T) {
 	t.Parallel()
 	s, base := start(t, marketplace.Options{})
-	if a := do(t, "POST", base+"/_sandbox/etsy/shops", nil, []byte(`{"shop_id":"31337"}`)); a.status != 201 || a.body["shop_id"] != "31337" ||
-		dig(a.body, "store", "shop_id") != "31337" || dig(a.body, "store", "credentials", "api_key") == nil {
-		t.Fatalf("shop with an id: %d %s", a.status, a.raw)
+	first := do(t, "POST", base+"/_sandbox/etsy/shops", nil, []byte(`{"shop_id":"31337"}`))
+	if first.status != 201 || first.body["shop_id"] != "31337" ||
+		dig(first.body, "store", "shop_id") != "31337" || dig(first.body, "store", "credentials", "api_key") == nil {
+		t.Fatalf("shop with an id: %d %s", first.status, first.raw)
 	}
-	if a := do(t, "POST", base+"/_sandbox/etsy/shops", nil, []byte(`{"shop_id":"31337"}`)); a.status != 409 {
-		t.Fatalf("same id again: %d %s", a.status, a.raw)
+	// The same shop again: the same app key, a new token pair, and the
+	// first pair still works.
+	again := do(t, "POST", base+"/_sandbox/etsy/shops", nil, []byte(`{"shop_id":"31337"}`))
+	if again.status != 201 || dig(again.body, "store", "credentials", "api_key") != dig(first.body, "store", "credentials", "api_key") ||
+		dig(again.body, "store", "credentials", "access_token") == dig(first.body, "store", "credentials", "access_token") {
+		t.Fatalf("same id again: %d %s", again.status, again.raw)
+	}
+	for _, a := range []answer{first, again} {
+		var sh marketplace.EtsyShop
+		_ = json.Unmarshal([]byte(a.raw), &sh)
+		rid := etsyReceipt(t, base, sh.ShopID)
+		if g := do(t, "GET", base+"/etsy/v3/application/shops/31337/receipts/"+rid, etsyAuth(sh), nil); g.status != 200 {
+			t.Fatalf("issued pair: %d %s", g.status, g.raw)
+		}
 	}
 	if a := do(t, "POST", base+"/_sandbox/etsy/shops", nil, []byte(`{"shop_id":"acme"}`)); a.status != 400 {
 		t.Fatalf("non-numeric id: %d %s", a.status, a.raw)
