@@ -252,8 +252,14 @@ func (a *Adapter) learn(ss session, resp *marketplace.Response) {
 	if n, err := strconv.Atoi(h.Get("x-remaining-this-second")); err == nil && n <= 0 {
 		b.Spend(time.Second)
 	}
-	if n, err := strconv.Atoi(h.Get("x-remaining-today")); err == nil && n <= 0 {
-		b.Spend(ss.day.freesIn(a.now()))
+	if n, err := strconv.Atoi(h.Get("x-remaining-today")); err == nil {
+		if _, burst := b.Limit(); n > 0 && n < burst {
+			// The day's last few requests leave no more at once than remain.
+			b.Learn(0, n)
+		}
+		if n <= 0 {
+			b.Spend(ss.day.freesIn(a.now()))
+		}
 	}
 	if resp.Status == 429 {
 		wait, ok := marketplace.ParseRetryAfter(h.Get("Retry-After"), time.Now())

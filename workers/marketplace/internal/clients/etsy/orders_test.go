@@ -205,3 +205,39 @@ func TestRollingDayQuota(t *testing.T) {
 		t.Fatalf("counters: %+v", c)
 	}
 }
+
+// Concurrent polls near the end of the day send no more at once than the day
+// has left: none of them is refused.
+func TestDayEndConcurrentPolls(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{EtsyPerSecond: 100, EtsyPerDay: 5}, marketplace.Options{})
+	order(t, sb, store, "TEE")
+	since := time.Now().Add(-time.Minute)
+	if _, err := a.PollOrders(ctx(t), store, "", since); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, budget := 0, 0
+	for range 8 {
+		wg.Go(func() {
+			c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			_, err := a.PollOrders(c, store, "", since)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case domain.ReasonOf(err) == domain.ReasonBudget:
+				budget++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if c := sb.Received(sandbox.Etsy).Counters; ok != 4 || budget != 4 || c.OverBudget != 0 || c.Requests != 5 {
+		t.Fatalf("%d polled, %d out of budget; counters %+v", ok, budget, c)
+	}
+}
