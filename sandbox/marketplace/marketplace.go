@@ -226,9 +226,13 @@ func New(o Options) *Server {
 		}
 	}
 	s.mux.HandleFunc("POST /shopify/{shop}/admin/api/{version}/graphql.json", s.shopifyGraphQL)
+	s.mux.HandleFunc("GET /etsy/v3/application/shops/{shop_id}/receipts", s.etsyListReceipts)
 	s.mux.HandleFunc("GET /etsy/v3/application/shops/{shop_id}/receipts/{receipt_id}", s.etsyGetReceipt)
 	s.mux.HandleFunc("POST /etsy/v3/application/shops/{shop_id}/receipts/{receipt_id}/tracking", s.etsyTracking)
 	s.mux.HandleFunc("POST /etsy/v3/public/oauth/token", s.etsyToken)
+	s.mux.HandleFunc("POST /_sandbox/etsy/shops", s.postEtsyShop)
+	s.mux.HandleFunc("POST /_sandbox/etsy/shops/{shop_id}/orders", s.postEtsyOrder)
+	s.mux.HandleFunc("POST /_sandbox/etsy/shops/{shop_id}/orders/{order_id}/cancel", s.postEtsyCancel)
 	s.mux.HandleFunc("POST /amazon/orders/v0/orders/{orderId}/shipmentConfirmation", s.amazonConfirm)
 	s.mux.HandleFunc("POST /amazon/auth/o2/token", s.amazonToken)
 	s.mux.HandleFunc("GET /_sandbox/received", s.getReceived)

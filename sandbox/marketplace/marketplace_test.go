@@ -3,11 +3,9 @@ package marketplace_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -217,119 +215,6 @@ func TestShopifyCostBucket(t *testing.T) {
 	}
 }
 
-// --- Etsy ---
-
-func etsyHeaders(token string) map[string]string {
-	return map[string]string{"x-api-key": "keystring1:sharedsecret1", "Authorization": "Bearer " + token,
-		"Content-Type": "application/json"}
-}
-
-func etsyTrack(t *testing.T, base, token, receipt, code string) answer {
-	t.Helper()
-	body := fmt.Sprintf(`{"tracking_code":%q,"carrier_name":"usps","send_bcc":false}`, code)
-	return do(t, "POST", base+"/etsy/v3/application/shops/555/receipts/"+receipt+"/tracking", etsyHeaders(token), []byte(body))
-}
-
-// The stand-in is at least as strict as Open API v3: x-api-key must be
-// keystring:shared_secret, and carrier_name one of Etsy's names or "other".
-func TestEtsyKeyShapeAndCarriers(t *testing.T) {
-	t.Parallel()
-	_, base := start(t, marketplace.Options{})
-	for _, key := range []string{"keystring1", "keystring1:", ":secret", "key string:secret", "a:b:c"} {
-		h := etsyHeaders("1001.tok")
-		h["x-api-key"] = key
-		if a := do(t, "GET", base+"/etsy/v3/application/shops/555/receipts/901", h, nil); a.status != 403 {
-			t.Fatalf("key %q: %d %s", key, a.status, a.raw)
-		}
-	}
-	for carrier, want := range map[string]int{"usps": 200, "other": 200, "Posten Norge": 400, "posten": 400} {
-		body := fmt.Sprintf(`{"tracking_code":"LX123456789NO","carrier_name":%q}`, carrier)
-		a := do(t, "POST", base+"/etsy/v3/application/shops/555/receipts/902/tracking", etsyHeaders("1001.tok"), []byte(body))
-		if a.status != want {
-			t.Fatalf("carrier %q: %d %s", carrier, a.status, a.raw)
-		}
-	}
-}
-
-func TestEtsyTrackingAndBudget(t *testing.T) {
-	t.Parallel()
-	s, base := start(t, marketplace.Options{Limits: marketplace.Limits{EtsyPerSecond: 3, EtsyPerDay: 100}})
-	a := etsyTrack(t, base, "1001.tok", "777", "9400111899223")
-	if a.status != 200 || dig(a.body, "is_shipped") != true || dig(a.body, "shipments", 0, "tracking_code") != "9400111899223" {
-		t.Fatalf("tracking: %d %s", a.status, a.raw)
-	}
-	if a.header.Get("x-limit-per-second") != "3" || a.header.Get("x-remaining-this-second") != "2" ||
-		a.header.Get("x-limit-per-day") != "100" || a.header.Get("x-remaining-today") != "99" {
-		t.Fatalf("headers: %v", a.header)
-	}
-	// createReceiptShipment takes JSON only: a form body is refused (and,
-	// like every admitted call, spends a request of the budget).
-	f := do(t, "POST", base+"/etsy/v3/application/shops/555/receipts/778/tracking",
-		map[string]string{"x-api-key": "keystring1:sharedsecret1", "Authorization": "Bearer 1001.tok", "Content-Type": "application/x-www-form-urlencoded"},
-		[]byte(url.Values{"tracking_code": {"9400111899224"}, "carrier_name": {"usps"}}.Encode()))
-	if f.status != 415 {
-		t.Fatalf("form body: %d %s", f.status, f.raw)
-	}
-	g := do(t, "GET", base+"/etsy/v3/application/shops/555/receipts/777", etsyHeaders("1001.tok"), nil)
-	if g.status != 200 || g.header.Get("x-remaining-this-second") != "0" {
-		t.Fatalf("get: %d %v", g.status, g.header)
-	}
-	over := etsyTrack(t, base, "1001.tok", "779", "9400111899225")
-	if over.status != 429 || over.header.Get("retry-after") == "" {
-		t.Fatalf("over budget: %d %v", over.status, over.header)
-	}
-	early := etsyTrack(t, base, "1001.tok", "779", "9400111899225")
-	if early.status != 429 {
-		t.Fatalf("early retry should still be refused: %d", early.status)
-	}
-	time.Sleep(time.Second)
-	if late := etsyTrack(t, base, "1001.tok", "779", "9400111899225"); late.status != 200 {
-		t.Fatalf("after retry-after: %d %s", late.status, late.raw)
-	}
-	rep := s.Received(marketplace.Etsy)
-	if rep.Counters.RejectedBudget != 2 || rep.Counters.OverBudget != 2 || rep.Counters.ValidationErrors != 1 || len(rep.Pushes) != 2 {
-		t.Fatalf("report: %+v", rep.Counters)
-	}
-	dup := etsyTrack(t, base, "1001.tok", "777", "9400111899223")
-	if dup.status != 200 || s.Received(marketplace.Etsy).Counters.Duplicates != 1 || s.Received(marketplace.Etsy).PushesByOrder["777"] != 2 {
-		t.Fatalf("duplicate not visible: %d %+v", dup.status, s.Received(marketplace.Etsy))
-	}
-}
-
-func TestEtsyValidationAndTokens(t *testing.T) {
-	t.Parallel()
-	s, base := start(t, marketplace.Options{})
-	if a := etsyTrack(t, base, "1001.tok", "777", "no!"); a.status != 400 || a.body["error"] == nil {
-		t.Fatalf("bad code: %d %s", a.status, a.raw)
-	}
-	if a := etsyTrack(t, base, "1001.tok", "abc", "9400111899223"); a.status != 400 {
-		t.Fatalf("bad receipt id: %d", a.status)
-	}
-	if err := s.SetFaults(marketplace.Etsy, marketplace.Faults{ExpireTokens: true}); err != nil {
-		t.Fatal(err)
-	}
-	if a := etsyTrack(t, base, "1001.tok", "777", "9400111899223"); a.status != 401 || a.body["error"] != "invalid_token" {
-		t.Fatalf("expired: %d %s", a.status, a.raw)
-	}
-	tok := do(t, "POST", base+"/etsy/v3/public/oauth/token", map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
-		[]byte("grant_type=refresh_token&client_id=keystring1&refresh_token=1001.refresh"))
-	access, _ := tok.body["access_token"].(string)
-	if tok.status != 200 || !strings.HasPrefix(access, "1001.") || tok.body["token_type"] != "Bearer" || tok.body["expires_in"] != float64(3600) {
-		t.Fatalf("refresh: %d %s", tok.status, tok.raw)
-	}
-	if a := etsyTrack(t, base, access, "777", "9400111899223"); a.status != 200 {
-		t.Fatalf("with refreshed token: %d %s", a.status, a.raw)
-	}
-	if c := s.Received(marketplace.Etsy).Counters; c.TokenRefreshes != 1 || c.AuthFailures != 1 {
-		t.Fatalf("counters: %+v", c)
-	}
-	bad := do(t, "POST", base+"/etsy/v3/public/oauth/token", map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
-		[]byte("grant_type=password"))
-	if bad.status != 400 {
-		t.Fatalf("bad grant: %d", bad.status)
-	}
-}
-
 // --- Amazon ---
 
 func confirmBody(ref, tracking string) []byte {
@@ -471,45 +356,5 @@ func TestConcurrentTrafficIsConsistent(t *testing.T) {
 	c := s.Received(marketplace.Amazon).Counters
 	if c.Accepted+c.Updates != 5 || c.RejectedBudget != 15 {
 		t.Fatalf("burst 5 of 20 concurrent: %+v", c)
-	}
-}
-
-// During a forced throttle, a request that was already on its way on another
-// connection when the 429 went out is not a client ignoring Retry-After; a
-// retry on the refused connection itself is.
-func TestEtsyInFlightRequestsAreNotOverBudget(t *testing.T) {
-	t.Parallel()
-	s, base := start(t, marketplace.Options{Limits: marketplace.Limits{EtsyPerSecond: 100, EtsyPerDay: 1000}})
-	s.SetFaults(marketplace.Etsy, marketplace.Faults{Throttle: true})
-	post := func(c *http.Client, receipt string) int {
-		body := fmt.Sprintf(`{"tracking_code":"9400111899%s","carrier_name":"usps"}`, receipt)
-		req, _ := http.NewRequest("POST", base+"/etsy/v3/application/shops/555/receipts/"+receipt+"/tracking", strings.NewReader(body))
-		for k, v := range etsyHeaders("1001.tok") {
-			req.Header.Set(k, v)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	first := &http.Client{Transport: &http.Transport{}}
-	other := &http.Client{Transport: &http.Transport{}}
-	if code := post(first, "801"); code != 429 {
-		t.Fatalf("throttled: %d", code)
-	}
-	if code := post(other, "802"); code != 429 { // in flight on another connection
-		t.Fatalf("second connection: %d", code)
-	}
-	if n := s.Received(marketplace.Etsy).Counters.OverBudget; n != 0 {
-		t.Fatalf("a request in flight on another connection counted over budget (%d)", n)
-	}
-	if code := post(first, "803"); code != 429 { // the refused connection retries at once
-		t.Fatalf("retry: %d", code)
-	}
-	if n := s.Received(marketplace.Etsy).Counters.OverBudget; n != 1 {
-		t.Fatalf("an immediate retry on the refused connection must count over budget, got %d", n)
 	}
 }

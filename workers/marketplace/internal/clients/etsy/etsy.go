@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/marketplace"
@@ -27,6 +28,11 @@ type Adapter struct {
 	retry   marketplace.Retry
 	tokens  *marketplace.Tokens
 	budgets *marketplace.Budgets
+
+	mu   sync.Mutex
+	days map[string]*dayLog // by keystring
+	// now is the clock of the per-day log.
+	now func() time.Time
 }
 
 var _ marketplace.Pusher = (*Adapter)(nil)
@@ -34,7 +40,8 @@ var _ marketplace.Pusher = (*Adapter)(nil)
 // New returns an Etsy adapter.
 func New(o marketplace.Options) *Adapter {
 	o = o.WithDefaults()
-	return &Adapter{client: o.Client(domain.Etsy), retry: o.Retry, tokens: o.Tokens, budgets: o.Budgets}
+	return &Adapter{client: o.Client(domain.Etsy), retry: o.Retry, tokens: o.Tokens, budgets: o.Budgets,
+		days: map[string]*dayLog{}, now: time.Now}
 }
 
 type receipt struct {
@@ -85,39 +92,15 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 		return tr.Result(false, ""), &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid,
 			Marketplace: domain.Etsy, Op: "push shipment", Message: msg}
 	}
-	if !numeric.MatchString(store.ShopID) {
-		return invalid(fmt.Sprintf("shop id %q is not an Etsy shop_id", store.ShopID))
-	}
 	receiptID := strings.TrimSpace(s.ExternalOrderID)
 	if !numeric.MatchString(receiptID) {
 		return invalid(fmt.Sprintf("external order id %q is not an Etsy receipt_id", receiptID))
 	}
-	if store.Credentials.APIKey == "" {
-		return tr.Result(false, ""), &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonAuth,
-			Marketplace: domain.Etsy, Op: "push shipment", Message: "the store has no API key"}
+	ss, err := a.session(tr, store, "push shipment")
+	if err != nil {
+		return tr.Result(false, ""), err
 	}
-	if !keyShape.MatchString(store.Credentials.APIKey) {
-		return tr.Result(false, ""), &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonAuth,
-			Marketplace: domain.Etsy, Op: "push shipment", Message: "the store's API key is not keystring:shared_secret; reconnect the store"}
-	}
-	base := strings.TrimRight(store.BaseURL, "/")
-	if base == "" {
-		base = "https://api.etsy.com"
-	}
-	tokenURL := store.TokenURL
-	if tokenURL == "" {
-		tokenURL = base + "/v3/public/oauth/token"
-	}
-	keystring, _, _ := strings.Cut(store.Credentials.APIKey, ":")
-	clientID := store.Credentials.ClientID
-	if clientID == "" {
-		clientID = keystring
-	}
-	// Etsy budgets requests per application (API key), not per shop.
-	budget := a.budgets.Get(domain.Etsy, keystring, defaultPerSecond, 1)
-	auth := &marketplace.Auth{Tokens: a.tokens, Store: store,
-		Refresh: marketplace.RefreshOAuth(a.client, tr, tokenURL, url.Values{"client_id": {clientID}})}
-	receiptURL := base + "/v3/application/shops/" + store.ShopID + "/receipts/" + receiptID
+	receiptURL := ss.base + "/v3/application/shops/" + store.ShopID + "/receipts/" + receiptID
 	code := strings.TrimSpace(s.TrackingNumber)
 	// createReceiptShipment takes a JSON body (ShopReceipt_CreateShipment in the
 	// Open API v3 specification).
@@ -134,7 +117,7 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 	err = a.retry.Do(ctx, func(ctx context.Context) error {
 		if !read {
 			var rc receipt
-			if err := a.call(ctx, tr, auth, budget, store, marketplace.Request{Op: "getShopReceipt", Method: "GET", URL: receiptURL}, &rc); err != nil {
+			if err := a.call(ctx, tr, ss, store, marketplace.Request{Op: "getShopReceipt", Method: "GET", URL: receiptURL}, &rc); err != nil {
 				return err
 			}
 			if id, ok := rc.shippingID(code); ok {
@@ -144,7 +127,7 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 			read = true
 		}
 		var rc receipt
-		err := a.call(ctx, tr, auth, budget, store, marketplace.Request{Op: "createReceiptShipment", Method: "POST",
+		err := a.call(ctx, tr, ss, store, marketplace.Request{Op: "createReceiptShipment", Method: "POST",
 			URL: receiptURL + "/tracking", ContentType: "application/json", Body: body}, &rc)
 		if err == nil {
 			var ok bool
@@ -165,25 +148,69 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 	return tr.Result(duplicate, ref), err
 }
 
+// session is what every call for one store needs: the API base, the OAuth
+// token source and the key's rate budget.
+type session struct {
+	base   string
+	auth   *marketplace.Auth
+	budget *marketplace.Budget
+	day    *dayLog
+}
+
+// session checks the store can be spoken for (numeric shop_id, an API key of
+// Etsy's shape) before anything leaves the process.
+func (a *Adapter) session(tr *marketplace.Trace, store domain.Store, op string) (session, error) {
+	if !numeric.MatchString(store.ShopID) {
+		return session{}, &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid,
+			Marketplace: domain.Etsy, Op: op, Message: fmt.Sprintf("shop id %q is not an Etsy shop_id", store.ShopID)}
+	}
+	if store.Credentials.APIKey == "" {
+		return session{}, &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonAuth,
+			Marketplace: domain.Etsy, Op: op, Message: "the store has no API key"}
+	}
+	if !keyShape.MatchString(store.Credentials.APIKey) {
+		return session{}, &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonAuth,
+			Marketplace: domain.Etsy, Op: op, Message: "the store's API key is not keystring:shared_secret; reconnect the store"}
+	}
+	base := strings.TrimRight(store.BaseURL, "/")
+	if base == "" {
+		base = "https://api.etsy.com"
+	}
+	tokenURL := store.TokenURL
+	if tokenURL == "" {
+		tokenURL = base + "/v3/public/oauth/token"
+	}
+	keystring, _, _ := strings.Cut(store.Credentials.APIKey, ":")
+	clientID := store.Credentials.ClientID
+	if clientID == "" {
+		clientID = keystring
+	}
+	// Etsy budgets requests per application (API key), not per shop.
+	return session{base: base, budget: a.budgets.Get(domain.Etsy, keystring, defaultPerSecond, 1), day: a.dayLog(keystring),
+		auth: &marketplace.Auth{Tokens: a.tokens, Store: store,
+			Refresh: marketplace.RefreshOAuth(a.client, tr, tokenURL, url.Values{"client_id": {clientID}})}}, nil
+}
+
 // call sends one API request within the key's budget, refreshing the token once if
 // Etsy refuses it, and decodes a successful answer into out.
-func (a *Adapter) call(ctx context.Context, tr *marketplace.Trace, auth *marketplace.Auth, budget *marketplace.Budget, store domain.Store, req marketplace.Request, out any) error {
+func (a *Adapter) call(ctx context.Context, tr *marketplace.Trace, ss session, store domain.Store, req marketplace.Request, out any) error {
 	for {
-		tok, err := auth.Token(ctx)
+		tok, err := ss.auth.Token(ctx)
 		if err != nil {
 			return err
 		}
-		if err := budget.Wait(ctx); err != nil {
+		if err := ss.budget.Wait(ctx); err != nil {
 			return err
 		}
 		req.Header = map[string][]string{"x-api-key": {store.Credentials.APIKey}, "Authorization": {"Bearer " + tok}}
+		ss.day.add(a.now())
 		resp, err := a.client.Send(ctx, tr, req)
 		if err != nil {
 			return err
 		}
-		learn(budget, resp)
+		a.learn(ss, resp)
 		if resp.Status == 401 {
-			again, err := auth.Refused(ctx, tok)
+			again, err := ss.auth.Refused(ctx, tok)
 			if err != nil {
 				return err
 			}
@@ -210,18 +237,29 @@ func (a *Adapter) call(ctx context.Context, tr *marketplace.Trace, auth *marketp
 	}
 }
 
-// learn adjusts the budget from Etsy's rate-limit headers.
-func learn(b *marketplace.Budget, resp *marketplace.Response) {
-	h := resp.Header
+// learn adjusts the budget from Etsy's rate-limit headers. The per-day quota
+// is a rolling 24-hour window (the rate-limits page of Open API v3): when
+// x-remaining-today reaches zero, a place frees when the oldest request still
+// in the window turns 24 hours old, not at midnight. This process's own log
+// of the key's requests says when that is at the latest (requests of other
+// replicas or other clients can only free a place earlier); the pause goes
+// to the shared budget, so every replica keeps it.
+func (a *Adapter) learn(ss session, resp *marketplace.Response) {
+	b, h := ss.budget, resp.Header
 	if n, err := strconv.Atoi(h.Get("x-limit-per-second")); err == nil && n > 0 {
 		b.Learn(float64(n), n)
 	}
 	if n, err := strconv.Atoi(h.Get("x-remaining-this-second")); err == nil && n <= 0 {
 		b.Spend(time.Second)
 	}
-	if n, err := strconv.Atoi(h.Get("x-remaining-today")); err == nil && n <= 0 {
-		now := time.Now().UTC()
-		b.Spend(now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now))
+	if n, err := strconv.Atoi(h.Get("x-remaining-today")); err == nil {
+		if _, burst := b.Limit(); n > 0 && n < burst {
+			// The day's last few requests leave no more at once than remain.
+			b.Learn(0, n)
+		}
+		if n <= 0 {
+			b.Spend(ss.day.freesIn(a.now()))
+		}
 	}
 	if resp.Status == 429 {
 		wait, ok := marketplace.ParseRetryAfter(h.Get("Retry-After"), time.Now())

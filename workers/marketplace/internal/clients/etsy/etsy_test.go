@@ -18,12 +18,7 @@ import (
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
 )
 
-const (
-	apiKey       = "keystring123:sharedsecret"
-	accessToken  = "10001.initial-access"
-	refreshToken = "10001.initial-refresh"
-)
-
+// setup starts a sandbox and connects a shop it issued.
 func setup(t *testing.T, limits sandbox.Limits, o marketplace.Options) (*sandbox.Server, *etsy.Adapter, domain.Store) {
 	t.Helper()
 	sb := sandbox.New(sandbox.Options{Limits: limits, Seed: 11})
@@ -31,15 +26,48 @@ func setup(t *testing.T, limits sandbox.Limits, o marketplace.Options) (*sandbox
 	t.Cleanup(srv.Close)
 	o.CallTimeout = 5 * time.Second
 	o.Retry = marketplace.Retry{MaxAttempts: 6, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}
-	store := domain.Store{ID: "etsy-store-1", Marketplace: domain.Etsy, ShopID: "555",
-		Credentials: domain.Credentials{APIKey: apiKey, AccessToken: accessToken, RefreshToken: refreshToken},
+	shop, err := sb.EtsyShop("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := shop.Store.Credentials
+	store := domain.Store{ID: "etsy-store-1", Marketplace: domain.Etsy, ShopID: shop.ShopID,
+		Credentials: domain.Credentials{APIKey: c.APIKey, AccessToken: c.AccessToken, RefreshToken: c.RefreshToken},
 		BaseURL:     srv.URL + "/etsy"}
 	return sb, etsy.New(o), store
 }
 
-func shipment(n int) domain.Shipment {
+// receipts remembers the receipt placed for each (sandbox, n); holding the
+// sandbox keeps its address from naming another one later.
+var receipts sync.Map
+
+type receiptKey struct {
+	sb *sandbox.Server
+	n  int
+}
+
+// order places a one-line receipt in the store's shop.
+func order(t *testing.T, sb *sandbox.Server, store domain.Store, sku string) sandbox.EtsyPlacedOrder {
+	t.Helper()
+	placed, err := sb.EtsyOrder(store.ShopID, sandbox.EtsyOrderRequest{Currency: "USD",
+		Lines:   []sandbox.EtsyOrderLine{{ProductID: "1234567", VariantID: "7654321", SKU: sku, Quantity: 1, Title: "Tee"}},
+		Address: sandbox.EtsyOrderAddress{Name: "Ada Buyer", Line1: "1 Main St", City: "Portland", Region: "OR", PostalCode: "97201", CountryCode: "US"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return placed
+}
+
+// shipment is shipment n of a receipt placed for it in the store's shop.
+func shipment(t *testing.T, sb *sandbox.Server, store domain.Store, n int) domain.Shipment {
+	t.Helper()
+	key := receiptKey{sb, n}
+	rid, ok := receipts.Load(key)
+	if !ok {
+		rid, _ = receipts.LoadOrStore(key, order(t, sb, store, "TEE-M").OrderID)
+	}
 	return domain.Shipment{ShipmentID: fmt.Sprintf("shp_%d", n), OrderID: fmt.Sprintf("ord_%d", n),
-		ExternalOrderID: fmt.Sprint(3_000_000 + n), Carrier: "USPS", TrackingNumber: fmt.Sprintf("94001118992230%04d", n),
+		ExternalOrderID: rid.(string), Carrier: "USPS", TrackingNumber: fmt.Sprintf("94001118992230%04d", n),
 		ShippedAt: time.Now()}
 }
 
@@ -52,7 +80,8 @@ func ctx(t *testing.T) context.Context {
 func TestPush(t *testing.T) {
 	t.Parallel()
 	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
-	res, err := a.PushShipment(ctx(t), store, shipment(1))
+	s := shipment(t, sb, store, 1)
+	res, err := a.PushShipment(ctx(t), store, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +89,14 @@ func TestPush(t *testing.T) {
 		t.Fatalf("result: %+v", res)
 	}
 	receipt, _ := json.Marshal(res)
-	for _, secret := range []string{apiKey, accessToken, refreshToken, "sharedsecret"} {
+	_, shared, _ := strings.Cut(store.Credentials.APIKey, ":")
+	for _, secret := range []string{store.Credentials.APIKey, store.Credentials.AccessToken, store.Credentials.RefreshToken, shared} {
 		if strings.Contains(string(receipt), secret) {
 			t.Fatalf("receipt carries %q", secret)
 		}
 	}
 	rep := sb.Received(sandbox.Etsy)
-	if len(rep.Pushes) != 1 || rep.Pushes[0].Carrier != "usps" || rep.Pushes[0].Order != "3000001" || rep.Pushes[0].Store != "555" ||
+	if len(rep.Pushes) != 1 || rep.Pushes[0].Carrier != "usps" || rep.Pushes[0].Order != s.ExternalOrderID || rep.Pushes[0].Store != store.ShopID ||
 		rep.Pushes[0].Ref != res.Reference {
 		t.Fatalf("sandbox saw: %+v", rep.Pushes)
 	}
@@ -79,7 +109,7 @@ func TestThrottlingStormStaysWithinBudget(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if _, err := a.PushShipment(ctx(t), store, shipment(100+i)); err != nil {
+			if _, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 100+i)); err != nil {
 				t.Error(err)
 			}
 		})
@@ -96,7 +126,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
 	_ = sb.SetFaults(sandbox.Etsy, sandbox.Faults{ThrottleNext: 1})
 	began := time.Now()
-	res, err := a.PushShipment(ctx(t), store, shipment(2))
+	res, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +143,7 @@ func TestServerErrorsAreRetried(t *testing.T) {
 	t.Parallel()
 	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
 	_ = sb.SetFaults(sandbox.Etsy, sandbox.Faults{ErrorNext: 2})
-	res, err := a.PushShipment(ctx(t), store, shipment(3))
+	res, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +164,7 @@ func TestExpiredTokenRefreshedOnceForConcurrentPushes(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			if _, err := a.PushShipment(ctx(t), store, shipment(200+i)); err != nil {
+			if _, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 200+i)); err != nil {
 				t.Error(err)
 			}
 		})
@@ -144,7 +174,9 @@ func TestExpiredTokenRefreshedOnceForConcurrentPushes(t *testing.T) {
 	if c.TokenRefreshes != 1 || saved.Load() != 1 || c.Accepted != 8 {
 		t.Fatalf("refreshes %d, saved %d, counters %+v", c.TokenRefreshes, saved.Load(), c)
 	}
-	if creds := savedCreds.Load().(domain.Credentials); !strings.HasPrefix(creds.AccessToken, "10001.") || creds.AccessToken == accessToken || creds.APIKey != apiKey {
+	user, _, _ := strings.Cut(store.Credentials.AccessToken, ".")
+	if creds := savedCreds.Load().(domain.Credentials); !strings.HasPrefix(creds.AccessToken, user+".") || creds.AccessToken == store.Credentials.AccessToken ||
+		creds.APIKey != store.Credentials.APIKey {
 		t.Fatal("the saved credentials are not the refreshed ones")
 	}
 }
@@ -154,7 +186,7 @@ func TestRefusedAfterRefreshIsPermanent(t *testing.T) {
 	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
 	store.TokenURL = store.BaseURL + "/no-such-token-endpoint"
 	_ = sb.SetFaults(sandbox.Etsy, sandbox.Faults{ExpireTokens: true})
-	res, err := a.PushShipment(ctx(t), store, shipment(4))
+	res, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 4))
 	if !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonAuth || res.Attempts != 1 {
 		t.Fatalf("err %v, attempts %d", err, res.Attempts)
 	}
@@ -163,7 +195,7 @@ func TestRefusedAfterRefreshIsPermanent(t *testing.T) {
 func TestValidationErrorIsPermanent(t *testing.T) {
 	t.Parallel()
 	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
-	s := shipment(5)
+	s := shipment(t, sb, store, 5)
 	s.TrackingNumber = "no!"
 	res, err := a.PushShipment(ctx(t), store, s)
 	if !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonInvalid || !strings.Contains(err.Error(), "tracking_code") {
@@ -177,16 +209,17 @@ func TestValidationErrorIsPermanent(t *testing.T) {
 func TestResendIsOneEffectivePush(t *testing.T) {
 	t.Parallel()
 	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
-	first, err := a.PushShipment(ctx(t), store, shipment(6))
+	s := shipment(t, sb, store, 6)
+	first, err := a.PushShipment(ctx(t), store, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := a.PushShipment(ctx(t), store, shipment(6))
+	second, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 6))
 	if err != nil || !second.Duplicate || second.Reference != first.Reference || second.Attempts != 1 {
 		t.Fatalf("second: %+v, %v", second, err)
 	}
 	rep := sb.Received(sandbox.Etsy)
-	if rep.PushesByOrder["3000006"] != 1 || rep.Counters.Duplicates != 0 {
+	if rep.PushesByOrder[s.ExternalOrderID] != 1 || rep.Counters.Duplicates != 0 {
 		t.Fatalf("sandbox: %+v", rep)
 	}
 }
@@ -194,11 +227,11 @@ func TestResendIsOneEffectivePush(t *testing.T) {
 func TestDailyBudgetExhausted(t *testing.T) {
 	t.Parallel()
 	sb, a, store := setup(t, sandbox.Limits{EtsyPerDay: 3}, marketplace.Options{})
-	if _, err := a.PushShipment(ctx(t), store, shipment(7)); err != nil {
+	if _, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 7)); err != nil {
 		t.Fatal(err)
 	}
 	began := time.Now()
-	_, err := a.PushShipment(ctx(t), store, shipment(8))
+	_, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 8))
 	if !domain.IsRetryable(err) || domain.ReasonOf(err) != domain.ReasonBudget || time.Since(began) > time.Second {
 		t.Fatalf("err %v after %v", err, time.Since(began))
 	}
@@ -214,7 +247,7 @@ func TestKeyWithoutSharedSecretNeverLeaves(t *testing.T) {
 	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
 	for _, key := range []string{"keystring123", "keystring123:", "keystring123:shared:secret"} {
 		store.Credentials.APIKey = key
-		res, err := a.PushShipment(ctx(t), store, shipment(20))
+		res, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 20))
 		if !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonAuth || res.Attempts != 0 {
 			t.Fatalf("key %q: err %v, attempts %d", key, err, res.Attempts)
 		}
@@ -232,7 +265,7 @@ func TestKeyWithoutSharedSecretNeverLeaves(t *testing.T) {
 func TestUnlistedCarrierGoesAsOther(t *testing.T) {
 	t.Parallel()
 	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
-	s := shipment(21)
+	s := shipment(t, sb, store, 21)
 	s.Carrier, s.TrackingNumber = "Posten Norge", "LX123456789NO"
 	if _, err := a.PushShipment(ctx(t), store, s); err != nil {
 		t.Fatal(err)
@@ -278,7 +311,7 @@ func TestAnswerWithoutTheShipmentIsNotSuccess(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
 			store.BaseURL = withoutShipments(t, sb, 1, tc.drop)
-			res, err := a.PushShipment(ctx(t), store, shipment(22))
+			res, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 22))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -292,7 +325,7 @@ func TestAnswerWithoutTheShipmentIsNotSuccess(t *testing.T) {
 	// Every answer without the shipment: the push gives up retryable.
 	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
 	store.BaseURL = withoutShipments(t, sb, 100, true)
-	res, err := a.PushShipment(ctx(t), store, shipment(23))
+	res, err := a.PushShipment(ctx(t), store, shipment(t, sb, store, 23))
 	if !domain.IsRetryable(err) || res.Reference != "" {
 		t.Fatalf("err %v, result %+v", err, res)
 	}
