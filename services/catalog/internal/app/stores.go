@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/printfleet/printfleet/platform/errs"
@@ -22,6 +23,7 @@ type Sealer interface {
 type Stores struct {
 	store  Store
 	sealer Sealer
+	log    *slog.Logger
 }
 
 // NewStores returns the store use cases; sealer may be nil when no
@@ -45,6 +47,21 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 	case domain.Shopify, domain.Etsy, domain.Amazon:
 	default:
 		return domain.Store{}, errs.Field("marketplace", "must be shopify, etsy or amazon")
+	}
+	switch st.PaymentMethod {
+	case "":
+		st.PaymentMethod = domain.PaymentCard
+	case domain.PaymentCard, domain.PaymentInvoice:
+	default:
+		return domain.Store{}, errs.Field("payment_method", "must be card or invoice")
+	}
+	switch {
+	case st.Marketplace != domain.Amazon && st.Region != "":
+		return domain.Store{}, errs.Field("region", "only an Amazon store has a region")
+	case st.Marketplace == domain.Amazon && st.Region == "":
+		st.Region = domain.RegionNA
+	case st.Marketplace == domain.Amazon && st.Region != domain.RegionNA && st.Region != domain.RegionEU && st.Region != domain.RegionFE:
+		return domain.Store{}, errs.Field("region", "must be na, eu or fe")
 	}
 	if creds.Empty() {
 		return domain.Store{}, errs.Field("credentials", "at least one credential is required")
@@ -100,6 +117,14 @@ func (s *Stores) reconnect(ctx context.Context, st domain.Store, creds domain.St
 			return fmt.Errorf("seal credentials: %w", err)
 		}
 		cur.NeedsReconnection, cur.ReconnectionReason = false, ""
+		// A seller connecting again may also correct how imports are paid
+		// or the Amazon region (a wrong one is a reason to reconnect).
+		if cur.PaymentMethod != st.PaymentMethod || cur.Region != st.Region {
+			cur.PaymentMethod, cur.Region = st.PaymentMethod, st.Region
+			if err := tx.SaveStoreSettings(ctx, cur.ID, cur.PaymentMethod, cur.Region); err != nil {
+				return err
+			}
+		}
 		out = cur
 		return tx.SaveStoreCredentials(ctx, cur.ID, sealed)
 	})
