@@ -48,6 +48,7 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 	default:
 		return domain.Store{}, errs.Field("marketplace", "must be shopify, etsy or amazon")
 	}
+	asked := st // the settings as given, before the defaults
 	switch st.PaymentMethod {
 	case "":
 		st.PaymentMethod = domain.PaymentCard
@@ -87,7 +88,7 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 	}
 	err = s.store.InTx(ctx, func(tx Tx) error { return tx.InsertStore(ctx, st, sealed) })
 	if errs.Is(err, errs.AlreadyExists) {
-		return s.reconnect(ctx, st, creds, err)
+		return s.reconnect(ctx, st, asked, creds, err)
 	}
 	if err != nil {
 		return domain.Store{}, fmt.Errorf("create store: %w", err)
@@ -96,8 +97,9 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 }
 
 // reconnect replaces the credentials of the owner's store of st's shop when
-// it needs reconnection; otherwise it returns exists.
-func (s *Stores) reconnect(ctx context.Context, st domain.Store, creds domain.StoreCredentials, exists error) (domain.Store, error) {
+// it needs reconnection, and the payment method and region asked names;
+// otherwise it returns exists.
+func (s *Stores) reconnect(ctx context.Context, st, asked domain.Store, creds domain.StoreCredentials, exists error) (domain.Store, error) {
 	var out domain.Store
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		cur, err := tx.LockStoreByShop(ctx, st.OwnerID, st.Marketplace, st.ShopID)
@@ -118,9 +120,17 @@ func (s *Stores) reconnect(ctx context.Context, st domain.Store, creds domain.St
 		}
 		cur.NeedsReconnection, cur.ReconnectionReason = false, ""
 		// A seller connecting again may also correct how imports are paid
-		// or the Amazon region (a wrong one is a reason to reconnect).
-		if cur.PaymentMethod != st.PaymentMethod || cur.Region != st.Region {
-			cur.PaymentMethod, cur.Region = st.PaymentMethod, st.Region
+		// or the Amazon region (a wrong one is a reason to reconnect); what
+		// they leave empty stays.
+		pay, region := cur.PaymentMethod, cur.Region
+		if asked.PaymentMethod != "" {
+			pay = st.PaymentMethod
+		}
+		if asked.Region != "" {
+			region = st.Region
+		}
+		if pay != cur.PaymentMethod || region != cur.Region {
+			cur.PaymentMethod, cur.Region = pay, region
 			if err := tx.SaveStoreSettings(ctx, cur.ID, cur.PaymentMethod, cur.Region); err != nil {
 				return err
 			}

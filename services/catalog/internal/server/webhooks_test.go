@@ -378,4 +378,21 @@ func TestImportStoresAndCursorsAreTheWorkersOnly(t *testing.T) {
 	wantCode(t, "a cursor of no store", err, codes.NotFound)
 	_, err = e.client.ListImportStores(e.worker(), &catalogv1.ListImportStoresRequest{PageToken: "junk"})
 	wantCode(t, "a malformed page token", err, codes.InvalidArgument)
+
+	// A seller reconnecting a refused Amazon store may correct its region
+	// (the payment method, not given, stays); the importer polls it again.
+	if _, err := e.client.MarkStoreNeedsReconnection(e.worker(), &catalogv1.MarkStoreNeedsReconnectionRequest{StoreId: ids[1]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, seen = walk(0); seen[ids[1]] != nil {
+		t.Fatal("the importer polls a store needing reconnection")
+	}
+	re, err := e.client.CreateStore(e.as("seller-1"), &catalogv1.CreateStoreRequest{Marketplace: catalogv1.Marketplace_MARKETPLACE_AMAZON,
+		ShopId: "A1SELLER", Name: "store 1", Region: "fe", Credentials: &catalogv1.StoreCredentials{RefreshToken: "r2"}})
+	if err != nil || re.GetId() != ids[1] || re.GetRegion() != "fe" || re.GetPaymentMethod() != "invoice" || re.GetNeedsReconnection() {
+		t.Fatalf("reconnected = %v, %v", re, err)
+	}
+	if _, seen = walk(0); seen[ids[1]].GetStore().GetRegion() != "fe" || seen[ids[1]].GetCursor() != "next-token-1" {
+		t.Fatalf("the reconnected store as the importer sees it = %v", seen[ids[1]])
+	}
 }
