@@ -43,7 +43,8 @@ const (
 // signature), so that a caller learns nothing about which.
 func webhookRefused() error { return errs.E(errs.Unauthenticated, "webhook signature does not verify") }
 
-// requireSubject admits only the service named subject.
+// requireSubject admits only a service caller whose subject is one of
+// subjects.
 func requireSubject(caller principal.Principal, what string, subjects ...string) error {
 	if err := caller.Require(principal.RoleService); err != nil {
 		return err
