@@ -42,6 +42,13 @@ type Store interface {
 	Listing(ctx context.Context, storeID, id string) (domain.Listing, error)
 	Listings(ctx context.Context, storeID, afterID string, limit int) ([]domain.Listing, error)
 	MatchListing(ctx context.Context, storeID string, line domain.ExternalLine) (domain.Listing, error)
+	// ImportStores pages by id the stores the importer polls (those not
+	// needing reconnection) with their cursors; SaveImportCursor records a
+	// finished poll (NotFound for no such store); PruneWebhooks forgets a
+	// store's webhook deliveries received before a time.
+	ImportStores(ctx context.Context, afterID string, limit int) ([]domain.ImportStore, error)
+	SaveImportCursor(ctx context.Context, id, cursor string) (domain.Store, error)
+	PruneWebhooks(ctx context.Context, storeID string, before time.Time) (int64, error)
 	// ReserveStock runs an OrderPlaced's transaction: the inbox claim, the
 	// order's pending reservation, and the decrement of every tracked item
 	// or none; decide (called only when this message starts the order's
@@ -120,6 +127,12 @@ type Tx interface {
 	LockStoreByShop(ctx context.Context, ownerID string, m domain.Marketplace, shopID string) (domain.Store, error)
 	SaveStoreCredentials(ctx context.Context, id string, sealed []byte) error
 	MarkStoreNeedsReconnection(ctx context.Context, id, reason string) error
+	// SaveStoreSettings replaces how a store's imports are paid and its
+	// Amazon region.
+	SaveStoreSettings(ctx context.Context, id, paymentMethod, region string) error
+	// InsertWebhook records a store's webhook delivery once per webhook id:
+	// false when it was recorded before.
+	InsertWebhook(ctx context.Context, storeID, webhookID, topic string, receivedAt time.Time) (bool, error)
 
 	// Listing writes answer AlreadyExists when the store has a listing for
 	// the same external variant id or SKU (or product named alone), and

@@ -162,17 +162,14 @@ func (l *Listings) List(ctx context.Context, caller principal.Principal, storeID
 }
 
 // Resolve finds the listing a store's marketplace order line maps to (the
-// marketplace worker only): by the line's external variant id, else its
-// SKU, else a listing naming only its product. NotFound when nothing
-// matches; FailedPrecondition when the listing can no longer be printed
+// marketplace worker, and orders resolving an imported order's lines): by
+// the line's external variant id, else its SKU, else a listing naming only
+// its product. NotFound when nothing matches (or no such store); FailedPrecondition when the listing can no longer be printed
 // (its variant left sale, its design or placement is gone), so the import
 // holds the order with that reason.
 func (l *Listings) Resolve(ctx context.Context, caller principal.Principal, storeID string, line domain.ExternalLine) (domain.Listing, error) {
-	if err := caller.Require(principal.RoleService); err != nil {
+	if err := requireSubject(caller, "listing resolution", principal.SubjectMarketplaceWorker, principal.SubjectOrders); err != nil {
 		return domain.Listing{}, err
-	}
-	if caller.Subject != principal.SubjectMarketplaceWorker {
-		return domain.Listing{}, errs.E(errs.PermissionDenied, "listing resolution is for the marketplace worker only")
 	}
 	if line.Empty() {
 		return domain.Listing{}, errs.Field("line", "one of external_product_id, external_variant_id or sku is required")

@@ -399,15 +399,24 @@ func page(size int, token string) (int, string, error) {
 	case size > MaxPageSize:
 		size = MaxPageSize
 	}
+	after, err := decodeToken(token)
+	if err != nil {
+		return 0, "", err
+	}
+	return size, after, nil
+}
+
+// decodeToken returns the id a page token starts after ("" for none).
+func decodeToken(token string) (string, error) {
 	if token == "" {
-		return size, "", nil
+		return "", nil
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	id, ok := strings.CutPrefix(string(raw), tokenPrefix)
 	if err != nil || !ok || uuid.Validate(id) != nil {
-		return 0, "", errs.Field("page_token", "malformed page token")
+		return "", errs.Field("page_token", "malformed page token")
 	}
-	return size, strings.ToLower(id), nil
+	return strings.ToLower(id), nil
 }
 
 // kickRebuild starts at most one background rebuild per 30 s.

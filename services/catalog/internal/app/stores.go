@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/printfleet/printfleet/platform/errs"
@@ -22,6 +23,7 @@ type Sealer interface {
 type Stores struct {
 	store  Store
 	sealer Sealer
+	log    *slog.Logger
 }
 
 // NewStores returns the store use cases; sealer may be nil when no
@@ -45,6 +47,22 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 	case domain.Shopify, domain.Etsy, domain.Amazon:
 	default:
 		return domain.Store{}, errs.Field("marketplace", "must be shopify, etsy or amazon")
+	}
+	asked := st // the settings as given, before the defaults
+	switch st.PaymentMethod {
+	case "":
+		st.PaymentMethod = domain.PaymentCard
+	case domain.PaymentCard, domain.PaymentInvoice:
+	default:
+		return domain.Store{}, errs.Field("payment_method", "must be card or invoice")
+	}
+	switch {
+	case st.Marketplace != domain.Amazon && st.Region != "":
+		return domain.Store{}, errs.Field("region", "only an Amazon store has a region")
+	case st.Marketplace == domain.Amazon && st.Region == "":
+		st.Region = domain.RegionNA
+	case st.Marketplace == domain.Amazon && st.Region != domain.RegionNA && st.Region != domain.RegionEU && st.Region != domain.RegionFE:
+		return domain.Store{}, errs.Field("region", "must be na, eu or fe")
 	}
 	if creds.Empty() {
 		return domain.Store{}, errs.Field("credentials", "at least one credential is required")
@@ -70,7 +88,7 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 	}
 	err = s.store.InTx(ctx, func(tx Tx) error { return tx.InsertStore(ctx, st, sealed) })
 	if errs.Is(err, errs.AlreadyExists) {
-		return s.reconnect(ctx, st, creds, err)
+		return s.reconnect(ctx, st, asked, creds, err)
 	}
 	if err != nil {
 		return domain.Store{}, fmt.Errorf("create store: %w", err)
@@ -79,8 +97,9 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 }
 
 // reconnect replaces the credentials of the owner's store of st's shop when
-// it needs reconnection; otherwise it returns exists.
-func (s *Stores) reconnect(ctx context.Context, st domain.Store, creds domain.StoreCredentials, exists error) (domain.Store, error) {
+// it needs reconnection, and the payment method and region asked names;
+// otherwise it returns exists.
+func (s *Stores) reconnect(ctx context.Context, st, asked domain.Store, creds domain.StoreCredentials, exists error) (domain.Store, error) {
 	var out domain.Store
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		cur, err := tx.LockStoreByShop(ctx, st.OwnerID, st.Marketplace, st.ShopID)
@@ -100,6 +119,22 @@ func (s *Stores) reconnect(ctx context.Context, st domain.Store, creds domain.St
 			return fmt.Errorf("seal credentials: %w", err)
 		}
 		cur.NeedsReconnection, cur.ReconnectionReason = false, ""
+		// A seller connecting again may also correct how imports are paid
+		// or the Amazon region (a wrong one is a reason to reconnect); what
+		// they leave empty stays.
+		pay, region := cur.PaymentMethod, cur.Region
+		if asked.PaymentMethod != "" {
+			pay = st.PaymentMethod
+		}
+		if asked.Region != "" {
+			region = st.Region
+		}
+		if pay != cur.PaymentMethod || region != cur.Region {
+			cur.PaymentMethod, cur.Region = pay, region
+			if err := tx.SaveStoreSettings(ctx, cur.ID, cur.PaymentMethod, cur.Region); err != nil {
+				return err
+			}
+		}
 		out = cur
 		return tx.SaveStoreCredentials(ctx, cur.ID, sealed)
 	})

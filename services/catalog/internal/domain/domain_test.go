@@ -1,6 +1,10 @@
 package domain
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -80,5 +84,35 @@ func TestMergeItems(t *testing.T) {
 		if _, rej := MergeItems(bad); rej == nil || rej.Reason != ReasonInvalid {
 			t.Errorf("MergeItems(%v) = %v, want invalid", bad, rej)
 		}
+	}
+}
+
+func TestVerifyShopifyIsTheBase64HMACOfTheRawBody(t *testing.T) {
+	body := []byte(`{"id":1,"note":"café"}`)
+	// openssl dgst -sha256 -hmac secret -binary | base64, as Shopify computes it.
+	mac := hmac.New(sha256.New, []byte("secret"))
+	mac.Write(body)
+	sig := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	if !VerifyShopify("secret", sig, body) {
+		t.Fatal("a good signature does not verify")
+	}
+	for what, c := range map[string][3]string{
+		"another secret":  {"other", sig, string(body)},
+		"another body":    {"secret", sig, string(body) + " "},
+		"no signature":    {"secret", "", string(body)},
+		"no secret":       {"", sig, string(body)},
+		"not base64":      {"secret", "%%%", string(body)},
+		"hex, not base64": {"secret", hex.EncodeToString(mac.Sum(nil)), string(body)},
+	} {
+		if VerifyShopify(c[0], c[1], []byte(c[2])) {
+			t.Errorf("%s verifies", what)
+		}
+	}
+	if DerivedWebhookID("orders/create", body) != DerivedWebhookID("orders/create", body) ||
+		DerivedWebhookID("orders/create", body) == DerivedWebhookID("orders/updated", body) {
+		t.Fatal("derived ids are not a digest of topic and body")
+	}
+	if n := len(DerivedWebhookID("t", body)); n > 128 {
+		t.Fatalf("a derived id of %d characters exceeds the webhook id's 128", n)
 	}
 }

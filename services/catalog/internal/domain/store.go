@@ -30,6 +30,36 @@ type Store struct {
 	// credentials; saving refreshed tokens clears it.
 	NeedsReconnection  bool
 	ReconnectionReason string
+	// PaymentMethod is how the seller pays for the production of the
+	// store's imported orders: PaymentCard or PaymentInvoice.
+	PaymentMethod string
+	// Region is an Amazon store's Selling Partner API region (na, eu or
+	// fe); empty for the other marketplaces.
+	Region string
+	// LastImportAt is when the importer last finished a poll of the store;
+	// zero before the first.
+	LastImportAt time.Time
+}
+
+// Payment methods of a store's imported orders.
+const (
+	PaymentCard    = "card"
+	PaymentInvoice = "invoice"
+)
+
+// Amazon's Selling Partner API regions; RegionNA is an Amazon store's
+// default.
+const (
+	RegionNA = "na"
+	RegionEU = "eu"
+	RegionFE = "fe"
+)
+
+// ImportStore is a store as the importer polls it, with the marketplace
+// adapter's opaque cursor of its last poll ("" before the first).
+type ImportStore struct {
+	Store  Store
+	Cursor string
 }
 
 // StoreCredentials are a store's secrets. String and GoString never print
@@ -40,6 +70,10 @@ type StoreCredentials struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	ClientID     string `json:"client_id,omitempty"`
 	ClientSecret string `json:"client_secret,omitempty"`
+	// WebhookSecret signs the marketplace's webhooks of the store (Shopify:
+	// the app's client secret). It never leaves the catalog: the catalog
+	// verifies the webhooks itself.
+	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
 
 func (StoreCredentials) String() string   { return "StoreCredentials{***}" }

@@ -4,6 +4,8 @@
 package events
 
 import (
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/printfleet/printfleet/platform/outbox"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
@@ -36,4 +38,15 @@ func DesignUploaded(d domain.Design, bucket string, placements []domain.Placemen
 			HeightIn: p.HeightIn, MinDpi: p.MinDPI, RecommendedDpi: p.RecommendedDPI, Technique: p.Technique})
 	}
 	return outbox.Event{Type: eventsv1.KeyDesignUploaded, Payload: ev}
+}
+
+// MarketplaceWebhookReceived hands a verified, first-seen webhook delivery
+// of a store to the importer, with the marketplace's raw body.
+func MarketplaceWebhookReceived(w domain.Webhook) outbox.Event {
+	ev := &eventsv1.MarketplaceWebhookReceived{StoreId: w.StoreID, Marketplace: string(w.Marketplace), Topic: w.Topic,
+		WebhookId: w.ID, Body: w.Body, ReceivedAt: timestamppb.New(w.ReceivedAt)}
+	if !w.TriggeredAt.IsZero() {
+		ev.TriggeredAt = timestamppb.New(w.TriggeredAt)
+	}
+	return outbox.Event{Type: eventsv1.KeyMarketplaceWebhookReceived, Payload: ev}
 }

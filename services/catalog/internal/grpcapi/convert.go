@@ -126,7 +126,12 @@ func toProtoMarketplace(m domain.Marketplace) catalogv1.Marketplace {
 }
 
 func toProtoStore(s *domain.Store) *catalogv1.Store {
-	return &catalogv1.Store{Id: s.ID, OwnerId: s.OwnerID, Marketplace: toProtoMarketplace(s.Marketplace), ShopId: s.ShopID,
+	out := &catalogv1.Store{Id: s.ID, OwnerId: s.OwnerID, Marketplace: toProtoMarketplace(s.Marketplace), ShopId: s.ShopID,
 		Name: s.Name, RateLimitPerSecond: s.RateLimitPerSecond, RateLimitBurst: s.RateLimitBurst,
-		CreatedAt: timestamppb.New(s.CreatedAt), NeedsReconnection: s.NeedsReconnection, ReconnectionReason: s.ReconnectionReason}
+		CreatedAt: timestamppb.New(s.CreatedAt), NeedsReconnection: s.NeedsReconnection, ReconnectionReason: s.ReconnectionReason,
+		PaymentMethod: s.PaymentMethod, Region: s.Region}
+	if !s.LastImportAt.IsZero() {
+		out.LastImportAt = timestamppb.New(s.LastImportAt)
+	}
+	return out
 }

@@ -149,9 +149,10 @@ func (s *Server) GetDesign(ctx context.Context, r *catalogv1.GetDesignRequest) (
 func (s *Server) CreateStore(ctx context.Context, r *catalogv1.CreateStoreRequest) (*catalogv1.Store, error) {
 	c := r.GetCredentials()
 	st, err := s.stores.Create(ctx, principal.From(ctx), domain.Store{Marketplace: toDomainMarketplace(r.GetMarketplace()), ShopID: r.GetShopId(),
-		Name: r.GetName(), RateLimitPerSecond: r.GetRateLimitPerSecond(), RateLimitBurst: r.GetRateLimitBurst()},
+		Name: r.GetName(), RateLimitPerSecond: r.GetRateLimitPerSecond(), RateLimitBurst: r.GetRateLimitBurst(),
+		PaymentMethod: r.GetPaymentMethod(), Region: r.GetRegion()},
 		domain.StoreCredentials{APIKey: c.GetApiKey(), AccessToken: c.GetAccessToken(), RefreshToken: c.GetRefreshToken(),
-			ClientID: c.GetClientId(), ClientSecret: c.GetClientSecret()})
+			ClientID: c.GetClientId(), ClientSecret: c.GetClientSecret(), WebhookSecret: c.GetWebhookSecret()})
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +193,8 @@ func (s *Server) MarkStoreNeedsReconnection(ctx context.Context, r *catalogv1.Ma
 }
 
 // GetStoreCredentials returns decrypted credentials (the marketplace worker
-// only).
+// only). The webhook secret stays in the catalog, which verifies the
+// webhooks itself.
 func (s *Server) GetStoreCredentials(ctx context.Context, r *catalogv1.GetStoreCredentialsRequest) (*catalogv1.GetStoreCredentialsResponse, error) {
 	st, c, err := s.stores.Credentials(ctx, principal.From(ctx), r.GetStoreId())
 	if err != nil {

@@ -73,7 +73,8 @@ func (s *Server) DeleteListing(ctx context.Context, r *catalogv1.DeleteListingRe
 	return &emptypb.Empty{}, nil
 }
 
-// ResolveListing maps a marketplace order line (the marketplace worker only).
+// ResolveListing maps a marketplace order line (the marketplace worker and
+// orders).
 func (s *Server) ResolveListing(ctx context.Context, r *catalogv1.ResolveListingRequest) (*catalogv1.Listing, error) {
 	l, err := s.listings.Resolve(ctx, principal.From(ctx), r.GetStoreId(), domain.ExternalLine{
 		ProductID: r.GetExternalProductId(), VariantID: r.GetExternalVariantId(), SKU: r.GetSku()})

@@ -34,9 +34,9 @@ func wantCode(t *testing.T, what string, err error, c codes.Code) {
 
 // A seller maps listings of their own store over the API, validated at the
 // edge and against the catalog; anyone else sees no store (NOT_FOUND), an
-// admin may read but not write, and only the marketplace worker resolves
-// order lines.
-func TestListingsOwnerCRUDValidatedAndResolvedByTheWorkerOnly(t *testing.T) {
+// admin may read but not write, and only the marketplace worker and orders
+// resolve order lines.
+func TestListingsOwnerCRUDValidatedAndResolvedByTheWorkerAndOrdersOnly(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.start(e.app, partAPI)
@@ -138,17 +138,25 @@ func TestListingsOwnerCRUDValidatedAndResolvedByTheWorkerOnly(t *testing.T) {
 		t.Fatalf("second page = %v, %v", page, err)
 	}
 
-	// The marketplace worker alone resolves a line.
+	// The marketplace worker and orders (an imported order held for a
+	// retry) alone resolve a line.
 	line := &catalogv1.ResolveListingRequest{StoreId: st.GetId(), ExternalProductId: "gid-prod-1", ExternalVariantId: "gid-var-1"}
-	for _, who := range []context.Context{alice, e.admin(), e.as("service:orders", principal.RoleService),
-		e.as(principal.SubjectMarketplaceWorker, principal.RoleUser)} {
+	for _, who := range []context.Context{alice, e.admin(), e.as("service:pricing", principal.RoleService),
+		e.as(principal.SubjectMarketplaceWorker, principal.RoleUser), e.as(principal.SubjectOrders, principal.RoleUser)} {
 		_, err := e.client.ResolveListing(who, line)
 		wantCode(t, "resolve as another caller", err, codes.PermissionDenied)
 	}
-	got, err := e.client.ResolveListing(e.worker(), line)
-	if err != nil || got.GetId() != l.GetId() || got.GetVariantId() != variant || got.GetDesignId() != ready {
-		t.Fatalf("resolve = %v, %v", got, err)
+	orders := e.as(principal.SubjectOrders, principal.RoleService)
+	for _, who := range []context.Context{e.worker(), orders} {
+		got, err := e.client.ResolveListing(who, line)
+		if err != nil || got.GetId() != l.GetId() || got.GetVariantId() != variant || got.GetDesignId() != ready {
+			t.Fatalf("resolve = %v, %v", got, err)
+		}
 	}
+	_, err = e.client.ResolveListing(orders, &catalogv1.ResolveListingRequest{StoreId: st.GetId(), Sku: "unmapped"})
+	wantCode(t, "orders resolves an unmapped line", err, codes.NotFound)
+	_, err = e.client.ResolveListing(orders, &catalogv1.ResolveListingRequest{StoreId: uuid.NewString(), Sku: "s2"})
+	wantCode(t, "orders resolves a line of no store", err, codes.NotFound)
 	if got, err := e.client.ResolveListing(e.worker(), &catalogv1.ResolveListingRequest{StoreId: st.GetId(), Sku: "s2"}); err != nil || got.GetSku() != "s2" {
 		t.Fatalf("resolve by sku = %v, %v", got, err)
 	}

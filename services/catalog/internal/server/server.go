@@ -110,7 +110,7 @@ func Build(d Deps, o Options) (*App, error) {
 		Stock:     app.NewStock(store, d.Log),
 		Projector: app.NewProjector(store, proj, d.Log),
 		Results:   app.NewDesignResults(store, d.Log),
-		Stores:    app.NewStores(store, sealer),
+		Stores:    app.NewStores(store, sealer).WithLog(d.Log),
 		Listings:  app.NewListings(store),
 	}
 	if d.S3 != nil {

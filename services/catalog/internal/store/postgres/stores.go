@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -17,21 +18,27 @@ import (
 // ciphertext is never decoded here).
 
 const storeCols = `id::text, owner_id, marketplace, shop_id, name, rate_limit_per_second, rate_limit_burst, created_at,
-	needs_reconnection, reconnection_reason`
+	needs_reconnection, reconnection_reason, payment_method, region, last_import_at`
 
 func scanStore(r pgx.Row, extra ...any) (domain.Store, error) {
 	var s domain.Store
 	var m string
+	var lastImport *time.Time
 	err := r.Scan(append([]any{&s.ID, &s.OwnerID, &m, &s.ShopID, &s.Name, &s.RateLimitPerSecond, &s.RateLimitBurst, &s.CreatedAt,
-		&s.NeedsReconnection, &s.ReconnectionReason}, extra...)...)
+		&s.NeedsReconnection, &s.ReconnectionReason, &s.PaymentMethod, &s.Region, &lastImport}, extra...)...)
 	s.Marketplace = domain.Marketplace(m)
+	if lastImport != nil {
+		s.LastImportAt = lastImport.UTC()
+	}
 	return s, err
 }
 
 func (t *tx) InsertStore(ctx context.Context, s domain.Store, sealed []byte) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO stores (id, owner_id, marketplace, shop_id, name, credentials, rate_limit_per_second, rate_limit_burst, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		s.ID, s.OwnerID, string(s.Marketplace), s.ShopID, s.Name, sealed, s.RateLimitPerSecond, s.RateLimitBurst, s.CreatedAt)
+	_, err := t.tx.Exec(ctx, `INSERT INTO stores (id, owner_id, marketplace, shop_id, name, credentials, rate_limit_per_second, rate_limit_burst, created_at,
+		payment_method, region)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		s.ID, s.OwnerID, string(s.Marketplace), s.ShopID, s.Name, sealed, s.RateLimitPerSecond, s.RateLimitBurst, s.CreatedAt,
+		s.PaymentMethod, s.Region)
 	if postgres.IsUniqueViolation(err, "stores_owner_shop_key") {
 		return errs.E(errs.AlreadyExists, "this %s shop is already connected", s.Marketplace)
 	}
@@ -109,6 +116,16 @@ func (t *tx) MarkStoreNeedsReconnection(ctx context.Context, id, reason string) 
 	_, err := t.tx.Exec(ctx, `UPDATE stores SET needs_reconnection = true, reconnection_reason = $2 WHERE id = $1`, id, reason)
 	if err != nil {
 		return fmt.Errorf("mark store %s: %w", id, err)
+	}
+	return nil
+}
+
+// SaveStoreSettings replaces how a store's imports are paid and its Amazon
+// region.
+func (t *tx) SaveStoreSettings(ctx context.Context, id, paymentMethod, region string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE stores SET payment_method = $2, region = $3 WHERE id = $1`, id, paymentMethod, region)
+	if err != nil {
+		return fmt.Errorf("save store settings %s: %w", id, err)
 	}
 	return nil
 }
