@@ -128,6 +128,9 @@ func decorate(op map[string]any, r policy.Route) {
 			responses["404"] = errRef("No such object, or not the caller's.")
 		}
 	}
+	if r.Method == http.MethodPost && r.Template == "/v1/orders/{order_id}:retry-import" {
+		responses["409"] = errRef("The order is not on hold, or a line still cannot be mapped (the message gives the reason); the order stays on hold.")
+	}
 	if r.Method == http.MethodPost && r.Template == "/v1/orders" {
 		params, _ := op["parameters"].([]any)
 		op["parameters"] = append(params, map[string]any{

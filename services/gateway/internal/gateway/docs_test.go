@@ -114,6 +114,30 @@ func TestOpenAPI(t *testing.T) {
 	if rs, _ := doc.Paths["/v1/orders"]["post"]["responses"].(map[string]any); rs["422"] == nil || rs["409"] == nil {
 		t.Fatal("POST /v1/orders lacks 409/422 responses")
 	}
+	if rs, _ := doc.Paths["/v1/orders/{order_id}:retry-import"]["post"]["responses"].(map[string]any); rs["409"] == nil || rs["404"] == nil {
+		t.Fatal("POST /v1/orders/{order_id}:retry-import lacks 404/409 responses")
+	}
+	hook := doc.Paths["/v1/marketplaces/shopify/stores/{store_id}/webhooks"]["post"]
+	rs, _ := hook["responses"].(map[string]any)
+	for _, code := range []string{"200", "401", "413", "429", "503"} {
+		if rs[code] == nil {
+			t.Errorf("the webhook route lacks the %s answer", code)
+		}
+	}
+	if rs["403"] != nil {
+		t.Error("the webhook route claims a 403")
+	}
+	headers := map[string]bool{}
+	hookParams, _ := hook["parameters"].([]any)
+	for _, p := range hookParams {
+		pm, _ := p.(map[string]any)
+		if pm["in"] == "header" {
+			headers[pm["name"].(string)] = pm["required"] == true
+		}
+	}
+	if !headers["X-Shopify-Hmac-Sha256"] || !headers["X-Shopify-Webhook-Id"] || !headers["X-Shopify-Topic"] || headers["X-Shopify-Triggered-At"] {
+		t.Errorf("webhook headers %v", headers)
+	}
 	// The served document is what Gateway.OpenAPI reports.
 	if !bytes.Equal(resp.body, e.gw.OpenAPI()) {
 		t.Fatal("served document differs")
