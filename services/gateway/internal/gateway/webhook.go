@@ -34,6 +34,11 @@ const (
 // store or a store of another marketplace look the same).
 const WebhookUnauthenticatedMessage = "webhook signature verification failed"
 
+// untrustedCaller is the message of platform/grpcserver's refusal of a
+// principal whose signature does not verify: the gateway's configuration is
+// at fault (PRINTFLEET_INTERNAL_SECRET), not the delivery.
+const untrustedCaller = "untrusted caller identity"
+
 // gatewayPrincipal is the gateway's own principal (principal.SubjectGateway
 // with the service role), for calls no user makes.
 var gatewayPrincipal = grpcclient.Service("gateway")
@@ -45,7 +50,8 @@ var gatewayPrincipal = grpcclient.Service("gateway")
 // own principal. The body and the signature are never logged.
 //
 // Answers: 200 {} when the catalog took the delivery (new or a duplicate);
-// 401 when the signature is missing or the catalog refuses it; 400 when the
+// 401 when the signature is missing or the catalog refuses it (but 503 when
+// the catalog refuses the gateway's own principal); 400 when the
 // catalog finds the delivery malformed; 404 for a store id that is not a
 // UUID; 413 for a body over MaxWebhookBody; 503 for anything else, so that
 // Shopify delivers it again.
@@ -118,6 +124,13 @@ func (g *Gateway) shopifyWebhook(w http.ResponseWriter, r *http.Request, params 
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("{}"))
 	case codes.Unauthenticated:
+		if st.Message() == untrustedCaller {
+			outcome(func(msg string, args ...any) { g.o.Log.ErrorContext(ctx, msg, args...) }, "unavailable",
+				"err", "the catalog refused the gateway's principal; check PRINTFLEET_INTERNAL_SECRET")
+			w.Header().Set("Retry-After", "1")
+			edge.WriteError(w, r, http.StatusServiceUnavailable, "UNAVAILABLE", "service unavailable, retry later", nil)
+			return
+		}
 		outcome(warn, "refused")
 		edge.WriteError(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", WebhookUnauthenticatedMessage, nil)
 	case codes.InvalidArgument:

@@ -245,6 +245,26 @@ func TestShopifyWebhookRefusals(t *testing.T) {
 	}
 }
 
+// A catalog that does not trust the gateway's principal (another internal
+// secret) is the gateway's configuration fault: 503, so that Shopify delivers
+// again once it is fixed, and an error in the log, not a 401.
+func TestShopifyWebhookUntrustedGateway(t *testing.T) {
+	t.Parallel()
+	other, err := principal.NewSigner("another-internal-secret-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, withFakes(startFakes(t, other)))
+	resp := e.postRaw(webhookPath(webhookStore), webhookBody, false, webhookHeaders(webhookSig))
+	if resp.status != http.StatusServiceUnavailable || resp.errorCode(t) != "UNAVAILABLE" {
+		t.Fatalf("status %d: %s", resp.status, resp.body)
+	}
+	if !strings.Contains(e.logs.String(), "PRINTFLEET_INTERNAL_SECRET") {
+		t.Fatalf("no configuration error logged:\n%s", e.logs.String())
+	}
+	noSecretsLogged(t, e)
+}
+
 // Other methods on the route are 405 with Allow: POST.
 func TestShopifyWebhookMethods(t *testing.T) {
 	t.Parallel()
