@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -63,25 +64,25 @@ func (g *Gateway) shopifyWebhook(w http.ResponseWriter, r *http.Request, params 
 		return
 	}
 	topic, webhookID := r.Header.Get(HeaderShopifyTopic), r.Header.Get(HeaderShopifyWebhookID)
-	outcome := func(level func(msg string, args ...any), what string, extra ...any) {
-		level("marketplace webhook", append([]any{
+	// outcome logs and counts what became of the delivery: never its body
+	// or its signature.
+	outcome := func(level slog.Level, what string, extra ...any) {
+		g.o.Log.Log(ctx, level, "marketplace webhook", append([]any{
 			"marketplace", "shopify", "store_id", storeID, "topic", clip(topic), "webhook_id", clip(webhookID), "outcome", what,
 		}, extra...)...)
 		g.o.Metrics.webhook("shopify", what)
 	}
-	info := func(msg string, args ...any) { g.o.Log.InfoContext(ctx, msg, args...) }
-	warn := func(msg string, args ...any) { g.o.Log.WarnContext(ctx, msg, args...) }
 
 	sig := r.Header.Get(HeaderShopifyHmac)
 	if sig == "" {
-		outcome(warn, "missing_signature")
+		outcome(slog.LevelWarn, "missing_signature")
 		edge.WriteError(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", WebhookUnauthenticatedMessage, nil)
 		return
 	}
 	body, err := readWebhookBody(r)
 	switch {
 	case errors.Is(err, errBodyTooLarge):
-		outcome(warn, "too_large")
+		outcome(slog.LevelWarn, "too_large")
 		limit := int64(MaxWebhookBody)
 		if m := edge.InfoFrom(ctx).MaxBody; m > 0 && m < limit {
 			limit = m
@@ -89,7 +90,7 @@ func (g *Gateway) shopifyWebhook(w http.ResponseWriter, r *http.Request, params 
 		edge.WriteError(w, r, http.StatusRequestEntityTooLarge, "INVALID_ARGUMENT", edge.TooLargeMessage(limit), nil)
 		return
 	case err != nil:
-		outcome(warn, "unreadable_body")
+		outcome(slog.LevelWarn, "unreadable_body")
 		edge.WriteError(w, r, http.StatusBadRequest, "INVALID_ARGUMENT", "could not read the request body", nil)
 		return
 	}
@@ -119,25 +120,25 @@ func (g *Gateway) shopifyWebhook(w http.ResponseWriter, r *http.Request, params 
 		if resp.GetDuplicate() {
 			what = "duplicate"
 		}
-		outcome(info, what, "bytes", len(body))
+		outcome(slog.LevelInfo, what, "bytes", len(body))
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("{}"))
 	case codes.Unauthenticated:
 		if st.Message() == untrustedCaller {
-			outcome(func(msg string, args ...any) { g.o.Log.ErrorContext(ctx, msg, args...) }, "unavailable",
+			outcome(slog.LevelError, "unavailable",
 				"err", "the catalog refused the gateway's principal; check PRINTFLEET_INTERNAL_SECRET")
 			w.Header().Set("Retry-After", "1")
 			edge.WriteError(w, r, http.StatusServiceUnavailable, "UNAVAILABLE", "service unavailable, retry later", nil)
 			return
 		}
-		outcome(warn, "refused")
+		outcome(slog.LevelWarn, "refused")
 		edge.WriteError(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", WebhookUnauthenticatedMessage, nil)
 	case codes.InvalidArgument:
-		outcome(warn, "invalid", "err", st.Message())
+		outcome(slog.LevelWarn, "invalid", "err", st.Message())
 		edge.WriteError(w, r, http.StatusBadRequest, "INVALID_ARGUMENT", "malformed webhook delivery: "+st.Message(), nil)
 	default:
-		outcome(func(msg string, args ...any) { g.o.Log.ErrorContext(ctx, msg, args...) }, "unavailable",
+		outcome(slog.LevelError, "unavailable",
 			"code", st.Code().String(), "err", st.Message())
 		w.Header().Set("Retry-After", "1")
 		edge.WriteError(w, r, http.StatusServiceUnavailable, "UNAVAILABLE", "service unavailable, retry later", nil)
