@@ -1,7 +1,8 @@
 // Package apidocs serves the API description: /openapi.json is the merged
 // document generated from the protos, edited at start to add what the protos
 // cannot say (bearer security per route, the Idempotency-Key header, the
-// gateway's error body, the edge routes), and /docs renders it with Swagger UI
+// gateway's error body, the edge routes, the marketplaces' webhook routes),
+// and /docs renders it with Swagger UI
 // served from the assets embedded in github.com/swaggest/swgui.
 package apidocs
 
@@ -62,7 +63,11 @@ func Document(routes []policy.Route) ([]byte, error) {
 			if r.Template == "/docs/{path=**}" {
 				continue
 			}
-			addEdgeOperation(paths, r)
+			if r.Template == policy.ShopifyWebhook {
+				addShopifyWebhook(paths, r)
+			} else {
+				addEdgeOperation(paths, r)
+			}
 		}
 		item, _ := paths[r.Template].(map[string]any)
 		op, _ := item[strings.ToLower(r.Method)].(map[string]any)
@@ -123,6 +128,9 @@ func decorate(op map[string]any, r policy.Route) {
 			responses["404"] = errRef("No such object, or not the caller's.")
 		}
 	}
+	if r.Method == http.MethodPost && r.Template == "/v1/orders/{order_id}:retry-import" {
+		responses["409"] = errRef("The order is not on hold, or a line still cannot be mapped (the message gives the reason); the order stays on hold.")
+	}
 	if r.Method == http.MethodPost && r.Template == "/v1/orders" {
 		params, _ := op["parameters"].([]any)
 		op["parameters"] = append(params, map[string]any{
@@ -157,6 +165,50 @@ func addEdgeOperation(paths map[string]any, r policy.Route) {
 			"produces":    produces,
 			"responses": map[string]any{
 				"200": map[string]any{"description": "OK"},
+			},
+		},
+	}
+}
+
+// addShopifyWebhook describes the Shopify webhook route, which no gRPC method
+// has the shape of: the raw body and Shopify's headers go to the catalog as
+// they arrived.
+func addShopifyWebhook(paths map[string]any, r policy.Route) {
+	header := func(name, desc string, required bool, extra ...string) map[string]any {
+		p := map[string]any{"name": name, "in": "header", "type": "string", "required": required, "description": desc}
+		if len(extra) > 0 {
+			p["format"] = extra[0]
+		}
+		return p
+	}
+	paths[r.Template] = map[string]any{
+		strings.ToLower(r.Method): map[string]any{
+			"summary": "Receive a Shopify webhook delivery for a store.",
+			"description": "Where a store's Shopify webhooks are registered (orders/create, orders/updated, orders/cancelled, app/uninstalled). " +
+				"No bearer token: an Authorization header is ignored. The delivery is authenticated by `X-Shopify-Hmac-Sha256`, " +
+				"the base64 HMAC-SHA256 of the raw body under the store's webhook secret, verified by the catalog before anything is parsed or stored. " +
+				"A delivery is taken once per `X-Shopify-Webhook-Id`: a repeat answers 200 too. Bodies are never logged.",
+			"operationId": "Gateway_ShopifyWebhook",
+			"tags":        []any{"Marketplace webhooks"},
+			"consumes":    []any{"application/json"},
+			"produces":    []any{"application/json"},
+			"parameters": []any{
+				map[string]any{"name": "store_id", "in": "path", "required": true, "type": "string", "format": "uuid",
+					"description": "The printfleet store the webhook is registered for."},
+				header("X-Shopify-Hmac-Sha256", "Base64 HMAC-SHA256 of the raw body with the store's webhook secret.", true, "byte"),
+				header("X-Shopify-Webhook-Id", "The delivery's id; repeats of one id are taken once.", true),
+				header("X-Shopify-Topic", "The webhook topic, e.g. orders/create.", true),
+				header("X-Shopify-Triggered-At", "When Shopify triggered the delivery (RFC 3339).", false, "date-time"),
+				map[string]any{"name": "body", "in": "body", "required": true, "description": "The payload exactly as Shopify sends it (at most 1 MiB); it is verified byte for byte.",
+					"schema": map[string]any{"type": "object"}},
+			},
+			"responses": map[string]any{
+				"200": map[string]any{"description": "Taken (or taken before): `{}`.", "schema": map[string]any{"type": "object"}},
+				"400": errRef("The catalog found the delivery malformed (e.g. a header too long)."),
+				"401": errRef("The signature is missing or does not verify, or the store is unknown or not a Shopify store."),
+				"404": errRef("The store id is not a UUID."),
+				"413": errRef("The body is larger than 1 MiB."),
+				"503": errRef("Not taken this time; Shopify delivers it again."),
 			},
 		},
 	}

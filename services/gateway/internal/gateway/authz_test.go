@@ -37,6 +37,7 @@ var fixtures = map[string]fixture{
 	"POST /v1/orders/{order_id}:cancel":                  {"/v1/orders/" + aliceOrder + ":cancel", `{"reason":"changed my mind"}`, nil},
 	"GET /v1/orders/{order_id}/events":                   {"/v1/orders/" + aliceOrder + "/events", "", nil},
 	"POST /v1/orders/{order_id}/shipments":               {"/v1/orders/" + aliceOrder + "/shipments", `{"carrier":"UPS","tracking_number":"1Z999AA10123456784"}`, nil},
+	"POST /v1/orders/{order_id}:retry-import":            {"/v1/orders/" + aliceOrder + ":retry-import", `{}`, nil},
 	"GET /v1/products":                                   {"/v1/products", "", nil},
 	"GET /v1/products/{product_id}":                      {"/v1/products/" + productID, "", nil},
 	"POST /v1/products":                                  {"/v1/products", `{"title":"Tee","variants":[{"sku":"TEE-M","title":"M","price":{"currency":"USD","amount_minor":1999}}]}`, nil},

@@ -16,27 +16,32 @@ import (
 // restTable is the path column of DESIGN.md's REST surface, written out here
 // independently of the policy table.
 var restTable = map[string][]string{
-	"/v1/orders":                      {"post", "get"},
-	"/v1/orders/{order_id}":           {"get"},
-	"/v1/orders/{order_id}:cancel":    {"post"},
-	"/v1/orders/{order_id}/events":    {"get"},
-	"/v1/orders/{order_id}/shipments": {"post"},
-	"/v1/products":                    {"get", "post"},
-	"/v1/products/{product_id}":       {"get", "patch"},
-	"/v1/designs":                     {"post"},
-	"/v1/designs/{design_id}:process": {"post"},
-	"/v1/designs/{design_id}":         {"get"},
-	"/v1/quotes":                      {"post"},
-	"/v1/stores":                      {"post", "get"},
-	"/healthz":                        {"get"},
-	"/readyz":                         {"get"},
-	"/openapi.json":                   {"get"},
-	"/docs":                           {"get"},
+	"/v1/orders":                                          {"post", "get"},
+	"/v1/orders/{order_id}":                               {"get"},
+	"/v1/orders/{order_id}:cancel":                        {"post"},
+	"/v1/orders/{order_id}/events":                        {"get"},
+	"/v1/orders/{order_id}/shipments":                     {"post"},
+	"/v1/orders/{order_id}:retry-import":                  {"post"},
+	"/v1/stores/{store_id}/listings":                      {"post", "get"},
+	"/v1/stores/{store_id}/listings/{listing_id}":         {"get", "put", "delete"},
+	"/v1/marketplaces/shopify/stores/{store_id}/webhooks": {"post"},
+	"/v1/products":                                        {"get", "post"},
+	"/v1/products/{product_id}":                           {"get", "patch"},
+	"/v1/designs":                                         {"post"},
+	"/v1/designs/{design_id}:process":                     {"post"},
+	"/v1/designs/{design_id}":                             {"get"},
+	"/v1/quotes":                                          {"post"},
+	"/v1/stores":                                          {"post", "get"},
+	"/healthz":                                            {"get"},
+	"/readyz":                                             {"get"},
+	"/openapi.json":                                       {"get"},
+	"/docs":                                               {"get"},
 }
 
 var publicOps = map[string]bool{
 	"get /v1/products": true, "get /v1/products/{product_id}": true, "post /v1/quotes": true,
 	"get /healthz": true, "get /readyz": true, "get /openapi.json": true, "get /docs": true,
+	"post /v1/marketplaces/shopify/stores/{store_id}/webhooks": true,
 }
 
 func TestOpenAPI(t *testing.T) {
@@ -92,8 +97,8 @@ func TestOpenAPI(t *testing.T) {
 	for _, item := range doc.Paths {
 		ops += len(item)
 	}
-	if ops != 25 {
-		t.Errorf("%d operations, want 25 (21 API + 4 edge)", ops)
+	if ops != 27 {
+		t.Errorf("%d operations, want 27 (22 API + 4 edge + 1 webhook)", ops)
 	}
 	params, _ := doc.Paths["/v1/orders"]["post"]["parameters"].([]any)
 	found := false
@@ -108,6 +113,30 @@ func TestOpenAPI(t *testing.T) {
 	}
 	if rs, _ := doc.Paths["/v1/orders"]["post"]["responses"].(map[string]any); rs["422"] == nil || rs["409"] == nil {
 		t.Fatal("POST /v1/orders lacks 409/422 responses")
+	}
+	if rs, _ := doc.Paths["/v1/orders/{order_id}:retry-import"]["post"]["responses"].(map[string]any); rs["409"] == nil || rs["404"] == nil {
+		t.Fatal("POST /v1/orders/{order_id}:retry-import lacks 404/409 responses")
+	}
+	hook := doc.Paths["/v1/marketplaces/shopify/stores/{store_id}/webhooks"]["post"]
+	rs, _ := hook["responses"].(map[string]any)
+	for _, code := range []string{"200", "401", "413", "429", "503"} {
+		if rs[code] == nil {
+			t.Errorf("the webhook route lacks the %s answer", code)
+		}
+	}
+	if rs["403"] != nil {
+		t.Error("the webhook route claims a 403")
+	}
+	headers := map[string]bool{}
+	hookParams, _ := hook["parameters"].([]any)
+	for _, p := range hookParams {
+		pm, _ := p.(map[string]any)
+		if pm["in"] == "header" {
+			headers[pm["name"].(string)] = pm["required"] == true
+		}
+	}
+	if !headers["X-Shopify-Hmac-Sha256"] || !headers["X-Shopify-Webhook-Id"] || !headers["X-Shopify-Topic"] || headers["X-Shopify-Triggered-At"] {
+		t.Errorf("webhook headers %v", headers)
 	}
 	// The served document is what Gateway.OpenAPI reports.
 	if !bytes.Equal(resp.body, e.gw.OpenAPI()) {

@@ -96,6 +96,7 @@ var jwtSecretCfg = config.Secret(jwtSecret)
 var generous = map[string]ratelimit.Rule{
 	policy.ClassDefault: {Limit: 1_000_000, Period: time.Minute, Burst: 1_000_000},
 	policy.ClassWrite:   {Limit: 1_000_000, Period: time.Minute, Burst: 1_000_000},
+	policy.ClassWebhook: {Limit: 1_000_000, Period: time.Minute, Burst: 1_000_000},
 }
 
 type env struct {

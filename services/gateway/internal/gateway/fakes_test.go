@@ -157,9 +157,56 @@ func (f *fakeOrders) CreateShipment(ctx context.Context, r *ordersv1.CreateShipm
 	return &ordersv1.Shipment{Id: newID, OrderId: aliceOrder, Carrier: r.GetCarrier(), TrackingNumber: r.GetTrackingNumber()}, nil
 }
 
+func (f *fakeOrders) RetryImport(ctx context.Context, r *ordersv1.RetryImportRequest) (*ordersv1.Order, error) {
+	p := f.record(ctx, "RetryImport")
+	if !owns(p, r.GetOrderId(), aliceOrder) {
+		return nil, errs.E(errs.NotFound, "order not found")
+	}
+	return f.order(aliceOrder, "alice", ordersv1.OrderStatus_ORDER_STATUS_PENDING), nil
+}
+
 type fakeCatalog struct {
 	catalogv1.UnimplementedCatalogServiceServer
 	recorder
+
+	// webhooks are the webhook deliveries received; webhookErr, when set,
+	// is the answer to the next ones.
+	webhookMu  sync.Mutex
+	webhooks   []*catalogv1.ReceiveMarketplaceWebhookRequest
+	webhookErr error
+}
+
+func (f *fakeCatalog) ReceiveMarketplaceWebhook(ctx context.Context, r *catalogv1.ReceiveMarketplaceWebhookRequest) (*catalogv1.ReceiveMarketplaceWebhookResponse, error) {
+	f.record(ctx, "ReceiveMarketplaceWebhook")
+	f.webhookMu.Lock()
+	defer f.webhookMu.Unlock()
+	if f.webhookErr != nil {
+		return nil, f.webhookErr
+	}
+	dup := false
+	for _, w := range f.webhooks {
+		dup = dup || (w.GetStoreId() == r.GetStoreId() && w.GetWebhookId() == r.GetWebhookId())
+	}
+	f.webhooks = append(f.webhooks, r)
+	return &catalogv1.ReceiveMarketplaceWebhookResponse{Duplicate: dup}, nil
+}
+
+// failWebhooks makes the next deliveries answer err (nil: accept again).
+func (f *fakeCatalog) failWebhooks(err error) {
+	f.webhookMu.Lock()
+	f.webhookErr = err
+	f.webhookMu.Unlock()
+}
+
+// lastWebhook is the last delivery the catalog took.
+func (f *fakeCatalog) lastWebhook(t testing.TB) *catalogv1.ReceiveMarketplaceWebhookRequest {
+	t.Helper()
+	f.webhookMu.Lock()
+	defer f.webhookMu.Unlock()
+	if len(f.webhooks) == 0 {
+		t.Fatal("the catalog took no webhook")
+	}
+	return f.webhooks[len(f.webhooks)-1]
 }
 
 func product() *catalogv1.Product {

@@ -115,6 +115,7 @@ type Options struct {
 type Gateway struct {
 	o       Options
 	mux     *runtime.ServeMux
+	catalog catalogv1.CatalogServiceClient
 	handler http.Handler
 	openapi []byte
 	docs    *apidocs.Docs
@@ -165,7 +166,7 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{o: o, openapi: doc, docs: docs}
+	g := &Gateway{o: o, openapi: doc, docs: docs, catalog: catalogv1.NewCatalogServiceClient(o.Conns.Catalog)}
 	g.checks = []check{
 		{name: "orders", blocking: true, fn: serving(o.Conns.Orders, ordersv1.OrderService_ServiceDesc.ServiceName)},
 		{name: "catalog", blocking: true, fn: serving(o.Conns.Catalog, catalogv1.CatalogService_ServiceDesc.ServiceName)},
@@ -216,6 +217,11 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		if err := g.mux.HandlePath(http.MethodGet, p.path, p.h); err != nil {
 			return nil, fmt.Errorf("register %s: %w", p.path, err)
 		}
+	}
+	// The marketplaces' webhooks are plain handlers too: no gRPC method has
+	// their shape (a raw body and the marketplace's headers).
+	if err := g.mux.HandlePath(http.MethodPost, policy.ShopifyWebhook, g.shopifyWebhook); err != nil {
+		return nil, fmt.Errorf("register %s: %w", policy.ShopifyWebhook, err)
 	}
 	g.handler = g.chain(g.mux)
 	return g, nil

@@ -16,6 +16,7 @@ type Metrics struct {
 	rateDecisions  *prometheus.CounterVec
 	redisUp        prometheus.Gauge
 	upstreamErrors *prometheus.CounterVec
+	webhooks       *prometheus.CounterVec
 }
 
 // NewMetrics registers the gateway's metrics on reg.
@@ -34,7 +35,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "printfleet_gateway_upstream_errors_total",
 			Help: "Failed upstream gRPC calls by service and gRPC code.",
 		}, []string{"service", "code"})),
+		webhooks: edge.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "printfleet_gateway_marketplace_webhooks_total",
+			Help: "Marketplace webhook deliveries by marketplace and outcome (accepted, duplicate, refused, missing_signature, invalid, too_large, unreadable_body, unavailable).",
+		}, []string{"marketplace", "outcome"})),
 	}
+}
+
+// webhook counts one webhook delivery's outcome.
+func (m *Metrics) webhook(marketplace, outcome string) {
+	m.webhooks.WithLabelValues(marketplace, outcome).Inc()
 }
 
 // RateDecision records one rate-limit decision (ratelimit.Options.OnDecision).

@@ -22,9 +22,11 @@ import (
 )
 
 // route runs once grpc-gateway has matched a route: it names the route for
-// logs, metrics and the span, authenticates, rate-limits and authorizes by
-// the policy table, then hands the request (with the principal in its
-// context and without the Authorization header) to the generated handler.
+// logs, metrics and the span, authenticates (except on routes that take no
+// token, whose caller is anonymous whatever it sends), rate-limits and
+// authorizes by the policy table, then hands the request (with the principal
+// in its context and without the Authorization header) to the generated
+// handler.
 func (g *Gateway) route(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		ctx := r.Context()
@@ -44,7 +46,10 @@ func (g *Gateway) route(next runtime.HandlerFunc) runtime.HandlerFunc {
 			edge.WriteError(w, r, http.StatusInternalServerError, "INTERNAL", "internal error", nil)
 			return
 		}
-		p, authErr := g.authenticate(ctx, r)
+		p, authErr := principal.Anonymous, error(nil)
+		if !rt.NoToken {
+			p, authErr = g.authenticate(ctx, r)
+		}
 		if rt.Class != "" {
 			if d, ok := g.o.Limiter.Allow(ctx, rt.Class, g.limitKey(p, authErr, r)); ok {
 				d.SetHeaders(w.Header())

@@ -16,7 +16,15 @@ import (
 const (
 	ClassDefault = "default"
 	ClassWrite   = "write"
+	// ClassWebhook counts the marketplaces' webhook deliveries, by client
+	// address: a marketplace sends them in bursts, so the class has a
+	// higher limit of its own.
+	ClassWebhook = "webhook"
 )
+
+// ShopifyWebhook is the template of the public route Shopify delivers a
+// store's webhooks to.
+const ShopifyWebhook = "/v1/marketplaces/shopify/stores/{store_id}/webhooks"
 
 // Route is one entry of the table.
 type Route struct {
@@ -32,8 +40,13 @@ type Route struct {
 	Owner bool
 	// Class is the rate-limit class ("" = not limited).
 	Class string
-	// Edge marks routes the gateway serves itself (health, API docs).
+	// Edge marks routes the gateway serves itself (health, API docs, the
+	// marketplaces' webhooks), not a gRPC method.
 	Edge bool
+	// NoToken marks public routes that take no bearer token at all: an
+	// Authorization header is ignored, neither verified nor forwarded. The
+	// marketplaces' webhooks are authenticated by their own signature.
+	NoToken bool
 }
 
 // Allows reports whether p may call r (ignoring ownership).
@@ -61,6 +74,7 @@ var Routes = []Route{
 	{Method: "POST", Template: "/v1/orders/{order_id}:cancel", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
 	{Method: "GET", Template: "/v1/orders/{order_id}/events", Roles: userOrAdmin, Owner: true, Class: ClassDefault},
 	{Method: "POST", Template: "/v1/orders/{order_id}/shipments", Roles: fulfillmentOrAdmin, Class: ClassWrite},
+	{Method: "POST", Template: "/v1/orders/{order_id}:retry-import", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
 	{Method: "GET", Template: "/v1/products", Public: true, Class: ClassDefault},
 	{Method: "GET", Template: "/v1/products/{product_id}", Public: true, Class: ClassDefault},
 	{Method: "POST", Template: "/v1/products", Roles: admin, Class: ClassWrite},
@@ -86,6 +100,11 @@ var Routes = []Route{
 	{Method: "GET", Template: "/openapi.json", Public: true, Edge: true, Class: ClassDefault},
 	{Method: "GET", Template: "/docs", Public: true, Edge: true, Class: ClassDefault},
 	{Method: "GET", Template: "/docs/{path=**}", Public: true, Edge: true, Class: ClassDefault},
+
+	// Shopify's webhook deliveries: no token (the catalog verifies the
+	// delivery's HMAC signature), limited by client address in a class of
+	// their own.
+	{Method: "POST", Template: ShopifyWebhook, Public: true, Edge: true, NoToken: true, Class: ClassWebhook},
 }
 
 var byKey = func() map[string]Route {

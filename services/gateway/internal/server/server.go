@@ -54,8 +54,11 @@ type Config struct {
 
 // RateLimitConfig holds the per-class rules ("N/duration[,burst=M]").
 type RateLimitConfig struct {
-	Default      string        `env:"DEFAULT, default=100/1m"`
-	Write        string        `env:"WRITE, default=100/1m"`
+	Default string `env:"DEFAULT, default=100/1m"`
+	Write   string `env:"WRITE, default=100/1m"`
+	// Webhook limits the marketplaces' webhook deliveries per client
+	// address: a marketplace sends them in bursts.
+	Webhook      string        `env:"WEBHOOK, default=600/1m"`
 	RedisTimeout time.Duration `env:"REDIS_TIMEOUT, default=50ms"`
 	Prefix       string        `env:"PREFIX, default=printfleet:ratelimit:"`
 }
@@ -63,12 +66,16 @@ type RateLimitConfig struct {
 // Rules parses the per-class rules.
 func (c RateLimitConfig) Rules() (map[string]ratelimit.Rule, error) {
 	rules := map[string]ratelimit.Rule{}
-	for class, spec := range map[string]string{policy.ClassDefault: c.Default, policy.ClassWrite: c.Write} {
-		r, err := ratelimit.ParseRule(spec)
+	for _, c := range []struct{ class, spec, name string }{
+		{policy.ClassDefault, c.Default, "DEFAULT"},
+		{policy.ClassWrite, c.Write, "WRITE"},
+		{policy.ClassWebhook, c.Webhook, "WEBHOOK"},
+	} {
+		r, err := ratelimit.ParseRule(c.spec)
 		if err != nil {
-			return nil, fmt.Errorf("PRINTFLEET_RATELIMIT_%s: %w", map[string]string{policy.ClassDefault: "DEFAULT", policy.ClassWrite: "WRITE"}[class], err)
+			return nil, fmt.Errorf("PRINTFLEET_RATELIMIT_%s: %w", c.name, err)
 		}
-		rules[class] = r
+		rules[c.class] = r
 	}
 	return rules, nil
 }

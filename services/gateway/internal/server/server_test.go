@@ -31,6 +31,7 @@ func TestConfig(t *testing.T) {
 		"PRINTFLEET_REDIS_ADDRS":         "r1:6379,r2:6379",
 		"PRINTFLEET_RATELIMIT_DEFAULT":   "200/1m",
 		"PRINTFLEET_RATELIMIT_WRITE":     "20/10s,burst=5",
+		"PRINTFLEET_RATELIMIT_WEBHOOK":   "1200/1m,burst=300",
 		"PRINTFLEET_GATEWAY_REPLICAS":    "4",
 		"PRINTFLEET_CORS_ORIGINS":        "https://a.example,https://b.example",
 		"PRINTFLEET_JWKS_URL":            "https://idp.example/jwks.json",
@@ -77,6 +78,24 @@ func TestConfig(t *testing.T) {
 	if strings.Contains(config.Masked(cfg), "jwt-secret") || strings.Contains(config.Masked(cfg), "internal-secret") {
 		t.Error("secrets in the masked config")
 	}
+	if r := rules["webhook"]; r.Limit != 1200 || r.Period != time.Minute || r.Burst != 300 {
+		t.Errorf("webhook rule %v", r)
+	}
+	var defaults Config
+	if err := config.LoadFrom(context.Background(), &defaults, envconfig.MapLookuper(map[string]string{
+		"PRINTFLEET_INTERNAL_SECRET": "internal-secret-0123456789",
+		"PRINTFLEET_JWT_SECRET":      "jwt-secret-0123456789abcdef0123456789",
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if rules, err := defaults.RateLimit.Rules(); err != nil || rules["webhook"].Limit != 600 || rules["webhook"].Period != time.Minute {
+		t.Errorf("default webhook rule %v (%v)", rules["webhook"], err)
+	}
+	cfg.RateLimit.Webhook = "many"
+	if _, err := cfg.RateLimit.Rules(); err == nil || !strings.Contains(err.Error(), "PRINTFLEET_RATELIMIT_WEBHOOK") {
+		t.Errorf("bad webhook rule error %v", err)
+	}
+	cfg.RateLimit.Webhook = "600/1m"
 	cfg.RateLimit.Write = "lots"
 	if _, err := cfg.RateLimit.Rules(); err == nil || !strings.Contains(err.Error(), "PRINTFLEET_RATELIMIT_WRITE") {
 		t.Errorf("bad rule error %v", err)
