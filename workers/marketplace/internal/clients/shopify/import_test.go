@@ -240,8 +240,22 @@ func TestPartialItemsAreFulfilledOnce(t *testing.T) {
 	if order["displayFulfillmentStatus"] != "FULFILLED" || sb.Received(sandbox.Shopify).PushesByOrder[o.GID] != 3 {
 		t.Fatalf("after the rest: %v, pushes %v", order, sb.Received(sandbox.Shopify).PushesByOrder)
 	}
-	if _, err := a.PushShipment(ctx(t), store, track(92, o.OrderID, domain.Item{ExternalID: "#1"})); !domain.IsPermanent(err) {
-		t.Fatalf("a bad item id: %v", err)
+}
+
+// A shipment whose items are not the order's line items (an order placed in
+// the fleet with ids of its own) fulfills the whole order.
+func TestItemsOfAnotherOrderFulfillTheWholeOrder(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	o := place(t, sb, "acme", sandbox.ShopifyOrderInput{Lines: []sandbox.ShopifyOrderLine{
+		{SKU: "MUG-11", Quantity: 3}, {SKU: "TEE-M", Quantity: 1, Location: "second"}}})
+	s := track(93, o.OrderID, domain.Item{ExternalID: "8f1e4c52-5d0b-4a43-9bd7-1b1f0c3d2e11", Quantity: 1},
+		domain.Item{ExternalID: "40000000000093", Quantity: 2})
+	if res, err := a.PushShipment(ctx(t), store, s); err != nil || res.Duplicate {
+		t.Fatalf("push: %+v, %v", res, err)
+	}
+	if st := adminQuery(t, store, o.GID)["displayFulfillmentStatus"]; st != "FULFILLED" {
+		t.Fatalf("order is %v", st)
 	}
 }
 

@@ -152,8 +152,9 @@ type userError struct {
 
 // PushShipment implements marketplace.Pusher. The order's open fulfillment
 // orders are fulfilled with one fulfillmentCreate per assigned location; a
-// shipment naming items fulfills only those line items and quantities
-// (fulfillmentOrderLineItems). A resend fulfills nothing twice: fulfillment
+// shipment naming some of the order's line items fulfills only those line
+// items and quantities (fulfillmentOrderLineItems), and one naming none of
+// them (the fleet's own item ids) the whole order. A resend fulfills nothing twice: fulfillment
 // orders already closed are skipped, and items already fulfilled under the
 // shipment's tracking number are subtracted.
 func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain.Shipment) (domain.Result, error) {
@@ -165,10 +166,7 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 	if err != nil {
 		return tr.Result(false, ""), err
 	}
-	want, err := wantedItems(s.Items)
-	if err != nil {
-		return tr.Result(false, ""), err
-	}
+	want := wantedItems(s.Items)
 	base, err := baseURL(store)
 	if err != nil {
 		return tr.Result(false, ""), err
@@ -237,17 +235,15 @@ var errNothingLeft = errors.New("nothing left to fulfill")
 
 // wantedItems is the quantity of each line item (legacy id) a shipment names;
 // nil when it names none (the whole order). A quantity of 0 means all of the
-// line's remaining quantity.
-func wantedItems(items []domain.Item) (map[string]int, error) {
-	if len(items) == 0 {
-		return nil, nil
-	}
+// line's remaining quantity. Items that are not Shopify line item ids (an
+// order not imported from Shopify carries the fleet's own item ids) are left
+// out.
+func wantedItems(items []domain.Item) map[string]int {
 	want := map[string]int{}
 	for _, it := range items {
 		id, ok := legacyID(it.ExternalID, "LineItem")
 		if !ok {
-			return nil, &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid, Marketplace: domain.Shopify,
-				Op: "push shipment", Message: fmt.Sprintf("item %q is not a Shopify line item id", it.ExternalID)}
+			continue
 		}
 		if it.Quantity <= 0 {
 			want[id] = -1
@@ -255,7 +251,25 @@ func wantedItems(items []domain.Item) (map[string]int, error) {
 			want[id] += it.Quantity
 		}
 	}
-	return want, nil
+	if len(want) == 0 {
+		return nil
+	}
+	return want
+}
+
+// names reports whether any of the order's line items is one of want's.
+func (st orderState) names(want map[string]int) bool {
+	for _, fo := range st.fos {
+		for _, l := range fo.LineItems.Nodes {
+			if l.LineItem == nil {
+				continue
+			}
+			if id, ok := legacyID(l.LineItem.ID, "LineItem"); ok && want[id] != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // group is one fulfillmentCreate: the lineItemsByFulfillmentOrder of one
@@ -284,6 +298,12 @@ func plan(st orderState, want map[string]int, tracking string) ([]group, error) 
 		}
 	}
 	open := func(fo fulfillmentOrder) bool { return fo.Status == "OPEN" || fo.Status == "IN_PROGRESS" }
+	if want != nil && !st.names(want) {
+		// The shipment's items are none of the order's line items (ids of
+		// ours, on an order not imported from Shopify): the whole order
+		// ships, as before items were known.
+		want = nil
+	}
 	if want == nil {
 		for _, fo := range st.fos {
 			if open(fo) {

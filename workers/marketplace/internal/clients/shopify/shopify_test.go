@@ -84,7 +84,7 @@ func TestPush(t *testing.T) {
 
 func TestThrottlingStormStaysWithinBudget(t *testing.T) {
 	t.Parallel()
-	// A read asks for 68 points and a mutation 10: 150 points hold two reads.
+	// A read asks for 78 points and a mutation 10: 150 points hold one read and a mutation.
 	sb, a, store := setup(t, sandbox.Limits{ShopifyBucketSize: 150, ShopifyRestoreRate: 100})
 	const n = 12
 	var wg sync.WaitGroup
@@ -121,7 +121,7 @@ func TestForcedThrottleIsWaitedOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each THROTTLED answer reports an empty bucket; a read needs 68 points at 200/s.
+	// Each THROTTLED answer reports an empty bucket; a read needs 78 points at 200/s.
 	if el := time.Since(began); el < 3*340*time.Millisecond {
 		t.Fatalf("pushed after %v: the restore time was not waited out", el)
 	}
