@@ -6,6 +6,7 @@ package marketplace
 // orders/updated).
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -286,7 +287,7 @@ func (s *Server) shopifyQuery(sh *shopifyShop, op *operation, vars map[string]an
 			}
 			sortKey, _ := a["sortKey"].(string)
 			reverse, _ := a["reverse"].(bool)
-			rootObj["orders"] = connection(sh.ordersQuery(filter, sortKey, reverse))
+			rootObj["orders"] = sh.ordersQuery(filter, sortKey, reverse)
 		}
 	}
 	s.countLocked(Shopify, func(c *Counters) { c.Reads++ })
@@ -351,41 +352,80 @@ func (f orderFilter) match(o *shopifyOrder) bool {
 }
 
 // ordersQuery lists the shop's orders matching filter, sorted by sortKey (ID
-// by default) and then by id.
-func (sh *shopifyShop) ordersQuery(filter orderFilter, sortKey string, reverse bool) []object {
+// by default) and then by id, as a connection whose cursors are keyset
+// cursors, like Shopify's: a page after a cursor starts after that order's
+// sort key, so an order that changes while a client pages moves behind it
+// without shifting the others.
+func (sh *shopifyShop) ordersQuery(filter orderFilter, sortKey string, reverse bool) resolver {
 	var list []*shopifyOrder
 	for _, o := range sh.orders {
 		if filter.match(o) {
 			list = append(list, o)
 		}
 	}
-	idCmp := func(a, b *shopifyOrder) int {
-		if len(a.legacy) != len(b.legacy) {
-			return len(a.legacy) - len(b.legacy)
-		}
-		return strings.Compare(a.legacy, b.legacy)
-	}
-	slices.SortFunc(list, func(a, b *shopifyOrder) int {
-		var c int
+	key := func(o *shopifyOrder) orderKey {
+		k := orderKey{ID: fmt.Sprintf("%020s", o.legacy)}
 		switch sortKey {
 		case "UPDATED_AT":
-			c = a.updated.Compare(b.updated)
+			k.At = o.updated.UnixNano()
 		case "CREATED_AT", "PROCESSED_AT":
-			c = a.created.Compare(b.created)
+			k.At = o.created.UnixNano()
 		}
-		if c == 0 {
-			c = idCmp(a, b)
+		return k
+	}
+	cmp := func(a, b orderKey) int {
+		if a.At != b.At {
+			if a.At < b.At {
+				return -1
+			}
+			return 1
 		}
-		return c
-	})
+		return strings.Compare(a.ID, b.ID)
+	}
 	if reverse {
-		slices.Reverse(list)
+		plain := cmp
+		cmp = func(a, b orderKey) int { return -plain(a, b) }
 	}
-	out := make([]object, len(list))
-	for i, o := range list {
-		out[i] = orderObject(o)
+	slices.SortFunc(list, func(a, b *shopifyOrder) int { return cmp(key(a), key(b)) })
+	return func(a map[string]any) any {
+		start := 0
+		if after, ok := a["after"].(string); ok && after != "" {
+			var k orderKey
+			if b, err := base64.StdEncoding.DecodeString(after); err == nil && json.Unmarshal(b, &k) == nil {
+				for start < len(list) && cmp(key(list[start]), k) <= 0 {
+					start++
+				}
+			}
+		}
+		page := list[start:]
+		hasNext := false
+		if n, ok := a["first"].(json.Number); ok {
+			if i, err := n.Int64(); err == nil && int(i) < len(page) {
+				page, hasNext = page[:i], true
+			}
+		}
+		cursor := func(o *shopifyOrder) string {
+			b, _ := json.Marshal(key(o))
+			return base64.StdEncoding.EncodeToString(b)
+		}
+		nodes := make([]any, len(page))
+		edges := make([]any, len(page))
+		for i, o := range page {
+			obj := orderObject(o)
+			nodes[i], edges[i] = obj, object{"node": obj, "cursor": cursor(o)}
+		}
+		info := object{"hasNextPage": hasNext, "hasPreviousPage": start > 0, "startCursor": nil, "endCursor": nil}
+		if len(page) > 0 {
+			info["startCursor"], info["endCursor"] = cursor(page[0]), cursor(page[len(page)-1])
+		}
+		return object{"nodes": nodes, "edges": edges, "pageInfo": info}
 	}
-	return out
+}
+
+// orderKey is an orders cursor: the sort value and the zero-padded id.
+type orderKey struct {
+	At int64  `json:"at"`
+	ID string `json:"id"`
 }
 
 func rfc3339(t time.Time) any {

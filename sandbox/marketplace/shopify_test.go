@@ -361,3 +361,35 @@ func TestShopifyWebhooks(t *testing.T) {
 		t.Fatalf("cancel deliveries %v: %v", topics, cancelled)
 	}
 }
+
+// orders cursors are keyset cursors: an order changed while a client pages
+// moves behind the cursor without making the next page skip another.
+func TestShopifyOrdersCursorSurvivesChanges(t *testing.T) {
+	t.Parallel()
+	s, base := start(t, marketplace.Options{})
+	tok := acme(t, s)
+	var ids []string
+	for range 4 {
+		p, err := s.PlaceShopifyOrder("acme", marketplace.ShopifyOrderInput{Lines: []marketplace.ShopifyOrderLine{{SKU: "A", Quantity: 1}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.OrderID)
+		time.Sleep(2 * time.Millisecond)
+	}
+	q := `query($after: String) { orders(first: 2, after: $after, sortKey: UPDATED_AT) { pageInfo { hasNextPage endCursor } nodes { legacyResourceId } } }`
+	first := gql(t, base, "acme", tok, q, map[string]any{"after": nil})
+	if err := s.CancelShopifyOrder("acme", ids[0], ""); err != nil {
+		t.Fatal(err)
+	}
+	second := gql(t, base, "acme", tok, q, map[string]any{"after": dig(first.body, "data", "orders", "pageInfo", "endCursor")})
+	var got []string
+	for _, page := range []answer{first, second} {
+		for _, n := range dig(page.body, "data", "orders", "nodes").([]any) {
+			got = append(got, n.(map[string]any)["legacyResourceId"].(string))
+		}
+	}
+	if want := []string{ids[0], ids[1], ids[2], ids[3]}; !slices.Equal(got, want) {
+		t.Fatalf("pages read %v, want %v then the changed order later", got, want)
+	}
+}
