@@ -254,6 +254,7 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("POST /_sandbox/shopify/shops/{shop}/orders", s.shopifyPlaceOrder)
 	s.mux.HandleFunc("POST /_sandbox/shopify/shops/{shop}/orders/{order_id}/cancel", s.shopifyCancelOrder)
 	s.mux.HandleFunc("POST /_sandbox/shopify/shops/{shop}/webhooks", s.shopifyRegisterWebhook)
+	s.mux.HandleFunc("POST /_sandbox/shopify/shops/{shop}/uninstall", s.shopifyUninstall)
 	s.mux.HandleFunc("GET /_sandbox/shopify/webhooks", s.shopifyListWebhooks)
 	s.mux.HandleFunc("GET /etsy/v3/application/shops/{shop_id}/receipts/{receipt_id}", s.etsyGetReceipt)
 	s.mux.HandleFunc("POST /etsy/v3/application/shops/{shop_id}/receipts/{receipt_id}/tracking", s.etsyTracking)

@@ -360,6 +360,19 @@ func TestShopifyWebhooks(t *testing.T) {
 	if !slices.Equal(topics, []string{"orders/cancelled", "orders/updated"}) || cancelled["cancelled_at"] == nil || cancelled["cancel_reason"] != "customer" {
 		t.Fatalf("cancel deliveries %v: %v", topics, cancelled)
 	}
+
+	// Uninstalling the app revokes the shop's tokens and sends app/uninstalled.
+	if r := postJSON(t, base+"/_sandbox/shopify/shops/hooks/uninstall", nil); r.status != 200 {
+		t.Fatalf("uninstall: %d", r.status)
+	}
+	sink.wait(t, 14)
+	if topic := sink.got[13].Header.Get("X-Shopify-Topic"); topic != "app/uninstalled" || !strings.Contains(string(sink.body[13]), `"myshopify_domain":"hooks.myshopify.com"`) {
+		t.Fatalf("uninstall delivery %s: %s", topic, sink.body[13])
+	}
+	access := dig(issued.body, "store", "credentials", "access_token").(string)
+	if r := gql(t, base, "hooks", access, `{ orders(first: 1) { nodes { id } } }`, nil); r.status != 401 {
+		t.Fatalf("token after uninstall: %d", r.status)
+	}
 }
 
 // orders cursors are keyset cursors: an order changed while a client pages

@@ -72,6 +72,12 @@ var (
 // switch says otherwise; the caller holds s.mu.
 func (s *Server) webhookLocked(shop string, sh *shopifyShop, topic string, o *shopifyOrder, now time.Time) {
 	body, _ := json.Marshal(restOrder(shop, o))
+	s.hookLocked(shop, sh, topic, o.legacy, body, now)
+}
+
+// hookLocked records a delivery of body and sends it unless a switch says
+// otherwise; the caller holds s.mu.
+func (s *Server) hookLocked(shop string, sh *shopifyShop, topic, orderID string, body []byte, now time.Time) {
 	f := s.markets[Shopify].faults
 	hookSeq.Lock()
 	hookN++
@@ -79,7 +85,7 @@ func (s *Server) webhookLocked(shop string, sh *shopifyShop, topic string, o *sh
 	hookSeq.Unlock()
 	d := &ShopifyDelivery{WebhookID: s.dice.Hex(8) + "-" + s.dice.Hex(4) + "-" + s.dice.Hex(4) + "-" + s.dice.Hex(4) + "-" + s.dice.Hex(12),
 		EventID: s.dice.Hex(8) + "-" + s.dice.Hex(4) + "-" + s.dice.Hex(4) + "-" + s.dice.Hex(4) + "-" + s.dice.Hex(12),
-		Topic:   topic, Shop: shop, OrderID: o.legacy, Address: sh.hookAddress, Copies: max(1, f.WebhookCopies),
+		Topic:   topic, Shop: shop, OrderID: orderID, Address: sh.hookAddress, Copies: max(1, f.WebhookCopies),
 		Dropped: f.WebhookDrop, BadSignature: f.WebhookBadSignature, TriggeredAt: now.UTC(), seq: seq, body: body,
 		secret: sh.clientSecret}
 	if d.BadSignature {
@@ -254,4 +260,44 @@ func VerifyShopifyWebhook(body []byte, sig, secret string) bool {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
 	return hmac.Equal(got, mac.Sum(nil))
+}
+
+// UninstallShopifyApp uninstalls the app from an issued shop, as its merchant
+// would: every token of the shop stops working and app/uninstalled is sent
+// (the body is the shop: id, name, domain, myshopify_domain).
+func (s *Server) UninstallShopifyApp(shop string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.shops[shop]
+	if !ok || !sh.issued {
+		return errNoShop
+	}
+	for tok, it := range s.markets[Shopify].tokens.issued {
+		if it.subject == shop {
+			delete(s.markets[Shopify].tokens.issued, tok)
+		}
+	}
+	sh.refresh, sh.pendingAccess, sh.retiring = map[string]time.Time{}, "", ""
+	domain := shop + ".myshopify.com"
+	body, _ := json.Marshal(map[string]any{"id": shopNumber(shop), "name": shop, "domain": domain, "myshopify_domain": domain})
+	s.hookLocked(shop, sh, "app/uninstalled", "", body, time.Now())
+	return nil
+}
+
+// shopNumber is a shop's numeric id, fixed by its name.
+func shopNumber(shop string) int64 {
+	var n int64 = 5381
+	for _, c := range []byte(shop) {
+		n = (n*33 + int64(c)) % 90_000_000_000
+	}
+	return 10_000_000_000 + n
+}
+
+func (s *Server) shopifyUninstall(w http.ResponseWriter, r *http.Request) {
+	switch err := s.UninstallShopifyApp(r.PathValue("shop")); {
+	case err != nil:
+		sim.WriteJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+	default:
+		sim.WriteJSON(w, http.StatusOK, map[string]string{"shop_id": r.PathValue("shop"), "status": "uninstalled"})
+	}
 }
