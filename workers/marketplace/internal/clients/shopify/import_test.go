@@ -425,3 +425,33 @@ func TestParseOrderWebhookOnSandboxDeliveries(t *testing.T) {
 		t.Fatalf("no id: %v", err)
 	}
 }
+
+// Concurrent resends of a shipment spanning two locations leave one
+// fulfillment per location, and none of them fails.
+func TestConcurrentMultiLocationResends(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	for _, name := range []string{"whole order", "items"} {
+		o := place(t, sb, "acme", sandbox.ShopifyOrderInput{Lines: []sandbox.ShopifyOrderLine{
+			{SKU: "MUG-11", Quantity: 2}, {SKU: "TEE-M", Quantity: 1, Location: "second"}}})
+		var items []domain.Item
+		if name == "items" {
+			items = []domain.Item{{ExternalID: o.ItemIDs[0], Quantity: 2}, {ExternalID: o.ItemIDs[1], Quantity: 1}}
+		}
+		var wg sync.WaitGroup
+		for range 5 {
+			wg.Go(func() {
+				if _, err := a.PushShipment(ctx(t), store, track(96, o.OrderID, items...)); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := sb.Received(sandbox.Shopify).PushesByOrder[o.GID]; got != 2 {
+			t.Fatalf("%s: %d fulfillments, want one per location", name, got)
+		}
+		if st := adminQuery(t, store, o.GID)["displayFulfillmentStatus"]; st != "FULFILLED" {
+			t.Fatalf("%s: order is %v", name, st)
+		}
+	}
+}

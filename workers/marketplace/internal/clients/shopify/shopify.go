@@ -4,6 +4,7 @@
 package shopify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,9 +155,9 @@ type userError struct {
 // orders are fulfilled with one fulfillmentCreate per assigned location; a
 // shipment naming some of the order's line items fulfills only those line
 // items and quantities (fulfillmentOrderLineItems), and one naming none of
-// them (the fleet's own item ids) the whole order. A resend fulfills nothing twice: fulfillment
-// orders already closed are skipped, and items already fulfilled under the
-// shipment's tracking number are subtracted.
+// them (the fleet's own item ids) the whole order. A resend fulfills nothing
+// twice: fulfillment orders already closed are skipped, and items already
+// fulfilled under the shipment's tracking number are subtracted.
 func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain.Shipment) (domain.Result, error) {
 	tr := marketplace.NewTrace()
 	if err := s.Validate(); err != nil {
@@ -195,11 +196,11 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 				duplicate = len(refs) == 0 // fulfilled already: by an earlier push of ours, or by the merchant
 				return nil
 			}
-			read = domain.ReasonOf(err) != domain.ReasonNotReady
+			read = false // look again before the next try
 			return err
 		}
 		sent := 0
-		for _, g := range groups {
+		for i, g := range groups {
 			ref, err := c.fulfillmentCreate(ctx, g, s)
 			if err == nil {
 				refs = append(refs, ref)
@@ -212,9 +213,17 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 				// these between our read and our mutation: that is not a
 				// failure.
 				if again, rerr := c.readOrder(ctx, orderGID, want != nil); rerr == nil {
-					if _, perr := plan(again, want, s.TrackingNumber); errors.Is(perr, errNothingLeft) {
+					left, perr := plan(again, want, s.TrackingNumber)
+					if errors.Is(perr, errNothingLeft) {
 						duplicate = len(refs) == 0
 						return nil
+					}
+					if perr == nil && !samePlan(left, groups[i:]) {
+						// The order changed under us: try again with what
+						// is left now.
+						st, read = again, true
+						return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonUnavailable, Marketplace: domain.Shopify,
+							Op: "FulfillmentCreate", Message: "the order's fulfillment orders changed during the push", Err: err}
 					}
 				}
 			case sent == 0 && (r == domain.ReasonThrottled || r == domain.ReasonBudget):
@@ -228,6 +237,13 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 		return nil
 	})
 	return tr.Result(duplicate, strings.Join(refs, " ")), err
+}
+
+// samePlan reports whether two plans would send the same mutations.
+func samePlan(a, b []group) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
 }
 
 // errNothingLeft: the shipment has nothing left to fulfill.
