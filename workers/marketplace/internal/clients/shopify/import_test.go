@@ -455,3 +455,22 @@ func TestConcurrentMultiLocationResends(t *testing.T) {
 		}
 	}
 }
+
+// An order with more lines than a poll page carries is read in full.
+func TestPollOrdersReadsEveryLine(t *testing.T) {
+	t.Parallel()
+	sb, a, store := setup(t, sandbox.Limits{})
+	var lines []sandbox.ShopifyOrderLine
+	for i := range 40 {
+		lines = append(lines, sandbox.ShopifyOrderLine{SKU: fmt.Sprintf("SKU-%02d", i), Quantity: 1})
+	}
+	o := place(t, sb, "acme", sandbox.ShopifyOrderInput{Lines: lines})
+	page, err := a.PollOrders(ctx(t), store, "", time.Time{})
+	if err != nil || len(page.Orders) != 1 {
+		t.Fatalf("poll: %d orders, %v", len(page.Orders), err)
+	}
+	got := page.Orders[0].Lines
+	if len(got) != 40 || got[39].SKU != "SKU-39" || got[39].ItemID != o.ItemIDs[39] {
+		t.Fatalf("%d lines", len(got))
+	}
+}

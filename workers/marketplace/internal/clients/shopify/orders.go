@@ -39,8 +39,20 @@ const ordersQuery = `query Orders($first: Int!, $after: String, $query: String) 
       displayFinancialStatus
       shippingAddress { name address1 address2 city provinceCode zip countryCodeV2 }
       lineItems(first: 25) {
+        pageInfo { hasNextPage endCursor }
         nodes { id quantity sku title variant { id legacyResourceId } product { id legacyResourceId } }
       }
+    }
+  }
+}`
+
+// orderLinesQuery reads the rest of an order's line items beyond the first
+// page ordersQuery gave.
+const orderLinesQuery = `query OrderLines($id: ID!, $after: String) {
+  order(id: $id) {
+    lineItems(first: 50, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id quantity sku title variant { id legacyResourceId } product { id legacyResourceId } }
     }
   }
 }`
@@ -85,20 +97,47 @@ type gqlOrder struct {
 		Zip           string `json:"zip"`
 		CountryCodeV2 string `json:"countryCodeV2"`
 	} `json:"shippingAddress"`
-	LineItems struct {
-		Nodes []struct {
-			ID       string `json:"id"`
-			Quantity int    `json:"quantity"`
-			SKU      string `json:"sku"`
-			Title    string `json:"title"`
-			Variant  *struct {
-				LegacyResourceID string `json:"legacyResourceId"`
-			} `json:"variant"`
-			Product *struct {
-				LegacyResourceID string `json:"legacyResourceId"`
-			} `json:"product"`
-		} `json:"nodes"`
-	} `json:"lineItems"`
+	LineItems lineItemPage `json:"lineItems"`
+}
+
+type lineItemPage struct {
+	PageInfo struct {
+		HasNextPage bool   `json:"hasNextPage"`
+		EndCursor   string `json:"endCursor"`
+	} `json:"pageInfo"`
+	Nodes []struct {
+		ID       string `json:"id"`
+		Quantity int    `json:"quantity"`
+		SKU      string `json:"sku"`
+		Title    string `json:"title"`
+		Variant  *struct {
+			LegacyResourceID string `json:"legacyResourceId"`
+		} `json:"variant"`
+		Product *struct {
+			LegacyResourceID string `json:"legacyResourceId"`
+		} `json:"product"`
+	} `json:"nodes"`
+}
+
+// restOfLines reads the line items of o beyond its first page.
+func (c call) restOfLines(ctx context.Context, o *gqlOrder) error {
+	for o.LineItems.PageInfo.HasNextPage && o.LineItems.PageInfo.EndCursor != "" {
+		var data struct {
+			Order *struct {
+				LineItems lineItemPage `json:"lineItems"`
+			} `json:"order"`
+		}
+		if err := c.graphql(ctx, "OrderLines", orderLinesQuery, map[string]any{"id": o.ID, "after": o.LineItems.PageInfo.EndCursor}, &data); err != nil {
+			return err
+		}
+		if data.Order == nil {
+			return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonNotFound, Marketplace: domain.Shopify,
+				Op: "OrderLines", Message: "order " + o.ID + " vanished while its lines were read"}
+		}
+		o.LineItems.Nodes = append(o.LineItems.Nodes, data.Order.LineItems.Nodes...)
+		o.LineItems.PageInfo = data.Order.LineItems.PageInfo
+	}
+	return nil
 }
 
 // PollOrders returns one page of the store's orders changed since cursor
@@ -152,6 +191,12 @@ func (a *Adapter) PollOrders(ctx context.Context, store domain.Store, cursor str
 	})
 	if err != nil {
 		return domain.OrderPage{}, err
+	}
+	for i := range data.Orders.Nodes {
+		o := &data.Orders.Nodes[i]
+		if err := a.retry.Do(ctx, func(ctx context.Context) error { return cl.restOfLines(ctx, o) }); err != nil {
+			return domain.OrderPage{}, err
+		}
 	}
 	page := domain.OrderPage{Orders: make([]domain.ExternalOrder, 0, len(data.Orders.Nodes))}
 	newest := c.Max

@@ -100,7 +100,7 @@ const fulfillmentCreateMutation = `mutation FulfillmentCreate($fulfillment: Fulf
 }`
 
 // Cost estimates before the shop has charged an operation once.
-var defaultCost = map[string]float64{"FulfillmentOrders": 100, "FulfillmentOrderItems": 160, "FulfillmentCreate": 10, "Orders": 400}
+var defaultCost = map[string]float64{"FulfillmentOrders": 100, "FulfillmentOrderItems": 160, "FulfillmentCreate": 10, "Orders": 400, "OrderLines": 160}
 
 type idRef struct {
 	ID string `json:"id"`
