@@ -133,6 +133,12 @@ func checkScalar(t typeRef, v any) error {
 			return fmt.Errorf("expected a boolean")
 		}
 	default:
+		if values, ok := enumTypes[t.name]; ok {
+			if str, _ := v.(string); !slices.Contains(values, str) {
+				return fmt.Errorf("expected one of %v", values)
+			}
+			return nil
+		}
 		if _, ok := schema[t.name]; ok {
 			return fmt.Errorf("%s is an output type", t.name)
 		}

@@ -56,6 +56,16 @@ type Faults struct {
 	// ExpireTokens expires every access token issued or seen so far (setting it again
 	// expires again); tokens refreshed afterwards work. False makes all tokens valid.
 	ExpireTokens bool `json:"expire_tokens"`
+	// WebhookCopies sends each Shopify webhook delivery this many times in
+	// parallel (0 or 1: once), with the same X-Shopify-Webhook-Id.
+	WebhookCopies int `json:"webhook_copies"`
+	// WebhookDrop records Shopify webhook deliveries without sending them.
+	WebhookDrop bool `json:"webhook_drop"`
+	// WebhookBadSignature signs Shopify webhooks with a wrong secret.
+	WebhookBadSignature bool `json:"webhook_bad_signature"`
+	// WebhookShuffle holds Shopify webhook deliveries for a short window and
+	// sends each batch in reverse order.
+	WebhookShuffle bool `json:"webhook_shuffle"`
 }
 
 func (f Faults) validate() error {
@@ -65,6 +75,9 @@ func (f Faults) validate() error {
 	}
 	if f.LatencyMS < 0 || f.LatencyMS > 60_000 {
 		errs = append(errs, fmt.Errorf("latency_ms %d out of range 0..60000", f.LatencyMS))
+	}
+	if f.WebhookCopies < 0 || f.WebhookCopies > 10 {
+		errs = append(errs, fmt.Errorf("webhook_copies %d out of range 0..10", f.WebhookCopies))
 	}
 	if f.ThrottleNext < 0 || f.ErrorNext < 0 || f.InternalErrorNext < 0 {
 		errs = append(errs, errors.New("throttle_next, error_next and internal_error_next must not be negative"))
@@ -81,6 +94,10 @@ type faultsPatch struct {
 	InternalNext *int     `json:"internal_error_next"`
 	LatencyMS    *int     `json:"latency_ms"`
 	ExpireTokens *bool    `json:"expire_tokens"`
+	HookCopies   *int     `json:"webhook_copies"`
+	HookDrop     *bool    `json:"webhook_drop"`
+	HookBadSig   *bool    `json:"webhook_bad_signature"`
+	HookShuffle  *bool    `json:"webhook_shuffle"`
 }
 
 func (p faultsPatch) apply(f Faults) Faults {
@@ -98,6 +115,12 @@ func (p faultsPatch) apply(f Faults) Faults {
 	if p.ExpireTokens != nil {
 		f.ExpireTokens = *p.ExpireTokens
 	}
+	for dst, src := range map[*bool]*bool{&f.WebhookDrop: p.HookDrop, &f.WebhookBadSignature: p.HookBadSig, &f.WebhookShuffle: p.HookShuffle} {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&f.WebhookCopies, p.HookCopies)
 	set(&f.ThrottleNext, p.ThrottleNext)
 	set(&f.ErrorNext, p.ErrorNext)
 	set(&f.InternalErrorNext, p.InternalNext)
@@ -226,6 +249,13 @@ func New(o Options) *Server {
 		}
 	}
 	s.mux.HandleFunc("POST /shopify/{shop}/admin/api/{version}/graphql.json", s.shopifyGraphQL)
+	s.mux.HandleFunc("POST /shopify/{shop}/admin/oauth/access_token", s.shopifyAccessToken)
+	s.mux.HandleFunc("POST /_sandbox/shopify/shops", s.shopifyIssueShop)
+	s.mux.HandleFunc("POST /_sandbox/shopify/shops/{shop}/orders", s.shopifyPlaceOrder)
+	s.mux.HandleFunc("POST /_sandbox/shopify/shops/{shop}/orders/{order_id}/cancel", s.shopifyCancelOrder)
+	s.mux.HandleFunc("POST /_sandbox/shopify/shops/{shop}/webhooks", s.shopifyRegisterWebhook)
+	s.mux.HandleFunc("POST /_sandbox/shopify/shops/{shop}/uninstall", s.shopifyUninstall)
+	s.mux.HandleFunc("GET /_sandbox/shopify/webhooks", s.shopifyListWebhooks)
 	s.mux.HandleFunc("GET /etsy/v3/application/shops/{shop_id}/receipts", s.etsyListReceipts)
 	s.mux.HandleFunc("GET /etsy/v3/application/shops/{shop_id}/receipts/{receipt_id}", s.etsyGetReceipt)
 	s.mux.HandleFunc("POST /etsy/v3/application/shops/{shop_id}/receipts/{receipt_id}/tracking", s.etsyTracking)

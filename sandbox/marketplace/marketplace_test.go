@@ -76,6 +76,16 @@ func shopify(t *testing.T, base, token, query string, vars map[string]any) answe
 		map[string]string{"X-Shopify-Access-Token": token, "Content-Type": "application/json"}, body)
 }
 
+// acme issues the shop the Shopify tests call and returns its access token.
+func acme(t *testing.T, s *marketplace.Server) string {
+	t.Helper()
+	shop, err := s.IssueShopifyShop("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shop.Store.Credentials.AccessToken
+}
+
 func fulfill(foID, number string) map[string]any {
 	return map[string]any{"f": map[string]any{
 		"lineItemsByFulfillmentOrder": []any{map[string]any{"fulfillmentOrderId": foID}},
@@ -89,18 +99,19 @@ func fulfill(foID, number string) map[string]any {
 func TestShopifyVersionsAndInternalErrors(t *testing.T) {
 	t.Parallel()
 	s, base := start(t, marketplace.Options{})
+	tok := acme(t, s)
 	body, _ := json.Marshal(map[string]any{"query": foQuery, "variables": map[string]any{"id": "gid://shopify/Order/43"}})
 	old := do(t, "POST", base+"/shopify/acme/admin/api/2025-01/graphql.json",
-		map[string]string{"X-Shopify-Access-Token": "shpat_1", "Content-Type": "application/json"}, body)
+		map[string]string{"X-Shopify-Access-Token": tok, "Content-Type": "application/json"}, body)
 	if old.status != 404 {
 		t.Fatalf("2025-01: %d %s", old.status, old.raw)
 	}
 	s.SetFaults(marketplace.Shopify, marketplace.Faults{InternalErrorNext: 1})
-	a := shopify(t, base, "shpat_1", foQuery, map[string]any{"id": "gid://shopify/Order/43"})
+	a := shopify(t, base, tok, foQuery, map[string]any{"id": "gid://shopify/Order/43"})
 	if a.status != 200 || dig(a.body, "errors", 0, "extensions", "code") != "INTERNAL_SERVER_ERROR" || dig(a.body, "data") != nil {
 		t.Fatalf("internal error: %d %s", a.status, a.raw)
 	}
-	if b := shopify(t, base, "shpat_1", foQuery, map[string]any{"id": "gid://shopify/Order/43"}); b.status != 200 || dig(b.body, "errors") != nil {
+	if b := shopify(t, base, tok, foQuery, map[string]any{"id": "gid://shopify/Order/43"}); b.status != 200 || dig(b.body, "errors") != nil {
 		t.Fatalf("after the fault: %d %s", b.status, b.raw)
 	}
 }
@@ -108,13 +119,14 @@ func TestShopifyVersionsAndInternalErrors(t *testing.T) {
 func TestShopifyFulfillmentFlow(t *testing.T) {
 	t.Parallel()
 	s, base := start(t, marketplace.Options{})
-	read := shopify(t, base, "shpat_1", foQuery, map[string]any{"id": "gid://shopify/Order/42"})
+	tok := acme(t, s)
+	read := shopify(t, base, tok, foQuery, map[string]any{"id": "gid://shopify/Order/42"})
 	fo := dig(read.body, "data", "order", "fulfillmentOrders", "nodes", 0)
 	foID, _ := dig(fo, "id").(string)
 	if read.status != 200 || dig(fo, "status") != "OPEN" || !strings.HasPrefix(foID, "gid://shopify/FulfillmentOrder/") {
 		t.Fatalf("read: %d %s", read.status, read.raw)
 	}
-	again := shopify(t, base, "shpat_1", foQuery, map[string]any{"id": "gid://shopify/Order/42"})
+	again := shopify(t, base, tok, foQuery, map[string]any{"id": "gid://shopify/Order/42"})
 	if dig(again.body, "data", "order", "fulfillmentOrders", "nodes", 0, "id") != foID {
 		t.Fatal("fulfillment order id is not stable")
 	}
@@ -124,7 +136,7 @@ func TestShopifyFulfillmentFlow(t *testing.T) {
 		t.Fatalf("cost extension: %v", cost)
 	}
 
-	created := shopify(t, base, "shpat_1", createMutation, fulfill(foID, "1Z999AA10123456784"))
+	created := shopify(t, base, tok, createMutation, fulfill(foID, "1Z999AA10123456784"))
 	payload := dig(created.body, "data", "fulfillmentCreate")
 	if dig(payload, "fulfillment", "status") != "SUCCESS" || len(dig(payload, "userErrors").([]any)) != 0 ||
 		dig(payload, "fulfillment", "trackingInfo", 0, "number") != "1Z999AA10123456784" {
@@ -133,11 +145,11 @@ func TestShopifyFulfillmentFlow(t *testing.T) {
 	if dig(created.body, "extensions", "cost", "requestedQueryCost") != float64(10) {
 		t.Fatalf("mutation cost: %v", dig(created.body, "extensions"))
 	}
-	dup := shopify(t, base, "shpat_1", createMutation, fulfill(foID, "1Z999AA10123456784"))
+	dup := shopify(t, base, tok, createMutation, fulfill(foID, "1Z999AA10123456784"))
 	if msg, _ := dig(dup.body, "data", "fulfillmentCreate", "userErrors", 0, "message").(string); !strings.Contains(msg, "unfulfillable status= closed") {
 		t.Fatalf("second create: %s", dup.raw)
 	}
-	closed := shopify(t, base, "shpat_1", foQuery, map[string]any{"id": "gid://shopify/Order/42"})
+	closed := shopify(t, base, tok, foQuery, map[string]any{"id": "gid://shopify/Order/42"})
 	if dig(closed.body, "data", "order", "fulfillmentOrders", "nodes", 0, "status") != "CLOSED" {
 		t.Fatalf("after create: %s", closed.raw)
 	}
@@ -152,27 +164,28 @@ func TestShopifyFulfillmentFlow(t *testing.T) {
 
 func TestShopifyRejections(t *testing.T) {
 	t.Parallel()
-	_, base := start(t, marketplace.Options{})
-	read := shopify(t, base, "shpat_1", foQuery, map[string]any{"id": "gid://shopify/Order/7"})
+	s, base := start(t, marketplace.Options{})
+	tok := acme(t, s)
+	read := shopify(t, base, tok, foQuery, map[string]any{"id": "gid://shopify/Order/7"})
 	foID := dig(read.body, "data", "order", "fulfillmentOrders", "nodes", 0, "id").(string)
 
-	bad := shopify(t, base, "shpat_1", createMutation, fulfill(foID, "??"))
+	bad := shopify(t, base, tok, createMutation, fulfill(foID, "??"))
 	if f := dig(bad.body, "data", "fulfillmentCreate", "userErrors", 0, "field"); f == nil || !strings.Contains(bad.raw, "Tracking number is invalid") {
 		t.Fatalf("invalid tracking: %s", bad.raw)
 	}
-	unknown := shopify(t, base, "shpat_1", createMutation, fulfill("gid://shopify/FulfillmentOrder/1", "1Z999"))
+	unknown := shopify(t, base, tok, createMutation, fulfill("gid://shopify/FulfillmentOrder/1", "1Z999"))
 	if !strings.Contains(unknown.raw, "Fulfillment order does not exist") {
 		t.Fatalf("unknown fulfillment order: %s", unknown.raw)
 	}
 	extra := fulfill(foID, "1Z999")
 	extra["f"].(map[string]any)["bogus"] = 1
-	if a := shopify(t, base, "shpat_1", createMutation, extra); !strings.Contains(a.raw, "bogus") || dig(a.body, "errors") == nil {
+	if a := shopify(t, base, tok, createMutation, extra); !strings.Contains(a.raw, "bogus") || dig(a.body, "errors") == nil {
 		t.Fatalf("unknown input key: %s", a.raw)
 	}
 	if a := shopify(t, base, "", foQuery, map[string]any{"id": "gid://shopify/Order/7"}); a.status != 401 {
 		t.Fatalf("no token: %d", a.status)
 	}
-	if a := shopify(t, base, "shpat_1", foQuery, map[string]any{"id": "7"}); !strings.Contains(a.raw, "Invalid global id") {
+	if a := shopify(t, base, tok, foQuery, map[string]any{"id": "7"}); !strings.Contains(a.raw, "Invalid global id") {
 		t.Fatalf("bad id: %s", a.raw)
 	}
 }
@@ -180,17 +193,18 @@ func TestShopifyRejections(t *testing.T) {
 func TestShopifyCostBucket(t *testing.T) {
 	t.Parallel()
 	s, base := start(t, marketplace.Options{Limits: marketplace.Limits{ShopifyBucketSize: 100, ShopifyRestoreRate: 10}})
+	tok := acme(t, s)
 	vars := map[string]any{"id": "gid://shopify/Order/9"}
-	first := shopify(t, base, "t", foQuery, vars) // charges 68, refunds all but the actual cost
+	first := shopify(t, base, tok, foQuery, vars) // charges 68, refunds all but the actual cost
 	left := dig(first.body, "extensions", "cost", "throttleStatus", "currentlyAvailable").(float64)
 	if left < 90 || left >= 100 {
 		t.Fatalf("after one read: %v available", left)
 	}
 	// Drain with mutations on an unknown order (10 points each, nothing refunded).
 	for range 10 {
-		shopify(t, base, "t", createMutation, fulfill("gid://shopify/FulfillmentOrder/1", "1Z999"))
+		shopify(t, base, tok, createMutation, fulfill("gid://shopify/FulfillmentOrder/1", "1Z999"))
 	}
-	th := shopify(t, base, "t", foQuery, vars)
+	th := shopify(t, base, tok, foQuery, vars)
 	if dig(th.body, "errors", 0, "extensions", "code") != "THROTTLED" || dig(th.body, "data") != nil {
 		t.Fatalf("expected THROTTLED: %s", th.raw)
 	}
@@ -202,10 +216,11 @@ func TestShopifyCostBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Reset()
+	tok = acme(t, s)
 	if err := s.SetFaults(marketplace.Shopify, marketplace.Faults{ThrottleNext: 1}); err != nil {
 		t.Fatal(err)
 	}
-	forced := shopify(t, base, "t", foQuery, vars)
+	forced := shopify(t, base, tok, foQuery, vars)
 	if dig(forced.body, "errors", 0, "extensions", "code") != "THROTTLED" ||
 		dig(forced.body, "extensions", "cost", "throttleStatus", "currentlyAvailable") != float64(0) {
 		t.Fatalf("forced throttle: %s", forced.raw)

@@ -23,29 +23,88 @@ type shopifyShop struct {
 	orders map[string]*shopifyOrder       // by order gid
 	fos    map[string]*shopifyFulfillment // by fulfillment order gid
 	budget bucket
+
+	// Credentials, once the shop is issued (shopify_shops.go).
+	issued                  bool
+	clientID, clientSecret  string
+	refresh                 map[string]time.Time // refresh tokens that work, and until when
+	pendingAccess, retiring string               // the newest refreshed token, unused yet, and the refresh token it replaced
+
+	number int // the last order's number: "#1001" is the first
+
+	// Webhooks (shopify_webhooks.go).
+	hookAddress string
+	deliveries  []*ShopifyDelivery
+	pending     []*ShopifyDelivery // held for webhook_shuffle
 }
 
+// shopifyOrder is an Order: placed through POST /_sandbox/shopify/shops/{shop}/orders,
+// or made up the first time a push reads an order id the sandbox never saw.
 type shopifyOrder struct {
-	gid     string
-	name    string
-	fos     []*shopifyFulfillment
-	created time.Time
+	gid, legacy, name string
+	fos               []*shopifyFulfillment
+	created, updated  time.Time
+	cancelledAt       time.Time
+	cancelReason      string // OrderCancelReason: CUSTOMER, DECLINED, FRAUD, INVENTORY, OTHER, STAFF
+	currency          string
+	financial         string // OrderDisplayFinancialStatus: PAID, PENDING, REFUNDED, ...
+	items             []*shopifyLineItem
+	address           orderAddress
+	fulfillments      []*shopifyDone
+}
+
+// shopifyLineItem is a LineItem of an order.
+type shopifyLineItem struct {
+	legacy, gid, sku, title string
+	variant, product        string // legacy ids
+	qty                     int
+}
+
+// orderAddress is the order's shippingAddress (MailingAddress).
+type orderAddress struct {
+	Name        string `json:"name"`
+	Line1       string `json:"line1"`
+	Line2       string `json:"line2"`
+	City        string `json:"city"`
+	Region      string `json:"region"`
+	PostalCode  string `json:"postal_code"`
+	CountryCode string `json:"country_code"`
+}
+
+// shopifyDone is a Fulfillment created by fulfillmentCreate.
+type shopifyDone struct {
+	gid, name, status, company, number, url string
+	created                                 time.Time
+	lines                                   []donePick
+}
+
+type donePick struct {
+	itemGID string
+	qty     int
 }
 
 // shopifyFulfillment is a fulfillment order and, once fulfilled, what was sent.
 type shopifyFulfillment struct {
-	gid     string
-	order   *shopifyOrder
-	status  string // OPEN, IN_PROGRESS, CLOSED
-	lines   []*shopifyLine
-	created time.Time
-	updated time.Time
+	gid      string
+	order    *shopifyOrder
+	status   string // OPEN, IN_PROGRESS, CLOSED
+	location string // the assigned Location's gid
+	lines    []*shopifyLine
+	created  time.Time
+	updated  time.Time
 }
 
 type shopifyLine struct {
 	gid, itemGID, sku string
 	total, remaining  int
 }
+
+// The shop's locations: every line is stocked at the primary one unless an
+// order places it at the second.
+const (
+	primaryLocation = "gid://shopify/Location/71001"
+	secondLocation  = "gid://shopify/Location/71002"
+)
 
 var orderGIDRE = regexp.MustCompile(`^gid://shopify/Order/([1-9][0-9]{0,18})$`)
 
@@ -62,15 +121,19 @@ func (sh *shopifyShop) order(gid string, now time.Time) *shopifyOrder {
 	h := fnv.New64a()
 	h.Write([]byte(m[1]))
 	n := h.Sum64()%900_000_000_000 + 100_000_000_000
-	o := &shopifyOrder{gid: gid, name: "#" + strconv.FormatUint(1000+n%9000, 10), created: now}
+	o := &shopifyOrder{gid: gid, legacy: m[1], name: "#" + strconv.FormatUint(1000+n%9000, 10), created: now, updated: now,
+		currency: "USD", financial: "PAID"}
 	fo := &shopifyFulfillment{
 		gid: "gid://shopify/FulfillmentOrder/" + strconv.FormatUint(n, 10), order: o, status: "OPEN",
-		created: now, updated: now,
+		location: primaryLocation, created: now, updated: now,
 	}
 	qty := 1 + int(n%3)
+	item := strconv.FormatUint(n+2, 10)
+	o.items = []*shopifyLineItem{{legacy: item, gid: "gid://shopify/LineItem/" + item, sku: "PF-" + m[1],
+		title: "Print PF-" + m[1], qty: qty}}
 	fo.lines = []*shopifyLine{{
 		gid:     "gid://shopify/FulfillmentOrderLineItem/" + strconv.FormatUint(n+1, 10),
-		itemGID: "gid://shopify/LineItem/" + strconv.FormatUint(n+2, 10),
+		itemGID: "gid://shopify/LineItem/" + item,
 		sku:     "PF-" + m[1], total: qty, remaining: qty,
 	}}
 	o.fos = []*shopifyFulfillment{fo}
@@ -134,7 +197,7 @@ func (s *Server) shopifyGraphQL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	auth := s.markets[Shopify].tokens.check(r.Header.Get("X-Shopify-Access-Token"), time.Now())
+	auth := s.shopifyAuthLocked(shopName, r.Header.Get("X-Shopify-Access-Token"), time.Now())
 	if auth != tokenOK {
 		s.countLocked(Shopify, func(c *Counters) { c.AuthFailures++ })
 	}
@@ -248,54 +311,6 @@ func prepare(req gqlRequest) (*operation, map[string]any, string, *gqlError) {
 	return op, vars, root, nil
 }
 
-func (s *Server) shopifyQuery(sh *shopifyShop, op *operation, vars map[string]any, now time.Time, cost *int) gqlReply {
-	rootObj := object{}
-	var errs []*gqlError
-	for _, f := range op.sel {
-		if f.name != "order" {
-			continue
-		}
-		id, _ := args(f, vars)["id"].(string)
-		if !orderGIDRE.MatchString(id) {
-			errs = append(errs, &gqlError{Message: fmt.Sprintf("Invalid global id '%s'", id), Path: []any{f.key()},
-				Extensions: map[string]any{"code": "argumentLiteralsIncompatible"}})
-			continue
-		}
-		rootObj["order"] = orderObject(sh.order(id, now))
-	}
-	s.countLocked(Shopify, func(c *Counters) { c.Reads++ })
-	data := project("QueryRoot", rootObj, op.sel, vars, cost)
-	return gqlReply{Data: data, Errors: errs}
-}
-
-func orderObject(o *shopifyOrder) object {
-	fos := make([]object, len(o.fos))
-	fulfilled, open := 0, 0
-	for i, fo := range o.fos {
-		lines := make([]object, len(fo.lines))
-		for j, l := range fo.lines {
-			lines[j] = object{"id": l.gid, "totalQuantity": l.total, "remainingQuantity": l.remaining, "sku": l.sku,
-				"lineItem": object{"id": l.itemGID, "sku": l.sku, "name": "Print " + l.sku, "quantity": l.total}}
-		}
-		fos[i] = object{"id": fo.gid, "status": fo.status, "requestStatus": "UNSUBMITTED", "orderId": o.gid,
-			"createdAt": fo.created.UTC().Format(time.RFC3339), "updatedAt": fo.updated.UTC().Format(time.RFC3339),
-			"lineItems": connection(lines)}
-		if fo.status == "CLOSED" {
-			fulfilled++
-		} else {
-			open++
-		}
-	}
-	status := "UNFULFILLED"
-	switch {
-	case open == 0:
-		status = "FULFILLED"
-	case fulfilled > 0:
-		status = "PARTIALLY_FULFILLED"
-	}
-	return object{"id": o.gid, "name": o.name, "displayFulfillmentStatus": status, "fulfillmentOrders": connection(fos)}
-}
-
 // fulfillmentInput is the decoded FulfillmentInput.
 type fulfillmentInput struct {
 	groups                  []foGroup
@@ -364,6 +379,13 @@ func (s *Server) fulfillmentCreate(shopName string, sh *shopifyShop, in fulfillm
 				"lineItemsByFulfillmentOrder", idx, "fulfillmentOrderId"))
 			continue
 		}
+		if len(fos) > 0 && (fo.location != fos[0].location || fo.order != fos[0].order) {
+			// fulfillmentCreate fulfills fulfillment orders of one order
+			// assigned to one location; others need a call of their own.
+			errs = append(errs, userError("All fulfillment orders must be assigned to the same location and belong to the same order.",
+				"lineItemsByFulfillmentOrder", idx, "fulfillmentOrderId"))
+			continue
+		}
 		fos = append(fos, fo)
 		if len(g.lines) == 0 {
 			for _, l := range fo.lines {
@@ -418,8 +440,10 @@ func (s *Server) fulfillmentCreate(shopName string, sh *shopifyShop, in fulfillm
 		})
 		return object{"fulfillment": nil, "userErrors": errs}
 	}
+	done := &shopifyDone{status: "SUCCESS", company: in.company, number: in.number, url: in.urlStr, created: now}
 	for _, p := range picks {
 		p.line.remaining -= p.qty
+		done.lines = append(done.lines, donePick{p.line.itemGID, p.qty})
 	}
 	for _, fo := range fos {
 		fo.status, fo.updated = "CLOSED", now
@@ -439,8 +463,12 @@ func (s *Server) fulfillmentCreate(shopName string, sh *shopifyShop, in fulfillm
 	}
 	s.recordLocked(Shopify, Push{Store: shopName, Order: fos[0].order.gid, Ref: gid, Carrier: in.company,
 		TrackingNumber: in.number, TrackingURL: in.urlStr})
+	o := fos[0].order
+	done.gid, done.name = gid, fmt.Sprintf("%s-F%d", o.name, len(o.fulfillments)+1)
+	o.fulfillments = append(o.fulfillments, done)
+	o.updated = now
 	return object{
-		"fulfillment": object{"id": gid, "name": fos[0].order.name + "-F1", "status": "SUCCESS",
+		"fulfillment": object{"id": gid, "name": done.name, "status": "SUCCESS",
 			"createdAt": now.UTC().Format(time.RFC3339), "trackingInfo": tracking},
 		"userErrors": []any{},
 	}

@@ -16,18 +16,34 @@ import (
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
 )
 
-const token = "shpat_0123456789abcdef"
-
 func setup(t *testing.T, limits sandbox.Limits) (*sandbox.Server, *shopify.Adapter, domain.Store) {
+	t.Helper()
+	return setupWith(t, limits, marketplace.Options{})
+}
+
+// setupWith starts a sandbox, issues the shop "acme" there and connects it as
+// the store the adapter pushes to.
+func setupWith(t *testing.T, limits sandbox.Limits, o marketplace.Options) (*sandbox.Server, *shopify.Adapter, domain.Store) {
 	t.Helper()
 	sb := sandbox.New(sandbox.Options{Limits: limits, Seed: 7})
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
-	a := shopify.New(marketplace.Options{CallTimeout: 5 * time.Second,
-		Retry: marketplace.Retry{MaxAttempts: 6, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}})
-	store := domain.Store{ID: "store-1", Marketplace: domain.Shopify, ShopID: "acme",
-		Credentials: domain.Credentials{AccessToken: token}, BaseURL: srv.URL + "/shopify/acme"}
-	return sb, a, store
+	o.CallTimeout = 5 * time.Second
+	o.Retry = marketplace.Retry{MaxAttempts: 6, BaseDelay: 10 * time.Millisecond, MaxDelay: 100 * time.Millisecond}
+	a := shopify.New(o)
+	return sb, a, connect(t, sb, srv.URL, "acme", "store-1")
+}
+
+// connect issues shop in the sandbox and returns it as a store.
+func connect(t *testing.T, sb *sandbox.Server, url, shop, id string) domain.Store {
+	t.Helper()
+	issued, err := sb.IssueShopifyShop(shop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := issued.Store.Credentials
+	return domain.Store{ID: id, Marketplace: domain.Shopify, ShopID: shop, BaseURL: url + "/shopify/" + shop,
+		Credentials: domain.Credentials{AccessToken: c.AccessToken, RefreshToken: c.RefreshToken, ClientID: c.ClientID, ClientSecret: c.ClientSecret}}
 }
 
 func shipment(n int) domain.Shipment {
@@ -56,7 +72,7 @@ func TestPush(t *testing.T) {
 		t.Fatalf("receipt summaries: %+v / %+v", res.Request, res.Response)
 	}
 	receipt, _ := json.Marshal(res)
-	if strings.Contains(string(receipt), token) {
+	if strings.Contains(string(receipt), store.Credentials.AccessToken) {
 		t.Fatal("the receipt carries the access token")
 	}
 	rep := sb.Received(sandbox.Shopify)
@@ -68,7 +84,7 @@ func TestPush(t *testing.T) {
 
 func TestThrottlingStormStaysWithinBudget(t *testing.T) {
 	t.Parallel()
-	// A read asks for 68 points and a mutation 10: 150 points hold two reads.
+	// A read asks for 78 points and a mutation 10: 150 points hold one read and a mutation.
 	sb, a, store := setup(t, sandbox.Limits{ShopifyBucketSize: 150, ShopifyRestoreRate: 100})
 	const n = 12
 	var wg sync.WaitGroup
@@ -105,7 +121,7 @@ func TestForcedThrottleIsWaitedOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Each THROTTLED answer reports an empty bucket; a read needs 68 points at 200/s.
+	// Each THROTTLED answer reports an empty bucket; a read needs 78 points at 200/s.
 	if el := time.Since(began); el < 3*340*time.Millisecond {
 		t.Fatalf("pushed after %v: the restore time was not waited out", el)
 	}
@@ -187,9 +203,12 @@ func TestConcurrentResendsAreOneEffectivePush(t *testing.T) {
 	}
 }
 
+// A non-expiring token (no refresh token) that Shopify refuses fails for
+// good at once: the store needs reconnecting.
 func TestRefusedTokenIsPermanent(t *testing.T) {
 	t.Parallel()
 	sb, a, store := setup(t, sandbox.Limits{})
+	store.Credentials.RefreshToken = ""
 	_ = sb.SetFaults(sandbox.Shopify, sandbox.Faults{ExpireTokens: true})
 	res, err := a.PushShipment(ctx(t), store, shipment(8))
 	if !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonAuth || res.Attempts != 1 {
