@@ -29,12 +29,14 @@ type Endpoints struct {
 	// https://api.amazon.com/auth/o2/token).
 	AmazonURL      string `env:"AMAZON_URL, default=http://127.0.0.1:9302/amazon"`
 	AmazonTokenURL string `env:"AMAZON_TOKEN_URL"`
-	// AmazonEUURL and AmazonFEURL are the Europe and Far East roots
-	// (production: https://sellingpartnerapi-eu.amazon.com and
-	// https://sellingpartnerapi-fe.amazon.com), each with its token endpoint
-	// defaulting the same way.
+	// AmazonEUURL is the SP-API root of the Europe region (production:
+	// https://sellingpartnerapi-eu.amazon.com); its token endpoint defaults to
+	// AmazonEUURL + /auth/o2/token. Empty: Europe's stores are unusable.
 	AmazonEUURL      string `env:"AMAZON_EU_URL, default=http://127.0.0.1:9302/amazon-eu"`
 	AmazonEUTokenURL string `env:"AMAZON_EU_TOKEN_URL"`
+	// AmazonFEURL is the SP-API root of the Far East region (production:
+	// https://sellingpartnerapi-fe.amazon.com); its token endpoint defaults to
+	// AmazonFEURL + /auth/o2/token. Empty: the Far East's stores are unusable.
 	AmazonFEURL      string `env:"AMAZON_FE_URL, default=http://127.0.0.1:9302/amazon-fe"`
 	AmazonFETokenURL string `env:"AMAZON_FE_TOKEN_URL"`
 }
