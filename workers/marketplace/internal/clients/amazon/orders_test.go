@@ -3,7 +3,11 @@ package amazon_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -244,5 +248,48 @@ func TestConfirmShipmentChecksTheOrder(t *testing.T) {
 	seen, _, _ := pollAll(t, e.a, e.store, "", time.Now().Add(-time.Hour))
 	if _, ok := seen[s.ExternalOrderID]; ok {
 		t.Fatalf("shipped order polled: %+v", seen)
+	}
+}
+
+func TestPollHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	// Amazon seldom sends Retry-After with a 429, but when it does the next
+	// call waits it out.
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		at = append(at, time.Now())
+		n := len(at)
+		mu.Unlock()
+		w.Header().Set("x-amzn-RateLimit-Limit", "5")
+		if n == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"errors":[{"code":"QuotaExceeded","message":"You exceeded your quota for the requested resource."}]}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"payload":{"Orders":[],"LastUpdatedBefore":"2026-01-01T00:00:00Z"}}`)
+	}))
+	t.Cleanup(srv.Close)
+	a := amazon.New(marketplace.Options{Retry: marketplace.Retry{BaseDelay: 10 * time.Millisecond}})
+	store := domain.Store{ID: "amz-retry-after", Marketplace: domain.Amazon, ShopID: "ATVPDKIKX0DER", BaseURL: srv.URL,
+		Credentials: domain.Credentials{AccessToken: "Atza|x.y", RefreshToken: "Atzr|x.y", ClientID: "c", ClientSecret: "s"}}
+	page, err := a.PollOrders(ctx(t), store, "", time.Now().Add(-time.Hour))
+	if err != nil || page.More || page.Cursor == "" {
+		t.Fatalf("poll: %+v %v", page, err)
+	}
+	if len(at) != 2 || at[1].Sub(at[0]) < time.Second {
+		t.Fatalf("calls at %v: the Retry-After was not honoured", at)
+	}
+}
+
+func TestUnreadableCursorStartsAtSince(t *testing.T) {
+	t.Parallel()
+	e := setup(t, fastReads)
+	p := e.order("", line{SKU: "ONE", Quantity: 1})
+	page, err := e.a.PollOrders(ctx(t), e.store, "not a cursor", time.Now().Add(-time.Hour))
+	if err != nil || len(page.Orders) != 1 || page.Orders[0].ExternalID != p.OrderID {
+		t.Fatalf("poll: %+v %v", page, err)
 	}
 }
