@@ -1,7 +1,9 @@
-// Package amazon pushes tracking to Amazon through the Selling Partner API
-// (Orders v0 confirmShipment), with a Login with Amazon access token and a token
-// bucket per seller. The package reference id is derived from our shipment id, so a
-// resend edits the package instead of adding one.
+// Package amazon speaks the Selling Partner API's Orders v0 for a store: it
+// pushes tracking (confirmShipment) and polls orders to import (getOrders,
+// getOrderItems), with a Login with Amazon access token, at the store's
+// region's endpoint, and with a token bucket per operation and store. The
+// package reference id is derived from our shipment id, so a resend edits the
+// package instead of adding one.
 package amazon
 
 import (
@@ -59,7 +61,7 @@ func (a *Adapter) auth(tr *marketplace.Trace, store domain.Store, tokenURL strin
 		url.Values{"client_id": {store.Credentials.ClientID}, "client_secret": {store.Credentials.ClientSecret}})}
 }
 
-// Adapter pushes shipments to Amazon sellers.
+// Adapter pushes shipments to Amazon sellers and polls their orders.
 type Adapter struct {
 	client  *marketplace.Client
 	retry   marketplace.Retry
