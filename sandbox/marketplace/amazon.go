@@ -1,23 +1,35 @@
 package marketplace
 
-// The Amazon SP-API Orders v0 stand-in: confirmShipment with a token bucket per
-// seller, packages keyed by packageReferenceId, and the LWA token refresh.
+// The Amazon SP-API Orders v0 stand-in (selling-partner-api-models,
+// models/orders-api-model/ordersV0.json): confirmShipment with a token bucket per
+// seller, packages keyed by packageReferenceId, and the Login with Amazon token
+// exchange. The order side (getOrders, getOrderItems, the sellers and their
+// orders) is in amazon_orders.go.
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/printfleet/printfleet/sandbox/internal/sim"
 )
 
+// amazonState is Amazon's state; Server.mu guards it. Reset replaces it with
+// one holding only orders and buckets; amazonLocked fills in the rest.
 type amazonState struct {
 	orders  map[string]map[string]int // order id → packageReferenceId → index in pushes
-	buckets map[string]*bucket        // by seller
+	buckets map[string]*bucket        // by seller (confirmShipment) or operation/seller
+
+	sellers  map[string]*amazonSeller // by selling partner id
+	byClient map[string]*amazonSeller // by LWA client id
+	book     map[string]*amazonOrder  // by AmazonOrderId
+	pages    map[string]*amazonPage   // getOrders NextToken → the rest of its listing
+	// strict: a seller has been issued, so from now on only issued credentials
+	// and tokens work.
+	strict bool
 }
 
 type spError struct {
@@ -105,60 +117,18 @@ func (req *confirmShipmentRequest) validate(now time.Time) []spError {
 	return errs
 }
 
-func (s *Server) amazonConfirm(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("x-amzn-RequestId", s.dice.Hex(8)+"-"+s.dice.Hex(4)+"-"+s.dice.Hex(4)+"-"+s.dice.Hex(4)+"-"+s.dice.Hex(12))
-	if !s.arrive(r, Amazon) {
-		return
-	}
-	if s.injectError(Amazon) {
-		spErrors(w, http.StatusInternalServerError, spError{Code: "InternalFailure",
-			Message: "We encountered an internal error. Please try again.", Details: "injected"})
-		return
-	}
-	token := r.Header.Get("x-amz-access-token")
-	now := time.Now()
-	s.mu.Lock()
-	book := &s.markets[Amazon].tokens
-	state := book.check(token, now)
-	if state != tokenOK {
-		s.countLocked(Amazon, func(c *Counters) { c.AuthFailures++ })
-		s.mu.Unlock()
-		details := "The access token you provided is revoked, malformed or invalid."
-		if state == tokenExpired {
-			details = "The access token you provided has expired."
-		}
-		spErrors(w, http.StatusForbidden, spError{Code: "Unauthorized", Message: "Access to requested resource is denied.", Details: details})
-		return
-	}
-	seller := subjectOf(token)
-	if it, ok := book.issued[token]; ok {
-		seller = it.subject
-	}
-	b, ok := s.amazon.buckets[seller]
+// amazonConfirm serves confirmShipment (POST /orders/v0/orders/{orderId}/shipmentConfirmation):
+// 204 on success; 400 InvalidInput for a malformed body, an order item the order
+// does not have, a marketplace that is not the seller's, or a cancelled order;
+// 404 NotFound for an order the seller does not have. Sellers that were never
+// issued (the tokens a test makes up before any shop exists) may confirm any
+// well-formed order id.
+func (s *Server) amazonConfirm(w http.ResponseWriter, r *http.Request, reg amazonRegion) {
+	c, ok := s.amazonAdmit(w, r, reg, opConfirmShipment)
 	if !ok {
-		b = &bucket{}
-		s.amazon.buckets[seller] = b
-	}
-	rate, burst := s.limits.AmazonRate, float64(s.limits.AmazonBurst)
-	b.refill(now, rate, burst)
-	w.Header().Set("x-amzn-RateLimit-Limit", strconv.FormatFloat(rate, 'f', -1, 64))
-	throttled := false
-	if s.forcedThrottleLocked(Amazon) {
-		b.tokens = 0 // another application of this seller spent the bucket
-		throttled = true
-	} else if b.tokens < 1 {
-		s.countLocked(Amazon, func(c *Counters) { c.RejectedBudget++; c.OverBudget++ })
-		throttled = true
-	}
-	if throttled {
-		s.mu.Unlock()
-		spErrors(w, http.StatusTooManyRequests, spError{Code: "QuotaExceeded",
-			Message: "You exceeded your quota for the requested resource."})
 		return
 	}
-	b.tokens--
-	s.mu.Unlock()
-
+	now := time.Now()
 	invalid := func(errs ...spError) {
 		s.count(Amazon, func(c *Counters) { c.ValidationErrors++ })
 		spErrors(w, http.StatusBadRequest, errs...)
@@ -186,6 +156,21 @@ func (s *Server) amazonConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var order *amazonOrder
+	if c.issued != nil {
+		order = s.amazon.book[orderID]
+		if order == nil || order.seller != c.seller {
+			s.countLocked(Amazon, func(c *Counters) { c.ValidationErrors++ })
+			spErrors(w, http.StatusNotFound, spError{Code: "NotFound", Message: "The resource specified does not exist.",
+				Details: "orderId: no such order for this seller"})
+			return
+		}
+		if errs := order.checkConfirm(req, c.issued); len(errs) > 0 {
+			s.countLocked(Amazon, func(c *Counters) { c.ValidationErrors++ })
+			spErrors(w, http.StatusBadRequest, errs...)
+			return
+		}
+	}
 	pkgs, ok := s.amazon.orders[orderID]
 	if !ok {
 		pkgs = map[string]int{}
@@ -199,38 +184,64 @@ func (s *Server) amazonConfirm(w http.ResponseWriter, r *http.Request) {
 		push.Updates++
 		mk.counters.Updates++
 	} else {
-		s.recordLocked(Amazon, Push{Store: seller, Order: orderID, Ref: p.PackageReferenceID, Carrier: carrier,
+		s.recordLocked(Amazon, Push{Store: c.seller, Order: orderID, Ref: p.PackageReferenceID, Carrier: carrier,
 			TrackingNumber: p.TrackingNumber})
 		pkgs[p.PackageReferenceID] = len(mk.pushes) - 1
+		if order != nil {
+			order.ship(p.OrderItems, now)
+		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// amazonToken is the Login with Amazon token exchange (POST /auth/o2/token,
+// grant_type=refresh_token with client_id and client_secret): a 1 h access
+// token. Once a seller has been issued, only an issued client with its own
+// seller's refresh token is exchanged (401 invalid_client, 400 invalid_grant).
 func (s *Server) amazonToken(w http.ResponseWriter, r *http.Request) {
 	if !s.arrive(r, Amazon) {
 		return
 	}
 	form, err := formOrJSON(w, r)
 	oauthErr := func(status int, code, desc string) {
+		s.count(Amazon, func(c *Counters) { c.AuthFailures++ })
 		sim.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
 	}
 	switch {
 	case err != nil:
 		oauthErr(http.StatusBadRequest, "invalid_request", err.Error())
+		return
 	case form.Get("client_id") == "" || form.Get("client_secret") == "":
 		oauthErr(http.StatusUnauthorized, "invalid_client", "Client authentication failed")
+		return
 	case form.Get("grant_type") != "refresh_token":
 		oauthErr(http.StatusBadRequest, "unsupported_grant_type", "this sandbox supports grant_type=refresh_token")
+		return
 	case !strings.HasPrefix(form.Get("refresh_token"), "Atzr|"):
 		oauthErr(http.StatusBadRequest, "invalid_grant", "The request has an invalid grant parameter : refresh_token")
-	default:
-		refresh := form.Get("refresh_token")
-		subject := subjectOf(refresh)
-		s.mu.Lock()
-		access, ttl := s.issueLocked(Amazon, "Atza|"+subject+".", subject)
-		s.countLocked(Amazon, func(c *Counters) { c.TokenRefreshes++ })
-		s.mu.Unlock()
-		sim.WriteJSON(w, http.StatusOK, map[string]any{"access_token": access, "refresh_token": refresh,
-			"token_type": "bearer", "expires_in": int(ttl.Seconds())})
+		return
 	}
+	refresh := form.Get("refresh_token")
+	subject := subjectOf(refresh)
+	s.mu.Lock()
+	st := s.amazonLocked()
+	if st.strict {
+		sel := st.byClient[form.Get("client_id")]
+		if sel == nil || !equalSecret(sel.clientSecret, form.Get("client_secret")) {
+			s.mu.Unlock()
+			oauthErr(http.StatusUnauthorized, "invalid_client", "Client authentication failed")
+			return
+		}
+		if !equalSecret(sel.refresh, refresh) {
+			s.mu.Unlock()
+			oauthErr(http.StatusBadRequest, "invalid_grant", "The request has an invalid grant parameter : refresh_token")
+			return
+		}
+		subject = sel.id
+	}
+	access, ttl := s.issueLocked(Amazon, "Atza|"+subject+".", subject)
+	s.countLocked(Amazon, func(c *Counters) { c.TokenRefreshes++ })
+	s.mu.Unlock()
+	sim.WriteJSON(w, http.StatusOK, map[string]any{"access_token": access, "refresh_token": refresh,
+		"token_type": "bearer", "expires_in": int(ttl.Seconds())})
 }

@@ -137,6 +137,10 @@ type Limits struct {
 	EtsyPerDay         int     // requests per day per API key; 10000
 	AmazonRate         float64 // confirmShipment requests per second per seller; 2
 	AmazonBurst        int     // confirmShipment burst per seller; 10
+	AmazonOrdersRate   float64 // getOrders requests per second per seller; 0.0167
+	AmazonOrdersBurst  int     // getOrders burst per seller; 20
+	AmazonItemsRate    float64 // getOrderItems requests per second per seller; 0.5
+	AmazonItemsBurst   int     // getOrderItems burst per seller; 30
 	TokenTTL           time.Duration
 }
 
@@ -263,8 +267,7 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("POST /_sandbox/etsy/shops", s.postEtsyShop)
 	s.mux.HandleFunc("POST /_sandbox/etsy/shops/{shop_id}/orders", s.postEtsyOrder)
 	s.mux.HandleFunc("POST /_sandbox/etsy/shops/{shop_id}/orders/{order_id}/cancel", s.postEtsyCancel)
-	s.mux.HandleFunc("POST /amazon/orders/v0/orders/{orderId}/shipmentConfirmation", s.amazonConfirm)
-	s.mux.HandleFunc("POST /amazon/auth/o2/token", s.amazonToken)
+	s.mountAmazon() // /amazon, /amazon-eu, /amazon-fe and /_sandbox/amazon/...
 	s.mux.HandleFunc("GET /_sandbox/received", s.getReceived)
 	s.mux.HandleFunc("GET /_sandbox/faults", s.getFaults)
 	s.mux.HandleFunc("POST /_sandbox/faults", s.postFaults)

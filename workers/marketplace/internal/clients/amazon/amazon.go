@@ -1,7 +1,9 @@
-// Package amazon pushes tracking to Amazon through the Selling Partner API
-// (Orders v0 confirmShipment), with a Login with Amazon access token and a token
-// bucket per seller. The package reference id is derived from our shipment id, so a
-// resend edits the package instead of adding one.
+// Package amazon speaks the Selling Partner API's Orders v0 for a store: it
+// pushes tracking (confirmShipment) and polls orders to import (getOrders,
+// getOrderItems), with a Login with Amazon access token, at the store's
+// region's endpoint, and with a token bucket per operation and store. The
+// package reference id is derived from our shipment id, so a resend edits the
+// package instead of adding one.
 package amazon
 
 import (
@@ -23,13 +25,43 @@ const (
 	defaultBurst = 10
 )
 
-// Production endpoints (North America).
+// Production endpoints: the SP-API root of each region, and Login with Amazon.
 const (
-	DefaultBaseURL  = "https://sellingpartnerapi-na.amazon.com"
-	DefaultTokenURL = "https://api.amazon.com/auth/o2/token"
+	DefaultBaseURL   = "https://sellingpartnerapi-na.amazon.com"
+	DefaultEUBaseURL = "https://sellingpartnerapi-eu.amazon.com"
+	DefaultFEBaseURL = "https://sellingpartnerapi-fe.amazon.com"
+	DefaultTokenURL  = "https://api.amazon.com/auth/o2/token"
 )
 
-// Adapter pushes shipments to Amazon sellers.
+// endpoints are the store's SP-API root and token endpoint: the configured
+// ones (marketplace.Router sets them by region), else production's for the
+// store's region.
+func endpoints(store domain.Store) (base, tokenURL string) {
+	base, tokenURL = strings.TrimRight(store.BaseURL, "/"), store.TokenURL
+	switch {
+	case base == "":
+		region, _ := marketplace.AmazonRegion(store)
+		base = map[string]string{"eu": DefaultEUBaseURL, "fe": DefaultFEBaseURL}[region]
+		if base == "" {
+			base = DefaultBaseURL
+		}
+		if tokenURL == "" {
+			tokenURL = DefaultTokenURL
+		}
+	case tokenURL == "":
+		tokenURL = base + "/auth/o2/token"
+	}
+	return base, tokenURL
+}
+
+// auth is the store's Login with Amazon access token, refreshed with its
+// client id and secret.
+func (a *Adapter) auth(tr *marketplace.Trace, store domain.Store, tokenURL string) *marketplace.Auth {
+	return &marketplace.Auth{Tokens: a.tokens, Store: store, Refresh: marketplace.RefreshOAuth(a.client, tr, tokenURL,
+		url.Values{"client_id": {store.Credentials.ClientID}, "client_secret": {store.Credentials.ClientSecret}})}
+}
+
+// Adapter pushes shipments to Amazon sellers and polls their orders.
 type Adapter struct {
 	client  *marketplace.Client
 	retry   marketplace.Retry
@@ -115,24 +147,15 @@ func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain
 	if err != nil {
 		return invalid("encode request: " + err.Error())
 	}
-	base := strings.TrimRight(store.BaseURL, "/")
-	tokenURL := store.TokenURL
-	switch {
-	case base == "":
-		base = DefaultBaseURL
-		if tokenURL == "" {
-			tokenURL = DefaultTokenURL
-		}
-	case tokenURL == "":
-		tokenURL = base + "/auth/o2/token"
-	}
+	base, tokenURL := endpoints(store)
 	req := marketplace.Request{Op: "confirmShipment", Method: "POST", ContentType: "application/json", Body: body,
 		URL: base + "/orders/v0/orders/" + url.PathEscape(strings.TrimSpace(s.ExternalOrderID)) + "/shipmentConfirmation"}
 	budget := a.budgets.Get(domain.Amazon, store.ID, defaultRate, defaultBurst)
-	auth := &marketplace.Auth{Tokens: a.tokens, Store: store, Refresh: marketplace.RefreshOAuth(a.client, tr, tokenURL,
-		url.Values{"client_id": {store.Credentials.ClientID}, "client_secret": {store.Credentials.ClientSecret}})}
-
-	err = a.retry.Do(ctx, func(ctx context.Context) error { return a.confirm(ctx, tr, auth, budget, req) })
+	auth := a.auth(tr, store, tokenURL)
+	err = a.retry.Do(ctx, func(ctx context.Context) error {
+		_, err := a.send(ctx, tr, auth, budget, req)
+		return err
+	})
 	if err != nil {
 		ref = ""
 	}
@@ -147,25 +170,29 @@ type spErrors struct {
 	} `json:"errors"`
 }
 
-func (a *Adapter) confirm(ctx context.Context, tr *marketplace.Trace, auth *marketplace.Auth, budget *marketplace.Budget, req marketplace.Request) error {
+// send makes one SP-API call within the operation's budget with the store's
+// access token, refreshing it once if Amazon refuses it. It adopts the rate
+// announced in x-amzn-RateLimit-Limit, and a 429 empties the budget. Any answer
+// but a 2xx is a classified *domain.Error.
+func (a *Adapter) send(ctx context.Context, tr *marketplace.Trace, auth *marketplace.Auth, budget *marketplace.Budget, req marketplace.Request) (*marketplace.Response, error) {
 	for {
 		tok, err := auth.Token(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := budget.Wait(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		req.Header = map[string][]string{"x-amz-access-token": {tok}}
 		resp, err := a.client.Send(ctx, tr, req)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if r, err := strconv.ParseFloat(resp.Header.Get("x-amzn-RateLimit-Limit"), 64); err == nil && r > 0 {
 			budget.Learn(r, 0)
 		}
 		if resp.Status/100 == 2 {
-			return nil
+			return resp, nil
 		}
 		var body spErrors
 		_ = json.Unmarshal(resp.Body, &body)
@@ -180,7 +207,7 @@ func (a *Adapter) confirm(ctx context.Context, tr *marketplace.Trace, auth *mark
 		if resp.Status == 401 || (resp.Status == 403 && code == "Unauthorized") {
 			again, err := auth.Refused(ctx, tok)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if again {
 				continue
@@ -194,6 +221,6 @@ func (a *Adapter) confirm(ctx context.Context, tr *marketplace.Trace, auth *mark
 			// Somebody spent this seller's bucket; start ours from empty too.
 			budget.Spend(e.RetryAfter)
 		}
-		return e
+		return nil, e
 	}
 }

@@ -1,9 +1,12 @@
 package amazon_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -16,29 +19,111 @@ import (
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
 )
 
-const (
-	accessToken  = "Atza|seller9.initial-access"
-	refreshToken = "Atzr|seller9.refresh"
-	clientSecret = "amzn-client-secret-xyz"
-)
+// env is a sandbox with one seller issued through its admin API, and an
+// adapter holding that seller's store.
+type env struct {
+	t      *testing.T
+	sb     *sandbox.Server
+	url    string
+	a      *amazon.Adapter
+	store  domain.Store
+	seller string
+}
 
-func setup(t *testing.T, limits sandbox.Limits) (*sandbox.Server, *amazon.Adapter, domain.Store) {
+// regionRoots are the sandbox's SP-API roots.
+var regionRoots = map[string]string{"na": "/amazon", "eu": "/amazon-eu", "fe": "/amazon-fe"}
+
+func setupRegion(t *testing.T, limits sandbox.Limits, region string) *env {
 	t.Helper()
 	sb := sandbox.New(sandbox.Options{Limits: limits, Seed: 13})
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
 	a := amazon.New(marketplace.Options{CallTimeout: 5 * time.Second,
 		Retry: marketplace.Retry{MaxAttempts: 6, BaseDelay: 10 * time.Millisecond, MaxDelay: 200 * time.Millisecond}})
-	store := domain.Store{ID: "amz-store-1", Marketplace: domain.Amazon, ShopID: "ATVPDKIKX0DER", BaseURL: srv.URL + "/amazon",
-		Credentials: domain.Credentials{AccessToken: accessToken, RefreshToken: refreshToken,
-			ClientID: "amzn1.application-oa2-client.abc", ClientSecret: clientSecret}}
-	return sb, a, store
+	e := &env{t: t, sb: sb, url: srv.URL, a: a}
+	var issued struct {
+		ShopID string `json:"shop_id"`
+		Store  struct {
+			Marketplace string `json:"marketplace"`
+			ShopID      string `json:"shop_id"`
+			Region      string `json:"region"`
+			Credentials struct {
+				ClientID     string `json:"client_id"`
+				ClientSecret string `json:"client_secret"`
+				RefreshToken string `json:"refresh_token"`
+				AccessToken  string `json:"access_token"`
+			} `json:"credentials"`
+		} `json:"store"`
+	}
+	e.admin("/_sandbox/amazon/shops", map[string]any{"region": region}, http.StatusCreated, &issued)
+	cr := issued.Store.Credentials
+	if issued.Store.Marketplace != "MARKETPLACE_AMAZON" || issued.Store.Region != region || cr.RefreshToken == "" || cr.ClientSecret == "" {
+		t.Fatalf("issued: %+v", issued)
+	}
+	e.seller = issued.ShopID
+	e.store = domain.Store{ID: "amz-store-" + region, Marketplace: domain.Amazon, ShopID: issued.Store.ShopID, Region: region,
+		BaseURL: srv.URL + regionRoots[region],
+		Credentials: domain.Credentials{AccessToken: cr.AccessToken, RefreshToken: cr.RefreshToken,
+			ClientID: cr.ClientID, ClientSecret: cr.ClientSecret}}
+	return e
 }
 
-func shipment(n int) domain.Shipment {
+func setup(t *testing.T, limits sandbox.Limits) *env { return setupRegion(t, limits, "na") }
+
+// admin calls a sandbox admin route and decodes its answer into out.
+func (e *env) admin(path string, body any, want int, out any) {
+	e.t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(e.url+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		e.t.Fatalf("POST %s: %d %s", path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+type line struct {
+	ProductID string `json:"product_id,omitempty"`
+	SKU       string `json:"sku,omitempty"`
+	Title     string `json:"title,omitempty"`
+	Quantity  int    `json:"quantity"`
+}
+
+type placed struct {
+	OrderID string   `json:"order_id"`
+	ItemIDs []string `json:"item_ids"`
+}
+
+// order places an order for the seller.
+func (e *env) order(status string, lines ...line) placed {
+	e.t.Helper()
+	var p placed
+	e.admin("/_sandbox/amazon/shops/"+e.seller+"/orders", map[string]any{"lines": lines, "status": status, "currency": "USD",
+		"address": map[string]string{"name": "Ada Buyer", "line1": "1 Main St", "line2": "Apt 2", "city": "Springfield",
+			"region": "IL", "postal_code": "62701", "country_code": "US"}}, http.StatusCreated, &p)
+	return p
+}
+
+func (e *env) cancel(orderID string) {
+	e.t.Helper()
+	e.admin("/_sandbox/amazon/shops/"+e.seller+"/orders/"+orderID+"/cancel", nil, http.StatusOK, nil)
+}
+
+// shipment places an order of two units of one item and returns a shipment of it.
+func (e *env) shipment(n int) domain.Shipment {
+	e.t.Helper()
+	p := e.order("", line{ProductID: "B000TEE001", SKU: "TEE-M", Title: "Tee", Quantity: 2})
 	return domain.Shipment{ShipmentID: fmt.Sprintf("shp_%d", n), OrderID: fmt.Sprintf("ord_%d", n),
-		ExternalOrderID: fmt.Sprintf("902-3159896-%07d", n), Carrier: "FedEx", TrackingNumber: fmt.Sprintf("7712345678%04d", n),
-		ShippedAt: time.Now().Add(-time.Hour), Items: []domain.Item{{ExternalID: "12345678901234", SKU: "TEE-M", Quantity: 2}}}
+		ExternalOrderID: p.OrderID, Carrier: "FedEx", TrackingNumber: fmt.Sprintf("7712345678%04d", n),
+		ShippedAt: time.Now().Add(-time.Hour), Items: []domain.Item{{ExternalID: p.ItemIDs[0], SKU: "TEE-M", Quantity: 2}}}
 }
 
 func ctx(t *testing.T) context.Context {
@@ -57,8 +142,9 @@ func TestPackageReferenceID(t *testing.T) {
 
 func TestPush(t *testing.T) {
 	t.Parallel()
-	sb, a, store := setup(t, sandbox.Limits{})
-	res, err := a.PushShipment(ctx(t), store, shipment(1))
+	e := setup(t, sandbox.Limits{})
+	sb, a, store := e.sb, e.a, e.store
+	res, err := a.PushShipment(ctx(t), store, e.shipment(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,13 +156,13 @@ func TestPush(t *testing.T) {
 		t.Fatalf("request summary: %q", res.Request.Body)
 	}
 	receipt, _ := json.Marshal(res)
-	for _, secret := range []string{accessToken, refreshToken, clientSecret} {
+	for _, secret := range []string{store.Credentials.AccessToken, store.Credentials.RefreshToken, store.Credentials.ClientSecret} {
 		if strings.Contains(string(receipt), secret) {
 			t.Fatalf("receipt carries %q", secret)
 		}
 	}
 	rep := sb.Received(sandbox.Amazon)
-	if len(rep.Pushes) != 1 || rep.Pushes[0].Carrier != "FedEx" || rep.Pushes[0].Store != "seller9" || rep.Pushes[0].Ref != res.Reference {
+	if len(rep.Pushes) != 1 || rep.Pushes[0].Carrier != "FedEx" || rep.Pushes[0].Store != e.seller || rep.Pushes[0].Ref != res.Reference {
 		t.Fatalf("sandbox saw: %+v", rep.Pushes)
 	}
 }
@@ -85,13 +171,18 @@ func TestThrottlingStormStaysWithinBudget(t *testing.T) {
 	t.Parallel()
 	// The client starts at the documented 2/s burst 10 and adopts the 10/s the
 	// sandbox announces in x-amzn-RateLimit-Limit.
-	sb, a, store := setup(t, sandbox.Limits{AmazonRate: 10, AmazonBurst: 10})
+	e := setup(t, sandbox.Limits{AmazonRate: 10, AmazonBurst: 10})
+	sb, a, store := e.sb, e.a, e.store
 	const n = 25
+	ships := make([]domain.Shipment, n)
+	for i := range n {
+		ships[i] = e.shipment(100 + i)
+	}
 	var wg sync.WaitGroup
 	began := time.Now()
 	for i := range n {
 		wg.Go(func() {
-			if _, err := a.PushShipment(ctx(t), store, shipment(100+i)); err != nil {
+			if _, err := a.PushShipment(ctx(t), store, ships[i]); err != nil {
 				t.Error(err)
 			}
 		})
@@ -110,11 +201,16 @@ func TestLowerAnnouncedRateAppliesToWaitingPushes(t *testing.T) {
 	t.Parallel()
 	// The seller's plan is below the documented 2/s: pushes already waiting must
 	// slow down as soon as the first answer says so.
-	sb, a, store := setup(t, sandbox.Limits{AmazonRate: 1, AmazonBurst: 10})
+	e := setup(t, sandbox.Limits{AmazonRate: 1, AmazonBurst: 10})
+	sb, a, store := e.sb, e.a, e.store
+	ships := make([]domain.Shipment, 12)
+	for i := range ships {
+		ships[i] = e.shipment(300 + i)
+	}
 	var wg sync.WaitGroup
 	for i := range 12 {
 		wg.Go(func() {
-			if _, err := a.PushShipment(ctx(t), store, shipment(300+i)); err != nil {
+			if _, err := a.PushShipment(ctx(t), store, ships[i]); err != nil {
 				t.Error(err)
 			}
 		})
@@ -127,9 +223,11 @@ func TestLowerAnnouncedRateAppliesToWaitingPushes(t *testing.T) {
 
 func TestForcedThrottleStorm(t *testing.T) {
 	t.Parallel()
-	sb, a, store := setup(t, sandbox.Limits{AmazonRate: 5, AmazonBurst: 10})
+	e := setup(t, sandbox.Limits{AmazonRate: 5, AmazonBurst: 10})
+	sb, a, store := e.sb, e.a, e.store
+	s := e.shipment(2)
 	_ = sb.SetFaults(sandbox.Amazon, sandbox.Faults{ThrottleNext: 2})
-	res, err := a.PushShipment(ctx(t), store, shipment(2))
+	res, err := a.PushShipment(ctx(t), store, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,9 +239,11 @@ func TestForcedThrottleStorm(t *testing.T) {
 
 func TestServerErrorsAreRetried(t *testing.T) {
 	t.Parallel()
-	sb, a, store := setup(t, sandbox.Limits{})
+	e := setup(t, sandbox.Limits{})
+	sb, a, store := e.sb, e.a, e.store
+	s := e.shipment(3)
 	_ = sb.SetFaults(sandbox.Amazon, sandbox.Faults{ErrorNext: 3})
-	res, err := a.PushShipment(ctx(t), store, shipment(3))
+	res, err := a.PushShipment(ctx(t), store, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,12 +254,17 @@ func TestServerErrorsAreRetried(t *testing.T) {
 
 func TestExpiredTokenRefreshedOnceForConcurrentPushes(t *testing.T) {
 	t.Parallel()
-	sb, a, store := setup(t, sandbox.Limits{})
+	e := setup(t, sandbox.Limits{})
+	sb, a, store := e.sb, e.a, e.store
+	ships := make([]domain.Shipment, 8)
+	for i := range ships {
+		ships[i] = e.shipment(200 + i)
+	}
 	_ = sb.SetFaults(sandbox.Amazon, sandbox.Faults{ExpireTokens: true})
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			if _, err := a.PushShipment(ctx(t), store, shipment(200+i)); err != nil {
+			if _, err := a.PushShipment(ctx(t), store, ships[i]); err != nil {
 				t.Error(err)
 			}
 		})
@@ -170,7 +275,7 @@ func TestExpiredTokenRefreshedOnceForConcurrentPushes(t *testing.T) {
 		t.Fatalf("counters: %+v", c)
 	}
 	for _, p := range sb.Received(sandbox.Amazon).Pushes {
-		if p.Store != "seller9" {
+		if p.Store != e.seller {
 			t.Fatalf("push under seller %q", p.Store)
 		}
 	}
@@ -178,9 +283,10 @@ func TestExpiredTokenRefreshedOnceForConcurrentPushes(t *testing.T) {
 
 func TestNoAccessTokenRefreshesFirst(t *testing.T) {
 	t.Parallel()
-	sb, a, store := setup(t, sandbox.Limits{})
+	e := setup(t, sandbox.Limits{})
+	sb, a, store := e.sb, e.a, e.store
 	store.Credentials.AccessToken = ""
-	res, err := a.PushShipment(ctx(t), store, shipment(4))
+	res, err := a.PushShipment(ctx(t), store, e.shipment(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +300,9 @@ func TestNoAccessTokenRefreshesFirst(t *testing.T) {
 
 func TestValidationErrorIsPermanent(t *testing.T) {
 	t.Parallel()
-	sb, a, store := setup(t, sandbox.Limits{})
-	s := shipment(5)
+	e := setup(t, sandbox.Limits{})
+	sb, a, store := e.sb, e.a, e.store
+	s := e.shipment(5)
 	s.ExternalOrderID = "not-an-amazon-order"
 	res, err := a.PushShipment(ctx(t), store, s)
 	if !domain.IsPermanent(err) || domain.ReasonOf(err) != domain.ReasonInvalid || !strings.Contains(err.Error(), "InvalidInput") {
@@ -208,8 +315,9 @@ func TestValidationErrorIsPermanent(t *testing.T) {
 
 func TestMissingItemsNeverLeave(t *testing.T) {
 	t.Parallel()
-	sb, a, store := setup(t, sandbox.Limits{})
-	s := shipment(6)
+	e := setup(t, sandbox.Limits{})
+	sb, a, store := e.sb, e.a, e.store
+	s := e.shipment(6)
 	s.Items = nil
 	if _, err := a.PushShipment(ctx(t), store, s); !domain.IsPermanent(err) {
 		t.Fatalf("err = %v", err)
@@ -221,17 +329,18 @@ func TestMissingItemsNeverLeave(t *testing.T) {
 
 func TestResendEditsThePackage(t *testing.T) {
 	t.Parallel()
-	sb, a, store := setup(t, sandbox.Limits{})
-	if _, err := a.PushShipment(ctx(t), store, shipment(7)); err != nil {
+	e := setup(t, sandbox.Limits{})
+	sb, a, store := e.sb, e.a, e.store
+	s := e.shipment(7)
+	if _, err := a.PushShipment(ctx(t), store, s); err != nil {
 		t.Fatal(err)
 	}
-	s := shipment(7)
 	s.TrackingNumber = "771234567899999" // a corrected tracking number
 	if _, err := a.PushShipment(ctx(t), store, s); err != nil {
 		t.Fatal(err)
 	}
 	rep := sb.Received(sandbox.Amazon)
-	if rep.PushesByOrder["902-3159896-0000007"] != 1 || rep.Counters.Updates != 1 || rep.Pushes[0].TrackingNumber != "771234567899999" {
+	if rep.PushesByOrder[s.ExternalOrderID] != 1 || rep.Counters.Updates != 1 || rep.Pushes[0].TrackingNumber != "771234567899999" {
 		t.Fatalf("sandbox: %+v", rep)
 	}
 }
