@@ -1667,7 +1667,11 @@ type Store struct {
 	LastImportAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_import_at,json=lastImportAt,proto3" json:"last_import_at,omitempty"`
 	// Amazon: the Selling Partner API region the seller's account lives in,
 	// "na" (the default), "eu" or "fe"; empty for the other marketplaces.
-	Region        string `protobuf:"bytes,13,opt,name=region,proto3" json:"region,omitempty"`
+	Region string `protobuf:"bytes,13,opt,name=region,proto3" json:"region,omitempty"`
+	// Whether the importer brings the store's marketplace orders in on its
+	// own: "auto" (the default) or "off" (orders are typed in over REST with
+	// store_id and external_order_id; webhooks are verified and dropped).
+	OrderImport   string `protobuf:"bytes,14,opt,name=order_import,json=orderImport,proto3" json:"order_import,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1793,6 +1797,13 @@ func (x *Store) GetRegion() string {
 	return ""
 }
 
+func (x *Store) GetOrderImport() string {
+	if x != nil {
+		return x.OrderImport
+	}
+	return ""
+}
+
 // CreateStoreRequest connects a store.
 type CreateStoreRequest struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
@@ -1806,7 +1817,10 @@ type CreateStoreRequest struct {
 	PaymentMethod string `protobuf:"bytes,7,opt,name=payment_method,json=paymentMethod,proto3" json:"payment_method,omitempty"`
 	// Amazon only: the seller's Selling Partner API region, "na" (default
 	// when empty), "eu" or "fe".
-	Region        string `protobuf:"bytes,8,opt,name=region,proto3" json:"region,omitempty"`
+	Region string `protobuf:"bytes,8,opt,name=region,proto3" json:"region,omitempty"`
+	// "auto" (default when empty): the store's orders are imported on their
+	// own; "off": only tracking is pushed for orders typed in over REST.
+	OrderImport   string `protobuf:"bytes,9,opt,name=order_import,json=orderImport,proto3" json:"order_import,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1893,6 +1907,13 @@ func (x *CreateStoreRequest) GetPaymentMethod() string {
 func (x *CreateStoreRequest) GetRegion() string {
 	if x != nil {
 		return x.Region
+	}
+	return ""
+}
+
+func (x *CreateStoreRequest) GetOrderImport() string {
+	if x != nil {
+		return x.OrderImport
 	}
 	return ""
 }
@@ -3258,7 +3279,7 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\rrefresh_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80 R\frefreshToken\x12%\n" +
 	"\tclient_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\bclientId\x12-\n" +
 	"\rclient_secret\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\fclientSecret\x12/\n" +
-	"\x0ewebhook_secret\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\rwebhookSecret\"\x9e\x04\n" +
+	"\x0ewebhook_secret\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\rwebhookSecret\"\xc1\x04\n" +
 	"\x05Store\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bowner_id\x18\x02 \x01(\tR\aownerId\x12D\n" +
@@ -3274,7 +3295,8 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	" \x01(\tR\x12reconnectionReason\x12%\n" +
 	"\x0epayment_method\x18\v \x01(\tR\rpaymentMethod\x12@\n" +
 	"\x0elast_import_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\flastImportAt\x12\x16\n" +
-	"\x06region\x18\r \x01(\tR\x06region\"\xff\x03\n" +
+	"\x06region\x18\r \x01(\tR\x06region\x12!\n" +
+	"\forder_import\x18\x0e \x01(\tR\vorderImport\"\xb6\x04\n" +
 	"\x12CreateStoreRequest\x12P\n" +
 	"\vmarketplace\x18\x01 \x01(\x0e2\".printfleet.catalog.v1.MarketplaceB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\vmarketplace\x126\n" +
@@ -3286,7 +3308,8 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x10rate_limit_burst\x18\x06 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\x0erateLimitBurst\x12=\n" +
 	"\x0epayment_method\x18\a \x01(\tB\x16\xbaH\x13r\x11R\x00R\x04cardR\ainvoiceR\rpaymentMethod\x12+\n" +
-	"\x06region\x18\b \x01(\tB\x13\xbaH\x10r\x0eR\x00R\x02naR\x02euR\x02feR\x06region\"d\n" +
+	"\x06region\x18\b \x01(\tB\x13\xbaH\x10r\x0eR\x00R\x02naR\x02euR\x02feR\x06region\x125\n" +
+	"\forder_import\x18\t \x01(\tB\x12\xbaH\x0fr\rR\x00R\x04autoR\x03offR\vorderImport\"d\n" +
 	"\x11ListStoresRequest\x12&\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
 	"\n" +

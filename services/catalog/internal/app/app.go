@@ -129,7 +129,7 @@ type Tx interface {
 	MarkStoreNeedsReconnection(ctx context.Context, id, reason string) error
 	// SaveStoreSettings replaces how a store's imports are paid and its
 	// Amazon region.
-	SaveStoreSettings(ctx context.Context, id, paymentMethod, region string) error
+	SaveStoreSettings(ctx context.Context, id, paymentMethod, region, orderImport string) error
 	// InsertWebhook records a store's webhook delivery once per webhook id:
 	// false when it was recorded before.
 	InsertWebhook(ctx context.Context, storeID, webhookID, topic string, receivedAt time.Time) (bool, error)

@@ -61,7 +61,8 @@ func requireSubject(caller principal.Principal, what string, subjects ...string)
 // the store's webhook secret before anything is stored (the gateway only),
 // then records it once per (store, webhook id): a new delivery is announced
 // to the importer through the outbox, and Shopify's app/uninstalled marks
-// the store as needing reconnection, in the same transaction. duplicate
+// the store as needing reconnection, in the same transaction (a store with
+// order import off records the delivery and announces nothing). duplicate
 // reports a delivery recorded before (nothing else happens). Every refusal
 // is the same UNAUTHENTICATED, and the body is never logged.
 func (s *Stores) ReceiveWebhook(ctx context.Context, caller principal.Principal, w domain.Webhook) (duplicate bool, err error) {
@@ -75,7 +76,7 @@ func (s *Stores) ReceiveWebhook(ctx context.Context, caller principal.Principal,
 	if label == "" {
 		label = "unknown"
 	}
-	ok, err := s.verifyWebhook(ctx, w)
+	st, ok, err := s.verifyWebhook(ctx, w)
 	if err != nil {
 		return false, err
 	}
@@ -93,8 +94,12 @@ func (s *Stores) ReceiveWebhook(ctx context.Context, caller principal.Principal,
 		if fresh, err = tx.InsertWebhook(ctx, w.StoreID, w.ID, w.Topic, w.ReceivedAt); err != nil || !fresh {
 			return err
 		}
-		if err := tx.Emit(ctx, events.MarketplaceWebhookReceived(w)); err != nil {
-			return err
+		// A store whose orders are typed in over REST records the delivery
+		// (so a copy stays a duplicate) and announces nothing.
+		if st.OrderImport != domain.ImportOff {
+			if err := tx.Emit(ctx, events.MarketplaceWebhookReceived(w)); err != nil {
+				return err
+			}
 		}
 		if w.Marketplace == domain.Shopify && w.Topic == domain.TopicAppUninstalled {
 			return tx.MarkStoreNeedsReconnection(ctx, w.StoreID, "the app was uninstalled from the shop")
@@ -117,28 +122,28 @@ func (s *Stores) ReceiveWebhook(ctx context.Context, caller principal.Principal,
 	return false, nil
 }
 
-// verifyWebhook reports whether w is signed by its store's webhook secret:
-// false, never an error, for an unknown store, one of another marketplace
-// or without a secret. Only Shopify signs its webhooks.
-func (s *Stores) verifyWebhook(ctx context.Context, w domain.Webhook) (bool, error) {
+// verifyWebhook reports whether w is signed by its store's webhook secret,
+// and the store: false, never an error, for an unknown store, one of another
+// marketplace or without a secret. Only Shopify signs its webhooks.
+func (s *Stores) verifyWebhook(ctx context.Context, w domain.Webhook) (domain.Store, bool, error) {
 	if w.Marketplace != domain.Shopify {
-		return false, nil
+		return domain.Store{}, false, nil
 	}
 	st, sealed, err := s.store.SealedStore(ctx, w.StoreID)
 	if errs.Is(err, errs.NotFound) {
-		return false, nil
+		return domain.Store{}, false, nil
 	}
 	if err != nil {
-		return false, err
+		return domain.Store{}, false, err
 	}
 	if st.Marketplace != w.Marketplace {
-		return false, nil
+		return domain.Store{}, false, nil
 	}
 	creds, err := s.open(st, sealed)
 	if err != nil {
-		return false, err
+		return domain.Store{}, false, err
 	}
-	return domain.VerifyShopify(creds.WebhookSecret, w.Signature, w.Body), nil
+	return st, domain.VerifyShopify(creds.WebhookSecret, w.Signature, w.Body), nil
 }
 
 // ImportStores pages every store the importer polls (those not needing

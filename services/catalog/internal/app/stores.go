@@ -56,6 +56,13 @@ func (s *Stores) Create(ctx context.Context, caller principal.Principal, st doma
 	default:
 		return domain.Store{}, errs.Field("payment_method", "must be card or invoice")
 	}
+	switch st.OrderImport {
+	case "":
+		st.OrderImport = domain.ImportAuto
+	case domain.ImportAuto, domain.ImportOff:
+	default:
+		return domain.Store{}, errs.Field("order_import", "must be auto or off")
+	}
 	switch {
 	case st.Marketplace != domain.Amazon && st.Region != "":
 		return domain.Store{}, errs.Field("region", "only an Amazon store has a region")
@@ -122,16 +129,19 @@ func (s *Stores) reconnect(ctx context.Context, st, asked domain.Store, creds do
 		// A seller connecting again may also correct how imports are paid
 		// or the Amazon region (a wrong one is a reason to reconnect); what
 		// they leave empty stays.
-		pay, region := cur.PaymentMethod, cur.Region
+		pay, region, imp := cur.PaymentMethod, cur.Region, cur.OrderImport
 		if asked.PaymentMethod != "" {
 			pay = st.PaymentMethod
 		}
 		if asked.Region != "" {
 			region = st.Region
 		}
-		if pay != cur.PaymentMethod || region != cur.Region {
-			cur.PaymentMethod, cur.Region = pay, region
-			if err := tx.SaveStoreSettings(ctx, cur.ID, cur.PaymentMethod, cur.Region); err != nil {
+		if asked.OrderImport != "" {
+			imp = st.OrderImport
+		}
+		if pay != cur.PaymentMethod || region != cur.Region || imp != cur.OrderImport {
+			cur.PaymentMethod, cur.Region, cur.OrderImport = pay, region, imp
+			if err := tx.SaveStoreSettings(ctx, cur.ID, cur.PaymentMethod, cur.Region, cur.OrderImport); err != nil {
 				return err
 			}
 		}

@@ -39,7 +39,16 @@ type Store struct {
 	// LastImportAt is when the importer last finished a poll of the store;
 	// zero before the first.
 	LastImportAt time.Time
+	// OrderImport is ImportAuto (the importer brings the store's orders in)
+	// or ImportOff (orders are typed in over REST; tracking is still pushed).
+	OrderImport string
 }
+
+// Whether a store's orders are imported.
+const (
+	ImportAuto = "auto"
+	ImportOff  = "off"
+)
 
 // Payment methods of a store's imported orders.
 const (

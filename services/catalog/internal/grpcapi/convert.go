@@ -129,7 +129,7 @@ func toProtoStore(s *domain.Store) *catalogv1.Store {
 	out := &catalogv1.Store{Id: s.ID, OwnerId: s.OwnerID, Marketplace: toProtoMarketplace(s.Marketplace), ShopId: s.ShopID,
 		Name: s.Name, RateLimitPerSecond: s.RateLimitPerSecond, RateLimitBurst: s.RateLimitBurst,
 		CreatedAt: timestamppb.New(s.CreatedAt), NeedsReconnection: s.NeedsReconnection, ReconnectionReason: s.ReconnectionReason,
-		PaymentMethod: s.PaymentMethod, Region: s.Region}
+		PaymentMethod: s.PaymentMethod, Region: s.Region, OrderImport: s.OrderImport}
 	if !s.LastImportAt.IsZero() {
 		out.LastImportAt = timestamppb.New(s.LastImportAt)
 	}

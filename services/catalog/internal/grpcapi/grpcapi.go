@@ -150,7 +150,7 @@ func (s *Server) CreateStore(ctx context.Context, r *catalogv1.CreateStoreReques
 	c := r.GetCredentials()
 	st, err := s.stores.Create(ctx, principal.From(ctx), domain.Store{Marketplace: toDomainMarketplace(r.GetMarketplace()), ShopID: r.GetShopId(),
 		Name: r.GetName(), RateLimitPerSecond: r.GetRateLimitPerSecond(), RateLimitBurst: r.GetRateLimitBurst(),
-		PaymentMethod: r.GetPaymentMethod(), Region: r.GetRegion()},
+		PaymentMethod: r.GetPaymentMethod(), Region: r.GetRegion(), OrderImport: r.GetOrderImport()},
 		domain.StoreCredentials{APIKey: c.GetApiKey(), AccessToken: c.GetAccessToken(), RefreshToken: c.GetRefreshToken(),
 			ClientID: c.GetClientId(), ClientSecret: c.GetClientSecret(), WebhookSecret: c.GetWebhookSecret()})
 	if err != nil {

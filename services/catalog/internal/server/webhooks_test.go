@@ -396,3 +396,73 @@ func TestImportStoresAndCursorsAreTheWorkersOnly(t *testing.T) {
 		t.Fatalf("the reconnected store as the importer sees it = %v", seen[ids[1]])
 	}
 }
+
+// A store whose orders are typed in over REST (order_import "off") is not
+// polled, and its verified webhooks are recorded but announce nothing;
+// connecting it again (after a refusal) with "auto" brings it back to the
+// importer.
+func TestStoresWithOrderImportOffAreNeitherPolledNorAnnounced(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.start(e.app, partAPI)
+	_, err := e.client.CreateStore(e.as("olga"), &catalogv1.CreateStoreRequest{Marketplace: catalogv1.Marketplace_MARKETPLACE_SHOPIFY,
+		ShopId: "olga", Name: "Olga", OrderImport: "sometimes", Credentials: &catalogv1.StoreCredentials{AccessToken: "t"}})
+	wantCode(t, "an unknown order_import", err, codes.InvalidArgument)
+	const secret = "whsec-off"
+	req := &catalogv1.CreateStoreRequest{Marketplace: catalogv1.Marketplace_MARKETPLACE_SHOPIFY, ShopId: "olga", Name: "Olga",
+		OrderImport: "off", Credentials: &catalogv1.StoreCredentials{AccessToken: "t", WebhookSecret: secret}}
+	st, err := e.client.CreateStore(e.as("olga"), req)
+	if err != nil || st.GetOrderImport() != "off" {
+		t.Fatalf("store with import off = %v, %v", st, err)
+	}
+	listed := func() bool {
+		page, err := e.client.ListImportStores(e.worker(), &catalogv1.ListImportStoresRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, is := range page.GetStores() {
+			if is.GetStore().GetId() == st.GetId() {
+				return true
+			}
+		}
+		return false
+	}
+	if listed() {
+		t.Fatal("a store with order import off is listed for polling")
+	}
+	body := []byte(`{"id":1001}`)
+	deliver := func(id string) {
+		r, err := e.client.ReceiveMarketplaceWebhook(e.gateway(), &catalogv1.ReceiveMarketplaceWebhookRequest{StoreId: st.GetId(),
+			Marketplace: catalogv1.Marketplace_MARKETPLACE_SHOPIFY, Signature: shopifySign(secret, body), WebhookId: id,
+			Topic: "orders/create", Body: body})
+		if err != nil || r.GetDuplicate() {
+			t.Fatalf("delivery %s = %v, %v", id, r, err)
+		}
+	}
+	announced := func() int {
+		var n int
+		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE type = $1`, eventsv1.KeyMarketplaceWebhookReceived).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deliver("wh-off")
+	if n := announced(); n != 0 {
+		t.Fatalf("a webhook of a store with import off was announced %d times", n)
+	}
+	// Settings change when the seller connects the store again.
+	if _, err := e.client.MarkStoreNeedsReconnection(e.worker(), &catalogv1.MarkStoreNeedsReconnectionRequest{StoreId: st.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	req.OrderImport = "auto"
+	if st, err = e.client.CreateStore(e.as("olga"), req); err != nil || st.GetOrderImport() != "auto" {
+		t.Fatalf("reconnected with import auto = %v, %v", st, err)
+	}
+	if !listed() {
+		t.Fatal("the store is not polled once its import is auto")
+	}
+	deliver("wh-auto")
+	if n := announced(); n != 1 {
+		t.Fatalf("announced %d webhooks once import is auto, want 1", n)
+	}
+}

@@ -38,13 +38,14 @@ func (s *Store) PruneWebhooks(ctx context.Context, storeID string, before time.T
 }
 
 // ImportStores pages, by id after afterID, the stores the importer polls:
-// every store that does not need reconnection, with its cursor.
+// every store that imports its orders and does not need reconnection, with
+// its cursor.
 func (s *Store) ImportStores(ctx context.Context, afterID string, limit int) ([]domain.ImportStore, error) {
 	if afterID == "" {
 		afterID = "00000000-0000-0000-0000-000000000000"
 	}
 	rows, err := s.primary.Query(ctx, `SELECT `+storeCols+`, import_cursor FROM stores
-		WHERE NOT needs_reconnection AND id > $1::uuid ORDER BY id LIMIT $2`, afterID, limit)
+		WHERE NOT needs_reconnection AND order_import = 'auto' AND id > $1::uuid ORDER BY id LIMIT $2`, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list import stores: %w", err)
 	}

@@ -18,14 +18,14 @@ import (
 // ciphertext is never decoded here).
 
 const storeCols = `id::text, owner_id, marketplace, shop_id, name, rate_limit_per_second, rate_limit_burst, created_at,
-	needs_reconnection, reconnection_reason, payment_method, region, last_import_at`
+	needs_reconnection, reconnection_reason, payment_method, region, last_import_at, order_import`
 
 func scanStore(r pgx.Row, extra ...any) (domain.Store, error) {
 	var s domain.Store
 	var m string
 	var lastImport *time.Time
 	err := r.Scan(append([]any{&s.ID, &s.OwnerID, &m, &s.ShopID, &s.Name, &s.RateLimitPerSecond, &s.RateLimitBurst, &s.CreatedAt,
-		&s.NeedsReconnection, &s.ReconnectionReason, &s.PaymentMethod, &s.Region, &lastImport}, extra...)...)
+		&s.NeedsReconnection, &s.ReconnectionReason, &s.PaymentMethod, &s.Region, &lastImport, &s.OrderImport}, extra...)...)
 	s.Marketplace = domain.Marketplace(m)
 	if lastImport != nil {
 		s.LastImportAt = lastImport.UTC()
@@ -35,10 +35,10 @@ func scanStore(r pgx.Row, extra ...any) (domain.Store, error) {
 
 func (t *tx) InsertStore(ctx context.Context, s domain.Store, sealed []byte) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO stores (id, owner_id, marketplace, shop_id, name, credentials, rate_limit_per_second, rate_limit_burst, created_at,
-		payment_method, region)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		payment_method, region, order_import)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		s.ID, s.OwnerID, string(s.Marketplace), s.ShopID, s.Name, sealed, s.RateLimitPerSecond, s.RateLimitBurst, s.CreatedAt,
-		s.PaymentMethod, s.Region)
+		s.PaymentMethod, s.Region, s.OrderImport)
 	if postgres.IsUniqueViolation(err, "stores_owner_shop_key") {
 		return errs.E(errs.AlreadyExists, "this %s shop is already connected", s.Marketplace)
 	}
@@ -120,10 +120,11 @@ func (t *tx) MarkStoreNeedsReconnection(ctx context.Context, id, reason string) 
 	return nil
 }
 
-// SaveStoreSettings replaces how a store's imports are paid and its Amazon
-// region.
-func (t *tx) SaveStoreSettings(ctx context.Context, id, paymentMethod, region string) error {
-	_, err := t.tx.Exec(ctx, `UPDATE stores SET payment_method = $2, region = $3 WHERE id = $1`, id, paymentMethod, region)
+// SaveStoreSettings replaces how a store's imports are paid, its Amazon
+// region and whether its orders are imported.
+func (t *tx) SaveStoreSettings(ctx context.Context, id, paymentMethod, region, orderImport string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE stores SET payment_method = $2, region = $3, order_import = $4 WHERE id = $1`,
+		id, paymentMethod, region, orderImport)
 	if err != nil {
 		return fmt.Errorf("save store settings %s: %w", id, err)
 	}
