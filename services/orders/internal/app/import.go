@@ -320,7 +320,7 @@ func sellersToFix(err error) bool {
 	return false
 }
 
-var itemFieldRE = regexp.MustCompile(`^items\[(\d+)\]\.(.+)$`)
+var itemFieldRE = regexp.MustCompile(`^items\[(\d+)\]\.`)
 
 // holdReason words a refusal for the seller, naming the marketplace line
 // rather than our item index.
@@ -330,7 +330,7 @@ func holdReason(err error, lines []ImportLine) string {
 		v := e.Violations[0]
 		if m := itemFieldRE.FindStringSubmatch(v.Field); m != nil {
 			if i, _ := strconv.Atoi(m[1]); i < len(lines) {
-				return fmt.Sprintf("%s: %s %s", describeLine(i, lines[i]), strings.ReplaceAll(m[2], "_", " "), v.Description)
+				return fmt.Sprintf("%s: %s", describeLine(i, lines[i]), v.Description)
 			}
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/principal"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
