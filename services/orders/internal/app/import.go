@@ -149,14 +149,21 @@ func (s *Service) ImportOrder(ctx context.Context, caller principal.Principal, r
 	}
 	if reason == "" {
 		key := importKey(req.StoreID, req.ExternalOrderID)
-		o, _, err := s.placeOrder(ctx, req.OwnerID, key, importHash(key), in, encode, func(o *domain.Order) []domain.TimelineEntry {
+		imported := func(o *domain.Order) []domain.TimelineEntry {
 			return []domain.TimelineEntry{{
 				ID: s.newID(), OrderID: o.ID(), Type: domain.EventImported,
 				Message:    "imported from " + req.Marketplace + " order " + req.ExternalOrderID,
 				Attributes: map[string]string{"marketplace": req.Marketplace, "external_order_id": req.ExternalOrderID},
 				CreatedAt:  o.CreatedAt(),
 			}}
-		})
+		}
+		o, _, err := s.placeOrder(ctx, req.OwnerID, key, importHash(key), in, encode, imported)
+		if unsupportedCurrency(err, in.Currency) {
+			// The marketplace's currency is not one pricing knows: the
+			// store's default applies (nothing was written).
+			in.Currency, req.Currency = DefaultImportCurrency, DefaultImportCurrency
+			o, _, err = s.placeOrder(ctx, req.OwnerID, key, importHash(key), in, encode, imported)
+		}
 		switch {
 		case err == nil && o != nil:
 			s.log.InfoContext(ctx, "order imported", "order_id", o.ID(), "store_id", req.StoreID, "external_order_id", req.ExternalOrderID)
@@ -309,6 +316,13 @@ func (s *Service) resolveImport(ctx context.Context, req ImportRequest) (CreateO
 	return in, "", nil
 }
 
+// unsupportedCurrency reports whether pricing refused currency (other than
+// the default) as one it does not price in.
+func unsupportedCurrency(err error, currency string) bool {
+	return err != nil && currency != DefaultImportCurrency && errs.Is(err, errs.Invalid) &&
+		strings.Contains(err.Error(), "unsupported currency")
+}
+
 // sellersToFix reports whether a refusal of the create is the seller's to
 // fix (a listing's variant inactive or unknown, its design not ready or too
 // small, an unknown store): the order is held with it, not retried.
@@ -401,7 +415,12 @@ func (s *Service) RetryImport(ctx context.Context, caller principal.Principal, i
 	}
 	var placed *domain.Order
 	if reason == "" {
-		placed, err = s.prepare(ctx, held.ID(), held.UserID(), importKey(req.StoreID, req.ExternalOrderID), in)
+		key := importKey(req.StoreID, req.ExternalOrderID)
+		placed, err = s.prepare(ctx, held.ID(), held.UserID(), key, in)
+		if unsupportedCurrency(err, in.Currency) {
+			in.Currency = DefaultImportCurrency
+			placed, err = s.prepare(ctx, held.ID(), held.UserID(), key, in)
+		}
 		switch {
 		case err == nil:
 		case sellersToFix(err):

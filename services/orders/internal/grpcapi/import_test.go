@@ -67,6 +67,12 @@ func TestImportOrderPlacesHoldsAndDeduplicates(t *testing.T) {
 	if testenv.Count(t, s.Pool, "order_events", "order_id = $1 AND type = $2", o.Id, domain.EventImported) != 1 {
 		t.Fatal("no order.imported entry")
 	}
+	// A currency pricing does not know falls back to the store's default.
+	xyz := importReq(storeID, "1002")
+	xyz.Currency = "XYZ"
+	if o := mustImport(t, s, xyz, ordersv1.ImportOutcome_IMPORT_OUTCOME_IMPORTED); o.Currency != "USD" {
+		t.Fatalf("unsupported currency: order in %s, want USD", o.Currency)
+	}
 	if again := mustImport(t, s, importReq(storeID, "1001"), ordersv1.ImportOutcome_IMPORT_OUTCOME_DUPLICATE); again.Id != o.Id {
 		t.Fatalf("duplicate answered %s, want %s", again.Id, o.Id)
 	}
@@ -110,8 +116,8 @@ func TestImportOrderPlacesHoldsAndDeduplicates(t *testing.T) {
 			t.Fatalf("listed held order without a reason: %v", o)
 		}
 	}
-	if c := testenv.Count(t, s.Pool, "outbox", "type = $1", eventsv1.KeyOrderPlaced); c != 1 {
-		t.Fatalf("%d OrderPlaced, want 1 (held orders announce nothing)", c)
+	if c := testenv.Count(t, s.Pool, "outbox", "type = $1", eventsv1.KeyOrderPlaced); c != 2 {
+		t.Fatalf("%d OrderPlaced, want 2 (held orders announce nothing)", c)
 	}
 }
 

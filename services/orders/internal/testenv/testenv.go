@@ -149,7 +149,7 @@ func (c *Catalog) GetVariants(_ context.Context, variantIDs, designIDs []string,
 
 // Pricing is a hand-written app.Pricing: every unit costs UnitPrice, an item
 // with a placement adds Surcharge per unit, shipping is Shipping, coupon
-// "TENOFF" takes 10% off the subtotal.
+// "TENOFF" takes 10% off the subtotal; currency XYZ is unsupported.
 type Pricing struct {
 	UnitPrice, Surcharge, Shipping int64
 	Calls                          atomic.Int64
@@ -166,6 +166,9 @@ func (p *Pricing) CreateQuote(_ context.Context, r app.QuoteRequest) (app.Quote,
 	p.Last.Store(&r)
 	if p.Err != nil {
 		return app.Quote{}, p.Err
+	}
+	if r.Currency == "XYZ" {
+		return app.Quote{}, errs.Field("currency", `unsupported currency "XYZ"`)
 	}
 	if r.CouponCode != "" && r.CouponCode != "TENOFF" {
 		return app.Quote{}, errs.Field("coupon_code", "unknown coupon")
