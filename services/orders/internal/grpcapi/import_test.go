@@ -256,6 +256,18 @@ func TestRetryImport(t *testing.T) {
 	if o, err := retry(s.As("root", []string{principal.RoleAdmin}, ""), h2.Id); err != nil || o.Status != ordersv1.OrderStatus_ORDER_STATUS_PENDING {
 		t.Fatalf("admin retry: %v %v", o, err)
 	}
+	// The owner may cancel a held order instead; it is not on hold then.
+	h3 := mustImport(t, s, importReq(storeID, "6003", &ordersv1.ImportLine{Sku: "NEVER", Quantity: 1}), ordersv1.ImportOutcome_IMPORT_OUTCOME_HELD)
+	c, err := s.Client.CancelOrder(s.User("alice", ""), &ordersv1.CancelOrderRequest{OrderId: h3.Id})
+	if err != nil || c.Status != ordersv1.OrderStatus_ORDER_STATUS_CANCELLED {
+		t.Fatalf("owner cancels a held order: %v %v", c, err)
+	}
+	if _, err := retry(s.User("alice", ""), h3.Id); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("retry of a cancelled held order: %v", err)
+	}
+	if testenv.Count(t, s.Pool, "outbox", "type = $1", eventsv1.KeyOrderCancelled) != 0 {
+		t.Fatal("a held order's cancellation announced OrderCancelled")
+	}
 }
 
 func TestImportOrderIsTheMarketplaceWorkersAlone(t *testing.T) {

@@ -2,10 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"io/fs"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/principal"
@@ -197,5 +200,55 @@ func TestRacingImportsCreateOneOrder(t *testing.T) {
 		if placed != outcomes[app.ImportImported] || placed > 1 {
 			t.Fatalf("mixed=%v: %d OrderPlaced for outcomes %v", mixed, placed, outcomes)
 		}
+	}
+}
+
+// Orders placed before the unique index may repeat a (store, external id)
+// pair: the migration keeps them all unchanged, the oldest in the index and
+// the later ones out of it, and creates the index.
+func TestImportMigrationKeepsLegacyDuplicates(t *testing.T) {
+	t.Parallel()
+	pool, store := testenv.DB(t)
+	ctx := context.Background()
+	// Back to the schema before the migration.
+	if _, err := pool.Exec(ctx, `DROP INDEX orders_store_external;
+		ALTER TABLE orders DROP COLUMN external_unique, DROP COLUMN hold_reason, DROP COLUMN import_request`); err != nil {
+		t.Fatal(err)
+	}
+	storeID := "6f1c0a52-8d7e-4c1b-9a43-2b7f1e0c9d11"
+	var ids []string
+	for i, pair := range [][2]string{{storeID, "1001"}, {storeID, "1001"}, {storeID, "1001"}, {storeID, "1002"}, {"", "1001"}, {"", "1001"}} {
+		id := uuid.NewString()
+		ids = append(ids, id)
+		if _, err := pool.Exec(ctx, `
+			INSERT INTO orders (id, user_id, status, currency, subtotal_minor, shipping_minor, discount_minor, total_minor,
+				payment_method, store_id, external_order_id, shipping_address, version, created_at, updated_at)
+			VALUES ($1, 'alice', 1, 'USD', 0, 0, 0, 0, 1, $2, $3, '{}', 1, now() + $4 * interval '1 second', now())`,
+			id, pair[0], pair[1], i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sql, err := fs.ReadFile(pgstore.Migrations, "0006_orders_import.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, string(sql)); err != nil {
+		t.Fatalf("migration on legacy duplicates: %v", err)
+	}
+	if n := testenv.Count(t, pool, "orders", "NOT external_unique"); n != 2 {
+		t.Fatalf("%d orders out of the index, want the 2 later duplicates", n)
+	}
+	if testenv.Count(t, pool, "orders", "external_order_id = '1001' AND store_id = $1", storeID) != 3 {
+		t.Fatal("legacy duplicates were changed")
+	}
+	o, err := store.FindByExternal(ctx, storeID, "1001")
+	if err != nil || o.ID() != ids[0] {
+		t.Fatalf("FindByExternal: %v %v, want the oldest %s", o, err, ids[0])
+	}
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO orders (id, user_id, status, currency, subtotal_minor, shipping_minor, discount_minor, total_minor,
+			payment_method, store_id, external_order_id, shipping_address, version, created_at, updated_at)
+		VALUES ($1, 'alice', 1, 'USD', 0, 0, 0, 0, 1, $2, '1002', '{}', 1, now(), now())`, uuid.NewString(), storeID); err == nil {
+		t.Fatal("a new duplicate was accepted after the migration")
 	}
 }
