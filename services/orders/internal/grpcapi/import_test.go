@@ -289,3 +289,41 @@ func TestImportOrderIsTheMarketplaceWorkersAlone(t *testing.T) {
 		t.Fatal("a refused import did something")
 	}
 }
+
+// Holds, retries and marketplace cancellations go through the order cache
+// like every other change: a read after each sees it.
+func TestImportChangesInvalidateTheCache(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	f := testenv.NewFixture("alice")
+	rdb, prefix := testenv.Redis(t)
+	s := testenv.Serve(t, f, testenv.Options{Redis: rdb, RedisPrefix: prefix})
+	storeID := f.StoreOf("alice")
+	get := func(id string) *ordersv1.Order {
+		t.Helper()
+		o, err := s.Client.GetOrder(s.User("alice", ""), &ordersv1.GetOrderRequest{OrderId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	h := mustImport(t, s, importReq(storeID, "8001"), ordersv1.ImportOutcome_IMPORT_OUTCOME_HELD)
+	if o := get(h.Id); o.Status != ordersv1.OrderStatus_ORDER_STATUS_ON_HOLD || o.HoldReason == "" {
+		t.Fatalf("cached held order %v", o)
+	}
+	f.Catalog.MapListing(storeID, "MUG-11-BLUE", app.Listing{VariantID: f.VariantB})
+	if _, err := s.Client.RetryImport(s.User("alice", ""), &ordersv1.RetryImportRequest{OrderId: h.Id}); err != nil {
+		t.Fatal(err)
+	}
+	if o := get(h.Id); o.Status != ordersv1.OrderStatus_ORDER_STATUS_PENDING || len(o.Items) != 1 || o.HoldReason != "" {
+		t.Fatalf("after the retry the cache answers %v", o)
+	}
+	r := importReq(storeID, "8001")
+	r.Cancelled = true
+	mustImport(t, s, r, ordersv1.ImportOutcome_IMPORT_OUTCOME_CANCELLED)
+	if o := get(h.Id); o.Status != ordersv1.OrderStatus_ORDER_STATUS_CANCELLED {
+		t.Fatalf("after the marketplace cancelled the cache answers %v", o.Status)
+	}
+}
