@@ -159,6 +159,11 @@ type Service struct {
 	now      Clock
 	newID    IDs
 	inflight inflight
+	imports  ImportStore
+	listings ListingResolver
+	// checkAddress validates an imported order's address as the API would
+	// (the request's own rules); domain.NewAddress runs after it.
+	checkAddress func(domain.AddressFields) error
 	// IdempotencyTTL is how long a completed key replays.
 	IdempotencyTTL time.Duration
 }
@@ -172,6 +177,12 @@ type Deps struct {
 	RecentWrites RecentWrites
 	Catalog      Catalog
 	Pricing      Pricing
+	// Listings resolves imported lines; nil: Catalog when it implements
+	// ListingResolver.
+	Listings ListingResolver
+	// CheckAddress validates an imported address (nil: only the domain's
+	// rules).
+	CheckAddress func(domain.AddressFields) error
 	// TokenKey signs page tokens (at least 16 bytes).
 	TokenKey []byte
 	Log      *slog.Logger
@@ -196,9 +207,17 @@ func NewService(d Deps) *Service {
 	if d.RecentWrites == nil {
 		d.RecentWrites = NoRecentWrites{}
 	}
+	if d.Listings == nil {
+		d.Listings, _ = d.Catalog.(ListingResolver)
+	}
+	if d.CheckAddress == nil {
+		d.CheckAddress = func(domain.AddressFields) error { return nil }
+	}
+	imports, _ := d.Store.(ImportStore)
 	return &Service{
 		store: d.Store, cache: d.Cache, recent: d.RecentWrites, catalog: d.Catalog, pricing: d.Pricing,
 		tokens: NewPageTokens(d.TokenKey), log: d.Log, now: d.Now, newID: d.NewID,
+		imports: imports, listings: d.Listings, checkAddress: d.CheckAddress,
 		IdempotencyTTL: 24 * time.Hour,
 	}
 }

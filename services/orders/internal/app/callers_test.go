@@ -34,6 +34,11 @@ func TestAnonymousCallersAreUnauthenticated(t *testing.T) {
 			_, _, err := svc.CreateShipment(ctx, anon, "not a uuid", app.ShipmentInput{Carrier: "ups", TrackingNumber: "1Z"})
 			return err
 		},
+		"retry import": func() error { _, err := svc.RetryImport(ctx, anon, id); return err },
+		"import": func() error {
+			_, err := svc.ImportOrder(ctx, anon, app.ImportRequest{StoreID: id, OwnerID: "alice", ExternalOrderID: "1"}, encode)
+			return err
+		},
 	}
 	for name, call := range calls {
 		if err := call(); !errs.Is(err, errs.Unauthenticated) {

@@ -55,13 +55,7 @@ func (s *Service) CancelOrder(ctx context.Context, caller principal.Principal, i
 		if err := o.Cancel(reason, s.now()); err != nil {
 			return Change{}, err
 		}
-		wasPaid := o.PaymentID() != ""
-		return Change{
-			Timeline: []domain.TimelineEntry{transitionEntry(s.newID, o, from, domain.EventCancelled, reason, nil)},
-			Events: withIDs(s.newID,
-				events.OrderCancelled(o, reason, wasPaid, o.StockReserved()),
-				events.StatusChanged(o, from)),
-		}, nil
+		return s.cancelChange(o, from, domain.EventCancelled, reason, nil), nil
 	})
 	if err != nil {
 		return nil, err

@@ -104,8 +104,51 @@ func (s *Service) CreateOrder(ctx context.Context, caller principal.Principal, k
 }
 
 func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in CreateOrderInput, encode Encoder) ([]byte, error) {
+	_, resp, err := s.placeOrder(ctx, userID, key, hash, in, encode, nil)
+	return resp, err
+}
+
+// placeOrder prepares and writes an order. replayed says the key had
+// answered already (resp is that answer, o is nil). extra adds timeline
+// entries after order.placed (an import's order.imported).
+func (s *Service) placeOrder(ctx context.Context, userID, key string, hash []byte, in CreateOrderInput, encode Encoder,
+	extra func(o *domain.Order) []domain.TimelineEntry) (o *domain.Order, resp []byte, err error) {
 	// The order's id is chosen first: the quote redeems its coupon for it.
-	id := s.newID()
+	o, err = s.prepare(ctx, s.newID(), userID, key, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err = encode(o)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode order: %w", err)
+	}
+	change := Change{
+		Timeline: []domain.TimelineEntry{{
+			ID: s.newID(), OrderID: o.ID(), Type: domain.EventPlaced, To: domain.StatusPending,
+			Message: "order placed", CreatedAt: o.CreatedAt(),
+		}},
+		Events: withIDs(s.newID, events.OrderPlaced(o)),
+	}
+	if extra != nil {
+		change.Timeline = append(change.Timeline, extra(o)...)
+	}
+	replay, err := s.store.CreateOrder(ctx, o, change, IdempotencyRecord{UserID: userID, Key: key, Hash: hash, Response: resp, TTL: s.IdempotencyTTL})
+	if err != nil {
+		return nil, nil, err
+	}
+	if replay != nil {
+		return nil, replay, nil
+	}
+	s.cache.Prime(ctx, o)
+	s.recent.Mark(ctx, o.UserID())
+	s.log.InfoContext(ctx, "order placed", "order_id", o.ID(), "items", len(in.Items), "store_id", in.StoreID)
+	return o, resp, nil
+}
+
+// prepare checks the items against the catalog, prices them and builds the
+// order id (not written yet); key is the caller's Idempotency-Key, under
+// which pricing redeems a coupon once.
+func (s *Service) prepare(ctx context.Context, id, userID, key string, in CreateOrderInput) (*domain.Order, error) {
 	var (
 		lookup CatalogLookup
 		quote  Quote
@@ -134,32 +177,7 @@ func (s *Service) place(ctx context.Context, userID, key string, hash []byte, in
 			return nil, err
 		}
 	}
-	o, err := s.buildOrder(id, userID, in, lookup, quote)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := encode(o)
-	if err != nil {
-		return nil, fmt.Errorf("encode order: %w", err)
-	}
-	change := Change{
-		Timeline: []domain.TimelineEntry{{
-			ID: s.newID(), OrderID: o.ID(), Type: domain.EventPlaced, To: domain.StatusPending,
-			Message: "order placed", CreatedAt: o.CreatedAt(),
-		}},
-		Events: withIDs(s.newID, events.OrderPlaced(o)),
-	}
-	replay, err := s.store.CreateOrder(ctx, o, change, IdempotencyRecord{UserID: userID, Key: key, Hash: hash, Response: resp, TTL: s.IdempotencyTTL})
-	if err != nil {
-		return nil, err
-	}
-	if replay != nil {
-		return replay, nil
-	}
-	s.cache.Prime(ctx, o)
-	s.recent.Mark(ctx, o.UserID())
-	s.log.InfoContext(ctx, "order placed", "order_id", o.ID(), "items", len(in.Items), "store_id", in.StoreID)
-	return resp, nil
+	return s.buildOrder(id, userID, in, lookup, quote)
 }
 
 // lookupCatalog resolves every variant and design in one call and checks

@@ -28,12 +28,18 @@ const (
 	StatusRejected      Status = 7
 	StatusPaymentFailed Status = 8
 	StatusCancelled     Status = 9
+	// StatusOnHold is an imported order that cannot be placed yet (a line
+	// no listing maps, a design not ready, an address that fails
+	// validation). It holds no stock and no money; it leaves for PENDING
+	// (PlaceFromHold) or CANCELLED.
+	StatusOnHold Status = 10
 )
 
 var statusNames = map[Status]string{
 	StatusPending: "PENDING", StatusConfirmed: "CONFIRMED", StatusPaid: "PAID",
 	StatusInProduction: "IN_PRODUCTION", StatusShipped: "SHIPPED", StatusDelivered: "DELIVERED",
 	StatusRejected: "REJECTED", StatusPaymentFailed: "PAYMENT_FAILED", StatusCancelled: "CANCELLED",
+	StatusOnHold: "ON_HOLD",
 }
 
 func (s Status) String() string {
@@ -202,6 +208,8 @@ type Order struct {
 	failureReason   string
 	stockReserved   bool
 	shipments       []Shipment
+	holdReason      string
+	importRequest   []byte
 	version         int64
 	createdAt       time.Time
 	updatedAt       time.Time
@@ -230,9 +238,14 @@ type OrderFields struct {
 	FailureReason   string
 	StockReserved   bool
 	Shipments       []ShipmentFields
-	Version         int64
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// HoldReason says why an ON_HOLD order is held.
+	HoldReason string
+	// ImportRequest is the marketplace's request an imported order was held
+	// with (opaque here; app encodes it), kept so a retry resolves it again.
+	ImportRequest []byte
+	Version       int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // NewOrder places a new PENDING order at version 1 after checking every
@@ -376,6 +389,7 @@ func UnmarshalOrderFromDatabase(f OrderFields) (*Order, error) {
 		couponCode: f.CouponCode, paymentMethod: f.PaymentMethod, storeID: f.StoreID,
 		externalOrderID: f.ExternalOrderID, quoteID: f.QuoteID, paymentID: f.PaymentID,
 		refundID: f.RefundID, failureReason: f.FailureReason, stockReserved: f.StockReserved,
+		holdReason: f.HoldReason, importRequest: slices.Clone(f.ImportRequest),
 		version: f.Version, createdAt: f.CreatedAt.UTC(), updatedAt: f.UpdatedAt.UTC(),
 	}
 	a := f.Address
@@ -407,6 +421,7 @@ func (o *Order) Fields() OrderFields {
 		CouponCode: o.couponCode, PaymentMethod: o.paymentMethod, StoreID: o.storeID,
 		ExternalOrderID: o.externalOrderID, QuoteID: o.quoteID, PaymentID: o.paymentID,
 		RefundID: o.refundID, FailureReason: o.failureReason, StockReserved: o.stockReserved,
+		HoldReason: o.holdReason, ImportRequest: slices.Clone(o.importRequest),
 		Version: o.version, CreatedAt: o.createdAt, UpdatedAt: o.updatedAt,
 	}
 	for _, it := range o.items {
@@ -431,6 +446,12 @@ func (o *Order) PaymentID() string            { return o.paymentID }
 func (o *Order) RefundID() string             { return o.refundID }
 func (o *Order) StockReserved() bool          { return o.stockReserved }
 func (o *Order) StoreID() string              { return o.storeID }
+
+// HoldReason says why an ON_HOLD order is held ("" otherwise).
+func (o *Order) HoldReason() string { return o.holdReason }
+
+// ImportRequest is the marketplace request an ON_HOLD order keeps.
+func (o *Order) ImportRequest() []byte { return slices.Clone(o.importRequest) }
 
 // CouponCode is the coupon the quote applied ("" for none).
 func (o *Order) CouponCode() string      { return o.couponCode }
@@ -548,16 +569,86 @@ func (o *Order) Deliver(now time.Time) error {
 }
 
 // Cancel cancels the order. It is allowed until production starts
-// (PENDING, CONFIRMED, PAID); afterwards, and from a terminal state, it is
-// refused with FAILED_PRECONDITION.
+// (ON_HOLD, PENDING, CONFIRMED, PAID); afterwards, and from a terminal
+// state, it is refused with FAILED_PRECONDITION.
 func (o *Order) Cancel(reason string, now time.Time) error {
 	switch o.status {
-	case StatusPending, StatusConfirmed, StatusPaid:
+	case StatusOnHold, StatusPending, StatusConfirmed, StatusPaid:
 	default:
 		return o.refuse("cancel")
 	}
 	o.failureReason = clip(reason)
 	o.move(StatusCancelled, now)
+	return nil
+}
+
+// Cancellable reports whether Cancel would be allowed now.
+func (o *Order) Cancellable() bool {
+	switch o.status {
+	case StatusOnHold, StatusPending, StatusConfirmed, StatusPaid:
+		return true
+	}
+	return false
+}
+
+// NewHeldOrder creates an imported order ON_HOLD at version 1: it has no
+// items and zero totals (nothing is priced, reserved or charged), the
+// marketplace's address as it came (it may be the very cause of the hold)
+// and the import request a retry resolves again.
+func NewHeldOrder(f OrderFields, reason string, request []byte) (*Order, error) {
+	if !IsUUID(f.ID) {
+		return nil, fmt.Errorf("new held order: id %q is not a uuid", f.ID)
+	}
+	if f.UserID == "" || len(f.UserID) > 128 {
+		return nil, errs.E(errs.Invalid, "a held order needs its owner")
+	}
+	if f.StoreID == "" || f.ExternalOrderID == "" {
+		return nil, errs.E(errs.Invalid, "a held order needs its store and external order id")
+	}
+	if err := CheckHeader(f.Currency, "", f.PaymentMethod, f.StoreID, f.ExternalOrderID); err != nil {
+		return nil, err
+	}
+	zero := MustMoney(0, f.Currency)
+	a := f.Address
+	return &Order{
+		id: f.ID, userID: f.UserID, status: StatusOnHold, currency: f.Currency,
+		address:  Address{a.Name, a.Line1, a.Line2, a.City, a.Region, a.PostalCode, a.CountryCode},
+		subtotal: zero, shipping: zero, discount: zero, total: zero,
+		paymentMethod: f.PaymentMethod, storeID: f.StoreID, externalOrderID: f.ExternalOrderID,
+		holdReason: clip(reason), importRequest: slices.Clone(request), version: 1,
+		createdAt: f.CreatedAt.UTC(), updatedAt: f.CreatedAt.UTC(),
+	}, nil
+}
+
+// Hold records a new reason on an ON_HOLD order (a retry that still cannot
+// place it); the status stays ON_HOLD.
+func (o *Order) Hold(reason string, now time.Time) error {
+	if o.status != StatusOnHold {
+		return errs.E(errs.FailedPrecondition, "order is not on hold")
+	}
+	o.holdReason = clip(reason)
+	o.updatedAt = now.UTC()
+	return nil
+}
+
+// PlaceFromHold places an ON_HOLD order: ON_HOLD → PENDING with the items,
+// address, totals and quote of placed, an order built by NewOrder for the
+// same id, owner, store and external order id (so every invariant of a new
+// order was checked on it).
+func (o *Order) PlaceFromHold(placed *Order, now time.Time) error {
+	if o.status != StatusOnHold {
+		return errs.E(errs.FailedPrecondition, "order is not on hold")
+	}
+	if placed.id != o.id || placed.userID != o.userID || placed.storeID != o.storeID ||
+		placed.externalOrderID != o.externalOrderID || placed.status != StatusPending {
+		return fmt.Errorf("place held order %s: the placed order is another order", o.id)
+	}
+	o.items = slices.Clone(placed.items)
+	o.address, o.currency, o.paymentMethod, o.quoteID = placed.address, placed.currency, placed.paymentMethod, placed.quoteID
+	o.subtotal, o.shipping, o.discount, o.total = placed.subtotal, placed.shipping, placed.discount, placed.total
+	o.couponCode = placed.couponCode
+	o.holdReason = ""
+	o.move(StatusPending, now)
 	return nil
 }
 

@@ -21,6 +21,15 @@ const (
 	// EventRedriven: the reconciler found the order stuck and asked again
 	// for the step it waits for (attribute "step").
 	EventRedriven = "order.redriven"
+	// Marketplace import: an imported order held (attribute "reason"), a
+	// retry of a held order, an imported order placed, an order cancelled
+	// because the marketplace cancelled it, and a marketplace cancellation
+	// that came after production began (nothing changes).
+	EventHeld                     = "order.held"
+	EventImportRetried            = "order.import_retried"
+	EventImported                 = "order.imported"
+	EventCancelledByMarketplace   = "order.cancelled_by_marketplace"
+	EventMarketplaceCancelIgnored = "order.marketplace_cancel_ignored"
 )
 
 // TimelineEntry is one entry of an order's timeline. From and To are

@@ -184,7 +184,7 @@ func ToProtoOrder(o *domain.Order) *ordersv1.Order {
 		Discount: toProtoMoney(f.Discount), Total: toProtoMoney(f.Total), CouponCode: f.CouponCode,
 		PaymentMethod: ordersv1.PaymentMethod(f.PaymentMethod), StoreId: f.StoreID,
 		ExternalOrderId: f.ExternalOrderID, QuoteId: f.QuoteID, PaymentId: f.PaymentID,
-		FailureReason: f.FailureReason, Version: f.Version,
+		FailureReason: f.FailureReason, Version: f.Version, HoldReason: f.HoldReason,
 		CreatedAt: timestamppb.New(f.CreatedAt), UpdatedAt: timestamppb.New(f.UpdatedAt),
 	}
 	for _, it := range f.Items {

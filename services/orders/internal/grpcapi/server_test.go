@@ -474,7 +474,7 @@ func TestCancelAndShipLifecycle(t *testing.T) {
 	if err := s.Pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE type = $1`, eventsv1.KeyOrderShipped).Scan(&shipped); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(shipped, []byte("shop-1001")) || !bytes.Contains(shipped, []byte(f.Request("alice").StoreId)) {
+	if !bytes.Contains(shipped, []byte(o.ExternalOrderId)) || !bytes.Contains(shipped, []byte(f.Request("alice").StoreId)) {
 		t.Fatal("OrderShipped lacks store_id / external_order_id")
 	}
 	ev, err := s.Client.ListOrderEvents(s.User("alice", ""), &ordersv1.ListOrderEventsRequest{OrderId: o.Id, PageSize: 2})

@@ -191,9 +191,10 @@ func Serve(ctx context.Context, p *run.Process) error {
 	if cfg.PG.ReadURL != "" {
 		recent = cache.NewRecentWrites(in.rdb, "", cfg.ReadYourWritesWindow, p.Log)
 	}
+	cat := catalog.New(catalogConn)
 	svc := app.NewService(app.Deps{
-		Store: in.store, Cache: in.cache, RecentWrites: recent, Catalog: catalog.New(catalogConn), Pricing: pricing.New(pricingConn),
-		TokenKey: tokenKey[:], Log: p.Log,
+		Store: in.store, Cache: in.cache, RecentWrites: recent, Catalog: cat, Pricing: pricing.New(pricingConn),
+		Listings: cat, CheckAddress: grpcapi.CheckAddress, TokenKey: tokenKey[:], Log: p.Log,
 	})
 	srv, err := grpcserver.New(grpcserver.Options{Log: p.Log, Signer: signer, Grace: p.Grace, TLS: cfg.TLS})
 	if err != nil {

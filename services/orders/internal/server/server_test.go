@@ -4,14 +4,17 @@ import (
 	"context"
 	"net"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/printfleet/printfleet/platform/amqp"
@@ -39,7 +42,24 @@ type fakeCatalog struct {
 	catalogv1.UnimplementedCatalogServiceServer
 	variant, product, placement, design, owner string
 	seen                                       chan principal.Principal
+	// resolved receives the caller of each ResolveListing.
+	resolved chan principal.Principal
 }
+
+// ResolveListing maps sku "MUG-11" of any store to the variant; anything
+// else is unmapped.
+func (c *fakeCatalog) ResolveListing(ctx context.Context, req *catalogv1.ResolveListingRequest) (*catalogv1.Listing, error) {
+	select {
+	case c.resolved <- principal.From(ctx):
+	default:
+	}
+	if req.Sku != "MUG-11" {
+		return nil, status.Error(codes.NotFound, "no listing maps the line")
+	}
+	return &catalogv1.Listing{StoreId: req.StoreId, Sku: req.Sku, VariantId: c.variant}, nil
+}
+
+// GetVariants reports every store as the owner's.
 
 func (c *fakeCatalog) GetVariants(ctx context.Context, req *catalogv1.GetVariantsRequest) (*catalogv1.GetVariantsResponse, error) {
 	select {
@@ -55,6 +75,9 @@ func (c *fakeCatalog) GetVariants(ctx context.Context, req *catalogv1.GetVariant
 				Placements: []*catalogv1.Placement{{Id: c.placement, Name: "wrap", WidthIn: 8.5, HeightIn: 3.5, MinDpi: 150, RecommendedDpi: 300, Technique: "sublimation"}},
 			})
 		}
+	}
+	if req.StoreId != "" {
+		resp.Store = &catalogv1.Store{Id: req.StoreId, OwnerId: c.owner}
 	}
 	for _, id := range req.DesignIds {
 		if id == c.design {
@@ -114,7 +137,7 @@ func TestProcessesServeAnOrderToPaid(t *testing.T) {
 		t.Fatal(err)
 	}
 	cat := &fakeCatalog{variant: uuid.NewString(), product: uuid.NewString(), placement: uuid.NewString(), design: uuid.NewString(),
-		owner: "carol", seen: make(chan principal.Principal, 1)}
+		owner: "carol", seen: make(chan principal.Principal, 1), resolved: make(chan principal.Principal, 1)}
 	catAddr := serveGRPC(t, signer, func(s *grpcserver.Server) { catalogv1.RegisterCatalogServiceServer(s, cat) })
 	priceAddr := serveGRPC(t, signer, func(s *grpcserver.Server) { pricingv1.RegisterPricingServiceServer(s, fakePricing{}) })
 	sb := payment.New(payment.Options{})
@@ -222,6 +245,28 @@ func TestProcessesServeAnOrderToPaid(t *testing.T) {
 	}
 	if s := sb.Payments().Orders[o.Id]; s.SuccessfulCharges != 1 || s.AmountCharged != 3950 {
 		t.Fatalf("ledger %+v", s)
+	}
+
+	// The marketplace worker imports an order: its lines resolve through
+	// the catalog's ResolveListing, asked as the orders service.
+	worker := principal.With(context.Background(), principal.Principal{Subject: principal.SubjectMarketplaceWorker, Roles: []string{principal.RoleService}})
+	imp := &ordersv1.ImportOrderRequest{
+		StoreId: uuid.NewString(), OwnerId: "carol", Marketplace: "shopify", ExternalOrderId: "9001",
+		Lines:           []*ordersv1.ImportLine{{ExternalItemId: "li-9", Sku: "MUG-11", Title: "Mug", Quantity: 1}},
+		ShippingAddress: &ordersv1.ImportAddress{Name: "Carol", Line1: "5 Rue X", City: "Paris", PostalCode: "75001", CountryCode: "FR"},
+		Currency:        "EUR", PaymentMethod: ordersv1.PaymentMethod_PAYMENT_METHOD_INVOICE,
+	}
+	res, err := client.ImportOrder(worker, imp)
+	if err != nil || res.Outcome != ordersv1.ImportOutcome_IMPORT_OUTCOME_IMPORTED || res.Order.Items[0].ExternalItemId != "li-9" {
+		t.Fatalf("import: %v %v", res, err)
+	}
+	if p := <-cat.resolved; p.Subject != principal.SubjectOrders || !p.Has(principal.RoleService) {
+		t.Fatalf("ResolveListing saw %v, want the orders service principal", p)
+	}
+	imp.ExternalOrderId, imp.Lines[0].Sku = "9002", "UNMAPPED"
+	if res, err := client.ImportOrder(worker, imp); err != nil || res.Outcome != ordersv1.ImportOutcome_IMPORT_OUTCOME_HELD ||
+		!strings.Contains(res.Order.HoldReason, `sku "UNMAPPED"`) {
+		t.Fatalf("unmapped import: %v %v", res, err)
 	}
 }
 

@@ -70,8 +70,54 @@ type Catalog struct {
 	Designs  map[string]app.CatalogDesign
 	// Stores maps a store id to its owner.
 	Stores map[string]string
-	Calls  atomic.Int64
-	Err    error
+	// Listings maps store id → a line's sku (or external variant, then
+	// product id) → its listing.
+	Listings map[string]map[string]app.Listing
+	Calls    atomic.Int64
+	// ResolveCalls counts ResolveListing calls; ResolveErr fails them.
+	ResolveCalls atomic.Int64
+	ResolveErr   error
+	Err          error
+}
+
+var _ app.ListingResolver = (*Catalog)(nil)
+
+// ResolveListing implements app.ListingResolver.
+func (c *Catalog) ResolveListing(_ context.Context, storeID string, line app.ImportLine) (app.Listing, error) {
+	c.ResolveCalls.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ResolveErr != nil {
+		return app.Listing{}, c.ResolveErr
+	}
+	for _, k := range []string{line.SKU, line.ExternalVariantID, line.ExternalProductID} {
+		if l, ok := c.Listings[storeID][k]; ok && k != "" {
+			return l, nil
+		}
+	}
+	return app.Listing{}, errs.E(errs.NotFound, "listing not found")
+}
+
+// MapListing maps key (a sku, external variant or product id) of store to l.
+func (c *Catalog) MapListing(storeID, key string, l app.Listing) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.Listings == nil {
+		c.Listings = map[string]map[string]app.Listing{}
+	}
+	if c.Listings[storeID] == nil {
+		c.Listings[storeID] = map[string]app.Listing{}
+	}
+	c.Listings[storeID][key] = l
+}
+
+// SetDesignReady makes design id ready or not.
+func (c *Catalog) SetDesignReady(id string, ready bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.Designs[id]
+	d.Ready = ready
+	c.Designs[id] = d
 }
 
 var _ app.Catalog = (*Catalog)(nil)
@@ -103,7 +149,7 @@ func (c *Catalog) GetVariants(_ context.Context, variantIDs, designIDs []string,
 
 // Pricing is a hand-written app.Pricing: every unit costs UnitPrice, an item
 // with a placement adds Surcharge per unit, shipping is Shipping, coupon
-// "TENOFF" takes 10% off the subtotal.
+// "TENOFF" takes 10% off the subtotal; currency XYZ is unsupported.
 type Pricing struct {
 	UnitPrice, Surcharge, Shipping int64
 	Calls                          atomic.Int64
@@ -120,6 +166,9 @@ func (p *Pricing) CreateQuote(_ context.Context, r app.QuoteRequest) (app.Quote,
 	p.Last.Store(&r)
 	if p.Err != nil {
 		return app.Quote{}, p.Err
+	}
+	if r.Currency == "XYZ" {
+		return app.Quote{}, errs.Field("currency", `unsupported currency "XYZ"`)
 	}
 	if r.CouponCode != "" && r.CouponCode != "TENOFF" {
 		return app.Quote{}, errs.Field("coupon_code", "unknown coupon")
@@ -206,7 +255,7 @@ func (f *Fixture) StoreOf(user string) string {
 }
 
 // Request is a valid create request for user: two items, one with a design,
-// from user's own marketplace store.
+// from user's own marketplace store, with an external order id of its own.
 func (f *Fixture) Request(user string) *ordersv1.CreateOrderRequest {
 	return &ordersv1.CreateOrderRequest{
 		Items: []*ordersv1.CreateOrderItem{
@@ -216,7 +265,7 @@ func (f *Fixture) Request(user string) *ordersv1.CreateOrderRequest {
 		ShippingAddress: &typesv1.Address{Name: "Ada Lovelace", Line1: "12 St James's Square", City: "London",
 			PostalCode: "SW1Y 4JH", CountryCode: "GB"},
 		Currency: "USD", PaymentMethod: ordersv1.PaymentMethod_PAYMENT_METHOD_CARD,
-		StoreId: f.StoreOf(user), ExternalOrderId: "shop-1001",
+		StoreId: f.StoreOf(user), ExternalOrderId: "shop-" + uuid.NewString()[:13],
 	}
 }
 
@@ -279,7 +328,7 @@ func Serve(t testing.TB, f *Fixture, o Options) *Server {
 		c = oc
 	}
 	svc := app.NewService(app.Deps{Store: store, Cache: c, RecentWrites: recent, Catalog: f.Catalog, Pricing: f.Pricing,
-		TokenKey: []byte("test-token-key-0123456789"), Log: Log()})
+		CheckAddress: grpcapi.CheckAddress, TokenKey: []byte("test-token-key-0123456789"), Log: Log()})
 	srv, err := grpcserver.New(grpcserver.Options{Log: Log(), Signer: signer, Registerer: prometheus.NewRegistry(), Grace: time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -95,3 +95,23 @@ func designKey(d *catalogv1.Design) string {
 	}
 	return d.GetObjectKey()
 }
+
+var _ app.ListingResolver = (*Client)(nil)
+
+// ResolveListing implements app.ListingResolver: the listing a marketplace
+// line of the store maps to, asked as the orders service (catalog serves it
+// to the marketplace worker and to orders only). A line no listing maps is
+// errs.NotFound.
+func (c *Client) ResolveListing(ctx context.Context, storeID string, line app.ImportLine) (app.Listing, error) {
+	ctx = principal.With(ctx, grpcclient.Service("orders"))
+	l, err := c.c.ResolveListing(ctx, &catalogv1.ResolveListingRequest{
+		StoreId: storeID, ExternalProductId: line.ExternalProductID, ExternalVariantId: line.ExternalVariantID, Sku: line.SKU,
+	})
+	if err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return app.Listing{}, errs.Wrap(errs.NotFound, err, "no listing maps the line")
+		}
+		return app.Listing{}, classify(err)
+	}
+	return app.Listing{VariantID: l.GetVariantId(), DesignID: l.GetDesignId(), PlacementID: l.GetPlacementId()}, nil
+}

@@ -28,7 +28,8 @@ const orderColumns = `
 	(SELECT coalesce(json_agg(json_build_object(
 		'id', s.id, 'carrier', s.carrier, 'tracking_number', s.tracking_number,
 		'tracking_url', s.tracking_url, 'created_at', s.created_at) ORDER BY s.created_at, s.id), '[]')
-	 FROM shipments s WHERE s.order_id = o.id)`
+	 FROM shipments s WHERE s.order_id = o.id),
+	o.hold_reason, o.import_request`
 
 type addressJSON struct {
 	Name        string `json:"name"`
@@ -97,7 +98,8 @@ func scanOrder(row pgx.Row) (*domain.Order, error) {
 	)
 	err := row.Scan(&f.ID, &f.UserID, &status, &f.Currency, &subtotal, &shipping, &discount, &total,
 		&f.CouponCode, &method, &f.StoreID, &f.ExternalOrderID, &f.QuoteID, &f.PaymentID, &f.RefundID,
-		&f.FailureReason, &f.StockReserved, &addr, &f.Version, &f.CreatedAt, &f.UpdatedAt, &items, &shipments)
+		&f.FailureReason, &f.StockReserved, &addr, &f.Version, &f.CreatedAt, &f.UpdatedAt, &items, &shipments,
+		&f.HoldReason, &f.ImportRequest)
 	if err != nil {
 		return nil, err
 	}

@@ -128,6 +128,9 @@ func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, 
 			s.committed(len(c.Events))
 			return nil, nil
 		}
+		if postgres.IsUniqueViolation(err, externalIndex) {
+			return nil, externalTaken(f.ExternalOrderID)
+		}
 		if !postgres.IsUniqueViolation(err, "idempotency_keys_pkey") {
 			return nil, unavailable(fmt.Errorf("create order: %w", err))
 		}
@@ -443,10 +446,13 @@ func (s *Store) updateOnce(ctx context.Context, id string, opts app.UpdateOption
 func queueOrderUpdate(b *pgx.Batch, before, after domain.OrderFields) {
 	b.Queue(`
 		UPDATE orders SET status = $3, payment_id = $4, refund_id = $5, failure_reason = $6,
-			stock_reserved = $7, updated_at = $8, version = version + 1
+			stock_reserved = $7, updated_at = $8, hold_reason = $9, version = version + 1
 		WHERE id = $1 AND version = $2`,
 		after.ID, before.Version, int16(after.Status), after.PaymentID, after.RefundID,
-		after.FailureReason, after.StockReserved, after.UpdatedAt)
+		after.FailureReason, after.StockReserved, after.UpdatedAt, after.HoldReason)
+	if before.Status == domain.StatusOnHold && after.Status == domain.StatusPending {
+		queuePlaceFromHold(b, after)
+	}
 	for i, it := range after.Items {
 		if i < len(before.Items) && before.Items[i].PrintFileKey != it.PrintFileKey {
 			b.Queue(`UPDATE order_items SET print_file_key = $2 WHERE id = $1`, it.ID, it.PrintFileKey)
