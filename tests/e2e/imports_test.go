@@ -290,9 +290,8 @@ func testImportUnmappedLine(t *testing.T, e *environment, variant string) {
 	}
 	var eb secErrorBody
 	_ = json.Unmarshal(r.Body, &eb)
-	if r.Status != http.StatusConflict || (eb.Error.Code != "FAILED_PRECONDITION" && eb.Error.Code != "ABORTED") {
-		t.Errorf("retry-import with the line still unmapped: %d %s, want 409 FAILED_PRECONDITION or ABORTED "+
-			"(note: the gateway answers FAILED_PRECONDITION with 400 unless mapped otherwise)", r.Status, secClip(r.Body, 600))
+	if r.Status != http.StatusBadRequest || eb.Error.Code != "FAILED_PRECONDITION" {
+		t.Errorf("retry-import with the line still unmapped: %d %s, want 400 FAILED_PRECONDITION", r.Status, secClip(r.Body, 600))
 	}
 	if s := orderStatus(t, e, shop.seller, id); s != "ORDER_STATUS_ON_HOLD" {
 		t.Fatalf("after a refused retry the order is %s, want still ON_HOLD", s)

@@ -51,8 +51,8 @@ type OrderServiceClient interface {
 	// RetryImport places an ON_HOLD imported order again once its cause is
 	// fixed (a listing mapped, a design ready): its marketplace lines are
 	// resolved afresh and, when every line maps, the order is placed exactly
-	// as a direct create would place it. Still unmappable: 409 with the reason,
-	// and the order stays ON_HOLD (owner, admin).
+	// as a direct create would place it. Still unmappable: FAILED_PRECONDITION
+	// (400) with the reason, and the order stays ON_HOLD (owner, admin).
 	RetryImport(ctx context.Context, in *RetryImportRequest, opts ...grpc.CallOption) (*Order, error)
 	// ImportOrder creates the order of a marketplace order, or updates the one
 	// that exists (internal: the marketplace worker). One order per (store_id,
@@ -171,8 +171,8 @@ type OrderServiceServer interface {
 	// RetryImport places an ON_HOLD imported order again once its cause is
 	// fixed (a listing mapped, a design ready): its marketplace lines are
 	// resolved afresh and, when every line maps, the order is placed exactly
-	// as a direct create would place it. Still unmappable: 409 with the reason,
-	// and the order stays ON_HOLD (owner, admin).
+	// as a direct create would place it. Still unmappable: FAILED_PRECONDITION
+	// (400) with the reason, and the order stays ON_HOLD (owner, admin).
 	RetryImport(context.Context, *RetryImportRequest) (*Order, error)
 	// ImportOrder creates the order of a marketplace order, or updates the one
 	// that exists (internal: the marketplace worker). One order per (store_id,

@@ -129,7 +129,7 @@ func decorate(op map[string]any, r policy.Route) {
 		}
 	}
 	if r.Method == http.MethodPost && r.Template == "/v1/orders/{order_id}:retry-import" {
-		responses["409"] = errRef("The order is not on hold, or a line still cannot be mapped (the message gives the reason); the order stays on hold.")
+		responses["400"] = errRef("FAILED_PRECONDITION: the order is not on hold, or a line still cannot be mapped (the message gives the reason); the order stays on hold.")
 	}
 	if r.Method == http.MethodPost && r.Template == "/v1/orders" {
 		params, _ := op["parameters"].([]any)

@@ -114,8 +114,8 @@ func TestOpenAPI(t *testing.T) {
 	if rs, _ := doc.Paths["/v1/orders"]["post"]["responses"].(map[string]any); rs["422"] == nil || rs["409"] == nil {
 		t.Fatal("POST /v1/orders lacks 409/422 responses")
 	}
-	if rs, _ := doc.Paths["/v1/orders/{order_id}:retry-import"]["post"]["responses"].(map[string]any); rs["409"] == nil || rs["404"] == nil {
-		t.Fatal("POST /v1/orders/{order_id}:retry-import lacks 404/409 responses")
+	if rs, _ := doc.Paths["/v1/orders/{order_id}:retry-import"]["post"]["responses"].(map[string]any); rs["400"] == nil || rs["404"] == nil {
+		t.Fatal("POST /v1/orders/{order_id}:retry-import lacks 404/400 responses")
 	}
 	hook := doc.Paths["/v1/marketplaces/shopify/stores/{store_id}/webhooks"]["post"]
 	rs, _ := hook["responses"].(map[string]any)
