@@ -74,10 +74,11 @@ type Options struct {
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT, default=15s"`
 
 	// ImportQueue is the queue of verified marketplace webhooks
-	// (MarketplaceWebhookReceived); ImportQueueConcurrency how many are
-	// imported at once (and the prefetch).
-	ImportQueue            string `env:"IMPORT_QUEUE"`
-	ImportQueueConcurrency int    `env:"IMPORT_QUEUE_CONCURRENCY, default=8"`
+	// (MarketplaceWebhookReceived).
+	ImportQueue string `env:"IMPORT_QUEUE"`
+	// ImportQueueConcurrency is how many webhooks are imported at once (and
+	// the prefetch).
+	ImportQueueConcurrency int `env:"IMPORT_QUEUE_CONCURRENCY, default=8"`
 	// ImportPollEvery is the time between two polls of every store (the
 	// backstop for lost webhooks, and the only road for Etsy and Amazon).
 	ImportPollEvery time.Duration `env:"IMPORT_POLL_EVERY, default=1m"`
