@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,6 +72,7 @@ type Importer struct {
 	// lagged the stores whose lag gauge is set.
 	polled map[string]time.Time
 	lagged map[string]domain.Marketplace
+	known  map[string]ImportStore
 }
 
 // NewImporter returns the import use case over d.
@@ -88,7 +91,8 @@ func NewImporter(opt ImportOptions, d ImportDeps) (*Importer, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Importer{opt: opt, d: d, log: d.Log, polled: map[string]time.Time{}, lagged: map[string]domain.Marketplace{}}, nil
+	return &Importer{opt: opt, d: d, log: d.Log, polled: map[string]time.Time{}, lagged: map[string]domain.Marketplace{},
+		known: map[string]ImportStore{}}, nil
 }
 
 // WebhookDelivery is a marketplace webhook the catalog verified.
@@ -242,6 +246,12 @@ func (im *Importer) round(ctx, work context.Context) {
 	cancel()
 	if err != nil {
 		im.log.WarnContext(ctx, "marketplace import: list stores failed", "err", err)
+		// The stores known from the last listing keep lagging: the alert
+		// must not go quiet because the catalog does.
+		im.mu.Lock()
+		known := slices.Collect(maps.Values(im.known))
+		im.mu.Unlock()
+		im.updateLag(known)
 		return
 	}
 	im.updateLag(stores)
@@ -336,12 +346,14 @@ func (im *Importer) updateLag(stores []ImportStore) {
 		}
 		importLag.WithLabelValues(string(s.Marketplace), s.ID).Set(lag)
 		im.lagged[s.ID] = s.Marketplace
+		im.known[s.ID] = s
 	}
 	for id, m := range im.lagged {
 		if !listed[id] {
 			importLag.DeleteLabelValues(string(m), id)
 			delete(im.lagged, id)
 			delete(im.polled, id)
+			delete(im.known, id)
 		}
 	}
 }

@@ -505,6 +505,25 @@ func TestRound(t *testing.T) {
 	}
 }
 
+func TestLagGrowsWhileTheCatalogCannotList(t *testing.T) {
+	now := importNow
+	f := newImportFixture(t, testImportOptions())
+	f.im.d.Now = func() time.Time { return now }
+	f.stores.list = []ImportStore{{ID: "s9", Marketplace: domain.Amazon, LastImportAt: importNow.Add(-time.Minute)}}
+	f.mkts.errs["s9/"] = retryable()
+	f.stores.stores["s9"] = domain.Store{ID: "s9", Marketplace: domain.Amazon}
+	f.im.Round(context.Background())
+	if got := testutil.ToFloat64(importLag.WithLabelValues("amazon", "s9")); got != 60 {
+		t.Fatalf("lag = %v, want 60", got)
+	}
+	f.stores.listErr = errors.New("catalog down")
+	now = importNow.Add(20 * time.Minute)
+	f.im.Round(context.Background())
+	if got := testutil.ToFloat64(importLag.WithLabelValues("amazon", "s9")); got != 21*60 {
+		t.Fatalf("lag = %v, want %v while the catalog is down", got, 21*60)
+	}
+}
+
 func TestRoundSkipsStoresLockedByAnotherReplica(t *testing.T) {
 	f := newImportFixture(t, testImportOptions())
 	f.stores.list = []ImportStore{{ID: "s1", Marketplace: domain.Shopify}}
