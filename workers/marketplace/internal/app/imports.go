@@ -10,6 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
 )
 
@@ -131,6 +135,9 @@ func (im *Importer) ImportWebhook(ctx context.Context, w WebhookDelivery) error 
 	}
 	ctx, cancel := context.WithTimeout(ctx, im.opt.ImportTimeout)
 	defer cancel()
+	ctx, span := otel.Tracer("github.com/printfleet/printfleet/workers/marketplace").Start(ctx, "marketplace import webhook")
+	defer span.End()
+	span.SetAttributes(attribute.String("marketplace", m), attribute.String("topic", w.Topic), attribute.String("store_id", w.StoreID))
 	st, err := im.d.Stores.StoreByID(ctx, w.StoreID)
 	if err != nil {
 		importsTotal.WithLabelValues(m, "webhook", string(domain.ImportFailed)).Inc()
@@ -293,8 +300,12 @@ func (im *Importer) pollOne(ctx context.Context, s ImportStore) {
 		}
 		defer release()
 	}
+	ctx, span := otel.Tracer("github.com/printfleet/printfleet/workers/marketplace").Start(ctx, "marketplace poll store")
+	defer span.End()
+	span.SetAttributes(attribute.String("marketplace", m), attribute.String("store_id", s.ID))
 	err := im.poll(ctx, s)
 	if err != nil {
+		span.SetStatus(codes.Error, "poll failed")
 		importPolls.WithLabelValues(m, "failed").Inc()
 		log.WarnContext(ctx, "marketplace import: poll failed; the next round reads again", "err", err,
 			"retryable", domain.IsRetryable(err))
