@@ -118,7 +118,8 @@ func classify(err error, st domain.Store, o domain.ExternalOrder) error {
 	return e
 }
 
-// Request is the ImportOrder request of order o of store st.
+// Request is the ImportOrder request of order o of store st. Lines without
+// a quantity left are not sent.
 func Request(st domain.Store, o domain.ExternalOrder) *ordersv1.ImportOrderRequest {
 	pm := ordersv1.PaymentMethod_PAYMENT_METHOD_CARD
 	if st.PaymentMethod == "invoice" {
@@ -140,6 +141,10 @@ func Request(st domain.Store, o domain.ExternalOrder) *ordersv1.ImportOrderReque
 		r.ExternalUpdatedAt = timestamppb.New(o.UpdatedAt)
 	}
 	for _, l := range o.Lines {
+		if l.Quantity <= 0 {
+			// Removed or fully refunded on the marketplace: nothing to print.
+			continue
+		}
 		r.Lines = append(r.Lines, &ordersv1.ImportLine{ExternalItemId: l.ItemID, ExternalProductId: l.ProductID,
 			ExternalVariantId: l.VariantID, Sku: l.SKU, Quantity: int32(min(l.Quantity, 1<<30)), Title: clip(l.Title, 500)})
 	}

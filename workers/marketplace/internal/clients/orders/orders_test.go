@@ -46,6 +46,11 @@ func TestRequestMapsTheOrder(t *testing.T) {
 		a.GetCountryCode() != "DE" {
 		t.Fatalf("address %v", a)
 	}
+	removed := externalOrder("5003")
+	removed.Lines = append(removed.Lines, domain.ExternalLine{ItemID: "13", SKU: "GONE", Quantity: 0})
+	if n := len(orders.Request(store, removed).GetLines()); n != 2 {
+		t.Fatalf("%d lines sent, want the 2 with a quantity", n)
+	}
 	card := store
 	card.PaymentMethod = ""
 	if got := orders.Request(card, externalOrder("1")).GetPaymentMethod(); got != ordersv1.PaymentMethod_PAYMENT_METHOD_CARD {
