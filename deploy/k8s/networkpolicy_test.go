@@ -149,7 +149,7 @@ func TestNetworkPolicies(t *testing.T) {
 		"images → orders grpc":               {fleetPod("images"), fleetPod("orders"), tcp, ordersGRPC, false},
 		"images → catalog grpc":              {fleetPod("images"), fleetPod("catalog"), tcp, catalogGRPC, false},
 		"marketplace → catalog grpc":         {fleetPod("marketplace"), fleetPod("catalog"), tcp, catalogGRPC, true},
-		"marketplace → orders grpc":          {fleetPod("marketplace"), fleetPod("orders"), tcp, ordersGRPC, false},
+		"marketplace → orders grpc":          {fleetPod("marketplace"), fleetPod("orders"), tcp, ordersGRPC, true}, // ImportOrder
 		"orders-worker → pricing grpc":       {fleetPod("orders-worker"), fleetPod("pricing"), tcp, pricingGRPC, false},
 		"catalog-worker → catalog grpc":      {fleetPod("catalog-worker"), fleetPod("catalog"), tcp, catalogGRPC, false},
 		"catalog-worker → orders grpc":       {fleetPod("catalog-worker"), fleetPod("orders"), tcp, ordersGRPC, false},

@@ -104,7 +104,8 @@ func TestBrokerPermissions(t *testing.T) {
 		"images": "images.", "marketplace": "marketplace."}
 	for _, tp := range defs.TopicPermissions {
 		comp := strings.TrimPrefix(tp.User, "printfleet-")
-		for _, key := range []string{"orders.order_paid.v1", "catalog.stock_reserved.v1", "images.print_files_ready.v1", "marketplace.push_completed.v1", "pricing.x.v1"} {
+		for _, key := range []string{"orders.order_paid.v1", "catalog.stock_reserved.v1", "images.print_files_ready.v1", "marketplace.push_completed.v1", "pricing.x.v1",
+			"catalog.marketplace_webhook_received.v1"} {
 			want := publishes[comp] != "" && strings.HasPrefix(key, publishes[comp])
 			if got := match(tp.Write, key); got != want {
 				t.Errorf("%s may publish %s: %v, want %v (topic write %q)", tp.User, key, got, want, tp.Write)
@@ -113,7 +114,8 @@ func TestBrokerPermissions(t *testing.T) {
 	}
 	for _, p := range defs.Permissions {
 		comp := strings.TrimPrefix(p.User, "printfleet-")
-		for _, q := range []string{"orders.worker", "catalog.stock", "images.renders", "marketplace.push", "pricing.coupons"} {
+		for _, q := range []string{"orders.worker", "catalog.stock", "images.renders", "marketplace.push", "pricing.coupons",
+			"marketplace.imports", "marketplace.imports.dlq"} {
 			want := consumes[comp] != "" && strings.HasPrefix(q, consumes[comp])
 			if got := match(p.Read, q) && match(p.Configure, q); got != want {
 				t.Errorf("%s may declare and consume %s: %v, want %v (read %q)", p.User, q, got, want, p.Read)

@@ -138,7 +138,19 @@ func Rows() []Row {
 			Panel{Title: "Throttled and budget-exhausted", Unit: "ops", Targets: []Target{
 				{Expr: fmt.Sprintf(`sum by (marketplace) (rate(printfleet_marketplace_throttled_total{%s}[%s]))`, ns, ri), Legend: "{{marketplace}} throttled"},
 				{Expr: fmt.Sprintf(`sum by (marketplace) (rate(printfleet_marketplace_budget_exhausted_total{%s}[%s]))`, ns, ri), Legend: "{{marketplace}} budget exhausted"},
-			}}),
+			}},
+			Panel{Title: "Imports by source and outcome", Unit: "ops", Targets: []Target{{
+				Expr:   fmt.Sprintf(`sum by (marketplace, source, outcome) (rate(printfleet_marketplace_imports_total{%s}[%s]))`, ns, ri),
+				Legend: "{{marketplace}} {{source}} {{outcome}}",
+			}}},
+			Panel{Title: "Import lag (worst store)", Unit: "s", Targets: []Target{{
+				Expr:   fmt.Sprintf(`max by (marketplace) (min by (marketplace, store_id) (printfleet_marketplace_import_lag_seconds{%s}))`, ns),
+				Legend: "{{marketplace}}",
+			}}},
+			Panel{Title: "Store polls by outcome", Unit: "ops", Targets: []Target{{
+				Expr:   fmt.Sprintf(`sum by (marketplace, outcome) (rate(printfleet_marketplace_import_polls_total{%s}[%s]))`, ns, ri),
+				Legend: "{{marketplace}} {{outcome}}",
+			}}}),
 		{Title: "Order pipeline", Panels: []Panel{
 			{Title: "Outbox lag (oldest unpublished event)", Unit: "s", Targets: []Target{{
 				Expr:   fmt.Sprintf(`max by (service) (printfleet_outbox_lag_seconds{%s})`, ns),

@@ -228,6 +228,9 @@ func (l Layout) plainProcs() []Proc {
 			"PRINTFLEET_MARKETPLACE_SHOPIFY_URL": l.MarketplacesURL() + "/shopify",
 			"PRINTFLEET_MARKETPLACE_ETSY_URL":    l.MarketplacesURL() + "/etsy",
 			"PRINTFLEET_MARKETPLACE_AMAZON_URL":  l.MarketplacesURL() + "/amazon",
+			// Imports: orders arrive through ImportOrder (PRINTFLEET_ORDERS_ADDR
+			// is common); a short poll so sandbox orders show up at once.
+			"PRINTFLEET_MARKETPLACE_IMPORT_POLL_EVERY": "1s",
 		}, Admin: l.addr(9205)},
 		l.Gateway("gateway", 8080, 9200, l.RateLimit),
 	}

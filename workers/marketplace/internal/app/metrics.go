@@ -34,3 +34,21 @@ var (
 		Help: "Pushes being handled (including those waiting for budget).",
 	})
 )
+
+// The import side.
+var (
+	importsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "printfleet_marketplace_imports_total",
+		Help: "Marketplace orders handled by the importer, by marketplace, source (webhook, poll) and outcome (imported, held, duplicate, cancelled, ignored, skipped, failed).",
+	}, []string{"marketplace", "source", "outcome"})
+
+	importLag = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "printfleet_marketplace_import_lag_seconds",
+		Help: "Seconds since the store's last successful poll (by any replica), updated every poll round.",
+	}, []string{"marketplace", "store_id"})
+
+	importPolls = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "printfleet_marketplace_import_polls_total",
+		Help: "Store polls by marketplace and outcome (ok, failed, locked: another replica was polling it).",
+	}, []string{"marketplace", "outcome"})
+)

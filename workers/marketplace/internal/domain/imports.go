@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // ExternalOrder is a marketplace order as the importer needs it, in no
 // marketplace's wire format. The adapters fill it from a poll or a webhook.
@@ -49,3 +52,23 @@ type OrderPage struct {
 	Cursor string
 	More   bool
 }
+
+// ImportOutcome is what importing one marketplace order did.
+type ImportOutcome string
+
+// Import outcomes: the orders service's answers, and the importer's own
+// (skipped: not ready to produce yet; failed: the import did not happen).
+const (
+	ImportImported  ImportOutcome = "imported"
+	ImportHeld      ImportOutcome = "held"
+	ImportDuplicate ImportOutcome = "duplicate"
+	ImportCancelled ImportOutcome = "cancelled"
+	ImportIgnored   ImportOutcome = "ignored"
+	ImportSkipped   ImportOutcome = "skipped"
+	ImportFailed    ImportOutcome = "failed"
+)
+
+// ErrOrderRejected means the orders service refused an imported order as
+// invalid (a line without any external id, too many lines): importing it
+// again can never succeed.
+var ErrOrderRejected = errors.New("imported order rejected")

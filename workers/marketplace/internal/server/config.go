@@ -27,6 +27,8 @@ type Config struct {
 	TLS grpctls.Config `env:""`
 	// CatalogAddr is the catalog's gRPC target (GetStoreCredentials).
 	CatalogAddr string `env:"CATALOG_ADDR, default=127.0.0.1:9102"`
+	// OrdersAddr is the orders service's gRPC target (ImportOrder).
+	OrdersAddr string `env:"ORDERS_ADDR, default=127.0.0.1:9101"`
 	// ReceiptsBucket receives one receipt per push.
 	ReceiptsBucket string `env:"S3_BUCKET_RECEIPTS, default=printfleet-receipts"`
 
@@ -36,7 +38,8 @@ type Config struct {
 
 // defaults are the worker's own defaults: its queue's name is defined once,
 // beside the event contracts.
-var defaults = config.Defaults{"MARKETPLACE_QUEUE": eventsv1.QueueMarketplacePush}
+var defaults = config.Defaults{"MARKETPLACE_QUEUE": eventsv1.QueueMarketplacePush,
+	"MARKETPLACE_IMPORT_QUEUE": eventsv1.QueueMarketplaceImports}
 
 // Options are the worker's own knobs.
 type Options struct {
@@ -64,10 +67,37 @@ type Options struct {
 	StorageTimeout time.Duration `env:"STORAGE_TIMEOUT, default=30s"`
 	// RedisPrefix starts every Redis key of the worker (rate budgets, locks).
 	RedisPrefix string `env:"REDIS_PREFIX, default=printfleet:marketplace:"`
-	// DrainTimeout is how long pushes in flight may go on after SIGTERM; then
-	// they are cut and their deliveries requeued (a resend is idempotent).
+	// DrainTimeout is how long pushes, imports and polls in flight may go on
+	// after SIGTERM; then they are cut and their deliveries requeued (a
+	// resend is idempotent; a cut poll saves no cursor).
 	// Keep it below PRINTFLEET_SHUTDOWN_GRACE.
 	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT, default=15s"`
+
+	// ImportQueue is the queue of verified marketplace webhooks
+	// (MarketplaceWebhookReceived).
+	ImportQueue string `env:"IMPORT_QUEUE"`
+	// ImportQueueConcurrency is how many webhooks are imported at once (and
+	// the prefetch).
+	ImportQueueConcurrency int `env:"IMPORT_QUEUE_CONCURRENCY, default=8"`
+	// ImportPollEvery is the time between two polls of every store (the
+	// backstop for lost webhooks, and the only road for Etsy and Amazon).
+	ImportPollEvery time.Duration `env:"IMPORT_POLL_EVERY, default=1m"`
+	// ImportLookback is how far back the first poll of a store reads.
+	ImportLookback time.Duration `env:"IMPORT_LOOKBACK, default=72h"`
+	// ImportConcurrency is how many stores one replica polls at once.
+	ImportConcurrency int `env:"IMPORT_CONCURRENCY, default=4"`
+	// ImportMaxPages bounds the pages read from one store in one round; a
+	// larger backlog is read over the next rounds.
+	ImportMaxPages int `env:"IMPORT_MAX_PAGES, default=20"`
+	// ImportPollTimeout bounds one store's poll: its pages with their
+	// budget waits, the imports and the saved cursor.
+	ImportPollTimeout time.Duration `env:"IMPORT_POLL_TIMEOUT, default=5m"`
+	// ImportTimeout bounds the import of one webhook's order.
+	ImportTimeout time.Duration `env:"IMPORT_TIMEOUT, default=1m"`
+	// OrdersTimeout bounds one ImportOrder call (it prices, reserves stock
+	// and takes payment).
+	OrdersTimeout time.Duration `env:"ORDERS_TIMEOUT, default=30s"`
+
 	// ShopifyAPIVersion is the Admin API version (YYYY-MM) the Shopify pushes
 	// speak; empty: the version the worker was built for.
 	ShopifyAPIVersion string `env:"SHOPIFY_API_VERSION"`
@@ -75,6 +105,11 @@ type Options struct {
 
 func (o Options) app() app.Options {
 	return app.Options{PushTimeout: o.PushTimeout, StorageTimeout: o.StorageTimeout}
+}
+
+func (o Options) imports() app.ImportOptions {
+	return app.ImportOptions{PollEvery: o.ImportPollEvery, Lookback: o.ImportLookback, Concurrency: o.ImportConcurrency,
+		MaxPages: o.ImportMaxPages, PollTimeout: o.ImportPollTimeout, ImportTimeout: o.ImportTimeout, DrainTimeout: o.DrainTimeout}
 }
 
 // marketplace are the options every marketplace adapter shares.

@@ -35,6 +35,7 @@ func TestServeFromEnvironment(t *testing.T) {
 	fc := testenv.NewCatalog()
 	catalogAddr := serveCatalog(t, fc)
 	s := testenv.AddAmazon(fc)
+	occ, _ := testenv.StartOrders(t, testenv.NewOrders(), testenv.Secret)
 
 	queue := env.Queue(eventsv1.QueueMarketplacePush)
 	admin := runtest.FreeAddr(t)
@@ -44,6 +45,9 @@ func TestServeFromEnvironment(t *testing.T) {
 		"PRINTFLEET_SHUTDOWN_GRACE":                 "10s",
 		"PRINTFLEET_INTERNAL_SECRET":                testenv.Secret,
 		"PRINTFLEET_CATALOG_ADDR":                   catalogAddr,
+		"PRINTFLEET_ORDERS_ADDR":                    occ.Target(),
+		"PRINTFLEET_MARKETPLACE_IMPORT_QUEUE":       env.Queue(eventsv1.QueueMarketplaceImports),
+		"PRINTFLEET_MARKETPLACE_IMPORT_POLL_EVERY":  "100ms",
 		"PRINTFLEET_AMQP_URL":                       env.Config.URL,
 		"PRINTFLEET_AMQP_EXCHANGE":                  env.Config.Exchange,
 		"PRINTFLEET_AMQP_DEAD_LETTER_EXCHANGE":      env.Config.DeadLetterExchange,
@@ -148,7 +152,10 @@ func TestServeFromEnvironment(t *testing.T) {
 	var b strings.Builder
 	_, _ = fmt.Fprint(&b, readAll(t, resp))
 	for _, m := range []string{`printfleet_marketplace_pushes_total{marketplace="amazon",outcome="succeeded"}`,
-		"printfleet_marketplace_push_duration_seconds_bucket", `printfleet_marketplace_requests_total{code="2xx",kind="api",marketplace="amazon"}`} {
+		"printfleet_marketplace_push_duration_seconds_bucket", `printfleet_marketplace_requests_total{code="2xx",kind="api",marketplace="amazon"}`,
+		// The poll loop runs beside the consumers and keeps the store's lag.
+		`printfleet_marketplace_import_polls_total{marketplace="amazon"`,
+		`printfleet_marketplace_import_lag_seconds{marketplace="amazon",store_id="` + s.ID + `"}`} {
 		if !strings.Contains(b.String(), m) {
 			t.Errorf("/metrics lacks %s", m)
 		}

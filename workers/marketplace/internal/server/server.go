@@ -1,8 +1,9 @@
 // Package server wires the marketplace worker by hand: configuration, the
-// catalog's gRPC connection, Redis for what replicas share, S3 for the
-// receipts, RabbitMQ, the marketplace
-// adapters behind one router, the use case, and the consumer of the
-// marketplace.push queue with its drain on shutdown.
+// catalog's and the orders service's gRPC connections, Redis for what
+// replicas share, S3 for the receipts, RabbitMQ, the marketplace adapters
+// behind one router, the push and import use cases, the consumers of the
+// marketplace.push and marketplace.imports queues and the poll loop, all
+// drained on shutdown.
 package server
 
 import (
@@ -10,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/printfleet/printfleet/platform/amqp"
 	"github.com/printfleet/printfleet/platform/config"
@@ -26,6 +29,7 @@ import (
 	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/catalog"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/etsy"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/marketplace"
+	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/orders"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/shopify"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/events"
@@ -51,6 +55,13 @@ func Serve(ctx context.Context, p *run.Process) error {
 	defer cc.Close()
 	stores := catalog.New(cc, cfg.Options.CatalogTimeout)
 	p.AddCheck("catalog", stores.Ready)
+	occ, err := grpcclient.Dial(cfg.OrdersAddr, grpcclient.Options{Signer: signer, DefaultTimeout: cfg.Options.OrdersTimeout, TLS: cfg.TLS})
+	if err != nil {
+		return err
+	}
+	defer occ.Close()
+	ordersc := orders.New(occ, cfg.Options.OrdersTimeout)
+	p.AddCheck("orders", ordersc.Ready)
 
 	rdb, err := redis.New(cfg.Redis)
 	if err != nil {
@@ -89,8 +100,27 @@ func Serve(ctx context.Context, p *run.Process) error {
 	if err != nil {
 		return err
 	}
-	p.Log.Info("consuming", "queue", cfg.Options.Queue, "concurrency", cfg.Options.Concurrency)
-	return consume(ctx, conn, cfg.Options, svc, p.Log)
+	im, err := app.NewImporter(cfg.Options.imports(), app.ImportDeps{Stores: stores, Marketplaces: router, Orders: ordersc,
+		Locks: rep.locks, Reconnections: stores, Log: p.Log})
+	if err != nil {
+		return err
+	}
+	p.Log.Info("consuming", "queue", cfg.Options.Queue, "concurrency", cfg.Options.Concurrency,
+		"import_queue", cfg.Options.ImportQueue, "import_queue_concurrency", cfg.Options.ImportQueueConcurrency,
+		"import_poll_every", cfg.Options.ImportPollEvery)
+	return serve(ctx, conn, cfg.Options, svc, im, p.Log)
+}
+
+// serve runs the push consumer, the import consumer and the poll loop until
+// ctx is cancelled, drains all three and returns the first error.
+func serve(ctx context.Context, conn *amqp.Conn, o Options, svc *app.Service, im *app.Importer, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return consume(gctx, conn, o, svc, log) })
+	g.Go(func() error { return consumeImports(gctx, conn, o, im, log) })
+	g.Go(func() error { return im.Run(gctx) })
+	return g.Wait()
 }
 
 // replicas is what the worker's replicas share: the rate budgets and the
@@ -102,7 +132,8 @@ type replicas struct {
 	keeper marketplace.TokenKeeper
 }
 
-// newMarketplaces returns the three marketplace adapters behind one router at
+// newMarketplaces returns the three marketplace adapters (pushes, polls and
+// Shopify's webhooks) behind one router at
 // the configured endpoints, sharing one token cache and one set of rate
 // budgets, kept across replicas as rep says.
 func newMarketplaces(o Options, ep marketplace.Endpoints, rep replicas, log *slog.Logger) (marketplace.Router, *marketplace.Tokens, error) {
@@ -121,11 +152,12 @@ func newMarketplaces(o Options, ep marketplace.Endpoints, rep replicas, log *slo
 		budgets = marketplace.NewSharedBudgets(rep.budget)
 	}
 	mo := o.marketplace(tokens, budgets)
-	return marketplace.Router{Endpoints: ep, Pushers: map[domain.Marketplace]marketplace.Pusher{
-		domain.Shopify: shopify.New(mo),
-		domain.Etsy:    etsy.New(mo),
-		domain.Amazon:  amazon.New(mo),
-	}}, tokens, nil
+	sh, et, am := shopify.New(mo), etsy.New(mo), amazon.New(mo)
+	return marketplace.Router{Endpoints: ep,
+		Pushers: map[domain.Marketplace]marketplace.Pusher{domain.Shopify: sh, domain.Etsy: et, domain.Amazon: am},
+		Pollers: map[domain.Marketplace]marketplace.Poller{domain.Shopify: sh, domain.Etsy: et, domain.Amazon: am},
+		Parsers: map[domain.Marketplace]marketplace.WebhookParser{domain.Shopify: shopify.ParseOrderWebhook},
+	}, tokens, nil
 }
 
 // consume runs the queue's consumer on conn until ctx is cancelled, then
@@ -133,9 +165,28 @@ func newMarketplaces(o Options, ep marketplace.Endpoints, rep replicas, log *slo
 // still running after DrainTimeout, whose deliveries are requeued: a resend
 // is idempotent) and returns.
 func consume(ctx context.Context, conn *amqp.Conn, o Options, svc *app.Service, log *slog.Logger) error {
+	return consumeQueue(ctx, conn, o, amqp.ConsumerConfig{Queue: o.Queue, RoutingKeys: amqpapi.RoutingKeys,
+		Prefetch: o.Concurrency, Concurrency: o.Concurrency}, amqpapi.Handler(svc), svc.Pending, log)
+}
+
+// consumeImports runs the import queue's consumer as consume runs the push
+// queue's: an import cut by the drain is requeued (importing again is safe).
+func consumeImports(ctx context.Context, conn *amqp.Conn, o Options, im *app.Importer, log *slog.Logger) error {
+	return consumeQueue(ctx, conn, o, amqp.ConsumerConfig{Queue: o.ImportQueue, RoutingKeys: amqpapi.ImportRoutingKeys,
+		Prefetch: o.ImportQueueConcurrency, Concurrency: o.ImportQueueConcurrency}, amqpapi.ImportHandler(im), nil, log)
+}
+
+// consumeQueue consumes cc.Queue with handle until ctx is cancelled, then
+// drains it, cutting the handlers still running after DrainTimeout.
+func consumeQueue(ctx context.Context, conn *amqp.Conn, o Options, cc amqp.ConsumerConfig, handle amqp.Handler,
+	pending func() int, log *slog.Logger) error {
 	cut, cutNow := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, func() {
-		log.Info("draining", "pending", svc.Pending(), "drain_timeout", o.DrainTimeout)
+		args := []any{"queue", cc.Queue, "drain_timeout", o.DrainTimeout}
+		if pending != nil {
+			args = append(args, "pending", pending())
+		}
+		log.Info("draining", args...)
 		t := time.NewTimer(o.DrainTimeout)
 		defer t.Stop()
 		select {
@@ -146,17 +197,11 @@ func consume(ctx context.Context, conn *amqp.Conn, o Options, svc *app.Service, 
 	})
 	defer stop()
 	defer cutNow() // runs first: ends the drain timer
-	handle := amqpapi.Handler(svc)
-	return amqp.Consume(ctx, conn, amqp.ConsumerConfig{
-		Queue:       o.Queue,
-		RoutingKeys: amqpapi.RoutingKeys,
-		Prefetch:    o.Concurrency,
-		Concurrency: o.Concurrency,
-		Handler: func(ctx context.Context, d amqp.Delivery) error {
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			defer context.AfterFunc(cut, cancel)()
-			return handle(ctx, d)
-		},
-	})
+	cc.Handler = func(ctx context.Context, d amqp.Delivery) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(cut, cancel)()
+		return handle(ctx, d)
+	}
+	return amqp.Consume(ctx, conn, cc)
 }

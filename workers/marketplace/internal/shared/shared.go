@@ -173,6 +173,28 @@ func (l *Locks) Lock(ctx context.Context, key string) (func(), error) {
 		case <-t.C:
 		}
 	}
+	return l.hold(k, token), nil
+}
+
+// TryLock takes key's lock if it is free and returns its release; ok is
+// false when another holder has it. An error means Redis could not be asked.
+func (l *Locks) TryLock(ctx context.Context, key string) (release func(), ok bool, err error) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	token, k := hex.EncodeToString(b[:]), l.prefix+"lock:"+key
+	ok, err = l.rdb.SetNX(ctx, k, token, l.TTL).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("lock %s: %w", key, err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	return l.hold(k, token), true, nil
+}
+
+// hold keeps extending the lock at k held with token until the returned
+// release, which deletes it if it is still ours.
+func (l *Locks) hold(k, token string) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -196,5 +218,5 @@ func (l *Locks) Lock(ctx context.Context, key string) (func(), error) {
 		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = release.Run(rctx, l.rdb, []string{k}, token).Err()
-	}, nil
+	}
 }

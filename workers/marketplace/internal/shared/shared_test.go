@@ -114,3 +114,26 @@ func TestLocksExcludeAcrossReplicasAndOutliveNoHolder(t *testing.T) {
 	release()
 	t.Logf("a dead holder's lock was taken over after %v (TTL 300ms)", time.Since(start).Round(10*time.Millisecond))
 }
+
+func TestTryLockTakesOnlyAFreeLockAndKeepsIt(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := testenv.Redis(t)
+	a, b := shared.NewLocks(rdb, prefix), shared.NewLocks(rdb, prefix)
+	a.TTL, b.TTL = 300*time.Millisecond, 300*time.Millisecond
+	ctx := context.Background()
+	release, ok, err := a.TryLock(ctx, "import/s1")
+	if err != nil || !ok {
+		t.Fatalf("first TryLock: ok %v, %v", ok, err)
+	}
+	// Held past its TTL: the holder extends it.
+	time.Sleep(700 * time.Millisecond)
+	if _, ok, err := b.TryLock(ctx, "import/s1"); err != nil || ok {
+		t.Fatalf("second replica took a held lock: ok %v, %v", ok, err)
+	}
+	release()
+	r2, ok, err := b.TryLock(ctx, "import/s1")
+	if err != nil || !ok {
+		t.Fatalf("TryLock after release: ok %v, %v", ok, err)
+	}
+	r2()
+}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +38,7 @@ import (
 	"github.com/printfleet/printfleet/platform/s3/s3test"
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
+	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	"github.com/printfleet/printfleet/sandbox/marketplace"
 
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
@@ -61,15 +63,86 @@ func RandHex(n int) string {
 // grpcserver chain (principal check, validation, error mapping).
 type Catalog struct {
 	catalogv1.UnimplementedCatalogServiceServer
-	mu     sync.Mutex
-	stores map[string]*catalogv1.GetStoreCredentialsResponse
-	calls  map[string]int
-	saves  map[string]int
+	mu      sync.Mutex
+	stores  map[string]*catalogv1.GetStoreCredentialsResponse
+	calls   map[string]int
+	saves   map[string]int
+	cursors map[string]string
+	order   []string // store ids in the order they were added
 }
 
 // NewCatalog returns a catalog without stores.
 func NewCatalog() *Catalog {
-	return &Catalog{stores: map[string]*catalogv1.GetStoreCredentialsResponse{}, calls: map[string]int{}, saves: map[string]int{}}
+	return &Catalog{stores: map[string]*catalogv1.GetStoreCredentialsResponse{}, calls: map[string]int{}, saves: map[string]int{},
+		cursors: map[string]string{}}
+}
+
+// ListImportStores pages through the stores not needing reconnection, in
+// the order they were added; the page token is the offset.
+func (f *Catalog) ListImportStores(ctx context.Context, r *catalogv1.ListImportStoresRequest) (*catalogv1.ListImportStoresResponse, error) {
+	if err := worker(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	size := int(r.GetPageSize())
+	if size <= 0 {
+		size = 50
+	}
+	off := 0
+	if r.GetPageToken() != "" {
+		if _, err := fmt.Sscan(r.GetPageToken(), &off); err != nil {
+			return nil, errs.E(errs.Invalid, "bad page token")
+		}
+	}
+	var all []*catalogv1.ImportStore
+	for _, id := range f.order {
+		st := f.stores[id]
+		if st.GetStore().GetNeedsReconnection() {
+			continue
+		}
+		all = append(all, &catalogv1.ImportStore{Store: proto.Clone(st.GetStore()).(*catalogv1.Store), Cursor: f.cursors[id]})
+	}
+	out := &catalogv1.ListImportStoresResponse{}
+	if off < len(all) {
+		end := min(off+size, len(all))
+		out.Stores = all[off:end]
+		if end < len(all) {
+			out.NextPageToken = fmt.Sprint(end)
+		}
+	}
+	return out, nil
+}
+
+// SaveImportCursor records the store's cursor and when it was saved.
+func (f *Catalog) SaveImportCursor(ctx context.Context, r *catalogv1.SaveImportCursorRequest) (*catalogv1.Store, error) {
+	if err := worker(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.stores[r.GetStoreId()]
+	if !ok {
+		return nil, errs.E(errs.NotFound, "store %s not found", r.GetStoreId())
+	}
+	f.cursors[r.GetStoreId()] = r.GetCursor()
+	st.Store.LastImportAt = timestamppb.Now()
+	return proto.Clone(st.Store).(*catalogv1.Store), nil
+}
+
+// Cursor returns the store's saved import cursor and whether one was saved.
+func (f *Catalog) Cursor(storeID string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.cursors[storeID]
+	return c, ok
+}
+
+// Edit changes the store as the catalog holds it.
+func (f *Catalog) Edit(storeID string, edit func(*catalogv1.Store)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	edit(f.stores[storeID].Store)
 }
 
 // worker admits the marketplace worker's principal only, as the catalog
@@ -147,9 +220,11 @@ func (f *Catalog) Add(m catalogv1.Marketplace, shopID string, c *catalogv1.Store
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stores[id] = &catalogv1.GetStoreCredentialsResponse{
-		Store:       &catalogv1.Store{Id: id, OwnerId: "u1", Marketplace: m, ShopId: shopID, Name: "test store"},
+		Store: &catalogv1.Store{Id: id, OwnerId: "u1", Marketplace: m, ShopId: shopID, Name: "test store", PaymentMethod: "card",
+			CreatedAt: timestamppb.Now()},
 		Credentials: c,
 	}
+	f.order = append(f.order, id)
 	return id
 }
 
@@ -164,6 +239,13 @@ func (f *Catalog) Lookups(storeID string) int {
 // signing with secret.
 func StartCatalog(t testing.TB, f *Catalog, secret string) (*grpc.ClientConn, func()) {
 	t.Helper()
+	return serveGRPC(t, secret, func(srv *grpcserver.Server) { catalogv1.RegisterCatalogServiceServer(srv, f) })
+}
+
+// serveGRPC serves what register registers on a loopback port behind the
+// real server chain and returns a client connection signing with secret.
+func serveGRPC(t testing.TB, secret string, register func(*grpcserver.Server)) (*grpc.ClientConn, func()) {
+	t.Helper()
 	signer, err := principal.NewSigner(Secret)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +254,7 @@ func StartCatalog(t testing.TB, f *Catalog, secret string) (*grpc.ClientConn, fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	catalogv1.RegisterCatalogServiceServer(srv, f)
+	register(srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +274,82 @@ func StartCatalog(t testing.TB, f *Catalog, secret string) (*grpc.ClientConn, fu
 	}
 	t.Cleanup(func() { cc.Close() })
 	return cc, stop
+}
+
+// ---------------------------------------------------------------- orders
+
+// Orders serves ImportOrder with one order per (store, external order id),
+// behind the real grpcserver chain; it keeps every request.
+type Orders struct {
+	ordersv1.UnimplementedOrderServiceServer
+	mu       sync.Mutex
+	requests []*ordersv1.ImportOrderRequest
+	orders   map[string]bool // store/external id -> not cancelled
+	fail     []error         // answers of the next calls
+}
+
+// NewOrders returns an orders service without orders.
+func NewOrders() *Orders { return &Orders{orders: map[string]bool{}} }
+
+// ImportOrder admits the marketplace worker only, and answers as the orders
+// service does: IMPORTED, then DUPLICATE; a cancellation CANCELLED (IGNORED
+// without an order).
+func (f *Orders) ImportOrder(ctx context.Context, r *ordersv1.ImportOrderRequest) (*ordersv1.ImportOrderResponse, error) {
+	if p := principal.From(ctx); !p.Has(principal.RoleService) || p.Subject != principal.SubjectMarketplaceWorker {
+		return nil, errs.E(errs.PermissionDenied, "the marketplace worker only")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, proto.Clone(r).(*ordersv1.ImportOrderRequest))
+	if len(f.fail) > 0 {
+		err := f.fail[0]
+		f.fail = f.fail[1:]
+		return nil, err
+	}
+	key := r.GetStoreId() + "/" + r.GetExternalOrderId()
+	live, exists := f.orders[key]
+	out := &ordersv1.ImportOrderResponse{Order: &ordersv1.Order{Id: uuid.NewSHA1(uuid.NameSpaceURL, []byte(key)).String()}}
+	switch {
+	case r.GetCancelled() && exists && live:
+		f.orders[key] = false
+		out.Outcome = ordersv1.ImportOutcome_IMPORT_OUTCOME_CANCELLED
+	case r.GetCancelled() && !exists:
+		out.Outcome = ordersv1.ImportOutcome_IMPORT_OUTCOME_IGNORED
+	case exists:
+		out.Outcome = ordersv1.ImportOutcome_IMPORT_OUTCOME_DUPLICATE
+	default:
+		f.orders[key] = true
+		out.Outcome = ordersv1.ImportOutcome_IMPORT_OUTCOME_IMPORTED
+	}
+	return out, nil
+}
+
+// Fail makes the next calls fail with errs, in order.
+func (f *Orders) Fail(errs ...error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = append(f.fail, errs...)
+}
+
+// Requests returns the ImportOrder requests so far.
+func (f *Orders) Requests() []*ordersv1.ImportOrderRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests)
+}
+
+// Count is how many distinct orders exist.
+func (f *Orders) Count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.orders)
+}
+
+// StartOrders serves f on a loopback port and returns a client connection
+// signing with secret.
+func StartOrders(t testing.TB, f *Orders, secret string) (*grpc.ClientConn, func()) {
+	t.Helper()
+	return serveGRPC(t, secret, func(srv *grpcserver.Server) { ordersv1.RegisterOrderServiceServer(srv, f) })
 }
 
 // ---------------------------------------------------------------- Redis

@@ -33,6 +33,7 @@ type Client struct {
 var (
 	_ app.Stores              = (*Client)(nil)
 	_ app.Reconnections       = (*Client)(nil)
+	_ app.ImportStores        = (*Client)(nil)
 	_ marketplace.TokenKeeper = (*Client)(nil)
 )
 
@@ -69,27 +70,107 @@ func (c *Client) Store(ctx context.Context, storeID, ownerID string) (domain.Sto
 		}
 		return domain.Store{}, fmt.Errorf("catalog: get store credentials %s: %w", storeID, err)
 	}
-	st, cr := resp.GetStore(), resp.GetCredentials()
-	if st.GetOwnerId() != ownerID {
+	if resp.GetStore().GetOwnerId() != ownerID {
 		return domain.Store{}, fmt.Errorf("%w: store %s does not belong to the order's user", domain.ErrStoreUnusable, storeID)
 	}
+	return toDomainStore(storeID, resp)
+}
+
+// StoreByID returns the store with its owner and decrypted credentials, for
+// the importer (whose orders belong to the store's owner, whoever that is).
+// Errors are classified as Store's.
+func (c *Client) StoreByID(ctx context.Context, storeID string) (domain.Store, error) {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	resp, err := c.rpc.GetStoreCredentials(ctx, &catalogv1.GetStoreCredentialsRequest{StoreId: storeID})
+	if err != nil {
+		switch status.Code(err) {
+		case codes.NotFound, codes.InvalidArgument:
+			return domain.Store{}, fmt.Errorf("%w: catalog: store %s: %s", domain.ErrStoreUnusable, storeID, status.Convert(err).Message())
+		}
+		return domain.Store{}, fmt.Errorf("catalog: get store credentials %s: %w", storeID, err)
+	}
+	return toDomainStore(storeID, resp)
+}
+
+func toDomainStore(storeID string, resp *catalogv1.GetStoreCredentialsResponse) (domain.Store, error) {
+	st, cr := resp.GetStore(), resp.GetCredentials()
 	out := domain.Store{
 		ID:     storeID,
 		ShopID: st.GetShopId(),
 		Credentials: domain.Credentials{APIKey: cr.GetApiKey(), AccessToken: cr.GetAccessToken(),
 			RefreshToken: cr.GetRefreshToken(), ClientID: cr.GetClientId(), ClientSecret: cr.GetClientSecret()},
+		OwnerID:       st.GetOwnerId(),
+		Region:        st.GetRegion(),
+		PaymentMethod: st.GetPaymentMethod(),
 	}
-	switch st.GetMarketplace() {
-	case catalogv1.Marketplace_MARKETPLACE_SHOPIFY:
-		out.Marketplace = domain.Shopify
-	case catalogv1.Marketplace_MARKETPLACE_ETSY:
-		out.Marketplace = domain.Etsy
-	case catalogv1.Marketplace_MARKETPLACE_AMAZON:
-		out.Marketplace = domain.Amazon
-	default:
+	m, ok := marketplaceOf(st.GetMarketplace())
+	if !ok {
 		return domain.Store{}, fmt.Errorf("%w: store %s has marketplace %s", domain.ErrStoreUnusable, storeID, st.GetMarketplace())
 	}
+	out.Marketplace = m
 	return out, nil
+}
+
+func marketplaceOf(m catalogv1.Marketplace) (domain.Marketplace, bool) {
+	switch m {
+	case catalogv1.Marketplace_MARKETPLACE_SHOPIFY:
+		return domain.Shopify, true
+	case catalogv1.Marketplace_MARKETPLACE_ETSY:
+		return domain.Etsy, true
+	case catalogv1.Marketplace_MARKETPLACE_AMAZON:
+		return domain.Amazon, true
+	}
+	return "", false
+}
+
+// importPageSize is how many stores one ListImportStores page asks for.
+const importPageSize = 200
+
+// ListImportStores returns every store the catalog has the importer poll,
+// reading all its pages. Stores of a marketplace without an adapter are
+// left out.
+func (c *Client) ListImportStores(ctx context.Context) ([]app.ImportStore, error) {
+	var out []app.ImportStore
+	token := ""
+	for range 10000 {
+		cctx, cancel := c.ctx(ctx)
+		resp, err := c.rpc.ListImportStores(cctx, &catalogv1.ListImportStoresRequest{PageSize: importPageSize, PageToken: token})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("catalog: list import stores: %w", err)
+		}
+		for _, is := range resp.GetStores() {
+			st := is.GetStore()
+			m, ok := marketplaceOf(st.GetMarketplace())
+			if !ok || st.GetNeedsReconnection() {
+				continue
+			}
+			s := app.ImportStore{ID: st.GetId(), Marketplace: m, Cursor: is.GetCursor()}
+			if ts := st.GetLastImportAt(); ts != nil && ts.IsValid() {
+				s.LastImportAt = ts.AsTime()
+			}
+			if ts := st.GetCreatedAt(); ts != nil && ts.IsValid() {
+				s.CreatedAt = ts.AsTime()
+			}
+			out = append(out, s)
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("catalog: list import stores: too many pages")
+}
+
+// SaveImportCursor records a finished poll of the store: its cursor, and
+// the time (the catalog's last_import_at).
+func (c *Client) SaveImportCursor(ctx context.Context, storeID, cursor string) error {
+	ctx, cancel := c.ctx(ctx)
+	defer cancel()
+	if _, err := c.rpc.SaveImportCursor(ctx, &catalogv1.SaveImportCursorRequest{StoreId: storeID, Cursor: cursor}); err != nil {
+		return fmt.Errorf("catalog: save import cursor of store %s: %w", storeID, err)
+	}
+	return nil
 }
 
 // SavedTokens returns the store's OAuth tokens as the catalog has them now.

@@ -131,7 +131,7 @@ func (c *Client) Send(ctx context.Context, tr *Trace, req Request) (*Response, e
 	call.Duration = time.Since(start)
 	if err != nil {
 		call.Err = err.Error()
-		tr.add(call)
+		record(ctx, tr, call)
 		e := &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonTransport, Marketplace: c.Marketplace, Op: req.Op, Err: err}
 		switch {
 		case ctx.Err() != nil:
@@ -146,7 +146,7 @@ func (c *Client) Send(ctx context.Context, tr *Trace, req Request) (*Response, e
 	if req.Secret {
 		call.Response.Body = "[redacted]"
 	}
-	tr.add(call)
+	record(ctx, tr, call)
 	return out, nil
 }
 
@@ -189,6 +189,25 @@ type Trace struct {
 
 // NewTrace starts a push's trace.
 func NewTrace() *Trace { return &Trace{start: time.Now()} }
+
+// observerKey carries a Trace that sees every call made under a context
+// besides the caller's own (a poll's calls, counted by the Router).
+type observerKey struct{}
+
+// withObserver returns ctx whose calls are recorded in tr too.
+func withObserver(ctx context.Context, tr *Trace) context.Context {
+	return context.WithValue(ctx, observerKey{}, tr)
+}
+
+// record adds call to tr and to ctx's observer.
+func record(ctx context.Context, tr *Trace, call domain.Call) {
+	if tr != nil {
+		tr.add(call)
+	}
+	if o, _ := ctx.Value(observerKey{}).(*Trace); o != nil && o != tr {
+		o.add(call)
+	}
+}
 
 func (t *Trace) add(c domain.Call) {
 	t.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/printfleet/printfleet/workers/marketplace/internal/app"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
@@ -22,14 +23,63 @@ type Pusher interface {
 	PushShipment(ctx context.Context, store domain.Store, s domain.Shipment) (domain.Result, error)
 }
 
-// Router sends each push to the Pusher of the store's marketplace, pointed at
-// that marketplace's configured endpoints. The zero value has no adapters.
+// Poller reads a store's orders from its marketplace.
+type Poller interface {
+	// PollOrders returns one page of the store's orders changed since
+	// cursor ("" = the first poll: start at since).
+	PollOrders(ctx context.Context, store domain.Store, cursor string, since time.Time) (domain.OrderPage, error)
+}
+
+// WebhookParser turns a marketplace's orders/* webhook body into an order.
+type WebhookParser func(body []byte) (domain.ExternalOrder, error)
+
+// Router sends each push and each poll to the adapter of the store's
+// marketplace, pointed at that marketplace's configured endpoints, and each
+// webhook to its marketplace's parser. The zero value has no adapters.
 type Router struct {
 	Pushers   map[domain.Marketplace]Pusher
+	Pollers   map[domain.Marketplace]Poller
+	Parsers   map[domain.Marketplace]WebhookParser
 	Endpoints Endpoints
 }
 
-var _ app.Marketplaces = Router{}
+var (
+	_ app.Marketplaces = Router{}
+	_ app.Importers    = Router{}
+)
+
+// PollOrders implements Poller through the store's adapter, counting its
+// HTTP calls as pushes' are. A store its marketplace's endpoints cannot
+// serve wraps domain.ErrStoreUnusable.
+func (r Router) PollOrders(ctx context.Context, store domain.Store, cursor string, since time.Time) (domain.OrderPage, error) {
+	p, ok := r.Pollers[store.Marketplace]
+	if !ok {
+		return domain.OrderPage{}, &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid, Marketplace: store.Marketplace,
+			Op: "poll orders", Message: fmt.Sprintf("no adapter for marketplace %q", store.Marketplace)}
+	}
+	store, err := r.Endpoints.apply(store)
+	if err != nil {
+		return domain.OrderPage{}, err
+	}
+	tr := NewTrace()
+	page, err := p.PollOrders(withObserver(ctx, tr), store, cursor, since)
+	res := tr.Result(false, "")
+	res.Duration = 0 // the push wait histogram is the pushes' own
+	observeCalls(string(store.Marketplace), res)
+	return page, err
+}
+
+// ParseOrderWebhook parses an orders/* webhook body of marketplace m. A
+// marketplace without webhooks, or a body that is no order, is a permanent
+// error.
+func (r Router) ParseOrderWebhook(m domain.Marketplace, body []byte) (domain.ExternalOrder, error) {
+	parse, ok := r.Parsers[m]
+	if !ok {
+		return domain.ExternalOrder{}, &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid, Marketplace: m,
+			Op: "parse webhook", Message: fmt.Sprintf("no webhook parser for marketplace %q", m)}
+	}
+	return parse(body)
+}
 
 // PushShipment implements Pusher. A store its marketplace's endpoints cannot
 // serve (a Shopify shop that is not a shop name) wraps domain.ErrStoreUnusable
