@@ -224,10 +224,12 @@ func (l Layout) plainProcs() []Proc {
 		}, Admin: l.addr(9209)},
 		{Name: "images", Env: map[string]string{"PRINTFLEET_ADMIN_ADDR": l.addr(9204)}, Admin: l.addr(9204)},
 		{Name: "marketplace", Env: map[string]string{
-			"PRINTFLEET_ADMIN_ADDR":              l.addr(9205),
-			"PRINTFLEET_MARKETPLACE_SHOPIFY_URL": l.MarketplacesURL() + "/shopify",
-			"PRINTFLEET_MARKETPLACE_ETSY_URL":    l.MarketplacesURL() + "/etsy",
-			"PRINTFLEET_MARKETPLACE_AMAZON_URL":  l.MarketplacesURL() + "/amazon",
+			"PRINTFLEET_ADMIN_ADDR":                l.addr(9205),
+			"PRINTFLEET_MARKETPLACE_SHOPIFY_URL":   l.MarketplacesURL() + "/shopify",
+			"PRINTFLEET_MARKETPLACE_ETSY_URL":      l.MarketplacesURL() + "/etsy",
+			"PRINTFLEET_MARKETPLACE_AMAZON_URL":    l.MarketplacesURL() + "/amazon",
+			"PRINTFLEET_MARKETPLACE_AMAZON_EU_URL": l.MarketplacesURL() + "/amazon-eu",
+			"PRINTFLEET_MARKETPLACE_AMAZON_FE_URL": l.MarketplacesURL() + "/amazon-fe",
 			// Imports: orders arrive through ImportOrder (PRINTFLEET_ORDERS_ADDR
 			// is common); a short poll so sandbox orders show up at once.
 			"PRINTFLEET_MARKETPLACE_IMPORT_POLL_EVERY": "1s",

@@ -136,6 +136,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	srv := httptest.NewServer(h.sb)
 	t.Cleanup(srv.Close)
 	h.catalog = testenv.NewCatalog()
+	h.catalog.Marketplaces = h.sb
 	cc, _ := testenv.StartCatalog(t, h.catalog, testenv.Secret)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

@@ -44,6 +44,7 @@ func newDirectWithSecret(t *testing.T, limits marketplace.Limits, opt Options, s
 	t.Helper()
 	d := &direct{pub: &testenv.Publisher{}, rec: &testenv.Receipts{}, sb: marketplace.New(marketplace.Options{Limits: limits, Seed: 3}),
 		catalog: testenv.NewCatalog()}
+	d.catalog.Marketplaces = d.sb
 	srv := httptest.NewServer(d.sb)
 	t.Cleanup(srv.Close)
 	cc, stop := testenv.StartCatalog(t, d.catalog, secret)

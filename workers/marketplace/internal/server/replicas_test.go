@@ -178,7 +178,8 @@ func TestShopifyRefusalMarksTheStore(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{shared: true})
 	s := testenv.AddShopify(h.catalog)
-	if err := h.sb.SetFaults(marketplace.Shopify, marketplace.Faults{ExpireTokens: true}); err != nil {
+	// Uninstalling the app revokes the shop's tokens, the refresh token too.
+	if err := h.sb.UninstallShopifyApp(s.ShopID); err != nil {
 		t.Fatal(err)
 	}
 	ev := testenv.Shipped(s, 1)

@@ -1,9 +1,5 @@
-//go:build sandboximport
-
 // The import side against the sandbox's Shopify shops, orders and webhooks
-// and the Shopify adapter's PollOrders and ParseOrderWebhook. Those live on
-// the Shopify branch; once it is merged, drop the build tag (until then:
-// go test -tags sandboximport).
+// and the Shopify adapter's PollOrders and ParseOrderWebhook.
 
 package server
 

@@ -33,6 +33,7 @@ func TestServeFromEnvironment(t *testing.T) {
 	srv := httptest.NewServer(sb)
 	t.Cleanup(srv.Close)
 	fc := testenv.NewCatalog()
+	fc.Marketplaces = sb
 	catalogAddr := serveCatalog(t, fc)
 	s := testenv.AddAmazon(fc)
 	occ, _ := testenv.StartOrders(t, testenv.NewOrders(), testenv.Secret)

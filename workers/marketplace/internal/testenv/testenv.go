@@ -63,12 +63,16 @@ func RandHex(n int) string {
 // grpcserver chain (principal check, validation, error mapping).
 type Catalog struct {
 	catalogv1.UnimplementedCatalogServiceServer
-	mu      sync.Mutex
-	stores  map[string]*catalogv1.GetStoreCredentialsResponse
-	calls   map[string]int
-	saves   map[string]int
-	cursors map[string]string
-	order   []string // store ids in the order they were added
+	// Marketplaces, when set, is the sandbox that issues the shops AddEtsy
+	// connects and the receipts Shipped ships (the Etsy stand-in accepts
+	// only what it issued).
+	Marketplaces *marketplace.Server
+	mu           sync.Mutex
+	stores       map[string]*catalogv1.GetStoreCredentialsResponse
+	calls        map[string]int
+	saves        map[string]int
+	cursors      map[string]string
+	order        []string // store ids in the order they were added
 }
 
 // NewCatalog returns a catalog without stores.
@@ -517,24 +521,53 @@ type Seller struct {
 	// RefreshedPrefix matches tokens the sandbox issues to this seller on
 	// refresh.
 	RefreshedPrefix string
+	// ShopID and sb: an Etsy seller's shop in the sandbox that issued it,
+	// where Shipped places a receipt to ship.
+	ShopID string
+	sb     *marketplace.Server
 }
 
-// AddShopify connects a Shopify shop with a fresh admin token.
+// sandbox is the marketplace stand-in that issues the catalog's shops: its
+// Marketplaces, or a sandbox of its own for tests that never call one.
+func (f *Catalog) sandbox() *marketplace.Server {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Marketplaces == nil {
+		f.Marketplaces = marketplace.New(marketplace.Options{})
+	}
+	return f.Marketplaces
+}
+
+// AddShopify connects a Shopify shop the catalog's sandbox issues, with the
+// expiring admin token, refresh token and app credentials it issued (the
+// Shopify stand-in accepts only those).
 func AddShopify(f *Catalog) Seller {
-	tok := "shpat_" + RandHex(16)
-	shop := "acme-" + RandHex(3)
-	id := f.Add(catalogv1.Marketplace_MARKETPLACE_SHOPIFY, shop, &catalogv1.StoreCredentials{AccessToken: tok})
-	return Seller{ID: id, Market: marketplace.Shopify, Secrets: []string{tok}}
+	sb := f.sandbox()
+	shop, err := sb.IssueShopifyShop("acme-" + RandHex(3))
+	if err != nil {
+		panic(err)
+	}
+	c := shop.Store.Credentials
+	id := f.Add(catalogv1.Marketplace_MARKETPLACE_SHOPIFY, shop.ShopID, &catalogv1.StoreCredentials{AccessToken: c.AccessToken,
+		RefreshToken: c.RefreshToken, ClientId: c.ClientID, ClientSecret: c.ClientSecret})
+	return Seller{ID: id, Market: marketplace.Shopify, Secrets: []string{c.AccessToken, c.RefreshToken, c.ClientSecret}, ShopID: shop.ShopID}
 }
 
-// AddEtsy connects an Etsy shop with a fresh API key and token pair.
+// AddEtsy connects an Etsy shop the catalog's sandbox issues, with the API
+// key and tokens it issued.
 func AddEtsy(f *Catalog) Seller {
-	acct := "etsyacct" + RandHex(4)
-	key, shared := "keystring"+RandHex(6), "sharedsecret"+RandHex(6)
-	access, refresh := acct+"."+RandHex(12), acct+".r"+RandHex(12)
-	id := f.Add(catalogv1.Marketplace_MARKETPLACE_ETSY, "555", &catalogv1.StoreCredentials{
-		ApiKey: key + ":" + shared, AccessToken: access, RefreshToken: refresh})
-	return Seller{ID: id, Market: marketplace.Etsy, Secrets: []string{key + ":" + shared, shared, access, refresh}, RefreshedPrefix: acct + "."}
+	sb := f.sandbox()
+	shop, err := sb.EtsyShop("")
+	if err != nil {
+		panic(err)
+	}
+	c := shop.Store.Credentials
+	id := f.Add(catalogv1.Marketplace_MARKETPLACE_ETSY, shop.ShopID, &catalogv1.StoreCredentials{
+		ApiKey: c.APIKey, AccessToken: c.AccessToken, RefreshToken: c.RefreshToken})
+	_, shared, _ := strings.Cut(c.APIKey, ":")
+	user, _, _ := strings.Cut(c.AccessToken, ".")
+	return Seller{ID: id, Market: marketplace.Etsy, Secrets: []string{c.APIKey, shared, c.AccessToken, c.RefreshToken},
+		RefreshedPrefix: user + ".", ShopID: shop.ShopID, sb: sb}
 }
 
 // AddAmazon connects an Amazon seller with fresh LWA credentials.
@@ -567,6 +600,14 @@ func Shipped(s Seller, n int) *eventsv1.OrderShipped {
 		ev.TrackingNumber, ev.TrackingUrl = fmt.Sprintf("1Z999AA1012345%04d", n), "https://www.ups.com/track?tracknum=1Z"
 	case marketplace.Etsy:
 		ev.ExternalOrderId, ev.Carrier, ev.TrackingNumber = fmt.Sprint(3_000_000+n), "USPS", fmt.Sprintf("94001118992230%04d", n)
+		if s.sb != nil {
+			placed, err := s.sb.EtsyOrder(s.ShopID, marketplace.EtsyOrderRequest{Lines: []marketplace.EtsyOrderLine{
+				{SKU: "TEE-M", Quantity: 2}}})
+			if err != nil {
+				panic(err)
+			}
+			ev.ExternalOrderId, ev.Items[0].ExternalItemId = placed.OrderID, placed.ItemIDs[0]
+		}
 	case marketplace.Amazon:
 		ev.ExternalOrderId, ev.Carrier, ev.TrackingNumber = fmt.Sprintf("902-3159896-%07d", n), "FedEx", fmt.Sprintf("7712345678%04d", n)
 	}
