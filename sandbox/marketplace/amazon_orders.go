@@ -697,16 +697,8 @@ type adminOrderBody struct {
 		Quantity  int    `json:"quantity"`
 		Title     string `json:"title"`
 	} `json:"lines"`
-	Address struct {
-		Name        string `json:"name"`
-		Line1       string `json:"line1"`
-		Line2       string `json:"line2"`
-		City        string `json:"city"`
-		Region      string `json:"region"`
-		PostalCode  string `json:"postal_code"`
-		CountryCode string `json:"country_code"`
-	} `json:"address"`
-	Currency string `json:"currency"`
+	Address  OrderAddress `json:"address"`
+	Currency string       `json:"currency"`
 	// Status is Amazon only: "Unshipped" (the default) or "Pending" (not paid
 	// yet; getOrders shows it without price or address).
 	Status string `json:"status"`

@@ -52,7 +52,7 @@ type EtsyShop struct {
 	Store  EtsyStore `json:"store"`
 }
 
-// EtsyOrderLine, EtsyOrderAddress and EtsyOrderRequest are the body of POST
+// EtsyOrderLine, OrderAddress and EtsyOrderRequest are the body of POST
 // /_sandbox/{marketplace}/shops/{shop_id}/orders.
 type EtsyOrderLine struct {
 	ProductID string `json:"product_id"`
@@ -62,8 +62,10 @@ type EtsyOrderLine struct {
 	Title     string `json:"title"`
 }
 
-// EtsyOrderAddress is the ship-to address of a sandbox order.
-type EtsyOrderAddress struct {
+// OrderAddress is the ship-to address of an order placed through the
+// admin API, the same for every marketplace; each stand-in renders it in
+// its own wire format.
+type OrderAddress struct {
 	Name        string `json:"name"`
 	Line1       string `json:"line1"`
 	Line2       string `json:"line2"`
@@ -75,9 +77,9 @@ type EtsyOrderAddress struct {
 
 // EtsyOrderRequest is a sandbox order to place.
 type EtsyOrderRequest struct {
-	Lines    []EtsyOrderLine  `json:"lines"`
-	Address  EtsyOrderAddress `json:"address"`
-	Currency string           `json:"currency"`
+	Lines    []EtsyOrderLine `json:"lines"`
+	Address  OrderAddress    `json:"address"`
+	Currency string          `json:"currency"`
 }
 
 // EtsyPlacedOrder is the answer to a placed sandbox order: the marketplace's

@@ -49,7 +49,7 @@ type shopifyOrder struct {
 	currency          string
 	financial         string // OrderDisplayFinancialStatus: PAID, PENDING, REFUNDED, ...
 	items             []*shopifyLineItem
-	address           orderAddress
+	address           OrderAddress
 	fulfillments      []*shopifyDone
 }
 
@@ -58,17 +58,6 @@ type shopifyLineItem struct {
 	legacy, gid, sku, title string
 	variant, product        string // legacy ids
 	qty                     int
-}
-
-// orderAddress is the order's shippingAddress (MailingAddress).
-type orderAddress struct {
-	Name        string `json:"name"`
-	Line1       string `json:"line1"`
-	Line2       string `json:"line2"`
-	City        string `json:"city"`
-	Region      string `json:"region"`
-	PostalCode  string `json:"postal_code"`
-	CountryCode string `json:"country_code"`
 }
 
 // shopifyDone is a Fulfillment created by fulfillmentCreate.

@@ -76,7 +76,7 @@ type ShopifyOrderLine struct {
 // ShopifyOrderInput is the body of POST /_sandbox/shopify/shops/{shop}/orders.
 type ShopifyOrderInput struct {
 	Lines    []ShopifyOrderLine `json:"lines"`
-	Address  orderAddress       `json:"address"`
+	Address  OrderAddress       `json:"address"`
 	Currency string             `json:"currency"`
 	// FinancialStatus is the order's displayFinancialStatus: PAID unless given
 	// (PENDING, AUTHORIZED, PARTIALLY_PAID, PARTIALLY_REFUNDED, REFUNDED, ...).
@@ -500,7 +500,7 @@ func orderObject(o *shopifyOrder) object {
 		cancelReason = o.cancelReason
 	}
 	var addr any
-	if o.address != (orderAddress{}) {
+	if o.address != (OrderAddress{}) {
 		a := o.address
 		addr = object{"name": a.Name, "address1": a.Line1, "address2": nilIfEmpty(a.Line2), "city": a.City,
 			"provinceCode": nilIfEmpty(a.Region), "zip": a.PostalCode, "countryCodeV2": a.CountryCode}
@@ -529,7 +529,7 @@ func restOrder(shop string, o *shopifyOrder) map[string]any {
 			"fulfillable_quantity": it.qty}
 	}
 	var addr any
-	if o.address != (orderAddress{}) {
+	if o.address != (OrderAddress{}) {
 		a := o.address
 		addr = map[string]any{"name": a.Name, "address1": a.Line1, "address2": nilIfEmpty(a.Line2), "city": a.City,
 			"province_code": nilIfEmpty(a.Region), "zip": a.PostalCode, "country_code": a.CountryCode}

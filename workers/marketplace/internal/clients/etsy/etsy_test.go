@@ -51,7 +51,7 @@ func order(t *testing.T, sb *sandbox.Server, store domain.Store, sku string) san
 	t.Helper()
 	placed, err := sb.EtsyOrder(store.ShopID, sandbox.EtsyOrderRequest{Currency: "USD",
 		Lines:   []sandbox.EtsyOrderLine{{ProductID: "1234567", VariantID: "7654321", SKU: sku, Quantity: 1, Title: "Tee"}},
-		Address: sandbox.EtsyOrderAddress{Name: "Ada Buyer", Line1: "1 Main St", City: "Portland", Region: "OR", PostalCode: "97201", CountryCode: "US"}})
+		Address: sandbox.OrderAddress{Name: "Ada Buyer", Line1: "1 Main St", City: "Portland", Region: "OR", PostalCode: "97201", CountryCode: "US"}})
 	if err != nil {
 		t.Fatal(err)
 	}

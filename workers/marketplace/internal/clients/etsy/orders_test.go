@@ -49,7 +49,7 @@ func TestPollMapsReceipts(t *testing.T) {
 	sb, a, store := setup(t, sandbox.Limits{}, marketplace.Options{})
 	placed, err := sb.EtsyOrder(store.ShopID, sandbox.EtsyOrderRequest{Currency: "eur", Lines: []sandbox.EtsyOrderLine{
 		{ProductID: "111", VariantID: "222", SKU: "TEE-M", Quantity: 2, Title: "Tee"}, {ProductID: "333", SKU: "MUG", Quantity: 1}},
-		Address: sandbox.EtsyOrderAddress{Name: "Ada", Line1: "Hauptstr. 1", Line2: "2. OG", City: "Berlin", Region: "BE",
+		Address: sandbox.OrderAddress{Name: "Ada", Line1: "Hauptstr. 1", Line2: "2. OG", City: "Berlin", Region: "BE",
 			PostalCode: "10115", CountryCode: "de"}})
 	if err != nil {
 		t.Fatal(err)
