@@ -60,20 +60,14 @@ func (c *Client) ctx(ctx context.Context) (context.Context, context.CancelFunc) 
 // (the order's user) is unusable too: a push never goes out with another
 // seller's credentials, whatever the order says.
 func (c *Client) Store(ctx context.Context, storeID, ownerID string) (domain.Store, error) {
-	ctx, cancel := c.ctx(ctx)
-	defer cancel()
-	resp, err := c.rpc.GetStoreCredentials(ctx, &catalogv1.GetStoreCredentialsRequest{StoreId: storeID})
+	st, err := c.StoreByID(ctx, storeID)
 	if err != nil {
-		switch status.Code(err) {
-		case codes.NotFound, codes.InvalidArgument:
-			return domain.Store{}, fmt.Errorf("%w: catalog: store %s: %s", domain.ErrStoreUnusable, storeID, status.Convert(err).Message())
-		}
-		return domain.Store{}, fmt.Errorf("catalog: get store credentials %s: %w", storeID, err)
+		return domain.Store{}, err
 	}
-	if resp.GetStore().GetOwnerId() != ownerID {
+	if st.OwnerID != ownerID {
 		return domain.Store{}, fmt.Errorf("%w: store %s does not belong to the order's user", domain.ErrStoreUnusable, storeID)
 	}
-	return toDomainStore(storeID, resp)
+	return st, nil
 }
 
 // StoreByID returns the store with its owner and decrypted credentials, for
