@@ -1570,8 +1570,10 @@ type ImportOrderRequest struct {
 	// The store's owner: the order's user.
 	OwnerId string `protobuf:"bytes,2,opt,name=owner_id,json=ownerId,proto3" json:"owner_id,omitempty"`
 	// shopify, etsy or amazon: the store's marketplace, for the timeline.
-	Marketplace     string         `protobuf:"bytes,3,opt,name=marketplace,proto3" json:"marketplace,omitempty"`
-	ExternalOrderId string         `protobuf:"bytes,4,opt,name=external_order_id,json=externalOrderId,proto3" json:"external_order_id,omitempty"`
+	Marketplace     string `protobuf:"bytes,3,opt,name=marketplace,proto3" json:"marketplace,omitempty"`
+	ExternalOrderId string `protobuf:"bytes,4,opt,name=external_order_id,json=externalOrderId,proto3" json:"external_order_id,omitempty"`
+	// The order's lines; a cancelled order may come without any (the
+	// marketplace zeroes a cancelled order's quantities).
 	Lines           []*ImportLine  `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
 	ShippingAddress *ImportAddress `protobuf:"bytes,6,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
 	// The marketplace order's currency; empty or unknown to pricing: the
@@ -1897,16 +1899,15 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\x06region\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06region\x12(\n" +
 	"\vpostal_code\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18dR\n" +
 	"postalCode\x12*\n" +
-	"\fcountry_code\x18\a \x01(\tB\a\xbaH\x04r\x02\x18dR\vcountryCode\"\x8f\x05\n" +
+	"\fcountry_code\x18\a \x01(\tB\a\xbaH\x04r\x02\x18dR\vcountryCode\"\x8e\x06\n" +
 	"\x12ImportOrderRequest\x12#\n" +
 	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12%\n" +
 	"\bowner_id\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\aownerId\x12>\n" +
 	"\vmarketplace\x18\x03 \x01(\tB\x1c\xbaH\x19r\x17R\ashopifyR\x04etsyR\x06amazonR\vmarketplace\x126\n" +
 	"\x11external_order_id\x18\x04 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x0fexternalOrderId\x12B\n" +
-	"\x05lines\x18\x05 \x03(\v2 .printfleet.orders.v1.ImportLineB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x10dR\x05lines\x12N\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x0fexternalOrderId\x12@\n" +
+	"\x05lines\x18\x05 \x03(\v2 .printfleet.orders.v1.ImportLineB\b\xbaH\x05\x92\x01\x02\x10dR\x05lines\x12N\n" +
 	"\x10shipping_address\x18\x06 \x01(\v2#.printfleet.orders.v1.ImportAddressR\x0fshippingAddress\x120\n" +
 	"\bcurrency\x18\a \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{3})?$R\bcurrency\x12V\n" +
 	"\x0epayment_method\x18\b \x01(\x0e2#.printfleet.orders.v1.PaymentMethodB\n" +
@@ -1914,7 +1915,8 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\tcancelled\x18\t \x01(\bR\tcancelled\x12-\n" +
 	"\rcancel_reason\x18\n" +
 	" \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\fcancelReason\x12J\n" +
-	"\x13external_updated_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x11externalUpdatedAt\"\x87\x01\n" +
+	"\x13external_updated_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x11externalUpdatedAt:\x7f\xbaH|\x1az\n" +
+	"\fimport.lines\x12Alines must contain at least 1 item, unless the order is cancelled\x1a'this.cancelled || size(this.lines) >= 1\"\x87\x01\n" +
 	"\x13ImportOrderResponse\x121\n" +
 	"\x05order\x18\x01 \x01(\v2\x1b.printfleet.orders.v1.OrderR\x05order\x12=\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2#.printfleet.orders.v1.ImportOutcomeR\aoutcome*\xc0\x02\n" +

@@ -125,8 +125,8 @@ func (s *Service) ImportOrder(ctx context.Context, caller principal.Principal, r
 	if caller.Subject != principal.SubjectMarketplaceWorker {
 		return ImportResult{}, errs.E(errs.PermissionDenied, "only the marketplace worker imports orders")
 	}
-	if !domain.IsUUID(req.StoreID) || req.OwnerID == "" || req.ExternalOrderID == "" || len(req.Lines) == 0 {
-		return ImportResult{}, errs.E(errs.Invalid, "an import needs a store, its owner, an external order id and lines")
+	if !domain.IsUUID(req.StoreID) || req.OwnerID == "" || req.ExternalOrderID == "" || (len(req.Lines) == 0 && !req.Cancelled) {
+		return ImportResult{}, errs.E(errs.Invalid, "an import needs a store, its owner, an external order id and lines (unless cancelled)")
 	}
 	if s.imports == nil {
 		return ImportResult{}, errs.E(errs.Internal, "the store does not support imports")

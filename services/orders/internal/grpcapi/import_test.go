@@ -170,8 +170,13 @@ func TestMarketplaceCancellation(t *testing.T) {
 	f.Catalog.MapListing(storeID, "MUG-11-BLUE", app.Listing{VariantID: f.VariantB})
 	cancel := func(external string) *ordersv1.ImportOrderRequest {
 		r := importReq(storeID, external)
-		r.Cancelled, r.CancelReason = true, "customer changed their mind"
+		// A marketplace zeroes a cancelled order's quantities: no lines.
+		r.Lines, r.Cancelled, r.CancelReason = nil, true, "customer changed their mind"
 		return r
+	}
+	if _, err := s.Client.ImportOrder(workerCtx(s), &ordersv1.ImportOrderRequest{StoreId: storeID, OwnerId: "alice",
+		Marketplace: "shopify", ExternalOrderId: "4999", PaymentMethod: ordersv1.PaymentMethod_PAYMENT_METHOD_CARD}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("an import without lines that is not cancelled: %v, want InvalidArgument", err)
 	}
 
 	// Never imported: nothing to do, no order.
