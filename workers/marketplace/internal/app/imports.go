@@ -77,6 +77,12 @@ type Importer struct {
 	polled map[string]time.Time
 	lagged map[string]domain.Marketplace
 	known  map[string]ImportStore
+	// polling holds the stores whose poll runs in this process: a round
+	// skips them, so one slow store (Amazon's getOrders refills once a
+	// minute) never holds the other stores' polls back.
+	polling map[string]bool
+	slots   chan struct{}
+	polls   sync.WaitGroup
 }
 
 // NewImporter returns the import use case over d.
@@ -96,7 +102,7 @@ func NewImporter(opt ImportOptions, d ImportDeps) (*Importer, error) {
 		d.Now = time.Now
 	}
 	return &Importer{opt: opt, d: d, log: d.Log, polled: map[string]time.Time{}, lagged: map[string]domain.Marketplace{},
-		known: map[string]ImportStore{}}, nil
+		known: map[string]ImportStore{}, polling: map[string]bool{}, slots: make(chan struct{}, opt.Concurrency)}, nil
 }
 
 // WebhookDelivery is a marketplace webhook the catalog verified.
@@ -231,6 +237,7 @@ func (im *Importer) Run(ctx context.Context) error {
 	defer stop()
 	t := time.NewTicker(im.opt.PollEvery)
 	defer t.Stop()
+	defer im.polls.Wait()
 	for {
 		im.round(ctx, work)
 		select {
@@ -241,12 +248,16 @@ func (im *Importer) Run(ctx context.Context) error {
 	}
 }
 
-// Round polls every store once (tests, and Run).
-func (im *Importer) Round(ctx context.Context) { im.round(ctx, ctx) }
+// Round polls every store once and waits for the polls (tests).
+func (im *Importer) Round(ctx context.Context) {
+	im.round(ctx, ctx)
+	im.polls.Wait()
+}
 
-// round lists the stores, updates their lag and polls each not being polled
-// by another replica, Concurrency at a time. New polls start while ctx
-// lasts; the polls run on work.
+// round lists the stores, updates their lag and starts a poll of each store
+// not being polled already (here, or by another replica), Concurrency at a
+// time; it returns once every poll has started, without waiting for them.
+// New polls start while ctx lasts; the polls run on work.
 func (im *Importer) round(ctx, work context.Context) {
 	lctx, cancel := context.WithTimeout(work, im.opt.PollTimeout)
 	stores, err := im.d.Stores.ListImportStores(lctx)
@@ -263,18 +274,30 @@ func (im *Importer) round(ctx, work context.Context) {
 	}
 	im.updateLag(stores)
 
-	sem := make(chan struct{}, im.opt.Concurrency)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	for _, s := range stores {
+		im.mu.Lock()
+		busy := im.polling[s.ID]
+		im.mu.Unlock()
+		if busy {
+			continue
+		}
 		select {
-		case sem <- struct{}{}:
+		case im.slots <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		wg.Add(1)
+		im.mu.Lock()
+		im.polling[s.ID] = true
+		im.mu.Unlock()
+		im.polls.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				im.mu.Lock()
+				delete(im.polling, s.ID)
+				im.mu.Unlock()
+				<-im.slots
+				im.polls.Done()
+			}()
 			im.pollOne(work, s)
 		}()
 	}

@@ -76,7 +76,9 @@ type fakeImporters struct {
 	inFlight atomic.Int32
 	maxIn    atomic.Int32
 	delay    time.Duration
-	parse    func([]byte) (domain.ExternalOrder, error)
+	// hold, when set for a store, keeps its polls waiting until closed.
+	hold  map[string]chan struct{}
+	parse func([]byte) (domain.ExternalOrder, error)
 }
 
 func (f *fakeImporters) PollOrders(ctx context.Context, st domain.Store, cursor string, since time.Time) (domain.OrderPage, error) {
@@ -92,6 +94,13 @@ func (f *fakeImporters) PollOrders(ctx context.Context, st domain.Store, cursor 
 	if f.delay > 0 {
 		select {
 		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return domain.OrderPage{}, ctx.Err()
+		}
+	}
+	if h := f.hold[st.ID]; h != nil {
+		select {
+		case <-h:
 		case <-ctx.Done():
 			return domain.OrderPage{}, ctx.Err()
 		}
@@ -601,5 +610,43 @@ func TestRunPollsUntilCancelled(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return")
+	}
+}
+
+// A store whose poll waits (Amazon's getOrders budget refills once a minute)
+// holds back no other store: rounds go on starting the others' polls and
+// skip the one still running.
+func TestRunPollsOtherStoresWhileOneIsSlow(t *testing.T) {
+	opt := testImportOptions()
+	opt.PollEvery = 20 * time.Millisecond
+	f := newImportFixture(t, opt)
+	f.stores.list = []ImportStore{{ID: "s1", Marketplace: domain.Shopify}, {ID: "s2", Marketplace: domain.Etsy}}
+	f.mkts.pages["s1"] = map[string]domain.OrderPage{"": {Cursor: "c1"}}
+	f.mkts.pages["s2"] = map[string]domain.OrderPage{"": {Cursor: "c2"}}
+	slow := make(chan struct{})
+	f.mkts.hold = map[string]chan struct{}{"s1": slow}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.im.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.stores.savedCursors("s2")) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the other store was polled fewer than 3 times in 5s while one poll waited")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(f.stores.savedCursors("s1")); n != 0 {
+		t.Fatalf("the waiting store saved %d cursors", n)
+	}
+	if m := f.mkts.maxIn.Load(); m > 2 {
+		t.Fatalf("%d polls at once: the waiting store was polled again while its poll ran", m)
+	}
+	close(slow)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.stores.savedCursors("s1")); n != 1 {
+		t.Fatalf("the waiting store saved %d cursors once released, want 1", n)
 	}
 }
