@@ -44,9 +44,6 @@ type ImportOptions struct {
 	PollTimeout time.Duration
 	// ImportTimeout bounds one webhook's import.
 	ImportTimeout time.Duration
-	// DrainTimeout is how long the polls in flight may go on once Run is
-	// asked to stop; then they are cut (their cursors are not saved).
-	DrainTimeout time.Duration
 }
 
 // ImportDeps are the importer's adapters.
@@ -220,26 +217,17 @@ func (im *Importer) PollStore(ctx context.Context, st domain.Store, cursor strin
 }
 
 // Run polls every store every PollEvery, the first round at once, until ctx
-// ends; then it lets the polls in flight finish (cut after DrainTimeout) and
-// returns.
+// ends; then it cuts the polls in flight and returns once they stopped. A
+// poll is a read that the next one repeats (its cursor is saved only at its
+// end, and importing an order again is a duplicate), and most of a slow one
+// is spent waiting for a marketplace's budget, so nothing is gained by
+// letting it run on.
 func (im *Importer) Run(ctx context.Context) error {
-	work, cut := context.WithCancel(context.WithoutCancel(ctx))
-	defer cut()
-	stop := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(max(im.opt.DrainTimeout, 0))
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cut()
-		case <-work.Done():
-		}
-	})
-	defer stop()
 	t := time.NewTicker(im.opt.PollEvery)
 	defer t.Stop()
 	defer im.polls.Wait()
 	for {
-		im.round(ctx, work)
+		im.round(ctx, ctx)
 		select {
 		case <-ctx.Done():
 			return nil

@@ -205,7 +205,7 @@ var importNow = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 
 func testImportOptions() ImportOptions {
 	return ImportOptions{PollEvery: time.Minute, Lookback: 72 * time.Hour, Concurrency: 2, MaxPages: 5,
-		PollTimeout: 10 * time.Second, ImportTimeout: 10 * time.Second, DrainTimeout: time.Second}
+		PollTimeout: 10 * time.Second, ImportTimeout: 10 * time.Second}
 }
 
 func order(id string, ready bool) domain.ExternalOrder {

@@ -67,11 +67,12 @@ type Options struct {
 	StorageTimeout time.Duration `env:"STORAGE_TIMEOUT, default=30s"`
 	// RedisPrefix starts every Redis key of the worker (rate budgets, locks).
 	RedisPrefix string `env:"REDIS_PREFIX, default=printfleet:marketplace:"`
-	// DrainTimeout is how long pushes, imports and polls in flight may go on
-	// after SIGTERM; then they are cut and their deliveries requeued (a
-	// resend is idempotent; a cut poll saves no cursor).
-	// Keep it below PRINTFLEET_SHUTDOWN_GRACE.
-	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT, default=15s"`
+	// DrainTimeout is how long pushes and webhook imports in flight may go
+	// on after SIGTERM; then they are cut and their deliveries requeued (a
+	// resend is idempotent). Polls are cut at once (a cut poll saves no
+	// cursor; the next one reads again). Keep it below
+	// PRINTFLEET_SHUTDOWN_GRACE (15s by default).
+	DrainTimeout time.Duration `env:"DRAIN_TIMEOUT, default=10s"`
 
 	// ImportQueue is the queue of verified marketplace webhooks
 	// (MarketplaceWebhookReceived).
@@ -109,7 +110,7 @@ func (o Options) app() app.Options {
 
 func (o Options) imports() app.ImportOptions {
 	return app.ImportOptions{PollEvery: o.ImportPollEvery, Lookback: o.ImportLookback, Concurrency: o.ImportConcurrency,
-		MaxPages: o.ImportMaxPages, PollTimeout: o.ImportPollTimeout, ImportTimeout: o.ImportTimeout, DrainTimeout: o.DrainTimeout}
+		MaxPages: o.ImportMaxPages, PollTimeout: o.ImportPollTimeout, ImportTimeout: o.ImportTimeout}
 }
 
 // marketplace are the options every marketplace adapter shares.
