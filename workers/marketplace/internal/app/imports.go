@@ -78,6 +78,9 @@ type Importer struct {
 	// skips them, so one slow store (Amazon's getOrders refills once a
 	// minute) never holds the other stores' polls back.
 	polling map[string]bool
+	// resting holds the stores whose budget has no room until a time: a
+	// round skips them until then instead of failing their poll again.
+	resting map[string]time.Time
 	slots   chan struct{}
 	polls   sync.WaitGroup
 }
@@ -99,7 +102,7 @@ func NewImporter(opt ImportOptions, d ImportDeps) (*Importer, error) {
 		d.Now = time.Now
 	}
 	return &Importer{opt: opt, d: d, log: d.Log, polled: map[string]time.Time{}, lagged: map[string]domain.Marketplace{},
-		known: map[string]ImportStore{}, polling: map[string]bool{}, slots: make(chan struct{}, opt.Concurrency)}, nil
+		known: map[string]ImportStore{}, polling: map[string]bool{}, resting: map[string]time.Time{}, slots: make(chan struct{}, opt.Concurrency)}, nil
 }
 
 // WebhookDelivery is a marketplace webhook the catalog verified.
@@ -264,7 +267,7 @@ func (im *Importer) round(ctx, work context.Context) {
 
 	for _, s := range stores {
 		im.mu.Lock()
-		busy := im.polling[s.ID]
+		busy := im.polling[s.ID] || im.d.Now().Before(im.resting[s.ID])
 		im.mu.Unlock()
 		if busy {
 			continue
@@ -315,6 +318,17 @@ func (im *Importer) pollOne(ctx context.Context, s ImportStore) {
 	defer span.End()
 	span.SetAttributes(attribute.String("marketplace", m), attribute.String("store_id", s.ID))
 	err := im.poll(ctx, s)
+	var de *domain.Error
+	if errors.As(err, &de) && de.Reason == domain.ReasonBudget && de.RetryAfter > 0 {
+		// The store's budget has no room yet (Amazon's getOrders refills
+		// one request a minute): not a failure; the store rests until then.
+		importPolls.WithLabelValues(m, "budget").Inc()
+		im.mu.Lock()
+		im.resting[s.ID] = im.d.Now().Add(de.RetryAfter)
+		im.mu.Unlock()
+		log.DebugContext(ctx, "marketplace import: the store's rate budget has no room yet; polling it later", "wait", de.RetryAfter)
+		return
+	}
 	if err != nil {
 		span.SetStatus(codes.Error, "poll failed")
 		importPolls.WithLabelValues(m, "failed").Inc()

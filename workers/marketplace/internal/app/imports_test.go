@@ -650,3 +650,28 @@ func TestRunPollsOtherStoresWhileOneIsSlow(t *testing.T) {
 		t.Fatalf("the waiting store saved %d cursors once released, want 1", n)
 	}
 }
+
+// A poll refused by its own rate budget (no room before the deadline) is no
+// failure: the store rests for the wait the budget named, and rounds skip it
+// until then.
+func TestRoundRestsAStoreWhoseBudgetHasNoRoom(t *testing.T) {
+	f := newImportFixture(t, testImportOptions())
+	now := importNow
+	f.im.d.Now = func() time.Time { return now }
+	f.stores.list = []ImportStore{{ID: "s1", Marketplace: domain.Amazon}}
+	f.stores.stores["s1"] = domain.Store{ID: "s1", Marketplace: domain.Amazon, OwnerID: "u1"}
+	f.mkts.errs["s1/"] = &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonBudget, Marketplace: domain.Amazon,
+		Op: "wait for budget", Message: "no room in the rate budget before the deadline", RetryAfter: 40 * time.Second}
+	f.im.Round(context.Background())
+	f.im.Round(context.Background())
+	if n := f.mkts.polls.Load(); n != 1 {
+		t.Fatalf("polled %d times while resting, want 1", n)
+	}
+	now = now.Add(41 * time.Second)
+	delete(f.mkts.errs, "s1/")
+	f.mkts.pages["s1"] = map[string]domain.OrderPage{"": {Cursor: "c1"}}
+	f.im.Round(context.Background())
+	if n := f.mkts.polls.Load(); n != 2 || len(f.stores.savedCursors("s1")) != 1 {
+		t.Fatalf("after the rest: %d polls, cursors %v", n, f.stores.savedCursors("s1"))
+	}
+}

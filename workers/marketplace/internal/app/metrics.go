@@ -49,6 +49,6 @@ var (
 
 	importPolls = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "printfleet_marketplace_import_polls_total",
-		Help: "Store polls by marketplace and outcome (ok, failed, locked: another replica was polling it).",
+		Help: "Store polls by marketplace and outcome (ok, failed, locked: another replica was polling it, budget: the store's rate budget had no room yet).",
 	}, []string{"marketplace", "outcome"})
 )
