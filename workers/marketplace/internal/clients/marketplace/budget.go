@@ -117,13 +117,27 @@ func (b *Budget) Learn(perSecond float64, burst int) {
 		b.lim.SetLimit(rate.Limit(perSecond))
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if burst > 0 {
 		b.burst = burst
 	}
+	ended := b.throttled
 	b.throttled = false
 	if b.burst > 0 && b.burst != b.lim.Burst() {
 		b.lim.SetBurst(b.burst)
+	}
+	b.mu.Unlock()
+	if ended && b.shared != nil {
+		// The shared bucket counts in time, not tokens: giving it back its
+		// full burst would hand every replica burst-1 requests at once,
+		// while the marketplace's bucket, emptied by the throttle, is only
+		// refilling. Hold it at empty for the full burst: it refills at the
+		// rate, as the marketplace's does (the local bucket already does).
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r, full := b.Limit()
+		if err := b.shared.Level(ctx, b.key, r, full, 0, 0); err != nil {
+			sharedBudgetErrors.WithLabelValues(string(b.m)).Inc()
+		}
+		cancel()
 	}
 }
 
