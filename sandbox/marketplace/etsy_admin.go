@@ -52,8 +52,9 @@ type EtsyShop struct {
 	Store  EtsyStore `json:"store"`
 }
 
-// EtsyOrderLine, OrderAddress and EtsyOrderRequest are the body of POST
-// /_sandbox/{marketplace}/shops/{shop_id}/orders.
+// EtsyOrderLine is one line of the body of POST
+// /_sandbox/etsy/shops/{shop_id}/orders (EtsyOrderRequest, with an
+// OrderAddress).
 type EtsyOrderLine struct {
 	ProductID string `json:"product_id"`
 	VariantID string `json:"variant_id"`
