@@ -33,7 +33,7 @@ func TestShopifyRefusalShowsStoreNeedsReconnection(t *testing.T) {
 	mug, _ := demoItem(t, e, "Ceramic Mug 11oz", "White", "wrap")
 	// The store holds only the issued access token: with no refresh token to
 	// fall back on, an expired token is a refusal only reconnecting fixes.
-	shop := connectShopWith(t, e, alice, "shopify", map[string]any{"order_import": "off", "name": "Alice's Shopify"}, []string{"access_token"})
+	shop, _ := connectShopWith(t, e, alice, "shopify", "", map[string]any{"order_import": "off", "name": "Alice's Shopify"}, []string{"access_token"})
 	storeID := shop.storeID
 	externalOrder, items := marketOrder(t, e, shop, 1)
 	order := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/orders", alice, map[string]any{

@@ -23,17 +23,21 @@ import (
 // the external ids the stand-in gave them.
 func connectShopOff(t *testing.T, e *environment, seller, market string) importShop {
 	t.Helper()
-	return connectShopWith(t, e, seller, market, map[string]any{"order_import": "off"}, nil)
+	shop, _ := connectShopWith(t, e, seller, market, "", map[string]any{"order_import": "off"}, nil)
+	return shop
 }
 
-// connectShopWith has the stand-in issue a shop of market and connects it
-// as a store of the seller with the store body the stand-in returned, the
+// connectShopWith has the stand-in issue a shop of market (named shopID, or
+// a new one when empty) and connects it as a store of the seller with the store body the stand-in returned, the
 // fields of extra added, and the credentials keep allows (all of them when
 // keep is nil). The issued credentials are remembered as secrets for the log
-// scan.
-func connectShopWith(t *testing.T, e *environment, seller, market string, extra map[string]any, keep []string) importShop {
+// scan. It returns the shop and the store as POST /v1/stores answered it.
+func connectShopWith(t *testing.T, e *environment, seller, market, shopID string, extra map[string]any, keep []string) (importShop, map[string]any) {
 	t.Helper()
 	req := map[string]any{}
+	if shopID != "" {
+		req["shop_id"] = shopID
+	}
 	if market == "amazon" {
 		req["region"] = "na"
 	}
@@ -73,14 +77,15 @@ func connectShopWith(t *testing.T, e *environment, seller, market string, extra 
 		t.Fatalf("connect the %s shop %s: POST /v1/stores %d %s", market, shop.shopID, r.Status, secClip(r.Body, 800))
 	}
 	assertNoSecretIn(t, "POST /v1/stores response", r.Body)
-	shop.storeID = str(r.JSON(t), "id")
+	answered := r.JSON(t)
+	shop.storeID = str(answered, "id")
 	if shop.storeID == "" {
 		t.Fatalf("store without id: %s", r.Body)
 	}
-	if got := str(r.JSON(t), "order_import"); extra["order_import"] != nil && got != "" && got != extra["order_import"] {
+	if got := str(answered, "order_import"); extra["order_import"] != nil && got != "" && got != extra["order_import"] {
 		t.Fatalf("store %s connected with order_import %q, asked %v", shop.storeID, got, extra["order_import"])
 	}
-	return shop
+	return shop, answered
 }
 
 // marketOrder places an order of n lines in the shop and returns its
