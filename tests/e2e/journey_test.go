@@ -160,14 +160,13 @@ func TestJourney(t *testing.T) {
 		t.Run(market, func(t *testing.T) {
 			shop := connectShopOff(t, e, alice, market)
 			externalOrder, items := marketOrder(t, e, shop, 1)
-			store := map[string]any{"id": shop.storeID}
 			// 5. Create with an Idempotency-Key and retry it: the same body replays.
 			key := uuid.NewString()
 			body := map[string]any{
 				"items": []any{map[string]any{"variant_id": mug, "quantity": 2, "design_id": design, "placement_id": wrap,
 					"external_item_id": items[0]}},
 				"shipping_address": address(), "currency": "GBP", "payment_method": "PAYMENT_METHOD_CARD",
-				"store_id": str(store, "id"), "external_order_id": externalOrder,
+				"store_id": shop.storeID, "external_order_id": externalOrder,
 			}
 			first := e.api.do(t, http.MethodPost, "/v1/orders", alice, body, "Idempotency-Key", key)
 			if first.Status != http.StatusCreated {
@@ -194,9 +193,8 @@ func TestJourney(t *testing.T) {
 				"carrier": "UPS", "tracking_number": tracking, "tracking_url": "https://www.ups.com/track?tracknum=" + tracking,
 			})
 			waitStatus(t, e, alice, id, "ORDER_STATUS_SHIPPED", 10*time.Second)
-			name := market
-			eventually(t, 60*time.Second, "tracking at "+name, func() (bool, string) {
-				got := sandboxReceived(t, e, name)
+			eventually(t, 60*time.Second, "tracking at "+market, func() (bool, string) {
+				got := sandboxReceived(t, e, market)
 				return strings.Contains(got, tracking), fmt.Sprintf("%d bytes recorded", len(got))
 			})
 			// 8. The timeline tells the whole story, including the push result.
