@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,6 +96,16 @@ func (fx *faultFleet) deadLetters() ([]string, error) {
 	for _, q := range eventsv1.Queues { // each consumer queue has a .dlq
 		for {
 			d, ok, err := ch.Get(q+".dlq", false)
+			var amqpErr *amqp091.Error
+			if errors.As(err, &amqpErr) && amqpErr.Code == amqp091.NotFound {
+				// No process declared the queue (its consumer is not in
+				// this fleet yet): nothing was dead-lettered there. The
+				// refusal closed the channel; go on with a new one.
+				if ch, err = conn.Channel(); err != nil {
+					return out, err
+				}
+				break
+			}
 			if err != nil {
 				return out, fmt.Errorf("get %s.dlq: %w", q, err)
 			}

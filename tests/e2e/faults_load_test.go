@@ -84,12 +84,33 @@ func (fx *faultFleet) orderSpec(i int, store bool) (user string, body []byte, p 
 	}
 	if store {
 		p.User = fx.store.User
-		p.Receipt = strconv.FormatInt(fx.nextRecpt.Add(1), 10)
+		receipt, item := fx.placeReceipt()
+		p.Receipt = receipt
 		m["store_id"] = fx.store.ID
 		m["external_order_id"] = p.Receipt
+		if item != "" {
+			m["items"] = []any{map[string]any{"variant_id": p.Variant, "quantity": p.Qty, "external_item_id": item}}
+		}
 	}
 	body, _ = json.Marshal(m)
 	return p.User, body, p
+}
+
+// placeReceipt places a one-line receipt in the Etsy shop of the stand-in
+// and returns its id and its transaction id. Should the stand-in fail three
+// times, it returns a made-up receipt (no transaction): its push is refused
+// and the scenario reports it missing.
+func (fx *faultFleet) placeReceipt() (string, string) {
+	for attempt := 0; attempt < 3; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		receipt, item, err := sandboxPlaceOrder(ctx, fx.httpc, fx.layout.MarketplacesURL(), "etsy", fx.store.Shop)
+		cancel()
+		if err == nil {
+			return receipt, item
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return strconv.FormatInt(fx.nextRecpt.Add(1), 10), ""
 }
 
 // create places one order as a careful client does: the same Idempotency-Key

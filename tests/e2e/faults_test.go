@@ -45,10 +45,13 @@ type faultFleet struct {
 	variants   []string // stock-tracked variants with ample stock
 	seedStock  map[string]int64
 	store      storeRef // an Etsy store of users[0]
-	nextRecpt  atomic.Int64
+	// nextRecpt numbers made-up receipts, used only when the stand-in
+	// could not place one (the push then fails, and the scenario says so).
+	nextRecpt atomic.Int64
 }
 
-type storeRef struct{ ID, User string }
+// storeRef is a store, its seller and its shop id at the marketplace.
+type storeRef struct{ ID, User, Shop string }
 
 // Order statuses as stored (the proto enum numbers).
 const (
@@ -225,17 +228,12 @@ func startFaultFleet(t *testing.T, e *environment) *faultFleet {
 	}
 	t.Logf("orders use %d stock-tracked variants holding %d units", len(fx.variants), total)
 
-	creds := map[string]any{"api_key": "key-" + uuid.NewString() + ":shared-" + uuid.NewString(), "access_token": "20002." + uuid.NewString(),
-		"refresh_token": "refresh-" + uuid.NewString(), "client_id": "client", "client_secret": "secret-" + uuid.NewString()}
-	for k, v := range creds {
-		if k != "client_id" {
-			rememberSecretAs("fault store credential "+k, v.(string))
-		}
-	}
-	st := fx.api.must(t, http.StatusCreated, http.MethodPost, "/v1/stores", fx.users[0], map[string]any{
-		"marketplace": "MARKETPLACE_ETSY", "shop_id": "424242", "name": "Faults Etsy shop", "credentials": creds,
-	})
-	fx.store = storeRef{ID: str(st, "id"), User: fx.users[0]}
+	// An Etsy shop the fleet's stand-in issued (it accepts only the
+	// credentials it issued and knows only the receipts placed in it), with
+	// order import off: the store orders are typed in over REST.
+	shop, _ := connectShopWith(t, fx.environment, fx.users[0], "etsy", "",
+		map[string]any{"order_import": "off", "name": "Faults Etsy shop"}, nil)
+	fx.store = storeRef{ID: shop.storeID, User: fx.users[0], Shop: shop.shopID}
 	fx.nextRecpt.Store(time.Now().UnixMilli() % 100_000_000 * 10)
 	return fx
 }

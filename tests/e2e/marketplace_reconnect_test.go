@@ -31,16 +31,15 @@ func TestShopifyRefusalShowsStoreNeedsReconnection(t *testing.T) {
 	alice := token(t, "alice-"+uuid.NewString()[:8], "user", time.Hour)
 	partner := token(t, "print-partner", "fulfillment", time.Hour)
 	mug, _ := demoItem(t, e, "Ceramic Mug 11oz", "White", "wrap")
-	n := time.Now().UnixNano()
-	store := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/stores", alice, map[string]any{
-		"marketplace": "MARKETPLACE_SHOPIFY", "shop_id": "printfleet-demo", "name": "Alice's Shopify",
-		"credentials": map[string]any{"access_token": "shpat_" + uuid.NewString()},
-	})
-	storeID := str(store, "id")
+	// The store holds only the issued access token: with no refresh token to
+	// fall back on, an expired token is a refusal only reconnecting fixes.
+	shop, _ := connectShopWith(t, e, alice, "shopify", "", map[string]any{"order_import": "off", "name": "Alice's Shopify"}, []string{"access_token"})
+	storeID := shop.storeID
+	externalOrder, items := marketOrder(t, e, shop, 1)
 	order := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/orders", alice, map[string]any{
-		"items":            []any{map[string]any{"variant_id": mug, "quantity": 1, "external_item_id": fmt.Sprint(13_000_000_000 + n%1_000_000)}},
+		"items":            []any{map[string]any{"variant_id": mug, "quantity": 1, "external_item_id": items[0]}},
 		"shipping_address": address(), "currency": "GBP", "payment_method": "PAYMENT_METHOD_CARD",
-		"store_id": storeID, "external_order_id": fmt.Sprint(5_000_000_000 + n%1_000_000_000),
+		"store_id": storeID, "external_order_id": externalOrder,
 	}, "Idempotency-Key", uuid.NewString())
 	id := str(order, "id")
 	waitStatus(t, e, alice, id, "ORDER_STATUS_IN_PRODUCTION", 90*time.Second)
@@ -49,7 +48,7 @@ func TestShopifyRefusalShowsStoreNeedsReconnection(t *testing.T) {
 	defer setMarketFaults(t, e, "shopify", `{"expire_tokens":false}`)
 	shippedAt := time.Now()
 	e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/orders/"+id+"/shipments", partner, map[string]any{
-		"carrier": "UPS", "tracking_number": "1ZRECONNECT" + fmt.Sprint(n%1_000_000),
+		"carrier": "UPS", "tracking_number": "1ZRECONNECT" + fmt.Sprint(time.Now().UnixNano()%1_000_000),
 	})
 	var mine map[string]any
 	eventually(t, 60*time.Second, "the store marked in GET /v1/stores", func() (bool, string) {
@@ -68,10 +67,16 @@ func TestShopifyRefusalShowsStoreNeedsReconnection(t *testing.T) {
 		t.Fatalf("store as listed: %v", mine)
 	}
 
-	again := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/stores", alice, map[string]any{
-		"marketplace": "MARKETPLACE_SHOPIFY", "shop_id": "printfleet-demo", "name": "Alice's Shopify",
-		"credentials": map[string]any{"access_token": "shpat_" + uuid.NewString()},
-	})
+	// Connecting again: the stand-in issues the shop new credentials.
+	issued := sandboxMust(t, e, http.StatusCreated, http.MethodPost, "/_sandbox/shopify/shops", map[string]any{"shop_id": shop.shopID})
+	body, _ := dig(issued, "store").(map[string]any)
+	for k, v := range dig(body, "credentials").(map[string]any) {
+		if s, _ := v.(string); s != "" && k != "client_id" {
+			rememberSecretAs("shopify credential "+k, s)
+		}
+	}
+	body["name"], body["order_import"] = "Alice's Shopify", "off"
+	again := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/stores", alice, body)
 	t.Logf("connected again: same store %v, needs_reconnection=%v", str(again, "id") == storeID, again["needs_reconnection"])
 	if str(again, "id") != storeID || again["needs_reconnection"] == true {
 		t.Fatalf("reconnect: %v", again)

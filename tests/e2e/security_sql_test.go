@@ -49,7 +49,9 @@ func TestSQLMetacharacters(t *testing.T) {
 			// Store name; shop ids only allow [A-Za-z0-9._-] (and Shopify
 			// lower-case letters, digits and hyphens), so "--" is all they get.
 			shop := "sql--meta-" + uuid.NewString()[:8]
-			st, _ := newStore(t, e, tok, "MARKETPLACE_SHOPIFY", shop, fitRunes(s, 200))
+			// A shop the Shopify stand-in issued (the order below is pushed to
+			// it), with order import off: its orders are typed in.
+			issued, st := connectShopWith(t, e, tok, "shopify", shop, map[string]any{"order_import": "off", "name": fitRunes(s, 200)}, nil)
 			if str(st, "name") != fitRunes(s, 200) || str(st, "shop_id") != shop {
 				t.Errorf("store answered name %q shop %q, sent %q %q", str(st, "name"), str(st, "shop_id"), s, shop)
 			}
@@ -126,9 +128,10 @@ func TestSQLMetacharacters(t *testing.T) {
 				}
 				return str(d, "status") == "DESIGN_STATUS_READY", str(d, "status")
 			})
-			external := fmt.Sprint(5_000_000_000 + time.Now().UnixNano()%1_000_000_000 + int64(i))
+			external, items := marketOrder(t, e, issued, 1)
 			r := secCreateOrder(t, e, tok, map[string]any{
-				"items":            []any{map[string]any{"variant_id": variant, "quantity": 1, "design_id": design, "placement_id": front}},
+				"items": []any{map[string]any{"variant_id": variant, "quantity": 1, "design_id": design, "placement_id": front,
+					"external_item_id": items[0]}},
 				"shipping_address": addr, "currency": "USD", "payment_method": "PAYMENT_METHOD_CARD",
 				"store_id": str(st, "id"), "external_order_id": external,
 			})

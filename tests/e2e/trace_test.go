@@ -55,20 +55,18 @@ func runOrderJourney(t *testing.T, e *environment) *orderJourney {
 	partner := token(t, "print-partner", "fulfillment", time.Hour)
 	mug, wrap := demoItem(t, e, "Ceramic Mug 11oz", "White", "wrap")
 	design := readyDesign(t, e, user, designPNG(t, 2550, 1050))
-	store := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/stores", user, map[string]any{
-		"marketplace": "MARKETPLACE_SHOPIFY", "shop_id": "printfleet-trace", "name": "Tracy's shop",
-		"credentials": map[string]any{"api_key": "key-" + uuid.NewString(), "access_token": "10001." + uuid.NewString(),
-			"refresh_token": "refresh-" + uuid.NewString(), "client_id": "client", "client_secret": "secret-" + uuid.NewString()},
-	})
+	shop := connectShopOff(t, e, user, "shopify")
+	externalOrder, items := marketOrder(t, e, shop, 1)
 	j := &orderJourney{
 		User:            subject,
 		CreateRequestID: "e2e-trace-create-" + uuid.NewString()[:8],
 		ShipRequestID:   "e2e-trace-ship-" + uuid.NewString()[:8],
 	}
 	order := e.api.must(t, http.StatusCreated, http.MethodPost, "/v1/orders", user, map[string]any{
-		"items":            []any{map[string]any{"variant_id": mug, "quantity": 1, "design_id": design, "placement_id": wrap}},
+		"items": []any{map[string]any{"variant_id": mug, "quantity": 1, "design_id": design, "placement_id": wrap,
+			"external_item_id": items[0]}},
 		"shipping_address": address(), "currency": "GBP", "payment_method": "PAYMENT_METHOD_CARD",
-		"store_id": str(store, "id"), "external_order_id": fmt.Sprint(time.Now().UnixNano() % 1_000_000_000),
+		"store_id": shop.storeID, "external_order_id": externalOrder,
 	}, "Idempotency-Key", uuid.NewString(), "X-Request-Id", j.CreateRequestID)
 	j.OrderID = str(order, "id")
 	waitStatus(t, e, user, j.OrderID, "ORDER_STATUS_PAID", 60*time.Second)
