@@ -105,38 +105,7 @@ func sandboxMust(t testing.TB, e *environment, want int, method, path string, bo
 // log scan (TestZZLogsHoldNoSecrets) looks for them too.
 func connectShop(t *testing.T, e *environment, seller, market string) importShop {
 	t.Helper()
-	req := map[string]any{}
-	if market == "amazon" {
-		req["region"] = "na"
-	}
-	created := sandboxMust(t, e, http.StatusCreated, http.MethodPost, "/_sandbox/"+market+"/shops", req)
-	shop := importShop{market: market, shopID: str(created, "shop_id"), seller: seller}
-	store, ok := dig(created, "store").(map[string]any)
-	if shop.shopID == "" || !ok || str(store, "marketplace") != marketplaceEnum(market) {
-		t.Fatalf("sandbox %s shop without shop_id or store body: %v", market, created)
-	}
-	creds, _ := dig(store, "credentials").(map[string]any)
-	for k, v := range creds {
-		s, _ := v.(string)
-		if strings.Contains(k, "secret") || strings.Contains(k, "token") || k == "api_key" {
-			rememberSecretAs(market+" credential "+k, s)
-		}
-	}
-	for _, k := range []string{"webhook_secret", "client_secret"} {
-		if s := str(creds, k); s != "" && shop.secret == "" && market == "shopify" {
-			shop.secret = s
-		}
-	}
-	store["name"] = "Import " + market + " " + shop.shopID
-	r := e.api.do(t, http.MethodPost, "/v1/stores", seller, store)
-	if r.Status != http.StatusCreated {
-		t.Fatalf("connect the %s shop %s: POST /v1/stores %d %s", market, shop.shopID, r.Status, secClip(r.Body, 800))
-	}
-	assertNoSecretIn(t, "POST /v1/stores response", r.Body)
-	shop.storeID = str(r.JSON(t), "id")
-	if shop.storeID == "" {
-		t.Fatalf("store without id: %s", r.Body)
-	}
+	shop, _ := connectShopWith(t, e, seller, market, "", nil, nil)
 	return shop
 }
 

@@ -70,7 +70,7 @@ func connectShopWith(t *testing.T, e *environment, seller, market, shopID string
 		store[k] = v
 	}
 	if _, ok := store["name"]; !ok {
-		store["name"] = "REST " + market + " " + shop.shopID
+		store["name"] = "Shop " + market + " " + shop.shopID
 	}
 	r := e.api.do(t, http.MethodPost, "/v1/stores", seller, store)
 	if r.Status != http.StatusCreated {
