@@ -16,7 +16,8 @@ import (
 
 func shop(owner, shopID string) domain.Store {
 	return domain.Store{ID: testenv.ID(), OwnerID: owner, Marketplace: domain.Etsy, ShopID: shopID, Name: "Prints of " + owner,
-		RateLimitPerSecond: 2.5, RateLimitBurst: 40, CreatedAt: time.Now().UTC().Truncate(time.Microsecond), PaymentMethod: domain.PaymentCard}
+		RateLimitPerSecond: 2.5, RateLimitBurst: 40, CreatedAt: time.Now().UTC().Truncate(time.Microsecond), PaymentMethod: domain.PaymentCard,
+		OrderImport: domain.ImportAuto}
 }
 
 func TestStoreRoundTripsWithItsSealedCredentials(t *testing.T) {
