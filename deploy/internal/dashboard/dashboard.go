@@ -144,7 +144,7 @@ func Rows() []Row {
 				Legend: "{{marketplace}} {{source}} {{outcome}}",
 			}}},
 			Panel{Title: "Import lag (worst store)", Unit: "s", Targets: []Target{{
-				Expr:   fmt.Sprintf(`max by (marketplace) (min by (marketplace, store_id) (printfleet_marketplace_import_lag_seconds{%s}))`, ns),
+				Expr:   fmt.Sprintf(`min by (marketplace) (printfleet_marketplace_import_lag_seconds{%s})`, ns),
 				Legend: "{{marketplace}}",
 			}}},
 			Panel{Title: "Store polls by outcome", Unit: "ops", Targets: []Target{{

@@ -70,7 +70,7 @@ type Importer struct {
 
 	mu sync.Mutex
 	// polled is when this process last finished a poll of each store;
-	// lagged the stores whose lag gauge is set.
+	// lagged the marketplaces whose lag gauge is set.
 	polled map[string]time.Time
 	lagged map[string]domain.Marketplace
 	known  map[string]ImportStore
@@ -344,8 +344,8 @@ func (im *Importer) pollOne(ctx context.Context, s ImportStore) {
 	importPolls.WithLabelValues(m, "ok").Inc()
 	im.mu.Lock()
 	im.polled[s.ID] = im.d.Now()
+	im.setLagLocked()
 	im.mu.Unlock()
-	importLag.WithLabelValues(m, s.ID).Set(0)
 }
 
 func (im *Importer) poll(ctx context.Context, s ImportStore) error {
@@ -360,12 +360,31 @@ func (im *Importer) poll(ctx context.Context, s ImportStore) error {
 // replica, or since it was created) and drops the gauges of stores no longer
 // listed.
 func (im *Importer) updateLag(stores []ImportStore) {
-	now := im.d.Now()
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	listed := make(map[string]bool, len(stores))
 	for _, s := range stores {
 		listed[s.ID] = true
+		im.known[s.ID] = s
+	}
+	for id := range im.known {
+		if !listed[id] {
+			delete(im.known, id)
+			delete(im.polled, id)
+		}
+	}
+	im.setLagLocked()
+}
+
+// setLagLocked sets each marketplace's lag gauge to its worst store's: the
+// time since that store's last finished poll (by any replica, or by this
+// process), or since it was created. Per store, the catalog keeps the time
+// as the store's last_import_at (GET /v1/stores shows it); a label per store
+// would grow the series with every store connected.
+func (im *Importer) setLagLocked() {
+	now := im.d.Now()
+	worst := map[domain.Marketplace]float64{}
+	for _, s := range im.known {
 		last := s.LastImportAt
 		if last.IsZero() {
 			last = s.CreatedAt
@@ -377,19 +396,16 @@ func (im *Importer) updateLag(stores []ImportStore) {
 		if !last.IsZero() {
 			lag = max(0, now.Sub(last).Seconds())
 		}
-		if old, ok := im.lagged[s.ID]; ok && old != s.Marketplace {
-			importLag.DeleteLabelValues(string(old), s.ID)
-		}
-		importLag.WithLabelValues(string(s.Marketplace), s.ID).Set(lag)
-		im.lagged[s.ID] = s.Marketplace
-		im.known[s.ID] = s
+		worst[s.Marketplace] = max(worst[s.Marketplace], lag)
 	}
-	for id, m := range im.lagged {
-		if !listed[id] {
-			importLag.DeleteLabelValues(string(m), id)
-			delete(im.lagged, id)
-			delete(im.polled, id)
-			delete(im.known, id)
+	for m, lag := range worst {
+		importLag.WithLabelValues(string(m)).Set(lag)
+		im.lagged[string(m)] = m
+	}
+	for key, m := range im.lagged {
+		if _, ok := worst[m]; !ok {
+			importLag.DeleteLabelValues(string(m))
+			delete(im.lagged, key)
 		}
 	}
 }

@@ -493,24 +493,25 @@ func TestRound(t *testing.T) {
 		t.Fatalf("polls failed = %v", got)
 	}
 	// s1 was just polled; s2 never was: its lag runs from its creation.
-	if got := testutil.ToFloat64(importLag.WithLabelValues("shopify", "s1")); got != 0 {
+	if got := testutil.ToFloat64(importLag.WithLabelValues("shopify")); got != 0 {
 		t.Fatalf("s1 lag = %v after a poll", got)
 	}
-	if got := testutil.ToFloat64(importLag.WithLabelValues("etsy", "s2")); got != 3600 {
+	if got := testutil.ToFloat64(importLag.WithLabelValues("etsy")); got != 3600 {
 		t.Fatalf("s2 lag = %v", got)
 	}
 
-	// A store left out of the list (reconnection needed, deleted) loses its
-	// gauge; the next round counts s1's lag from this process's poll.
+	// A store left out of the list (reconnection needed, deleted) no longer
+	// counts, and a marketplace without stores loses its gauge; the next round counts s1's lag from this process's poll.
 	f.stores.mu.Lock()
 	f.stores.list = f.stores.list[:1]
 	f.stores.mu.Unlock()
 	f.im.updateLag(f.stores.list)
 	f.im.mu.Lock()
-	_, kept := f.im.lagged["s2"]
+	_, kept := f.im.known["s2"]
+	_, gauge := f.im.lagged["etsy"]
 	f.im.mu.Unlock()
-	if kept {
-		t.Fatal("s2's gauge kept after it left the list")
+	if kept || gauge {
+		t.Fatal("s2, the only Etsy store, kept its lag after it left the list")
 	}
 }
 
@@ -522,13 +523,13 @@ func TestLagGrowsWhileTheCatalogCannotList(t *testing.T) {
 	f.mkts.errs["s9/"] = retryable()
 	f.stores.stores["s9"] = domain.Store{ID: "s9", Marketplace: domain.Amazon}
 	f.im.Round(context.Background())
-	if got := testutil.ToFloat64(importLag.WithLabelValues("amazon", "s9")); got != 60 {
+	if got := testutil.ToFloat64(importLag.WithLabelValues("amazon")); got != 60 {
 		t.Fatalf("lag = %v, want 60", got)
 	}
 	f.stores.listErr = errors.New("catalog down")
 	now = importNow.Add(20 * time.Minute)
 	f.im.Round(context.Background())
-	if got := testutil.ToFloat64(importLag.WithLabelValues("amazon", "s9")); got != 21*60 {
+	if got := testutil.ToFloat64(importLag.WithLabelValues("amazon")); got != 21*60 {
 		t.Fatalf("lag = %v, want %v while the catalog is down", got, 21*60)
 	}
 }

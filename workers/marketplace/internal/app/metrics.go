@@ -44,8 +44,8 @@ var (
 
 	importLag = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "printfleet_marketplace_import_lag_seconds",
-		Help: "Seconds since the store's last successful poll (by any replica), updated every poll round.",
-	}, []string{"marketplace", "store_id"})
+		Help: "Seconds since the marketplace's least recently polled store last finished a poll (by any replica), updated every poll round; each store's time is its last_import_at.",
+	}, []string{"marketplace"})
 
 	importPolls = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "printfleet_marketplace_import_polls_total",
