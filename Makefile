@@ -49,7 +49,7 @@ lint: tools ## gofmt, buf lint/format/breaking, generated code fresh, go vet, st
 	@bash scripts/dev/lint.sh
 
 .PHONY: token
-token: ## Mint a dev JWT: make token SUB=alice ROLES=user[,admin,fulfillment]
+token: ## Mint a dev JWT: make token SUB=alice ROLES=user[,admin,fulfillment,support]
 	@$(ENV) go run ./services/gateway/cmd/token -sub "$(or $(SUB),alice)" -roles "$(or $(ROLES),user)"
 
 .PHONY: bench

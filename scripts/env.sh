@@ -28,7 +28,7 @@ export PRINTFLEET_ROOT
 : "${PRINTFLEET_STATE:=$PRINTFLEET_ROOT/.run}"
 export PRINTFLEET_BIN PRINTFLEET_STATE
 
-# PostgreSQL: one database per service (orders, catalog, pricing); trust auth
+# PostgreSQL: one database per service (orders, catalog, pricing, webhooks, ops); trust auth
 # on loopback in development.
 : "${PRINTFLEET_PG_HOST:=127.0.0.1}"
 : "${PRINTFLEET_PG_PORT:=5432}"

@@ -11,7 +11,8 @@
 #                               and a local streaming replica (pg_basebackup of
 #                               the local cluster, $PRINTFLEET_PG_REPLICA_PORT)
 #   scripts/infra.sh tools      build the pinned development tools into bin/
-#                               (cached): buf, the protoc plugins, staticcheck;
+#                               (cached): buf, the protoc plugins, the OpenAPI
+#                               2->3 converter and oapi-codegen, staticcheck;
 #                               only `make generate` and `make lint` need them
 #   scripts/infra.sh s3         start versitygw if its port does not answer,
 #                               building it into bin/ first (cached)
@@ -30,7 +31,7 @@
 # the tail of the relevant log is printed. A server configured on another host
 # is only checked (and gets missing databases), never started or reconfigured.
 #
-# Tunables: PRINTFLEET_PG_DATABASES ("orders catalog pricing"),
+# Tunables: PRINTFLEET_PG_DATABASES ("orders catalog pricing webhooks ops"),
 # PRINTFLEET_PG_MAX_CONNECTIONS (300), PRINTFLEET_PG_CLUSTER (main),
 # PRINTFLEET_PG_REPLICA_PORT (5433, from scripts/env.sh),
 # PRINTFLEET_VERSITYGW_VERSION (v1.8.0), PRINTFLEET_WAIT_TIMEOUT (60 s).
@@ -43,7 +44,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # Pinned versions and tunables (overridable by environment).
 versitygw_version=${PRINTFLEET_VERSITYGW_VERSION:-v1.8.0}
 versitygw_pkg=github.com/versity/versitygw/cmd/versitygw
-pg_databases=${PRINTFLEET_PG_DATABASES:-orders catalog pricing}
+pg_databases=${PRINTFLEET_PG_DATABASES:-orders catalog pricing webhooks ops}
 pg_cluster=${PRINTFLEET_PG_CLUSTER:-main} # Debian cluster name (pg_lsclusters)
 pg_min_connections=${PRINTFLEET_PG_MAX_CONNECTIONS:-300}
 wait_timeout=${PRINTFLEET_WAIT_TIMEOUT:-60}
@@ -492,7 +493,10 @@ wait_rabbitmq() {
 # publishes and the queue-name prefix it declares and consumes ("-": none).
 # The user is printfleet-<process> with the development password
 # dev-amqp-<process>-change-me; tests/e2e/fleet/broker.go and the chart's
-# brokerPermissions grant the same permissions.
+# brokerPermissions grant the same permissions. A consumer dead-letters a
+# failed message by publishing it, with its error, to printfleet.dlx: the
+# write on the DLX every user holds covers that. The ops user (set apart
+# below) parks every .dlq and replays through the default exchange.
 broker_users=(
 	"orders orders. -"
 	"orders-worker orders. orders."
@@ -501,6 +505,7 @@ broker_users=(
 	"pricing-worker - pricing."
 	"images images. images."
 	"marketplace marketplace. marketplace."
+	"webhooks - webhooks."
 )
 
 # Creates (or resets the password of) each process's user and sets its
@@ -526,6 +531,19 @@ provision_broker_users() {
 		run_logged rabbitmq as_root rabbitmqctl -q set_permissions -p "$amqp_vhost" "$user" "$exchanges|$q" "$write" "$exchanges|$q"
 		run_logged rabbitmq as_root rabbitmqctl -q set_topic_permissions -p "$amqp_vhost" "$user" printfleet.events "$topic" '.*'
 	done
+	# ops: declares and consumes every <queue>.dlq, passive-declares the
+	# consumer queues (no permission needed), and writes only to the default
+	# exchange (a replay goes straight to one consumer queue), never to the
+	# events exchange.
+	user=printfleet-ops pass=dev-amqp-ops-change-me
+	if as_root rabbitmqctl -q list_users 2>/dev/null | cut -f1 | grep -qxF "$user"; then
+		run_logged rabbitmq as_root rabbitmqctl -q change_password "$user" "$pass"
+	else
+		say "creating RabbitMQ user $user"
+		run_logged rabbitmq as_root rabbitmqctl -q add_user "$user" "$pass"
+	fi
+	run_logged rabbitmq as_root rabbitmqctl -q set_permissions -p "$amqp_vhost" "$user" "$exchanges|\\.dlq\$" '^amq\.default$' "$exchanges|\\.dlq\$"
+	run_logged rabbitmq as_root rabbitmqctl -q set_topic_permissions -p "$amqp_vhost" "$user" printfleet.events '^$' '.*'
 }
 
 provision_rabbitmq() {
@@ -536,7 +554,7 @@ provision_rabbitmq() {
 	# rabbitmqctl boots an Erlang VM (0.5 s idle, seconds on a busy machine):
 	# skip it while the broker that was last checked is still the one running.
 	local stamp=$PRINTFLEET_STATE/rabbitmq.provisioned instance='' perms row
-	instance=$(rabbit_instance) && instance+=" $amqp_user $amqp_vhost users:${#broker_users[@]}"
+	instance=$(rabbit_instance) && instance+=" $amqp_user $amqp_vhost users:${#broker_users[@]}+ops"
 	if [[ -n $instance && -f $stamp && $(<"$stamp") == "$instance" ]] && rabbit_vhost_on_disk; then
 		return 0
 	fi
@@ -674,6 +692,7 @@ build_versitygw() {
 cmd_tools() {
 	build_tool_module buf
 	build_tool_module protoc
+	build_tool_module openapi
 	build_tool_module lint
 }
 

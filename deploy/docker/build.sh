@@ -32,6 +32,8 @@ IMAGES=(
 	                                 services/pricing/cmd/pricing-seed-demo services/pricing/cmd/pricing-coupons"
 	"images       Dockerfile.images  workers/images/cmd/images"
 	"marketplace  Dockerfile         workers/marketplace/cmd/marketplace"
+	"webhooks     Dockerfile         services/webhooks/cmd/webhooks"
+	"ops          Dockerfile         services/ops/cmd/ops"
 	"sandbox      Dockerfile         sandbox/cmd/sandbox"
 )
 

@@ -335,7 +335,8 @@ func repoRoot(t *testing.T) string {
 
 // notImages are main packages that are tools, not processes the fleet runs.
 var notImages = map[string]string{
-	"services/gateway/cmd/token": "mints development JWTs",
+	"services/gateway/cmd/token":   "mints development JWTs",
+	"services/gateway/cmd/openapi": "completes the generated OpenAPI document (make generate)",
 }
 
 // builtImages runs build.sh in dry-run mode and returns, per image, its

@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 
@@ -181,6 +182,16 @@ func TestNetworkPolicies(t *testing.T) {
 		"orders → PostgreSQL":                {fleetPod("orders"), external, tcp, 5432, true},
 		"gateway → SMTP":                     {fleetPod("gateway"), external, tcp, 25, false},
 		"neighbour pod → anywhere":           {neighbour, external, tcp, 443, false},
+		"gateway → webhooks grpc":            {fleetPod("gateway"), fleetPod("webhooks"), tcp, 9104, true},
+		"gateway → ops grpc":                 {fleetPod("gateway"), fleetPod("ops"), tcp, 9105, true},
+		"orders → ops grpc":                  {fleetPod("orders"), fleetPod("ops"), tcp, 9105, false},
+		"prometheus → ops admin":             {prometheus, fleetPod("ops"), tcp, 9212, true},
+		"webhooks → orders grpc":             {fleetPod("webhooks"), fleetPod("orders"), tcp, ordersGRPC, true}, // SetWebhookSubscriber
+		"webhooks → catalog grpc":            {fleetPod("webhooks"), fleetPod("catalog"), tcp, catalogGRPC, false},
+		"orders → webhooks grpc":             {fleetPod("orders"), fleetPod("webhooks"), tcp, 9104, false},
+		"neighbour pod → webhooks grpc":      {neighbour, fleetPod("webhooks"), tcp, 9104, false},
+		"prometheus → webhooks admin":        {prometheus, fleetPod("webhooks"), tcp, 9210, true},
+		"gateway → webhooks admin":           {fleetPod("gateway"), fleetPod("webhooks"), tcp, 9210, false},
 	}
 	for _, name := range []string{"default", "production"} {
 		r := renderAll(t)[name]
@@ -239,6 +250,90 @@ func TestNetworkPolicies(t *testing.T) {
 		}
 		if allowed(dev.policies, stranger, fleetPod(store.name), corev1.ProtocolTCP, store.port) {
 			t.Errorf("dev: a pod of another namespace reaches %s", store.name)
+		}
+	}
+}
+
+// egressToIP reports whether the policies let src open proto/port to the
+// address ip outside the cluster (ipBlock peers; a rule without peers
+// allows every address).
+func egressToIP(pols []*networkingv1.NetworkPolicy, src pod, ip netip.Addr, proto corev1.Protocol, port int32) bool {
+	isolated := false
+	for _, np := range pols {
+		if np.Namespace != src.namespace || !hasType(np, networkingv1.PolicyTypeEgress) || !selects(&np.Spec.PodSelector, src.labels) {
+			continue
+		}
+		isolated = true
+		for _, rule := range np.Spec.Egress {
+			if !portMatches(rule.Ports, proto, port) {
+				continue
+			}
+			if len(rule.To) == 0 {
+				return true
+			}
+			for _, peer := range rule.To {
+				if peer.IPBlock != nil && inBlock(peer.IPBlock, ip) {
+					return true
+				}
+			}
+		}
+	}
+	return !isolated
+}
+
+func inBlock(b *networkingv1.IPBlock, ip netip.Addr) bool {
+	if !netip.MustParsePrefix(b.CIDR).Contains(ip) {
+		return false
+	}
+	for _, e := range b.Except {
+		if netip.MustParsePrefix(e).Contains(ip) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestWebhooksEgress: the webhooks pods POST to the sellers' endpoints, so
+// they reach HTTPS on the internet but not the private ranges a seller's URL
+// could point inside (RFC 1918, CGNAT, link-local with the metadata address,
+// loopback, IPv6 unique-local and link-local) — with every policy of the
+// release added up. Production's datastores are a named subnet, which stays
+// reachable (the base policy lets every pod reach its datastores); the
+// default values leave the datastore ports open everywhere, so there only
+// the webhooks policy's own rule is checked.
+func TestWebhooksEgress(t *testing.T) {
+	t.Parallel()
+	tcp := corev1.ProtocolTCP
+	public := []string{"93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"}
+	private := []string{"10.0.0.5", "10.96.0.1", "172.16.3.4", "192.168.1.10", "100.64.0.1", "169.254.169.254",
+		"127.0.0.1", "fd00::1", "fe80::1", "::1"}
+	for _, name := range []string{"default", "production", "dev"} {
+		r := renderAll(t)[name]
+		var own []*networkingv1.NetworkPolicy
+		for _, np := range r.policies {
+			if np.Spec.PodSelector.MatchLabels["app.kubernetes.io/component"] == "webhooks" {
+				own = append(own, np)
+			}
+		}
+		if len(own) != 1 {
+			t.Fatalf("%s: %d policies of the webhooks component", name, len(own))
+		}
+		pols := own
+		if name == "production" {
+			pols = r.policies
+		}
+		for _, a := range public {
+			if !egressToIP(pols, fleetPod("webhooks"), netip.MustParseAddr(a), tcp, 443) {
+				t.Errorf("%s: webhooks cannot reach %s:443", name, a)
+			}
+			if egressToIP(pols, fleetPod("webhooks"), netip.MustParseAddr(a), tcp, 80) {
+				t.Errorf("%s: webhooks may reach %s:80 (https only)", name, a)
+			}
+		}
+		for _, a := range private {
+			if egressToIP(pols, fleetPod("webhooks"), netip.MustParseAddr(a), tcp, 443) {
+				t.Errorf("%s: webhooks may reach the private address %s:443", name, a)
+			}
 		}
 	}
 }

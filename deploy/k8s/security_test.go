@@ -15,7 +15,7 @@ import (
 // internalSecretHolders serve or call gRPC: only they get the internal
 // secret. The consuming workers never sign a call; the images worker, which
 // decodes untrusted images through cgo, must not hold it.
-var internalSecretHolders = []string{"gateway", "orders", "catalog", "pricing", "marketplace"}
+var internalSecretHolders = []string{"gateway", "orders", "catalog", "pricing", "marketplace", "webhooks", "ops"}
 
 // secretKeys maps each secret environment variable of c to secret/key.
 func secretKeys(c corev1.Container) map[string]string {
@@ -43,6 +43,9 @@ func TestEachProcessGetsOnlyItsSecrets(t *testing.T) {
 			}
 			if _, ok := env["PRINTFLEET_CATALOG_CREDENTIALS_KEY"]; ok && comp != "catalog" {
 				t.Errorf("%s: %s holds the marketplace credentials key", name, d.Name)
+			}
+			if _, ok := env["PRINTFLEET_WEBHOOKS_SECRETS_KEY"]; ok != (comp == "webhooks") {
+				t.Errorf("%s: %s holds the webhooks secrets key: %v", name, d.Name, ok)
 			}
 			if _, ok := env["PRINTFLEET_PAYMENT_API_KEY"]; ok && comp != "orders-worker" {
 				t.Errorf("%s: %s holds the payment API key", name, d.Name)
@@ -117,6 +120,9 @@ func TestBrokerPermissions(t *testing.T) {
 		for _, q := range []string{"orders.worker", "catalog.stock", "images.renders", "marketplace.push", "pricing.coupons",
 			"marketplace.imports", "marketplace.imports.dlq"} {
 			want := consumes[comp] != "" && strings.HasPrefix(q, consumes[comp])
+			if comp == "ops" { // it parks every .dlq and nothing else
+				want = strings.HasSuffix(q, ".dlq")
+			}
 			if got := match(p.Read, q) && match(p.Configure, q); got != want {
 				t.Errorf("%s may declare and consume %s: %v, want %v (read %q)", p.User, q, got, want, p.Read)
 			}
@@ -155,7 +161,7 @@ func TestGRPCTLS(t *testing.T) {
 			t.Errorf("Certificate names no headless Service of %s: %v", svc, cert.DNSNames)
 		}
 	}
-	want := []string{"gateway", "orders", "catalog", "pricing", "marketplace"}
+	want := []string{"gateway", "orders", "catalog", "pricing", "marketplace", "webhooks", "ops"}
 	for _, d := range r.deployments {
 		comp := component(d)
 		pod := d.Spec.Template.Spec

@@ -40,6 +40,16 @@ type Conn struct {
 	blocked   string              // the broker's reason while it blocks publishers (resource alarm)
 	unblocked chan struct{}       // closed unless the broker blocks publishers
 	queues    map[string]queueSpec
+
+	dlxOnce sync.Once
+	dlx     *Publisher // the consumers' dead letters with their error, opened on first use
+}
+
+// deadLetterPublisher is the Publisher to the dead-letter exchange shared by
+// the consumers on c.
+func (c *Conn) deadLetterPublisher() *Publisher {
+	c.dlxOnce.Do(func() { c.dlx = NewPublisherTo(c, c.cfg.DeadLetterExchange) })
+	return c.dlx
 }
 
 // session is a live connection and its notifications.

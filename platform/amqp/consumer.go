@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	amqp091 "github.com/rabbitmq/amqp091-go"
@@ -46,7 +47,27 @@ type ConsumerConfig struct {
 	// handler's own deadlines.
 	HandlerTimeout time.Duration
 	Handler        Handler
+	// Existing consumes Queue as it already is on the broker: a passive
+	// declare, no arguments, no bindings, no .dlq of its own (the process
+	// that parks the dead letters reads each <queue>.dlq so). A queue that
+	// does not exist yet is waited for, with the reconnect backoff. A
+	// delivery whose handler fails is never dead-lettered (there is nowhere
+	// further to send it): it is requeued after the retry backoff.
+	Existing bool
 }
+
+// Headers the consumer adds to the copy of a message it dead-letters.
+const (
+	// HeaderError is the handler's error text (at most MaxErrorHeader bytes).
+	HeaderError = "x-printfleet-error"
+	// HeaderAttempts is the number of deliveries the consumer made.
+	HeaderAttempts = "x-printfleet-attempts"
+	// MaxErrorHeader bounds HeaderError.
+	MaxErrorHeader = 1024
+)
+
+// deadLetterTimeout bounds the publish of a dead letter and its confirm.
+const deadLetterTimeout = 10 * time.Second
 
 // Permanent marks err as not worth retrying: the delivery is rejected without
 // requeue and goes straight to the dead-letter queue.
@@ -84,13 +105,15 @@ func Consume(ctx context.Context, conn *Conn, cfg ConsumerConfig) error {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = cfg.Prefetch
 	}
-	if err := conn.DeclareQueue(ctx, cfg.Queue, cfg.RoutingKeys...); err != nil {
-		if ctx.Err() != nil {
-			return nil
+	if !cfg.Existing {
+		if err := conn.DeclareQueue(ctx, cfg.Queue, cfg.RoutingKeys...); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("amqp: consume %s: %w", cfg.Queue, err)
 		}
-		return fmt.Errorf("amqp: consume %s: %w", cfg.Queue, err)
+		trackDepth(conn, cfg.Queue)
 	}
-	trackDepth(conn, cfg.Queue)
 	c := &consumer{
 		conn:  conn,
 		cfg:   cfg,
@@ -144,8 +167,12 @@ func (c *consumer) session(ctx context.Context) error {
 	defer ch.Close() //nolint:errcheck // may already be closed by the broker
 	closes := ch.NotifyClose(make(chan *amqp091.Error, 1))
 
-	// Declaring again is cheap and brings the queue back if it was deleted.
-	if err := declareQueue(ch, c.conn.cfg, queueSpec{c.cfg.Queue, c.cfg.RoutingKeys}); err != nil {
+	if c.cfg.Existing {
+		if _, err := ch.QueueDeclarePassive(c.cfg.Queue, true, false, false, false, nil); err != nil {
+			return fmt.Errorf("queue %s: %w", c.cfg.Queue, err)
+		}
+	} else if err := declareQueue(ch, c.conn.cfg, queueSpec{c.cfg.Queue, c.cfg.RoutingKeys}); err != nil {
+		// Declaring again is cheap and brings the queue back if it was deleted.
 		return err
 	}
 	if err := ch.Qos(c.cfg.Prefetch, 0, false); err != nil {
@@ -244,7 +271,7 @@ func (c *consumer) handle(ctx context.Context, d amqp091.Delivery) {
 	}
 	handlerDuration.WithLabelValues(c.cfg.Queue).Observe(time.Since(start).Seconds())
 
-	outcome := c.settle(ctx, d, del, err)
+	outcome := c.settle(ctx, hctx, d, del, err)
 	handledTotal.WithLabelValues(c.cfg.Queue, outcome).Inc()
 	if err != nil {
 		span.RecordError(err)
@@ -265,19 +292,28 @@ func (c *consumer) call(ctx context.Context, d Delivery) (err error) {
 	return c.cfg.Handler(ctx, d)
 }
 
-// settle acks, requeues after a backoff, or dead-letters d, and names the outcome.
-func (c *consumer) settle(ctx context.Context, d amqp091.Delivery, del Delivery, err error) string {
+// settle acks, requeues after a backoff, or dead-letters d, and names the
+// outcome. hctx carries the message's trace for the dead letter.
+func (c *consumer) settle(ctx, hctx context.Context, d amqp091.Delivery, del Delivery, err error) string {
 	log := c.log.With("message_id", del.ID, "type", del.Type, "attempt", del.Attempt)
 	var outcome string
 	var ackErr error
 	switch {
 	case err == nil:
 		outcome, ackErr = outcomeAck, d.Ack(false)
-	case IsPermanent(err) || del.Attempt > c.conn.cfg.DeliveryLimit:
+	case !c.cfg.Existing && (IsPermanent(err) || del.Attempt > c.conn.cfg.DeliveryLimit):
 		// A requeue now would exceed the delivery limit and the broker would
 		// dead-letter it anyway: skip the backoff.
 		log.Warn("amqp message dead-lettered", "err", err, "dlq", DLQName(c.cfg.Queue))
-		outcome, ackErr = outcomeDeadLetter, d.Reject(false)
+		outcome = outcomeDeadLetter
+		if perr := c.deadLetter(hctx, d, del, err); perr != nil {
+			// The broker's own dead-lettering still keeps the message, only
+			// without the error text.
+			log.Warn("amqp dead letter with its error not confirmed; rejecting to the DLX", "err", perr)
+			ackErr = d.Reject(false)
+		} else {
+			ackErr = d.Ack(false)
+		}
 	default:
 		wait := backoff(del.Attempt, c.conn.cfg.RetryMin, c.conn.cfg.RetryMax)
 		log.Info("amqp handler failed, will retry", "err", err, "retry_in", wait)
@@ -289,6 +325,40 @@ func (c *consumer) settle(ctx context.Context, d amqp091.Delivery, del Delivery,
 		log.Warn("amqp settle failed", "outcome", outcome, "err", ackErr)
 	}
 	return outcome
+}
+
+// deadLetter publishes a copy of d carrying the handler's error to the
+// dead-letter exchange, routed to this queue's .dlq, and waits for its
+// confirm. Only then may d be acked: a crash in between leaves d unacked, to
+// be redelivered and dead-lettered again (a duplicate the parking side drops
+// by message id).
+func (c *consumer) deadLetter(hctx context.Context, d amqp091.Delivery, del Delivery, cause error) error {
+	headers := make(map[string]any, len(d.Headers)+2)
+	for k, v := range d.Headers {
+		if k == "x-delivery-count" {
+			continue // the broker's count for this queue, not the dead letter's
+		}
+		headers[k] = v
+	}
+	headers[HeaderError] = truncateUTF8(cause.Error(), MaxErrorHeader)
+	headers[HeaderAttempts] = int32(del.Attempt)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(hctx), deadLetterTimeout)
+	defer cancel()
+	return c.conn.deadLetterPublisher().Publish(ctx, Message{
+		ID: d.MessageId, Type: del.Type, RoutingKey: c.cfg.Queue, Body: d.Body, Headers: headers,
+		Timestamp: d.Timestamp, ContentType: d.ContentType,
+	})
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func toDelivery(d amqp091.Delivery) Delivery {

@@ -98,3 +98,23 @@ func TestPublishersWaitWhileBrokerBlocks(t *testing.T) {
 		t.Fatal("waiter not released by unblock")
 	}
 }
+
+func TestTruncateUTF8KeepsWholeCharacters(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdef", 3, "abc"},
+		{"aé", 2, "a"}, // é is two bytes: not split
+		{"aéb", 3, "aé"},
+		{"€€", 4, "€"},
+	}
+	for _, tt := range tests {
+		if got := truncateUTF8(tt.in, tt.n); got != tt.want {
+			t.Errorf("truncateUTF8(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}

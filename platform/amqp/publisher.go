@@ -37,6 +37,7 @@ var errChannelGone = errors.New("amqp: publisher channel closed")
 type Message struct {
 	ID          string         // message_id, the event id; a UUIDv7 when empty
 	Type        string         // event type and routing key, e.g. orders.order_placed.v1
+	RoutingKey  string         // overrides Type as the routing key (a dead letter, a replay to one queue)
 	Body        []byte         // protobuf payload
 	Headers     map[string]any // application headers; values must be AMQP table types
 	Timestamp   time.Time      // event time, now when zero; AMQP keeps whole seconds
@@ -89,16 +90,22 @@ func (e *PublishError) Unwrap() []error {
 // with publisher confirms. It is safe for concurrent use; all callers share
 // one channel, reopened after a connection loss.
 type Publisher struct {
-	conn    *Conn
-	opening chan struct{} // one caller at a time opens the channel, ctx permitting
+	conn     *Conn
+	exchange string
+	opening  chan struct{} // one caller at a time opens the channel, ctx permitting
 
 	mu  sync.Mutex
 	cur *confirmChannel
 }
 
 // NewPublisher returns a Publisher on c. Its channel opens on first use.
-func NewPublisher(c *Conn) *Publisher {
-	return &Publisher{conn: c, opening: make(chan struct{}, 1)}
+func NewPublisher(c *Conn) *Publisher { return NewPublisherTo(c, c.cfg.Exchange) }
+
+// NewPublisherTo returns a Publisher on c that publishes to exchange instead
+// of the event exchange: the dead-letter exchange, or "" (the default
+// exchange, which routes a message to the queue its routing key names).
+func NewPublisherTo(c *Conn, exchange string) *Publisher {
+	return &Publisher{conn: c, exchange: exchange, opening: make(chan struct{}, 1)}
 }
 
 // Close closes the publisher's channel at shutdown; messages still awaiting
@@ -133,11 +140,14 @@ func (p *Publisher) Publish(ctx context.Context, msgs ...Message) error {
 	for i := range msgs {
 		m, j := &msgs[i], &jobs[i]
 		j.id, j.key = m.ID, m.Type
+		if m.RoutingKey != "" {
+			j.key = m.RoutingKey
+		}
 		if j.id == "" {
 			j.id = newMessageID()
 		}
 		var spanCtx context.Context
-		spanCtx, j.span = p.startSpan(ctx, j.id, m)
+		spanCtx, j.span = p.startSpan(ctx, j.id, j.key, m)
 		pub, err := toPublishing(spanCtx, j.id, m)
 		if err != nil {
 			j.err = err
@@ -188,7 +198,7 @@ func (p *Publisher) send(ctx context.Context, key string, pub amqp091.Publishing
 		if err := p.conn.waitUnblocked(ctx); err != nil {
 			return nil, err
 		}
-		result, err := cc.publish(ctx, p.conn.cfg.Exchange, key, pub)
+		result, err := cc.publish(ctx, p.exchange, key, pub)
 		if !errors.Is(err, errChannelGone) {
 			return result, err
 		}
@@ -235,14 +245,14 @@ func (p *Publisher) current() *confirmChannel {
 	return nil
 }
 
-func (p *Publisher) startSpan(ctx context.Context, id string, m *Message) (context.Context, trace.Span) {
-	exchange := p.conn.cfg.Exchange
+func (p *Publisher) startSpan(ctx context.Context, id, key string, m *Message) (context.Context, trace.Span) {
+	exchange := p.exchange
 	attrs := append([]attribute.KeyValue{
 		semconv.MessagingSystemRabbitMQ,
 		semconv.MessagingOperationTypeSend,
 		semconv.MessagingOperationName("publish"),
 		semconv.MessagingDestinationName(exchange),
-		semconv.MessagingRabbitMQDestinationRoutingKey(m.Type),
+		semconv.MessagingRabbitMQDestinationRoutingKey(key),
 		semconv.MessagingMessageID(id),
 		semconv.MessagingMessageBodySize(len(m.Body)),
 	}, p.conn.server...)

@@ -355,15 +355,17 @@ func TestSafetyPollPublishesARowLeftByADeadWriter(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, effects := f.consume(t, ctx)
-	relay := outbox.NewRelay(f.pool, f.pub, f.log, outbox.RelayConfig{Service: "test", Poll: time.Hour})
-	rctx, rcancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = relay.Run(rctx) }()
-	// A fresh row of another process: a wake must not take it.
+	// A fresh row of another process: a wake must not take it. It is
+	// another process's before the relay starts (a relay that started first
+	// could take it as its own between the commit and the change of origin).
 	id := f.commit(t, ctx)
 	if _, err := f.pool.Exec(ctx, `UPDATE outbox SET origin = 'another-process' WHERE id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
+	relay := outbox.NewRelay(f.pool, f.pub, f.log, outbox.RelayConfig{Service: "test", Poll: time.Hour})
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = relay.Run(rctx) }()
 	own := f.commit(t, ctx)
 	relay.Wake()
 	waitFor(t, 30*time.Second, "the woken relay to publish its own row", func() bool { return isPublished(t, f.pool, own) })

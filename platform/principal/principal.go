@@ -36,6 +36,9 @@ const (
 	RoleAdmin       = "admin"
 	RoleFulfillment = "fulfillment"
 	RoleService     = "service"
+	// RoleSupport reads what an admin reads (every owner's orders, the
+	// operator console) and changes nothing.
+	RoleSupport = "support"
 )
 
 // Metadata keys.
@@ -67,6 +70,10 @@ func (p Principal) Has(role string) bool { return slices.Contains(p.Roles, role)
 // IsAdmin reports whether p is an admin.
 func (p Principal) IsAdmin() bool { return p.Has(RoleAdmin) }
 
+// ReadsAll reports whether p may read every owner's data: an admin or a
+// support operator. Writes still need the admin role.
+func (p Principal) ReadsAll() bool { return p.Has(RoleAdmin) || p.Has(RoleSupport) }
+
 // Authenticated reports whether p has a subject.
 func (p Principal) Authenticated() bool { return p.Subject != "" }
 
@@ -87,6 +94,19 @@ func (p Principal) Require(roles ...string) error {
 		return nil
 	}
 	return errs.E(errs.PermissionDenied, "the %s role is required", roles[0])
+}
+
+// RequireReader admits p when it may read every owner's data (ReadsAll):
+// an anonymous caller is errs.Unauthenticated, anyone else without the
+// admin or support role errs.PermissionDenied.
+func (p Principal) RequireReader() error {
+	if err := p.Require(); err != nil {
+		return err
+	}
+	if !p.ReadsAll() {
+		return errs.E(errs.PermissionDenied, "the admin or support role is required")
+	}
+	return nil
 }
 
 type ctxKey struct{}

@@ -115,3 +115,27 @@ func TestRequire(t *testing.T) {
 		}
 	}
 }
+
+func TestRequireReader(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		p    Principal
+		want errs.Kind // 0: admitted
+	}{
+		{"anonymous", Anonymous, errs.Unauthenticated},
+		{"user", Principal{Subject: "u", Roles: []string{RoleUser}}, errs.PermissionDenied},
+		{"fulfillment", Principal{Subject: "f", Roles: []string{RoleFulfillment}}, errs.PermissionDenied},
+		{"support", Principal{Subject: "s", Roles: []string{RoleSupport}}, 0},
+		{"admin", Principal{Subject: "a", Roles: []string{RoleAdmin}}, 0},
+	} {
+		err := tc.p.RequireReader()
+		if tc.want == 0 {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+		} else if !errs.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want kind %v", tc.name, err, tc.want)
+		}
+	}
+}

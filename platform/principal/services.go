@@ -13,4 +13,7 @@ const (
 	// SubjectGateway is the gateway's own subject on routes without a user:
 	// the marketplaces' webhooks it hands to the catalog.
 	SubjectGateway = "service:gateway"
+	// SubjectWebhooks is the outbound webhooks service's subject: it marks
+	// the users whose orders orders announces (SetWebhookSubscriber).
+	SubjectWebhooks = "service:webhooks"
 )

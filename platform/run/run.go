@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,21 @@ type Process struct {
 
 // AddCheck registers a readiness check.
 func (p *Process) AddCheck(name string, c admin.Check) { p.Admin.AddCheck(name, c) }
+
+// Starting registers a readiness check named name that fails until the
+// returned func is called: a process adds it first, before New connects and
+// adds its dependency checks, because an admin listener without checks
+// answers ready.
+func (p *Process) Starting(name string) (started func()) {
+	var done atomic.Bool
+	p.AddCheck(name, func(context.Context) error {
+		if !done.Load() {
+			return errors.New("starting")
+		}
+		return nil
+	})
+	return func() { done.Store(true) }
+}
 
 // Serve is a process's body.
 type Serve func(ctx context.Context, p *Process) error

@@ -119,7 +119,8 @@ func (req *confirmShipmentRequest) validate(now time.Time) []spError {
 
 // amazonConfirm serves confirmShipment (POST /orders/v0/orders/{orderId}/shipmentConfirmation):
 // 204 on success; 400 InvalidInput for a malformed body, an order item the order
-// does not have, a marketplace that is not the seller's, or a cancelled order;
+// does not have or more units of one than are left to ship, a marketplace that
+// is not the seller's, or a cancelled order;
 // 404 NotFound for an order the seller does not have. Sellers that were never
 // issued (the tokens a test makes up before any shop exists) may confirm any
 // well-formed order id.
@@ -156,6 +157,19 @@ func (s *Server) amazonConfirm(w http.ResponseWriter, r *http.Request, reg amazo
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	pkgs, ok := s.amazon.orders[orderID]
+	if !ok {
+		pkgs = map[string]int{}
+		s.amazon.orders[orderID] = pkgs
+	}
+	mk := s.markets[Amazon]
+	// A resend of a known package edits it rather than adding another: its
+	// earlier items are not counted against what is left to ship.
+	var before []PushLine
+	i, seen := pkgs[p.PackageReferenceID]
+	if seen {
+		before = mk.pushes[i].Lines
+	}
 	var order *amazonOrder
 	if c.issued != nil {
 		order = s.amazon.book[orderID]
@@ -165,31 +179,28 @@ func (s *Server) amazonConfirm(w http.ResponseWriter, r *http.Request, reg amazo
 				Details: "orderId: no such order for this seller"})
 			return
 		}
-		if errs := order.checkConfirm(req, c.issued); len(errs) > 0 {
+		if errs := order.checkConfirm(req, c.issued, before); len(errs) > 0 {
 			s.countLocked(Amazon, func(c *Counters) { c.ValidationErrors++ })
 			spErrors(w, http.StatusBadRequest, errs...)
 			return
 		}
 	}
-	pkgs, ok := s.amazon.orders[orderID]
-	if !ok {
-		pkgs = map[string]int{}
-		s.amazon.orders[orderID] = pkgs
+	lines := make([]PushLine, len(p.OrderItems))
+	for j, it := range p.OrderItems {
+		lines[j] = PushLine{Item: it.OrderItemID, Quantity: it.Quantity}
 	}
-	mk := s.markets[Amazon]
-	if i, seen := pkgs[p.PackageReferenceID]; seen {
-		// A resend of a known package edits it rather than adding another.
+	if seen {
 		push := &mk.pushes[i]
-		push.Carrier, push.TrackingNumber = carrier, p.TrackingNumber
+		push.Carrier, push.TrackingNumber, push.Lines = carrier, p.TrackingNumber, lines
 		push.Updates++
 		mk.counters.Updates++
 	} else {
 		s.recordLocked(Amazon, Push{Store: c.seller, Order: orderID, Ref: p.PackageReferenceID, Carrier: carrier,
-			TrackingNumber: p.TrackingNumber})
+			TrackingNumber: p.TrackingNumber, Lines: lines})
 		pkgs[p.PackageReferenceID] = len(mk.pushes) - 1
-		if order != nil {
-			order.ship(p.OrderItems, now)
-		}
+	}
+	if order != nil {
+		order.ship(before, p.OrderItems, now)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

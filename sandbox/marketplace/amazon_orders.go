@@ -571,8 +571,10 @@ func (s *Server) amazonGetOrderItems(w http.ResponseWriter, r *http.Request, reg
 // --- confirmShipment against the order book ---
 
 // checkConfirm refuses a package for another marketplace, for a cancelled order,
-// or naming an item the order does not have.
-func (o *amazonOrder) checkConfirm(req confirmShipmentRequest, sel *amazonSeller) []spError {
+// naming an item the order does not have, or shipping more units of an item
+// than are left to ship. before is what an earlier confirmation of the same
+// package shipped (nil for a new package): an edit replaces it.
+func (o *amazonOrder) checkConfirm(req confirmShipmentRequest, sel *amazonSeller, before []PushLine) []spError {
 	var errs []spError
 	if req.MarketplaceID != sel.marketplaceID {
 		errs = append(errs, amazonInvalid("marketplaceId: "+req.MarketplaceID+" is not the order's marketplace"))
@@ -583,12 +585,31 @@ func (o *amazonOrder) checkConfirm(req confirmShipmentRequest, sel *amazonSeller
 	if o.status == "Pending" {
 		errs = append(errs, amazonInvalid("orderId: the order is pending and cannot be shipped yet"))
 	}
+	asked := map[string]int{}
 	for i, it := range req.PackageDetail.OrderItems {
-		if o.item(it.OrderItemID) == nil {
+		item := o.item(it.OrderItemID)
+		if item == nil {
 			errs = append(errs, amazonInvalid(fmt.Sprintf("packageDetail.orderItems[%d].orderItemId: %s is not an item of order %s", i, it.OrderItemID, o.id)))
+			continue
+		}
+		asked[it.OrderItemID] += it.Quantity
+		left := item.quantity - item.shipped + quantityOf(before, it.OrderItemID)
+		if asked[it.OrderItemID] > left {
+			errs = append(errs, amazonInvalid(fmt.Sprintf("packageDetail.orderItems[%d].quantity: %d units of item %s exceed the %d left to ship (ordered %d)",
+				i, asked[it.OrderItemID], it.OrderItemID, left, item.quantity)))
 		}
 	}
 	return errs
+}
+
+func quantityOf(lines []PushLine, item string) int {
+	n := 0
+	for _, l := range lines {
+		if l.Item == item {
+			n += l.Quantity
+		}
+	}
+	return n
 }
 
 func (o *amazonOrder) item(id string) *amazonItem {
@@ -600,9 +621,15 @@ func (o *amazonOrder) item(id string) *amazonItem {
 	return nil
 }
 
-// ship counts a new package's items as shipped: PartiallyShipped until every
-// unit is, then Shipped.
-func (o *amazonOrder) ship(items []confirmedItem, now time.Time) {
+// ship counts a package's items as shipped, in place of what an earlier
+// confirmation of the same package shipped (before): PartiallyShipped until
+// every unit is, then Shipped.
+func (o *amazonOrder) ship(before []PushLine, items []confirmedItem, now time.Time) {
+	for _, l := range before {
+		if it := o.item(l.Item); it != nil {
+			it.shipped = max(0, it.shipped-l.Quantity)
+		}
+	}
 	for _, c := range items {
 		if it := o.item(c.OrderItemID); it != nil {
 			it.shipped = min(it.quantity, it.shipped+c.Quantity)

@@ -182,22 +182,32 @@ func (s *Server) etsyAdmit(w http.ResponseWriter, r *http.Request) bool {
 		etsyError(w, http.StatusTooManyRequests, "You have exceeded your rate limit. Please try again later.")
 		return false
 	}
+	over := func(kind string) OverBudget {
+		ob := OverBudget{At: now, Op: r.Method + " " + r.URL.Path, Kind: kind}
+		if !b.refusedAt.IsZero() {
+			ob.SinceRefusal, ob.SameConn = now.Sub(b.refusedAt).String(), b.refusedConns[r.RemoteAddr]
+		}
+		if kind == "early" {
+			ob.Early = b.notBefore.Sub(now).String()
+		}
+		return ob
+	}
 	switch {
 	case s.forcedThrottleLocked(Etsy):
 		if early {
-			s.countLocked(Etsy, func(c *Counters) { c.OverBudget++ })
+			s.overBudgetLocked(Etsy, over("early"), false)
 		}
 		b.second.tokens = 0 // another client of this key spent the second
 		return refuse(time.Second)
 	case len(b.day) >= perDay:
 		// The window frees a request when its oldest one turns 24 hours old.
-		s.countLocked(Etsy, func(c *Counters) { c.RejectedBudget++; c.OverBudget++ })
+		s.overBudgetLocked(Etsy, over("budget"), true)
 		return refuse(b.day[len(b.day)-perDay].Add(etsyDay).Sub(now))
 	case b.second.tokens < 1:
-		s.countLocked(Etsy, func(c *Counters) { c.RejectedBudget++; c.OverBudget++ })
+		s.overBudgetLocked(Etsy, over("budget"), true)
 		return refuse(time.Duration((1 - b.second.tokens) / perSec * float64(time.Second)))
 	case early:
-		s.countLocked(Etsy, func(c *Counters) { c.OverBudget++ })
+		s.overBudgetLocked(Etsy, over("early"), false)
 	}
 	b.second.tokens--
 	b.day = append(b.day, now)

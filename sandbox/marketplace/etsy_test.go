@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -260,9 +261,32 @@ func TestEtsyListReceipts(t *testing.T) {
 	if p := list(""); p.body["count"] != float64(7) || len(idsOf(p)) != 7 || idsOf(p)[0] != ids[6] {
 		t.Fatalf("default: newest created first, 25 a page: %v", idsOf(p))
 	}
-	cancelled := list("sort_on=updated&min_last_modified=" + strconv.FormatInt(time.Now().Unix()+1, 10))
-	if cancelled.body["count"] != float64(1) || idsOf(cancelled)[0] != ids[2] || dig(cancelled.body, "results", 0, "status") != "Canceled" {
-		t.Fatalf("changed since: %s", cancelled.raw)
+	// Changed since the cancellation: the cancelled receipt (its change is
+	// at least a second after its creation), and whichever others were
+	// created in that second or later; nothing older.
+	since, newer := 0.0, map[string]bool{}
+	for _, r := range list("limit=100").body["results"].([]any) {
+		if id := strconv.FormatFloat(r.(map[string]any)["receipt_id"].(float64), 'f', 0, 64); id == ids[2] {
+			since = r.(map[string]any)["updated_timestamp"].(float64)
+		}
+	}
+	for _, r := range list("limit=100").body["results"].([]any) {
+		if r.(map[string]any)["updated_timestamp"].(float64) >= since {
+			newer[strconv.FormatFloat(r.(map[string]any)["receipt_id"].(float64), 'f', 0, 64)] = true
+		}
+	}
+	cancelled := list("sort_on=updated&sort_order=desc&min_last_modified=" + strconv.FormatFloat(since, 'f', 0, 64))
+	got := idsOf(cancelled)
+	if since == 0 || cancelled.body["count"] != float64(len(newer)) || !slices.Contains(got, ids[2]) || len(got) != len(newer) {
+		t.Fatalf("changed since %v: %s (want %v)", since, cancelled.raw, newer)
+	}
+	for i, id := range got {
+		if !newer[id] {
+			t.Fatalf("changed since %v: receipt %s changed before", since, id)
+		}
+		if id == ids[2] && dig(cancelled.body, "results", i, "status") != "Canceled" {
+			t.Fatalf("the cancelled receipt: %s", cancelled.raw)
+		}
 	}
 	if p := list("max_last_modified=1"); p.body["count"] != float64(0) {
 		t.Fatalf("max_last_modified: %s", p.raw)
@@ -378,6 +402,9 @@ func TestEtsyTrackingAndBudget(t *testing.T) {
 	if rep.Counters.RejectedBudget != 2 || rep.Counters.OverBudget != 2 || rep.Counters.ValidationErrors != 1 || len(rep.Pushes) != 2 {
 		t.Fatalf("report: %+v", rep.Counters)
 	}
+	if evs := rep.OverBudgetEvents; len(evs) != 2 || evs[0].Kind != "budget" || evs[1].Kind != "budget" {
+		t.Fatalf("over-budget record: %+v", evs)
+	}
 	dup := etsyShip(t, base, sh, r1, "9400111899223")
 	if dup.status != 200 || s.Received(marketplace.Etsy).Counters.Duplicates != 1 || s.Received(marketplace.Etsy).PushesByOrder[r1] != 2 {
 		t.Fatalf("duplicate not visible: %d %+v", dup.status, s.Received(marketplace.Etsy))
@@ -438,7 +465,13 @@ func TestEtsyInFlightRequestsAreNotOverBudget(t *testing.T) {
 	if code := post(first, "803"); code != 429 { // the refused connection retries at once
 		t.Fatalf("retry: %d", code)
 	}
-	if n := s.Received(marketplace.Etsy).Counters.OverBudget; n != 1 {
+	rep := s.Received(marketplace.Etsy)
+	if n := rep.Counters.OverBudget; n != 1 {
 		t.Fatalf("an immediate retry on the refused connection must count over budget, got %d", n)
+	}
+	// The record says which request it was and how it came.
+	if evs := rep.OverBudgetEvents; len(evs) != 1 || evs[0].Kind != "early" || !evs[0].SameConn ||
+		!strings.HasSuffix(evs[0].Op, "/receipts/803/tracking") || evs[0].Early == "" || evs[0].SinceRefusal == "" {
+		t.Fatalf("over-budget record: %+v", evs)
 	}
 }

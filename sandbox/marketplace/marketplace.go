@@ -189,6 +189,16 @@ type Push struct {
 	// Updates counts later requests that edited this push in place (Amazon resends
 	// with the same packageReferenceId).
 	Updates int `json:"updates"`
+	// Lines are the order lines the push shipped: Shopify line item gids and
+	// Amazon orderItemIds with their quantities (Etsy ships a whole receipt:
+	// none).
+	Lines []PushLine `json:"lines,omitempty"`
+}
+
+// PushLine is one order line of a push and the quantity it shipped.
+type PushLine struct {
+	Item     string `json:"item"`
+	Quantity int    `json:"quantity"`
 }
 
 // Counters count one marketplace's requests by outcome.
@@ -219,14 +229,37 @@ type Report struct {
 	// PushesByOrder counts recorded pushes per order; one shipment pushed once,
 	// however often it was retried or resent, leaves 1.
 	PushesByOrder map[string]int `json:"pushes_by_order"`
+	// OverBudgetEvents are the last requests counted in over_budget, oldest
+	// first, so that a client's misstep can be told from the others.
+	OverBudgetEvents []OverBudget `json:"over_budget_events"`
 }
+
+// OverBudget is one request that arrived while its caller had no budget.
+type OverBudget struct {
+	At time.Time `json:"at"`
+	// Op is the request's method and path.
+	Op string `json:"op"`
+	// Kind is "budget" (refused: the second's bucket or the day was spent)
+	// or "early" (sent before the end of a Retry-After its caller was given).
+	Kind string `json:"kind"`
+	// Early is how long before that Retry-After ended it arrived.
+	Early string `json:"early,omitempty"`
+	// SinceRefusal is how long after the last 429 it arrived, and SameConn
+	// whether it came on a connection that received a 429 since.
+	SinceRefusal string `json:"since_refusal,omitempty"`
+	SameConn     bool   `json:"same_conn,omitempty"`
+}
+
+// maxOverBudget bounds the over-budget requests a marketplace remembers.
+const maxOverBudget = 50
 
 // market is one marketplace's mutable state; Server.mu guards it.
 type market struct {
-	faults   Faults
-	counters Counters
-	pushes   []Push
-	tokens   tokenBook
+	faults     Faults
+	counters   Counters
+	pushes     []Push
+	tokens     tokenBook
+	overBudget []OverBudget
 }
 
 // Server serves the three marketplaces; it is an http.Handler.
@@ -331,6 +364,7 @@ func (s *Server) Received(m Name) Report {
 		return rep
 	}
 	rep.Pushes = append(rep.Pushes, mk.pushes...)
+	rep.OverBudgetEvents = append([]OverBudget{}, mk.overBudget...)
 	rep.Counters = mk.counters
 	for _, p := range mk.pushes {
 		rep.PushesByOrder[p.Order]++
@@ -499,6 +533,20 @@ func (s *Server) recordLocked(m Name, p Push) {
 }
 
 func (s *Server) countLocked(m Name, f func(*Counters)) { f(&s.markets[m].counters) }
+
+// overBudgetLocked counts a request that arrived over its caller's budget
+// (refused: also in rejected_budget) and remembers it.
+func (s *Server) overBudgetLocked(m Name, ob OverBudget, refused bool) {
+	mk := s.markets[m]
+	mk.counters.OverBudget++
+	if refused {
+		mk.counters.RejectedBudget++
+	}
+	if len(mk.overBudget) == maxOverBudget {
+		mk.overBudget = mk.overBudget[1:]
+	}
+	mk.overBudget = append(mk.overBudget, ob)
+}
 
 func (s *Server) count(m Name, f func(*Counters)) {
 	s.mu.Lock()

@@ -396,7 +396,9 @@ func (s *Server) fulfillmentCreate(shopName string, sh *shopifyShop, in fulfillm
 				errs = append(errs, userError("Fulfillment order line item does not belong to the fulfillment order.",
 					"lineItemsByFulfillmentOrder", idx, "fulfillmentOrderLineItems", strconv.Itoa(j), "id"))
 			case gl.qty < 1 || gl.qty > line.remaining:
-				errs = append(errs, userError(fmt.Sprintf("Quantity must be between 1 and %d.", line.remaining),
+				// Shopify's answer to over-fulfilment (and to a quantity
+				// below one): the line's remaining quantity is unchanged.
+				errs = append(errs, userError("Invalid fulfillment order line item quantity requested.",
 					"lineItemsByFulfillmentOrder", idx, "fulfillmentOrderLineItems", strconv.Itoa(j), "quantity"))
 			default:
 				picks = append(picks, pick{line, gl.qty})
@@ -450,8 +452,12 @@ func (s *Server) fulfillmentCreate(shopName string, sh *shopifyShop, in fulfillm
 	} else {
 		tracking = []any{}
 	}
+	var lines []PushLine
+	for _, p := range done.lines {
+		lines = append(lines, PushLine{Item: p.itemGID, Quantity: p.qty})
+	}
 	s.recordLocked(Shopify, Push{Store: shopName, Order: fos[0].order.gid, Ref: gid, Carrier: in.company,
-		TrackingNumber: in.number, TrackingURL: in.urlStr})
+		TrackingNumber: in.number, TrackingURL: in.urlStr, Lines: lines})
 	o := fos[0].order
 	done.gid, done.name = gid, fmt.Sprintf("%s-F%d", o.name, len(o.fulfillments)+1)
 	o.fulfillments = append(o.fulfillments, done)

@@ -1,5 +1,13 @@
 #!/usr/bin/env bash
-# Regenerates Go, gRPC, grpc-gateway and OpenAPI code from proto/.
+# Regenerates Go, gRPC, grpc-gateway and OpenAPI code from proto/, then the
+# API client from the published OpenAPI document:
+#   1. buf: Go, gRPC, grpc-gateway, and proto/openapi/printfleet.swagger.json;
+#   2. services/gateway/cmd/openapi completes that document with the protos'
+#      validation rules and the 201 + Location answers, and renders the one the
+#      gateway publishes (/openapi.json);
+#   3. openapi2to3 (kin-openapi) converts the published document to OpenAPI
+#      3.0 and oapi-codegen generates the Go client from it, into
+#      tests/e2e/apiclient.
 # Third-party .proto files are taken from the Go module cache into build/third_party
 # (ignored by git), never committed.
 #   generate.sh               fetch third-party protos, then generate into proto/
@@ -31,20 +39,33 @@ cp "$pv"/proto/protovalidate/buf/validate/validate.proto "$tp"/buf/validate/
 chmod -R u+w "$tp"
 [ -n "$check_only" ] && exit 0
 
-for tool in buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2; do
+for tool in buf protoc-gen-go protoc-gen-go-grpc protoc-gen-grpc-gateway protoc-gen-openapiv2 openapi2to3 oapi-codegen; do
 	if [ ! -x "bin/$tool" ]; then
 		echo "generate.sh: bin/$tool not built: run 'make tools' (or 'make generate')" >&2
 		exit 1
 	fi
 done
 
+# openapi DEST: steps 2 and 3 on what buf wrote under DEST.
+openapi() {
+	local dest=$1 client=$1/tests/e2e/apiclient published
+	published=$(mktemp)
+	mkdir -p "$client"
+	go run ./services/gateway/cmd/openapi -doc "$dest/proto/openapi/printfleet.swagger.json" -published "$published"
+	bin/openapi2to3 -in "$published" -out "$client/openapi3.json"
+	rm -f "$published"
+	bin/oapi-codegen -generate types,client -package apiclient -o "$client/apiclient.gen.go" "$client/openapi3.json"
+}
+
 if [ -n "$out" ]; then
 	bin/buf generate --output "$out"
+	openapi "$out"
 	exit 0
 fi
 # Only what buf writes: hand-written Go lives beside the generated code
 # (proto/printfleet/events/v1/routing.go).
-rm -f proto/openapi/*.json
+rm -f proto/openapi/*.json tests/e2e/apiclient/*.gen.go tests/e2e/apiclient/openapi3.json
 find proto/printfleet \( -name '*.pb.go' -o -name '*.pb.gw.go' \) -delete
 bin/buf generate
 bin/buf format -w proto
+openapi .

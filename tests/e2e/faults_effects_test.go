@@ -161,15 +161,31 @@ type paymentsLedger struct {
 }
 
 type marketplaceReport struct {
-	PushesByOrder map[string]int `json:"pushes_by_order"`
-	Counters      struct {
-		Requests        int `json:"requests"`
-		Accepted        int `json:"accepted"`
-		Duplicates      int `json:"duplicates"`
-		RejectedBudget  int `json:"rejected_budget"`
-		OverBudget      int `json:"over_budget"`
-		ThrottledForced int `json:"throttled_forced"`
-	} `json:"counters"`
+	PushesByOrder map[string]int      `json:"pushes_by_order"`
+	Counters      marketplaceCounters `json:"counters"`
+	// OverBudgetEvents say when and how each over-budget request came.
+	OverBudgetEvents []map[string]any `json:"over_budget_events"`
+}
+
+type marketplaceCounters struct {
+	Requests        int `json:"requests"`
+	Accepted        int `json:"accepted"`
+	Duplicates      int `json:"duplicates"`
+	RejectedBudget  int `json:"rejected_budget"`
+	OverBudget      int `json:"over_budget"`
+	ThrottledForced int `json:"throttled_forced"`
+}
+
+// etsyReport reads the Etsy stand-in's record, failing t if it cannot.
+func (fx *faultFleet) etsyReport(t *testing.T) marketplaceReport {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := fx.etsy(ctx)
+	if err != nil {
+		t.Fatalf("etsy record: %v", err)
+	}
+	return r
 }
 
 func (fx *faultFleet) etsy(ctx context.Context) (marketplaceReport, error) {

@@ -112,8 +112,10 @@ func (fx *faultFleet) deadLetters() ([]string, error) {
 			if !ok {
 				break
 			}
-			reason := ""
-			if deaths, ok := d.Headers["x-death"].([]any); ok && len(deaths) > 0 {
+			// The consumer's own error when it recorded one
+			// (x-printfleet-error), else the broker's x-death reason.
+			reason, _ := d.Headers["x-printfleet-error"].(string)
+			if deaths, ok := d.Headers["x-death"].([]any); ok && len(deaths) > 0 && reason == "" {
 				if death, ok := deaths[0].(amqp091.Table); ok {
 					reason, _ = death["reason"].(string)
 				}

@@ -104,7 +104,14 @@ func testPoisonMessage(t *testing.T, fx *faultFleet) {
 				continue
 			}
 			l := landed{after: time.Since(publishedAt)}
-			if deaths, ok := d.Headers["x-death"].([]any); ok && len(deaths) > 0 {
+			// The consumer dead-letters a copy carrying its error and its
+			// attempts; the broker's x-death appears only when that copy
+			// could not be published (it rejected instead).
+			l.reason, _ = d.Headers["x-printfleet-error"].(string)
+			if a, ok := d.Headers["x-printfleet-attempts"].(int32); ok {
+				l.count = int64(a)
+			}
+			if deaths, ok := d.Headers["x-death"].([]any); ok && len(deaths) > 0 && l.reason == "" {
 				if death, ok := deaths[0].(amqp091.Table); ok {
 					l.reason, _ = death["reason"].(string)
 					l.count, _ = death["count"].(int64)
@@ -135,7 +142,7 @@ func testPoisonMessage(t *testing.T, fx *faultFleet) {
 	}
 	for _, tg := range targets {
 		if l, ok := got[tg.queue]; ok {
-			t.Logf("  %-18s ← %-28s in %s.dlq after %v (x-death reason %q, count %d %s)",
+			t.Logf("  %-18s ← %-28s in %s.dlq after %v (reason %q, attempts/count %d %s)",
 				tg.queue, tg.key, tg.queue, l.after.Round(time.Millisecond), l.reason, l.count, l.headers)
 		} else {
 			t.Logf("  %-18s ← %-28s NOT in %s.dlq after 60s", tg.queue, tg.key, tg.queue)

@@ -96,7 +96,16 @@ func TestFaults(t *testing.T) {
 		start := time.Now()
 		t.Run(sc.name, func(t *testing.T) {
 			fx.heal(t)
+			before := fx.etsyReport(t)
 			sc.run(t, fx)
+			// Every scenario answers for its own pushes: none may reach
+			// Etsy over its budget or before a Retry-After it was given.
+			if after := fx.etsyReport(t); after.Counters.OverBudget != before.Counters.OverBudget {
+				n := after.Counters.OverBudget - before.Counters.OverBudget
+				t.Errorf("Etsy over_budget +%d during %s (refused for budget +%d, requests +%d): a push ignored the budget or a Retry-After; the requests: %+v",
+					n, sc.name, after.Counters.RejectedBudget-before.Counters.RejectedBudget, after.Counters.Requests-before.Counters.Requests,
+					after.OverBudgetEvents[max(0, len(after.OverBudgetEvents)-n):])
+			}
 		})
 		t.Logf("%s took %v", sc.name, time.Since(start).Round(time.Second))
 	}
@@ -164,6 +173,9 @@ func startFaultFleet(t *testing.T, e *environment) *faultFleet {
 	l.RateLimit = "100000/1m"
 	// The private node has only guest, no per-process users.
 	l.BrokerUsers = false
+	// No ops service: the scenarios survey the .dlq queues themselves
+	// (ops would park and empty them).
+	l.NoOps = true
 	if l.AMQPURL() != fx.mq.URL() {
 		t.Fatalf("layout AMQP URL %s, private node %s", l.AMQPURL(), fx.mq.URL())
 	}

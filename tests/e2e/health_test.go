@@ -19,6 +19,7 @@ func TestEveryProcessReportsHealthy(t *testing.T) {
 	e := need(t)
 	for name, addr := range map[string]string{
 		"orders": e.layout.OrdersGRPC(), "catalog": e.layout.CatalogGRPC(), "pricing": e.layout.PricingGRPC(),
+		"webhooks": e.layout.WebhooksGRPC(), "ops": e.layout.OpsGRPC(),
 	} {
 		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {

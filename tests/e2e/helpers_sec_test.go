@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -24,7 +25,9 @@ type restRoute struct {
 	Method string
 	// Path is the template with {order_id}, {design_id} or {product_id}, or
 	// {store_id} and {listing_id} (TestBOLAListings covers those; the Shopify
-	// webhook route's store is authenticated by the signature instead).
+	// webhook route's store is authenticated by the signature instead), or
+	// {webhook_id} and {delivery_id} (the webhooks service's own tests cover
+	// another owner's subscription).
 	Path string
 	// Public routes need no token.
 	Public bool
@@ -40,6 +43,8 @@ var (
 	rolesUser        = []string{"user", "admin"}
 	rolesAdmin       = []string{"admin"}
 	rolesFulfillment = []string{"fulfillment", "admin"}
+	// rolesUserOrFulfillment: the owner reads, and so do those who ship.
+	rolesUserOrFulfillment = []string{"user", "fulfillment", "admin"}
 )
 
 var restTable = []restRoute{
@@ -49,7 +54,11 @@ var restTable = []restRoute{
 	{Method: "POST", Path: "/v1/orders/{order_id}:cancel", Roles: rolesUser, Owner: true},
 	{Method: "POST", Path: "/v1/orders/{order_id}:retry-import", Roles: rolesUser, Owner: true},
 	{Method: "GET", Path: "/v1/orders/{order_id}/events", Roles: rolesUser, Owner: true},
+	{Method: "PATCH", Path: "/v1/orders/{order_id}", Roles: rolesUser, Owner: true},
+	{Method: "POST", Path: "/v1/orders/{order_id}:confirm", Roles: rolesUser, Owner: true},
 	{Method: "POST", Path: "/v1/orders/{order_id}/shipments", Roles: rolesFulfillment},
+	{Method: "GET", Path: "/v1/orders/{order_id}/shipments", Roles: rolesUserOrFulfillment, Owner: true},
+	{Method: "POST", Path: "/v1/orders/{order_id}/shipments/{shipment_id}:deliver", Roles: rolesFulfillment},
 	{Method: "GET", Path: "/v1/products", Public: true},
 	{Method: "GET", Path: "/v1/products/{product_id}", Public: true},
 	{Method: "POST", Path: "/v1/products", Roles: rolesAdmin},
@@ -58,6 +67,26 @@ var restTable = []restRoute{
 	{Method: "POST", Path: "/v1/designs/{design_id}:process", Roles: rolesUser, Owner: true},
 	{Method: "GET", Path: "/v1/designs/{design_id}", Roles: rolesUser, Owner: true},
 	{Method: "POST", Path: "/v1/quotes", Public: true},
+	{Method: "GET", Path: "/v1/price-lists", Roles: rolesAdmin},
+	{Method: "GET", Path: "/v1/price-lists/{variant_id}", Roles: rolesAdmin},
+	{Method: "PUT", Path: "/v1/price-lists", Roles: rolesAdmin},
+	{Method: "POST", Path: "/v1/price-lists", Roles: rolesAdmin},
+	{Method: "DELETE", Path: "/v1/price-lists/{variant_id}", Roles: rolesAdmin},
+	{Method: "POST", Path: "/v1/coupons", Roles: rolesAdmin},
+	{Method: "GET", Path: "/v1/coupons", Roles: rolesAdmin},
+	{Method: "GET", Path: "/v1/coupons/{code}", Roles: rolesAdmin},
+	{Method: "DELETE", Path: "/v1/coupons/{code}", Roles: rolesAdmin},
+	{Method: "GET", Path: "/v1/fx-rates", Roles: rolesAdmin},
+	{Method: "PUT", Path: "/v1/fx-rates", Roles: rolesAdmin},
+	{Method: "POST", Path: "/v1/fx-rates", Roles: rolesAdmin},
+	{Method: "GET", Path: "/v1/shipping-rates", Public: true},
+	{Method: "PUT", Path: "/v1/shipping-rates", Roles: rolesAdmin},
+	{Method: "POST", Path: "/v1/shipping-rates", Roles: rolesAdmin},
+	{Method: "DELETE", Path: "/v1/shipping-rates/{method}", Roles: rolesAdmin},
+	{Method: "GET", Path: "/v1/tax-rates", Public: true},
+	{Method: "PUT", Path: "/v1/tax-rates", Roles: rolesAdmin},
+	{Method: "POST", Path: "/v1/tax-rates", Roles: rolesAdmin},
+	{Method: "DELETE", Path: "/v1/tax-rates/{country_code}", Roles: rolesAdmin},
 	{Method: "POST", Path: "/v1/stores", Roles: rolesUser},
 	{Method: "GET", Path: "/v1/stores", Roles: rolesUser},
 	{Method: "POST", Path: "/v1/stores/{store_id}/listings", Roles: rolesUser, Owner: true},
@@ -65,6 +94,14 @@ var restTable = []restRoute{
 	{Method: "GET", Path: "/v1/stores/{store_id}/listings/{listing_id}", Roles: rolesUser, Owner: true},
 	{Method: "PUT", Path: "/v1/stores/{store_id}/listings/{listing_id}", Roles: rolesUser, Owner: true},
 	{Method: "DELETE", Path: "/v1/stores/{store_id}/listings/{listing_id}", Roles: rolesUser, Owner: true},
+	{Method: "POST", Path: "/v1/webhooks", Roles: rolesUser},
+	{Method: "GET", Path: "/v1/webhooks", Roles: rolesUser},
+	{Method: "GET", Path: "/v1/webhooks/{webhook_id}", Roles: rolesUser, Owner: true},
+	{Method: "DELETE", Path: "/v1/webhooks/{webhook_id}", Roles: rolesUser, Owner: true},
+	{Method: "POST", Path: "/v1/webhooks/{webhook_id}:rotate-secret", Roles: rolesUser, Owner: true},
+	{Method: "POST", Path: "/v1/webhooks/{webhook_id}:enable", Roles: rolesUser, Owner: true},
+	{Method: "GET", Path: "/v1/webhooks/{webhook_id}/deliveries", Roles: rolesUser, Owner: true},
+	{Method: "POST", Path: "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}:redeliver", Roles: rolesUser, Owner: true},
 	{Method: "GET", Path: "/healthz", Public: true, Edge: true},
 	{Method: "GET", Path: "/readyz", Public: true, Edge: true},
 	{Method: "GET", Path: "/openapi.json", Public: true, Edge: true},
@@ -72,6 +109,9 @@ var restTable = []restRoute{
 	// Shopify delivers a store's webhooks here: no token, the body's HMAC
 	// signature authenticates it.
 	{Method: "POST", Path: "/v1/marketplaces/shopify/stores/{store_id}/webhooks", Public: true, Edge: true},
+	// Carriers post tracking updates here: no token, the body's HMAC
+	// signature under the carrier secret authenticates it.
+	{Method: "POST", Path: "/v1/carrier-updates", Public: true, Edge: true},
 }
 
 func (r restRoute) String() string { return r.Method + " " + r.Path }
@@ -89,14 +129,17 @@ func (r restRoute) idParam() string {
 	return ""
 }
 
-// fill substitutes the path parameters.
+// fill substitutes the path parameters; one ids does not name (a package's
+// {shipment_id}, a rate's {method} or {country_code}) is an id nobody has.
 func (r restRoute) fill(ids map[string]string) string {
 	p := r.Path
 	for k, v := range ids {
 		p = strings.ReplaceAll(p, "{"+k+"}", v)
 	}
-	return p
+	return pathParam.ReplaceAllStringFunc(p, func(string) string { return ghostID() })
 }
+
+var pathParam = regexp.MustCompile(`\{[a-z_]+\}`)
 
 // ---- secrets every test may register; TestZZLogsHoldNoSecrets scans for them.
 

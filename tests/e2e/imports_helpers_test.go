@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -189,24 +190,33 @@ func asSlice(v any) []any {
 // sellerOrders lists every order of the token's user (all pages).
 func sellerOrders(t testing.TB, e *environment, tok, query string) []map[string]any {
 	t.Helper()
+	return listAll(t, e, tok, "/v1/orders?page_size=100"+query, "orders")
+}
+
+// listAll GETs path (which carries its query, page_size included) page by
+// page and returns the objects under key of every page; more than 50 pages
+// fails the test.
+func listAll(t testing.TB, e *environment, tok, path, key string) []map[string]any {
+	t.Helper()
 	var out []map[string]any
 	next := ""
 	for page := 0; page < 50; page++ {
-		path := "/v1/orders?page_size=100" + query
+		p := path
 		if next != "" {
-			path += "&page_token=" + next
+			p += "&page_token=" + url.QueryEscape(next)
 		}
-		body := e.api.must(t, http.StatusOK, http.MethodGet, path, tok, nil)
-		for _, o := range asSlice(dig(body, "orders")) {
+		body := e.api.must(t, http.StatusOK, http.MethodGet, p, tok, nil)
+		for _, o := range asSlice(dig(body, key)) {
 			if m, ok := o.(map[string]any); ok {
 				out = append(out, m)
 			}
 		}
 		if next = str(body, "next_page_token"); next == "" {
-			break
+			return out
 		}
 	}
-	return out
+	t.Fatalf("%s: more than 50 pages", path)
+	return nil
 }
 
 // withExternal keeps the orders of the store with that external order id.

@@ -57,6 +57,7 @@ func uniqueSKU(prefix string) string {
 func testImportWholeLoop(t *testing.T, e *environment, variant string) {
 	for _, market := range importMarkets {
 		t.Run(market, func(t *testing.T) {
+			t.Parallel() // each market has its own shop, sandbox faults and counters
 			shop := connectShop(t, e, newSeller(t, "import-loop-"+market), market)
 			sku := uniqueSKU("LOOP-" + strings.ToUpper(market))
 			mapSKU(t, e, shop, sku, variant)
@@ -316,6 +317,7 @@ func testImportUnmappedLine(t *testing.T, e *environment, variant string) {
 func testImportCancelledOnHold(t *testing.T, e *environment, _ string) {
 	for _, market := range importMarkets {
 		t.Run(market, func(t *testing.T) {
+			t.Parallel() // each market has its own shop, sandbox faults and counters
 			shop := connectShop(t, e, newSeller(t, "import-cancel-"+market), market)
 			if market == "shopify" {
 				registerWebhook(t, e, shop)
@@ -344,6 +346,7 @@ func testImportThrottleStorm(t *testing.T, e *environment, variant string) {
 	const n = 4
 	for _, market := range importMarkets {
 		t.Run(market, func(t *testing.T) {
+			t.Parallel() // each market has its own shop, sandbox faults and counters
 			// No webhook: the poll alone has to get through the storm.
 			shop := connectShop(t, e, newSeller(t, "import-storm-"+market), market)
 			sku := uniqueSKU("STORM")

@@ -159,7 +159,10 @@ func TestJourney(t *testing.T) {
 	for _, market := range []string{"shopify", "etsy", "amazon"} {
 		t.Run(market, func(t *testing.T) {
 			shop := connectShopOff(t, e, alice, market)
-			externalOrder, items := marketOrder(t, e, shop, 1)
+			// Two units, as the REST order below: the marketplaces refuse to
+			// ship more of a line than was ordered.
+			externalOrder, items := placeSandboxOrder(t, e, shop,
+				sandboxLine(market, fmt.Sprintf("REST-%d", time.Now().UnixNano()), "REST line", 2))
 			// 5. Create with an Idempotency-Key and retry it: the same body replays.
 			key := uuid.NewString()
 			body := map[string]any{

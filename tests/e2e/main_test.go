@@ -28,6 +28,9 @@ type environment struct {
 
 var env *environment
 
+// e2eDraftTTL is how long a draft lives unconfirmed in the suite's fleet.
+const e2eDraftTTL = 30 * time.Second
+
 // e2eLayout keeps the suite away from the default ports and data.
 func e2eLayout() fleet.Layout {
 	l := fleet.Local()
@@ -39,6 +42,13 @@ func e2eLayout() fleet.Layout {
 	l.InternalSecret = "e2e-internal-secret-0123456789abcdef"
 	l.JWTSecret = "e2e-jwt-secret-0123456789abcdef-0123456789"
 	l.TraceDir, _ = filepath.Abs("../../.run/e2e/logs") // span files next to the logs (trace_test.go)
+	// Webhook retries, timeouts and disabling in seconds instead of hours.
+	l.WebhooksRetrySchedule = "1s,2s,4s,8s,16s"
+	l.WebhooksTimeout = "3s"
+	l.WebhooksLease = "6s"
+	l.WebhooksDisableAfter = "2m"
+	// Drafts expire in seconds, so that a test sees the worker expire one.
+	l.DraftTTL = e2eDraftTTL
 	return l
 }
 

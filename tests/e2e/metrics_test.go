@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,7 +156,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	addrs := adminAddrs(e)
-	for _, name := range []string{"gateway", "orders", "orders-worker", "catalog", "catalog-worker", "pricing", "pricing-worker", "images", "marketplace", "sandbox"} {
+	for _, name := range []string{"gateway", "orders", "orders-worker", "catalog", "catalog-worker", "pricing", "pricing-worker", "images", "marketplace", "webhooks", "ops", "sandbox"} {
 		t.Run(name, func(t *testing.T) {
 			addr, ok := addrs[name]
 			if !ok {
@@ -192,6 +193,24 @@ func TestMetrics(t *testing.T) {
 			}
 			if name == "gateway" && !routes["/v1/orders/{order_id}"] {
 				t.Errorf("the gateway's route label has no /v1/orders/{order_id} after the journey: %v", routes)
+			}
+			// Order transitions are counted where they commit: the
+			// journey's create in the API, the steps after it in the
+			// worker.
+			if name == "orders" || name == "orders-worker" {
+				var got []string
+				for _, s := range samples {
+					if s.name == "printfleet_orders_transitions_total" {
+						got = append(got, s.labels["from"]+"->"+s.labels["to"])
+					}
+				}
+				want := "NONE->PENDING"
+				if name == "orders-worker" {
+					want = "PENDING->CONFIRMED"
+				}
+				if !slices.Contains(got, want) {
+					t.Errorf("%s counts transitions %v after the journey, want %s among them", name, got, want)
+				}
 			}
 			seen := map[string]bool{}
 			for _, s := range samples {

@@ -28,8 +28,8 @@ var rateLimitHeader = regexp.MustCompile(`^"([a-z]+)";r=(\d+);t=(\d+)$`)
 func TestRateLimit(t *testing.T) {
 	e := need(t)
 	const limit = 20
-	// Admin 9210: the fleet's own processes hold 9200–9209.
-	p := e.layout.Gateway("gateway-strict", 8081, 9210, fmt.Sprintf("%d/1m", limit))
+	// Admin 9211: the fleet's own processes hold 9200–9210.
+	p := e.layout.Gateway("gateway-strict", 8081, 9211, fmt.Sprintf("%d/1m", limit))
 	// Its own key space, so that neither the suite's gateway nor an earlier
 	// run shares its buckets.
 	p.Env["PRINTFLEET_RATELIMIT_PREFIX"] = "e2e-strict-" + uuid.NewString()[:8] + ":"

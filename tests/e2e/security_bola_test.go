@@ -92,10 +92,13 @@ func TestBOLAMatrix(t *testing.T) {
 
 	t.Logf("alice's orders before bob's attempts: %s %s, %s %s", order, orderStatus(t, e, alice, order), order2, orderStatus(t, e, alice, order2))
 	bodies := map[string]any{
-		"POST /v1/orders/{order_id}:cancel":    map[string]any{"reason": "bola"},
-		"POST /v1/orders/{order_id}/shipments": map[string]any{"carrier": "UPS", "tracking_number": "1ZBOLA" + strings.ToUpper(uuid.NewString()[:8])},
-		"POST /v1/designs/{design_id}:process": map[string]any{},
-		"PATCH /v1/products/{product_id}":      map[string]any{"title": "bola-pwned"},
+		"POST /v1/orders/{order_id}:cancel":                          map[string]any{"reason": "bola"},
+		"POST /v1/orders/{order_id}/shipments":                       map[string]any{"carrier": "UPS", "tracking_number": "1ZBOLA" + strings.ToUpper(uuid.NewString()[:8])},
+		"POST /v1/designs/{design_id}:process":                       map[string]any{},
+		"PATCH /v1/products/{product_id}":                            map[string]any{"title": "bola-pwned"},
+		"PATCH /v1/orders/{order_id}":                                map[string]any{"shipping_method": "express"},
+		"POST /v1/orders/{order_id}:confirm":                         map[string]any{},
+		"POST /v1/orders/{order_id}/shipments/{shipment_id}:deliver": map[string]any{},
 	}
 	targets := map[string][]string{"order_id": aliceOrders, "design_id": {design, uploaded}, "product_id": {product}}
 	cases := 0

@@ -83,6 +83,8 @@ func TestBrokerRefusesForeignEvents(t *testing.T) {
 		"marketplace":    eventsv1.KeyStockReserved,
 		"pricing-worker": eventsv1.KeyOrderPlaced,
 		"catalog-worker": eventsv1.KeyPrintFilesReady,
+		"webhooks":       eventsv1.KeyOrderNotice, // it only consumes
+		"ops":            eventsv1.KeyOrderPaid,   // it replays to queues, never to the exchange
 	} {
 		err := publishAs(t, e, proc, key)
 		var ae *amqp091.Error
@@ -116,7 +118,7 @@ func TestBrokerRefusesForeignEvents(t *testing.T) {
 // each broker user only in its own process.
 func TestProcessesHoldOnlyTheirSecrets(t *testing.T) {
 	e := need(t)
-	holders := map[string]bool{"gateway": true, "orders": true, "catalog": true, "pricing": true, "marketplace": true}
+	holders := map[string]bool{"gateway": true, "orders": true, "catalog": true, "pricing": true, "marketplace": true, "webhooks": true, "ops": true}
 	for _, p := range e.layout.Procs() {
 		pid := e.fleet.Pid(p.Name)
 		if pid == 0 {

@@ -209,11 +209,34 @@ func TestBodyFuzzCorpus(t *testing.T) {
 		"POST /v1/designs/{design_id}:process":    {"design_id": design},
 		"POST /v1/quotes": {"items": []any{map[string]any{"variant_id": variant, "quantity": 1, "placement_ids": []any{front}}},
 			"country_code": "US", "currency": "USD", "coupon_code": "NOPE", "shipping_method": "standard"},
+		// Pricing's admin writes, on data no other test reads: a variant
+		// that does not exist, a fresh code, a pair no quote converts.
+		"POST /v1/price-lists": {"prices": []any{map[string]any{"variant_id": ghostID(), "region": "*",
+			"price": map[string]any{"currency": "USD", "amount_minor": 100}}}},
+		"POST /v1/coupons": {"code": "FUZZ" + strings.ToUpper(uuid.NewString()[:8]), "kind": "COUPON_KIND_PERCENT", "percent_bp": 100,
+			"valid_from": "2030-01-01T00:00:00Z", "valid_until": "2030-01-02T00:00:00Z", "usage_limit": 1},
+		"POST /v1/fx-rates": {"rates": []any{map[string]any{"base": "JPY", "quote": "KRW", "rate": "9.5"}}},
+		// Shipping and tax rates of a country no other test ships to.
+		"POST /v1/shipping-rates": {"rates": []any{map[string]any{"method": "fuzz", "country_code": "AQ",
+			"first_item": map[string]any{"currency": "USD", "amount_minor": 100}, "additional_item": map[string]any{"currency": "USD", "amount_minor": 50},
+			"min_days": 1, "max_days": 3}}},
+		"POST /v1/tax-rates": {"rates": []any{map[string]any{"country_code": "AQ", "region": "", "rate_bp": 100, "prices_include_tax": false}}},
+		"PATCH /v1/orders/{order_id}": {"items": []any{map[string]any{"variant_id": variant, "quantity": 1}}, "shipping_method": "standard",
+			"coupon_code": "NOPE", "payment_method": "PAYMENT_METHOD_CARD", "version": 1},
+		"POST /v1/orders/{order_id}:confirm":                         {},
+		"POST /v1/orders/{order_id}/shipments/{shipment_id}:deliver": {},
 		"POST /v1/stores": {"marketplace": "MARKETPLACE_SHOPIFY", "shop_id": "fuzz-shop", "name": "Fuzz",
 			"credentials":           map[string]any{"api_key": "sec-fuzz-" + uuid.NewString(), "access_token": "sec-fuzz-" + uuid.NewString()},
 			"rate_limit_per_second": 2, "rate_limit_burst": 4, "order_import": "off"},
 		"POST /v1/stores/{store_id}/listings": {"external_product_id": "fuzz-prod", "external_variant_id": "fuzz-var",
 			"sku": "FUZZ-1", "variant_id": variant, "design_id": design, "placement_id": front},
+		// The sandbox receiver: the one address the fleet's webhooks service
+		// lets through, so no mutation makes it resolve a name.
+		"POST /v1/webhooks": {"url": e.layout.ReceiverURL() + "/r/fuzz", "event_types": []any{"order.paid", "order.shipped"},
+			"description": "fuzz"},
+		"POST /v1/webhooks/{webhook_id}:rotate-secret":                      {},
+		"POST /v1/webhooks/{webhook_id}:enable":                             {},
+		"POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}:redeliver": {},
 	}
 	for _, b := range bases {
 		if c, ok := b["credentials"].(map[string]any); ok {
@@ -222,7 +245,8 @@ func TestBodyFuzzCorpus(t *testing.T) {
 			}
 		}
 	}
-	ids := map[string]string{"order_id": order, "design_id": design, "product_id": product, "store_id": ghostID()}
+	ids := map[string]string{"order_id": order, "design_id": design, "product_id": product, "store_id": ghostID(),
+		"webhook_id": ghostID(), "delivery_id": ghostID()}
 	generic := genericCorpus()
 	var failures []string
 	sent := 0
@@ -279,7 +303,7 @@ func TestBodyFuzzCorpus(t *testing.T) {
 		t.Error(f)
 	}
 	// Every process is still up.
-	for _, p := range []string{"gateway", "orders", "catalog", "catalog-worker", "pricing", "pricing-worker", "images", "orders-worker", "marketplace"} {
+	for _, p := range []string{"gateway", "orders", "catalog", "catalog-worker", "pricing", "pricing-worker", "images", "orders-worker", "marketplace", "webhooks"} {
 		if e.fleet.Pid(p) == 0 {
 			t.Errorf("%s is not running after the fuzz corpus", p)
 		}

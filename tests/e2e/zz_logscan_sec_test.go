@@ -41,11 +41,16 @@ func fleetSecrets(e *environment) []labelledSecret {
 		{"JWT secret", e.layout.JWTSecret},
 		{"internal secret", e.layout.InternalSecret},
 		{"credentials key", e.layout.CredentialsKey},
+		{"webhooks secrets key", e.layout.WebhooksSecretsKey},
+		{"carrier secret", e.layout.CarrierSecret},
 		{"payment API key", e.layout.PaymentAPIKey},
 		{"S3 secret key", secEnvOr("PRINTFLEET_S3_SECRET_KEY", "printfleet-dev-secret")},
 	}
 	if raw, err := base64.StdEncoding.DecodeString(e.layout.CredentialsKey); err == nil {
 		out = append(out, labelledSecret{"credentials key (decoded)", string(raw)})
+	}
+	if raw, err := base64.RawURLEncoding.DecodeString(e.layout.WebhooksSecretsKey); err == nil {
+		out = append(out, labelledSecret{"webhooks secrets key (decoded)", string(raw)})
 	}
 	if e.layout.BrokerUsers {
 		for proc, u := range fleet.BrokerUsers() {

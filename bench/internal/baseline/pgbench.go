@@ -33,7 +33,7 @@ import (
 // in Go; here PostgreSQL does, for the price of one trivial SELECT.
 const idsQuery = `SELECT gen_random_uuid() AS order_id,
 	'{' || gen_random_uuid() || ',' || gen_random_uuid() || '}' AS item_ids,
-	gen_random_uuid() AS event_id, gen_random_uuid() AS outbox_id,
+	gen_random_uuid() AS event_id, gen_random_uuid() AS outbox_id, gen_random_uuid() AS notice_id,
 	gen_random_uuid()::text AS idem_key, 'bench-user-' || (:client_id::int % 4) AS user_id,
 	now() AS created_at, '' AS empty \gset`
 
@@ -97,12 +97,16 @@ func PgbenchScript() (string, error) {
 type OrderValues struct {
 	ResponseBytes int // the idempotency record's stored response
 	PayloadBytes  int // the OrderPlaced protobuf in the outbox
+	// NoticeBytes is the order.created OrderNotice the gated insert sends
+	// (and, for a user without a webhook subscription, does not write).
+	NoticeBytes int
 }
 
 // DefaultOrderValues are the sizes of a real two-item blank order the
 // fleet wrote (read back from its database): the stored response 565
-// bytes, the OrderPlaced payload 345 bytes.
-var DefaultOrderValues = OrderValues{ResponseBytes: 565, PayloadBytes: 345}
+// bytes, the OrderPlaced payload 345 bytes. The notice is that same order
+// (the stored response is its encoding) with its type and time: 597 bytes.
+var DefaultOrderValues = OrderValues{ResponseBytes: 565, PayloadBytes: 345, NoticeBytes: 597}
 
 func filler(n int, seed byte) string {
 	b := make([]byte, n)
@@ -116,7 +120,8 @@ func filler(n int, seed byte) string {
 func (v OrderValues) Defines() map[string]string {
 	return map[string]string{
 		"ttl_ms": "86400000", "req_hash": filler(32, 7), "response": filler(v.ResponseBytes, 11), "payload": filler(v.PayloadBytes, 13),
-		"status": "1", "currency": "USD", "subtotal": "1498", "shipping": "499", "discount": "0", "total": "1997",
+		"notice_payload": filler(v.NoticeBytes, 17),
+		"status":         "1", "currency": "USD", "subtotal": "1498", "shipping": "499", "discount": "0", "total": "1997",
 		"payment_method": "1", "quote_id": "0198c3d2-7a10-7c4e-9a51-3f4b2c1d0e9f", "version": "1",
 		"address":     `{"name":"Ada Bench","line1":"1 Load St","line2":"","city":"Springfield","region":"IL","postal_code":"62701","country_code":"US"}`,
 		"positions":   "{0,1}",
@@ -128,6 +133,7 @@ func (v OrderValues) Defines() map[string]string {
 		"empties": `{"",""}`, "nulls": "{NULL,NULL}",
 		"event_type": "order_placed", "zero": "0", "event_message": "order placed", "attributes": "{}",
 		"outbox_type":  eventsv1.KeyOrderPlaced,
+		"notice_type":  eventsv1.KeyOrderNotice,
 		"headers":      `{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`,
 		"origin":       "0198c3d2-7a10-7c4e-9a51-3f4b2c1d0e9f",
 		"trace_parent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",

@@ -17,7 +17,8 @@ import (
 
 // The script runs exactly the store's create path:
 // sqlstmt.CreateOrderBatch in the store's order, then what platform/outbox
-// queues for one event; every binding the bench holds is used.
+// queues for a new order's events (OrderPlaced and the gated order.created
+// notice); every binding the bench holds is used.
 func TestStatementsAreTheStores(t *testing.T) {
 	t.Parallel()
 	batch, err := createOrderStatements()
@@ -25,7 +26,9 @@ func TestStatementsAreTheStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob := &pgx.Batch{}
-	if err := outbox.Queue(context.Background(), ob, outbox.Event{Type: eventsv1.KeyOrderPlaced, Payload: &eventsv1.OrderPlaced{}}); err != nil {
+	if err := outbox.Queue(context.Background(), ob,
+		outbox.Event{Type: eventsv1.KeyOrderPlaced, Payload: &eventsv1.OrderPlaced{}},
+		outbox.Event{Type: eventsv1.KeyOrderNotice, Payload: &eventsv1.OrderNotice{}, Gate: sqlstmt.SubscriberGate("u")}); err != nil {
 		t.Fatal(err)
 	}
 	want := sqlstmt.CreateOrderBatch()
@@ -71,7 +74,7 @@ func TestPgbenchScript(t *testing.T) {
 		t.Errorf("a $n parameter survived:\n%s", s)
 	}
 	defined := DefaultOrderValues.Defines()
-	for _, v := range []string{"order_id", "item_ids", "event_id", "outbox_id", "idem_key", "user_id", "created_at", "empty", "client_id"} {
+	for _, v := range []string{"order_id", "item_ids", "event_id", "outbox_id", "notice_id", "idem_key", "user_id", "created_at", "empty", "client_id"} {
 		defined[v] = "set by the script"
 	}
 	batch, err := createOrderStatements()

@@ -151,6 +151,45 @@ func Rows() []Row {
 				Expr:   fmt.Sprintf(`sum by (marketplace, outcome) (rate(printfleet_marketplace_import_polls_total{%s}[%s]))`, ns, ri),
 				Legend: "{{marketplace}} {{outcome}}",
 			}}}),
+		grpcRow("webhooks", "webhooks (gRPC)"),
+		workerRow("webhooks", "webhooks (notices → deliveries)",
+			Panel{Title: "Delivery attempts by outcome", Unit: "ops", Width: 12, Targets: []Target{{
+				Expr:   fmt.Sprintf(`sum by (outcome) (rate(printfleet_webhooks_deliveries_total{job="webhooks",%s}[%s]))`, ns, ri),
+				Legend: "{{outcome}}",
+			}}},
+			Panel{Title: "Delivery latency p99", Unit: "s", Width: 12, Targets: []Target{{
+				Expr:   fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (rate(printfleet_webhooks_delivery_duration_seconds_bucket{job="webhooks",%s}[%s])))`, ns, ri),
+				Legend: "p99",
+			}}},
+			// Every replica reads the same rows: max, not sum.
+			Panel{Title: "Oldest pending delivery (worst endpoint)", Unit: "s", Targets: []Target{{
+				Expr:   fmt.Sprintf(`max(printfleet_webhooks_oldest_pending_seconds{job="webhooks",%s})`, ns),
+				Legend: "oldest",
+			}}},
+			Panel{Title: "Pending deliveries", Unit: "short", Targets: []Target{{
+				Expr:   fmt.Sprintf(`max(printfleet_webhooks_pending{job="webhooks",%s})`, ns),
+				Legend: "pending",
+			}}},
+			Panel{Title: "Endpoints by status", Unit: "short", Targets: []Target{{
+				Expr:   fmt.Sprintf(`max by (status) (printfleet_webhooks_endpoints{job="webhooks",%s})`, ns),
+				Legend: "{{status}}",
+			}}}),
+		grpcRow("ops", "ops (gRPC: the operator console's dead letters)"),
+		{Title: "ops (dead letters)", Panels: []Panel{
+			// Every replica reads the same rows: max, not sum.
+			{Title: "Parked dead letters by queue", Unit: "short", Targets: []Target{{
+				Expr:   fmt.Sprintf(`max by (queue) (printfleet_ops_dead_letters_parked{job="ops",%s})`, ns),
+				Legend: "{{queue}}",
+			}}},
+			{Title: "Dead letters parked", Unit: "ops", Targets: []Target{{
+				Expr:   fmt.Sprintf(`sum by (queue) (rate(printfleet_ops_dead_letters_parked_total{job="ops",%s}[%s]))`, ns, ri),
+				Legend: "{{queue}}",
+			}}},
+			{Title: "Operator actions by outcome", Unit: "ops", Targets: []Target{{
+				Expr:   fmt.Sprintf(`sum by (action, outcome) (increase(printfleet_ops_actions_total{job="ops",%s}[%s]))`, ns, ri),
+				Legend: "{{action}} {{outcome}}",
+			}}},
+		}},
 		{Title: "Order pipeline", Panels: []Panel{
 			{Title: "Outbox lag (oldest unpublished event)", Unit: "s", Targets: []Target{{
 				Expr:   fmt.Sprintf(`max by (service) (printfleet_outbox_lag_seconds{%s})`, ns),

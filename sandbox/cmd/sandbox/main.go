@@ -1,5 +1,6 @@
 // Command sandbox serves the stand-ins for the outside world the fleet calls — the
-// payment provider and the marketplaces — on two local addresses until SIGTERM.
+// payment provider, the marketplaces, sellers' webhook endpoints and a parcel carrier — on four
+// local addresses until SIGTERM.
 package main
 
 import (

@@ -11,6 +11,7 @@ func TestParseConfig(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
 		"PRINTFLEET_SANDBOX_PAYMENT_ADDR":           "127.0.0.1:1",
+		"PRINTFLEET_SANDBOX_RECEIVER_ADDR":          "127.0.0.1:3",
 		payment.EnvDeclineRate:                      "0.2",
 		marketplace.EnvThrottle:                     "true",
 		"PRINTFLEET_SANDBOX_MARKETPLACE_LATENCY_MS": "7",
@@ -19,7 +20,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.paymentAddr != "127.0.0.1:1" || c.marketplaceAddr != "127.0.0.1:2" {
+	if c.paymentAddr != "127.0.0.1:1" || c.marketplaceAddr != "127.0.0.1:2" || c.receiverAddr != "127.0.0.1:3" {
 		t.Fatalf("addresses: %+v", c)
 	}
 	if c.payment != (payment.Faults{DeclineRate: 0.2, Outage: true}) || c.marketplace != (marketplace.Faults{Throttle: true, LatencyMS: 7}) {

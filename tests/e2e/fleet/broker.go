@@ -22,6 +22,10 @@ type BrokerUser struct {
 	Name, Password string
 	Publishes      string
 	Queues         string
+	// DeadLetters is the ops service's user: it declares and consumes
+	// every <queue>.dlq, passive-declares the consumer queues (for their
+	// depth), and replays through the default exchange only.
+	DeadLetters bool
 }
 
 // The exchanges every process declares at start (platform/amqp defaults).
@@ -40,6 +44,10 @@ var brokerUsers = map[string]BrokerUser{
 	"pricing-worker": {Queues: "pricing."},
 	"images":         {Publishes: "images.", Queues: "images."},
 	"marketplace":    {Publishes: "marketplace.", Queues: "marketplace."},
+	// webhooks consumes webhooks.notices (and its .dlq); it publishes nothing.
+	"webhooks": {Queues: "webhooks."},
+	// ops parks every .dlq and replays to the consumer queues.
+	"ops": {DeadLetters: true},
 }
 
 // BrokerUsers returns the per-process users with their development
@@ -64,10 +72,20 @@ func (u BrokerUser) Permissions() (configure, write, read, topicWrite string) {
 	}
 	ex := regexp.QuoteMeta(eventsExchange)
 	dlx := regexp.QuoteMeta(deadLetters)
+	if u.DeadLetters {
+		// The exchanges as every process declares them; the .dlq queues to
+		// declare and consume; a passive declare needs no permission; a
+		// replay writes to the default exchange (amq.default) alone, never
+		// to the events exchange.
+		dlqs := `\.dlq$`
+		return fmt.Sprintf("^(%s|%s)$|%s", ex, dlx, dlqs), `^amq\.default$`, fmt.Sprintf("^(%s|%s)$|%s", ex, dlx, dlqs), "^$"
+	}
 	// Declaring the exchanges needs configure on them; declaring a queue
 	// with its dead-letter exchange needs write on the DLX; binding needs
 	// write on the queue and read on the exchange; publishing needs write
 	// on the exchange (the topic permission then narrows the routing keys).
+	// A consumer dead-letters a failed message by publishing it, with its
+	// error, to the DLX: the write on the DLX covers that too.
 	configure = fmt.Sprintf("^(%s|%s)$|%s", ex, dlx, q)
 	read = fmt.Sprintf("^(%s|%s)$|%s", ex, dlx, q)
 	write = fmt.Sprintf("^%s$|%s", dlx, q)

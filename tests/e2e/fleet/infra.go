@@ -11,6 +11,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// Databases are the services that own a PostgreSQL database (scripts/infra.sh
+// creates the same list for `make run`).
+var Databases = []string{"orders", "catalog", "pricing", "webhooks", "ops"}
+
 // EnsureDatabases creates the layout's service databases that are missing.
 // With reset, existing ones are dropped first (a fresh fleet for tests).
 func (l Layout) EnsureDatabases(ctx context.Context, reset bool) error {
@@ -20,7 +24,7 @@ func (l Layout) EnsureDatabases(ctx context.Context, reset bool) error {
 		return fmt.Errorf("postgres %s:%d: %w", l.PGHost, l.PGPort, err)
 	}
 	defer conn.Close(ctx)
-	for _, svc := range []string{"orders", "catalog", "pricing"} {
+	for _, svc := range Databases {
 		name := pgx.Identifier{l.DBName(svc)}.Sanitize()
 		if reset {
 			if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {

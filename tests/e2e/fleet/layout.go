@@ -5,7 +5,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"time"
 )
 
 // Layout is where one fleet lives: its ports, databases, vhost and secrets.
@@ -15,7 +17,8 @@ import (
 type Layout struct {
 	// Offset is added to every default port.
 	Offset int
-	// DBPrefix is prepended to the database names orders, catalog, pricing.
+	// DBPrefix is prepended to the database names orders, catalog, pricing,
+	// webhooks, ops.
 	DBPrefix string
 	// Vhost is the RabbitMQ virtual host.
 	Vhost string
@@ -35,14 +38,34 @@ type Layout struct {
 	InternalSecret string
 	JWTSecret      string
 	CredentialsKey string // base64 of 32 bytes
-	PaymentAPIKey  string
-	LogLevel       string
+	// WebhooksSecretsKey seals the webhook subscriptions' signing secrets
+	// (32 bytes in base64 or base64url, as platform/secret reads it).
+	WebhooksSecretsKey string
+	// CarrierSecret signs the carriers' tracking updates: the gateway
+	// verifies them with it, the sandbox's carrier signs with it.
+	CarrierSecret string
+	// WebhooksRetrySchedule, WebhooksTimeout, WebhooksLease and
+	// WebhooksDisableAfter override the webhooks service's defaults when
+	// set: the suites compress hours of retries into seconds.
+	WebhooksRetrySchedule string
+	WebhooksTimeout       string
+	WebhooksLease         string
+	WebhooksDisableAfter  string
+	// DraftTTL, when set, overrides how long a draft order lives
+	// unconfirmed (the orders service's default is 72h); the e2e suite
+	// shortens it to see the worker expire one.
+	DraftTTL      time.Duration
+	PaymentAPIKey string
+	LogLevel      string
 	// RateLimit overrides the gateway's per-principal limits (e.g. "100/1m")
 	// when set; suites that poll hard raise it.
 	RateLimit string
 	// TraceDir, when set, makes every process append its spans to
 	// <TraceDir>/<name>.jsonl (PRINTFLEET_TRACE_FILE).
 	TraceDir string
+	// NoOps leaves the ops service (the dead-letter parking) out of the
+	// fleet, so that dead letters stay in the .dlq queues.
+	NoOps bool
 }
 
 // Local is the layout `make run` uses. The development secrets can be
@@ -55,9 +78,13 @@ func Local() Layout {
 		InternalSecret: "dev-internal-secret-change-me-0123456789",
 		JWTSecret:      "dev-jwt-secret-change-me-0123456789",
 		CredentialsKey: "ZGV2LWNyZWRlbnRpYWxzLWtleS0zMi1ieXRlcyEhISE=",
-		PaymentAPIKey:  "sk_test_printfleet_dev",
-		LogLevel:       "info",
-		BrokerUsers:    true,
+		// 32 bytes in unpadded base64url; the change-me in it makes a
+		// deployed environment refuse it (config.Published).
+		WebhooksSecretsKey: "dev-webhooks-secrets-key-change-me-01234567",
+		CarrierSecret:      "dev-carrier-secret-change-me-0123456789",
+		PaymentAPIKey:      "sk_test_printfleet_dev",
+		LogLevel:           "info",
+		BrokerUsers:        true,
 	}
 	if v := os.Getenv("PRINTFLEET_JWT_SECRET"); v != "" {
 		l.JWTSecret = v
@@ -78,8 +105,24 @@ func (l Layout) GatewayAdmin() string    { return l.addr(9200) }
 func (l Layout) OrdersGRPC() string      { return l.addr(9101) }
 func (l Layout) CatalogGRPC() string     { return l.addr(9102) }
 func (l Layout) PricingGRPC() string     { return l.addr(9103) }
+func (l Layout) WebhooksGRPC() string    { return l.addr(9104) }
+func (l Layout) OpsGRPC() string         { return l.addr(9105) }
 func (l Layout) PaymentURL() string      { return "http://" + l.addr(9301) }
 func (l Layout) MarketplacesURL() string { return "http://" + l.addr(9302) }
+
+// CarrierURL is the sandbox's carrier: POST /track posts a signed tracking
+// update to the gateway.
+func (l Layout) CarrierURL() string { return "http://" + l.addr(9304) }
+
+// ReceiverURL is the sandbox's webhook receiver: POST /receivers creates an
+// endpoint the webhooks service may deliver to.
+func (l Layout) ReceiverURL() string { return "http://" + l.addr(9303) }
+
+// receiverAddr is the receiver's host:port, the one address the webhooks
+// service's guard lets through (it refuses loopback otherwise).
+func (l Layout) receiverAddr() string { return l.addr(9303) }
+
+// AMQPURL is the shared development user's broker URL.
 func (l Layout) AMQPURL() string {
 	return fmt.Sprintf("amqp://guest:guest@%s:%d/%s", l.AMQPHost, l.AMQPPort, l.Vhost)
 }
@@ -109,6 +152,8 @@ func (l Layout) Packages() []string {
 		"./services/pricing/cmd/pricing-worker",
 		"./services/pricing/cmd/pricing-seed-demo",
 		"./services/pricing/cmd/pricing-coupons",
+		"./services/webhooks/cmd/webhooks",
+		"./services/ops/cmd/ops",
 		"./workers/images/cmd/images",
 		"./workers/marketplace/cmd/marketplace",
 		"./sandbox/cmd/sandbox",
@@ -127,6 +172,8 @@ func (l Layout) Common() map[string]string {
 		"PRINTFLEET_ORDERS_ADDR":    l.OrdersGRPC(),
 		"PRINTFLEET_CATALOG_ADDR":   l.CatalogGRPC(),
 		"PRINTFLEET_PRICING_ADDR":   l.PricingGRPC(),
+		"PRINTFLEET_WEBHOOKS_ADDR":  l.WebhooksGRPC(),
+		"PRINTFLEET_OPS_ADDR":       l.OpsGRPC(),
 		"PRINTFLEET_SHUTDOWN_GRACE": "15s",
 	}
 }
@@ -153,6 +200,7 @@ func (l Layout) Procs() []Proc {
 var Withheld = []string{
 	"PRINTFLEET_INTERNAL_SECRET", "PRINTFLEET_AMQP_URL", "PRINTFLEET_JWT_SECRET",
 	"PRINTFLEET_PAYMENT_API_KEY", "PRINTFLEET_CATALOG_CREDENTIALS_KEY",
+	"PRINTFLEET_WEBHOOKS_SECRETS_KEY", "PRINTFLEET_GATEWAY_CARRIER_SECRET", "PRINTFLEET_SANDBOX_CARRIER_SECRET",
 }
 
 // secrets adds to p the internal secret when internal, and the process's
@@ -173,7 +221,8 @@ func (l Layout) procs() []Proc {
 		// Who calls or serves gRPC holds the internal secret; the workers
 		// that only consume (and the images worker, which decodes untrusted
 		// images) do not.
-		internal := map[string]bool{"gateway": true, "orders": true, "catalog": true, "pricing": true, "marketplace": true}[p.Name]
+		internal := map[string]bool{"gateway": true, "orders": true, "catalog": true, "pricing": true, "marketplace": true,
+			"webhooks": true, "ops": true}[p.Name]
 		ps[i] = l.secrets(p, internal)
 	}
 	return ps
@@ -191,11 +240,15 @@ func (l Layout) plainProcs() []Proc {
 		}
 		return Proc{Name: name, Env: e, Admin: l.addr(adminPort)}
 	}
-	return []Proc{
+	ps := []Proc{
 		{Name: "sandbox", Env: map[string]string{
-			"PRINTFLEET_ADMIN_ADDR":               l.addr(9206),
-			"PRINTFLEET_SANDBOX_PAYMENT_ADDR":     l.addr(9301),
-			"PRINTFLEET_SANDBOX_MARKETPLACE_ADDR": l.addr(9302),
+			"PRINTFLEET_ADMIN_ADDR":                  l.addr(9206),
+			"PRINTFLEET_SANDBOX_PAYMENT_ADDR":        l.addr(9301),
+			"PRINTFLEET_SANDBOX_MARKETPLACE_ADDR":    l.addr(9302),
+			"PRINTFLEET_SANDBOX_RECEIVER_ADDR":       l.receiverAddr(),
+			"PRINTFLEET_SANDBOX_CARRIER_ADDR":        l.addr(9304),
+			"PRINTFLEET_SANDBOX_CARRIER_GATEWAY_URL": l.GatewayURL(),
+			"PRINTFLEET_SANDBOX_CARRIER_SECRET":      l.CarrierSecret,
 		}, Ready: HTTPReady(l.PaymentURL() + "/_sandbox/stats")},
 		svc("pricing", 9103, 9203, nil),
 		// catalog-worker before catalog: it binds the catalog's queues at
@@ -208,15 +261,13 @@ func (l Layout) plainProcs() []Proc {
 		svc("catalog", 9102, 9202, map[string]string{
 			"PRINTFLEET_CATALOG_CREDENTIALS_KEY": l.CredentialsKey,
 		}),
-		svc("orders", 9101, 9201, map[string]string{
-			"PRINTFLEET_PAYMENT_URL":     l.PaymentURL(),
-			"PRINTFLEET_PAYMENT_API_KEY": l.PaymentAPIKey,
-		}),
+		svc("orders", 9101, 9201, l.ordersEnv()),
 		{Name: "orders-worker", Env: map[string]string{
-			"PRINTFLEET_ADMIN_ADDR":      l.addr(9207),
-			"PRINTFLEET_PG_URL":          l.PGURL("orders"),
-			"PRINTFLEET_PAYMENT_URL":     l.PaymentURL(),
-			"PRINTFLEET_PAYMENT_API_KEY": l.PaymentAPIKey,
+			"PRINTFLEET_ADMIN_ADDR":                l.addr(9207),
+			"PRINTFLEET_PG_URL":                    l.PGURL("orders"),
+			"PRINTFLEET_PAYMENT_URL":               l.PaymentURL(),
+			"PRINTFLEET_PAYMENT_API_KEY":           l.PaymentAPIKey,
+			"PRINTFLEET_ORDERS_DRAFT_EXPIRE_EVERY": "1s",
 		}, Admin: l.addr(9207)},
 		{Name: "pricing-worker", Env: map[string]string{
 			"PRINTFLEET_ADMIN_ADDR": l.addr(9209),
@@ -234,8 +285,41 @@ func (l Layout) plainProcs() []Proc {
 			// is common); a short poll so sandbox orders show up at once.
 			"PRINTFLEET_MARKETPLACE_IMPORT_POLL_EVERY": "1s",
 		}, Admin: l.addr(9205)},
+		// webhooks after orders (a subscription marks its owner in orders)
+		// and before the gateway (whose readiness checks it).
+		svc("webhooks", 9104, 9210, l.webhooksEnv()),
+		// ops after every consumer (each declares the .dlq it parks; a
+		// missing one is waited for) and before the gateway, whose console
+		// calls it.
+		svc("ops", 9105, 9212, nil),
 		l.Gateway("gateway", 8080, 9200, l.RateLimit),
 	}
+	if l.NoOps {
+		ps = slices.DeleteFunc(ps, func(p Proc) bool { return p.Name == "ops" })
+	}
+	return ps
+}
+
+// webhooksEnv is the webhooks service's own environment: its secrets key,
+// plain http and the sandbox receiver's loopback address allowed (the
+// service refuses both otherwise), and the layout's compressed timings.
+func (l Layout) webhooksEnv() map[string]string {
+	env := map[string]string{
+		"PRINTFLEET_WEBHOOKS_SECRETS_KEY": l.WebhooksSecretsKey,
+		"PRINTFLEET_WEBHOOKS_ALLOW_HTTP":  "true",
+		"PRINTFLEET_WEBHOOKS_ALLOW_ADDRS": l.receiverAddr(),
+	}
+	for k, v := range map[string]string{
+		"PRINTFLEET_WEBHOOKS_RETRY_SCHEDULE": l.WebhooksRetrySchedule,
+		"PRINTFLEET_WEBHOOKS_TIMEOUT":        l.WebhooksTimeout,
+		"PRINTFLEET_WEBHOOKS_LEASE":          l.WebhooksLease,
+		"PRINTFLEET_WEBHOOKS_DISABLE_AFTER":  l.WebhooksDisableAfter,
+	} {
+		if v != "" {
+			env[k] = v
+		}
+	}
+	return env
 }
 
 // Gateway is a gateway process on the given default ports (offset applies),
@@ -247,12 +331,33 @@ func (l Layout) Gateway(name string, httpPort, adminPort int, rateLimit string) 
 		"PRINTFLEET_JWT_SECRET":      l.JWTSecret,
 		"PRINTFLEET_INTERNAL_SECRET": l.InternalSecret,
 	}
+	if l.CarrierSecret != "" {
+		env["PRINTFLEET_GATEWAY_CARRIER_SECRET"] = l.CarrierSecret
+	}
+	for k, v := range l.consoleEnv() {
+		env[k] = v
+	}
 	if rateLimit != "" {
 		env["PRINTFLEET_RATELIMIT_DEFAULT"] = rateLimit
 		env["PRINTFLEET_RATELIMIT_WRITE"] = rateLimit
 	}
 	return l.traced(Proc{Name: name, Binary: "gateway", Env: env, Admin: l.addr(adminPort)})
 }
+
+// consoleEnv points the gateway's operator console at the processes whose
+// metrics its live figures read and allows images from the S3 endpoint the
+// presigned links name. Its CSRF key is the per-process development one
+// (one gateway replica).
+func (l Layout) consoleEnv() map[string]string {
+	return map[string]string{
+		"PRINTFLEET_GATEWAY_CONSOLE_METRICS": "orders=http://" + l.addr(9201) + "/metrics,orders-worker=http://" + l.addr(9207) +
+			"/metrics,marketplace=http://" + l.addr(9205) + "/metrics",
+		"PRINTFLEET_GATEWAY_CONSOLE_IMAGE_ORIGINS": l.S3Endpoint,
+	}
+}
+
+// ConsoleURL is the operator console.
+func (l Layout) ConsoleURL() string { return l.GatewayURL() + "/console/" }
 
 // Seeds are one-shot commands that load the demo catalog and price lists.
 func (l Layout) Seeds() []Proc {
@@ -267,4 +372,16 @@ func (l Layout) Seeds() []Proc {
 			"PRINTFLEET_ADMIN_ADDR": "127.0.0.1:0",
 		}},
 	}
+}
+
+// ordersEnv is the orders API's own environment.
+func (l Layout) ordersEnv() map[string]string {
+	env := map[string]string{
+		"PRINTFLEET_PAYMENT_URL":     l.PaymentURL(),
+		"PRINTFLEET_PAYMENT_API_KEY": l.PaymentAPIKey,
+	}
+	if l.DraftTTL > 0 {
+		env["PRINTFLEET_ORDERS_DRAFT_TTL"] = l.DraftTTL.String()
+	}
+	return env
 }

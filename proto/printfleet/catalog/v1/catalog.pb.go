@@ -3129,6 +3129,104 @@ func (x *SaveImportCursorRequest) GetCursor() string {
 	return ""
 }
 
+// SignRenderLinksRequest names rendered files by their S3 keys.
+type SignRenderLinksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          []string               `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignRenderLinksRequest) Reset() {
+	*x = SignRenderLinksRequest{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignRenderLinksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignRenderLinksRequest) ProtoMessage() {}
+
+func (x *SignRenderLinksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignRenderLinksRequest.ProtoReflect.Descriptor instead.
+func (*SignRenderLinksRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *SignRenderLinksRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+// SignRenderLinksResponse has one link per key, in order.
+type SignRenderLinksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Urls          []string               `protobuf:"bytes,1,rep,name=urls,proto3" json:"urls,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignRenderLinksResponse) Reset() {
+	*x = SignRenderLinksResponse{}
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignRenderLinksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignRenderLinksResponse) ProtoMessage() {}
+
+func (x *SignRenderLinksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_catalog_v1_catalog_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignRenderLinksResponse.ProtoReflect.Descriptor instead.
+func (*SignRenderLinksResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_catalog_v1_catalog_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *SignRenderLinksResponse) GetUrls() []string {
+	if x != nil {
+		return x.Urls
+	}
+	return nil
+}
+
+func (x *SignRenderLinksResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
 var File_printfleet_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
@@ -3402,7 +3500,13 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"`\n" +
 	"\x17SaveImportCursorRequest\x12#\n" +
 	"\bstore_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\astoreId\x12 \n" +
-	"\x06cursor\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06cursor*\xa2\x01\n" +
+	"\x06cursor\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\x06cursor\"A\n" +
+	"\x16SignRenderLinksRequest\x12'\n" +
+	"\x04keys\x18\x01 \x03(\tB\x13\xbaH\x10\x92\x01\r\b\x01\x10d\"\ar\x05\x10\x01\x18\x80\bR\x04keys\"h\n" +
+	"\x17SignRenderLinksResponse\x12\x12\n" +
+	"\x04urls\x18\x01 \x03(\tR\x04urls\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt*\xa2\x01\n" +
 	"\fDesignStatus\x12\x1d\n" +
 	"\x19DESIGN_STATUS_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cDESIGN_STATUS_PENDING_UPLOAD\x10\x01\x12\x1c\n" +
@@ -3419,7 +3523,7 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x17MARKETPLACE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13MARKETPLACE_SHOPIFY\x10\x01\x12\x14\n" +
 	"\x10MARKETPLACE_ETSY\x10\x02\x12\x16\n" +
-	"\x12MARKETPLACE_AMAZON\x10\x032\xd4\x15\n" +
+	"\x12MARKETPLACE_AMAZON\x10\x032\xc6\x16\n" +
 	"\x0eCatalogService\x12}\n" +
 	"\fListProducts\x12*.printfleet.catalog.v1.ListProductsRequest\x1a+.printfleet.catalog.v1.ListProductsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/products\x12y\n" +
 	"\n" +
@@ -3447,7 +3551,8 @@ const file_printfleet_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x0eResolveListing\x12,.printfleet.catalog.v1.ResolveListingRequest\x1a\x1e.printfleet.catalog.v1.Listing\x12\x8e\x01\n" +
 	"\x19ReceiveMarketplaceWebhook\x127.printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest\x1a8.printfleet.catalog.v1.ReceiveMarketplaceWebhookResponse\x12s\n" +
 	"\x10ListImportStores\x12..printfleet.catalog.v1.ListImportStoresRequest\x1a/.printfleet.catalog.v1.ListImportStoresResponse\x12`\n" +
-	"\x10SaveImportCursor\x12..printfleet.catalog.v1.SaveImportCursorRequest\x1a\x1c.printfleet.catalog.v1.StoreBHZFgithub.com/printfleet/printfleet/proto/printfleet/catalog/v1;catalogv1b\x06proto3"
+	"\x10SaveImportCursor\x12..printfleet.catalog.v1.SaveImportCursorRequest\x1a\x1c.printfleet.catalog.v1.Store\x12p\n" +
+	"\x0fSignRenderLinks\x12-.printfleet.catalog.v1.SignRenderLinksRequest\x1a..printfleet.catalog.v1.SignRenderLinksResponseBHZFgithub.com/printfleet/printfleet/proto/printfleet/catalog/v1;catalogv1b\x06proto3"
 
 var (
 	file_printfleet_catalog_v1_catalog_proto_rawDescOnce sync.Once
@@ -3462,7 +3567,7 @@ func file_printfleet_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_printfleet_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_printfleet_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_printfleet_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_printfleet_catalog_v1_catalog_proto_goTypes = []any{
 	(DesignStatus)(0),                         // 0: printfleet.catalog.v1.DesignStatus
 	(DpiVerdict)(0),                           // 1: printfleet.catalog.v1.DpiVerdict
@@ -3508,22 +3613,24 @@ var file_printfleet_catalog_v1_catalog_proto_goTypes = []any{
 	(*ImportStore)(nil),                       // 41: printfleet.catalog.v1.ImportStore
 	(*ListImportStoresResponse)(nil),          // 42: printfleet.catalog.v1.ListImportStoresResponse
 	(*SaveImportCursorRequest)(nil),           // 43: printfleet.catalog.v1.SaveImportCursorRequest
-	nil,                                       // 44: printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
-	(*timestamppb.Timestamp)(nil),             // 45: google.protobuf.Timestamp
-	(*v1.Money)(nil),                          // 46: printfleet.types.v1.Money
-	(*fieldmaskpb.FieldMask)(nil),             // 47: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),                     // 48: google.protobuf.Empty
+	(*SignRenderLinksRequest)(nil),            // 44: printfleet.catalog.v1.SignRenderLinksRequest
+	(*SignRenderLinksResponse)(nil),           // 45: printfleet.catalog.v1.SignRenderLinksResponse
+	nil,                                       // 46: printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
+	(*timestamppb.Timestamp)(nil),             // 47: google.protobuf.Timestamp
+	(*v1.Money)(nil),                          // 48: printfleet.types.v1.Money
+	(*fieldmaskpb.FieldMask)(nil),             // 49: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),                     // 50: google.protobuf.Empty
 }
 var file_printfleet_catalog_v1_catalog_proto_depIdxs = []int32{
 	4,  // 0: printfleet.catalog.v1.Product.variants:type_name -> printfleet.catalog.v1.Variant
 	5,  // 1: printfleet.catalog.v1.Product.placements:type_name -> printfleet.catalog.v1.Placement
-	45, // 2: printfleet.catalog.v1.Product.created_at:type_name -> google.protobuf.Timestamp
-	45, // 3: printfleet.catalog.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
-	46, // 4: printfleet.catalog.v1.Variant.price:type_name -> printfleet.types.v1.Money
+	47, // 2: printfleet.catalog.v1.Product.created_at:type_name -> google.protobuf.Timestamp
+	47, // 3: printfleet.catalog.v1.Product.updated_at:type_name -> google.protobuf.Timestamp
+	48, // 4: printfleet.catalog.v1.Variant.price:type_name -> printfleet.types.v1.Money
 	3,  // 5: printfleet.catalog.v1.ListProductsResponse.products:type_name -> printfleet.catalog.v1.Product
 	3,  // 6: printfleet.catalog.v1.CreateProductRequest.product:type_name -> printfleet.catalog.v1.Product
 	3,  // 7: printfleet.catalog.v1.UpdateProductRequest.product:type_name -> printfleet.catalog.v1.Product
-	47, // 8: printfleet.catalog.v1.UpdateProductRequest.update_mask:type_name -> google.protobuf.FieldMask
+	49, // 8: printfleet.catalog.v1.UpdateProductRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 9: printfleet.catalog.v1.ResolvedVariant.variant:type_name -> printfleet.catalog.v1.Variant
 	5,  // 10: printfleet.catalog.v1.ResolvedVariant.placements:type_name -> printfleet.catalog.v1.Placement
 	12, // 11: printfleet.catalog.v1.GetVariantsResponse.variants:type_name -> printfleet.catalog.v1.ResolvedVariant
@@ -3533,77 +3640,80 @@ var file_printfleet_catalog_v1_catalog_proto_depIdxs = []int32{
 	14, // 15: printfleet.catalog.v1.DesignReport.placements:type_name -> printfleet.catalog.v1.PlacementCheck
 	0,  // 16: printfleet.catalog.v1.Design.status:type_name -> printfleet.catalog.v1.DesignStatus
 	15, // 17: printfleet.catalog.v1.Design.report:type_name -> printfleet.catalog.v1.DesignReport
-	45, // 18: printfleet.catalog.v1.Design.created_at:type_name -> google.protobuf.Timestamp
-	45, // 19: printfleet.catalog.v1.Design.updated_at:type_name -> google.protobuf.Timestamp
+	47, // 18: printfleet.catalog.v1.Design.created_at:type_name -> google.protobuf.Timestamp
+	47, // 19: printfleet.catalog.v1.Design.updated_at:type_name -> google.protobuf.Timestamp
 	16, // 20: printfleet.catalog.v1.CreateDesignResponse.design:type_name -> printfleet.catalog.v1.Design
-	44, // 21: printfleet.catalog.v1.CreateDesignResponse.upload_headers:type_name -> printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
-	45, // 22: printfleet.catalog.v1.CreateDesignResponse.upload_expires_at:type_name -> google.protobuf.Timestamp
+	46, // 21: printfleet.catalog.v1.CreateDesignResponse.upload_headers:type_name -> printfleet.catalog.v1.CreateDesignResponse.UploadHeadersEntry
+	47, // 22: printfleet.catalog.v1.CreateDesignResponse.upload_expires_at:type_name -> google.protobuf.Timestamp
 	2,  // 23: printfleet.catalog.v1.Store.marketplace:type_name -> printfleet.catalog.v1.Marketplace
-	45, // 24: printfleet.catalog.v1.Store.created_at:type_name -> google.protobuf.Timestamp
-	45, // 25: printfleet.catalog.v1.Store.last_import_at:type_name -> google.protobuf.Timestamp
+	47, // 24: printfleet.catalog.v1.Store.created_at:type_name -> google.protobuf.Timestamp
+	47, // 25: printfleet.catalog.v1.Store.last_import_at:type_name -> google.protobuf.Timestamp
 	2,  // 26: printfleet.catalog.v1.CreateStoreRequest.marketplace:type_name -> printfleet.catalog.v1.Marketplace
 	21, // 27: printfleet.catalog.v1.CreateStoreRequest.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
 	22, // 28: printfleet.catalog.v1.ListStoresResponse.stores:type_name -> printfleet.catalog.v1.Store
 	22, // 29: printfleet.catalog.v1.GetStoreCredentialsResponse.store:type_name -> printfleet.catalog.v1.Store
 	21, // 30: printfleet.catalog.v1.GetStoreCredentialsResponse.credentials:type_name -> printfleet.catalog.v1.StoreCredentials
-	45, // 31: printfleet.catalog.v1.Listing.created_at:type_name -> google.protobuf.Timestamp
-	45, // 32: printfleet.catalog.v1.Listing.updated_at:type_name -> google.protobuf.Timestamp
+	47, // 31: printfleet.catalog.v1.Listing.created_at:type_name -> google.protobuf.Timestamp
+	47, // 32: printfleet.catalog.v1.Listing.updated_at:type_name -> google.protobuf.Timestamp
 	30, // 33: printfleet.catalog.v1.CreateListingRequest.listing:type_name -> printfleet.catalog.v1.Listing
 	30, // 34: printfleet.catalog.v1.ListListingsResponse.listings:type_name -> printfleet.catalog.v1.Listing
 	30, // 35: printfleet.catalog.v1.UpdateListingRequest.listing:type_name -> printfleet.catalog.v1.Listing
 	2,  // 36: printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest.marketplace:type_name -> printfleet.catalog.v1.Marketplace
-	45, // 37: printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest.triggered_at:type_name -> google.protobuf.Timestamp
+	47, // 37: printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest.triggered_at:type_name -> google.protobuf.Timestamp
 	22, // 38: printfleet.catalog.v1.ImportStore.store:type_name -> printfleet.catalog.v1.Store
 	41, // 39: printfleet.catalog.v1.ListImportStoresResponse.stores:type_name -> printfleet.catalog.v1.ImportStore
-	6,  // 40: printfleet.catalog.v1.CatalogService.ListProducts:input_type -> printfleet.catalog.v1.ListProductsRequest
-	8,  // 41: printfleet.catalog.v1.CatalogService.GetProduct:input_type -> printfleet.catalog.v1.GetProductRequest
-	9,  // 42: printfleet.catalog.v1.CatalogService.CreateProduct:input_type -> printfleet.catalog.v1.CreateProductRequest
-	10, // 43: printfleet.catalog.v1.CatalogService.UpdateProduct:input_type -> printfleet.catalog.v1.UpdateProductRequest
-	11, // 44: printfleet.catalog.v1.CatalogService.GetVariants:input_type -> printfleet.catalog.v1.GetVariantsRequest
-	17, // 45: printfleet.catalog.v1.CatalogService.CreateDesign:input_type -> printfleet.catalog.v1.CreateDesignRequest
-	19, // 46: printfleet.catalog.v1.CatalogService.ProcessDesign:input_type -> printfleet.catalog.v1.ProcessDesignRequest
-	20, // 47: printfleet.catalog.v1.CatalogService.GetDesign:input_type -> printfleet.catalog.v1.GetDesignRequest
-	23, // 48: printfleet.catalog.v1.CatalogService.CreateStore:input_type -> printfleet.catalog.v1.CreateStoreRequest
-	24, // 49: printfleet.catalog.v1.CatalogService.ListStores:input_type -> printfleet.catalog.v1.ListStoresRequest
-	26, // 50: printfleet.catalog.v1.CatalogService.GetStoreCredentials:input_type -> printfleet.catalog.v1.GetStoreCredentialsRequest
-	28, // 51: printfleet.catalog.v1.CatalogService.SaveStoreTokens:input_type -> printfleet.catalog.v1.SaveStoreTokensRequest
-	29, // 52: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:input_type -> printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest
-	31, // 53: printfleet.catalog.v1.CatalogService.CreateListing:input_type -> printfleet.catalog.v1.CreateListingRequest
-	32, // 54: printfleet.catalog.v1.CatalogService.ListListings:input_type -> printfleet.catalog.v1.ListListingsRequest
-	34, // 55: printfleet.catalog.v1.CatalogService.GetListing:input_type -> printfleet.catalog.v1.GetListingRequest
-	35, // 56: printfleet.catalog.v1.CatalogService.UpdateListing:input_type -> printfleet.catalog.v1.UpdateListingRequest
-	36, // 57: printfleet.catalog.v1.CatalogService.DeleteListing:input_type -> printfleet.catalog.v1.DeleteListingRequest
-	37, // 58: printfleet.catalog.v1.CatalogService.ResolveListing:input_type -> printfleet.catalog.v1.ResolveListingRequest
-	38, // 59: printfleet.catalog.v1.CatalogService.ReceiveMarketplaceWebhook:input_type -> printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest
-	40, // 60: printfleet.catalog.v1.CatalogService.ListImportStores:input_type -> printfleet.catalog.v1.ListImportStoresRequest
-	43, // 61: printfleet.catalog.v1.CatalogService.SaveImportCursor:input_type -> printfleet.catalog.v1.SaveImportCursorRequest
-	7,  // 62: printfleet.catalog.v1.CatalogService.ListProducts:output_type -> printfleet.catalog.v1.ListProductsResponse
-	3,  // 63: printfleet.catalog.v1.CatalogService.GetProduct:output_type -> printfleet.catalog.v1.Product
-	3,  // 64: printfleet.catalog.v1.CatalogService.CreateProduct:output_type -> printfleet.catalog.v1.Product
-	3,  // 65: printfleet.catalog.v1.CatalogService.UpdateProduct:output_type -> printfleet.catalog.v1.Product
-	13, // 66: printfleet.catalog.v1.CatalogService.GetVariants:output_type -> printfleet.catalog.v1.GetVariantsResponse
-	18, // 67: printfleet.catalog.v1.CatalogService.CreateDesign:output_type -> printfleet.catalog.v1.CreateDesignResponse
-	16, // 68: printfleet.catalog.v1.CatalogService.ProcessDesign:output_type -> printfleet.catalog.v1.Design
-	16, // 69: printfleet.catalog.v1.CatalogService.GetDesign:output_type -> printfleet.catalog.v1.Design
-	22, // 70: printfleet.catalog.v1.CatalogService.CreateStore:output_type -> printfleet.catalog.v1.Store
-	25, // 71: printfleet.catalog.v1.CatalogService.ListStores:output_type -> printfleet.catalog.v1.ListStoresResponse
-	27, // 72: printfleet.catalog.v1.CatalogService.GetStoreCredentials:output_type -> printfleet.catalog.v1.GetStoreCredentialsResponse
-	22, // 73: printfleet.catalog.v1.CatalogService.SaveStoreTokens:output_type -> printfleet.catalog.v1.Store
-	22, // 74: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:output_type -> printfleet.catalog.v1.Store
-	30, // 75: printfleet.catalog.v1.CatalogService.CreateListing:output_type -> printfleet.catalog.v1.Listing
-	33, // 76: printfleet.catalog.v1.CatalogService.ListListings:output_type -> printfleet.catalog.v1.ListListingsResponse
-	30, // 77: printfleet.catalog.v1.CatalogService.GetListing:output_type -> printfleet.catalog.v1.Listing
-	30, // 78: printfleet.catalog.v1.CatalogService.UpdateListing:output_type -> printfleet.catalog.v1.Listing
-	48, // 79: printfleet.catalog.v1.CatalogService.DeleteListing:output_type -> google.protobuf.Empty
-	30, // 80: printfleet.catalog.v1.CatalogService.ResolveListing:output_type -> printfleet.catalog.v1.Listing
-	39, // 81: printfleet.catalog.v1.CatalogService.ReceiveMarketplaceWebhook:output_type -> printfleet.catalog.v1.ReceiveMarketplaceWebhookResponse
-	42, // 82: printfleet.catalog.v1.CatalogService.ListImportStores:output_type -> printfleet.catalog.v1.ListImportStoresResponse
-	22, // 83: printfleet.catalog.v1.CatalogService.SaveImportCursor:output_type -> printfleet.catalog.v1.Store
-	62, // [62:84] is the sub-list for method output_type
-	40, // [40:62] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	47, // 40: printfleet.catalog.v1.SignRenderLinksResponse.expires_at:type_name -> google.protobuf.Timestamp
+	6,  // 41: printfleet.catalog.v1.CatalogService.ListProducts:input_type -> printfleet.catalog.v1.ListProductsRequest
+	8,  // 42: printfleet.catalog.v1.CatalogService.GetProduct:input_type -> printfleet.catalog.v1.GetProductRequest
+	9,  // 43: printfleet.catalog.v1.CatalogService.CreateProduct:input_type -> printfleet.catalog.v1.CreateProductRequest
+	10, // 44: printfleet.catalog.v1.CatalogService.UpdateProduct:input_type -> printfleet.catalog.v1.UpdateProductRequest
+	11, // 45: printfleet.catalog.v1.CatalogService.GetVariants:input_type -> printfleet.catalog.v1.GetVariantsRequest
+	17, // 46: printfleet.catalog.v1.CatalogService.CreateDesign:input_type -> printfleet.catalog.v1.CreateDesignRequest
+	19, // 47: printfleet.catalog.v1.CatalogService.ProcessDesign:input_type -> printfleet.catalog.v1.ProcessDesignRequest
+	20, // 48: printfleet.catalog.v1.CatalogService.GetDesign:input_type -> printfleet.catalog.v1.GetDesignRequest
+	23, // 49: printfleet.catalog.v1.CatalogService.CreateStore:input_type -> printfleet.catalog.v1.CreateStoreRequest
+	24, // 50: printfleet.catalog.v1.CatalogService.ListStores:input_type -> printfleet.catalog.v1.ListStoresRequest
+	26, // 51: printfleet.catalog.v1.CatalogService.GetStoreCredentials:input_type -> printfleet.catalog.v1.GetStoreCredentialsRequest
+	28, // 52: printfleet.catalog.v1.CatalogService.SaveStoreTokens:input_type -> printfleet.catalog.v1.SaveStoreTokensRequest
+	29, // 53: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:input_type -> printfleet.catalog.v1.MarkStoreNeedsReconnectionRequest
+	31, // 54: printfleet.catalog.v1.CatalogService.CreateListing:input_type -> printfleet.catalog.v1.CreateListingRequest
+	32, // 55: printfleet.catalog.v1.CatalogService.ListListings:input_type -> printfleet.catalog.v1.ListListingsRequest
+	34, // 56: printfleet.catalog.v1.CatalogService.GetListing:input_type -> printfleet.catalog.v1.GetListingRequest
+	35, // 57: printfleet.catalog.v1.CatalogService.UpdateListing:input_type -> printfleet.catalog.v1.UpdateListingRequest
+	36, // 58: printfleet.catalog.v1.CatalogService.DeleteListing:input_type -> printfleet.catalog.v1.DeleteListingRequest
+	37, // 59: printfleet.catalog.v1.CatalogService.ResolveListing:input_type -> printfleet.catalog.v1.ResolveListingRequest
+	38, // 60: printfleet.catalog.v1.CatalogService.ReceiveMarketplaceWebhook:input_type -> printfleet.catalog.v1.ReceiveMarketplaceWebhookRequest
+	40, // 61: printfleet.catalog.v1.CatalogService.ListImportStores:input_type -> printfleet.catalog.v1.ListImportStoresRequest
+	43, // 62: printfleet.catalog.v1.CatalogService.SaveImportCursor:input_type -> printfleet.catalog.v1.SaveImportCursorRequest
+	44, // 63: printfleet.catalog.v1.CatalogService.SignRenderLinks:input_type -> printfleet.catalog.v1.SignRenderLinksRequest
+	7,  // 64: printfleet.catalog.v1.CatalogService.ListProducts:output_type -> printfleet.catalog.v1.ListProductsResponse
+	3,  // 65: printfleet.catalog.v1.CatalogService.GetProduct:output_type -> printfleet.catalog.v1.Product
+	3,  // 66: printfleet.catalog.v1.CatalogService.CreateProduct:output_type -> printfleet.catalog.v1.Product
+	3,  // 67: printfleet.catalog.v1.CatalogService.UpdateProduct:output_type -> printfleet.catalog.v1.Product
+	13, // 68: printfleet.catalog.v1.CatalogService.GetVariants:output_type -> printfleet.catalog.v1.GetVariantsResponse
+	18, // 69: printfleet.catalog.v1.CatalogService.CreateDesign:output_type -> printfleet.catalog.v1.CreateDesignResponse
+	16, // 70: printfleet.catalog.v1.CatalogService.ProcessDesign:output_type -> printfleet.catalog.v1.Design
+	16, // 71: printfleet.catalog.v1.CatalogService.GetDesign:output_type -> printfleet.catalog.v1.Design
+	22, // 72: printfleet.catalog.v1.CatalogService.CreateStore:output_type -> printfleet.catalog.v1.Store
+	25, // 73: printfleet.catalog.v1.CatalogService.ListStores:output_type -> printfleet.catalog.v1.ListStoresResponse
+	27, // 74: printfleet.catalog.v1.CatalogService.GetStoreCredentials:output_type -> printfleet.catalog.v1.GetStoreCredentialsResponse
+	22, // 75: printfleet.catalog.v1.CatalogService.SaveStoreTokens:output_type -> printfleet.catalog.v1.Store
+	22, // 76: printfleet.catalog.v1.CatalogService.MarkStoreNeedsReconnection:output_type -> printfleet.catalog.v1.Store
+	30, // 77: printfleet.catalog.v1.CatalogService.CreateListing:output_type -> printfleet.catalog.v1.Listing
+	33, // 78: printfleet.catalog.v1.CatalogService.ListListings:output_type -> printfleet.catalog.v1.ListListingsResponse
+	30, // 79: printfleet.catalog.v1.CatalogService.GetListing:output_type -> printfleet.catalog.v1.Listing
+	30, // 80: printfleet.catalog.v1.CatalogService.UpdateListing:output_type -> printfleet.catalog.v1.Listing
+	50, // 81: printfleet.catalog.v1.CatalogService.DeleteListing:output_type -> google.protobuf.Empty
+	30, // 82: printfleet.catalog.v1.CatalogService.ResolveListing:output_type -> printfleet.catalog.v1.Listing
+	39, // 83: printfleet.catalog.v1.CatalogService.ReceiveMarketplaceWebhook:output_type -> printfleet.catalog.v1.ReceiveMarketplaceWebhookResponse
+	42, // 84: printfleet.catalog.v1.CatalogService.ListImportStores:output_type -> printfleet.catalog.v1.ListImportStoresResponse
+	22, // 85: printfleet.catalog.v1.CatalogService.SaveImportCursor:output_type -> printfleet.catalog.v1.Store
+	45, // 86: printfleet.catalog.v1.CatalogService.SignRenderLinks:output_type -> printfleet.catalog.v1.SignRenderLinksResponse
+	64, // [64:87] is the sub-list for method output_type
+	41, // [41:64] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_printfleet_catalog_v1_catalog_proto_init() }
@@ -3617,7 +3727,7 @@ func file_printfleet_catalog_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_catalog_v1_catalog_proto_rawDesc), len(file_printfleet_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

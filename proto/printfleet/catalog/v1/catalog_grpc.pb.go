@@ -42,6 +42,7 @@ const (
 	CatalogService_ReceiveMarketplaceWebhook_FullMethodName  = "/printfleet.catalog.v1.CatalogService/ReceiveMarketplaceWebhook"
 	CatalogService_ListImportStores_FullMethodName           = "/printfleet.catalog.v1.CatalogService/ListImportStores"
 	CatalogService_SaveImportCursor_FullMethodName           = "/printfleet.catalog.v1.CatalogService/SaveImportCursor"
+	CatalogService_SignRenderLinks_FullMethodName            = "/printfleet.catalog.v1.CatalogService/SignRenderLinks"
 )
 
 // CatalogServiceClient is the client API for CatalogService service.
@@ -112,6 +113,11 @@ type CatalogServiceClient interface {
 	// SaveImportCursor records how far a store's orders were imported
 	// (internal: the marketplace worker). Never exposed over REST.
 	SaveImportCursor(ctx context.Context, in *SaveImportCursorRequest, opts ...grpc.CallOption) (*Store, error)
+	// SignRenderLinks returns short-lived GET links to rendered files (print
+	// files and mockups) in the renders bucket (internal: the operator
+	// console; admin or support role). A key outside renders/ prefixes the
+	// images worker writes is INVALID_ARGUMENT.
+	SignRenderLinks(ctx context.Context, in *SignRenderLinksRequest, opts ...grpc.CallOption) (*SignRenderLinksResponse, error)
 }
 
 type catalogServiceClient struct {
@@ -342,6 +348,16 @@ func (c *catalogServiceClient) SaveImportCursor(ctx context.Context, in *SaveImp
 	return out, nil
 }
 
+func (c *catalogServiceClient) SignRenderLinks(ctx context.Context, in *SignRenderLinksRequest, opts ...grpc.CallOption) (*SignRenderLinksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignRenderLinksResponse)
+	err := c.cc.Invoke(ctx, CatalogService_SignRenderLinks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CatalogServiceServer is the server API for CatalogService service.
 // All implementations must embed UnimplementedCatalogServiceServer
 // for forward compatibility.
@@ -410,6 +426,11 @@ type CatalogServiceServer interface {
 	// SaveImportCursor records how far a store's orders were imported
 	// (internal: the marketplace worker). Never exposed over REST.
 	SaveImportCursor(context.Context, *SaveImportCursorRequest) (*Store, error)
+	// SignRenderLinks returns short-lived GET links to rendered files (print
+	// files and mockups) in the renders bucket (internal: the operator
+	// console; admin or support role). A key outside renders/ prefixes the
+	// images worker writes is INVALID_ARGUMENT.
+	SignRenderLinks(context.Context, *SignRenderLinksRequest) (*SignRenderLinksResponse, error)
 	mustEmbedUnimplementedCatalogServiceServer()
 }
 
@@ -485,6 +506,9 @@ func (UnimplementedCatalogServiceServer) ListImportStores(context.Context, *List
 }
 func (UnimplementedCatalogServiceServer) SaveImportCursor(context.Context, *SaveImportCursorRequest) (*Store, error) {
 	return nil, status.Error(codes.Unimplemented, "method SaveImportCursor not implemented")
+}
+func (UnimplementedCatalogServiceServer) SignRenderLinks(context.Context, *SignRenderLinksRequest) (*SignRenderLinksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SignRenderLinks not implemented")
 }
 func (UnimplementedCatalogServiceServer) mustEmbedUnimplementedCatalogServiceServer() {}
 func (UnimplementedCatalogServiceServer) testEmbeddedByValue()                        {}
@@ -903,6 +927,24 @@ func _CatalogService_SaveImportCursor_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CatalogService_SignRenderLinks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignRenderLinksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CatalogServiceServer).SignRenderLinks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CatalogService_SignRenderLinks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CatalogServiceServer).SignRenderLinks(ctx, req.(*SignRenderLinksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CatalogService_ServiceDesc is the grpc.ServiceDesc for CatalogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -997,6 +1039,10 @@ var CatalogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SaveImportCursor",
 			Handler:    _CatalogService_SaveImportCursor_Handler,
+		},
+		{
+			MethodName: "SignRenderLinks",
+			Handler:    _CatalogService_SignRenderLinks_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -7,6 +7,8 @@
 package eventsv1
 
 import (
+	v12 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+	v11 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	v1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -1745,6 +1747,133 @@ func (x *ProductChanged) GetVersion() int64 {
 	return 0
 }
 
+// VariantPricesChanged: catalog.variant_prices_changed.v1 — a product's
+// variants and their catalog prices at a product version, written when the
+// product is created or a variant's price changes; pricing (queue
+// pricing.catalog) keeps each as the variant's default list price (region
+// "*") unless an admin set that variant's price. An event older than the
+// version pricing holds for a variant changes nothing.
+type VariantPricesChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProductId     string                 `protobuf:"bytes,1,opt,name=product_id,json=productId,proto3" json:"product_id,omitempty"`
+	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Variants      []*VariantPrice        `protobuf:"bytes,3,rep,name=variants,proto3" json:"variants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VariantPricesChanged) Reset() {
+	*x = VariantPricesChanged{}
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VariantPricesChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VariantPricesChanged) ProtoMessage() {}
+
+func (x *VariantPricesChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VariantPricesChanged.ProtoReflect.Descriptor instead.
+func (*VariantPricesChanged) Descriptor() ([]byte, []int) {
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *VariantPricesChanged) GetProductId() string {
+	if x != nil {
+		return x.ProductId
+	}
+	return ""
+}
+
+func (x *VariantPricesChanged) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *VariantPricesChanged) GetVariants() []*VariantPrice {
+	if x != nil {
+		return x.Variants
+	}
+	return nil
+}
+
+// VariantPrice is one variant's catalog price in VariantPricesChanged.
+type VariantPrice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VariantId     string                 `protobuf:"bytes,1,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	Sku           string                 `protobuf:"bytes,2,opt,name=sku,proto3" json:"sku,omitempty"`
+	Price         *v1.Money              `protobuf:"bytes,3,opt,name=price,proto3" json:"price,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VariantPrice) Reset() {
+	*x = VariantPrice{}
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VariantPrice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VariantPrice) ProtoMessage() {}
+
+func (x *VariantPrice) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VariantPrice.ProtoReflect.Descriptor instead.
+func (*VariantPrice) Descriptor() ([]byte, []int) {
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *VariantPrice) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
+func (x *VariantPrice) GetSku() string {
+	if x != nil {
+		return x.Sku
+	}
+	return ""
+}
+
+func (x *VariantPrice) GetPrice() *v1.Money {
+	if x != nil {
+		return x.Price
+	}
+	return nil
+}
+
 // MarketplaceWebhookReceived: catalog.marketplace_webhook_received.v1 — a
 // verified, first-seen marketplace webhook delivery of a store, for the
 // importer (queue marketplace.imports). The body is the marketplace's raw
@@ -1765,7 +1894,7 @@ type MarketplaceWebhookReceived struct {
 
 func (x *MarketplaceWebhookReceived) Reset() {
 	*x = MarketplaceWebhookReceived{}
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[20]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +1906,7 @@ func (x *MarketplaceWebhookReceived) String() string {
 func (*MarketplaceWebhookReceived) ProtoMessage() {}
 
 func (x *MarketplaceWebhookReceived) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_events_v1_events_proto_msgTypes[20]
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +1919,7 @@ func (x *MarketplaceWebhookReceived) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarketplaceWebhookReceived.ProtoReflect.Descriptor instead.
 func (*MarketplaceWebhookReceived) Descriptor() ([]byte, []int) {
-	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{20}
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MarketplaceWebhookReceived) GetStoreId() string {
@@ -1842,11 +1971,166 @@ func (x *MarketplaceWebhookReceived) GetTriggeredAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// OrderNotice: orders.order_notice.v1 — a change of an order its owner's
+// outbound webhooks announce (queue webhooks.notices). The orders outbox
+// writes it, in the transaction of the change, only for an owner the
+// webhooks service marked as subscribed (orders' SetWebhookSubscriber), so
+// an order of anyone else costs nothing. The message id (the outbox row's
+// id) is the webhook event's id: every republish of the row keeps it.
+type OrderNotice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The webhook event type: order.created, order.on_hold, order.paid,
+	// order.payment_failed, order.rejected, order.in_production, order.shipped,
+	// order.delivered, order.cancelled or order.refunded.
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// The order as GET /v1/orders/{id} shows it right after the change.
+	Order *v11.Order `protobuf:"bytes,2,opt,name=order,proto3" json:"order,omitempty"`
+	// order.shipped and order.delivered: the package, with its items.
+	Shipment *v11.Shipment `protobuf:"bytes,3,opt,name=shipment,proto3" json:"shipment,omitempty"`
+	// order.refunded: the amount given back.
+	Refund        *v1.Money              `protobuf:"bytes,4,opt,name=refund,proto3" json:"refund,omitempty"`
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderNotice) Reset() {
+	*x = OrderNotice{}
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderNotice) ProtoMessage() {}
+
+func (x *OrderNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderNotice.ProtoReflect.Descriptor instead.
+func (*OrderNotice) Descriptor() ([]byte, []int) {
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *OrderNotice) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *OrderNotice) GetOrder() *v11.Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+func (x *OrderNotice) GetShipment() *v11.Shipment {
+	if x != nil {
+		return x.Shipment
+	}
+	return nil
+}
+
+func (x *OrderNotice) GetRefund() *v1.Money {
+	if x != nil {
+		return x.Refund
+	}
+	return nil
+}
+
+func (x *OrderNotice) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+// DesignNotice: catalog.design_notice.v1 — a design's verdict for its
+// owner's outbound webhooks (queue webhooks.notices), written by the catalog
+// outbox in the transaction that records the verdict. The message id is the
+// webhook event's id.
+type DesignNotice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// design.ready or design.rejected.
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// The design as GET /v1/designs/{id} shows it, less the presigned URLs
+	// (they expire; a receiver GETs the design for fresh ones).
+	Design        *v12.Design            `protobuf:"bytes,2,opt,name=design,proto3" json:"design,omitempty"`
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DesignNotice) Reset() {
+	*x = DesignNotice{}
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesignNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesignNotice) ProtoMessage() {}
+
+func (x *DesignNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_events_v1_events_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesignNotice.ProtoReflect.Descriptor instead.
+func (*DesignNotice) Descriptor() ([]byte, []int) {
+	return file_printfleet_events_v1_events_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DesignNotice) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *DesignNotice) GetDesign() *v12.Design {
+	if x != nil {
+		return x.Design
+	}
+	return nil
+}
+
+func (x *DesignNotice) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
 var File_printfleet_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"!printfleet/events/v1/events.proto\x12\x14printfleet.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fprintfleet/types/v1/money.proto\"\xde\x01\n" +
+	"!printfleet/events/v1/events.proto\x12\x14printfleet.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#printfleet/catalog/v1/catalog.proto\x1a!printfleet/orders/v1/orders.proto\x1a\x1fprintfleet/types/v1/money.proto\"\xde\x01\n" +
 	"\rPlacementSpec\x12!\n" +
 	"\fplacement_id\x18\x01 \x01(\tR\vplacementId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x19\n" +
@@ -2001,7 +2285,17 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\x0eProductChanged\x12\x1d\n" +
 	"\n" +
 	"product_id\x18\x01 \x01(\tR\tproductId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"\x9e\x02\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"\x8f\x01\n" +
+	"\x14VariantPricesChanged\x12\x1d\n" +
+	"\n" +
+	"product_id\x18\x01 \x01(\tR\tproductId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12>\n" +
+	"\bvariants\x18\x03 \x03(\v2\".printfleet.events.v1.VariantPriceR\bvariants\"q\n" +
+	"\fVariantPrice\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x01 \x01(\tR\tvariantId\x12\x10\n" +
+	"\x03sku\x18\x02 \x01(\tR\x03sku\x120\n" +
+	"\x05price\x18\x03 \x01(\v2\x1a.printfleet.types.v1.MoneyR\x05price\"\x9e\x02\n" +
 	"\x1aMarketplaceWebhookReceived\x12\x19\n" +
 	"\bstore_id\x18\x01 \x01(\tR\astoreId\x12 \n" +
 	"\vmarketplace\x18\x02 \x01(\tR\vmarketplace\x12\x14\n" +
@@ -2011,7 +2305,19 @@ const file_printfleet_events_v1_events_proto_rawDesc = "" +
 	"\x04body\x18\x05 \x01(\fR\x04body\x12;\n" +
 	"\vreceived_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"receivedAt\x12=\n" +
-	"\ftriggered_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vtriggeredAt*j\n" +
+	"\ftriggered_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vtriggeredAt\"\x81\x02\n" +
+	"\vOrderNotice\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x121\n" +
+	"\x05order\x18\x02 \x01(\v2\x1b.printfleet.orders.v1.OrderR\x05order\x12:\n" +
+	"\bshipment\x18\x03 \x01(\v2\x1e.printfleet.orders.v1.ShipmentR\bshipment\x122\n" +
+	"\x06refund\x18\x04 \x01(\v2\x1a.printfleet.types.v1.MoneyR\x06refund\x12;\n" +
+	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\"\x96\x01\n" +
+	"\fDesignNotice\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x125\n" +
+	"\x06design\x18\x02 \x01(\v2\x1d.printfleet.catalog.v1.DesignR\x06design\x12;\n" +
+	"\voccurred_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt*j\n" +
 	"\vPushOutcome\x12\x1c\n" +
 	"\x18PUSH_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PUSH_OUTCOME_SUCCEEDED\x10\x01\x12!\n" +
@@ -2034,7 +2340,7 @@ func file_printfleet_events_v1_events_proto_rawDescGZIP() []byte {
 }
 
 var file_printfleet_events_v1_events_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_printfleet_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_printfleet_events_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_printfleet_events_v1_events_proto_goTypes = []any{
 	(PushOutcome)(0),                   // 0: printfleet.events.v1.PushOutcome
 	(DesignVerdict)(0),                 // 1: printfleet.events.v1.DesignVerdict
@@ -2058,31 +2364,46 @@ var file_printfleet_events_v1_events_proto_goTypes = []any{
 	(*PlacementVerdict)(nil),           // 19: printfleet.events.v1.PlacementVerdict
 	(*DesignProcessed)(nil),            // 20: printfleet.events.v1.DesignProcessed
 	(*ProductChanged)(nil),             // 21: printfleet.events.v1.ProductChanged
-	(*MarketplaceWebhookReceived)(nil), // 22: printfleet.events.v1.MarketplaceWebhookReceived
-	(*v1.Money)(nil),                   // 23: printfleet.types.v1.Money
-	(*timestamppb.Timestamp)(nil),      // 24: google.protobuf.Timestamp
+	(*VariantPricesChanged)(nil),       // 22: printfleet.events.v1.VariantPricesChanged
+	(*VariantPrice)(nil),               // 23: printfleet.events.v1.VariantPrice
+	(*MarketplaceWebhookReceived)(nil), // 24: printfleet.events.v1.MarketplaceWebhookReceived
+	(*OrderNotice)(nil),                // 25: printfleet.events.v1.OrderNotice
+	(*DesignNotice)(nil),               // 26: printfleet.events.v1.DesignNotice
+	(*v1.Money)(nil),                   // 27: printfleet.types.v1.Money
+	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
+	(*v11.Order)(nil),                  // 29: printfleet.orders.v1.Order
+	(*v11.Shipment)(nil),               // 30: printfleet.orders.v1.Shipment
+	(*v12.Design)(nil),                 // 31: printfleet.catalog.v1.Design
 }
 var file_printfleet_events_v1_events_proto_depIdxs = []int32{
 	3,  // 0: printfleet.events.v1.OrderPlaced.items:type_name -> printfleet.events.v1.OrderPlacedItem
-	23, // 1: printfleet.events.v1.OrderPlaced.total:type_name -> printfleet.types.v1.Money
-	24, // 2: printfleet.events.v1.OrderPlaced.placed_at:type_name -> google.protobuf.Timestamp
+	27, // 1: printfleet.events.v1.OrderPlaced.total:type_name -> printfleet.types.v1.Money
+	28, // 2: printfleet.events.v1.OrderPlaced.placed_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: printfleet.events.v1.RenderItem.placement:type_name -> printfleet.events.v1.PlacementSpec
-	23, // 4: printfleet.events.v1.OrderPaid.amount:type_name -> printfleet.types.v1.Money
+	27, // 4: printfleet.events.v1.OrderPaid.amount:type_name -> printfleet.types.v1.Money
 	8,  // 5: printfleet.events.v1.OrderPaid.render_items:type_name -> printfleet.events.v1.RenderItem
 	12, // 6: printfleet.events.v1.PrintFilesReady.files:type_name -> printfleet.events.v1.PrintFile
-	24, // 7: printfleet.events.v1.OrderShipped.shipped_at:type_name -> google.protobuf.Timestamp
+	28, // 7: printfleet.events.v1.OrderShipped.shipped_at:type_name -> google.protobuf.Timestamp
 	3,  // 8: printfleet.events.v1.OrderShipped.items:type_name -> printfleet.events.v1.OrderPlacedItem
 	0,  // 9: printfleet.events.v1.MarketplacePushed.outcome:type_name -> printfleet.events.v1.PushOutcome
 	2,  // 10: printfleet.events.v1.DesignUploaded.placements:type_name -> printfleet.events.v1.PlacementSpec
 	1,  // 11: printfleet.events.v1.DesignProcessed.verdict:type_name -> printfleet.events.v1.DesignVerdict
 	19, // 12: printfleet.events.v1.DesignProcessed.placements:type_name -> printfleet.events.v1.PlacementVerdict
-	24, // 13: printfleet.events.v1.MarketplaceWebhookReceived.received_at:type_name -> google.protobuf.Timestamp
-	24, // 14: printfleet.events.v1.MarketplaceWebhookReceived.triggered_at:type_name -> google.protobuf.Timestamp
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	23, // 13: printfleet.events.v1.VariantPricesChanged.variants:type_name -> printfleet.events.v1.VariantPrice
+	27, // 14: printfleet.events.v1.VariantPrice.price:type_name -> printfleet.types.v1.Money
+	28, // 15: printfleet.events.v1.MarketplaceWebhookReceived.received_at:type_name -> google.protobuf.Timestamp
+	28, // 16: printfleet.events.v1.MarketplaceWebhookReceived.triggered_at:type_name -> google.protobuf.Timestamp
+	29, // 17: printfleet.events.v1.OrderNotice.order:type_name -> printfleet.orders.v1.Order
+	30, // 18: printfleet.events.v1.OrderNotice.shipment:type_name -> printfleet.orders.v1.Shipment
+	27, // 19: printfleet.events.v1.OrderNotice.refund:type_name -> printfleet.types.v1.Money
+	28, // 20: printfleet.events.v1.OrderNotice.occurred_at:type_name -> google.protobuf.Timestamp
+	31, // 21: printfleet.events.v1.DesignNotice.design:type_name -> printfleet.catalog.v1.Design
+	28, // 22: printfleet.events.v1.DesignNotice.occurred_at:type_name -> google.protobuf.Timestamp
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_printfleet_events_v1_events_proto_init() }
@@ -2096,7 +2417,7 @@ func file_printfleet_events_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_events_v1_events_proto_rawDesc), len(file_printfleet_events_v1_events_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

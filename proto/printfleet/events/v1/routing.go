@@ -20,18 +20,24 @@ const (
 	KeyOrderShipped       = "orders.order_shipped.v1"
 	KeyOrderStatusChanged = "orders.order_status_changed.v1"
 
-	KeyStockReserved   = "catalog.stock_reserved.v1"
-	KeyStockRejected   = "catalog.stock_rejected.v1"
-	KeyStockReleased   = "catalog.stock_released.v1"
-	KeyDesignUploaded  = "catalog.design_uploaded.v1"
-	KeyProductChanged  = "catalog.product_changed.v1"
-	KeyPrintFilesReady = "images.print_files_ready.v1"
+	KeyStockReserved  = "catalog.stock_reserved.v1"
+	KeyStockRejected  = "catalog.stock_rejected.v1"
+	KeyStockReleased  = "catalog.stock_released.v1"
+	KeyDesignUploaded = "catalog.design_uploaded.v1"
+	KeyProductChanged = "catalog.product_changed.v1"
+	// KeyVariantPricesChanged feeds pricing the catalog prices of variants.
+	KeyVariantPricesChanged = "catalog.variant_prices_changed.v1"
+	KeyPrintFilesReady      = "images.print_files_ready.v1"
 
 	KeyPrintFilesFailed  = "images.print_files_failed.v1"
 	KeyDesignProcessed   = "images.design_processed.v1"
 	KeyMarketplacePushed = "marketplace.push_completed.v1"
 
 	KeyMarketplaceWebhookReceived = "catalog.marketplace_webhook_received.v1"
+
+	// KeyOrderNotice and KeyDesignNotice feed sellers' outbound webhooks.
+	KeyOrderNotice  = "orders.order_notice.v1"
+	KeyDesignNotice = "catalog.design_notice.v1"
 )
 
 // Keys maps each event message's name to its routing key.
@@ -47,12 +53,17 @@ var Keys = map[string]string{
 	"StockReleased":      KeyStockReleased,
 	"DesignUploaded":     KeyDesignUploaded,
 	"ProductChanged":     KeyProductChanged,
-	"PrintFilesReady":    KeyPrintFilesReady,
-	"PrintFilesFailed":   KeyPrintFilesFailed,
-	"DesignProcessed":    KeyDesignProcessed,
-	"MarketplacePushed":  KeyMarketplacePushed,
+
+	"VariantPricesChanged": KeyVariantPricesChanged,
+	"PrintFilesReady":      KeyPrintFilesReady,
+	"PrintFilesFailed":     KeyPrintFilesFailed,
+	"DesignProcessed":      KeyDesignProcessed,
+	"MarketplacePushed":    KeyMarketplacePushed,
 
 	"MarketplaceWebhookReceived": KeyMarketplaceWebhookReceived,
+
+	"OrderNotice":  KeyOrderNotice,
+	"DesignNotice": KeyDesignNotice,
 }
 
 // VariantKeys maps each routing key that carries a message of Keys under a
@@ -69,17 +80,23 @@ const (
 	QueueCatalogProjector = "catalog.projector"
 	QueueCatalogDesigns   = "catalog.designs"
 	QueuePricingCoupons   = "pricing.coupons"
-	QueueImagesDesigns    = "images.designs"
-	QueueImagesRenders    = "images.renders"
-	QueueMarketplacePush  = "marketplace.push"
+	// QueuePricingCatalog takes the catalog's variant prices, which pricing
+	// keeps as default list prices.
+	QueuePricingCatalog  = "pricing.catalog"
+	QueueImagesDesigns   = "images.designs"
+	QueueImagesRenders   = "images.renders"
+	QueueMarketplacePush = "marketplace.push"
 	// QueueMarketplaceImports takes the verified marketplace webhooks the
 	// importer turns into orders.
 	QueueMarketplaceImports = "marketplace.imports"
+	// QueueWebhooksNotices takes the order and design notices the webhooks
+	// service turns into deliveries.
+	QueueWebhooksNotices = "webhooks.notices"
 )
 
 // Queues lists every consumer queue.
 var Queues = []string{
 	QueueOrdersWorker, QueueCatalogStock, QueueCatalogProjector, QueueCatalogDesigns,
-	QueuePricingCoupons, QueueImagesDesigns, QueueImagesRenders, QueueMarketplacePush,
-	QueueMarketplaceImports,
+	QueuePricingCoupons, QueuePricingCatalog, QueueImagesDesigns, QueueImagesRenders, QueueMarketplacePush,
+	QueueMarketplaceImports, QueueWebhooksNotices,
 }

@@ -42,6 +42,11 @@ const (
 	// An imported order that cannot be placed yet (an unmapped line, a design
 	// not ready, an address that fails validation); hold_reason says why.
 	OrderStatus_ORDER_STATUS_ON_HOLD OrderStatus = 10
+	// Priced, editable, holding no stock and no money; confirmed (PENDING),
+	// cancelled or expired (CANCELLED).
+	OrderStatus_ORDER_STATUS_DRAFT OrderStatus = 11
+	// Some items shipped, others not yet.
+	OrderStatus_ORDER_STATUS_PARTIALLY_SHIPPED OrderStatus = 12
 )
 
 // Enum value maps for OrderStatus.
@@ -58,19 +63,23 @@ var (
 		8:  "ORDER_STATUS_PAYMENT_FAILED",
 		9:  "ORDER_STATUS_CANCELLED",
 		10: "ORDER_STATUS_ON_HOLD",
+		11: "ORDER_STATUS_DRAFT",
+		12: "ORDER_STATUS_PARTIALLY_SHIPPED",
 	}
 	OrderStatus_value = map[string]int32{
-		"ORDER_STATUS_UNSPECIFIED":    0,
-		"ORDER_STATUS_PENDING":        1,
-		"ORDER_STATUS_CONFIRMED":      2,
-		"ORDER_STATUS_PAID":           3,
-		"ORDER_STATUS_IN_PRODUCTION":  4,
-		"ORDER_STATUS_SHIPPED":        5,
-		"ORDER_STATUS_DELIVERED":      6,
-		"ORDER_STATUS_REJECTED":       7,
-		"ORDER_STATUS_PAYMENT_FAILED": 8,
-		"ORDER_STATUS_CANCELLED":      9,
-		"ORDER_STATUS_ON_HOLD":        10,
+		"ORDER_STATUS_UNSPECIFIED":       0,
+		"ORDER_STATUS_PENDING":           1,
+		"ORDER_STATUS_CONFIRMED":         2,
+		"ORDER_STATUS_PAID":              3,
+		"ORDER_STATUS_IN_PRODUCTION":     4,
+		"ORDER_STATUS_SHIPPED":           5,
+		"ORDER_STATUS_DELIVERED":         6,
+		"ORDER_STATUS_REJECTED":          7,
+		"ORDER_STATUS_PAYMENT_FAILED":    8,
+		"ORDER_STATUS_CANCELLED":         9,
+		"ORDER_STATUS_ON_HOLD":           10,
+		"ORDER_STATUS_DRAFT":             11,
+		"ORDER_STATUS_PARTIALLY_SHIPPED": 12,
 	}
 )
 
@@ -99,6 +108,63 @@ func (x OrderStatus) Number() protoreflect.EnumNumber {
 // Deprecated: Use OrderStatus.Descriptor instead.
 func (OrderStatus) EnumDescriptor() ([]byte, []int) {
 	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{0}
+}
+
+// ShipmentStatus is where a package is, as its carrier reports it.
+type ShipmentStatus int32
+
+const (
+	ShipmentStatus_SHIPMENT_STATUS_UNSPECIFIED      ShipmentStatus = 0
+	ShipmentStatus_SHIPMENT_STATUS_IN_TRANSIT       ShipmentStatus = 1
+	ShipmentStatus_SHIPMENT_STATUS_OUT_FOR_DELIVERY ShipmentStatus = 2
+	ShipmentStatus_SHIPMENT_STATUS_DELIVERED        ShipmentStatus = 3
+	// The carrier reports a problem (address, damage, held); not terminal.
+	ShipmentStatus_SHIPMENT_STATUS_EXCEPTION ShipmentStatus = 4
+)
+
+// Enum value maps for ShipmentStatus.
+var (
+	ShipmentStatus_name = map[int32]string{
+		0: "SHIPMENT_STATUS_UNSPECIFIED",
+		1: "SHIPMENT_STATUS_IN_TRANSIT",
+		2: "SHIPMENT_STATUS_OUT_FOR_DELIVERY",
+		3: "SHIPMENT_STATUS_DELIVERED",
+		4: "SHIPMENT_STATUS_EXCEPTION",
+	}
+	ShipmentStatus_value = map[string]int32{
+		"SHIPMENT_STATUS_UNSPECIFIED":      0,
+		"SHIPMENT_STATUS_IN_TRANSIT":       1,
+		"SHIPMENT_STATUS_OUT_FOR_DELIVERY": 2,
+		"SHIPMENT_STATUS_DELIVERED":        3,
+		"SHIPMENT_STATUS_EXCEPTION":        4,
+	}
+)
+
+func (x ShipmentStatus) Enum() *ShipmentStatus {
+	p := new(ShipmentStatus)
+	*p = x
+	return p
+}
+
+func (x ShipmentStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ShipmentStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_printfleet_orders_v1_orders_proto_enumTypes[1].Descriptor()
+}
+
+func (ShipmentStatus) Type() protoreflect.EnumType {
+	return &file_printfleet_orders_v1_orders_proto_enumTypes[1]
+}
+
+func (x ShipmentStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ShipmentStatus.Descriptor instead.
+func (ShipmentStatus) EnumDescriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{1}
 }
 
 // PaymentMethod is how the order is paid.
@@ -135,11 +201,11 @@ func (x PaymentMethod) String() string {
 }
 
 func (PaymentMethod) Descriptor() protoreflect.EnumDescriptor {
-	return file_printfleet_orders_v1_orders_proto_enumTypes[1].Descriptor()
+	return file_printfleet_orders_v1_orders_proto_enumTypes[2].Descriptor()
 }
 
 func (PaymentMethod) Type() protoreflect.EnumType {
-	return &file_printfleet_orders_v1_orders_proto_enumTypes[1]
+	return &file_printfleet_orders_v1_orders_proto_enumTypes[2]
 }
 
 func (x PaymentMethod) Number() protoreflect.EnumNumber {
@@ -148,7 +214,7 @@ func (x PaymentMethod) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use PaymentMethod.Descriptor instead.
 func (PaymentMethod) EnumDescriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{1}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{2}
 }
 
 // ImportOutcome is what an import did.
@@ -201,11 +267,11 @@ func (x ImportOutcome) String() string {
 }
 
 func (ImportOutcome) Descriptor() protoreflect.EnumDescriptor {
-	return file_printfleet_orders_v1_orders_proto_enumTypes[2].Descriptor()
+	return file_printfleet_orders_v1_orders_proto_enumTypes[3].Descriptor()
 }
 
 func (ImportOutcome) Type() protoreflect.EnumType {
-	return &file_printfleet_orders_v1_orders_proto_enumTypes[2]
+	return &file_printfleet_orders_v1_orders_proto_enumTypes[3]
 }
 
 func (x ImportOutcome) Number() protoreflect.EnumNumber {
@@ -214,7 +280,7 @@ func (x ImportOutcome) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ImportOutcome.Descriptor instead.
 func (ImportOutcome) EnumDescriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{2}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{3}
 }
 
 // Order is a seller's order.
@@ -242,7 +308,21 @@ type Order struct {
 	CreatedAt       *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt       *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// Why an ON_HOLD order is held; empty otherwise.
-	HoldReason    string `protobuf:"bytes,22,opt,name=hold_reason,json=holdReason,proto3" json:"hold_reason,omitempty"`
+	HoldReason string `protobuf:"bytes,22,opt,name=hold_reason,json=holdReason,proto3" json:"hold_reason,omitempty"`
+	// The shipping method, priced into shipping, and its estimate as of
+	// when the order was placed (or last edited, for a draft).
+	ShippingMethod   string               `protobuf:"bytes,23,opt,name=shipping_method,json=shippingMethod,proto3" json:"shipping_method,omitempty"`
+	DeliveryEstimate *v1.DeliveryEstimate `protobuf:"bytes,24,opt,name=delivery_estimate,json=deliveryEstimate,proto3" json:"delivery_estimate,omitempty"`
+	// Tax, its own line: total = subtotal + shipping − discount + tax, or,
+	// when tax_included, subtotal + shipping − discount.
+	Tax         *v1.Money `protobuf:"bytes,25,opt,name=tax,proto3" json:"tax,omitempty"`
+	TaxIncluded bool      `protobuf:"varint,26,opt,name=tax_included,json=taxIncluded,proto3" json:"tax_included,omitempty"`
+	// When a DRAFT order expires (is cancelled) unless confirmed; unset
+	// otherwise.
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// The W3C trace id of the request that created the order (32 hex
+	// digits; empty when it was not traced): the trace of its whole way.
+	TraceId       string `protobuf:"bytes,28,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,6 +511,48 @@ func (x *Order) GetHoldReason() string {
 	return ""
 }
 
+func (x *Order) GetShippingMethod() string {
+	if x != nil {
+		return x.ShippingMethod
+	}
+	return ""
+}
+
+func (x *Order) GetDeliveryEstimate() *v1.DeliveryEstimate {
+	if x != nil {
+		return x.DeliveryEstimate
+	}
+	return nil
+}
+
+func (x *Order) GetTax() *v1.Money {
+	if x != nil {
+		return x.Tax
+	}
+	return nil
+}
+
+func (x *Order) GetTaxIncluded() bool {
+	if x != nil {
+		return x.TaxIncluded
+	}
+	return false
+}
+
+func (x *Order) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Order) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
 // OrderItem is one line of an order.
 type OrderItem struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
@@ -448,8 +570,13 @@ type OrderItem struct {
 	// The marketplace's own line item id (imported orders), e.g. Amazon's
 	// numeric orderItemId; pushes of tracking name it.
 	ExternalItemId string `protobuf:"bytes,12,opt,name=external_item_id,json=externalItemId,proto3" json:"external_item_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// How many of quantity have shipped, over every package.
+	ShippedQuantity int32 `protobuf:"varint,13,opt,name=shipped_quantity,json=shippedQuantity,proto3" json:"shipped_quantity,omitempty"`
+	// S3 key (renders bucket) of the item's mockup, once print files are
+	// ready.
+	MockupKey     string `protobuf:"bytes,14,opt,name=mockup_key,json=mockupKey,proto3" json:"mockup_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OrderItem) Reset() {
@@ -566,6 +693,20 @@ func (x *OrderItem) GetExternalItemId() string {
 	return ""
 }
 
+func (x *OrderItem) GetShippedQuantity() int32 {
+	if x != nil {
+		return x.ShippedQuantity
+	}
+	return 0
+}
+
+func (x *OrderItem) GetMockupKey() string {
+	if x != nil {
+		return x.MockupKey
+	}
+	return ""
+}
+
 // Shipment is a parcel handed to a carrier.
 type Shipment struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -575,8 +716,13 @@ type Shipment struct {
 	TrackingNumber string                 `protobuf:"bytes,4,opt,name=tracking_number,json=trackingNumber,proto3" json:"tracking_number,omitempty"`
 	TrackingUrl    string                 `protobuf:"bytes,5,opt,name=tracking_url,json=trackingUrl,proto3" json:"tracking_url,omitempty"`
 	CreatedAt      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The items in the parcel and how many of each.
+	Items  []*ShipmentItem `protobuf:"bytes,7,rep,name=items,proto3" json:"items,omitempty"`
+	Status ShipmentStatus  `protobuf:"varint,8,opt,name=status,proto3,enum=printfleet.orders.v1.ShipmentStatus" json:"status,omitempty"`
+	// Set once the package is DELIVERED.
+	DeliveredAt   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=delivered_at,json=deliveredAt,proto3" json:"delivered_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Shipment) Reset() {
@@ -651,6 +797,80 @@ func (x *Shipment) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Shipment) GetItems() []*ShipmentItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *Shipment) GetStatus() ShipmentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ShipmentStatus_SHIPMENT_STATUS_UNSPECIFIED
+}
+
+func (x *Shipment) GetDeliveredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeliveredAt
+	}
+	return nil
+}
+
+// ShipmentItem is one order item (or part of it) in a parcel.
+type ShipmentItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ItemId        string                 `protobuf:"bytes,1,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	Quantity      int32                  `protobuf:"varint,2,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShipmentItem) Reset() {
+	*x = ShipmentItem{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShipmentItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShipmentItem) ProtoMessage() {}
+
+func (x *ShipmentItem) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShipmentItem.ProtoReflect.Descriptor instead.
+func (*ShipmentItem) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ShipmentItem) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+func (x *ShipmentItem) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
 // OrderEvent is one entry of an order's timeline.
 type OrderEvent struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -670,7 +890,7 @@ type OrderEvent struct {
 
 func (x *OrderEvent) Reset() {
 	*x = OrderEvent{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[3]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +902,7 @@ func (x *OrderEvent) String() string {
 func (*OrderEvent) ProtoMessage() {}
 
 func (x *OrderEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[3]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +915,7 @@ func (x *OrderEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OrderEvent.ProtoReflect.Descriptor instead.
 func (*OrderEvent) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{3}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *OrderEvent) GetId() string {
@@ -770,7 +990,7 @@ type CreateOrderItem struct {
 
 func (x *CreateOrderItem) Reset() {
 	*x = CreateOrderItem{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[4]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +1002,7 @@ func (x *CreateOrderItem) String() string {
 func (*CreateOrderItem) ProtoMessage() {}
 
 func (x *CreateOrderItem) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[4]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +1015,7 @@ func (x *CreateOrderItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrderItem.ProtoReflect.Descriptor instead.
 func (*CreateOrderItem) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{4}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateOrderItem) GetVariantId() string {
@@ -847,13 +1067,18 @@ type CreateOrderRequest struct {
 	PaymentMethod   PaymentMethod `protobuf:"varint,5,opt,name=payment_method,json=paymentMethod,proto3,enum=printfleet.orders.v1.PaymentMethod" json:"payment_method,omitempty"`
 	StoreId         string        `protobuf:"bytes,6,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
 	ExternalOrderId string        `protobuf:"bytes,7,opt,name=external_order_id,json=externalOrderId,proto3" json:"external_order_id,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The shipping method; empty: the cheapest that reaches the address.
+	ShippingMethod string `protobuf:"bytes,8,opt,name=shipping_method,json=shippingMethod,proto3" json:"shipping_method,omitempty"`
+	// false creates a DRAFT: priced, no stock held, nothing charged, and
+	// editable until confirmed or expired. Absent or true places the order.
+	Confirm       *bool `protobuf:"varint,9,opt,name=confirm,proto3,oneof" json:"confirm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateOrderRequest) Reset() {
 	*x = CreateOrderRequest{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[5]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1090,7 @@ func (x *CreateOrderRequest) String() string {
 func (*CreateOrderRequest) ProtoMessage() {}
 
 func (x *CreateOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[5]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1103,7 @@ func (x *CreateOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrderRequest.ProtoReflect.Descriptor instead.
 func (*CreateOrderRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{5}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateOrderRequest) GetItems() []*CreateOrderItem {
@@ -930,6 +1155,444 @@ func (x *CreateOrderRequest) GetExternalOrderId() string {
 	return ""
 }
 
+func (x *CreateOrderRequest) GetShippingMethod() string {
+	if x != nil {
+		return x.ShippingMethod
+	}
+	return ""
+}
+
+func (x *CreateOrderRequest) GetConfirm() bool {
+	if x != nil && x.Confirm != nil {
+		return *x.Confirm
+	}
+	return false
+}
+
+// UpdateOrderRequest edits a draft. Absent fields are left as they are.
+type UpdateOrderRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	OrderId string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// Replaces every item when present (empty: unchanged).
+	Items           []*CreateOrderItem `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	ShippingAddress *v1.Address        `protobuf:"bytes,3,opt,name=shipping_address,json=shippingAddress,proto3" json:"shipping_address,omitempty"`
+	ShippingMethod  *string            `protobuf:"bytes,4,opt,name=shipping_method,json=shippingMethod,proto3,oneof" json:"shipping_method,omitempty"`
+	// "" removes the coupon.
+	CouponCode    *string       `protobuf:"bytes,5,opt,name=coupon_code,json=couponCode,proto3,oneof" json:"coupon_code,omitempty"`
+	PaymentMethod PaymentMethod `protobuf:"varint,6,opt,name=payment_method,json=paymentMethod,proto3,enum=printfleet.orders.v1.PaymentMethod" json:"payment_method,omitempty"`
+	// When set, the edit applies only to this version of the order
+	// (ABORTED otherwise): two editors never overwrite each other unseen.
+	Version       int64 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateOrderRequest) Reset() {
+	*x = UpdateOrderRequest{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOrderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOrderRequest) ProtoMessage() {}
+
+func (x *UpdateOrderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOrderRequest.ProtoReflect.Descriptor instead.
+func (*UpdateOrderRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UpdateOrderRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *UpdateOrderRequest) GetItems() []*CreateOrderItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *UpdateOrderRequest) GetShippingAddress() *v1.Address {
+	if x != nil {
+		return x.ShippingAddress
+	}
+	return nil
+}
+
+func (x *UpdateOrderRequest) GetShippingMethod() string {
+	if x != nil && x.ShippingMethod != nil {
+		return *x.ShippingMethod
+	}
+	return ""
+}
+
+func (x *UpdateOrderRequest) GetCouponCode() string {
+	if x != nil && x.CouponCode != nil {
+		return *x.CouponCode
+	}
+	return ""
+}
+
+func (x *UpdateOrderRequest) GetPaymentMethod() PaymentMethod {
+	if x != nil {
+		return x.PaymentMethod
+	}
+	return PaymentMethod_PAYMENT_METHOD_UNSPECIFIED
+}
+
+func (x *UpdateOrderRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// ConfirmOrderRequest names a draft.
+type ConfirmOrderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmOrderRequest) Reset() {
+	*x = ConfirmOrderRequest{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmOrderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmOrderRequest) ProtoMessage() {}
+
+func (x *ConfirmOrderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmOrderRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmOrderRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ConfirmOrderRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+// ListShipmentsRequest names an order.
+type ListShipmentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListShipmentsRequest) Reset() {
+	*x = ListShipmentsRequest{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListShipmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListShipmentsRequest) ProtoMessage() {}
+
+func (x *ListShipmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListShipmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListShipmentsRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListShipmentsRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+// ListShipmentsResponse is every package of the order, oldest first.
+type ListShipmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shipments     []*Shipment            `protobuf:"bytes,1,rep,name=shipments,proto3" json:"shipments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListShipmentsResponse) Reset() {
+	*x = ListShipmentsResponse{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListShipmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListShipmentsResponse) ProtoMessage() {}
+
+func (x *ListShipmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListShipmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListShipmentsResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListShipmentsResponse) GetShipments() []*Shipment {
+	if x != nil {
+		return x.Shipments
+	}
+	return nil
+}
+
+// DeliverShipmentRequest names a package.
+type DeliverShipmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	ShipmentId    string                 `protobuf:"bytes,2,opt,name=shipment_id,json=shipmentId,proto3" json:"shipment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverShipmentRequest) Reset() {
+	*x = DeliverShipmentRequest{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverShipmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverShipmentRequest) ProtoMessage() {}
+
+func (x *DeliverShipmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverShipmentRequest.ProtoReflect.Descriptor instead.
+func (*DeliverShipmentRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DeliverShipmentRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *DeliverShipmentRequest) GetShipmentId() string {
+	if x != nil {
+		return x.ShipmentId
+	}
+	return ""
+}
+
+// RecordCarrierUpdateRequest is one tracking update from a carrier.
+type RecordCarrierUpdateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The carrier's id for this update; a repeat is answered as the first.
+	EventId        string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Carrier        string                 `protobuf:"bytes,2,opt,name=carrier,proto3" json:"carrier,omitempty"`
+	TrackingNumber string                 `protobuf:"bytes,3,opt,name=tracking_number,json=trackingNumber,proto3" json:"tracking_number,omitempty"`
+	Status         ShipmentStatus         `protobuf:"varint,4,opt,name=status,proto3,enum=printfleet.orders.v1.ShipmentStatus" json:"status,omitempty"`
+	OccurredAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RecordCarrierUpdateRequest) Reset() {
+	*x = RecordCarrierUpdateRequest{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordCarrierUpdateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordCarrierUpdateRequest) ProtoMessage() {}
+
+func (x *RecordCarrierUpdateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordCarrierUpdateRequest.ProtoReflect.Descriptor instead.
+func (*RecordCarrierUpdateRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RecordCarrierUpdateRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *RecordCarrierUpdateRequest) GetCarrier() string {
+	if x != nil {
+		return x.Carrier
+	}
+	return ""
+}
+
+func (x *RecordCarrierUpdateRequest) GetTrackingNumber() string {
+	if x != nil {
+		return x.TrackingNumber
+	}
+	return ""
+}
+
+func (x *RecordCarrierUpdateRequest) GetStatus() ShipmentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ShipmentStatus_SHIPMENT_STATUS_UNSPECIFIED
+}
+
+func (x *RecordCarrierUpdateRequest) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+// RecordCarrierUpdateResponse names the package updated.
+type RecordCarrierUpdateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	ShipmentId    string                 `protobuf:"bytes,2,opt,name=shipment_id,json=shipmentId,proto3" json:"shipment_id,omitempty"`
+	Status        ShipmentStatus         `protobuf:"varint,3,opt,name=status,proto3,enum=printfleet.orders.v1.ShipmentStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordCarrierUpdateResponse) Reset() {
+	*x = RecordCarrierUpdateResponse{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordCarrierUpdateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordCarrierUpdateResponse) ProtoMessage() {}
+
+func (x *RecordCarrierUpdateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordCarrierUpdateResponse.ProtoReflect.Descriptor instead.
+func (*RecordCarrierUpdateResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RecordCarrierUpdateResponse) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *RecordCarrierUpdateResponse) GetShipmentId() string {
+	if x != nil {
+		return x.ShipmentId
+	}
+	return ""
+}
+
+func (x *RecordCarrierUpdateResponse) GetStatus() ShipmentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ShipmentStatus_SHIPMENT_STATUS_UNSPECIFIED
+}
+
 // GetOrderRequest names one order.
 type GetOrderRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -940,7 +1603,7 @@ type GetOrderRequest struct {
 
 func (x *GetOrderRequest) Reset() {
 	*x = GetOrderRequest{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[6]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1615,7 @@ func (x *GetOrderRequest) String() string {
 func (*GetOrderRequest) ProtoMessage() {}
 
 func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[6]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1628,7 @@ func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderRequest.ProtoReflect.Descriptor instead.
 func (*GetOrderRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{6}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetOrderRequest) GetOrderId() string {
@@ -975,21 +1638,33 @@ func (x *GetOrderRequest) GetOrderId() string {
 	return ""
 }
 
-// ListOrdersRequest pages through orders, newest first.
+// ListOrdersRequest pages through orders, newest first. The filters combine
+// (all must match); a page token is bound to the filters it was issued for.
 type ListOrdersRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Admin only: whose orders to list. Empty means the caller's.
-	UserId        string      `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Status        OrderStatus `protobuf:"varint,4,opt,name=status,proto3,enum=printfleet.orders.v1.OrderStatus" json:"status,omitempty"`
+	UserId string      `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Status OrderStatus `protobuf:"varint,4,opt,name=status,proto3,enum=printfleet.orders.v1.OrderStatus" json:"status,omitempty"`
+	// Only the orders of this store (imported from it or placed naming it).
+	StoreId string `protobuf:"bytes,5,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	// Only the orders with this marketplace order number (exact match).
+	ExternalOrderId string `protobuf:"bytes,6,opt,name=external_order_id,json=externalOrderId,proto3" json:"external_order_id,omitempty"`
+	// Only the orders created at or after this instant.
+	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	// Only the orders created before this instant (exclusive).
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
+	// Admin or support only: list every owner's orders; user_id must then be
+	// empty.
+	AllOwners     bool `protobuf:"varint,9,opt,name=all_owners,json=allOwners,proto3" json:"all_owners,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListOrdersRequest) Reset() {
 	*x = ListOrdersRequest{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[7]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1676,7 @@ func (x *ListOrdersRequest) String() string {
 func (*ListOrdersRequest) ProtoMessage() {}
 
 func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[7]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1689,7 @@ func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersRequest.ProtoReflect.Descriptor instead.
 func (*ListOrdersRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{7}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListOrdersRequest) GetPageSize() int32 {
@@ -1045,6 +1720,41 @@ func (x *ListOrdersRequest) GetStatus() OrderStatus {
 	return OrderStatus_ORDER_STATUS_UNSPECIFIED
 }
 
+func (x *ListOrdersRequest) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *ListOrdersRequest) GetExternalOrderId() string {
+	if x != nil {
+		return x.ExternalOrderId
+	}
+	return ""
+}
+
+func (x *ListOrdersRequest) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *ListOrdersRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
+	}
+	return nil
+}
+
+func (x *ListOrdersRequest) GetAllOwners() bool {
+	if x != nil {
+		return x.AllOwners
+	}
+	return false
+}
+
 // ListOrdersResponse is one page of orders.
 type ListOrdersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1056,7 +1766,7 @@ type ListOrdersResponse struct {
 
 func (x *ListOrdersResponse) Reset() {
 	*x = ListOrdersResponse{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[8]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1068,7 +1778,7 @@ func (x *ListOrdersResponse) String() string {
 func (*ListOrdersResponse) ProtoMessage() {}
 
 func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[8]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1081,7 +1791,7 @@ func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersResponse.ProtoReflect.Descriptor instead.
 func (*ListOrdersResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{8}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListOrdersResponse) GetOrders() []*Order {
@@ -1109,7 +1819,7 @@ type CancelOrderRequest struct {
 
 func (x *CancelOrderRequest) Reset() {
 	*x = CancelOrderRequest{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[9]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1831,7 @@ func (x *CancelOrderRequest) String() string {
 func (*CancelOrderRequest) ProtoMessage() {}
 
 func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[9]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1844,7 @@ func (x *CancelOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOrderRequest.ProtoReflect.Descriptor instead.
 func (*CancelOrderRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{9}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelOrderRequest) GetOrderId() string {
@@ -1163,7 +1873,7 @@ type ListOrderEventsRequest struct {
 
 func (x *ListOrderEventsRequest) Reset() {
 	*x = ListOrderEventsRequest{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[10]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1885,7 @@ func (x *ListOrderEventsRequest) String() string {
 func (*ListOrderEventsRequest) ProtoMessage() {}
 
 func (x *ListOrderEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[10]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1898,7 @@ func (x *ListOrderEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrderEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListOrderEventsRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{10}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListOrderEventsRequest) GetOrderId() string {
@@ -1223,7 +1933,7 @@ type ListOrderEventsResponse struct {
 
 func (x *ListOrderEventsResponse) Reset() {
 	*x = ListOrderEventsResponse{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[11]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1945,7 @@ func (x *ListOrderEventsResponse) String() string {
 func (*ListOrderEventsResponse) ProtoMessage() {}
 
 func (x *ListOrderEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[11]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1958,7 @@ func (x *ListOrderEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrderEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListOrderEventsResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{11}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListOrderEventsResponse) GetEvents() []*OrderEvent {
@@ -1273,14 +1983,17 @@ type CreateShipmentRequest struct {
 	TrackingNumber string                 `protobuf:"bytes,3,opt,name=tracking_number,json=trackingNumber,proto3" json:"tracking_number,omitempty"`
 	// An http or https URL: it is shown to customers as a link, so no other
 	// scheme (javascript:, data:) is taken.
-	TrackingUrl   string `protobuf:"bytes,4,opt,name=tracking_url,json=trackingUrl,proto3" json:"tracking_url,omitempty"`
+	TrackingUrl string `protobuf:"bytes,4,opt,name=tracking_url,json=trackingUrl,proto3" json:"tracking_url,omitempty"`
+	// The items in the package and how many of each; empty: every item (and
+	// quantity) not yet shipped.
+	Items         []*ShipmentItem `protobuf:"bytes,5,rep,name=items,proto3" json:"items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateShipmentRequest) Reset() {
 	*x = CreateShipmentRequest{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[12]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +2005,7 @@ func (x *CreateShipmentRequest) String() string {
 func (*CreateShipmentRequest) ProtoMessage() {}
 
 func (x *CreateShipmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[12]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +2018,7 @@ func (x *CreateShipmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateShipmentRequest.ProtoReflect.Descriptor instead.
 func (*CreateShipmentRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{12}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateShipmentRequest) GetOrderId() string {
@@ -1336,6 +2049,13 @@ func (x *CreateShipmentRequest) GetTrackingUrl() string {
 	return ""
 }
 
+func (x *CreateShipmentRequest) GetItems() []*ShipmentItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 // RetryImportRequest names an ON_HOLD order.
 type RetryImportRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1346,7 +2066,7 @@ type RetryImportRequest struct {
 
 func (x *RetryImportRequest) Reset() {
 	*x = RetryImportRequest{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[13]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1358,7 +2078,7 @@ func (x *RetryImportRequest) String() string {
 func (*RetryImportRequest) ProtoMessage() {}
 
 func (x *RetryImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[13]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1371,7 +2091,7 @@ func (x *RetryImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryImportRequest.ProtoReflect.Descriptor instead.
 func (*RetryImportRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{13}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RetryImportRequest) GetOrderId() string {
@@ -1398,7 +2118,7 @@ type ImportLine struct {
 
 func (x *ImportLine) Reset() {
 	*x = ImportLine{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[14]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +2130,7 @@ func (x *ImportLine) String() string {
 func (*ImportLine) ProtoMessage() {}
 
 func (x *ImportLine) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[14]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +2143,7 @@ func (x *ImportLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportLine.ProtoReflect.Descriptor instead.
 func (*ImportLine) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{14}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ImportLine) GetExternalItemId() string {
@@ -1486,7 +2206,7 @@ type ImportAddress struct {
 
 func (x *ImportAddress) Reset() {
 	*x = ImportAddress{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[15]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +2218,7 @@ func (x *ImportAddress) String() string {
 func (*ImportAddress) ProtoMessage() {}
 
 func (x *ImportAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[15]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +2231,7 @@ func (x *ImportAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportAddress.ProtoReflect.Descriptor instead.
 func (*ImportAddress) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{15}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ImportAddress) GetName() string {
@@ -1594,7 +2314,7 @@ type ImportOrderRequest struct {
 
 func (x *ImportOrderRequest) Reset() {
 	*x = ImportOrderRequest{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[16]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +2326,7 @@ func (x *ImportOrderRequest) String() string {
 func (*ImportOrderRequest) ProtoMessage() {}
 
 func (x *ImportOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[16]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +2339,7 @@ func (x *ImportOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportOrderRequest.ProtoReflect.Descriptor instead.
 func (*ImportOrderRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{16}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ImportOrderRequest) GetStoreId() string {
@@ -1711,7 +2431,7 @@ type ImportOrderResponse struct {
 
 func (x *ImportOrderResponse) Reset() {
 	*x = ImportOrderResponse{}
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[17]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +2443,7 @@ func (x *ImportOrderResponse) String() string {
 func (*ImportOrderResponse) ProtoMessage() {}
 
 func (x *ImportOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[17]
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +2456,7 @@ func (x *ImportOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportOrderResponse.ProtoReflect.Descriptor instead.
 func (*ImportOrderResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{17}
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ImportOrderResponse) GetOrder() *Order {
@@ -1753,11 +2473,475 @@ func (x *ImportOrderResponse) GetOutcome() ImportOutcome {
 	return ImportOutcome_IMPORT_OUTCOME_UNSPECIFIED
 }
 
+// SetWebhookSubscriberRequest marks or unmarks a user as subscribed.
+type SetWebhookSubscriberRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Subscribed    bool                   `protobuf:"varint,2,opt,name=subscribed,proto3" json:"subscribed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetWebhookSubscriberRequest) Reset() {
+	*x = SetWebhookSubscriberRequest{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetWebhookSubscriberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetWebhookSubscriberRequest) ProtoMessage() {}
+
+func (x *SetWebhookSubscriberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetWebhookSubscriberRequest.ProtoReflect.Descriptor instead.
+func (*SetWebhookSubscriberRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SetWebhookSubscriberRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetWebhookSubscriberRequest) GetSubscribed() bool {
+	if x != nil {
+		return x.Subscribed
+	}
+	return false
+}
+
+// SetWebhookSubscriberResponse is empty.
+type SetWebhookSubscriberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetWebhookSubscriberResponse) Reset() {
+	*x = SetWebhookSubscriberResponse{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetWebhookSubscriberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetWebhookSubscriberResponse) ProtoMessage() {}
+
+func (x *SetWebhookSubscriberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetWebhookSubscriberResponse.ProtoReflect.Descriptor instead.
+func (*SetWebhookSubscriberResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{27}
+}
+
+// ListStuckOrdersRequest asks for at most page_size stuck orders.
+type ListStuckOrdersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStuckOrdersRequest) Reset() {
+	*x = ListStuckOrdersRequest{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStuckOrdersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStuckOrdersRequest) ProtoMessage() {}
+
+func (x *ListStuckOrdersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStuckOrdersRequest.ProtoReflect.Descriptor instead.
+func (*ListStuckOrdersRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ListStuckOrdersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// StuckOrder is an order waiting too long for a step.
+type StuckOrder struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Order *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	// What it waits for: place, charge, refund, print_files, marketplace_push.
+	Step string `protobuf:"bytes,2,opt,name=step,proto3" json:"step,omitempty"`
+	// Since when it has waited (its last transition).
+	WaitingSince *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=waiting_since,json=waitingSince,proto3" json:"waiting_since,omitempty"`
+	// How often the reconciler drove it again, and when it last did.
+	Redriven       int32                  `protobuf:"varint,4,opt,name=redriven,proto3" json:"redriven,omitempty"`
+	LastRedrivenAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_redriven_at,json=lastRedrivenAt,proto3" json:"last_redriven_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *StuckOrder) Reset() {
+	*x = StuckOrder{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StuckOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StuckOrder) ProtoMessage() {}
+
+func (x *StuckOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StuckOrder.ProtoReflect.Descriptor instead.
+func (*StuckOrder) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *StuckOrder) GetOrder() *Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+func (x *StuckOrder) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *StuckOrder) GetWaitingSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WaitingSince
+	}
+	return nil
+}
+
+func (x *StuckOrder) GetRedriven() int32 {
+	if x != nil {
+		return x.Redriven
+	}
+	return 0
+}
+
+func (x *StuckOrder) GetLastRedrivenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastRedrivenAt
+	}
+	return nil
+}
+
+// ListStuckOrdersResponse lists stuck orders, oldest first.
+type ListStuckOrdersResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Orders []*StuckOrder          `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	// The reconciler's threshold: an order is stuck after waiting this long.
+	StuckAfterSeconds int64 `protobuf:"varint,2,opt,name=stuck_after_seconds,json=stuckAfterSeconds,proto3" json:"stuck_after_seconds,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ListStuckOrdersResponse) Reset() {
+	*x = ListStuckOrdersResponse{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStuckOrdersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStuckOrdersResponse) ProtoMessage() {}
+
+func (x *ListStuckOrdersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStuckOrdersResponse.ProtoReflect.Descriptor instead.
+func (*ListStuckOrdersResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListStuckOrdersResponse) GetOrders() []*StuckOrder {
+	if x != nil {
+		return x.Orders
+	}
+	return nil
+}
+
+func (x *ListStuckOrdersResponse) GetStuckAfterSeconds() int64 {
+	if x != nil {
+		return x.StuckAfterSeconds
+	}
+	return 0
+}
+
+// ListStoreActivityRequest names the stores (at most 200).
+type ListStoreActivityRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StoreIds      []string               `protobuf:"bytes,1,rep,name=store_ids,json=storeIds,proto3" json:"store_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStoreActivityRequest) Reset() {
+	*x = ListStoreActivityRequest{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStoreActivityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStoreActivityRequest) ProtoMessage() {}
+
+func (x *ListStoreActivityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStoreActivityRequest.ProtoReflect.Descriptor instead.
+func (*ListStoreActivityRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListStoreActivityRequest) GetStoreIds() []string {
+	if x != nil {
+		return x.StoreIds
+	}
+	return nil
+}
+
+// StoreActivity is what the orders know of one store.
+type StoreActivity struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	StoreId string                 `protobuf:"bytes,1,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	// The newest order imported from the store.
+	LastImportAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_import_at,json=lastImportAt,proto3" json:"last_import_at,omitempty"`
+	// The newest marketplace push outcome of its orders.
+	LastPushAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_push_at,json=lastPushAt,proto3" json:"last_push_at,omitempty"`
+	LastPushOk bool                   `protobuf:"varint,4,opt,name=last_push_ok,json=lastPushOk,proto3" json:"last_push_ok,omitempty"`
+	// The last failed push's message.
+	LastPushError    string                 `protobuf:"bytes,5,opt,name=last_push_error,json=lastPushError,proto3" json:"last_push_error,omitempty"`
+	LastPushFailedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_push_failed_at,json=lastPushFailedAt,proto3" json:"last_push_failed_at,omitempty"`
+	PushFailures_24H int32                  `protobuf:"varint,7,opt,name=push_failures_24h,json=pushFailures24h,proto3" json:"push_failures_24h,omitempty"`
+	OrdersOnHold     int32                  `protobuf:"varint,8,opt,name=orders_on_hold,json=ordersOnHold,proto3" json:"orders_on_hold,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *StoreActivity) Reset() {
+	*x = StoreActivity{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreActivity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreActivity) ProtoMessage() {}
+
+func (x *StoreActivity) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreActivity.ProtoReflect.Descriptor instead.
+func (*StoreActivity) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *StoreActivity) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *StoreActivity) GetLastImportAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastImportAt
+	}
+	return nil
+}
+
+func (x *StoreActivity) GetLastPushAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastPushAt
+	}
+	return nil
+}
+
+func (x *StoreActivity) GetLastPushOk() bool {
+	if x != nil {
+		return x.LastPushOk
+	}
+	return false
+}
+
+func (x *StoreActivity) GetLastPushError() string {
+	if x != nil {
+		return x.LastPushError
+	}
+	return ""
+}
+
+func (x *StoreActivity) GetLastPushFailedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastPushFailedAt
+	}
+	return nil
+}
+
+func (x *StoreActivity) GetPushFailures_24H() int32 {
+	if x != nil {
+		return x.PushFailures_24H
+	}
+	return 0
+}
+
+func (x *StoreActivity) GetOrdersOnHold() int32 {
+	if x != nil {
+		return x.OrdersOnHold
+	}
+	return 0
+}
+
+// ListStoreActivityResponse has one entry per named store, in order.
+type ListStoreActivityResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stores        []*StoreActivity       `protobuf:"bytes,1,rep,name=stores,proto3" json:"stores,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStoreActivityResponse) Reset() {
+	*x = ListStoreActivityResponse{}
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStoreActivityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStoreActivityResponse) ProtoMessage() {}
+
+func (x *ListStoreActivityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_orders_v1_orders_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStoreActivityResponse.ProtoReflect.Descriptor instead.
+func (*ListStoreActivityResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_orders_v1_orders_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListStoreActivityResponse) GetStores() []*StoreActivity {
+	if x != nil {
+		return x.Stores
+	}
+	return nil
+}
+
 var File_printfleet_orders_v1_orders_proto protoreflect.FileDescriptor
 
 const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
-	"!printfleet/orders/v1/orders.proto\x12\x14printfleet.orders.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fprintfleet/types/v1/money.proto\"\xe5\a\n" +
+	"!printfleet/orders/v1/orders.proto\x12\x14printfleet.orders.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fprintfleet/types/v1/money.proto\"\x89\n" +
+	"\n" +
 	"\x05Order\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x129\n" +
@@ -1786,7 +2970,14 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1f\n" +
 	"\vhold_reason\x18\x16 \x01(\tR\n" +
-	"holdReason\"\xa3\x03\n" +
+	"holdReason\x12'\n" +
+	"\x0fshipping_method\x18\x17 \x01(\tR\x0eshippingMethod\x12R\n" +
+	"\x11delivery_estimate\x18\x18 \x01(\v2%.printfleet.types.v1.DeliveryEstimateR\x10deliveryEstimate\x12,\n" +
+	"\x03tax\x18\x19 \x01(\v2\x1a.printfleet.types.v1.MoneyR\x03tax\x12!\n" +
+	"\ftax_included\x18\x1a \x01(\bR\vtaxIncluded\x129\n" +
+	"\n" +
+	"expires_at\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x19\n" +
+	"\btrace_id\x18\x1c \x01(\tR\atraceId\"\xed\x03\n" +
 	"\tOrderItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1804,7 +2995,10 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"line_total\x18\n" +
 	" \x01(\v2\x1a.printfleet.types.v1.MoneyR\tlineTotal\x12$\n" +
 	"\x0eprint_file_key\x18\v \x01(\tR\fprintFileKey\x12(\n" +
-	"\x10external_item_id\x18\f \x01(\tR\x0eexternalItemId\"\xd6\x01\n" +
+	"\x10external_item_id\x18\f \x01(\tR\x0eexternalItemId\x12)\n" +
+	"\x10shipped_quantity\x18\r \x01(\x05R\x0fshippedQuantity\x12\x1d\n" +
+	"\n" +
+	"mockup_key\x18\x0e \x01(\tR\tmockupKey\"\x8d\x03\n" +
 	"\bShipment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x12\x18\n" +
@@ -1812,7 +3006,14 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\x0ftracking_number\x18\x04 \x01(\tR\x0etrackingNumber\x12!\n" +
 	"\ftracking_url\x18\x05 \x01(\tR\vtrackingUrl\x129\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xb5\x03\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x128\n" +
+	"\x05items\x18\a \x03(\v2\".printfleet.orders.v1.ShipmentItemR\x05items\x12<\n" +
+	"\x06status\x18\b \x01(\x0e2$.printfleet.orders.v1.ShipmentStatusR\x06status\x12=\n" +
+	"\fdelivered_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vdeliveredAt\"Y\n" +
+	"\fShipmentItem\x12!\n" +
+	"\aitem_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06itemId\x12&\n" +
+	"\bquantity\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a \x00R\bquantity\"\xb5\x03\n" +
 	"\n" +
 	"OrderEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
@@ -1837,7 +3038,7 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\xbaH\a\x1a\x05\x18\xe8\a \x00R\bquantity\x12(\n" +
 	"\tdesign_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bdesignId\x12.\n" +
 	"\fplacement_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\vplacementId\x12D\n" +
-	"\x10external_item_id\x18\x05 \x01(\tB\x1a\xbaH\x17r\x15\x18@2\x11^[A-Za-z0-9._-]*$R\x0eexternalItemId\"\xcf\x03\n" +
+	"\x10external_item_id\x18\x05 \x01(\tB\x1a\xbaH\x17r\x15\x18@2\x11^[A-Za-z0-9._-]*$R\x0eexternalItemId\"\xbb\x04\n" +
 	"\x12CreateOrderRequest\x12G\n" +
 	"\x05items\x18\x01 \x03(\v2%.printfleet.orders.v1.CreateOrderItemB\n" +
 	"\xbaH\a\x92\x01\x04\b\x01\x10dR\x05items\x12O\n" +
@@ -1849,15 +3050,59 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\x0epayment_method\x18\x05 \x01(\x0e2#.printfleet.orders.v1.PaymentMethodB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\rpaymentMethod\x12&\n" +
 	"\bstore_id\x18\x06 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\astoreId\x124\n" +
-	"\x11external_order_id\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0fexternalOrderId\"6\n" +
+	"\x11external_order_id\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0fexternalOrderId\x12?\n" +
+	"\x0fshipping_method\x18\b \x01(\tB\x16\xbaH\x13r\x11\x18 2\r^[a-z0-9_-]*$R\x0eshippingMethod\x12\x1d\n" +
+	"\aconfirm\x18\t \x01(\bH\x00R\aconfirm\x88\x01\x01B\n" +
+	"\n" +
+	"\b_confirm\"\xed\x03\n" +
+	"\x12UpdateOrderRequest\x12#\n" +
+	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12E\n" +
+	"\x05items\x18\x02 \x03(\v2%.printfleet.orders.v1.CreateOrderItemB\b\xbaH\x05\x92\x01\x02\x10dR\x05items\x12G\n" +
+	"\x10shipping_address\x18\x03 \x01(\v2\x1c.printfleet.types.v1.AddressR\x0fshippingAddress\x12D\n" +
+	"\x0fshipping_method\x18\x04 \x01(\tB\x16\xbaH\x13r\x11\x18 2\r^[a-z0-9_-]*$H\x00R\x0eshippingMethod\x88\x01\x01\x12?\n" +
+	"\vcoupon_code\x18\x05 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[A-Za-z0-9_-]*$H\x01R\n" +
+	"couponCode\x88\x01\x01\x12T\n" +
+	"\x0epayment_method\x18\x06 \x01(\x0e2#.printfleet.orders.v1.PaymentMethodB\b\xbaH\x05\x82\x01\x02\x10\x01R\rpaymentMethod\x12!\n" +
+	"\aversion\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversionB\x12\n" +
+	"\x10_shipping_methodB\x0e\n" +
+	"\f_coupon_code\":\n" +
+	"\x13ConfirmOrderRequest\x12#\n" +
+	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\";\n" +
+	"\x14ListShipmentsRequest\x12#\n" +
+	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\"U\n" +
+	"\x15ListShipmentsResponse\x12<\n" +
+	"\tshipments\x18\x01 \x03(\v2\x1e.printfleet.orders.v1.ShipmentR\tshipments\"h\n" +
+	"\x16DeliverShipmentRequest\x12#\n" +
+	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12)\n" +
+	"\vshipment_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"shipmentId\"\xd0\x02\n" +
+	"\x1aRecordCarrierUpdateRequest\x129\n" +
+	"\bevent_id\x18\x01 \x01(\tB\x1e\xbaH\x1br\x19\x10\x01\x18\x80\x012\x12^[A-Za-z0-9._:-]+$R\aeventId\x12#\n" +
+	"\acarrier\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\acarrier\x12C\n" +
+	"\x0ftracking_number\x18\x03 \x01(\tB\x1a\xbaH\x17r\x15\x10\x01\x18@2\x0f^[A-Za-z0-9-]+$R\x0etrackingNumber\x12H\n" +
+	"\x06status\x18\x04 \x01(\x0e2$.printfleet.orders.v1.ShipmentStatusB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06status\x12C\n" +
+	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"occurredAt\"\x97\x01\n" +
+	"\x1bRecordCarrierUpdateResponse\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1f\n" +
+	"\vshipment_id\x18\x02 \x01(\tR\n" +
+	"shipmentId\x12<\n" +
+	"\x06status\x18\x03 \x01(\x0e2$.printfleet.orders.v1.ShipmentStatusR\x06status\"6\n" +
 	"\x0fGetOrderRequest\x12#\n" +
-	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\"\xcc\x01\n" +
+	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\"\xcd\x03\n" +
 	"\x11ListOrdersRequest\x12&\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12!\n" +
 	"\auser_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06userId\x12C\n" +
-	"\x06status\x18\x04 \x01(\x0e2!.printfleet.orders.v1.OrderStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\"q\n" +
+	"\x06status\x18\x04 \x01(\x0e2!.printfleet.orders.v1.OrderStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12&\n" +
+	"\bstore_id\x18\x05 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\astoreId\x124\n" +
+	"\x11external_order_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x0fexternalOrderId\x12?\n" +
+	"\rcreated_after\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12\x1d\n" +
+	"\n" +
+	"all_owners\x18\t \x01(\bR\tallOwners\"q\n" +
 	"\x12ListOrdersResponse\x123\n" +
 	"\x06orders\x18\x01 \x03(\v2\x1b.printfleet.orders.v1.OrderR\x06orders\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"[\n" +
@@ -1872,13 +3117,14 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"{\n" +
 	"\x17ListOrderEventsResponse\x128\n" +
 	"\x06events\x18\x01 \x03(\v2 .printfleet.orders.v1.OrderEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb8\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xfc\x02\n" +
 	"\x15CreateShipmentRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\x12#\n" +
 	"\acarrier\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\acarrier\x12C\n" +
 	"\x0ftracking_number\x18\x03 \x01(\tB\x1a\xbaH\x17r\x15\x10\x01\x18@2\x0f^[A-Za-z0-9-]+$R\x0etrackingNumber\x12\x8f\x01\n" +
 	"\ftracking_url\x18\x04 \x01(\tBl\xbaHi\xba\x01[\n" +
-	"\x11tracking_url.http\x12\x1cmust be an http or https URL\x1a(this.matches('(?i)^https?://[^/?#\\\\s]+')\xd8\x01\x01r\x06\x18\xf4\x03\x88\x01\x01R\vtrackingUrl\"9\n" +
+	"\x11tracking_url.http\x12\x1cmust be an http or https URL\x1a(this.matches('(?i)^https?://[^/?#\\\\s]+')\xd8\x01\x01r\x06\x18\xf4\x03\x88\x01\x01R\vtrackingUrl\x12B\n" +
+	"\x05items\x18\x05 \x03(\v2\".printfleet.orders.v1.ShipmentItemB\b\xbaH\x05\x92\x01\x02\x10dR\x05items\"9\n" +
 	"\x12RetryImportRequest\x12#\n" +
 	"\border_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\aorderId\"\xe2\x03\n" +
 	"\n" +
@@ -1919,7 +3165,43 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\fimport.lines\x12Alines must contain at least 1 item, unless the order is cancelled\x1a'this.cancelled || size(this.lines) >= 1\"\x87\x01\n" +
 	"\x13ImportOrderResponse\x121\n" +
 	"\x05order\x18\x01 \x01(\v2\x1b.printfleet.orders.v1.OrderR\x05order\x12=\n" +
-	"\aoutcome\x18\x02 \x01(\x0e2#.printfleet.orders.v1.ImportOutcomeR\aoutcome*\xc0\x02\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2#.printfleet.orders.v1.ImportOutcomeR\aoutcome\"b\n" +
+	"\x1bSetWebhookSubscriberRequest\x12#\n" +
+	"\auser_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06userId\x12\x1e\n" +
+	"\n" +
+	"subscribed\x18\x02 \x01(\bR\n" +
+	"subscribed\"\x1e\n" +
+	"\x1cSetWebhookSubscriberResponse\"A\n" +
+	"\x16ListStuckOrdersRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\"\xf6\x01\n" +
+	"\n" +
+	"StuckOrder\x121\n" +
+	"\x05order\x18\x01 \x01(\v2\x1b.printfleet.orders.v1.OrderR\x05order\x12\x12\n" +
+	"\x04step\x18\x02 \x01(\tR\x04step\x12?\n" +
+	"\rwaiting_since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fwaitingSince\x12\x1a\n" +
+	"\bredriven\x18\x04 \x01(\x05R\bredriven\x12D\n" +
+	"\x10last_redriven_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastRedrivenAt\"\x83\x01\n" +
+	"\x17ListStuckOrdersResponse\x128\n" +
+	"\x06orders\x18\x01 \x03(\v2 .printfleet.orders.v1.StuckOrderR\x06orders\x12.\n" +
+	"\x13stuck_after_seconds\x18\x02 \x01(\x03R\x11stuckAfterSeconds\"I\n" +
+	"\x18ListStoreActivityRequest\x12-\n" +
+	"\tstore_ids\x18\x01 \x03(\tB\x10\xbaH\r\x92\x01\n" +
+	"\x10\xc8\x01\"\x05r\x03\xb0\x01\x01R\bstoreIds\"\x91\x03\n" +
+	"\rStoreActivity\x12\x19\n" +
+	"\bstore_id\x18\x01 \x01(\tR\astoreId\x12@\n" +
+	"\x0elast_import_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\flastImportAt\x12<\n" +
+	"\flast_push_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastPushAt\x12 \n" +
+	"\flast_push_ok\x18\x04 \x01(\bR\n" +
+	"lastPushOk\x12&\n" +
+	"\x0flast_push_error\x18\x05 \x01(\tR\rlastPushError\x12I\n" +
+	"\x13last_push_failed_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastPushFailedAt\x12*\n" +
+	"\x11push_failures_24h\x18\a \x01(\x05R\x0fpushFailures24h\x12$\n" +
+	"\x0eorders_on_hold\x18\b \x01(\x05R\fordersOnHold\"X\n" +
+	"\x19ListStoreActivityResponse\x12;\n" +
+	"\x06stores\x18\x01 \x03(\v2#.printfleet.orders.v1.StoreActivityR\x06stores*\xfc\x02\n" +
 	"\vOrderStatus\x12\x1c\n" +
 	"\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ORDER_STATUS_PENDING\x10\x01\x12\x1a\n" +
@@ -1932,7 +3214,15 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\x1bORDER_STATUS_PAYMENT_FAILED\x10\b\x12\x1a\n" +
 	"\x16ORDER_STATUS_CANCELLED\x10\t\x12\x18\n" +
 	"\x14ORDER_STATUS_ON_HOLD\x10\n" +
-	"*d\n" +
+	"\x12\x16\n" +
+	"\x12ORDER_STATUS_DRAFT\x10\v\x12\"\n" +
+	"\x1eORDER_STATUS_PARTIALLY_SHIPPED\x10\f*\xb5\x01\n" +
+	"\x0eShipmentStatus\x12\x1f\n" +
+	"\x1bSHIPMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aSHIPMENT_STATUS_IN_TRANSIT\x10\x01\x12$\n" +
+	" SHIPMENT_STATUS_OUT_FOR_DELIVERY\x10\x02\x12\x1d\n" +
+	"\x19SHIPMENT_STATUS_DELIVERED\x10\x03\x12\x1d\n" +
+	"\x19SHIPMENT_STATUS_EXCEPTION\x10\x04*d\n" +
 	"\rPaymentMethod\x12\x1e\n" +
 	"\x1aPAYMENT_METHOD_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13PAYMENT_METHOD_CARD\x10\x01\x12\x1a\n" +
@@ -1943,7 +3233,7 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"\x13IMPORT_OUTCOME_HELD\x10\x02\x12\x1c\n" +
 	"\x18IMPORT_OUTCOME_DUPLICATE\x10\x03\x12\x1c\n" +
 	"\x18IMPORT_OUTCOME_CANCELLED\x10\x04\x12\x1a\n" +
-	"\x16IMPORT_OUTCOME_IGNORED\x10\x052\xeb\a\n" +
+	"\x16IMPORT_OUTCOME_IGNORED\x10\x052\xff\x0f\n" +
 	"\fOrderService\x12k\n" +
 	"\vCreateOrder\x12(.printfleet.orders.v1.CreateOrderRequest\x1a\x1b.printfleet.orders.v1.Order\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
 	"/v1/orders\x12m\n" +
@@ -1952,10 +3242,18 @@ const file_printfleet_orders_v1_orders_proto_rawDesc = "" +
 	"ListOrders\x12'.printfleet.orders.v1.ListOrdersRequest\x1a(.printfleet.orders.v1.ListOrdersResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
 	"/v1/orders\x12}\n" +
 	"\vCancelOrder\x12(.printfleet.orders.v1.CancelOrderRequest\x1a\x1b.printfleet.orders.v1.Order\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/orders/{order_id}:cancel\x12\x94\x01\n" +
-	"\x0fListOrderEvents\x12,.printfleet.orders.v1.ListOrderEventsRequest\x1a-.printfleet.orders.v1.ListOrderEventsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/orders/{order_id}/events\x12\x89\x01\n" +
-	"\x0eCreateShipment\x12+.printfleet.orders.v1.CreateShipmentRequest\x1a\x1e.printfleet.orders.v1.Shipment\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/orders/{order_id}/shipments\x12\x83\x01\n" +
+	"\x0fListOrderEvents\x12,.printfleet.orders.v1.ListOrderEventsRequest\x1a-.printfleet.orders.v1.ListOrderEventsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/orders/{order_id}/events\x12v\n" +
+	"\vUpdateOrder\x12(.printfleet.orders.v1.UpdateOrderRequest\x1a\x1b.printfleet.orders.v1.Order\" \x82\xd3\xe4\x93\x02\x1a:\x01*2\x15/v1/orders/{order_id}\x12\x80\x01\n" +
+	"\fConfirmOrder\x12).printfleet.orders.v1.ConfirmOrderRequest\x1a\x1b.printfleet.orders.v1.Order\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/orders/{order_id}:confirm\x12\x89\x01\n" +
+	"\x0eCreateShipment\x12+.printfleet.orders.v1.CreateShipmentRequest\x1a\x1e.printfleet.orders.v1.Shipment\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/orders/{order_id}/shipments\x12\x91\x01\n" +
+	"\rListShipments\x12*.printfleet.orders.v1.ListShipmentsRequest\x1a+.printfleet.orders.v1.ListShipmentsResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/orders/{order_id}/shipments\x12\xa1\x01\n" +
+	"\x0fDeliverShipment\x12,.printfleet.orders.v1.DeliverShipmentRequest\x1a\x1e.printfleet.orders.v1.Shipment\"@\x82\xd3\xe4\x93\x02::\x01*\"5/v1/orders/{order_id}/shipments/{shipment_id}:deliver\x12z\n" +
+	"\x13RecordCarrierUpdate\x120.printfleet.orders.v1.RecordCarrierUpdateRequest\x1a1.printfleet.orders.v1.RecordCarrierUpdateResponse\x12\x83\x01\n" +
 	"\vRetryImport\x12(.printfleet.orders.v1.RetryImportRequest\x1a\x1b.printfleet.orders.v1.Order\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/orders/{order_id}:retry-import\x12b\n" +
-	"\vImportOrder\x12(.printfleet.orders.v1.ImportOrderRequest\x1a).printfleet.orders.v1.ImportOrderResponseBFZDgithub.com/printfleet/printfleet/proto/printfleet/orders/v1;ordersv1b\x06proto3"
+	"\vImportOrder\x12(.printfleet.orders.v1.ImportOrderRequest\x1a).printfleet.orders.v1.ImportOrderResponse\x12}\n" +
+	"\x14SetWebhookSubscriber\x121.printfleet.orders.v1.SetWebhookSubscriberRequest\x1a2.printfleet.orders.v1.SetWebhookSubscriberResponse\x12n\n" +
+	"\x0fListStuckOrders\x12,.printfleet.orders.v1.ListStuckOrdersRequest\x1a-.printfleet.orders.v1.ListStuckOrdersResponse\x12t\n" +
+	"\x11ListStoreActivity\x12..printfleet.orders.v1.ListStoreActivityRequest\x1a/.printfleet.orders.v1.ListStoreActivityResponseBFZDgithub.com/printfleet/printfleet/proto/printfleet/orders/v1;ordersv1b\x06proto3"
 
 var (
 	file_printfleet_orders_v1_orders_proto_rawDescOnce sync.Once
@@ -1969,87 +3267,145 @@ func file_printfleet_orders_v1_orders_proto_rawDescGZIP() []byte {
 	return file_printfleet_orders_v1_orders_proto_rawDescData
 }
 
-var file_printfleet_orders_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_printfleet_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_printfleet_orders_v1_orders_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_printfleet_orders_v1_orders_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_printfleet_orders_v1_orders_proto_goTypes = []any{
-	(OrderStatus)(0),                // 0: printfleet.orders.v1.OrderStatus
-	(PaymentMethod)(0),              // 1: printfleet.orders.v1.PaymentMethod
-	(ImportOutcome)(0),              // 2: printfleet.orders.v1.ImportOutcome
-	(*Order)(nil),                   // 3: printfleet.orders.v1.Order
-	(*OrderItem)(nil),               // 4: printfleet.orders.v1.OrderItem
-	(*Shipment)(nil),                // 5: printfleet.orders.v1.Shipment
-	(*OrderEvent)(nil),              // 6: printfleet.orders.v1.OrderEvent
-	(*CreateOrderItem)(nil),         // 7: printfleet.orders.v1.CreateOrderItem
-	(*CreateOrderRequest)(nil),      // 8: printfleet.orders.v1.CreateOrderRequest
-	(*GetOrderRequest)(nil),         // 9: printfleet.orders.v1.GetOrderRequest
-	(*ListOrdersRequest)(nil),       // 10: printfleet.orders.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),      // 11: printfleet.orders.v1.ListOrdersResponse
-	(*CancelOrderRequest)(nil),      // 12: printfleet.orders.v1.CancelOrderRequest
-	(*ListOrderEventsRequest)(nil),  // 13: printfleet.orders.v1.ListOrderEventsRequest
-	(*ListOrderEventsResponse)(nil), // 14: printfleet.orders.v1.ListOrderEventsResponse
-	(*CreateShipmentRequest)(nil),   // 15: printfleet.orders.v1.CreateShipmentRequest
-	(*RetryImportRequest)(nil),      // 16: printfleet.orders.v1.RetryImportRequest
-	(*ImportLine)(nil),              // 17: printfleet.orders.v1.ImportLine
-	(*ImportAddress)(nil),           // 18: printfleet.orders.v1.ImportAddress
-	(*ImportOrderRequest)(nil),      // 19: printfleet.orders.v1.ImportOrderRequest
-	(*ImportOrderResponse)(nil),     // 20: printfleet.orders.v1.ImportOrderResponse
-	nil,                             // 21: printfleet.orders.v1.OrderEvent.AttributesEntry
-	(*v1.Address)(nil),              // 22: printfleet.types.v1.Address
-	(*v1.Money)(nil),                // 23: printfleet.types.v1.Money
-	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
+	(OrderStatus)(0),                     // 0: printfleet.orders.v1.OrderStatus
+	(ShipmentStatus)(0),                  // 1: printfleet.orders.v1.ShipmentStatus
+	(PaymentMethod)(0),                   // 2: printfleet.orders.v1.PaymentMethod
+	(ImportOutcome)(0),                   // 3: printfleet.orders.v1.ImportOutcome
+	(*Order)(nil),                        // 4: printfleet.orders.v1.Order
+	(*OrderItem)(nil),                    // 5: printfleet.orders.v1.OrderItem
+	(*Shipment)(nil),                     // 6: printfleet.orders.v1.Shipment
+	(*ShipmentItem)(nil),                 // 7: printfleet.orders.v1.ShipmentItem
+	(*OrderEvent)(nil),                   // 8: printfleet.orders.v1.OrderEvent
+	(*CreateOrderItem)(nil),              // 9: printfleet.orders.v1.CreateOrderItem
+	(*CreateOrderRequest)(nil),           // 10: printfleet.orders.v1.CreateOrderRequest
+	(*UpdateOrderRequest)(nil),           // 11: printfleet.orders.v1.UpdateOrderRequest
+	(*ConfirmOrderRequest)(nil),          // 12: printfleet.orders.v1.ConfirmOrderRequest
+	(*ListShipmentsRequest)(nil),         // 13: printfleet.orders.v1.ListShipmentsRequest
+	(*ListShipmentsResponse)(nil),        // 14: printfleet.orders.v1.ListShipmentsResponse
+	(*DeliverShipmentRequest)(nil),       // 15: printfleet.orders.v1.DeliverShipmentRequest
+	(*RecordCarrierUpdateRequest)(nil),   // 16: printfleet.orders.v1.RecordCarrierUpdateRequest
+	(*RecordCarrierUpdateResponse)(nil),  // 17: printfleet.orders.v1.RecordCarrierUpdateResponse
+	(*GetOrderRequest)(nil),              // 18: printfleet.orders.v1.GetOrderRequest
+	(*ListOrdersRequest)(nil),            // 19: printfleet.orders.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),           // 20: printfleet.orders.v1.ListOrdersResponse
+	(*CancelOrderRequest)(nil),           // 21: printfleet.orders.v1.CancelOrderRequest
+	(*ListOrderEventsRequest)(nil),       // 22: printfleet.orders.v1.ListOrderEventsRequest
+	(*ListOrderEventsResponse)(nil),      // 23: printfleet.orders.v1.ListOrderEventsResponse
+	(*CreateShipmentRequest)(nil),        // 24: printfleet.orders.v1.CreateShipmentRequest
+	(*RetryImportRequest)(nil),           // 25: printfleet.orders.v1.RetryImportRequest
+	(*ImportLine)(nil),                   // 26: printfleet.orders.v1.ImportLine
+	(*ImportAddress)(nil),                // 27: printfleet.orders.v1.ImportAddress
+	(*ImportOrderRequest)(nil),           // 28: printfleet.orders.v1.ImportOrderRequest
+	(*ImportOrderResponse)(nil),          // 29: printfleet.orders.v1.ImportOrderResponse
+	(*SetWebhookSubscriberRequest)(nil),  // 30: printfleet.orders.v1.SetWebhookSubscriberRequest
+	(*SetWebhookSubscriberResponse)(nil), // 31: printfleet.orders.v1.SetWebhookSubscriberResponse
+	(*ListStuckOrdersRequest)(nil),       // 32: printfleet.orders.v1.ListStuckOrdersRequest
+	(*StuckOrder)(nil),                   // 33: printfleet.orders.v1.StuckOrder
+	(*ListStuckOrdersResponse)(nil),      // 34: printfleet.orders.v1.ListStuckOrdersResponse
+	(*ListStoreActivityRequest)(nil),     // 35: printfleet.orders.v1.ListStoreActivityRequest
+	(*StoreActivity)(nil),                // 36: printfleet.orders.v1.StoreActivity
+	(*ListStoreActivityResponse)(nil),    // 37: printfleet.orders.v1.ListStoreActivityResponse
+	nil,                                  // 38: printfleet.orders.v1.OrderEvent.AttributesEntry
+	(*v1.Address)(nil),                   // 39: printfleet.types.v1.Address
+	(*v1.Money)(nil),                     // 40: printfleet.types.v1.Money
+	(*timestamppb.Timestamp)(nil),        // 41: google.protobuf.Timestamp
+	(*v1.DeliveryEstimate)(nil),          // 42: printfleet.types.v1.DeliveryEstimate
 }
 var file_printfleet_orders_v1_orders_proto_depIdxs = []int32{
 	0,  // 0: printfleet.orders.v1.Order.status:type_name -> printfleet.orders.v1.OrderStatus
-	4,  // 1: printfleet.orders.v1.Order.items:type_name -> printfleet.orders.v1.OrderItem
-	22, // 2: printfleet.orders.v1.Order.shipping_address:type_name -> printfleet.types.v1.Address
-	23, // 3: printfleet.orders.v1.Order.subtotal:type_name -> printfleet.types.v1.Money
-	23, // 4: printfleet.orders.v1.Order.shipping:type_name -> printfleet.types.v1.Money
-	23, // 5: printfleet.orders.v1.Order.discount:type_name -> printfleet.types.v1.Money
-	23, // 6: printfleet.orders.v1.Order.total:type_name -> printfleet.types.v1.Money
-	1,  // 7: printfleet.orders.v1.Order.payment_method:type_name -> printfleet.orders.v1.PaymentMethod
-	5,  // 8: printfleet.orders.v1.Order.shipments:type_name -> printfleet.orders.v1.Shipment
-	24, // 9: printfleet.orders.v1.Order.created_at:type_name -> google.protobuf.Timestamp
-	24, // 10: printfleet.orders.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
-	23, // 11: printfleet.orders.v1.OrderItem.unit_price:type_name -> printfleet.types.v1.Money
-	23, // 12: printfleet.orders.v1.OrderItem.line_total:type_name -> printfleet.types.v1.Money
-	24, // 13: printfleet.orders.v1.Shipment.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 14: printfleet.orders.v1.OrderEvent.from_status:type_name -> printfleet.orders.v1.OrderStatus
-	0,  // 15: printfleet.orders.v1.OrderEvent.to_status:type_name -> printfleet.orders.v1.OrderStatus
-	21, // 16: printfleet.orders.v1.OrderEvent.attributes:type_name -> printfleet.orders.v1.OrderEvent.AttributesEntry
-	24, // 17: printfleet.orders.v1.OrderEvent.created_at:type_name -> google.protobuf.Timestamp
-	7,  // 18: printfleet.orders.v1.CreateOrderRequest.items:type_name -> printfleet.orders.v1.CreateOrderItem
-	22, // 19: printfleet.orders.v1.CreateOrderRequest.shipping_address:type_name -> printfleet.types.v1.Address
-	1,  // 20: printfleet.orders.v1.CreateOrderRequest.payment_method:type_name -> printfleet.orders.v1.PaymentMethod
-	0,  // 21: printfleet.orders.v1.ListOrdersRequest.status:type_name -> printfleet.orders.v1.OrderStatus
-	3,  // 22: printfleet.orders.v1.ListOrdersResponse.orders:type_name -> printfleet.orders.v1.Order
-	6,  // 23: printfleet.orders.v1.ListOrderEventsResponse.events:type_name -> printfleet.orders.v1.OrderEvent
-	17, // 24: printfleet.orders.v1.ImportOrderRequest.lines:type_name -> printfleet.orders.v1.ImportLine
-	18, // 25: printfleet.orders.v1.ImportOrderRequest.shipping_address:type_name -> printfleet.orders.v1.ImportAddress
-	1,  // 26: printfleet.orders.v1.ImportOrderRequest.payment_method:type_name -> printfleet.orders.v1.PaymentMethod
-	24, // 27: printfleet.orders.v1.ImportOrderRequest.external_updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 28: printfleet.orders.v1.ImportOrderResponse.order:type_name -> printfleet.orders.v1.Order
-	2,  // 29: printfleet.orders.v1.ImportOrderResponse.outcome:type_name -> printfleet.orders.v1.ImportOutcome
-	8,  // 30: printfleet.orders.v1.OrderService.CreateOrder:input_type -> printfleet.orders.v1.CreateOrderRequest
-	9,  // 31: printfleet.orders.v1.OrderService.GetOrder:input_type -> printfleet.orders.v1.GetOrderRequest
-	10, // 32: printfleet.orders.v1.OrderService.ListOrders:input_type -> printfleet.orders.v1.ListOrdersRequest
-	12, // 33: printfleet.orders.v1.OrderService.CancelOrder:input_type -> printfleet.orders.v1.CancelOrderRequest
-	13, // 34: printfleet.orders.v1.OrderService.ListOrderEvents:input_type -> printfleet.orders.v1.ListOrderEventsRequest
-	15, // 35: printfleet.orders.v1.OrderService.CreateShipment:input_type -> printfleet.orders.v1.CreateShipmentRequest
-	16, // 36: printfleet.orders.v1.OrderService.RetryImport:input_type -> printfleet.orders.v1.RetryImportRequest
-	19, // 37: printfleet.orders.v1.OrderService.ImportOrder:input_type -> printfleet.orders.v1.ImportOrderRequest
-	3,  // 38: printfleet.orders.v1.OrderService.CreateOrder:output_type -> printfleet.orders.v1.Order
-	3,  // 39: printfleet.orders.v1.OrderService.GetOrder:output_type -> printfleet.orders.v1.Order
-	11, // 40: printfleet.orders.v1.OrderService.ListOrders:output_type -> printfleet.orders.v1.ListOrdersResponse
-	3,  // 41: printfleet.orders.v1.OrderService.CancelOrder:output_type -> printfleet.orders.v1.Order
-	14, // 42: printfleet.orders.v1.OrderService.ListOrderEvents:output_type -> printfleet.orders.v1.ListOrderEventsResponse
-	5,  // 43: printfleet.orders.v1.OrderService.CreateShipment:output_type -> printfleet.orders.v1.Shipment
-	3,  // 44: printfleet.orders.v1.OrderService.RetryImport:output_type -> printfleet.orders.v1.Order
-	20, // 45: printfleet.orders.v1.OrderService.ImportOrder:output_type -> printfleet.orders.v1.ImportOrderResponse
-	38, // [38:46] is the sub-list for method output_type
-	30, // [30:38] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	5,  // 1: printfleet.orders.v1.Order.items:type_name -> printfleet.orders.v1.OrderItem
+	39, // 2: printfleet.orders.v1.Order.shipping_address:type_name -> printfleet.types.v1.Address
+	40, // 3: printfleet.orders.v1.Order.subtotal:type_name -> printfleet.types.v1.Money
+	40, // 4: printfleet.orders.v1.Order.shipping:type_name -> printfleet.types.v1.Money
+	40, // 5: printfleet.orders.v1.Order.discount:type_name -> printfleet.types.v1.Money
+	40, // 6: printfleet.orders.v1.Order.total:type_name -> printfleet.types.v1.Money
+	2,  // 7: printfleet.orders.v1.Order.payment_method:type_name -> printfleet.orders.v1.PaymentMethod
+	6,  // 8: printfleet.orders.v1.Order.shipments:type_name -> printfleet.orders.v1.Shipment
+	41, // 9: printfleet.orders.v1.Order.created_at:type_name -> google.protobuf.Timestamp
+	41, // 10: printfleet.orders.v1.Order.updated_at:type_name -> google.protobuf.Timestamp
+	42, // 11: printfleet.orders.v1.Order.delivery_estimate:type_name -> printfleet.types.v1.DeliveryEstimate
+	40, // 12: printfleet.orders.v1.Order.tax:type_name -> printfleet.types.v1.Money
+	41, // 13: printfleet.orders.v1.Order.expires_at:type_name -> google.protobuf.Timestamp
+	40, // 14: printfleet.orders.v1.OrderItem.unit_price:type_name -> printfleet.types.v1.Money
+	40, // 15: printfleet.orders.v1.OrderItem.line_total:type_name -> printfleet.types.v1.Money
+	41, // 16: printfleet.orders.v1.Shipment.created_at:type_name -> google.protobuf.Timestamp
+	7,  // 17: printfleet.orders.v1.Shipment.items:type_name -> printfleet.orders.v1.ShipmentItem
+	1,  // 18: printfleet.orders.v1.Shipment.status:type_name -> printfleet.orders.v1.ShipmentStatus
+	41, // 19: printfleet.orders.v1.Shipment.delivered_at:type_name -> google.protobuf.Timestamp
+	0,  // 20: printfleet.orders.v1.OrderEvent.from_status:type_name -> printfleet.orders.v1.OrderStatus
+	0,  // 21: printfleet.orders.v1.OrderEvent.to_status:type_name -> printfleet.orders.v1.OrderStatus
+	38, // 22: printfleet.orders.v1.OrderEvent.attributes:type_name -> printfleet.orders.v1.OrderEvent.AttributesEntry
+	41, // 23: printfleet.orders.v1.OrderEvent.created_at:type_name -> google.protobuf.Timestamp
+	9,  // 24: printfleet.orders.v1.CreateOrderRequest.items:type_name -> printfleet.orders.v1.CreateOrderItem
+	39, // 25: printfleet.orders.v1.CreateOrderRequest.shipping_address:type_name -> printfleet.types.v1.Address
+	2,  // 26: printfleet.orders.v1.CreateOrderRequest.payment_method:type_name -> printfleet.orders.v1.PaymentMethod
+	9,  // 27: printfleet.orders.v1.UpdateOrderRequest.items:type_name -> printfleet.orders.v1.CreateOrderItem
+	39, // 28: printfleet.orders.v1.UpdateOrderRequest.shipping_address:type_name -> printfleet.types.v1.Address
+	2,  // 29: printfleet.orders.v1.UpdateOrderRequest.payment_method:type_name -> printfleet.orders.v1.PaymentMethod
+	6,  // 30: printfleet.orders.v1.ListShipmentsResponse.shipments:type_name -> printfleet.orders.v1.Shipment
+	1,  // 31: printfleet.orders.v1.RecordCarrierUpdateRequest.status:type_name -> printfleet.orders.v1.ShipmentStatus
+	41, // 32: printfleet.orders.v1.RecordCarrierUpdateRequest.occurred_at:type_name -> google.protobuf.Timestamp
+	1,  // 33: printfleet.orders.v1.RecordCarrierUpdateResponse.status:type_name -> printfleet.orders.v1.ShipmentStatus
+	0,  // 34: printfleet.orders.v1.ListOrdersRequest.status:type_name -> printfleet.orders.v1.OrderStatus
+	41, // 35: printfleet.orders.v1.ListOrdersRequest.created_after:type_name -> google.protobuf.Timestamp
+	41, // 36: printfleet.orders.v1.ListOrdersRequest.created_before:type_name -> google.protobuf.Timestamp
+	4,  // 37: printfleet.orders.v1.ListOrdersResponse.orders:type_name -> printfleet.orders.v1.Order
+	8,  // 38: printfleet.orders.v1.ListOrderEventsResponse.events:type_name -> printfleet.orders.v1.OrderEvent
+	7,  // 39: printfleet.orders.v1.CreateShipmentRequest.items:type_name -> printfleet.orders.v1.ShipmentItem
+	26, // 40: printfleet.orders.v1.ImportOrderRequest.lines:type_name -> printfleet.orders.v1.ImportLine
+	27, // 41: printfleet.orders.v1.ImportOrderRequest.shipping_address:type_name -> printfleet.orders.v1.ImportAddress
+	2,  // 42: printfleet.orders.v1.ImportOrderRequest.payment_method:type_name -> printfleet.orders.v1.PaymentMethod
+	41, // 43: printfleet.orders.v1.ImportOrderRequest.external_updated_at:type_name -> google.protobuf.Timestamp
+	4,  // 44: printfleet.orders.v1.ImportOrderResponse.order:type_name -> printfleet.orders.v1.Order
+	3,  // 45: printfleet.orders.v1.ImportOrderResponse.outcome:type_name -> printfleet.orders.v1.ImportOutcome
+	4,  // 46: printfleet.orders.v1.StuckOrder.order:type_name -> printfleet.orders.v1.Order
+	41, // 47: printfleet.orders.v1.StuckOrder.waiting_since:type_name -> google.protobuf.Timestamp
+	41, // 48: printfleet.orders.v1.StuckOrder.last_redriven_at:type_name -> google.protobuf.Timestamp
+	33, // 49: printfleet.orders.v1.ListStuckOrdersResponse.orders:type_name -> printfleet.orders.v1.StuckOrder
+	41, // 50: printfleet.orders.v1.StoreActivity.last_import_at:type_name -> google.protobuf.Timestamp
+	41, // 51: printfleet.orders.v1.StoreActivity.last_push_at:type_name -> google.protobuf.Timestamp
+	41, // 52: printfleet.orders.v1.StoreActivity.last_push_failed_at:type_name -> google.protobuf.Timestamp
+	36, // 53: printfleet.orders.v1.ListStoreActivityResponse.stores:type_name -> printfleet.orders.v1.StoreActivity
+	10, // 54: printfleet.orders.v1.OrderService.CreateOrder:input_type -> printfleet.orders.v1.CreateOrderRequest
+	18, // 55: printfleet.orders.v1.OrderService.GetOrder:input_type -> printfleet.orders.v1.GetOrderRequest
+	19, // 56: printfleet.orders.v1.OrderService.ListOrders:input_type -> printfleet.orders.v1.ListOrdersRequest
+	21, // 57: printfleet.orders.v1.OrderService.CancelOrder:input_type -> printfleet.orders.v1.CancelOrderRequest
+	22, // 58: printfleet.orders.v1.OrderService.ListOrderEvents:input_type -> printfleet.orders.v1.ListOrderEventsRequest
+	11, // 59: printfleet.orders.v1.OrderService.UpdateOrder:input_type -> printfleet.orders.v1.UpdateOrderRequest
+	12, // 60: printfleet.orders.v1.OrderService.ConfirmOrder:input_type -> printfleet.orders.v1.ConfirmOrderRequest
+	24, // 61: printfleet.orders.v1.OrderService.CreateShipment:input_type -> printfleet.orders.v1.CreateShipmentRequest
+	13, // 62: printfleet.orders.v1.OrderService.ListShipments:input_type -> printfleet.orders.v1.ListShipmentsRequest
+	15, // 63: printfleet.orders.v1.OrderService.DeliverShipment:input_type -> printfleet.orders.v1.DeliverShipmentRequest
+	16, // 64: printfleet.orders.v1.OrderService.RecordCarrierUpdate:input_type -> printfleet.orders.v1.RecordCarrierUpdateRequest
+	25, // 65: printfleet.orders.v1.OrderService.RetryImport:input_type -> printfleet.orders.v1.RetryImportRequest
+	28, // 66: printfleet.orders.v1.OrderService.ImportOrder:input_type -> printfleet.orders.v1.ImportOrderRequest
+	30, // 67: printfleet.orders.v1.OrderService.SetWebhookSubscriber:input_type -> printfleet.orders.v1.SetWebhookSubscriberRequest
+	32, // 68: printfleet.orders.v1.OrderService.ListStuckOrders:input_type -> printfleet.orders.v1.ListStuckOrdersRequest
+	35, // 69: printfleet.orders.v1.OrderService.ListStoreActivity:input_type -> printfleet.orders.v1.ListStoreActivityRequest
+	4,  // 70: printfleet.orders.v1.OrderService.CreateOrder:output_type -> printfleet.orders.v1.Order
+	4,  // 71: printfleet.orders.v1.OrderService.GetOrder:output_type -> printfleet.orders.v1.Order
+	20, // 72: printfleet.orders.v1.OrderService.ListOrders:output_type -> printfleet.orders.v1.ListOrdersResponse
+	4,  // 73: printfleet.orders.v1.OrderService.CancelOrder:output_type -> printfleet.orders.v1.Order
+	23, // 74: printfleet.orders.v1.OrderService.ListOrderEvents:output_type -> printfleet.orders.v1.ListOrderEventsResponse
+	4,  // 75: printfleet.orders.v1.OrderService.UpdateOrder:output_type -> printfleet.orders.v1.Order
+	4,  // 76: printfleet.orders.v1.OrderService.ConfirmOrder:output_type -> printfleet.orders.v1.Order
+	6,  // 77: printfleet.orders.v1.OrderService.CreateShipment:output_type -> printfleet.orders.v1.Shipment
+	14, // 78: printfleet.orders.v1.OrderService.ListShipments:output_type -> printfleet.orders.v1.ListShipmentsResponse
+	6,  // 79: printfleet.orders.v1.OrderService.DeliverShipment:output_type -> printfleet.orders.v1.Shipment
+	17, // 80: printfleet.orders.v1.OrderService.RecordCarrierUpdate:output_type -> printfleet.orders.v1.RecordCarrierUpdateResponse
+	4,  // 81: printfleet.orders.v1.OrderService.RetryImport:output_type -> printfleet.orders.v1.Order
+	29, // 82: printfleet.orders.v1.OrderService.ImportOrder:output_type -> printfleet.orders.v1.ImportOrderResponse
+	31, // 83: printfleet.orders.v1.OrderService.SetWebhookSubscriber:output_type -> printfleet.orders.v1.SetWebhookSubscriberResponse
+	34, // 84: printfleet.orders.v1.OrderService.ListStuckOrders:output_type -> printfleet.orders.v1.ListStuckOrdersResponse
+	37, // 85: printfleet.orders.v1.OrderService.ListStoreActivity:output_type -> printfleet.orders.v1.ListStoreActivityResponse
+	70, // [70:86] is the sub-list for method output_type
+	54, // [54:70] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_printfleet_orders_v1_orders_proto_init() }
@@ -2057,13 +3413,15 @@ func file_printfleet_orders_v1_orders_proto_init() {
 	if File_printfleet_orders_v1_orders_proto != nil {
 		return
 	}
+	file_printfleet_orders_v1_orders_proto_msgTypes[6].OneofWrappers = []any{}
+	file_printfleet_orders_v1_orders_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_orders_v1_orders_proto_rawDesc), len(file_printfleet_orders_v1_orders_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   19,
+			NumEnums:      4,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,14 +19,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OrderService_CreateOrder_FullMethodName     = "/printfleet.orders.v1.OrderService/CreateOrder"
-	OrderService_GetOrder_FullMethodName        = "/printfleet.orders.v1.OrderService/GetOrder"
-	OrderService_ListOrders_FullMethodName      = "/printfleet.orders.v1.OrderService/ListOrders"
-	OrderService_CancelOrder_FullMethodName     = "/printfleet.orders.v1.OrderService/CancelOrder"
-	OrderService_ListOrderEvents_FullMethodName = "/printfleet.orders.v1.OrderService/ListOrderEvents"
-	OrderService_CreateShipment_FullMethodName  = "/printfleet.orders.v1.OrderService/CreateShipment"
-	OrderService_RetryImport_FullMethodName     = "/printfleet.orders.v1.OrderService/RetryImport"
-	OrderService_ImportOrder_FullMethodName     = "/printfleet.orders.v1.OrderService/ImportOrder"
+	OrderService_CreateOrder_FullMethodName          = "/printfleet.orders.v1.OrderService/CreateOrder"
+	OrderService_GetOrder_FullMethodName             = "/printfleet.orders.v1.OrderService/GetOrder"
+	OrderService_ListOrders_FullMethodName           = "/printfleet.orders.v1.OrderService/ListOrders"
+	OrderService_CancelOrder_FullMethodName          = "/printfleet.orders.v1.OrderService/CancelOrder"
+	OrderService_ListOrderEvents_FullMethodName      = "/printfleet.orders.v1.OrderService/ListOrderEvents"
+	OrderService_UpdateOrder_FullMethodName          = "/printfleet.orders.v1.OrderService/UpdateOrder"
+	OrderService_ConfirmOrder_FullMethodName         = "/printfleet.orders.v1.OrderService/ConfirmOrder"
+	OrderService_CreateShipment_FullMethodName       = "/printfleet.orders.v1.OrderService/CreateShipment"
+	OrderService_ListShipments_FullMethodName        = "/printfleet.orders.v1.OrderService/ListShipments"
+	OrderService_DeliverShipment_FullMethodName      = "/printfleet.orders.v1.OrderService/DeliverShipment"
+	OrderService_RecordCarrierUpdate_FullMethodName  = "/printfleet.orders.v1.OrderService/RecordCarrierUpdate"
+	OrderService_RetryImport_FullMethodName          = "/printfleet.orders.v1.OrderService/RetryImport"
+	OrderService_ImportOrder_FullMethodName          = "/printfleet.orders.v1.OrderService/ImportOrder"
+	OrderService_SetWebhookSubscriber_FullMethodName = "/printfleet.orders.v1.OrderService/SetWebhookSubscriber"
+	OrderService_ListStuckOrders_FullMethodName      = "/printfleet.orders.v1.OrderService/ListStuckOrders"
+	OrderService_ListStoreActivity_FullMethodName    = "/printfleet.orders.v1.OrderService/ListStoreActivity"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -46,8 +54,31 @@ type OrderServiceClient interface {
 	CancelOrder(ctx context.Context, in *CancelOrderRequest, opts ...grpc.CallOption) (*Order, error)
 	// ListOrderEvents returns the order's timeline, oldest first.
 	ListOrderEvents(ctx context.Context, in *ListOrderEventsRequest, opts ...grpc.CallOption) (*ListOrderEventsResponse, error)
-	// CreateShipment records a carrier and tracking number and ships the order.
+	// UpdateOrder edits a DRAFT order (owner, admin): the fields present
+	// replace the order's, and the order is priced again. Any other status is
+	// FAILED_PRECONDITION.
+	UpdateOrder(ctx context.Context, in *UpdateOrderRequest, opts ...grpc.CallOption) (*Order, error)
+	// ConfirmOrder places a DRAFT order exactly as a direct create would
+	// (stock reserved, payment taken) at its current price (owner, admin).
+	// Idempotent: confirming an order already confirmed answers it as it is
+	// now; an expired or cancelled draft is FAILED_PRECONDITION.
+	ConfirmOrder(ctx context.Context, in *ConfirmOrderRequest, opts ...grpc.CallOption) (*Order, error)
+	// CreateShipment records one package: the items (and quantities) in it,
+	// its carrier and tracking number (fulfillment, admin). The order is
+	// PARTIALLY_SHIPPED until every item has shipped, then SHIPPED. Each
+	// package is pushed to the marketplace the order came from.
 	CreateShipment(ctx context.Context, in *CreateShipmentRequest, opts ...grpc.CallOption) (*Shipment, error)
+	// ListShipments returns the order's packages, oldest first (owner,
+	// fulfillment, admin).
+	ListShipments(ctx context.Context, in *ListShipmentsRequest, opts ...grpc.CallOption) (*ListShipmentsResponse, error)
+	// DeliverShipment records that a package was delivered (fulfillment,
+	// admin); the order is DELIVERED when every package is. Idempotent.
+	DeliverShipment(ctx context.Context, in *DeliverShipmentRequest, opts ...grpc.CallOption) (*Shipment, error)
+	// RecordCarrierUpdate applies a carrier's tracking update to the package
+	// with that carrier and tracking number (internal: the gateway calls it
+	// for a carrier's signed POST /v1/carrier-updates). Idempotent per
+	// event_id; an update for an unknown tracking number is NOT_FOUND.
+	RecordCarrierUpdate(ctx context.Context, in *RecordCarrierUpdateRequest, opts ...grpc.CallOption) (*RecordCarrierUpdateResponse, error)
 	// RetryImport places an ON_HOLD imported order again once its cause is
 	// fixed (a listing mapped, a design ready): its marketplace lines are
 	// resolved afresh and, when every line maps, the order is placed exactly
@@ -59,6 +90,20 @@ type OrderServiceClient interface {
 	// external_order_id), however often and from however many replicas the
 	// same marketplace order arrives. Never exposed over REST.
 	ImportOrder(ctx context.Context, in *ImportOrderRequest, opts ...grpc.CallOption) (*ImportOrderResponse, error)
+	// SetWebhookSubscriber records whether a user has active outbound webhook
+	// subscriptions (internal: the webhooks service, before it answers a
+	// subscription's creation, and after its deletion). Orders writes
+	// OrderNotice events only for subscribed users. Idempotent.
+	SetWebhookSubscriber(ctx context.Context, in *SetWebhookSubscriberRequest, opts ...grpc.CallOption) (*SetWebhookSubscriberResponse, error)
+	// ListStuckOrders returns the orders that have waited for a step longer
+	// than the reconciler's threshold, oldest first, with the step and since
+	// when (internal: the operator console; admin or support role).
+	ListStuckOrders(ctx context.Context, in *ListStuckOrdersRequest, opts ...grpc.CallOption) (*ListStuckOrdersResponse, error)
+	// ListStoreActivity returns, per store, what the orders know of it: its
+	// last imported order, its last marketplace push and its outcome, push
+	// failures in the last 24 hours and orders on hold (internal: the
+	// operator console; admin or support role).
+	ListStoreActivity(ctx context.Context, in *ListStoreActivityRequest, opts ...grpc.CallOption) (*ListStoreActivityResponse, error)
 }
 
 type orderServiceClient struct {
@@ -119,10 +164,60 @@ func (c *orderServiceClient) ListOrderEvents(ctx context.Context, in *ListOrderE
 	return out, nil
 }
 
+func (c *orderServiceClient) UpdateOrder(ctx context.Context, in *UpdateOrderRequest, opts ...grpc.CallOption) (*Order, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Order)
+	err := c.cc.Invoke(ctx, OrderService_UpdateOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) ConfirmOrder(ctx context.Context, in *ConfirmOrderRequest, opts ...grpc.CallOption) (*Order, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Order)
+	err := c.cc.Invoke(ctx, OrderService_ConfirmOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *orderServiceClient) CreateShipment(ctx context.Context, in *CreateShipmentRequest, opts ...grpc.CallOption) (*Shipment, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Shipment)
 	err := c.cc.Invoke(ctx, OrderService_CreateShipment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) ListShipments(ctx context.Context, in *ListShipmentsRequest, opts ...grpc.CallOption) (*ListShipmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListShipmentsResponse)
+	err := c.cc.Invoke(ctx, OrderService_ListShipments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) DeliverShipment(ctx context.Context, in *DeliverShipmentRequest, opts ...grpc.CallOption) (*Shipment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Shipment)
+	err := c.cc.Invoke(ctx, OrderService_DeliverShipment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) RecordCarrierUpdate(ctx context.Context, in *RecordCarrierUpdateRequest, opts ...grpc.CallOption) (*RecordCarrierUpdateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordCarrierUpdateResponse)
+	err := c.cc.Invoke(ctx, OrderService_RecordCarrierUpdate_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +244,36 @@ func (c *orderServiceClient) ImportOrder(ctx context.Context, in *ImportOrderReq
 	return out, nil
 }
 
+func (c *orderServiceClient) SetWebhookSubscriber(ctx context.Context, in *SetWebhookSubscriberRequest, opts ...grpc.CallOption) (*SetWebhookSubscriberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetWebhookSubscriberResponse)
+	err := c.cc.Invoke(ctx, OrderService_SetWebhookSubscriber_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) ListStuckOrders(ctx context.Context, in *ListStuckOrdersRequest, opts ...grpc.CallOption) (*ListStuckOrdersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStuckOrdersResponse)
+	err := c.cc.Invoke(ctx, OrderService_ListStuckOrders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *orderServiceClient) ListStoreActivity(ctx context.Context, in *ListStoreActivityRequest, opts ...grpc.CallOption) (*ListStoreActivityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStoreActivityResponse)
+	err := c.cc.Invoke(ctx, OrderService_ListStoreActivity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrderServiceServer is the server API for OrderService service.
 // All implementations must embed UnimplementedOrderServiceServer
 // for forward compatibility.
@@ -166,8 +291,31 @@ type OrderServiceServer interface {
 	CancelOrder(context.Context, *CancelOrderRequest) (*Order, error)
 	// ListOrderEvents returns the order's timeline, oldest first.
 	ListOrderEvents(context.Context, *ListOrderEventsRequest) (*ListOrderEventsResponse, error)
-	// CreateShipment records a carrier and tracking number and ships the order.
+	// UpdateOrder edits a DRAFT order (owner, admin): the fields present
+	// replace the order's, and the order is priced again. Any other status is
+	// FAILED_PRECONDITION.
+	UpdateOrder(context.Context, *UpdateOrderRequest) (*Order, error)
+	// ConfirmOrder places a DRAFT order exactly as a direct create would
+	// (stock reserved, payment taken) at its current price (owner, admin).
+	// Idempotent: confirming an order already confirmed answers it as it is
+	// now; an expired or cancelled draft is FAILED_PRECONDITION.
+	ConfirmOrder(context.Context, *ConfirmOrderRequest) (*Order, error)
+	// CreateShipment records one package: the items (and quantities) in it,
+	// its carrier and tracking number (fulfillment, admin). The order is
+	// PARTIALLY_SHIPPED until every item has shipped, then SHIPPED. Each
+	// package is pushed to the marketplace the order came from.
 	CreateShipment(context.Context, *CreateShipmentRequest) (*Shipment, error)
+	// ListShipments returns the order's packages, oldest first (owner,
+	// fulfillment, admin).
+	ListShipments(context.Context, *ListShipmentsRequest) (*ListShipmentsResponse, error)
+	// DeliverShipment records that a package was delivered (fulfillment,
+	// admin); the order is DELIVERED when every package is. Idempotent.
+	DeliverShipment(context.Context, *DeliverShipmentRequest) (*Shipment, error)
+	// RecordCarrierUpdate applies a carrier's tracking update to the package
+	// with that carrier and tracking number (internal: the gateway calls it
+	// for a carrier's signed POST /v1/carrier-updates). Idempotent per
+	// event_id; an update for an unknown tracking number is NOT_FOUND.
+	RecordCarrierUpdate(context.Context, *RecordCarrierUpdateRequest) (*RecordCarrierUpdateResponse, error)
 	// RetryImport places an ON_HOLD imported order again once its cause is
 	// fixed (a listing mapped, a design ready): its marketplace lines are
 	// resolved afresh and, when every line maps, the order is placed exactly
@@ -179,6 +327,20 @@ type OrderServiceServer interface {
 	// external_order_id), however often and from however many replicas the
 	// same marketplace order arrives. Never exposed over REST.
 	ImportOrder(context.Context, *ImportOrderRequest) (*ImportOrderResponse, error)
+	// SetWebhookSubscriber records whether a user has active outbound webhook
+	// subscriptions (internal: the webhooks service, before it answers a
+	// subscription's creation, and after its deletion). Orders writes
+	// OrderNotice events only for subscribed users. Idempotent.
+	SetWebhookSubscriber(context.Context, *SetWebhookSubscriberRequest) (*SetWebhookSubscriberResponse, error)
+	// ListStuckOrders returns the orders that have waited for a step longer
+	// than the reconciler's threshold, oldest first, with the step and since
+	// when (internal: the operator console; admin or support role).
+	ListStuckOrders(context.Context, *ListStuckOrdersRequest) (*ListStuckOrdersResponse, error)
+	// ListStoreActivity returns, per store, what the orders know of it: its
+	// last imported order, its last marketplace push and its outcome, push
+	// failures in the last 24 hours and orders on hold (internal: the
+	// operator console; admin or support role).
+	ListStoreActivity(context.Context, *ListStoreActivityRequest) (*ListStoreActivityResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
 }
 
@@ -204,14 +366,38 @@ func (UnimplementedOrderServiceServer) CancelOrder(context.Context, *CancelOrder
 func (UnimplementedOrderServiceServer) ListOrderEvents(context.Context, *ListOrderEventsRequest) (*ListOrderEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOrderEvents not implemented")
 }
+func (UnimplementedOrderServiceServer) UpdateOrder(context.Context, *UpdateOrderRequest) (*Order, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateOrder not implemented")
+}
+func (UnimplementedOrderServiceServer) ConfirmOrder(context.Context, *ConfirmOrderRequest) (*Order, error) {
+	return nil, status.Error(codes.Unimplemented, "method ConfirmOrder not implemented")
+}
 func (UnimplementedOrderServiceServer) CreateShipment(context.Context, *CreateShipmentRequest) (*Shipment, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateShipment not implemented")
+}
+func (UnimplementedOrderServiceServer) ListShipments(context.Context, *ListShipmentsRequest) (*ListShipmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListShipments not implemented")
+}
+func (UnimplementedOrderServiceServer) DeliverShipment(context.Context, *DeliverShipmentRequest) (*Shipment, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeliverShipment not implemented")
+}
+func (UnimplementedOrderServiceServer) RecordCarrierUpdate(context.Context, *RecordCarrierUpdateRequest) (*RecordCarrierUpdateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordCarrierUpdate not implemented")
 }
 func (UnimplementedOrderServiceServer) RetryImport(context.Context, *RetryImportRequest) (*Order, error) {
 	return nil, status.Error(codes.Unimplemented, "method RetryImport not implemented")
 }
 func (UnimplementedOrderServiceServer) ImportOrder(context.Context, *ImportOrderRequest) (*ImportOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ImportOrder not implemented")
+}
+func (UnimplementedOrderServiceServer) SetWebhookSubscriber(context.Context, *SetWebhookSubscriberRequest) (*SetWebhookSubscriberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetWebhookSubscriber not implemented")
+}
+func (UnimplementedOrderServiceServer) ListStuckOrders(context.Context, *ListStuckOrdersRequest) (*ListStuckOrdersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStuckOrders not implemented")
+}
+func (UnimplementedOrderServiceServer) ListStoreActivity(context.Context, *ListStoreActivityRequest) (*ListStoreActivityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStoreActivity not implemented")
 }
 func (UnimplementedOrderServiceServer) mustEmbedUnimplementedOrderServiceServer() {}
 func (UnimplementedOrderServiceServer) testEmbeddedByValue()                      {}
@@ -324,6 +510,42 @@ func _OrderService_ListOrderEvents_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_UpdateOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateOrderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).UpdateOrder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_UpdateOrder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).UpdateOrder(ctx, req.(*UpdateOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_ConfirmOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfirmOrderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ConfirmOrder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ConfirmOrder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ConfirmOrder(ctx, req.(*ConfirmOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OrderService_CreateShipment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateShipmentRequest)
 	if err := dec(in); err != nil {
@@ -338,6 +560,60 @@ func _OrderService_CreateShipment_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(OrderServiceServer).CreateShipment(ctx, req.(*CreateShipmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_ListShipments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListShipmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ListShipments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ListShipments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ListShipments(ctx, req.(*ListShipmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_DeliverShipment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeliverShipmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).DeliverShipment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_DeliverShipment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).DeliverShipment(ctx, req.(*DeliverShipmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_RecordCarrierUpdate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordCarrierUpdateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).RecordCarrierUpdate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_RecordCarrierUpdate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).RecordCarrierUpdate(ctx, req.(*RecordCarrierUpdateRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -378,6 +654,60 @@ func _OrderService_ImportOrder_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_SetWebhookSubscriber_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetWebhookSubscriberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).SetWebhookSubscriber(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_SetWebhookSubscriber_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).SetWebhookSubscriber(ctx, req.(*SetWebhookSubscriberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_ListStuckOrders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStuckOrdersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ListStuckOrders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ListStuckOrders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ListStuckOrders(ctx, req.(*ListStuckOrdersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OrderService_ListStoreActivity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStoreActivityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ListStoreActivity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ListStoreActivity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ListStoreActivity(ctx, req.(*ListStoreActivityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrderService_ServiceDesc is the grpc.ServiceDesc for OrderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -406,8 +736,28 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _OrderService_ListOrderEvents_Handler,
 		},
 		{
+			MethodName: "UpdateOrder",
+			Handler:    _OrderService_UpdateOrder_Handler,
+		},
+		{
+			MethodName: "ConfirmOrder",
+			Handler:    _OrderService_ConfirmOrder_Handler,
+		},
+		{
 			MethodName: "CreateShipment",
 			Handler:    _OrderService_CreateShipment_Handler,
+		},
+		{
+			MethodName: "ListShipments",
+			Handler:    _OrderService_ListShipments_Handler,
+		},
+		{
+			MethodName: "DeliverShipment",
+			Handler:    _OrderService_DeliverShipment_Handler,
+		},
+		{
+			MethodName: "RecordCarrierUpdate",
+			Handler:    _OrderService_RecordCarrierUpdate_Handler,
 		},
 		{
 			MethodName: "RetryImport",
@@ -416,6 +766,18 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ImportOrder",
 			Handler:    _OrderService_ImportOrder_Handler,
+		},
+		{
+			MethodName: "SetWebhookSubscriber",
+			Handler:    _OrderService_SetWebhookSubscriber_Handler,
+		},
+		{
+			MethodName: "ListStuckOrders",
+			Handler:    _OrderService_ListStuckOrders_Handler,
+		},
+		{
+			MethodName: "ListStoreActivity",
+			Handler:    _OrderService_ListStoreActivity_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

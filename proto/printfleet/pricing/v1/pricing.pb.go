@@ -25,6 +25,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// VariantPriceSource says who wrote a variant price.
+type VariantPriceSource int32
+
+const (
+	VariantPriceSource_VARIANT_PRICE_SOURCE_UNSPECIFIED VariantPriceSource = 0
+	// Written by an admin (SetVariantPrices): never replaced by the catalog.
+	VariantPriceSource_VARIANT_PRICE_SOURCE_ADMIN VariantPriceSource = 1
+	// The variant's catalog price, region "*", kept in step with the catalog's
+	// VariantPricesChanged events.
+	VariantPriceSource_VARIANT_PRICE_SOURCE_CATALOG VariantPriceSource = 2
+)
+
+// Enum value maps for VariantPriceSource.
+var (
+	VariantPriceSource_name = map[int32]string{
+		0: "VARIANT_PRICE_SOURCE_UNSPECIFIED",
+		1: "VARIANT_PRICE_SOURCE_ADMIN",
+		2: "VARIANT_PRICE_SOURCE_CATALOG",
+	}
+	VariantPriceSource_value = map[string]int32{
+		"VARIANT_PRICE_SOURCE_UNSPECIFIED": 0,
+		"VARIANT_PRICE_SOURCE_ADMIN":       1,
+		"VARIANT_PRICE_SOURCE_CATALOG":     2,
+	}
+)
+
+func (x VariantPriceSource) Enum() *VariantPriceSource {
+	p := new(VariantPriceSource)
+	*p = x
+	return p
+}
+
+func (x VariantPriceSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (VariantPriceSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_printfleet_pricing_v1_pricing_proto_enumTypes[0].Descriptor()
+}
+
+func (VariantPriceSource) Type() protoreflect.EnumType {
+	return &file_printfleet_pricing_v1_pricing_proto_enumTypes[0]
+}
+
+func (x VariantPriceSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use VariantPriceSource.Descriptor instead.
+func (VariantPriceSource) EnumDescriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{0}
+}
+
 // CouponKind says how a coupon discounts.
 type CouponKind int32
 
@@ -59,11 +112,11 @@ func (x CouponKind) String() string {
 }
 
 func (CouponKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_printfleet_pricing_v1_pricing_proto_enumTypes[0].Descriptor()
+	return file_printfleet_pricing_v1_pricing_proto_enumTypes[1].Descriptor()
 }
 
 func (CouponKind) Type() protoreflect.EnumType {
-	return &file_printfleet_pricing_v1_pricing_proto_enumTypes[0]
+	return &file_printfleet_pricing_v1_pricing_proto_enumTypes[1]
 }
 
 func (x CouponKind) Number() protoreflect.EnumNumber {
@@ -72,7 +125,7 @@ func (x CouponKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CouponKind.Descriptor instead.
 func (CouponKind) EnumDescriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{0}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{1}
 }
 
 // QuoteItem is one prospective line.
@@ -153,10 +206,15 @@ type CreateQuoteRequest struct {
 	CountryCode string                 `protobuf:"bytes,2,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
 	Currency    string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
 	CouponCode  string                 `protobuf:"bytes,4,opt,name=coupon_code,json=couponCode,proto3" json:"coupon_code,omitempty"`
-	// Shipping method, e.g. "standard" (default) or "express".
+	// Shipping method, e.g. "standard" or "express"; empty: the cheapest
+	// method that reaches country_code. A method that does not reach it is
+	// INVALID_ARGUMENT naming the methods that do.
 	ShippingMethod string `protobuf:"bytes,5,opt,name=shipping_method,json=shippingMethod,proto3" json:"shipping_method,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The destination's region (state, province) where a tax rate applies
+	// per region, e.g. "CA"; empty: the country's rate.
+	Region        string `protobuf:"bytes,6,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateQuoteRequest) Reset() {
@@ -220,6 +278,13 @@ func (x *CreateQuoteRequest) GetCouponCode() string {
 func (x *CreateQuoteRequest) GetShippingMethod() string {
 	if x != nil {
 		return x.ShippingMethod
+	}
+	return ""
+}
+
+func (x *CreateQuoteRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
 	}
 	return ""
 }
@@ -375,18 +440,33 @@ func (x *QuoteLine) GetPlacementIds() []string {
 	return nil
 }
 
-// Quote is a priced prospective order. total = Σ line_total + shipping − discount.
+// Quote is a priced prospective order.
+// total = Σ line_total + shipping − discount + tax, or, when tax_included,
+// Σ line_total + shipping − discount (the tax is then the part of it that
+// is tax, shown for information).
 type Quote struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	QuoteId       string                 `protobuf:"bytes,1,opt,name=quote_id,json=quoteId,proto3" json:"quote_id,omitempty"`
-	Lines         []*QuoteLine           `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
-	Subtotal      *v1.Money              `protobuf:"bytes,3,opt,name=subtotal,proto3" json:"subtotal,omitempty"`
-	Shipping      *v1.Money              `protobuf:"bytes,4,opt,name=shipping,proto3" json:"shipping,omitempty"`
-	Discount      *v1.Money              `protobuf:"bytes,5,opt,name=discount,proto3" json:"discount,omitempty"`
-	Total         *v1.Money              `protobuf:"bytes,6,opt,name=total,proto3" json:"total,omitempty"`
-	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
-	CouponCode    string                 `protobuf:"bytes,8,opt,name=coupon_code,json=couponCode,proto3" json:"coupon_code,omitempty"`
-	Currency      string                 `protobuf:"bytes,9,opt,name=currency,proto3" json:"currency,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	QuoteId    string                 `protobuf:"bytes,1,opt,name=quote_id,json=quoteId,proto3" json:"quote_id,omitempty"`
+	Lines      []*QuoteLine           `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
+	Subtotal   *v1.Money              `protobuf:"bytes,3,opt,name=subtotal,proto3" json:"subtotal,omitempty"`
+	Shipping   *v1.Money              `protobuf:"bytes,4,opt,name=shipping,proto3" json:"shipping,omitempty"`
+	Discount   *v1.Money              `protobuf:"bytes,5,opt,name=discount,proto3" json:"discount,omitempty"`
+	Total      *v1.Money              `protobuf:"bytes,6,opt,name=total,proto3" json:"total,omitempty"`
+	ExpiresAt  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	CouponCode string                 `protobuf:"bytes,8,opt,name=coupon_code,json=couponCode,proto3" json:"coupon_code,omitempty"`
+	Currency   string                 `protobuf:"bytes,9,opt,name=currency,proto3" json:"currency,omitempty"`
+	// The method priced into shipping and total, and its estimate.
+	ShippingMethod   string               `protobuf:"bytes,10,opt,name=shipping_method,json=shippingMethod,proto3" json:"shipping_method,omitempty"`
+	DeliveryEstimate *v1.DeliveryEstimate `protobuf:"bytes,11,opt,name=delivery_estimate,json=deliveryEstimate,proto3" json:"delivery_estimate,omitempty"`
+	// Every method that reaches the destination, priced for these items,
+	// cheapest first.
+	ShippingOptions []*ShippingOption `protobuf:"bytes,12,rep,name=shipping_options,json=shippingOptions,proto3" json:"shipping_options,omitempty"`
+	// The tax on (subtotal − discount + shipping) at the destination's rate.
+	Tax *v1.Money `protobuf:"bytes,13,opt,name=tax,proto3" json:"tax,omitempty"`
+	// Whether prices include the tax (then total does not add it).
+	TaxIncluded bool `protobuf:"varint,14,opt,name=tax_included,json=taxIncluded,proto3" json:"tax_included,omitempty"`
+	// The rate applied, in basis points (825 = 8.25%); 0 where none is set.
+	TaxRateBp     int32 `protobuf:"varint,15,opt,name=tax_rate_bp,json=taxRateBp,proto3" json:"tax_rate_bp,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -484,6 +564,109 @@ func (x *Quote) GetCurrency() string {
 	return ""
 }
 
+func (x *Quote) GetShippingMethod() string {
+	if x != nil {
+		return x.ShippingMethod
+	}
+	return ""
+}
+
+func (x *Quote) GetDeliveryEstimate() *v1.DeliveryEstimate {
+	if x != nil {
+		return x.DeliveryEstimate
+	}
+	return nil
+}
+
+func (x *Quote) GetShippingOptions() []*ShippingOption {
+	if x != nil {
+		return x.ShippingOptions
+	}
+	return nil
+}
+
+func (x *Quote) GetTax() *v1.Money {
+	if x != nil {
+		return x.Tax
+	}
+	return nil
+}
+
+func (x *Quote) GetTaxIncluded() bool {
+	if x != nil {
+		return x.TaxIncluded
+	}
+	return false
+}
+
+func (x *Quote) GetTaxRateBp() int32 {
+	if x != nil {
+		return x.TaxRateBp
+	}
+	return 0
+}
+
+// ShippingOption is one shipping method priced for a cart.
+type ShippingOption struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Method           string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	Price            *v1.Money              `protobuf:"bytes,2,opt,name=price,proto3" json:"price,omitempty"`
+	DeliveryEstimate *v1.DeliveryEstimate   `protobuf:"bytes,3,opt,name=delivery_estimate,json=deliveryEstimate,proto3" json:"delivery_estimate,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ShippingOption) Reset() {
+	*x = ShippingOption{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShippingOption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShippingOption) ProtoMessage() {}
+
+func (x *ShippingOption) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShippingOption.ProtoReflect.Descriptor instead.
+func (*ShippingOption) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ShippingOption) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *ShippingOption) GetPrice() *v1.Money {
+	if x != nil {
+		return x.Price
+	}
+	return nil
+}
+
+func (x *ShippingOption) GetDeliveryEstimate() *v1.DeliveryEstimate {
+	if x != nil {
+		return x.DeliveryEstimate
+	}
+	return nil
+}
+
 // VariantPrice is a base cost for a variant in a region and currency.
 type VariantPrice struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -497,7 +680,7 @@ type VariantPrice struct {
 
 func (x *VariantPrice) Reset() {
 	*x = VariantPrice{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[5]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +692,7 @@ func (x *VariantPrice) String() string {
 func (*VariantPrice) ProtoMessage() {}
 
 func (x *VariantPrice) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[5]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +705,7 @@ func (x *VariantPrice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VariantPrice.ProtoReflect.Descriptor instead.
 func (*VariantPrice) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{5}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *VariantPrice) GetVariantId() string {
@@ -556,7 +739,7 @@ type SetVariantPricesRequest struct {
 
 func (x *SetVariantPricesRequest) Reset() {
 	*x = SetVariantPricesRequest{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[6]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +751,7 @@ func (x *SetVariantPricesRequest) String() string {
 func (*SetVariantPricesRequest) ProtoMessage() {}
 
 func (x *SetVariantPricesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[6]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +764,7 @@ func (x *SetVariantPricesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVariantPricesRequest.ProtoReflect.Descriptor instead.
 func (*SetVariantPricesRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{6}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SetVariantPricesRequest) GetPrices() []*VariantPrice {
@@ -601,7 +784,7 @@ type SetVariantPricesResponse struct {
 
 func (x *SetVariantPricesResponse) Reset() {
 	*x = SetVariantPricesResponse{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[7]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +796,7 @@ func (x *SetVariantPricesResponse) String() string {
 func (*SetVariantPricesResponse) ProtoMessage() {}
 
 func (x *SetVariantPricesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[7]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,12 +809,368 @@ func (x *SetVariantPricesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVariantPricesResponse.ProtoReflect.Descriptor instead.
 func (*SetVariantPricesResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{7}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetVariantPricesResponse) GetUpserted() int32 {
 	if x != nil {
 		return x.Upserted
+	}
+	return 0
+}
+
+// StoredVariantPrice is a variant price as stored (output only).
+type StoredVariantPrice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VariantId     string                 `protobuf:"bytes,1,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	Region        string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	Price         *v1.Money              `protobuf:"bytes,3,opt,name=price,proto3" json:"price,omitempty"`
+	Source        VariantPriceSource     `protobuf:"varint,4,opt,name=source,proto3,enum=printfleet.pricing.v1.VariantPriceSource" json:"source,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredVariantPrice) Reset() {
+	*x = StoredVariantPrice{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredVariantPrice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredVariantPrice) ProtoMessage() {}
+
+func (x *StoredVariantPrice) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredVariantPrice.ProtoReflect.Descriptor instead.
+func (*StoredVariantPrice) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StoredVariantPrice) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
+func (x *StoredVariantPrice) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *StoredVariantPrice) GetPrice() *v1.Money {
+	if x != nil {
+		return x.Price
+	}
+	return nil
+}
+
+func (x *StoredVariantPrice) GetSource() VariantPriceSource {
+	if x != nil {
+		return x.Source
+	}
+	return VariantPriceSource_VARIANT_PRICE_SOURCE_UNSPECIFIED
+}
+
+func (x *StoredVariantPrice) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// ListVariantPricesRequest takes no filter: price lists are small.
+type ListVariantPricesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVariantPricesRequest) Reset() {
+	*x = ListVariantPricesRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVariantPricesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVariantPricesRequest) ProtoMessage() {}
+
+func (x *ListVariantPricesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVariantPricesRequest.ProtoReflect.Descriptor instead.
+func (*ListVariantPricesRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{10}
+}
+
+// ListVariantPricesResponse is every variant price.
+type ListVariantPricesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Prices        []*StoredVariantPrice  `protobuf:"bytes,1,rep,name=prices,proto3" json:"prices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVariantPricesResponse) Reset() {
+	*x = ListVariantPricesResponse{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVariantPricesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVariantPricesResponse) ProtoMessage() {}
+
+func (x *ListVariantPricesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVariantPricesResponse.ProtoReflect.Descriptor instead.
+func (*ListVariantPricesResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListVariantPricesResponse) GetPrices() []*StoredVariantPrice {
+	if x != nil {
+		return x.Prices
+	}
+	return nil
+}
+
+// GetVariantPricesRequest names a variant.
+type GetVariantPricesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VariantId     string                 `protobuf:"bytes,1,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetVariantPricesRequest) Reset() {
+	*x = GetVariantPricesRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetVariantPricesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetVariantPricesRequest) ProtoMessage() {}
+
+func (x *GetVariantPricesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetVariantPricesRequest.ProtoReflect.Descriptor instead.
+func (*GetVariantPricesRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetVariantPricesRequest) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
+// VariantPrices is one variant's prices in every region and currency.
+type VariantPrices struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VariantId     string                 `protobuf:"bytes,1,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	Prices        []*StoredVariantPrice  `protobuf:"bytes,2,rep,name=prices,proto3" json:"prices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VariantPrices) Reset() {
+	*x = VariantPrices{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VariantPrices) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VariantPrices) ProtoMessage() {}
+
+func (x *VariantPrices) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VariantPrices.ProtoReflect.Descriptor instead.
+func (*VariantPrices) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *VariantPrices) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
+func (x *VariantPrices) GetPrices() []*StoredVariantPrice {
+	if x != nil {
+		return x.Prices
+	}
+	return nil
+}
+
+// DeleteVariantPricesRequest names a variant and, optionally, one region.
+type DeleteVariantPricesRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	VariantId string                 `protobuf:"bytes,1,opt,name=variant_id,json=variantId,proto3" json:"variant_id,omitempty"`
+	// Empty: every region.
+	Region        string `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteVariantPricesRequest) Reset() {
+	*x = DeleteVariantPricesRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteVariantPricesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteVariantPricesRequest) ProtoMessage() {}
+
+func (x *DeleteVariantPricesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteVariantPricesRequest.ProtoReflect.Descriptor instead.
+func (*DeleteVariantPricesRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DeleteVariantPricesRequest) GetVariantId() string {
+	if x != nil {
+		return x.VariantId
+	}
+	return ""
+}
+
+func (x *DeleteVariantPricesRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+// DeleteVariantPricesResponse reports how many prices were removed.
+type DeleteVariantPricesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deleted       int32                  `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteVariantPricesResponse) Reset() {
+	*x = DeleteVariantPricesResponse{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteVariantPricesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteVariantPricesResponse) ProtoMessage() {}
+
+func (x *DeleteVariantPricesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteVariantPricesResponse.ProtoReflect.Descriptor instead.
+func (*DeleteVariantPricesResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeleteVariantPricesResponse) GetDeleted() int32 {
+	if x != nil {
+		return x.Deleted
 	}
 	return 0
 }
@@ -647,7 +1186,7 @@ type PlacementSurcharge struct {
 
 func (x *PlacementSurcharge) Reset() {
 	*x = PlacementSurcharge{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[8]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +1198,7 @@ func (x *PlacementSurcharge) String() string {
 func (*PlacementSurcharge) ProtoMessage() {}
 
 func (x *PlacementSurcharge) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[8]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +1211,7 @@ func (x *PlacementSurcharge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlacementSurcharge.ProtoReflect.Descriptor instead.
 func (*PlacementSurcharge) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{8}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PlacementSurcharge) GetTechnique() string {
@@ -699,7 +1238,7 @@ type SetPlacementSurchargesRequest struct {
 
 func (x *SetPlacementSurchargesRequest) Reset() {
 	*x = SetPlacementSurchargesRequest{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[9]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +1250,7 @@ func (x *SetPlacementSurchargesRequest) String() string {
 func (*SetPlacementSurchargesRequest) ProtoMessage() {}
 
 func (x *SetPlacementSurchargesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[9]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +1263,7 @@ func (x *SetPlacementSurchargesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlacementSurchargesRequest.ProtoReflect.Descriptor instead.
 func (*SetPlacementSurchargesRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{9}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SetPlacementSurchargesRequest) GetSurcharges() []*PlacementSurcharge {
@@ -744,7 +1283,7 @@ type SetPlacementSurchargesResponse struct {
 
 func (x *SetPlacementSurchargesResponse) Reset() {
 	*x = SetPlacementSurchargesResponse{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[10]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -756,7 +1295,7 @@ func (x *SetPlacementSurchargesResponse) String() string {
 func (*SetPlacementSurchargesResponse) ProtoMessage() {}
 
 func (x *SetPlacementSurchargesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[10]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -769,7 +1308,7 @@ func (x *SetPlacementSurchargesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlacementSurchargesResponse.ProtoReflect.Descriptor instead.
 func (*SetPlacementSurchargesResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{10}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SetPlacementSurchargesResponse) GetUpserted() int32 {
@@ -787,13 +1326,16 @@ type ShippingRate struct {
 	CountryCode    string    `protobuf:"bytes,2,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
 	FirstItem      *v1.Money `protobuf:"bytes,3,opt,name=first_item,json=firstItem,proto3" json:"first_item,omitempty"`
 	AdditionalItem *v1.Money `protobuf:"bytes,4,opt,name=additional_item,json=additionalItem,proto3" json:"additional_item,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Business days in transit, at least and at most (max_days >= min_days).
+	MinDays       int32 `protobuf:"varint,5,opt,name=min_days,json=minDays,proto3" json:"min_days,omitempty"`
+	MaxDays       int32 `protobuf:"varint,6,opt,name=max_days,json=maxDays,proto3" json:"max_days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ShippingRate) Reset() {
 	*x = ShippingRate{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[11]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +1347,7 @@ func (x *ShippingRate) String() string {
 func (*ShippingRate) ProtoMessage() {}
 
 func (x *ShippingRate) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[11]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +1360,7 @@ func (x *ShippingRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShippingRate.ProtoReflect.Descriptor instead.
 func (*ShippingRate) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{11}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ShippingRate) GetMethod() string {
@@ -849,6 +1391,20 @@ func (x *ShippingRate) GetAdditionalItem() *v1.Money {
 	return nil
 }
 
+func (x *ShippingRate) GetMinDays() int32 {
+	if x != nil {
+		return x.MinDays
+	}
+	return 0
+}
+
+func (x *ShippingRate) GetMaxDays() int32 {
+	if x != nil {
+		return x.MaxDays
+	}
+	return 0
+}
+
 // SetShippingRatesRequest upserts shipping rates.
 type SetShippingRatesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -859,7 +1415,7 @@ type SetShippingRatesRequest struct {
 
 func (x *SetShippingRatesRequest) Reset() {
 	*x = SetShippingRatesRequest{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[12]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +1427,7 @@ func (x *SetShippingRatesRequest) String() string {
 func (*SetShippingRatesRequest) ProtoMessage() {}
 
 func (x *SetShippingRatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[12]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +1440,7 @@ func (x *SetShippingRatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetShippingRatesRequest.ProtoReflect.Descriptor instead.
 func (*SetShippingRatesRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{12}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetShippingRatesRequest) GetRates() []*ShippingRate {
@@ -904,7 +1460,7 @@ type SetShippingRatesResponse struct {
 
 func (x *SetShippingRatesResponse) Reset() {
 	*x = SetShippingRatesResponse{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[13]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1472,7 @@ func (x *SetShippingRatesResponse) String() string {
 func (*SetShippingRatesResponse) ProtoMessage() {}
 
 func (x *SetShippingRatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[13]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1485,7 @@ func (x *SetShippingRatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetShippingRatesResponse.ProtoReflect.Descriptor instead.
 func (*SetShippingRatesResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{13}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetShippingRatesResponse) GetUpserted() int32 {
@@ -963,7 +1519,7 @@ type Coupon struct {
 
 func (x *Coupon) Reset() {
 	*x = Coupon{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[14]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1531,7 @@ func (x *Coupon) String() string {
 func (*Coupon) ProtoMessage() {}
 
 func (x *Coupon) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[14]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1544,7 @@ func (x *Coupon) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Coupon.ProtoReflect.Descriptor instead.
 func (*Coupon) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{14}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Coupon) GetCode() string {
@@ -1071,7 +1627,7 @@ type CreateCouponRequest struct {
 
 func (x *CreateCouponRequest) Reset() {
 	*x = CreateCouponRequest{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[15]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1639,7 @@ func (x *CreateCouponRequest) String() string {
 func (*CreateCouponRequest) ProtoMessage() {}
 
 func (x *CreateCouponRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[15]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1652,7 @@ func (x *CreateCouponRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCouponRequest.ProtoReflect.Descriptor instead.
 func (*CreateCouponRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{15}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateCouponRequest) GetCoupon() *Coupon {
@@ -1104,6 +1660,223 @@ func (x *CreateCouponRequest) GetCoupon() *Coupon {
 		return x.Coupon
 	}
 	return nil
+}
+
+// ListCouponsRequest takes no filter.
+type ListCouponsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCouponsRequest) Reset() {
+	*x = ListCouponsRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCouponsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCouponsRequest) ProtoMessage() {}
+
+func (x *ListCouponsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCouponsRequest.ProtoReflect.Descriptor instead.
+func (*ListCouponsRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{24}
+}
+
+// ListCouponsResponse is a list of coupons.
+type ListCouponsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Coupons       []*Coupon              `protobuf:"bytes,1,rep,name=coupons,proto3" json:"coupons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCouponsResponse) Reset() {
+	*x = ListCouponsResponse{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCouponsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCouponsResponse) ProtoMessage() {}
+
+func (x *ListCouponsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCouponsResponse.ProtoReflect.Descriptor instead.
+func (*ListCouponsResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListCouponsResponse) GetCoupons() []*Coupon {
+	if x != nil {
+		return x.Coupons
+	}
+	return nil
+}
+
+// GetCouponRequest names a code.
+type GetCouponRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCouponRequest) Reset() {
+	*x = GetCouponRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCouponRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCouponRequest) ProtoMessage() {}
+
+func (x *GetCouponRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCouponRequest.ProtoReflect.Descriptor instead.
+func (*GetCouponRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetCouponRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+// DeleteCouponRequest names the code to deactivate.
+type DeleteCouponRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCouponRequest) Reset() {
+	*x = DeleteCouponRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCouponRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCouponRequest) ProtoMessage() {}
+
+func (x *DeleteCouponRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCouponRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCouponRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DeleteCouponRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+// DeleteCouponResponse reports how many coupons were ended.
+type DeleteCouponResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deactivated   int32                  `protobuf:"varint,1,opt,name=deactivated,proto3" json:"deactivated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCouponResponse) Reset() {
+	*x = DeleteCouponResponse{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCouponResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCouponResponse) ProtoMessage() {}
+
+func (x *DeleteCouponResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCouponResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCouponResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DeleteCouponResponse) GetDeactivated() int32 {
+	if x != nil {
+		return x.Deactivated
+	}
+	return 0
 }
 
 // FxRate converts one unit of base into quote currency, as a decimal string
@@ -1119,7 +1892,7 @@ type FxRate struct {
 
 func (x *FxRate) Reset() {
 	*x = FxRate{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[16]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1904,7 @@ func (x *FxRate) String() string {
 func (*FxRate) ProtoMessage() {}
 
 func (x *FxRate) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[16]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1917,7 @@ func (x *FxRate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FxRate.ProtoReflect.Descriptor instead.
 func (*FxRate) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{16}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FxRate) GetBase() string {
@@ -1178,7 +1951,7 @@ type SetFxRatesRequest struct {
 
 func (x *SetFxRatesRequest) Reset() {
 	*x = SetFxRatesRequest{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[17]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1963,7 @@ func (x *SetFxRatesRequest) String() string {
 func (*SetFxRatesRequest) ProtoMessage() {}
 
 func (x *SetFxRatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[17]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1976,7 @@ func (x *SetFxRatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFxRatesRequest.ProtoReflect.Descriptor instead.
 func (*SetFxRatesRequest) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{17}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SetFxRatesRequest) GetRates() []*FxRate {
@@ -1223,7 +1996,7 @@ type SetFxRatesResponse struct {
 
 func (x *SetFxRatesResponse) Reset() {
 	*x = SetFxRatesResponse{}
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[18]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +2008,7 @@ func (x *SetFxRatesResponse) String() string {
 func (*SetFxRatesResponse) ProtoMessage() {}
 
 func (x *SetFxRatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[18]
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +2021,7 @@ func (x *SetFxRatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFxRatesResponse.ProtoReflect.Descriptor instead.
 func (*SetFxRatesResponse) Descriptor() ([]byte, []int) {
-	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{18}
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SetFxRatesResponse) GetUpserted() int32 {
@@ -1256,6 +2029,605 @@ func (x *SetFxRatesResponse) GetUpserted() int32 {
 		return x.Upserted
 	}
 	return 0
+}
+
+// ListFxRatesRequest takes no filter.
+type ListFxRatesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFxRatesRequest) Reset() {
+	*x = ListFxRatesRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFxRatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFxRatesRequest) ProtoMessage() {}
+
+func (x *ListFxRatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFxRatesRequest.ProtoReflect.Descriptor instead.
+func (*ListFxRatesRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{32}
+}
+
+// ListFxRatesResponse is every exchange rate.
+type ListFxRatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rates         []*FxRate              `protobuf:"bytes,1,rep,name=rates,proto3" json:"rates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFxRatesResponse) Reset() {
+	*x = ListFxRatesResponse{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFxRatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFxRatesResponse) ProtoMessage() {}
+
+func (x *ListFxRatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFxRatesResponse.ProtoReflect.Descriptor instead.
+func (*ListFxRatesResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListFxRatesResponse) GetRates() []*FxRate {
+	if x != nil {
+		return x.Rates
+	}
+	return nil
+}
+
+// ListShippingRatesRequest filters the table by destination.
+type ListShippingRatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty: every row.
+	CountryCode   string `protobuf:"bytes,1,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListShippingRatesRequest) Reset() {
+	*x = ListShippingRatesRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListShippingRatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListShippingRatesRequest) ProtoMessage() {}
+
+func (x *ListShippingRatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListShippingRatesRequest.ProtoReflect.Descriptor instead.
+func (*ListShippingRatesRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListShippingRatesRequest) GetCountryCode() string {
+	if x != nil {
+		return x.CountryCode
+	}
+	return ""
+}
+
+// ListShippingRatesResponse is the matching rows.
+type ListShippingRatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rates         []*ShippingRate        `protobuf:"bytes,1,rep,name=rates,proto3" json:"rates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListShippingRatesResponse) Reset() {
+	*x = ListShippingRatesResponse{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListShippingRatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListShippingRatesResponse) ProtoMessage() {}
+
+func (x *ListShippingRatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListShippingRatesResponse.ProtoReflect.Descriptor instead.
+func (*ListShippingRatesResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListShippingRatesResponse) GetRates() []*ShippingRate {
+	if x != nil {
+		return x.Rates
+	}
+	return nil
+}
+
+// DeleteShippingRateRequest names one row.
+type DeleteShippingRateRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Method string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// ISO country code or "*" for the catch-all.
+	CountryCode   string `protobuf:"bytes,2,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShippingRateRequest) Reset() {
+	*x = DeleteShippingRateRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShippingRateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShippingRateRequest) ProtoMessage() {}
+
+func (x *DeleteShippingRateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShippingRateRequest.ProtoReflect.Descriptor instead.
+func (*DeleteShippingRateRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DeleteShippingRateRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *DeleteShippingRateRequest) GetCountryCode() string {
+	if x != nil {
+		return x.CountryCode
+	}
+	return ""
+}
+
+// DeleteShippingRateResponse is empty.
+type DeleteShippingRateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShippingRateResponse) Reset() {
+	*x = DeleteShippingRateResponse{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShippingRateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShippingRateResponse) ProtoMessage() {}
+
+func (x *DeleteShippingRateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShippingRateResponse.ProtoReflect.Descriptor instead.
+func (*DeleteShippingRateResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{37}
+}
+
+// TaxRate is the tax of a destination: a country, or one region of it
+// (a region's rate wins over its country's).
+type TaxRate struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CountryCode string                 `protobuf:"bytes,1,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	// Empty: the whole country.
+	Region string `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	// Basis points: 825 = 8.25%.
+	RateBp int32 `protobuf:"varint,3,opt,name=rate_bp,json=rateBp,proto3" json:"rate_bp,omitempty"`
+	// Whether prices to this destination include the tax (VAT-style).
+	PricesIncludeTax bool `protobuf:"varint,4,opt,name=prices_include_tax,json=pricesIncludeTax,proto3" json:"prices_include_tax,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *TaxRate) Reset() {
+	*x = TaxRate{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaxRate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaxRate) ProtoMessage() {}
+
+func (x *TaxRate) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaxRate.ProtoReflect.Descriptor instead.
+func (*TaxRate) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *TaxRate) GetCountryCode() string {
+	if x != nil {
+		return x.CountryCode
+	}
+	return ""
+}
+
+func (x *TaxRate) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *TaxRate) GetRateBp() int32 {
+	if x != nil {
+		return x.RateBp
+	}
+	return 0
+}
+
+func (x *TaxRate) GetPricesIncludeTax() bool {
+	if x != nil {
+		return x.PricesIncludeTax
+	}
+	return false
+}
+
+// SetTaxRatesRequest upserts tax rates.
+type SetTaxRatesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rates         []*TaxRate             `protobuf:"bytes,1,rep,name=rates,proto3" json:"rates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTaxRatesRequest) Reset() {
+	*x = SetTaxRatesRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTaxRatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTaxRatesRequest) ProtoMessage() {}
+
+func (x *SetTaxRatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTaxRatesRequest.ProtoReflect.Descriptor instead.
+func (*SetTaxRatesRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SetTaxRatesRequest) GetRates() []*TaxRate {
+	if x != nil {
+		return x.Rates
+	}
+	return nil
+}
+
+// SetTaxRatesResponse reports how many were written.
+type SetTaxRatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upserted      int32                  `protobuf:"varint,1,opt,name=upserted,proto3" json:"upserted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTaxRatesResponse) Reset() {
+	*x = SetTaxRatesResponse{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTaxRatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTaxRatesResponse) ProtoMessage() {}
+
+func (x *SetTaxRatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTaxRatesResponse.ProtoReflect.Descriptor instead.
+func (*SetTaxRatesResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *SetTaxRatesResponse) GetUpserted() int32 {
+	if x != nil {
+		return x.Upserted
+	}
+	return 0
+}
+
+// ListTaxRatesRequest takes no filter.
+type ListTaxRatesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTaxRatesRequest) Reset() {
+	*x = ListTaxRatesRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTaxRatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTaxRatesRequest) ProtoMessage() {}
+
+func (x *ListTaxRatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTaxRatesRequest.ProtoReflect.Descriptor instead.
+func (*ListTaxRatesRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{41}
+}
+
+// ListTaxRatesResponse is every tax rate.
+type ListTaxRatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rates         []*TaxRate             `protobuf:"bytes,1,rep,name=rates,proto3" json:"rates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTaxRatesResponse) Reset() {
+	*x = ListTaxRatesResponse{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTaxRatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTaxRatesResponse) ProtoMessage() {}
+
+func (x *ListTaxRatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTaxRatesResponse.ProtoReflect.Descriptor instead.
+func (*ListTaxRatesResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListTaxRatesResponse) GetRates() []*TaxRate {
+	if x != nil {
+		return x.Rates
+	}
+	return nil
+}
+
+// DeleteTaxRateRequest names one rate.
+type DeleteTaxRateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CountryCode   string                 `protobuf:"bytes,1,opt,name=country_code,json=countryCode,proto3" json:"country_code,omitempty"`
+	Region        string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTaxRateRequest) Reset() {
+	*x = DeleteTaxRateRequest{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTaxRateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTaxRateRequest) ProtoMessage() {}
+
+func (x *DeleteTaxRateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTaxRateRequest.ProtoReflect.Descriptor instead.
+func (*DeleteTaxRateRequest) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *DeleteTaxRateRequest) GetCountryCode() string {
+	if x != nil {
+		return x.CountryCode
+	}
+	return ""
+}
+
+func (x *DeleteTaxRateRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+// DeleteTaxRateResponse is empty.
+type DeleteTaxRateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteTaxRateResponse) Reset() {
+	*x = DeleteTaxRateResponse{}
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteTaxRateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteTaxRateResponse) ProtoMessage() {}
+
+func (x *DeleteTaxRateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_pricing_v1_pricing_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteTaxRateResponse.ProtoReflect.Descriptor instead.
+func (*DeleteTaxRateResponse) Descriptor() ([]byte, []int) {
+	return file_printfleet_pricing_v1_pricing_proto_rawDescGZIP(), []int{44}
 }
 
 var File_printfleet_pricing_v1_pricing_proto protoreflect.FileDescriptor
@@ -1270,7 +2642,7 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"\xbaH\a\x1a\x05\x18\xe8\a \x00R\bquantity\x126\n" +
 	"\rplacement_ids\x18\x03 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x10\n" +
 	"\x18\x01\"\x05r\x03\xb0\x01\x01R\fplacementIds\x12%\n" +
-	"\ttechnique\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18 R\ttechnique\"\xab\x02\n" +
+	"\ttechnique\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18 R\ttechnique\"\xe8\x02\n" +
 	"\x12CreateQuoteRequest\x12B\n" +
 	"\x05items\x18\x01 \x03(\v2 .printfleet.pricing.v1.QuoteItemB\n" +
 	"\xbaH\a\x92\x01\x04\b\x01\x10dR\x05items\x124\n" +
@@ -1279,8 +2651,9 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"\bcurrency\x18\x03 \x01(\tB\x11\xbaH\x0er\f2\n" +
 	"^[A-Z]{3}$R\bcurrency\x12:\n" +
 	"\vcoupon_code\x18\x04 \x01(\tB\x19\xbaH\x16r\x14\x18@2\x10^[A-Za-z0-9_-]*$R\n" +
-	"couponCode\x120\n" +
-	"\x0fshipping_method\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18 R\x0eshippingMethod\"\xd6\x01\n" +
+	"couponCode\x12?\n" +
+	"\x0fshipping_method\x18\x05 \x01(\tB\x16\xbaH\x13r\x11\x18 2\r^[a-z0-9_-]*$R\x0eshippingMethod\x12,\n" +
+	"\x06region\x18\x06 \x01(\tB\x14\xbaH\x11r\x0f\x18\x032\v^[A-Z0-9]*$R\x06region\"\xd6\x01\n" +
 	"\x17CreateOrderQuoteRequest\x12G\n" +
 	"\x05quote\x18\x01 \x01(\v2).printfleet.pricing.v1.CreateQuoteRequestB\x06\xbaH\x03\xc8\x01\x01R\x05quote\x129\n" +
 	"\torder_key\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x10\x01\x18\x80\x012\x10^[A-Za-z0-9_-]+$R\borderKey\x127\n" +
@@ -1296,7 +2669,7 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"surcharges\x129\n" +
 	"\n" +
 	"line_total\x18\x05 \x01(\v2\x1a.printfleet.types.v1.MoneyR\tlineTotal\x12#\n" +
-	"\rplacement_ids\x18\x06 \x03(\tR\fplacementIds\"\xac\x03\n" +
+	"\rplacement_ids\x18\x06 \x03(\tR\fplacementIds\"\xec\x05\n" +
 	"\x05Quote\x12\x19\n" +
 	"\bquote_id\x18\x01 \x01(\tR\aquoteId\x126\n" +
 	"\x05lines\x18\x02 \x03(\v2 .printfleet.pricing.v1.QuoteLineR\x05lines\x126\n" +
@@ -1308,7 +2681,18 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"expires_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1f\n" +
 	"\vcoupon_code\x18\b \x01(\tR\n" +
 	"couponCode\x12\x1a\n" +
-	"\bcurrency\x18\t \x01(\tR\bcurrency\"\xa1\x01\n" +
+	"\bcurrency\x18\t \x01(\tR\bcurrency\x12'\n" +
+	"\x0fshipping_method\x18\n" +
+	" \x01(\tR\x0eshippingMethod\x12R\n" +
+	"\x11delivery_estimate\x18\v \x01(\v2%.printfleet.types.v1.DeliveryEstimateR\x10deliveryEstimate\x12P\n" +
+	"\x10shipping_options\x18\f \x03(\v2%.printfleet.pricing.v1.ShippingOptionR\x0fshippingOptions\x12,\n" +
+	"\x03tax\x18\r \x01(\v2\x1a.printfleet.types.v1.MoneyR\x03tax\x12!\n" +
+	"\ftax_included\x18\x0e \x01(\bR\vtaxIncluded\x12\x1e\n" +
+	"\vtax_rate_bp\x18\x0f \x01(\x05R\ttaxRateBp\"\xae\x01\n" +
+	"\x0eShippingOption\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x120\n" +
+	"\x05price\x18\x02 \x01(\v2\x1a.printfleet.types.v1.MoneyR\x05price\x12R\n" +
+	"\x11delivery_estimate\x18\x03 \x01(\v2%.printfleet.types.v1.DeliveryEstimateR\x10deliveryEstimate\"\xa1\x01\n" +
 	"\fVariantPrice\x12'\n" +
 	"\n" +
 	"variant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tvariantId\x12.\n" +
@@ -1317,7 +2701,31 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"\x17SetVariantPricesRequest\x12H\n" +
 	"\x06prices\x18\x01 \x03(\v2#.printfleet.pricing.v1.VariantPriceB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x06prices\"6\n" +
 	"\x18SetVariantPricesResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x05R\bupserted\"w\n" +
+	"\bupserted\x18\x01 \x01(\x05R\bupserted\"\xfd\x01\n" +
+	"\x12StoredVariantPrice\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x01 \x01(\tR\tvariantId\x12\x16\n" +
+	"\x06region\x18\x02 \x01(\tR\x06region\x120\n" +
+	"\x05price\x18\x03 \x01(\v2\x1a.printfleet.types.v1.MoneyR\x05price\x12A\n" +
+	"\x06source\x18\x04 \x01(\x0e2).printfleet.pricing.v1.VariantPriceSourceR\x06source\x12;\n" +
+	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\x1a\n" +
+	"\x18ListVariantPricesRequest\"^\n" +
+	"\x19ListVariantPricesResponse\x12A\n" +
+	"\x06prices\x18\x01 \x03(\v2).printfleet.pricing.v1.StoredVariantPriceR\x06prices\"B\n" +
+	"\x17GetVariantPricesRequest\x12'\n" +
+	"\n" +
+	"variant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tvariantId\"q\n" +
+	"\rVariantPrices\x12\x1d\n" +
+	"\n" +
+	"variant_id\x18\x01 \x01(\tR\tvariantId\x12A\n" +
+	"\x06prices\x18\x02 \x03(\v2).printfleet.pricing.v1.StoredVariantPriceR\x06prices\"v\n" +
+	"\x1aDeleteVariantPricesRequest\x12'\n" +
+	"\n" +
+	"variant_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tvariantId\x12/\n" +
+	"\x06region\x18\x02 \x01(\tB\x17\xbaH\x14r\x122\x10^([A-Z]{2}|\\*)?$R\x06region\"7\n" +
+	"\x1bDeleteVariantPricesResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\x05R\adeleted\"w\n" +
 	"\x12PlacementSurcharge\x12'\n" +
 	"\ttechnique\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18 R\ttechnique\x128\n" +
 	"\x05price\x18\x02 \x01(\v2\x1a.printfleet.types.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\x05price\"v\n" +
@@ -1327,13 +2735,15 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"\xbaH\a\x92\x01\x04\b\x01\x10dR\n" +
 	"surcharges\"<\n" +
 	"\x1eSetPlacementSurchargesResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x05R\bupserted\"\xfc\x01\n" +
+	"\bupserted\x18\x01 \x01(\x05R\bupserted\"\xc8\x02\n" +
 	"\fShippingRate\x12!\n" +
 	"\x06method\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18 R\x06method\x129\n" +
 	"\fcountry_code\x18\x02 \x01(\tB\x16\xbaH\x13r\x112\x0f^([A-Z]{2}|\\*)$R\vcountryCode\x12A\n" +
 	"\n" +
 	"first_item\x18\x03 \x01(\v2\x1a.printfleet.types.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\tfirstItem\x12K\n" +
-	"\x0fadditional_item\x18\x04 \x01(\v2\x1a.printfleet.types.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\x0eadditionalItem\"a\n" +
+	"\x0fadditional_item\x18\x04 \x01(\v2\x1a.printfleet.types.v1.MoneyB\x06\xbaH\x03\xc8\x01\x01R\x0eadditionalItem\x12$\n" +
+	"\bmin_days\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\x18<(\x00R\aminDays\x12$\n" +
+	"\bmax_days\x18\x06 \x01(\x05B\t\xbaH\x06\x1a\x04\x18<(\x00R\amaxDays\"a\n" +
 	"\x17SetShippingRatesRequest\x12F\n" +
 	"\x05rates\x18\x01 \x03(\v2#.printfleet.pricing.v1.ShippingRateB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x05rates\"6\n" +
 	"\x18SetShippingRatesResponse\x12\x1a\n" +
@@ -1358,7 +2768,16 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"\x12per_customer_limit\x18\n" +
 	" \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\x10perCustomerLimit\"T\n" +
 	"\x13CreateCouponRequest\x12=\n" +
-	"\x06coupon\x18\x01 \x01(\v2\x1d.printfleet.pricing.v1.CouponB\x06\xbaH\x03\xc8\x01\x01R\x06coupon\"\x91\x01\n" +
+	"\x06coupon\x18\x01 \x01(\v2\x1d.printfleet.pricing.v1.CouponB\x06\xbaH\x03\xc8\x01\x01R\x06coupon\"\x14\n" +
+	"\x12ListCouponsRequest\"N\n" +
+	"\x13ListCouponsResponse\x127\n" +
+	"\acoupons\x18\x01 \x03(\v2\x1d.printfleet.pricing.v1.CouponR\acoupons\"C\n" +
+	"\x10GetCouponRequest\x12/\n" +
+	"\x04code\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$R\x04code\"F\n" +
+	"\x13DeleteCouponRequest\x12/\n" +
+	"\x04code\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$R\x04code\"8\n" +
+	"\x14DeleteCouponResponse\x12 \n" +
+	"\vdeactivated\x18\x01 \x01(\x05R\vdeactivated\"\x91\x01\n" +
 	"\x06FxRate\x12%\n" +
 	"\x04base\x18\x01 \x01(\tB\x11\xbaH\x0er\f2\n" +
 	"^[A-Z]{3}$R\x04base\x12'\n" +
@@ -1368,22 +2787,68 @@ const file_printfleet_pricing_v1_pricing_proto_rawDesc = "" +
 	"\x11SetFxRatesRequest\x12@\n" +
 	"\x05rates\x18\x01 \x03(\v2\x1d.printfleet.pricing.v1.FxRateB\v\xbaH\b\x92\x01\x05\b\x01\x10\xf4\x03R\x05rates\"0\n" +
 	"\x12SetFxRatesResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x05R\bupserted*Y\n" +
+	"\bupserted\x18\x01 \x01(\x05R\bupserted\"\x14\n" +
+	"\x12ListFxRatesRequest\"J\n" +
+	"\x13ListFxRatesResponse\x123\n" +
+	"\x05rates\x18\x01 \x03(\v2\x1d.printfleet.pricing.v1.FxRateR\x05rates\"S\n" +
+	"\x18ListShippingRatesRequest\x127\n" +
+	"\fcountry_code\x18\x01 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{2})?$R\vcountryCode\"V\n" +
+	"\x19ListShippingRatesResponse\x129\n" +
+	"\x05rates\x18\x01 \x03(\v2#.printfleet.pricing.v1.ShippingRateR\x05rates\"y\n" +
+	"\x19DeleteShippingRateRequest\x12!\n" +
+	"\x06method\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18 R\x06method\x129\n" +
+	"\fcountry_code\x18\x02 \x01(\tB\x16\xbaH\x13r\x112\x0f^([A-Z]{2}|\\*)$R\vcountryCode\"\x1c\n" +
+	"\x1aDeleteShippingRateResponse\"\xc0\x01\n" +
+	"\aTaxRate\x124\n" +
+	"\fcountry_code\x18\x01 \x01(\tB\x11\xbaH\x0er\f2\n" +
+	"^[A-Z]{2}$R\vcountryCode\x12,\n" +
+	"\x06region\x18\x02 \x01(\tB\x14\xbaH\x11r\x0f\x18\x032\v^[A-Z0-9]*$R\x06region\x12#\n" +
+	"\arate_bp\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x88'(\x00R\x06rateBp\x12,\n" +
+	"\x12prices_include_tax\x18\x04 \x01(\bR\x10pricesIncludeTax\"W\n" +
+	"\x12SetTaxRatesRequest\x12A\n" +
+	"\x05rates\x18\x01 \x03(\v2\x1e.printfleet.pricing.v1.TaxRateB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x05rates\"1\n" +
+	"\x13SetTaxRatesResponse\x12\x1a\n" +
+	"\bupserted\x18\x01 \x01(\x05R\bupserted\"\x15\n" +
+	"\x13ListTaxRatesRequest\"L\n" +
+	"\x14ListTaxRatesResponse\x124\n" +
+	"\x05rates\x18\x01 \x03(\v2\x1e.printfleet.pricing.v1.TaxRateR\x05rates\"z\n" +
+	"\x14DeleteTaxRateRequest\x124\n" +
+	"\fcountry_code\x18\x01 \x01(\tB\x11\xbaH\x0er\f2\n" +
+	"^[A-Z]{2}$R\vcountryCode\x12,\n" +
+	"\x06region\x18\x02 \x01(\tB\x14\xbaH\x11r\x0f\x18\x032\v^[A-Z0-9]*$R\x06region\"\x17\n" +
+	"\x15DeleteTaxRateResponse*|\n" +
+	"\x12VariantPriceSource\x12$\n" +
+	" VARIANT_PRICE_SOURCE_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aVARIANT_PRICE_SOURCE_ADMIN\x10\x01\x12 \n" +
+	"\x1cVARIANT_PRICE_SOURCE_CATALOG\x10\x02*Y\n" +
 	"\n" +
 	"CouponKind\x12\x1b\n" +
 	"\x17COUPON_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13COUPON_KIND_PERCENT\x10\x01\x12\x15\n" +
-	"\x11COUPON_KIND_FIXED\x10\x022\x91\x06\n" +
+	"\x11COUPON_KIND_FIXED\x10\x022\xe8\x14\n" +
 	"\x0ePricingService\x12m\n" +
 	"\vCreateQuote\x12).printfleet.pricing.v1.CreateQuoteRequest\x1a\x1c.printfleet.pricing.v1.Quote\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
 	"/v1/quotes\x12`\n" +
-	"\x10CreateOrderQuote\x12..printfleet.pricing.v1.CreateOrderQuoteRequest\x1a\x1c.printfleet.pricing.v1.Quote\x12s\n" +
-	"\x10SetVariantPrices\x12..printfleet.pricing.v1.SetVariantPricesRequest\x1a/.printfleet.pricing.v1.SetVariantPricesResponse\x12\x85\x01\n" +
-	"\x16SetPlacementSurcharges\x124.printfleet.pricing.v1.SetPlacementSurchargesRequest\x1a5.printfleet.pricing.v1.SetPlacementSurchargesResponse\x12s\n" +
-	"\x10SetShippingRates\x12..printfleet.pricing.v1.SetShippingRatesRequest\x1a/.printfleet.pricing.v1.SetShippingRatesResponse\x12Y\n" +
-	"\fCreateCoupon\x12*.printfleet.pricing.v1.CreateCouponRequest\x1a\x1d.printfleet.pricing.v1.Coupon\x12a\n" +
+	"\x10CreateOrderQuote\x12..printfleet.pricing.v1.CreateOrderQuoteRequest\x1a\x1c.printfleet.pricing.v1.Quote\x12\xa5\x01\n" +
+	"\x10SetVariantPrices\x12..printfleet.pricing.v1.SetVariantPricesRequest\x1a/.printfleet.pricing.v1.SetVariantPricesResponse\"0\x82\xd3\xe4\x93\x02*:\x01*Z\x14:\x01*\"\x0f/v1/price-lists\x1a\x0f/v1/price-lists\x12\x8f\x01\n" +
+	"\x11ListVariantPrices\x12/.printfleet.pricing.v1.ListVariantPricesRequest\x1a0.printfleet.pricing.v1.ListVariantPricesResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/price-lists\x12\x8e\x01\n" +
+	"\x10GetVariantPrices\x12..printfleet.pricing.v1.GetVariantPricesRequest\x1a$.printfleet.pricing.v1.VariantPrices\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/price-lists/{variant_id}\x12\xa2\x01\n" +
+	"\x13DeleteVariantPrices\x121.printfleet.pricing.v1.DeleteVariantPricesRequest\x1a2.printfleet.pricing.v1.DeleteVariantPricesResponse\"$\x82\xd3\xe4\x93\x02\x1e*\x1c/v1/price-lists/{variant_id}\x12\x85\x01\n" +
+	"\x16SetPlacementSurcharges\x124.printfleet.pricing.v1.SetPlacementSurchargesRequest\x1a5.printfleet.pricing.v1.SetPlacementSurchargesResponse\x12\xab\x01\n" +
+	"\x10SetShippingRates\x12..printfleet.pricing.v1.SetShippingRatesRequest\x1a/.printfleet.pricing.v1.SetShippingRatesResponse\"6\x82\xd3\xe4\x93\x020:\x01*Z\x17:\x01*\"\x12/v1/shipping-rates\x1a\x12/v1/shipping-rates\x12\x92\x01\n" +
+	"\x11ListShippingRates\x12/.printfleet.pricing.v1.ListShippingRatesRequest\x1a0.printfleet.pricing.v1.ListShippingRatesResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/shipping-rates\x12\x9e\x01\n" +
+	"\x12DeleteShippingRate\x120.printfleet.pricing.v1.DeleteShippingRateRequest\x1a1.printfleet.pricing.v1.DeleteShippingRateResponse\"#\x82\xd3\xe4\x93\x02\x1d*\x1b/v1/shipping-rates/{method}\x12\x92\x01\n" +
+	"\vSetTaxRates\x12).printfleet.pricing.v1.SetTaxRatesRequest\x1a*.printfleet.pricing.v1.SetTaxRatesResponse\",\x82\xd3\xe4\x93\x02&:\x01*Z\x12:\x01*\"\r/v1/tax-rates\x1a\r/v1/tax-rates\x12~\n" +
+	"\fListTaxRates\x12*.printfleet.pricing.v1.ListTaxRatesRequest\x1a+.printfleet.pricing.v1.ListTaxRatesResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/tax-rates\x12\x90\x01\n" +
+	"\rDeleteTaxRate\x12+.printfleet.pricing.v1.DeleteTaxRateRequest\x1a,.printfleet.pricing.v1.DeleteTaxRateResponse\"$\x82\xd3\xe4\x93\x02\x1e*\x1c/v1/tax-rates/{country_code}\x12v\n" +
+	"\fCreateCoupon\x12*.printfleet.pricing.v1.CreateCouponRequest\x1a\x1d.printfleet.pricing.v1.Coupon\"\x1b\x82\xd3\xe4\x93\x02\x15:\x06coupon\"\v/v1/coupons\x12y\n" +
+	"\vListCoupons\x12).printfleet.pricing.v1.ListCouponsRequest\x1a*.printfleet.pricing.v1.ListCouponsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/coupons\x12|\n" +
+	"\tGetCoupon\x12'.printfleet.pricing.v1.GetCouponRequest\x1a*.printfleet.pricing.v1.ListCouponsResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/coupons/{code}\x12\x83\x01\n" +
+	"\fDeleteCoupon\x12*.printfleet.pricing.v1.DeleteCouponRequest\x1a+.printfleet.pricing.v1.DeleteCouponResponse\"\x1a\x82\xd3\xe4\x93\x02\x14*\x12/v1/coupons/{code}\x12\x8d\x01\n" +
 	"\n" +
-	"SetFxRates\x12(.printfleet.pricing.v1.SetFxRatesRequest\x1a).printfleet.pricing.v1.SetFxRatesResponseBHZFgithub.com/printfleet/printfleet/proto/printfleet/pricing/v1;pricingv1b\x06proto3"
+	"SetFxRates\x12(.printfleet.pricing.v1.SetFxRatesRequest\x1a).printfleet.pricing.v1.SetFxRatesResponse\"*\x82\xd3\xe4\x93\x02$:\x01*Z\x11:\x01*\"\f/v1/fx-rates\x1a\f/v1/fx-rates\x12z\n" +
+	"\vListFxRates\x12).printfleet.pricing.v1.ListFxRatesRequest\x1a*.printfleet.pricing.v1.ListFxRatesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/fx-ratesBHZFgithub.com/printfleet/printfleet/proto/printfleet/pricing/v1;pricingv1b\x06proto3"
 
 var (
 	file_printfleet_pricing_v1_pricing_proto_rawDescOnce sync.Once
@@ -1397,77 +2862,144 @@ func file_printfleet_pricing_v1_pricing_proto_rawDescGZIP() []byte {
 	return file_printfleet_pricing_v1_pricing_proto_rawDescData
 }
 
-var file_printfleet_pricing_v1_pricing_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_printfleet_pricing_v1_pricing_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_printfleet_pricing_v1_pricing_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_printfleet_pricing_v1_pricing_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_printfleet_pricing_v1_pricing_proto_goTypes = []any{
-	(CouponKind)(0),                        // 0: printfleet.pricing.v1.CouponKind
-	(*QuoteItem)(nil),                      // 1: printfleet.pricing.v1.QuoteItem
-	(*CreateQuoteRequest)(nil),             // 2: printfleet.pricing.v1.CreateQuoteRequest
-	(*CreateOrderQuoteRequest)(nil),        // 3: printfleet.pricing.v1.CreateOrderQuoteRequest
-	(*QuoteLine)(nil),                      // 4: printfleet.pricing.v1.QuoteLine
-	(*Quote)(nil),                          // 5: printfleet.pricing.v1.Quote
-	(*VariantPrice)(nil),                   // 6: printfleet.pricing.v1.VariantPrice
-	(*SetVariantPricesRequest)(nil),        // 7: printfleet.pricing.v1.SetVariantPricesRequest
-	(*SetVariantPricesResponse)(nil),       // 8: printfleet.pricing.v1.SetVariantPricesResponse
-	(*PlacementSurcharge)(nil),             // 9: printfleet.pricing.v1.PlacementSurcharge
-	(*SetPlacementSurchargesRequest)(nil),  // 10: printfleet.pricing.v1.SetPlacementSurchargesRequest
-	(*SetPlacementSurchargesResponse)(nil), // 11: printfleet.pricing.v1.SetPlacementSurchargesResponse
-	(*ShippingRate)(nil),                   // 12: printfleet.pricing.v1.ShippingRate
-	(*SetShippingRatesRequest)(nil),        // 13: printfleet.pricing.v1.SetShippingRatesRequest
-	(*SetShippingRatesResponse)(nil),       // 14: printfleet.pricing.v1.SetShippingRatesResponse
-	(*Coupon)(nil),                         // 15: printfleet.pricing.v1.Coupon
-	(*CreateCouponRequest)(nil),            // 16: printfleet.pricing.v1.CreateCouponRequest
-	(*FxRate)(nil),                         // 17: printfleet.pricing.v1.FxRate
-	(*SetFxRatesRequest)(nil),              // 18: printfleet.pricing.v1.SetFxRatesRequest
-	(*SetFxRatesResponse)(nil),             // 19: printfleet.pricing.v1.SetFxRatesResponse
-	(*v1.Money)(nil),                       // 20: printfleet.types.v1.Money
-	(*timestamppb.Timestamp)(nil),          // 21: google.protobuf.Timestamp
+	(VariantPriceSource)(0),                // 0: printfleet.pricing.v1.VariantPriceSource
+	(CouponKind)(0),                        // 1: printfleet.pricing.v1.CouponKind
+	(*QuoteItem)(nil),                      // 2: printfleet.pricing.v1.QuoteItem
+	(*CreateQuoteRequest)(nil),             // 3: printfleet.pricing.v1.CreateQuoteRequest
+	(*CreateOrderQuoteRequest)(nil),        // 4: printfleet.pricing.v1.CreateOrderQuoteRequest
+	(*QuoteLine)(nil),                      // 5: printfleet.pricing.v1.QuoteLine
+	(*Quote)(nil),                          // 6: printfleet.pricing.v1.Quote
+	(*ShippingOption)(nil),                 // 7: printfleet.pricing.v1.ShippingOption
+	(*VariantPrice)(nil),                   // 8: printfleet.pricing.v1.VariantPrice
+	(*SetVariantPricesRequest)(nil),        // 9: printfleet.pricing.v1.SetVariantPricesRequest
+	(*SetVariantPricesResponse)(nil),       // 10: printfleet.pricing.v1.SetVariantPricesResponse
+	(*StoredVariantPrice)(nil),             // 11: printfleet.pricing.v1.StoredVariantPrice
+	(*ListVariantPricesRequest)(nil),       // 12: printfleet.pricing.v1.ListVariantPricesRequest
+	(*ListVariantPricesResponse)(nil),      // 13: printfleet.pricing.v1.ListVariantPricesResponse
+	(*GetVariantPricesRequest)(nil),        // 14: printfleet.pricing.v1.GetVariantPricesRequest
+	(*VariantPrices)(nil),                  // 15: printfleet.pricing.v1.VariantPrices
+	(*DeleteVariantPricesRequest)(nil),     // 16: printfleet.pricing.v1.DeleteVariantPricesRequest
+	(*DeleteVariantPricesResponse)(nil),    // 17: printfleet.pricing.v1.DeleteVariantPricesResponse
+	(*PlacementSurcharge)(nil),             // 18: printfleet.pricing.v1.PlacementSurcharge
+	(*SetPlacementSurchargesRequest)(nil),  // 19: printfleet.pricing.v1.SetPlacementSurchargesRequest
+	(*SetPlacementSurchargesResponse)(nil), // 20: printfleet.pricing.v1.SetPlacementSurchargesResponse
+	(*ShippingRate)(nil),                   // 21: printfleet.pricing.v1.ShippingRate
+	(*SetShippingRatesRequest)(nil),        // 22: printfleet.pricing.v1.SetShippingRatesRequest
+	(*SetShippingRatesResponse)(nil),       // 23: printfleet.pricing.v1.SetShippingRatesResponse
+	(*Coupon)(nil),                         // 24: printfleet.pricing.v1.Coupon
+	(*CreateCouponRequest)(nil),            // 25: printfleet.pricing.v1.CreateCouponRequest
+	(*ListCouponsRequest)(nil),             // 26: printfleet.pricing.v1.ListCouponsRequest
+	(*ListCouponsResponse)(nil),            // 27: printfleet.pricing.v1.ListCouponsResponse
+	(*GetCouponRequest)(nil),               // 28: printfleet.pricing.v1.GetCouponRequest
+	(*DeleteCouponRequest)(nil),            // 29: printfleet.pricing.v1.DeleteCouponRequest
+	(*DeleteCouponResponse)(nil),           // 30: printfleet.pricing.v1.DeleteCouponResponse
+	(*FxRate)(nil),                         // 31: printfleet.pricing.v1.FxRate
+	(*SetFxRatesRequest)(nil),              // 32: printfleet.pricing.v1.SetFxRatesRequest
+	(*SetFxRatesResponse)(nil),             // 33: printfleet.pricing.v1.SetFxRatesResponse
+	(*ListFxRatesRequest)(nil),             // 34: printfleet.pricing.v1.ListFxRatesRequest
+	(*ListFxRatesResponse)(nil),            // 35: printfleet.pricing.v1.ListFxRatesResponse
+	(*ListShippingRatesRequest)(nil),       // 36: printfleet.pricing.v1.ListShippingRatesRequest
+	(*ListShippingRatesResponse)(nil),      // 37: printfleet.pricing.v1.ListShippingRatesResponse
+	(*DeleteShippingRateRequest)(nil),      // 38: printfleet.pricing.v1.DeleteShippingRateRequest
+	(*DeleteShippingRateResponse)(nil),     // 39: printfleet.pricing.v1.DeleteShippingRateResponse
+	(*TaxRate)(nil),                        // 40: printfleet.pricing.v1.TaxRate
+	(*SetTaxRatesRequest)(nil),             // 41: printfleet.pricing.v1.SetTaxRatesRequest
+	(*SetTaxRatesResponse)(nil),            // 42: printfleet.pricing.v1.SetTaxRatesResponse
+	(*ListTaxRatesRequest)(nil),            // 43: printfleet.pricing.v1.ListTaxRatesRequest
+	(*ListTaxRatesResponse)(nil),           // 44: printfleet.pricing.v1.ListTaxRatesResponse
+	(*DeleteTaxRateRequest)(nil),           // 45: printfleet.pricing.v1.DeleteTaxRateRequest
+	(*DeleteTaxRateResponse)(nil),          // 46: printfleet.pricing.v1.DeleteTaxRateResponse
+	(*v1.Money)(nil),                       // 47: printfleet.types.v1.Money
+	(*timestamppb.Timestamp)(nil),          // 48: google.protobuf.Timestamp
+	(*v1.DeliveryEstimate)(nil),            // 49: printfleet.types.v1.DeliveryEstimate
 }
 var file_printfleet_pricing_v1_pricing_proto_depIdxs = []int32{
-	1,  // 0: printfleet.pricing.v1.CreateQuoteRequest.items:type_name -> printfleet.pricing.v1.QuoteItem
-	2,  // 1: printfleet.pricing.v1.CreateOrderQuoteRequest.quote:type_name -> printfleet.pricing.v1.CreateQuoteRequest
-	20, // 2: printfleet.pricing.v1.QuoteLine.unit_price:type_name -> printfleet.types.v1.Money
-	20, // 3: printfleet.pricing.v1.QuoteLine.surcharges:type_name -> printfleet.types.v1.Money
-	20, // 4: printfleet.pricing.v1.QuoteLine.line_total:type_name -> printfleet.types.v1.Money
-	4,  // 5: printfleet.pricing.v1.Quote.lines:type_name -> printfleet.pricing.v1.QuoteLine
-	20, // 6: printfleet.pricing.v1.Quote.subtotal:type_name -> printfleet.types.v1.Money
-	20, // 7: printfleet.pricing.v1.Quote.shipping:type_name -> printfleet.types.v1.Money
-	20, // 8: printfleet.pricing.v1.Quote.discount:type_name -> printfleet.types.v1.Money
-	20, // 9: printfleet.pricing.v1.Quote.total:type_name -> printfleet.types.v1.Money
-	21, // 10: printfleet.pricing.v1.Quote.expires_at:type_name -> google.protobuf.Timestamp
-	20, // 11: printfleet.pricing.v1.VariantPrice.price:type_name -> printfleet.types.v1.Money
-	6,  // 12: printfleet.pricing.v1.SetVariantPricesRequest.prices:type_name -> printfleet.pricing.v1.VariantPrice
-	20, // 13: printfleet.pricing.v1.PlacementSurcharge.price:type_name -> printfleet.types.v1.Money
-	9,  // 14: printfleet.pricing.v1.SetPlacementSurchargesRequest.surcharges:type_name -> printfleet.pricing.v1.PlacementSurcharge
-	20, // 15: printfleet.pricing.v1.ShippingRate.first_item:type_name -> printfleet.types.v1.Money
-	20, // 16: printfleet.pricing.v1.ShippingRate.additional_item:type_name -> printfleet.types.v1.Money
-	12, // 17: printfleet.pricing.v1.SetShippingRatesRequest.rates:type_name -> printfleet.pricing.v1.ShippingRate
-	0,  // 18: printfleet.pricing.v1.Coupon.kind:type_name -> printfleet.pricing.v1.CouponKind
-	20, // 19: printfleet.pricing.v1.Coupon.amount_off:type_name -> printfleet.types.v1.Money
-	20, // 20: printfleet.pricing.v1.Coupon.min_subtotal:type_name -> printfleet.types.v1.Money
-	21, // 21: printfleet.pricing.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
-	21, // 22: printfleet.pricing.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	15, // 23: printfleet.pricing.v1.CreateCouponRequest.coupon:type_name -> printfleet.pricing.v1.Coupon
-	17, // 24: printfleet.pricing.v1.SetFxRatesRequest.rates:type_name -> printfleet.pricing.v1.FxRate
-	2,  // 25: printfleet.pricing.v1.PricingService.CreateQuote:input_type -> printfleet.pricing.v1.CreateQuoteRequest
-	3,  // 26: printfleet.pricing.v1.PricingService.CreateOrderQuote:input_type -> printfleet.pricing.v1.CreateOrderQuoteRequest
-	7,  // 27: printfleet.pricing.v1.PricingService.SetVariantPrices:input_type -> printfleet.pricing.v1.SetVariantPricesRequest
-	10, // 28: printfleet.pricing.v1.PricingService.SetPlacementSurcharges:input_type -> printfleet.pricing.v1.SetPlacementSurchargesRequest
-	13, // 29: printfleet.pricing.v1.PricingService.SetShippingRates:input_type -> printfleet.pricing.v1.SetShippingRatesRequest
-	16, // 30: printfleet.pricing.v1.PricingService.CreateCoupon:input_type -> printfleet.pricing.v1.CreateCouponRequest
-	18, // 31: printfleet.pricing.v1.PricingService.SetFxRates:input_type -> printfleet.pricing.v1.SetFxRatesRequest
-	5,  // 32: printfleet.pricing.v1.PricingService.CreateQuote:output_type -> printfleet.pricing.v1.Quote
-	5,  // 33: printfleet.pricing.v1.PricingService.CreateOrderQuote:output_type -> printfleet.pricing.v1.Quote
-	8,  // 34: printfleet.pricing.v1.PricingService.SetVariantPrices:output_type -> printfleet.pricing.v1.SetVariantPricesResponse
-	11, // 35: printfleet.pricing.v1.PricingService.SetPlacementSurcharges:output_type -> printfleet.pricing.v1.SetPlacementSurchargesResponse
-	14, // 36: printfleet.pricing.v1.PricingService.SetShippingRates:output_type -> printfleet.pricing.v1.SetShippingRatesResponse
-	15, // 37: printfleet.pricing.v1.PricingService.CreateCoupon:output_type -> printfleet.pricing.v1.Coupon
-	19, // 38: printfleet.pricing.v1.PricingService.SetFxRates:output_type -> printfleet.pricing.v1.SetFxRatesResponse
-	32, // [32:39] is the sub-list for method output_type
-	25, // [25:32] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	2,  // 0: printfleet.pricing.v1.CreateQuoteRequest.items:type_name -> printfleet.pricing.v1.QuoteItem
+	3,  // 1: printfleet.pricing.v1.CreateOrderQuoteRequest.quote:type_name -> printfleet.pricing.v1.CreateQuoteRequest
+	47, // 2: printfleet.pricing.v1.QuoteLine.unit_price:type_name -> printfleet.types.v1.Money
+	47, // 3: printfleet.pricing.v1.QuoteLine.surcharges:type_name -> printfleet.types.v1.Money
+	47, // 4: printfleet.pricing.v1.QuoteLine.line_total:type_name -> printfleet.types.v1.Money
+	5,  // 5: printfleet.pricing.v1.Quote.lines:type_name -> printfleet.pricing.v1.QuoteLine
+	47, // 6: printfleet.pricing.v1.Quote.subtotal:type_name -> printfleet.types.v1.Money
+	47, // 7: printfleet.pricing.v1.Quote.shipping:type_name -> printfleet.types.v1.Money
+	47, // 8: printfleet.pricing.v1.Quote.discount:type_name -> printfleet.types.v1.Money
+	47, // 9: printfleet.pricing.v1.Quote.total:type_name -> printfleet.types.v1.Money
+	48, // 10: printfleet.pricing.v1.Quote.expires_at:type_name -> google.protobuf.Timestamp
+	49, // 11: printfleet.pricing.v1.Quote.delivery_estimate:type_name -> printfleet.types.v1.DeliveryEstimate
+	7,  // 12: printfleet.pricing.v1.Quote.shipping_options:type_name -> printfleet.pricing.v1.ShippingOption
+	47, // 13: printfleet.pricing.v1.Quote.tax:type_name -> printfleet.types.v1.Money
+	47, // 14: printfleet.pricing.v1.ShippingOption.price:type_name -> printfleet.types.v1.Money
+	49, // 15: printfleet.pricing.v1.ShippingOption.delivery_estimate:type_name -> printfleet.types.v1.DeliveryEstimate
+	47, // 16: printfleet.pricing.v1.VariantPrice.price:type_name -> printfleet.types.v1.Money
+	8,  // 17: printfleet.pricing.v1.SetVariantPricesRequest.prices:type_name -> printfleet.pricing.v1.VariantPrice
+	47, // 18: printfleet.pricing.v1.StoredVariantPrice.price:type_name -> printfleet.types.v1.Money
+	0,  // 19: printfleet.pricing.v1.StoredVariantPrice.source:type_name -> printfleet.pricing.v1.VariantPriceSource
+	48, // 20: printfleet.pricing.v1.StoredVariantPrice.update_time:type_name -> google.protobuf.Timestamp
+	11, // 21: printfleet.pricing.v1.ListVariantPricesResponse.prices:type_name -> printfleet.pricing.v1.StoredVariantPrice
+	11, // 22: printfleet.pricing.v1.VariantPrices.prices:type_name -> printfleet.pricing.v1.StoredVariantPrice
+	47, // 23: printfleet.pricing.v1.PlacementSurcharge.price:type_name -> printfleet.types.v1.Money
+	18, // 24: printfleet.pricing.v1.SetPlacementSurchargesRequest.surcharges:type_name -> printfleet.pricing.v1.PlacementSurcharge
+	47, // 25: printfleet.pricing.v1.ShippingRate.first_item:type_name -> printfleet.types.v1.Money
+	47, // 26: printfleet.pricing.v1.ShippingRate.additional_item:type_name -> printfleet.types.v1.Money
+	21, // 27: printfleet.pricing.v1.SetShippingRatesRequest.rates:type_name -> printfleet.pricing.v1.ShippingRate
+	1,  // 28: printfleet.pricing.v1.Coupon.kind:type_name -> printfleet.pricing.v1.CouponKind
+	47, // 29: printfleet.pricing.v1.Coupon.amount_off:type_name -> printfleet.types.v1.Money
+	47, // 30: printfleet.pricing.v1.Coupon.min_subtotal:type_name -> printfleet.types.v1.Money
+	48, // 31: printfleet.pricing.v1.Coupon.valid_from:type_name -> google.protobuf.Timestamp
+	48, // 32: printfleet.pricing.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	24, // 33: printfleet.pricing.v1.CreateCouponRequest.coupon:type_name -> printfleet.pricing.v1.Coupon
+	24, // 34: printfleet.pricing.v1.ListCouponsResponse.coupons:type_name -> printfleet.pricing.v1.Coupon
+	31, // 35: printfleet.pricing.v1.SetFxRatesRequest.rates:type_name -> printfleet.pricing.v1.FxRate
+	31, // 36: printfleet.pricing.v1.ListFxRatesResponse.rates:type_name -> printfleet.pricing.v1.FxRate
+	21, // 37: printfleet.pricing.v1.ListShippingRatesResponse.rates:type_name -> printfleet.pricing.v1.ShippingRate
+	40, // 38: printfleet.pricing.v1.SetTaxRatesRequest.rates:type_name -> printfleet.pricing.v1.TaxRate
+	40, // 39: printfleet.pricing.v1.ListTaxRatesResponse.rates:type_name -> printfleet.pricing.v1.TaxRate
+	3,  // 40: printfleet.pricing.v1.PricingService.CreateQuote:input_type -> printfleet.pricing.v1.CreateQuoteRequest
+	4,  // 41: printfleet.pricing.v1.PricingService.CreateOrderQuote:input_type -> printfleet.pricing.v1.CreateOrderQuoteRequest
+	9,  // 42: printfleet.pricing.v1.PricingService.SetVariantPrices:input_type -> printfleet.pricing.v1.SetVariantPricesRequest
+	12, // 43: printfleet.pricing.v1.PricingService.ListVariantPrices:input_type -> printfleet.pricing.v1.ListVariantPricesRequest
+	14, // 44: printfleet.pricing.v1.PricingService.GetVariantPrices:input_type -> printfleet.pricing.v1.GetVariantPricesRequest
+	16, // 45: printfleet.pricing.v1.PricingService.DeleteVariantPrices:input_type -> printfleet.pricing.v1.DeleteVariantPricesRequest
+	19, // 46: printfleet.pricing.v1.PricingService.SetPlacementSurcharges:input_type -> printfleet.pricing.v1.SetPlacementSurchargesRequest
+	22, // 47: printfleet.pricing.v1.PricingService.SetShippingRates:input_type -> printfleet.pricing.v1.SetShippingRatesRequest
+	36, // 48: printfleet.pricing.v1.PricingService.ListShippingRates:input_type -> printfleet.pricing.v1.ListShippingRatesRequest
+	38, // 49: printfleet.pricing.v1.PricingService.DeleteShippingRate:input_type -> printfleet.pricing.v1.DeleteShippingRateRequest
+	41, // 50: printfleet.pricing.v1.PricingService.SetTaxRates:input_type -> printfleet.pricing.v1.SetTaxRatesRequest
+	43, // 51: printfleet.pricing.v1.PricingService.ListTaxRates:input_type -> printfleet.pricing.v1.ListTaxRatesRequest
+	45, // 52: printfleet.pricing.v1.PricingService.DeleteTaxRate:input_type -> printfleet.pricing.v1.DeleteTaxRateRequest
+	25, // 53: printfleet.pricing.v1.PricingService.CreateCoupon:input_type -> printfleet.pricing.v1.CreateCouponRequest
+	26, // 54: printfleet.pricing.v1.PricingService.ListCoupons:input_type -> printfleet.pricing.v1.ListCouponsRequest
+	28, // 55: printfleet.pricing.v1.PricingService.GetCoupon:input_type -> printfleet.pricing.v1.GetCouponRequest
+	29, // 56: printfleet.pricing.v1.PricingService.DeleteCoupon:input_type -> printfleet.pricing.v1.DeleteCouponRequest
+	32, // 57: printfleet.pricing.v1.PricingService.SetFxRates:input_type -> printfleet.pricing.v1.SetFxRatesRequest
+	34, // 58: printfleet.pricing.v1.PricingService.ListFxRates:input_type -> printfleet.pricing.v1.ListFxRatesRequest
+	6,  // 59: printfleet.pricing.v1.PricingService.CreateQuote:output_type -> printfleet.pricing.v1.Quote
+	6,  // 60: printfleet.pricing.v1.PricingService.CreateOrderQuote:output_type -> printfleet.pricing.v1.Quote
+	10, // 61: printfleet.pricing.v1.PricingService.SetVariantPrices:output_type -> printfleet.pricing.v1.SetVariantPricesResponse
+	13, // 62: printfleet.pricing.v1.PricingService.ListVariantPrices:output_type -> printfleet.pricing.v1.ListVariantPricesResponse
+	15, // 63: printfleet.pricing.v1.PricingService.GetVariantPrices:output_type -> printfleet.pricing.v1.VariantPrices
+	17, // 64: printfleet.pricing.v1.PricingService.DeleteVariantPrices:output_type -> printfleet.pricing.v1.DeleteVariantPricesResponse
+	20, // 65: printfleet.pricing.v1.PricingService.SetPlacementSurcharges:output_type -> printfleet.pricing.v1.SetPlacementSurchargesResponse
+	23, // 66: printfleet.pricing.v1.PricingService.SetShippingRates:output_type -> printfleet.pricing.v1.SetShippingRatesResponse
+	37, // 67: printfleet.pricing.v1.PricingService.ListShippingRates:output_type -> printfleet.pricing.v1.ListShippingRatesResponse
+	39, // 68: printfleet.pricing.v1.PricingService.DeleteShippingRate:output_type -> printfleet.pricing.v1.DeleteShippingRateResponse
+	42, // 69: printfleet.pricing.v1.PricingService.SetTaxRates:output_type -> printfleet.pricing.v1.SetTaxRatesResponse
+	44, // 70: printfleet.pricing.v1.PricingService.ListTaxRates:output_type -> printfleet.pricing.v1.ListTaxRatesResponse
+	46, // 71: printfleet.pricing.v1.PricingService.DeleteTaxRate:output_type -> printfleet.pricing.v1.DeleteTaxRateResponse
+	24, // 72: printfleet.pricing.v1.PricingService.CreateCoupon:output_type -> printfleet.pricing.v1.Coupon
+	27, // 73: printfleet.pricing.v1.PricingService.ListCoupons:output_type -> printfleet.pricing.v1.ListCouponsResponse
+	27, // 74: printfleet.pricing.v1.PricingService.GetCoupon:output_type -> printfleet.pricing.v1.ListCouponsResponse
+	30, // 75: printfleet.pricing.v1.PricingService.DeleteCoupon:output_type -> printfleet.pricing.v1.DeleteCouponResponse
+	33, // 76: printfleet.pricing.v1.PricingService.SetFxRates:output_type -> printfleet.pricing.v1.SetFxRatesResponse
+	35, // 77: printfleet.pricing.v1.PricingService.ListFxRates:output_type -> printfleet.pricing.v1.ListFxRatesResponse
+	59, // [59:78] is the sub-list for method output_type
+	40, // [40:59] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_printfleet_pricing_v1_pricing_proto_init() }
@@ -1480,8 +3012,8 @@ func file_printfleet_pricing_v1_pricing_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_pricing_v1_pricing_proto_rawDesc), len(file_printfleet_pricing_v1_pricing_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   19,
+			NumEnums:      2,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

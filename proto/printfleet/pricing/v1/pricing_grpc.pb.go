@@ -22,10 +22,22 @@ const (
 	PricingService_CreateQuote_FullMethodName            = "/printfleet.pricing.v1.PricingService/CreateQuote"
 	PricingService_CreateOrderQuote_FullMethodName       = "/printfleet.pricing.v1.PricingService/CreateOrderQuote"
 	PricingService_SetVariantPrices_FullMethodName       = "/printfleet.pricing.v1.PricingService/SetVariantPrices"
+	PricingService_ListVariantPrices_FullMethodName      = "/printfleet.pricing.v1.PricingService/ListVariantPrices"
+	PricingService_GetVariantPrices_FullMethodName       = "/printfleet.pricing.v1.PricingService/GetVariantPrices"
+	PricingService_DeleteVariantPrices_FullMethodName    = "/printfleet.pricing.v1.PricingService/DeleteVariantPrices"
 	PricingService_SetPlacementSurcharges_FullMethodName = "/printfleet.pricing.v1.PricingService/SetPlacementSurcharges"
 	PricingService_SetShippingRates_FullMethodName       = "/printfleet.pricing.v1.PricingService/SetShippingRates"
+	PricingService_ListShippingRates_FullMethodName      = "/printfleet.pricing.v1.PricingService/ListShippingRates"
+	PricingService_DeleteShippingRate_FullMethodName     = "/printfleet.pricing.v1.PricingService/DeleteShippingRate"
+	PricingService_SetTaxRates_FullMethodName            = "/printfleet.pricing.v1.PricingService/SetTaxRates"
+	PricingService_ListTaxRates_FullMethodName           = "/printfleet.pricing.v1.PricingService/ListTaxRates"
+	PricingService_DeleteTaxRate_FullMethodName          = "/printfleet.pricing.v1.PricingService/DeleteTaxRate"
 	PricingService_CreateCoupon_FullMethodName           = "/printfleet.pricing.v1.PricingService/CreateCoupon"
+	PricingService_ListCoupons_FullMethodName            = "/printfleet.pricing.v1.PricingService/ListCoupons"
+	PricingService_GetCoupon_FullMethodName              = "/printfleet.pricing.v1.PricingService/GetCoupon"
+	PricingService_DeleteCoupon_FullMethodName           = "/printfleet.pricing.v1.PricingService/DeleteCoupon"
 	PricingService_SetFxRates_FullMethodName             = "/printfleet.pricing.v1.PricingService/SetFxRates"
+	PricingService_ListFxRates_FullMethodName            = "/printfleet.pricing.v1.PricingService/ListFxRates"
 )
 
 // PricingServiceClient is the client API for PricingService service.
@@ -45,16 +57,54 @@ type PricingServiceClient interface {
 	// rejected or its payment fails, and expires unless the order is placed
 	// (internal: called by orders, no HTTP route).
 	CreateOrderQuote(ctx context.Context, in *CreateOrderQuoteRequest, opts ...grpc.CallOption) (*Quote, error)
-	// SetVariantPrices upserts base costs (admin).
+	// SetVariantPrices upserts base costs (admin). A price written here is
+	// explicit: the catalog's default price for the variant never replaces it.
 	SetVariantPrices(ctx context.Context, in *SetVariantPricesRequest, opts ...grpc.CallOption) (*SetVariantPricesResponse, error)
+	// ListVariantPrices lists every variant price, ordered by variant, region
+	// and currency (admin).
+	ListVariantPrices(ctx context.Context, in *ListVariantPricesRequest, opts ...grpc.CallOption) (*ListVariantPricesResponse, error)
+	// GetVariantPrices returns one variant's prices (admin); NOT_FOUND when it
+	// has none.
+	GetVariantPrices(ctx context.Context, in *GetVariantPricesRequest, opts ...grpc.CallOption) (*VariantPrices, error)
+	// DeleteVariantPrices removes one variant's prices, all of them or those
+	// of one region (admin); NOT_FOUND when nothing matched.
+	DeleteVariantPrices(ctx context.Context, in *DeleteVariantPricesRequest, opts ...grpc.CallOption) (*DeleteVariantPricesResponse, error)
 	// SetPlacementSurcharges upserts surcharges per extra placement (admin).
 	SetPlacementSurcharges(ctx context.Context, in *SetPlacementSurchargesRequest, opts ...grpc.CallOption) (*SetPlacementSurchargesResponse, error)
 	// SetShippingRates upserts shipping rates (admin).
 	SetShippingRates(ctx context.Context, in *SetShippingRatesRequest, opts ...grpc.CallOption) (*SetShippingRatesResponse, error)
+	// ListShippingRates lists the shipping rate table (any caller): with
+	// country_code, the methods that reach that country (a country's own row
+	// for a method wins over the "*" catch-all), cheapest first; without it,
+	// every row. What a storefront calls at checkout is the quote, which
+	// prices every method for the cart.
+	ListShippingRates(ctx context.Context, in *ListShippingRatesRequest, opts ...grpc.CallOption) (*ListShippingRatesResponse, error)
+	// DeleteShippingRate removes one method's rate for one country or the
+	// catch-all (admin); NOT_FOUND when there is none.
+	DeleteShippingRate(ctx context.Context, in *DeleteShippingRateRequest, opts ...grpc.CallOption) (*DeleteShippingRateResponse, error)
+	// SetTaxRates upserts tax rates (admin).
+	SetTaxRates(ctx context.Context, in *SetTaxRatesRequest, opts ...grpc.CallOption) (*SetTaxRatesResponse, error)
+	// ListTaxRates lists the tax rate table (any caller).
+	ListTaxRates(ctx context.Context, in *ListTaxRatesRequest, opts ...grpc.CallOption) (*ListTaxRatesResponse, error)
+	// DeleteTaxRate removes the rate of a country (region empty) or of one
+	// region of it (admin); NOT_FOUND when there is none.
+	DeleteTaxRate(ctx context.Context, in *DeleteTaxRateRequest, opts ...grpc.CallOption) (*DeleteTaxRateResponse, error)
 	// CreateCoupon adds a coupon (admin).
 	CreateCoupon(ctx context.Context, in *CreateCouponRequest, opts ...grpc.CallOption) (*Coupon, error)
+	// ListCoupons lists every coupon with its usage counter (admin).
+	ListCoupons(ctx context.Context, in *ListCouponsRequest, opts ...grpc.CallOption) (*ListCouponsResponse, error)
+	// GetCoupon returns the coupons with a code, newest window first (admin);
+	// NOT_FOUND when there is none.
+	GetCoupon(ctx context.Context, in *GetCouponRequest, opts ...grpc.CallOption) (*ListCouponsResponse, error)
+	// DeleteCoupon deactivates a code (admin): every coupon with it whose
+	// window has not ended ends now, so no later quote or order applies it;
+	// uses already counted stay. NOT_FOUND when no such coupon is active or
+	// scheduled.
+	DeleteCoupon(ctx context.Context, in *DeleteCouponRequest, opts ...grpc.CallOption) (*DeleteCouponResponse, error)
 	// SetFxRates upserts exchange rates (admin).
 	SetFxRates(ctx context.Context, in *SetFxRatesRequest, opts ...grpc.CallOption) (*SetFxRatesResponse, error)
+	// ListFxRates lists every exchange rate (admin).
+	ListFxRates(ctx context.Context, in *ListFxRatesRequest, opts ...grpc.CallOption) (*ListFxRatesResponse, error)
 }
 
 type pricingServiceClient struct {
@@ -95,6 +145,36 @@ func (c *pricingServiceClient) SetVariantPrices(ctx context.Context, in *SetVari
 	return out, nil
 }
 
+func (c *pricingServiceClient) ListVariantPrices(ctx context.Context, in *ListVariantPricesRequest, opts ...grpc.CallOption) (*ListVariantPricesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListVariantPricesResponse)
+	err := c.cc.Invoke(ctx, PricingService_ListVariantPrices_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) GetVariantPrices(ctx context.Context, in *GetVariantPricesRequest, opts ...grpc.CallOption) (*VariantPrices, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VariantPrices)
+	err := c.cc.Invoke(ctx, PricingService_GetVariantPrices_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) DeleteVariantPrices(ctx context.Context, in *DeleteVariantPricesRequest, opts ...grpc.CallOption) (*DeleteVariantPricesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteVariantPricesResponse)
+	err := c.cc.Invoke(ctx, PricingService_DeleteVariantPrices_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *pricingServiceClient) SetPlacementSurcharges(ctx context.Context, in *SetPlacementSurchargesRequest, opts ...grpc.CallOption) (*SetPlacementSurchargesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SetPlacementSurchargesResponse)
@@ -115,6 +195,56 @@ func (c *pricingServiceClient) SetShippingRates(ctx context.Context, in *SetShip
 	return out, nil
 }
 
+func (c *pricingServiceClient) ListShippingRates(ctx context.Context, in *ListShippingRatesRequest, opts ...grpc.CallOption) (*ListShippingRatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListShippingRatesResponse)
+	err := c.cc.Invoke(ctx, PricingService_ListShippingRates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) DeleteShippingRate(ctx context.Context, in *DeleteShippingRateRequest, opts ...grpc.CallOption) (*DeleteShippingRateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteShippingRateResponse)
+	err := c.cc.Invoke(ctx, PricingService_DeleteShippingRate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) SetTaxRates(ctx context.Context, in *SetTaxRatesRequest, opts ...grpc.CallOption) (*SetTaxRatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetTaxRatesResponse)
+	err := c.cc.Invoke(ctx, PricingService_SetTaxRates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) ListTaxRates(ctx context.Context, in *ListTaxRatesRequest, opts ...grpc.CallOption) (*ListTaxRatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTaxRatesResponse)
+	err := c.cc.Invoke(ctx, PricingService_ListTaxRates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) DeleteTaxRate(ctx context.Context, in *DeleteTaxRateRequest, opts ...grpc.CallOption) (*DeleteTaxRateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteTaxRateResponse)
+	err := c.cc.Invoke(ctx, PricingService_DeleteTaxRate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *pricingServiceClient) CreateCoupon(ctx context.Context, in *CreateCouponRequest, opts ...grpc.CallOption) (*Coupon, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Coupon)
@@ -125,10 +255,50 @@ func (c *pricingServiceClient) CreateCoupon(ctx context.Context, in *CreateCoupo
 	return out, nil
 }
 
+func (c *pricingServiceClient) ListCoupons(ctx context.Context, in *ListCouponsRequest, opts ...grpc.CallOption) (*ListCouponsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCouponsResponse)
+	err := c.cc.Invoke(ctx, PricingService_ListCoupons_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) GetCoupon(ctx context.Context, in *GetCouponRequest, opts ...grpc.CallOption) (*ListCouponsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCouponsResponse)
+	err := c.cc.Invoke(ctx, PricingService_GetCoupon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) DeleteCoupon(ctx context.Context, in *DeleteCouponRequest, opts ...grpc.CallOption) (*DeleteCouponResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCouponResponse)
+	err := c.cc.Invoke(ctx, PricingService_DeleteCoupon_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *pricingServiceClient) SetFxRates(ctx context.Context, in *SetFxRatesRequest, opts ...grpc.CallOption) (*SetFxRatesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SetFxRatesResponse)
 	err := c.cc.Invoke(ctx, PricingService_SetFxRates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pricingServiceClient) ListFxRates(ctx context.Context, in *ListFxRatesRequest, opts ...grpc.CallOption) (*ListFxRatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListFxRatesResponse)
+	err := c.cc.Invoke(ctx, PricingService_ListFxRates_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -152,16 +322,54 @@ type PricingServiceServer interface {
 	// rejected or its payment fails, and expires unless the order is placed
 	// (internal: called by orders, no HTTP route).
 	CreateOrderQuote(context.Context, *CreateOrderQuoteRequest) (*Quote, error)
-	// SetVariantPrices upserts base costs (admin).
+	// SetVariantPrices upserts base costs (admin). A price written here is
+	// explicit: the catalog's default price for the variant never replaces it.
 	SetVariantPrices(context.Context, *SetVariantPricesRequest) (*SetVariantPricesResponse, error)
+	// ListVariantPrices lists every variant price, ordered by variant, region
+	// and currency (admin).
+	ListVariantPrices(context.Context, *ListVariantPricesRequest) (*ListVariantPricesResponse, error)
+	// GetVariantPrices returns one variant's prices (admin); NOT_FOUND when it
+	// has none.
+	GetVariantPrices(context.Context, *GetVariantPricesRequest) (*VariantPrices, error)
+	// DeleteVariantPrices removes one variant's prices, all of them or those
+	// of one region (admin); NOT_FOUND when nothing matched.
+	DeleteVariantPrices(context.Context, *DeleteVariantPricesRequest) (*DeleteVariantPricesResponse, error)
 	// SetPlacementSurcharges upserts surcharges per extra placement (admin).
 	SetPlacementSurcharges(context.Context, *SetPlacementSurchargesRequest) (*SetPlacementSurchargesResponse, error)
 	// SetShippingRates upserts shipping rates (admin).
 	SetShippingRates(context.Context, *SetShippingRatesRequest) (*SetShippingRatesResponse, error)
+	// ListShippingRates lists the shipping rate table (any caller): with
+	// country_code, the methods that reach that country (a country's own row
+	// for a method wins over the "*" catch-all), cheapest first; without it,
+	// every row. What a storefront calls at checkout is the quote, which
+	// prices every method for the cart.
+	ListShippingRates(context.Context, *ListShippingRatesRequest) (*ListShippingRatesResponse, error)
+	// DeleteShippingRate removes one method's rate for one country or the
+	// catch-all (admin); NOT_FOUND when there is none.
+	DeleteShippingRate(context.Context, *DeleteShippingRateRequest) (*DeleteShippingRateResponse, error)
+	// SetTaxRates upserts tax rates (admin).
+	SetTaxRates(context.Context, *SetTaxRatesRequest) (*SetTaxRatesResponse, error)
+	// ListTaxRates lists the tax rate table (any caller).
+	ListTaxRates(context.Context, *ListTaxRatesRequest) (*ListTaxRatesResponse, error)
+	// DeleteTaxRate removes the rate of a country (region empty) or of one
+	// region of it (admin); NOT_FOUND when there is none.
+	DeleteTaxRate(context.Context, *DeleteTaxRateRequest) (*DeleteTaxRateResponse, error)
 	// CreateCoupon adds a coupon (admin).
 	CreateCoupon(context.Context, *CreateCouponRequest) (*Coupon, error)
+	// ListCoupons lists every coupon with its usage counter (admin).
+	ListCoupons(context.Context, *ListCouponsRequest) (*ListCouponsResponse, error)
+	// GetCoupon returns the coupons with a code, newest window first (admin);
+	// NOT_FOUND when there is none.
+	GetCoupon(context.Context, *GetCouponRequest) (*ListCouponsResponse, error)
+	// DeleteCoupon deactivates a code (admin): every coupon with it whose
+	// window has not ended ends now, so no later quote or order applies it;
+	// uses already counted stay. NOT_FOUND when no such coupon is active or
+	// scheduled.
+	DeleteCoupon(context.Context, *DeleteCouponRequest) (*DeleteCouponResponse, error)
 	// SetFxRates upserts exchange rates (admin).
 	SetFxRates(context.Context, *SetFxRatesRequest) (*SetFxRatesResponse, error)
+	// ListFxRates lists every exchange rate (admin).
+	ListFxRates(context.Context, *ListFxRatesRequest) (*ListFxRatesResponse, error)
 	mustEmbedUnimplementedPricingServiceServer()
 }
 
@@ -181,17 +389,53 @@ func (UnimplementedPricingServiceServer) CreateOrderQuote(context.Context, *Crea
 func (UnimplementedPricingServiceServer) SetVariantPrices(context.Context, *SetVariantPricesRequest) (*SetVariantPricesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetVariantPrices not implemented")
 }
+func (UnimplementedPricingServiceServer) ListVariantPrices(context.Context, *ListVariantPricesRequest) (*ListVariantPricesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListVariantPrices not implemented")
+}
+func (UnimplementedPricingServiceServer) GetVariantPrices(context.Context, *GetVariantPricesRequest) (*VariantPrices, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetVariantPrices not implemented")
+}
+func (UnimplementedPricingServiceServer) DeleteVariantPrices(context.Context, *DeleteVariantPricesRequest) (*DeleteVariantPricesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteVariantPrices not implemented")
+}
 func (UnimplementedPricingServiceServer) SetPlacementSurcharges(context.Context, *SetPlacementSurchargesRequest) (*SetPlacementSurchargesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetPlacementSurcharges not implemented")
 }
 func (UnimplementedPricingServiceServer) SetShippingRates(context.Context, *SetShippingRatesRequest) (*SetShippingRatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetShippingRates not implemented")
 }
+func (UnimplementedPricingServiceServer) ListShippingRates(context.Context, *ListShippingRatesRequest) (*ListShippingRatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListShippingRates not implemented")
+}
+func (UnimplementedPricingServiceServer) DeleteShippingRate(context.Context, *DeleteShippingRateRequest) (*DeleteShippingRateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteShippingRate not implemented")
+}
+func (UnimplementedPricingServiceServer) SetTaxRates(context.Context, *SetTaxRatesRequest) (*SetTaxRatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetTaxRates not implemented")
+}
+func (UnimplementedPricingServiceServer) ListTaxRates(context.Context, *ListTaxRatesRequest) (*ListTaxRatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTaxRates not implemented")
+}
+func (UnimplementedPricingServiceServer) DeleteTaxRate(context.Context, *DeleteTaxRateRequest) (*DeleteTaxRateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteTaxRate not implemented")
+}
 func (UnimplementedPricingServiceServer) CreateCoupon(context.Context, *CreateCouponRequest) (*Coupon, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateCoupon not implemented")
 }
+func (UnimplementedPricingServiceServer) ListCoupons(context.Context, *ListCouponsRequest) (*ListCouponsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCoupons not implemented")
+}
+func (UnimplementedPricingServiceServer) GetCoupon(context.Context, *GetCouponRequest) (*ListCouponsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCoupon not implemented")
+}
+func (UnimplementedPricingServiceServer) DeleteCoupon(context.Context, *DeleteCouponRequest) (*DeleteCouponResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCoupon not implemented")
+}
 func (UnimplementedPricingServiceServer) SetFxRates(context.Context, *SetFxRatesRequest) (*SetFxRatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetFxRates not implemented")
+}
+func (UnimplementedPricingServiceServer) ListFxRates(context.Context, *ListFxRatesRequest) (*ListFxRatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFxRates not implemented")
 }
 func (UnimplementedPricingServiceServer) mustEmbedUnimplementedPricingServiceServer() {}
 func (UnimplementedPricingServiceServer) testEmbeddedByValue()                        {}
@@ -268,6 +512,60 @@ func _PricingService_SetVariantPrices_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PricingService_ListVariantPrices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListVariantPricesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).ListVariantPrices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_ListVariantPrices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).ListVariantPrices(ctx, req.(*ListVariantPricesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_GetVariantPrices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetVariantPricesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).GetVariantPrices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_GetVariantPrices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).GetVariantPrices(ctx, req.(*GetVariantPricesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_DeleteVariantPrices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteVariantPricesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).DeleteVariantPrices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_DeleteVariantPrices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).DeleteVariantPrices(ctx, req.(*DeleteVariantPricesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PricingService_SetPlacementSurcharges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SetPlacementSurchargesRequest)
 	if err := dec(in); err != nil {
@@ -304,6 +602,96 @@ func _PricingService_SetShippingRates_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PricingService_ListShippingRates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListShippingRatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).ListShippingRates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_ListShippingRates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).ListShippingRates(ctx, req.(*ListShippingRatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_DeleteShippingRate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteShippingRateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).DeleteShippingRate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_DeleteShippingRate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).DeleteShippingRate(ctx, req.(*DeleteShippingRateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_SetTaxRates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetTaxRatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).SetTaxRates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_SetTaxRates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).SetTaxRates(ctx, req.(*SetTaxRatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_ListTaxRates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTaxRatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).ListTaxRates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_ListTaxRates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).ListTaxRates(ctx, req.(*ListTaxRatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_DeleteTaxRate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteTaxRateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).DeleteTaxRate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_DeleteTaxRate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).DeleteTaxRate(ctx, req.(*DeleteTaxRateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PricingService_CreateCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateCouponRequest)
 	if err := dec(in); err != nil {
@@ -322,6 +710,60 @@ func _PricingService_CreateCoupon_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PricingService_ListCoupons_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCouponsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).ListCoupons(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_ListCoupons_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).ListCoupons(ctx, req.(*ListCouponsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_GetCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCouponRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).GetCoupon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_GetCoupon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).GetCoupon(ctx, req.(*GetCouponRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_DeleteCoupon_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCouponRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).DeleteCoupon(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_DeleteCoupon_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).DeleteCoupon(ctx, req.(*DeleteCouponRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PricingService_SetFxRates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(SetFxRatesRequest)
 	if err := dec(in); err != nil {
@@ -336,6 +778,24 @@ func _PricingService_SetFxRates_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(PricingServiceServer).SetFxRates(ctx, req.(*SetFxRatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PricingService_ListFxRates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListFxRatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PricingServiceServer).ListFxRates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PricingService_ListFxRates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PricingServiceServer).ListFxRates(ctx, req.(*ListFxRatesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -360,6 +820,18 @@ var PricingService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _PricingService_SetVariantPrices_Handler,
 		},
 		{
+			MethodName: "ListVariantPrices",
+			Handler:    _PricingService_ListVariantPrices_Handler,
+		},
+		{
+			MethodName: "GetVariantPrices",
+			Handler:    _PricingService_GetVariantPrices_Handler,
+		},
+		{
+			MethodName: "DeleteVariantPrices",
+			Handler:    _PricingService_DeleteVariantPrices_Handler,
+		},
+		{
 			MethodName: "SetPlacementSurcharges",
 			Handler:    _PricingService_SetPlacementSurcharges_Handler,
 		},
@@ -368,12 +840,48 @@ var PricingService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _PricingService_SetShippingRates_Handler,
 		},
 		{
+			MethodName: "ListShippingRates",
+			Handler:    _PricingService_ListShippingRates_Handler,
+		},
+		{
+			MethodName: "DeleteShippingRate",
+			Handler:    _PricingService_DeleteShippingRate_Handler,
+		},
+		{
+			MethodName: "SetTaxRates",
+			Handler:    _PricingService_SetTaxRates_Handler,
+		},
+		{
+			MethodName: "ListTaxRates",
+			Handler:    _PricingService_ListTaxRates_Handler,
+		},
+		{
+			MethodName: "DeleteTaxRate",
+			Handler:    _PricingService_DeleteTaxRate_Handler,
+		},
+		{
 			MethodName: "CreateCoupon",
 			Handler:    _PricingService_CreateCoupon_Handler,
 		},
 		{
+			MethodName: "ListCoupons",
+			Handler:    _PricingService_ListCoupons_Handler,
+		},
+		{
+			MethodName: "GetCoupon",
+			Handler:    _PricingService_GetCoupon_Handler,
+		},
+		{
+			MethodName: "DeleteCoupon",
+			Handler:    _PricingService_DeleteCoupon_Handler,
+		},
+		{
 			MethodName: "SetFxRates",
 			Handler:    _PricingService_SetFxRates_Handler,
+		},
+		{
+			MethodName: "ListFxRates",
+			Handler:    _PricingService_ListFxRates_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

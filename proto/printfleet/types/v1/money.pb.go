@@ -171,6 +171,78 @@ func (x *Address) GetCountryCode() string {
 	return ""
 }
 
+// DeliveryEstimate is when a parcel sent by a shipping method arrives: a
+// range of business days (Monday to Friday) from the day it is quoted or
+// placed plus the production lead time, and the dates that range gives.
+type DeliveryEstimate struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	MinDays int32                  `protobuf:"varint,1,opt,name=min_days,json=minDays,proto3" json:"min_days,omitempty"`
+	MaxDays int32                  `protobuf:"varint,2,opt,name=max_days,json=maxDays,proto3" json:"max_days,omitempty"`
+	// The earliest and latest delivery dates, YYYY-MM-DD (UTC).
+	EarliestDate  string `protobuf:"bytes,3,opt,name=earliest_date,json=earliestDate,proto3" json:"earliest_date,omitempty"`
+	LatestDate    string `protobuf:"bytes,4,opt,name=latest_date,json=latestDate,proto3" json:"latest_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryEstimate) Reset() {
+	*x = DeliveryEstimate{}
+	mi := &file_printfleet_types_v1_money_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryEstimate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryEstimate) ProtoMessage() {}
+
+func (x *DeliveryEstimate) ProtoReflect() protoreflect.Message {
+	mi := &file_printfleet_types_v1_money_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryEstimate.ProtoReflect.Descriptor instead.
+func (*DeliveryEstimate) Descriptor() ([]byte, []int) {
+	return file_printfleet_types_v1_money_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DeliveryEstimate) GetMinDays() int32 {
+	if x != nil {
+		return x.MinDays
+	}
+	return 0
+}
+
+func (x *DeliveryEstimate) GetMaxDays() int32 {
+	if x != nil {
+		return x.MaxDays
+	}
+	return 0
+}
+
+func (x *DeliveryEstimate) GetEarliestDate() string {
+	if x != nil {
+		return x.EarliestDate
+	}
+	return ""
+}
+
+func (x *DeliveryEstimate) GetLatestDate() string {
+	if x != nil {
+		return x.LatestDate
+	}
+	return ""
+}
+
 var File_printfleet_types_v1_money_proto protoreflect.FileDescriptor
 
 const file_printfleet_types_v1_money_proto_rawDesc = "" +
@@ -191,7 +263,13 @@ const file_printfleet_types_v1_money_proto_rawDesc = "" +
 	"\vpostal_code\x18\x06 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x14R\n" +
 	"postalCode\x124\n" +
 	"\fcountry_code\x18\a \x01(\tB\x11\xbaH\x0er\f2\n" +
-	"^[A-Z]{2}$R\vcountryCodeBDZBgithub.com/printfleet/printfleet/proto/printfleet/types/v1;typesv1b\x06proto3"
+	"^[A-Z]{2}$R\vcountryCode\"\x8e\x01\n" +
+	"\x10DeliveryEstimate\x12\x19\n" +
+	"\bmin_days\x18\x01 \x01(\x05R\aminDays\x12\x19\n" +
+	"\bmax_days\x18\x02 \x01(\x05R\amaxDays\x12#\n" +
+	"\rearliest_date\x18\x03 \x01(\tR\fearliestDate\x12\x1f\n" +
+	"\vlatest_date\x18\x04 \x01(\tR\n" +
+	"latestDateBDZBgithub.com/printfleet/printfleet/proto/printfleet/types/v1;typesv1b\x06proto3"
 
 var (
 	file_printfleet_types_v1_money_proto_rawDescOnce sync.Once
@@ -205,10 +283,11 @@ func file_printfleet_types_v1_money_proto_rawDescGZIP() []byte {
 	return file_printfleet_types_v1_money_proto_rawDescData
 }
 
-var file_printfleet_types_v1_money_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_printfleet_types_v1_money_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_printfleet_types_v1_money_proto_goTypes = []any{
-	(*Money)(nil),   // 0: printfleet.types.v1.Money
-	(*Address)(nil), // 1: printfleet.types.v1.Address
+	(*Money)(nil),            // 0: printfleet.types.v1.Money
+	(*Address)(nil),          // 1: printfleet.types.v1.Address
+	(*DeliveryEstimate)(nil), // 2: printfleet.types.v1.DeliveryEstimate
 }
 var file_printfleet_types_v1_money_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
@@ -229,7 +308,7 @@ func file_printfleet_types_v1_money_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_printfleet_types_v1_money_proto_rawDesc), len(file_printfleet_types_v1_money_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -35,6 +35,7 @@ type Store interface {
 	ProductsByID(ctx context.Context, ids []string) ([]domain.Product, error)
 	Resolve(ctx context.Context, variantIDs, designIDs []string) ([]ResolvedVariant, []domain.Design, error)
 	Design(ctx context.Context, id string) (domain.Design, error)
+	// Stores pages ownerID's stores by id; ownerID "" pages every owner's.
 	Stores(ctx context.Context, ownerID, afterID string, limit int) ([]domain.Store, error)
 	SealedStore(ctx context.Context, id string) (domain.Store, []byte, error)
 	// Listing reads a store's listing; Listings pages them by id;
@@ -88,8 +89,9 @@ type ReservationState struct {
 	// Short is the first tracked item short of stock; when set, nothing
 	// stays reserved unless the verdict keeps it (it must reject).
 	Short string
-	// Zeroed are the products whose variants the reservation took to zero.
-	Zeroed []string
+	// Moved are the products whose tracked stock the reservation took
+	// (their projection shows stock_available, so each is announced).
+	Moved []string
 }
 
 // Verdict is a reservation's outcome: rejected (the store undoes what it
@@ -113,13 +115,15 @@ type Tx interface {
 	BumpVersions(ctx context.Context, productIDs []string) (map[string]int64, error)
 
 	// Release gives a reserved order's stock back (once), reporting the
-	// products whose variants came back from zero; false if nothing was
+	// products whose tracked stock it gave back; false if nothing was
 	// reserved. A release of an order never seen records it as cancelled.
 	Release(ctx context.Context, orderID string) (released bool, restocked []string, err error)
 
 	InsertDesign(ctx context.Context, d domain.Design) error
 	LockDesign(ctx context.Context, id string) (domain.Design, error)
-	UpdateDesign(ctx context.Context, d domain.Design) error
+	// UpdateDesign writes d's status, size, keys and report and sets
+	// d.UpdatedAt to the time it recorded.
+	UpdateDesign(ctx context.Context, d *domain.Design) error
 	ActivePlacements(ctx context.Context) ([]domain.Placement, error)
 
 	InsertStore(ctx context.Context, s domain.Store, sealed []byte) error

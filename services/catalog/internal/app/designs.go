@@ -30,6 +30,9 @@ type DesignsConfig struct {
 	KeyPrefix     string        // prefix of original keys, e.g. "designs/"
 	UploadTTL     time.Duration // lifetime of an upload URL
 	URLTTL        time.Duration // lifetime of thumbnail/preview URLs
+	// RenderLinkTTL is the lifetime of the operator console's links to
+	// rendered files (SignRenderLinks).
+	RenderLinkTTL time.Duration
 }
 
 // Designs is the artwork use cases of the API: uploads, processing, reads.
@@ -47,6 +50,9 @@ func NewDesigns(store Store, blobs Blobs, cfg DesignsConfig) *Designs {
 	}
 	if cfg.URLTTL <= 0 {
 		cfg.URLTTL = 15 * time.Minute
+	}
+	if cfg.RenderLinkTTL <= 0 {
+		cfg.RenderLinkTTL = 10 * time.Minute
 	}
 	return &Designs{store: store, blobs: blobs, cfg: cfg, now: time.Now}
 }
@@ -91,6 +97,12 @@ func (d *Designs) Create(ctx context.Context, caller principal.Principal, filena
 
 // owned returns the caller's design, or NotFound for anyone else's.
 func (d *Designs) owned(ctx context.Context, caller principal.Principal, id string) (domain.Design, error) {
+	return d.design(ctx, caller, id, false)
+}
+
+// design reads design id for caller: the owner's, or (read, for an admin
+// or support operator) anyone's; to anyone else it does not exist.
+func (d *Designs) design(ctx context.Context, caller principal.Principal, id string, read bool) (domain.Design, error) {
 	if err := caller.Require(); err != nil {
 		return domain.Design{}, err
 	}
@@ -98,7 +110,7 @@ func (d *Designs) owned(ctx context.Context, caller principal.Principal, id stri
 	if err != nil {
 		return domain.Design{}, err
 	}
-	if des.OwnerID != caller.Subject {
+	if des.OwnerID != caller.Subject && !(read && caller.ReadsAll()) {
 		return domain.Design{}, errs.E(errs.NotFound, "design %s not found", id)
 	}
 	return des, nil
@@ -136,7 +148,7 @@ func (d *Designs) Process(ctx context.Context, caller principal.Principal, id st
 			return err
 		}
 		cur.Status, cur.SizeBytes = domain.DesignProcessing, size
-		if err := tx.UpdateDesign(ctx, cur); err != nil {
+		if err := tx.UpdateDesign(ctx, &cur); err != nil {
 			return err
 		}
 		des = cur
@@ -151,10 +163,10 @@ func (d *Designs) Process(ctx context.Context, caller principal.Principal, id st
 // DesignURLs are presigned GET URLs of a ready design's renders.
 type DesignURLs struct{ Thumbnail, Preview string }
 
-// Get returns the caller's design, with presigned thumbnail and preview URLs
-// once it is ready.
+// Get returns the caller's design (any design to an admin or support),
+// with presigned thumbnail and preview URLs once it is ready.
 func (d *Designs) Get(ctx context.Context, caller principal.Principal, id string) (domain.Design, DesignURLs, error) {
-	des, err := d.owned(ctx, caller, id)
+	des, err := d.design(ctx, caller, id, true)
 	if err != nil {
 		return domain.Design{}, DesignURLs{}, err
 	}
@@ -187,7 +199,9 @@ func NewDesignResults(store Store, log *slog.Logger) *DesignResults {
 	return &DesignResults{store: store, log: log}
 }
 
-// Apply records the image worker's verdict (DesignProcessed), once.
+// Apply records the image worker's verdict (DesignProcessed), once, and
+// announces it to the owner's webhooks (DesignNotice) in the same
+// transaction.
 func (d *DesignResults) Apply(ctx context.Context, msg InboxClaim, r domain.DesignResult) error {
 	err := d.store.InTx(ctx, func(tx Tx) error {
 		first, err := tx.Claim(ctx, msg.Consumer, msg.MessageID)
@@ -212,7 +226,10 @@ func (d *DesignResults) Apply(ctx context.Context, msg InboxClaim, r domain.Desi
 		report := r.Report
 		des.Report = &report
 		des.MasterKey, des.ThumbnailKey, des.PreviewKey = r.MasterKey, r.ThumbnailKey, r.PreviewKey
-		return tx.UpdateDesign(ctx, des)
+		if err := tx.UpdateDesign(ctx, &des); err != nil {
+			return err
+		}
+		return tx.Emit(ctx, events.DesignNotice(des))
 	})
 	if err != nil {
 		return fmt.Errorf("apply design result %s: %w", r.DesignID, err)

@@ -90,6 +90,9 @@ func (c *Catalog) CreateProduct(ctx context.Context, caller principal.Principal,
 		if err := tx.InsertProduct(ctx, &p); err != nil {
 			return err
 		}
+		if err := tx.Emit(ctx, events.VariantPricesChanged(p)); err != nil {
+			return err
+		}
 		return tx.Emit(ctx, events.ProductChanged(p.ID, p.Version))
 	})
 	if err != nil {
@@ -165,6 +168,11 @@ func (c *Catalog) UpdateProduct(ctx context.Context, caller principal.Principal,
 			return err
 		}
 		out = next
+		if events.PricesChanged(cur, next) {
+			if err := tx.Emit(ctx, events.VariantPricesChanged(next)); err != nil {
+				return err
+			}
+		}
 		return tx.Emit(ctx, events.ProductChanged(next.ID, next.Version))
 	})
 	if err != nil {

@@ -81,7 +81,7 @@ func (s *Stock) Reserve(ctx context.Context, msg InboxClaim, orderID string, ite
 		outcome = OutcomeReserved
 		return Verdict{
 			Events:  []outbox.Event{events.StockReserved(orderID, r.ReservationID)},
-			Changed: st.Zeroed, Announce: events.ProductChanged,
+			Changed: st.Moved, Announce: events.ProductChanged,
 		}, nil
 	})
 	if err != nil {
@@ -111,7 +111,7 @@ func check(items []domain.OrderItem, vars map[string]StockVariant) *domain.Rejec
 }
 
 // emitChanged bumps the products' versions and announces them, so the
-// projector refreshes in_stock.
+// projector refreshes stock_available and in_stock.
 func emitChanged(ctx context.Context, tx Tx, productIDs []string) error {
 	if len(productIDs) == 0 {
 		return nil
@@ -130,7 +130,8 @@ func emitChanged(ctx context.Context, tx Tx, productIDs []string) error {
 
 // Release handles OrderCancelled and PaymentFailed: a reserved order's stock
 // comes back exactly once. Nothing consumes a release announcement, so none
-// is published; products back from zero are announced (ProductChanged).
+// is published; products whose tracked stock came back are announced
+// (ProductChanged).
 func (s *Stock) Release(ctx context.Context, msg InboxClaim, orderID string) (bool, error) {
 	var released bool
 	err := s.store.InTx(ctx, func(tx Tx) error {

@@ -188,11 +188,18 @@ type ProductView struct {
 
 // VariantView is a variant as clients see it.
 type VariantView struct {
-	ID      string `json:"id"`
-	SKU     string `json:"sku"`
-	Title   string `json:"title"`
-	Price   Money  `json:"price"`
-	InStock bool   `json:"in_stock"`
+	ID          string `json:"id"`
+	SKU         string `json:"sku"`
+	Title       string `json:"title"`
+	Size        string `json:"size,omitempty"`
+	Color       string `json:"color,omitempty"`
+	WeightGrams int32  `json:"weight_grams,omitempty"`
+	Price       Money  `json:"price"`
+	// StockTracked says whether StockAvailable counts anything: an
+	// untracked variant is always in stock.
+	StockTracked   bool  `json:"stock_tracked,omitempty"`
+	StockAvailable int64 `json:"stock_available,omitempty"`
+	InStock        bool  `json:"in_stock"`
 }
 
 // PlacementView is a placement as clients see it.
@@ -217,7 +224,9 @@ func (p *Product) View() ProductView {
 		if !vr.Active {
 			continue
 		}
-		v.Variants = append(v.Variants, VariantView{ID: vr.ID, SKU: vr.SKU, Title: vr.Title, Price: vr.Price, InStock: vr.InStock()})
+		v.Variants = append(v.Variants, VariantView{ID: vr.ID, SKU: vr.SKU, Title: vr.Title, Size: vr.Size, Color: vr.Color,
+			WeightGrams: vr.WeightGrams, Price: vr.Price, StockTracked: vr.StockTracked, StockAvailable: vr.StockAvailable,
+			InStock: vr.InStock()})
 	}
 	for _, pl := range p.Placements {
 		v.Placements = append(v.Placements, PlacementView{ID: pl.ID, Name: pl.Name, WidthIn: pl.WidthIn,

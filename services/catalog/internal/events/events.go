@@ -8,6 +8,8 @@ import (
 
 	"github.com/printfleet/printfleet/platform/outbox"
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
+	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
+	"github.com/printfleet/printfleet/services/catalog/internal/designpb"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
 )
 
@@ -15,6 +17,32 @@ import (
 // product back from PostgreSQL, so the event carries no more than that.
 func ProductChanged(productID string, version int64) outbox.Event {
 	return outbox.Event{Type: eventsv1.KeyProductChanged, Payload: &eventsv1.ProductChanged{ProductId: productID, Version: version}}
+}
+
+// VariantPricesChanged announces the catalog price of every variant of p at
+// its version, for pricing to keep as their default list prices.
+func VariantPricesChanged(p domain.Product) outbox.Event {
+	ev := &eventsv1.VariantPricesChanged{ProductId: p.ID, Version: p.Version}
+	for _, v := range p.Variants {
+		ev.Variants = append(ev.Variants, &eventsv1.VariantPrice{VariantId: v.ID, Sku: v.SKU,
+			Price: &typesv1.Money{Currency: v.Price.Currency, AmountMinor: v.Price.AmountMinor}})
+	}
+	return outbox.Event{Type: eventsv1.KeyVariantPricesChanged, Payload: ev}
+}
+
+// PricesChanged reports whether next has a variant cur did not have or a
+// variant whose price differs: then pricing must hear of it.
+func PricesChanged(cur, next domain.Product) bool {
+	old := make(map[string]domain.Money, len(cur.Variants))
+	for _, v := range cur.Variants {
+		old[v.ID] = v.Price
+	}
+	for _, v := range next.Variants {
+		if p, ok := old[v.ID]; !ok || p != v.Price {
+			return true
+		}
+	}
+	return false
 }
 
 // StockReserved tells orders that every item of the order is held.
@@ -49,4 +77,23 @@ func MarketplaceWebhookReceived(w domain.Webhook) outbox.Event {
 		ev.TriggeredAt = timestamppb.New(w.TriggeredAt)
 	}
 	return outbox.Event{Type: eventsv1.KeyMarketplaceWebhookReceived, Payload: ev}
+}
+
+// The webhook event types of design notices.
+const (
+	NoticeDesignReady    = "design.ready"
+	NoticeDesignRejected = "design.rejected"
+)
+
+// DesignNotice announces a design's verdict to its owner's webhooks: the
+// design as GetDesign shows it, less the presigned URLs (they expire).
+// Written for every design; verdicts are rare.
+func DesignNotice(d domain.Design) outbox.Event {
+	typ := NoticeDesignRejected
+	if d.Status == domain.DesignReady {
+		typ = NoticeDesignReady
+	}
+	return outbox.Event{Type: eventsv1.KeyDesignNotice, Payload: &eventsv1.DesignNotice{
+		Type: typ, Design: designpb.Design(&d, "", ""), OccurredAt: timestamppb.New(d.UpdatedAt),
+	}}
 }

@@ -8,6 +8,7 @@ import (
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
+	"github.com/printfleet/printfleet/services/catalog/internal/designpb"
 	"github.com/printfleet/printfleet/services/catalog/internal/domain"
 )
 
@@ -30,7 +31,8 @@ func toProtoView(v *domain.ProductView) *catalogv1.Product {
 		Variants: make([]*catalogv1.Variant, len(v.Variants)), Placements: make([]*catalogv1.Placement, len(v.Placements))}
 	for i, vr := range v.Variants {
 		out.Variants[i] = &catalogv1.Variant{Id: vr.ID, Sku: vr.SKU, Title: vr.Title, Price: toProtoMoney(vr.Price),
-			InStock: vr.InStock, ProductId: v.ID, Active: true}
+			InStock: vr.InStock, ProductId: v.ID, Active: true, Size: vr.Size, Color: vr.Color, WeightGrams: vr.WeightGrams,
+			StockTracked: vr.StockTracked, StockAvailable: vr.StockAvailable}
 	}
 	for i, pl := range v.Placements {
 		out.Placements[i] = &catalogv1.Placement{Id: pl.ID, Name: pl.Name, WidthIn: pl.WidthIn, HeightIn: pl.HeightIn,
@@ -78,34 +80,8 @@ func toDomainProduct(p *catalogv1.Product) domain.Product {
 	return out
 }
 
-var designStatus = map[domain.DesignStatus]catalogv1.DesignStatus{
-	domain.DesignPendingUpload: catalogv1.DesignStatus_DESIGN_STATUS_PENDING_UPLOAD,
-	domain.DesignProcessing:    catalogv1.DesignStatus_DESIGN_STATUS_PROCESSING,
-	domain.DesignReady:         catalogv1.DesignStatus_DESIGN_STATUS_READY,
-	domain.DesignRejected:      catalogv1.DesignStatus_DESIGN_STATUS_REJECTED,
-}
-
-var dpiVerdict = map[string]catalogv1.DpiVerdict{
-	"ok": catalogv1.DpiVerdict_DPI_VERDICT_OK, "warn": catalogv1.DpiVerdict_DPI_VERDICT_WARN,
-	"reject": catalogv1.DpiVerdict_DPI_VERDICT_REJECT,
-}
-
 func toProtoDesign(d *domain.Design, urls app.DesignURLs) *catalogv1.Design {
-	out := &catalogv1.Design{Id: d.ID, OwnerId: d.OwnerID, Status: designStatus[d.Status], Filename: d.Filename,
-		ContentType: d.ContentType, SizeBytes: d.SizeBytes, ThumbnailUrl: urls.Thumbnail, PreviewUrl: urls.Preview,
-		ObjectKey: d.ObjectKey, ThumbnailKey: d.ThumbnailKey, PreviewKey: d.PreviewKey, MasterKey: d.MasterKey}
-	if !d.CreatedAt.IsZero() {
-		out.CreatedAt, out.UpdatedAt = timestamppb.New(d.CreatedAt), timestamppb.New(d.UpdatedAt)
-	}
-	if r := d.Report; r != nil {
-		out.Report = &catalogv1.DesignReport{Format: r.Format, WidthPx: r.WidthPx, HeightPx: r.HeightPx, HasAlpha: r.HasAlpha,
-			Problems: r.Problems}
-		for _, p := range r.Placements {
-			out.Report.Placements = append(out.Report.Placements, &catalogv1.PlacementCheck{PlacementId: p.PlacementID,
-				PlacementName: p.Name, EffectiveDpi: p.EffectiveDPI, Verdict: dpiVerdict[p.Verdict]})
-		}
-	}
-	return out
+	return designpb.Design(d, urls.Thumbnail, urls.Preview)
 }
 
 var marketplaces = map[catalogv1.Marketplace]domain.Marketplace{

@@ -135,7 +135,7 @@ func (s *Server) ProcessDesign(ctx context.Context, r *catalogv1.ProcessDesignRe
 	return toProtoDesign(&d, app.DesignURLs{}), nil
 }
 
-// GetDesign returns the caller's design.
+// GetDesign returns the caller's design (any design to admin or support).
 func (s *Server) GetDesign(ctx context.Context, r *catalogv1.GetDesignRequest) (*catalogv1.Design, error) {
 	d, urls, err := s.designs.Get(ctx, principal.From(ctx), r.GetDesignId())
 	if err != nil {
@@ -159,7 +159,8 @@ func (s *Server) CreateStore(ctx context.Context, r *catalogv1.CreateStoreReques
 	return toProtoStore(&st), nil
 }
 
-// ListStores pages the caller's stores.
+// ListStores pages the caller's stores (every owner's to admin or
+// support).
 func (s *Server) ListStores(ctx context.Context, r *catalogv1.ListStoresRequest) (*catalogv1.ListStoresResponse, error) {
 	list, next, err := s.stores.List(ctx, principal.From(ctx), int(r.GetPageSize()), r.GetPageToken())
 	if err != nil {
@@ -202,4 +203,13 @@ func (s *Server) GetStoreCredentials(ctx context.Context, r *catalogv1.GetStoreC
 	}
 	return &catalogv1.GetStoreCredentialsResponse{Store: toProtoStore(&st), Credentials: &catalogv1.StoreCredentials{
 		ApiKey: c.APIKey, AccessToken: c.AccessToken, RefreshToken: c.RefreshToken, ClientId: c.ClientID, ClientSecret: c.ClientSecret}}, nil
+}
+
+// SignRenderLinks implements catalogv1.CatalogServiceServer.
+func (s *Server) SignRenderLinks(ctx context.Context, r *catalogv1.SignRenderLinksRequest) (*catalogv1.SignRenderLinksResponse, error) {
+	urls, expires, err := s.designs.SignRenderLinks(ctx, principal.From(ctx), r.GetKeys())
+	if err != nil {
+		return nil, err
+	}
+	return &catalogv1.SignRenderLinksResponse{Urls: urls, ExpiresAt: timestamppb.New(expires)}, nil
 }

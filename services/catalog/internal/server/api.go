@@ -31,12 +31,16 @@ type APIConfig struct {
 	RendersBucket  string        `env:"S3_BUCKET_RENDERS, default=printfleet-renders"`
 	DesignPrefix   string        `env:"CATALOG_DESIGN_PREFIX, default=designs/"`
 	UploadTTL      time.Duration `env:"CATALOG_UPLOAD_TTL, default=15m"`
+	// RenderLinkTTL is the lifetime of the operator console's links to
+	// print files and mockups (SignRenderLinks).
+	RenderLinkTTL time.Duration `env:"CATALOG_RENDER_LINK_TTL, default=10m"`
 }
 
 // options are the use cases' settings from c.
 func (c APIConfig) options() Options {
 	return Options{RedisPrefix: c.RedisPrefix, CredentialsKey: c.CredentialsKey, Designs: app.DesignsConfig{
-		Bucket: c.DesignsBucket, RendersBucket: c.RendersBucket, KeyPrefix: c.DesignPrefix, UploadTTL: c.UploadTTL}}
+		Bucket: c.DesignsBucket, RendersBucket: c.RendersBucket, KeyPrefix: c.DesignPrefix, UploadTTL: c.UploadTTL,
+		RenderLinkTTL: c.RenderLinkTTL}}
 }
 
 // ServeAPI is cmd/catalog: the CatalogService over gRPC and an outbox relay.

@@ -173,4 +173,8 @@ func TestDesignUploadIsCappedAndProcessed(t *testing.T) {
 			got.GetReport().GetWidthPx() == 4500 && got.GetReport().GetPlacements()[0].GetVerdict() == catalogv1.DpiVerdict_DPI_VERDICT_OK
 		return ok, fmt.Sprint(got)
 	})
+	// The verdict, delivered twice, is announced to the owner's webhooks once.
+	if n := e.events(eventsv1.KeyDesignNotice); n != 1 {
+		t.Fatalf("DesignNotice events = %d, want 1", n)
+	}
 }

@@ -42,7 +42,7 @@ func TestProcessesServeTogetherAndDrain(t *testing.T) {
 	// What the catalog publishes must be routed somewhere (mandatory).
 	ctx := context.Background()
 	if err := e.conn.DeclareQueue(ctx, e.broker.Queue("sink"), eventsv1.KeyStockReserved, eventsv1.KeyStockRejected,
-		eventsv1.KeyStockReleased, eventsv1.KeyDesignUploaded); err != nil {
+		eventsv1.KeyStockReleased, eventsv1.KeyDesignUploaded, eventsv1.KeyVariantPricesChanged); err != nil {
 		t.Fatal(err)
 	}
 

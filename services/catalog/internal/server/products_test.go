@@ -289,7 +289,8 @@ func TestUpdateVariantsAndPlacementsAndStockProjection(t *testing.T) {
 	// Keep S (by id, now out of stock), drop M (deactivated), add L; rename front.
 	s := p.GetVariants()[0]
 	s.StockAvailable = 0
-	l := &catalogv1.Variant{Sku: s.GetSku() + "-L", Title: "L", Price: usd(1499), Active: true}
+	l := &catalogv1.Variant{Sku: s.GetSku() + "-L", Title: "L", Price: usd(1499), Active: true,
+		Size: "L", Color: "navy", WeightGrams: 210, StockTracked: true, StockAvailable: 4}
 	pl := p.GetPlacements()[0]
 	pl.Name = "chest"
 	up, err := e.client.UpdateProduct(ctx, &catalogv1.UpdateProductRequest{ProductId: p.GetId(),
@@ -306,10 +307,23 @@ func TestUpdateVariantsAndPlacementsAndStockProjection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []domain.VariantView{{ID: s.GetId(), SKU: s.GetSku(), Title: "S", Price: domain.Money{Currency: "USD", AmountMinor: 1299}, InStock: false},
-		{ID: up.GetVariants()[1].GetId(), SKU: l.GetSku(), Title: "L", Price: domain.Money{Currency: "USD", AmountMinor: 1499}, InStock: true}}
+	// The view carries the variants' attributes and stock: a tracked variant
+	// with nothing available is out of stock.
+	want := []domain.VariantView{{ID: s.GetId(), SKU: s.GetSku(), Title: "S", Price: domain.Money{Currency: "USD", AmountMinor: 1299},
+		StockTracked: true, StockAvailable: 0, InStock: false},
+		{ID: up.GetVariants()[1].GetId(), SKU: l.GetSku(), Title: "L", Size: "L", Color: "navy", WeightGrams: 210,
+			Price: domain.Money{Currency: "USD", AmountMinor: 1499}, StockTracked: true, StockAvailable: 4, InStock: true}}
 	if fmt.Sprint(v.Variants) != fmt.Sprint(want) {
 		t.Fatalf("view variants = %v, want %v", v.Variants, want)
+	}
+	pub, err := e.client.GetProduct(e.as("u"), &catalogv1.GetProductRequest{ProductId: p.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv := pub.GetVariants(); len(pv) != 2 || pv[1].GetSize() != "L" || pv[1].GetColor() != "navy" || pv[1].GetWeightGrams() != 210 ||
+		!pv[1].GetStockTracked() || pv[1].GetStockAvailable() != 4 || !pv[1].GetInStock() ||
+		!pv[0].GetStockTracked() || pv[0].GetStockAvailable() != 0 || pv[0].GetInStock() {
+		t.Fatalf("public read of the projection = %v, want the variants' attributes and stock", pv)
 	}
 	// Deactivating the product hides it from public reads but not from admins.
 	// (The proto's title rule applies to updates too, so the title is sent.)

@@ -22,11 +22,11 @@ import (
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/run"
+	"github.com/printfleet/printfleet/platform/secret"
 	"github.com/printfleet/printfleet/services/catalog/internal/app"
 	"github.com/printfleet/printfleet/services/catalog/internal/blob"
 	"github.com/printfleet/printfleet/services/catalog/internal/grpcapi"
 	"github.com/printfleet/printfleet/services/catalog/internal/projection"
-	"github.com/printfleet/printfleet/services/catalog/internal/secret"
 	pgstore "github.com/printfleet/printfleet/services/catalog/internal/store/postgres"
 )
 

@@ -61,9 +61,10 @@ func TestOversellIsImpossible(t *testing.T) {
 		{`SELECT coalesce(sum(quantity), 0)::int FROM reservation_items WHERE variant_id = $1`, vid, 50},
 		{outboxByType, eventsv1.KeyStockReserved, 50},
 		{outboxByType, eventsv1.KeyStockRejected, 150},
-		// created (1) + one bump when the variant crossed zero.
-		{`SELECT version::int FROM products WHERE id = $1`, p.ID, 2},
-		{outboxByType, eventsv1.KeyProductChanged, 2},
+		// created (1) + one bump per reservation that took tracked stock
+		// (the projection shows stock_available); rejections take none.
+		{`SELECT version::int FROM products WHERE id = $1`, p.ID, 51},
+		{outboxByType, eventsv1.KeyProductChanged, 51},
 	}
 	for _, c := range checks {
 		if n := e.count(c.sql, c.arg); n != c.want {
@@ -110,6 +111,10 @@ func TestStockThroughTheBrokerIsIdempotentPerOrderAndReleasesOnce(t *testing.T) 
 	// Something must be bound to what the catalog publishes (mandatory).
 	ctx := context.Background()
 	if err := e.conn.DeclareQueue(ctx, e.broker.Queue("orders-worker"), eventsv1.KeyStockReserved, eventsv1.KeyStockRejected, eventsv1.KeyStockReleased); err != nil {
+		t.Fatal(err)
+	}
+	// And to the variant prices pricing reads.
+	if err := e.conn.DeclareQueue(ctx, e.broker.Queue("pricing"), eventsv1.KeyVariantPricesChanged); err != nil {
 		t.Fatal(err)
 	}
 

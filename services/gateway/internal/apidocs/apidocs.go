@@ -28,16 +28,26 @@ import (
 const SecurityName = "bearer"
 
 // Document returns the merged OpenAPI (v2) document with the gateway's
-// additions.
+// additions: what /openapi.json publishes.
 func Document(routes []policy.Route) ([]byte, error) {
+	return Render(openapi.JSON, routes)
+}
+
+// Render is Document of the generated document raw (`make generate`
+// renders the published document from the one it has just generated, to
+// generate the API client from it).
+func Render(raw []byte, routes []policy.Route) ([]byte, error) {
 	var doc map[string]any
-	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("parse generated openapi: %w", err)
 	}
 	doc["info"] = map[string]any{
-		"title":       "printfleet API",
-		"version":     "v1",
-		"description": "Print-on-demand orders, catalog and pricing. Authenticate with `Authorization: Bearer <JWT>`.",
+		"title":   "printfleet API",
+		"version": "v1",
+		"description": "Print-on-demand orders, catalog, pricing and outbound webhooks. Authenticate with `Authorization: Bearer <JWT>`. " +
+			"Numbers: every integer, 64-bit ones included (amount_minor, version, stock_available, size_bytes), is a JSON number, " +
+			"in responses and webhook deliveries alike; requests may also send 64-bit integers as strings. " +
+			"Creates answer 201 Created with a Location header naming the new resource.",
 	}
 	doc["securityDefinitions"] = map[string]any{
 		SecurityName: map[string]any{
@@ -63,9 +73,12 @@ func Document(routes []policy.Route) ([]byte, error) {
 			if r.Template == "/docs/{path=**}" {
 				continue
 			}
-			if r.Template == policy.ShopifyWebhook {
+			switch r.Template {
+			case policy.ShopifyWebhook:
 				addShopifyWebhook(paths, r)
-			} else {
+			case policy.CarrierUpdates:
+				addCarrierUpdates(paths, r)
+			default:
 				addEdgeOperation(paths, r)
 			}
 		}
@@ -209,6 +222,50 @@ func addShopifyWebhook(paths map[string]any, r policy.Route) {
 				"404": errRef("The store id is not a UUID."),
 				"413": errRef("The body is larger than 1 MiB."),
 				"503": errRef("Not taken this time; Shopify delivers it again."),
+			},
+		},
+	}
+}
+
+// addCarrierUpdates describes the carriers' signed tracking updates route.
+func addCarrierUpdates(paths map[string]any, r policy.Route) {
+	str := func(desc string) map[string]any { return map[string]any{"type": "string", "description": desc} }
+	paths[r.Template] = map[string]any{
+		strings.ToLower(r.Method): map[string]any{
+			"summary": "Receive a carrier's tracking update for a package.",
+			"description": "No bearer token: an Authorization header is ignored. The update is authenticated by " +
+				"`Printfleet-Carrier-Signature: t=<unix>,v1=<hex>`, the HMAC-SHA256 of `<t>.<raw body>` under the carrier secret; " +
+				"t must be within 5 minutes of the gateway's clock. An update is applied once per `event_id`: a repeat answers as the first. " +
+				"The route answers 404 while no carrier secret is configured.",
+			"operationId": "Gateway_CarrierUpdate",
+			"tags":        []any{"Carrier updates"},
+			"consumes":    []any{"application/json"},
+			"produces":    []any{"application/json"},
+			"parameters": []any{
+				map[string]any{"name": "Printfleet-Carrier-Signature", "in": "header", "type": "string", "required": true,
+					"description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">"},
+				map[string]any{"name": "body", "in": "body", "required": true, "schema": map[string]any{
+					"type":     "object",
+					"required": []any{"event_id", "carrier", "tracking_number", "status", "occurred_at"},
+					"properties": map[string]any{
+						"event_id":        str("The carrier's id of this update."),
+						"carrier":         str("The carrier, as the package was shipped with (case and surrounding spaces ignored)."),
+						"tracking_number": str("The package's tracking number."),
+						"status":          map[string]any{"type": "string", "enum": []any{"IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "EXCEPTION"}},
+						"occurred_at":     map[string]any{"type": "string", "format": "date-time"},
+					},
+				}},
+			},
+			"responses": map[string]any{
+				"200": map[string]any{"description": "Applied (or applied before): the package and its status.", "schema": map[string]any{
+					"type": "object", "properties": map[string]any{
+						"order_id": str("The order."), "shipment_id": str("The package."), "status": str("The package's status."),
+					}}},
+				"400": errRef("The body is malformed."),
+				"401": errRef("The signature is missing, does not verify, or is outside the 5-minute window."),
+				"404": errRef("No package has this carrier and tracking number, or carrier updates are not enabled."),
+				"413": errRef("The body is larger than 64 KiB."),
+				"503": errRef("Not applied this time; send it again."),
 			},
 		},
 	}

@@ -75,7 +75,7 @@ type Claims struct {
 
 // knownRoles are the roles a token may grant. "service" is for internal
 // callers signing with the internal secret and is never taken from a JWT.
-var knownRoles = []string{principal.RoleUser, principal.RoleAdmin, principal.RoleFulfillment}
+var knownRoles = []string{principal.RoleUser, principal.RoleAdmin, principal.RoleFulfillment, principal.RoleSupport}
 
 // Verifier checks tokens.
 type Verifier struct {

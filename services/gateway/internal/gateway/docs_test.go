@@ -16,32 +16,40 @@ import (
 // restTable is the path column of DESIGN.md's REST surface, written out here
 // independently of the policy table.
 var restTable = map[string][]string{
-	"/v1/orders":                                          {"post", "get"},
-	"/v1/orders/{order_id}":                               {"get"},
-	"/v1/orders/{order_id}:cancel":                        {"post"},
-	"/v1/orders/{order_id}/events":                        {"get"},
-	"/v1/orders/{order_id}/shipments":                     {"post"},
-	"/v1/orders/{order_id}:retry-import":                  {"post"},
-	"/v1/stores/{store_id}/listings":                      {"post", "get"},
-	"/v1/stores/{store_id}/listings/{listing_id}":         {"get", "put", "delete"},
-	"/v1/marketplaces/shopify/stores/{store_id}/webhooks": {"post"},
-	"/v1/products":                                        {"get", "post"},
-	"/v1/products/{product_id}":                           {"get", "patch"},
-	"/v1/designs":                                         {"post"},
-	"/v1/designs/{design_id}:process":                     {"post"},
-	"/v1/designs/{design_id}":                             {"get"},
-	"/v1/quotes":                                          {"post"},
-	"/v1/stores":                                          {"post", "get"},
-	"/healthz":                                            {"get"},
-	"/readyz":                                             {"get"},
-	"/openapi.json":                                       {"get"},
-	"/docs":                                               {"get"},
+	"/v1/orders":                                                   {"post", "get"},
+	"/v1/orders/{order_id}":                                        {"get"},
+	"/v1/orders/{order_id}:cancel":                                 {"post"},
+	"/v1/orders/{order_id}/events":                                 {"get"},
+	"/v1/orders/{order_id}/shipments":                              {"post"},
+	"/v1/orders/{order_id}:retry-import":                           {"post"},
+	"/v1/stores/{store_id}/listings":                               {"post", "get"},
+	"/v1/stores/{store_id}/listings/{listing_id}":                  {"get", "put", "delete"},
+	"/v1/marketplaces/shopify/stores/{store_id}/webhooks":          {"post"},
+	"/v1/carrier-updates":                                          {"post"},
+	"/v1/products":                                                 {"get", "post"},
+	"/v1/products/{product_id}":                                    {"get", "patch"},
+	"/v1/designs":                                                  {"post"},
+	"/v1/designs/{design_id}:process":                              {"post"},
+	"/v1/designs/{design_id}":                                      {"get"},
+	"/v1/quotes":                                                   {"post"},
+	"/v1/stores":                                                   {"post", "get"},
+	"/v1/webhooks":                                                 {"post", "get"},
+	"/v1/webhooks/{webhook_id}":                                    {"get", "delete"},
+	"/v1/webhooks/{webhook_id}:rotate-secret":                      {"post"},
+	"/v1/webhooks/{webhook_id}:enable":                             {"post"},
+	"/v1/webhooks/{webhook_id}/deliveries":                         {"get"},
+	"/v1/webhooks/{webhook_id}/deliveries/{delivery_id}:redeliver": {"post"},
+	"/healthz":      {"get"},
+	"/readyz":       {"get"},
+	"/openapi.json": {"get"},
+	"/docs":         {"get"},
 }
 
 var publicOps = map[string]bool{
 	"get /v1/products": true, "get /v1/products/{product_id}": true, "post /v1/quotes": true,
 	"get /healthz": true, "get /readyz": true, "get /openapi.json": true, "get /docs": true,
 	"post /v1/marketplaces/shopify/stores/{store_id}/webhooks": true,
+	"post /v1/carrier-updates":                                 true,
 }
 
 func TestOpenAPI(t *testing.T) {
@@ -97,8 +105,8 @@ func TestOpenAPI(t *testing.T) {
 	for _, item := range doc.Paths {
 		ops += len(item)
 	}
-	if ops != 27 {
-		t.Errorf("%d operations, want 27 (22 API + 4 edge + 1 webhook)", ops)
+	if ops != 60 {
+		t.Errorf("%d operations, want 60 (54 API + 4 edge + 1 webhook + 1 carrier updates)", ops)
 	}
 	params, _ := doc.Paths["/v1/orders"]["post"]["parameters"].([]any)
 	found := false

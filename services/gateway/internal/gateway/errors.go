@@ -26,7 +26,8 @@ var detailJSON = protojson.MarshalOptions{UseProtoNames: true}
 // ErrorInfo with reason IDEMPOTENCY_KEY_REUSED is 422, a body over the limit
 // is 413, and an upstream UNAUTHENTICATED (the service refused the gateway's
 // signed principal: a configuration fault, not the client's) is 500. Internal
-// and transport messages are never shown.
+// and transport messages are never shown. An enum value the request's JSON
+// or query cannot decode is named with the values the field takes.
 func (g *Gateway) handleError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	info := edge.InfoFrom(ctx)
 	w.Header().Del("Trailer")
@@ -65,6 +66,11 @@ func (g *Gateway) handleError(ctx context.Context, _ *runtime.ServeMux, _ runtim
 	case codes.Unimplemented:
 		msg = "not implemented"
 	default:
+		if c == codes.InvalidArgument {
+			if m, ok := enumMessage(ctx, msg); ok {
+				msg = m
+			}
+		}
 		for _, a := range st.Proto().GetDetails() {
 			if b, err := detailJSON.Marshal(a); err == nil {
 				details = append(details, b)

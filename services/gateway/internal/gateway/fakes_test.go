@@ -19,6 +19,7 @@ import (
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
+	webhooksv1 "github.com/printfleet/printfleet/proto/printfleet/webhooks/v1"
 	"github.com/printfleet/printfleet/services/gateway/internal/gateway"
 )
 
@@ -33,6 +34,10 @@ const (
 	// aliceStore is alice's store, aliceListing a listing of it.
 	aliceStore   = "0190a000-0000-7000-8000-000000000005"
 	aliceListing = "0190a000-0000-7000-8000-000000000006"
+	// aliceWebhook is alice's webhook subscription, aliceDelivery a delivery
+	// of it.
+	aliceWebhook  = "0190a000-0000-7000-8000-000000000007"
+	aliceDelivery = "0190a000-0000-7000-8000-000000000008"
 )
 
 // call is what a fake saw of one request.
@@ -87,6 +92,45 @@ func money(n int64) *typesv1.Money { return &typesv1.Money{Currency: "USD", Amou
 type fakeOrders struct {
 	ordersv1.UnimplementedOrderServiceServer
 	recorder
+	// carrier holds the carrier updates applied, by event id (orders
+	// answers a repeat as the first).
+	carrierMu sync.Mutex
+	carrier   map[string]*ordersv1.RecordCarrierUpdateResponse
+	// carrierReqs are the carrier updates received, in order.
+	carrierReqs []*ordersv1.RecordCarrierUpdateRequest
+}
+
+// Package aliceShipment, tracking number "1Z999", is in transit until an
+// update moves it.
+const aliceShipment = "0190a000-0000-7000-8000-000000000009"
+
+func (f *fakeOrders) RecordCarrierUpdate(ctx context.Context, r *ordersv1.RecordCarrierUpdateRequest) (*ordersv1.RecordCarrierUpdateResponse, error) {
+	p := f.record(ctx, "RecordCarrierUpdate")
+	if p.Subject != principal.SubjectGateway || !p.Has(principal.RoleService) {
+		return nil, errs.E(errs.PermissionDenied, "only the gateway records carrier updates")
+	}
+	f.carrierMu.Lock()
+	defer f.carrierMu.Unlock()
+	f.carrierReqs = append(f.carrierReqs, r)
+	if a, ok := f.carrier[r.GetEventId()]; ok {
+		return a, nil
+	}
+	if r.GetTrackingNumber() != "1Z999" {
+		return nil, errs.E(errs.NotFound, "no package has this carrier and tracking number")
+	}
+	if f.carrier == nil {
+		f.carrier = map[string]*ordersv1.RecordCarrierUpdateResponse{}
+	}
+	a := &ordersv1.RecordCarrierUpdateResponse{OrderId: aliceOrder, ShipmentId: aliceShipment, Status: r.GetStatus()}
+	f.carrier[r.GetEventId()] = a
+	return a, nil
+}
+
+// carrierUpdates is how many carrier updates reached orders.
+func (f *fakeOrders) carrierUpdates() []*ordersv1.RecordCarrierUpdateRequest {
+	f.carrierMu.Lock()
+	defer f.carrierMu.Unlock()
+	return append([]*ordersv1.RecordCarrierUpdateRequest(nil), f.carrierReqs...)
 }
 
 func (f *fakeOrders) order(id, user string, st ordersv1.OrderStatus) *ordersv1.Order {
@@ -163,6 +207,41 @@ func (f *fakeOrders) RetryImport(ctx context.Context, r *ordersv1.RetryImportReq
 		return nil, errs.E(errs.NotFound, "order not found")
 	}
 	return f.order(aliceOrder, "alice", ordersv1.OrderStatus_ORDER_STATUS_PENDING), nil
+}
+
+func (f *fakeOrders) UpdateOrder(ctx context.Context, r *ordersv1.UpdateOrderRequest) (*ordersv1.Order, error) {
+	p := f.record(ctx, "UpdateOrder")
+	if !owns(p, r.GetOrderId(), aliceOrder) {
+		return nil, errs.E(errs.NotFound, "order not found")
+	}
+	return f.order(aliceOrder, "alice", ordersv1.OrderStatus_ORDER_STATUS_DRAFT), nil
+}
+
+func (f *fakeOrders) ConfirmOrder(ctx context.Context, r *ordersv1.ConfirmOrderRequest) (*ordersv1.Order, error) {
+	p := f.record(ctx, "ConfirmOrder")
+	if !owns(p, r.GetOrderId(), aliceOrder) {
+		return nil, errs.E(errs.NotFound, "order not found")
+	}
+	return f.order(aliceOrder, "alice", ordersv1.OrderStatus_ORDER_STATUS_PENDING), nil
+}
+
+func (f *fakeOrders) ListShipments(ctx context.Context, r *ordersv1.ListShipmentsRequest) (*ordersv1.ListShipmentsResponse, error) {
+	p := f.record(ctx, "ListShipments")
+	if !p.Has(principal.RoleFulfillment) && !owns(p, r.GetOrderId(), aliceOrder) {
+		return nil, errs.E(errs.NotFound, "order not found")
+	}
+	return &ordersv1.ListShipmentsResponse{}, nil
+}
+
+func (f *fakeOrders) DeliverShipment(ctx context.Context, r *ordersv1.DeliverShipmentRequest) (*ordersv1.Shipment, error) {
+	p := f.record(ctx, "DeliverShipment")
+	if !p.Has(principal.RoleFulfillment) && !p.IsAdmin() {
+		return nil, errs.E(errs.PermissionDenied, "fulfillment only")
+	}
+	if r.GetOrderId() != aliceOrder {
+		return nil, errs.E(errs.NotFound, "order not found")
+	}
+	return &ordersv1.Shipment{Id: r.GetShipmentId(), OrderId: aliceOrder, Status: ordersv1.ShipmentStatus_SHIPMENT_STATUS_DELIVERED}, nil
 }
 
 type fakeCatalog struct {
@@ -328,19 +407,175 @@ func (f *fakePricing) CreateQuote(ctx context.Context, r *pricingv1.CreateQuoteR
 	return &pricingv1.Quote{QuoteId: newID, Currency: r.GetCurrency(), Subtotal: money(1999), Shipping: money(499), Discount: money(0), Total: money(2498)}, nil
 }
 
-// fakes are the three upstream services, served in-process by platform
+func (f *fakePricing) SetVariantPrices(ctx context.Context, r *pricingv1.SetVariantPricesRequest) (*pricingv1.SetVariantPricesResponse, error) {
+	f.record(ctx, "SetVariantPrices")
+	return &pricingv1.SetVariantPricesResponse{Upserted: int32(len(r.GetPrices()))}, nil
+}
+
+func (f *fakePricing) ListVariantPrices(ctx context.Context, _ *pricingv1.ListVariantPricesRequest) (*pricingv1.ListVariantPricesResponse, error) {
+	f.record(ctx, "ListVariantPrices")
+	return &pricingv1.ListVariantPricesResponse{}, nil
+}
+
+func (f *fakePricing) GetVariantPrices(ctx context.Context, r *pricingv1.GetVariantPricesRequest) (*pricingv1.VariantPrices, error) {
+	f.record(ctx, "GetVariantPrices")
+	return &pricingv1.VariantPrices{VariantId: r.GetVariantId()}, nil
+}
+
+func (f *fakePricing) DeleteVariantPrices(ctx context.Context, _ *pricingv1.DeleteVariantPricesRequest) (*pricingv1.DeleteVariantPricesResponse, error) {
+	f.record(ctx, "DeleteVariantPrices")
+	return &pricingv1.DeleteVariantPricesResponse{Deleted: 1}, nil
+}
+
+func (f *fakePricing) CreateCoupon(ctx context.Context, r *pricingv1.CreateCouponRequest) (*pricingv1.Coupon, error) {
+	f.record(ctx, "CreateCoupon")
+	return r.GetCoupon(), nil
+}
+
+func (f *fakePricing) ListCoupons(ctx context.Context, _ *pricingv1.ListCouponsRequest) (*pricingv1.ListCouponsResponse, error) {
+	f.record(ctx, "ListCoupons")
+	return &pricingv1.ListCouponsResponse{}, nil
+}
+
+func (f *fakePricing) GetCoupon(ctx context.Context, _ *pricingv1.GetCouponRequest) (*pricingv1.ListCouponsResponse, error) {
+	f.record(ctx, "GetCoupon")
+	return &pricingv1.ListCouponsResponse{}, nil
+}
+
+func (f *fakePricing) DeleteCoupon(ctx context.Context, _ *pricingv1.DeleteCouponRequest) (*pricingv1.DeleteCouponResponse, error) {
+	f.record(ctx, "DeleteCoupon")
+	return &pricingv1.DeleteCouponResponse{Deactivated: 1}, nil
+}
+
+func (f *fakePricing) SetFxRates(ctx context.Context, r *pricingv1.SetFxRatesRequest) (*pricingv1.SetFxRatesResponse, error) {
+	f.record(ctx, "SetFxRates")
+	return &pricingv1.SetFxRatesResponse{Upserted: int32(len(r.GetRates()))}, nil
+}
+
+func (f *fakePricing) SetShippingRates(ctx context.Context, r *pricingv1.SetShippingRatesRequest) (*pricingv1.SetShippingRatesResponse, error) {
+	f.record(ctx, "SetShippingRates")
+	return &pricingv1.SetShippingRatesResponse{Upserted: int32(len(r.GetRates()))}, nil
+}
+
+func (f *fakePricing) ListShippingRates(ctx context.Context, _ *pricingv1.ListShippingRatesRequest) (*pricingv1.ListShippingRatesResponse, error) {
+	f.record(ctx, "ListShippingRates")
+	return &pricingv1.ListShippingRatesResponse{}, nil
+}
+
+func (f *fakePricing) DeleteShippingRate(ctx context.Context, _ *pricingv1.DeleteShippingRateRequest) (*pricingv1.DeleteShippingRateResponse, error) {
+	f.record(ctx, "DeleteShippingRate")
+	return &pricingv1.DeleteShippingRateResponse{}, nil
+}
+
+func (f *fakePricing) SetTaxRates(ctx context.Context, r *pricingv1.SetTaxRatesRequest) (*pricingv1.SetTaxRatesResponse, error) {
+	f.record(ctx, "SetTaxRates")
+	return &pricingv1.SetTaxRatesResponse{Upserted: int32(len(r.GetRates()))}, nil
+}
+
+func (f *fakePricing) ListTaxRates(ctx context.Context, _ *pricingv1.ListTaxRatesRequest) (*pricingv1.ListTaxRatesResponse, error) {
+	f.record(ctx, "ListTaxRates")
+	return &pricingv1.ListTaxRatesResponse{}, nil
+}
+
+func (f *fakePricing) DeleteTaxRate(ctx context.Context, _ *pricingv1.DeleteTaxRateRequest) (*pricingv1.DeleteTaxRateResponse, error) {
+	f.record(ctx, "DeleteTaxRate")
+	return &pricingv1.DeleteTaxRateResponse{}, nil
+}
+
+func (f *fakePricing) ListFxRates(ctx context.Context, _ *pricingv1.ListFxRatesRequest) (*pricingv1.ListFxRatesResponse, error) {
+	f.record(ctx, "ListFxRates")
+	return &pricingv1.ListFxRatesResponse{}, nil
+}
+
+type fakeWebhooks struct {
+	webhooksv1.UnimplementedWebhookServiceServer
+	recorder
+}
+
+func (f *fakeWebhooks) webhook(id, owner string) *webhooksv1.Webhook {
+	return &webhooksv1.Webhook{Id: id, OwnerId: owner, Url: "https://alice.example/hooks", EventTypes: []string{"*"},
+		Status: webhooksv1.WebhookStatus_WEBHOOK_STATUS_ACTIVE, CreatedAt: timestamppb.Now(), UpdatedAt: timestamppb.Now()}
+}
+
+func (f *fakeWebhooks) delivery() *webhooksv1.Delivery {
+	return &webhooksv1.Delivery{Id: aliceDelivery, WebhookId: aliceWebhook}
+}
+
+func (f *fakeWebhooks) CreateWebhook(ctx context.Context, _ *webhooksv1.CreateWebhookRequest) (*webhooksv1.Webhook, error) {
+	p := f.record(ctx, "CreateWebhook")
+	w := f.webhook(newID, p.Subject)
+	w.Secret = "whsec_fake"
+	return w, nil
+}
+
+func (f *fakeWebhooks) ListWebhooks(ctx context.Context, _ *webhooksv1.ListWebhooksRequest) (*webhooksv1.ListWebhooksResponse, error) {
+	f.record(ctx, "ListWebhooks")
+	return &webhooksv1.ListWebhooksResponse{}, nil
+}
+
+func (f *fakeWebhooks) GetWebhook(ctx context.Context, r *webhooksv1.GetWebhookRequest) (*webhooksv1.Webhook, error) {
+	if p := f.record(ctx, "GetWebhook"); !owns(p, r.GetWebhookId(), aliceWebhook) {
+		return nil, errs.E(errs.NotFound, "webhook not found")
+	}
+	return f.webhook(aliceWebhook, "alice"), nil
+}
+
+func (f *fakeWebhooks) DeleteWebhook(ctx context.Context, r *webhooksv1.DeleteWebhookRequest) (*emptypb.Empty, error) {
+	if p := f.record(ctx, "DeleteWebhook"); !owns(p, r.GetWebhookId(), aliceWebhook) {
+		return nil, errs.E(errs.NotFound, "webhook not found")
+	}
+	return &emptypb.Empty{}, nil
+}
+
+func (f *fakeWebhooks) RotateWebhookSecret(ctx context.Context, r *webhooksv1.RotateWebhookSecretRequest) (*webhooksv1.Webhook, error) {
+	if p := f.record(ctx, "RotateWebhookSecret"); !owns(p, r.GetWebhookId(), aliceWebhook) {
+		return nil, errs.E(errs.NotFound, "webhook not found")
+	}
+	w := f.webhook(aliceWebhook, "alice")
+	w.Secret = "whsec_fake2"
+	return w, nil
+}
+
+func (f *fakeWebhooks) EnableWebhook(ctx context.Context, r *webhooksv1.EnableWebhookRequest) (*webhooksv1.Webhook, error) {
+	if p := f.record(ctx, "EnableWebhook"); !owns(p, r.GetWebhookId(), aliceWebhook) {
+		return nil, errs.E(errs.NotFound, "webhook not found")
+	}
+	return f.webhook(aliceWebhook, "alice"), nil
+}
+
+func (f *fakeWebhooks) ListDeliveries(ctx context.Context, r *webhooksv1.ListDeliveriesRequest) (*webhooksv1.ListDeliveriesResponse, error) {
+	if p := f.record(ctx, "ListDeliveries"); !owns(p, r.GetWebhookId(), aliceWebhook) {
+		return nil, errs.E(errs.NotFound, "webhook not found")
+	}
+	return &webhooksv1.ListDeliveriesResponse{Deliveries: []*webhooksv1.Delivery{f.delivery()}}, nil
+}
+
+func (f *fakeWebhooks) Redeliver(ctx context.Context, r *webhooksv1.RedeliverRequest) (*webhooksv1.Delivery, error) {
+	if p := f.record(ctx, "Redeliver"); !owns(p, r.GetWebhookId(), aliceWebhook) || r.GetDeliveryId() != aliceDelivery {
+		return nil, errs.E(errs.NotFound, "delivery not found")
+	}
+	return f.delivery(), nil
+}
+
+// fakes are the four upstream services, served in-process by platform
 // grpcserver on 127.0.0.1:0.
 type fakes struct {
 	orders    *fakeOrders
 	catalog   *fakeCatalog
 	pricing   *fakePricing
+	webhooks  *fakeWebhooks
 	upstreams gateway.Upstreams
 	servers   []*grpcserver.Server
 }
 
+// calls counts the calls every upstream served.
+func (f *fakes) calls() int {
+	return f.orders.count() + f.catalog.count() + f.pricing.count() + f.webhooks.count()
+}
+
 func startFakes(t testing.TB, signer *principal.Signer) *fakes {
 	t.Helper()
-	f := &fakes{orders: &fakeOrders{}, catalog: &fakeCatalog{}, pricing: &fakePricing{}}
+	f := &fakes{orders: &fakeOrders{}, catalog: &fakeCatalog{}, pricing: &fakePricing{}, webhooks: &fakeWebhooks{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -361,5 +596,6 @@ func startFakes(t testing.TB, signer *principal.Signer) *fakes {
 	f.upstreams.Orders = serve(func(s *grpcserver.Server) { ordersv1.RegisterOrderServiceServer(s, f.orders) })
 	f.upstreams.Catalog = serve(func(s *grpcserver.Server) { catalogv1.RegisterCatalogServiceServer(s, f.catalog) })
 	f.upstreams.Pricing = serve(func(s *grpcserver.Server) { pricingv1.RegisterPricingServiceServer(s, f.pricing) })
+	f.upstreams.Webhooks = serve(func(s *grpcserver.Server) { webhooksv1.RegisterWebhookServiceServer(s, f.webhooks) })
 	return f
 }

@@ -1,5 +1,5 @@
 // Package gateway is the REST edge: a grpc-gateway mux over the orders,
-// catalog and pricing services, with authentication, authorization by route,
+// catalog, pricing and webhooks services, with authentication, authorization by route,
 // the shared rate limit, request ids, deadlines, body limits, CORS, security
 // headers, access logs, metrics, the API description and health endpoints.
 package gateway
@@ -32,8 +32,10 @@ import (
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
+	webhooksv1 "github.com/printfleet/printfleet/proto/printfleet/webhooks/v1"
 	"github.com/printfleet/printfleet/services/gateway/internal/apidocs"
 	"github.com/printfleet/printfleet/services/gateway/internal/auth"
+	"github.com/printfleet/printfleet/services/gateway/internal/console"
 	"github.com/printfleet/printfleet/services/gateway/internal/edge"
 	"github.com/printfleet/printfleet/services/gateway/internal/policy"
 	"github.com/printfleet/printfleet/services/gateway/internal/ratelimit"
@@ -44,18 +46,30 @@ type Upstreams struct {
 	Orders  string `env:"ORDERS_ADDR, default=127.0.0.1:9101"`
 	Catalog string `env:"CATALOG_ADDR, default=127.0.0.1:9102"`
 	Pricing string `env:"PRICING_ADDR, default=127.0.0.1:9103"`
+	// Webhooks serves the sellers' outbound webhook subscriptions.
+	Webhooks string `env:"WEBHOOKS_ADDR, default=127.0.0.1:9104"`
+	// Ops serves the dead letters and the audit log to the operator
+	// console (empty: not dialled; the console shows it unavailable). Not
+	// a readiness check: the REST API does not need it.
+	Ops string `env:"OPS_ADDR, default=127.0.0.1:9105"`
 	// TLS secures the calls to the upstreams (mTLS with a certificate).
 	TLS grpctls.Config `env:""`
 }
 
 // Conns are the client connections to the upstreams.
 type Conns struct {
-	Orders, Catalog, Pricing *grpc.ClientConn
+	Orders, Catalog, Pricing, Webhooks *grpc.ClientConn
+	// Ops is nil when Upstreams.Ops is empty.
+	Ops *grpc.ClientConn
 }
 
 // Close closes every connection.
 func (c *Conns) Close() error {
-	return errors.Join(c.Orders.Close(), c.Catalog.Close(), c.Pricing.Close())
+	err := errors.Join(c.Orders.Close(), c.Catalog.Close(), c.Pricing.Close(), c.Webhooks.Close())
+	if c.Ops != nil {
+		err = errors.Join(err, c.Ops.Close())
+	}
+	return err
 }
 
 // Dial connects to the upstreams through platform/grpcclient; calls carry
@@ -78,6 +92,21 @@ func Dial(u Upstreams, signer *principal.Signer, m *Metrics) (*Conns, error) {
 		_ = c.Orders.Close()
 		_ = c.Catalog.Close()
 		return nil, err
+	}
+	if c.Webhooks, err = dial("webhooks", u.Webhooks); err != nil {
+		_ = c.Orders.Close()
+		_ = c.Catalog.Close()
+		_ = c.Pricing.Close()
+		return nil, err
+	}
+	if u.Ops != "" {
+		if c.Ops, err = dial("ops", u.Ops); err != nil {
+			_ = c.Orders.Close()
+			_ = c.Catalog.Close()
+			_ = c.Pricing.Close()
+			_ = c.Webhooks.Close()
+			return nil, err
+		}
 	}
 	return &c, nil
 }
@@ -109,13 +138,24 @@ type Options struct {
 	// ProductProjection, when set, answers public product reads from the
 	// catalog's projection without a call to the catalog.
 	ProductProjection *ProductProjection
+	// CarrierSecret verifies the carriers' signed tracking updates (POST
+	// /v1/carrier-updates); empty: the route answers 404.
+	CarrierSecret string
+	// Console, when set, serves /console and everything under it (the
+	// operator console, with its own authorization and security headers);
+	// it is outside the REST policy table and the rate limit.
+	Console http.Handler
 }
+
+// useStrictQuery installs strictQuery as grpc-gateway's query parser.
+var useStrictQuery sync.Once
 
 // Gateway is the REST edge.
 type Gateway struct {
 	o       Options
 	mux     *runtime.ServeMux
 	catalog catalogv1.CatalogServiceClient
+	orders  ordersv1.OrderServiceClient
 	handler http.Handler
 	openapi []byte
 	docs    *apidocs.Docs
@@ -166,11 +206,16 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{o: o, openapi: doc, docs: docs, catalog: catalogv1.NewCatalogServiceClient(o.Conns.Catalog)}
+	g := &Gateway{o: o, openapi: doc, docs: docs, catalog: catalogv1.NewCatalogServiceClient(o.Conns.Catalog),
+		orders: ordersv1.NewOrderServiceClient(o.Conns.Orders)}
 	g.checks = []check{
 		{name: "orders", blocking: true, fn: serving(o.Conns.Orders, ordersv1.OrderService_ServiceDesc.ServiceName)},
 		{name: "catalog", blocking: true, fn: serving(o.Conns.Catalog, catalogv1.CatalogService_ServiceDesc.ServiceName)},
 		{name: "pricing", blocking: true, fn: serving(o.Conns.Pricing, pricingv1.PricingService_ServiceDesc.ServiceName)},
+		// Reported, not blocking: without the webhooks service only the
+		// /v1/webhooks routes fail (503); orders keep flowing, and the
+		// notices wait in their queue.
+		{name: "webhooks", blocking: false, fn: serving(o.Conns.Webhooks, webhooksv1.WebhookService_ServiceDesc.ServiceName)},
 	}
 	if o.Redis != nil {
 		rdb := o.Redis
@@ -179,6 +224,11 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 		}})
 	}
 
+	useStrictQuery.Do(func() {
+		// grpc-gateway keeps the query parser in a package variable that
+		// the option sets; set it once, before any mux of ours serves.
+		runtime.NewServeMux(runtime.SetQueryParameterParser(&strictQuery{}))
+	})
 	g.mux = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, moneyJSON{&runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
@@ -204,6 +254,9 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	if err := pricingv1.RegisterPricingServiceHandler(ctx, g.mux, o.Conns.Pricing); err != nil {
 		return nil, fmt.Errorf("register pricing: %w", err)
 	}
+	if err := webhooksv1.RegisterWebhookServiceHandler(ctx, g.mux, o.Conns.Webhooks); err != nil {
+		return nil, fmt.Errorf("register webhooks: %w", err)
+	}
 	for _, p := range []struct {
 		path string
 		h    runtime.HandlerFunc
@@ -222,6 +275,9 @@ func New(ctx context.Context, o Options) (*Gateway, error) {
 	// their shape (a raw body and the marketplace's headers).
 	if err := g.mux.HandlePath(http.MethodPost, policy.ShopifyWebhook, g.shopifyWebhook); err != nil {
 		return nil, fmt.Errorf("register %s: %w", policy.ShopifyWebhook, err)
+	}
+	if err := g.mux.HandlePath(http.MethodPost, policy.CarrierUpdates, g.carrierUpdate); err != nil {
+		return nil, fmt.Errorf("register %s: %w", policy.CarrierUpdates, err)
 	}
 	g.handler = g.chain(g.mux)
 	return g, nil
@@ -244,7 +300,13 @@ func (g *Gateway) Checks() map[string]func(context.Context) error {
 	return m
 }
 
-// chain wraps the mux in the edge middlewares, outermost last.
+// consoleMaxBody bounds a console request's body (its forms are small).
+const consoleMaxBody = 64 << 10
+
+// chain wraps the mux in the edge middlewares, outermost last. The console
+// shares the outer ones (request id, security headers, which it completes
+// with its own policy, access log and metrics, recovery) and has its own
+// deadline and body limit, and no CORS.
 func (g *Gateway) chain(h http.Handler) http.Handler {
 	h = stripInternalHeaders(h)
 	h = edge.Deadlines(g.o.DefaultTimeout, g.o.MaxTimeout)(h)
@@ -252,12 +314,25 @@ func (g *Gateway) chain(h http.Handler) http.Handler {
 	if len(g.o.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   g.o.CORSOrigins,
-			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch},
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete},
 			AllowedHeaders:   []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "X-Request-Timeout", "Grpc-Timeout"},
-			ExposedHeaders:   []string{"X-Request-Id", "Retry-After", "RateLimit", "RateLimit-Policy"},
+			ExposedHeaders:   []string{"X-Request-Id", "Location", "Retry-After", "RateLimit", "RateLimit-Policy"},
 			AllowCredentials: false,
 			MaxAge:           600,
 		}).Handler(h)
+	}
+	if g.o.Console != nil {
+		api := h
+		con := stripInternalHeaders(g.o.Console)
+		con = edge.Deadlines(g.o.DefaultTimeout, g.o.MaxTimeout)(con)
+		con = edge.BodyLimit(consoleMaxBody)(con)
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if console.Handles(r.URL.Path) {
+				con.ServeHTTP(w, r)
+				return
+			}
+			api.ServeHTTP(w, r)
+		})
 	}
 	h = edge.Recover(g.o.Log)(h)
 	h = edge.Observe(g.o.Log, g.o.Metrics.HTTP)(h)

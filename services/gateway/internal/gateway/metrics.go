@@ -37,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"service", "code"})),
 		webhooks: edge.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "printfleet_gateway_marketplace_webhooks_total",
-			Help: "Marketplace webhook deliveries by marketplace and outcome (accepted, duplicate, refused, missing_signature, invalid, too_large, unreadable_body, unavailable).",
+			Help: "Marketplace webhook deliveries by marketplace and outcome (accepted, duplicate, refused, missing_signature, invalid, too_large, unreadable_body, unavailable); carrier updates count as marketplace \"carrier\" (applied, unknown_package, disabled too).",
 		}, []string{"marketplace", "outcome"})),
 	}
 }

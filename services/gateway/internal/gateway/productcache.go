@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/printfleet/printfleet/platform/principal"
+	"github.com/printfleet/printfleet/platform/restjson"
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	"github.com/printfleet/printfleet/services/catalog/projfmt"
 )
@@ -102,7 +103,7 @@ func readShortcut(r *http.Request, skipUntil *atomic.Int64, timeout, skipFor tim
 
 // writeCached writes m as the generated handler would (200, JSON).
 func writeCached(w http.ResponseWriter, m proto.Message) bool {
-	body, err := appendMessage(make([]byte, 0, 1024), m.ProtoReflect())
+	body, err := restjson.Append(make([]byte, 0, 1024), m)
 	if err != nil {
 		return false
 	}

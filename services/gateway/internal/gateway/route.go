@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -16,6 +19,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/printfleet/printfleet/platform/principal"
+	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
+	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
+	webhooksv1 "github.com/printfleet/printfleet/proto/printfleet/webhooks/v1"
 	"github.com/printfleet/printfleet/services/gateway/internal/auth"
 	"github.com/printfleet/printfleet/services/gateway/internal/edge"
 	"github.com/printfleet/printfleet/services/gateway/internal/policy"
@@ -201,19 +208,77 @@ func (g *Gateway) annotate(ctx context.Context, _ *http.Request) metadata.MD {
 	return md
 }
 
-// createdMethods answer 201 Created.
-var createdMethods = map[string]bool{
-	"/printfleet.orders.v1.OrderService/CreateOrder":      true,
-	"/printfleet.orders.v1.OrderService/CreateShipment":   true,
-	"/printfleet.catalog.v1.CatalogService/CreateProduct": true,
-	"/printfleet.catalog.v1.CatalogService/CreateDesign":  true,
-	"/printfleet.catalog.v1.CatalogService/CreateStore":   true,
-	"/printfleet.catalog.v1.CatalogService/CreateListing": true,
+// createdMethods answer 201 Created with a Location naming the created
+// resource, built from the response (so that an idempotent replay, which
+// answers the stored response, names the same resource).
+var createdMethods = map[string]func(proto.Message) string{
+	"/printfleet.orders.v1.OrderService/CreateOrder": func(m proto.Message) string {
+		return resource("/v1/orders", as[*ordersv1.Order](m).GetId())
+	},
+	// A shipment is read through its order's shipments.
+	"/printfleet.orders.v1.OrderService/CreateShipment": func(m proto.Message) string {
+		if id := as[*ordersv1.Shipment](m).GetOrderId(); id != "" {
+			return resource("/v1/orders", id) + "/shipments"
+		}
+		return ""
+	},
+	"/printfleet.catalog.v1.CatalogService/CreateProduct": func(m proto.Message) string {
+		return resource("/v1/products", as[*catalogv1.Product](m).GetId())
+	},
+	"/printfleet.catalog.v1.CatalogService/CreateDesign": func(m proto.Message) string {
+		return resource("/v1/designs", as[*catalogv1.CreateDesignResponse](m).GetDesign().GetId())
+	},
+	"/printfleet.catalog.v1.CatalogService/CreateStore": func(m proto.Message) string {
+		return resource("/v1/stores", as[*catalogv1.Store](m).GetId())
+	},
+	"/printfleet.catalog.v1.CatalogService/CreateListing": func(m proto.Message) string {
+		l := as[*catalogv1.Listing](m)
+		if l.GetStoreId() == "" {
+			return ""
+		}
+		return resource(resource("/v1/stores", l.GetStoreId())+"/listings", l.GetId())
+	},
+	"/printfleet.webhooks.v1.WebhookService/CreateWebhook": func(m proto.Message) string {
+		return resource("/v1/webhooks", as[*webhooksv1.Webhook](m).GetId())
+	},
+	"/printfleet.pricing.v1.PricingService/CreateCoupon": func(m proto.Message) string {
+		return resource("/v1/coupons", as[*pricingv1.Coupon](m).GetCode())
+	},
 }
 
-func created(ctx context.Context, w http.ResponseWriter, _ proto.Message) error {
-	if m, ok := runtime.RPCMethod(ctx); ok && createdMethods[m] {
-		w.WriteHeader(http.StatusCreated)
+// resource is collection/id with id escaped, or "" without an id.
+func resource(collection, id string) string {
+	if id == "" {
+		return ""
 	}
+	return collection + "/" + url.PathEscape(id)
+}
+
+func created(ctx context.Context, w http.ResponseWriter, resp proto.Message) error {
+	m, ok := runtime.RPCMethod(ctx)
+	if !ok {
+		return nil
+	}
+	loc, ok := createdMethods[m]
+	if !ok {
+		return nil
+	}
+	if l := loc(resp); l != "" {
+		w.Header().Set("Location", l)
+	}
+	w.WriteHeader(http.StatusCreated)
 	return nil
+}
+
+// CreatedMethods are the gRPC methods (full names) whose REST routes answer
+// 201 Created with a Location header; the OpenAPI document says so.
+func CreatedMethods() []string {
+	return slices.Sorted(maps.Keys(createdMethods))
+}
+
+// as is m as a T, or T's nil (whose getters answer zero values) when m is
+// not a T.
+func as[T proto.Message](m proto.Message) T {
+	t, _ := m.(T)
+	return t
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -150,25 +149,7 @@ var errBodyTooLarge = errors.New("request body too large")
 // readWebhookBody reads the whole body, refusing one over MaxWebhookBody (or
 // the gateway-wide limit, when that is smaller) whether its length is
 // declared or not.
-func readWebhookBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength > MaxWebhookBody {
-		return nil, errBodyTooLarge
-	}
-	if r.Body == nil {
-		return []byte{}, nil
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxWebhookBody+1))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe) || edge.InfoFrom(r.Context()).BodyTooLarge():
-		return nil, errBodyTooLarge
-	case err != nil:
-		return nil, err
-	case len(body) > MaxWebhookBody:
-		return nil, errBodyTooLarge
-	}
-	return body, nil
-}
+func readWebhookBody(r *http.Request) ([]byte, error) { return readLimited(r, MaxWebhookBody) }
 
 // isUUID accepts the canonical 36-character form only.
 func isUUID(s string) bool {

@@ -26,6 +26,10 @@ const (
 // store's webhooks to.
 const ShopifyWebhook = "/v1/marketplaces/shopify/stores/{store_id}/webhooks"
 
+// CarrierUpdates is the template of the public route carriers post their
+// signed tracking updates to.
+const CarrierUpdates = "/v1/carrier-updates"
+
 // Route is one entry of the table.
 type Route struct {
 	Method   string
@@ -64,6 +68,9 @@ var (
 	userOrAdmin        = []string{principal.RoleUser, principal.RoleAdmin}
 	admin              = []string{principal.RoleAdmin}
 	fulfillmentOrAdmin = []string{principal.RoleFulfillment, principal.RoleAdmin}
+	// userOrFulfillmentOrAdmin: the owner reads (Owner applies to users),
+	// and so do the people who pack and ship.
+	userOrFulfillmentOrAdmin = []string{principal.RoleUser, principal.RoleFulfillment, principal.RoleAdmin}
 )
 
 // Routes is the REST surface of DESIGN.md "Public REST surface (v1)".
@@ -73,7 +80,11 @@ var Routes = []Route{
 	{Method: "GET", Template: "/v1/orders", Roles: userOrAdmin, Class: ClassDefault},
 	{Method: "POST", Template: "/v1/orders/{order_id}:cancel", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
 	{Method: "GET", Template: "/v1/orders/{order_id}/events", Roles: userOrAdmin, Owner: true, Class: ClassDefault},
+	{Method: "PATCH", Template: "/v1/orders/{order_id}", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
+	{Method: "POST", Template: "/v1/orders/{order_id}:confirm", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
 	{Method: "POST", Template: "/v1/orders/{order_id}/shipments", Roles: fulfillmentOrAdmin, Class: ClassWrite},
+	{Method: "GET", Template: "/v1/orders/{order_id}/shipments", Roles: userOrFulfillmentOrAdmin, Owner: true, Class: ClassDefault},
+	{Method: "POST", Template: "/v1/orders/{order_id}/shipments/{shipment_id}:deliver", Roles: fulfillmentOrAdmin, Class: ClassWrite},
 	{Method: "POST", Template: "/v1/orders/{order_id}:retry-import", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
 	{Method: "GET", Template: "/v1/products", Public: true, Class: ClassDefault},
 	{Method: "GET", Template: "/v1/products/{product_id}", Public: true, Class: ClassDefault},
@@ -83,6 +94,26 @@ var Routes = []Route{
 	{Method: "POST", Template: "/v1/designs/{design_id}:process", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
 	{Method: "GET", Template: "/v1/designs/{design_id}", Roles: userOrAdmin, Owner: true, Class: ClassDefault},
 	{Method: "POST", Template: "/v1/quotes", Public: true, Class: ClassWrite},
+	{Method: "GET", Template: "/v1/price-lists", Roles: admin, Class: ClassDefault},
+	{Method: "GET", Template: "/v1/price-lists/{variant_id}", Roles: admin, Class: ClassDefault},
+	{Method: "PUT", Template: "/v1/price-lists", Roles: admin, Class: ClassWrite},
+	{Method: "POST", Template: "/v1/price-lists", Roles: admin, Class: ClassWrite},
+	{Method: "DELETE", Template: "/v1/price-lists/{variant_id}", Roles: admin, Class: ClassWrite},
+	{Method: "POST", Template: "/v1/coupons", Roles: admin, Class: ClassWrite},
+	{Method: "GET", Template: "/v1/coupons", Roles: admin, Class: ClassDefault},
+	{Method: "GET", Template: "/v1/coupons/{code}", Roles: admin, Class: ClassDefault},
+	{Method: "DELETE", Template: "/v1/coupons/{code}", Roles: admin, Class: ClassWrite},
+	{Method: "GET", Template: "/v1/fx-rates", Roles: admin, Class: ClassDefault},
+	{Method: "PUT", Template: "/v1/fx-rates", Roles: admin, Class: ClassWrite},
+	{Method: "POST", Template: "/v1/fx-rates", Roles: admin, Class: ClassWrite},
+	{Method: "GET", Template: "/v1/shipping-rates", Public: true, Class: ClassDefault},
+	{Method: "PUT", Template: "/v1/shipping-rates", Roles: admin, Class: ClassWrite},
+	{Method: "POST", Template: "/v1/shipping-rates", Roles: admin, Class: ClassWrite},
+	{Method: "DELETE", Template: "/v1/shipping-rates/{method}", Roles: admin, Class: ClassWrite},
+	{Method: "GET", Template: "/v1/tax-rates", Public: true, Class: ClassDefault},
+	{Method: "PUT", Template: "/v1/tax-rates", Roles: admin, Class: ClassWrite},
+	{Method: "POST", Template: "/v1/tax-rates", Roles: admin, Class: ClassWrite},
+	{Method: "DELETE", Template: "/v1/tax-rates/{country_code}", Roles: admin, Class: ClassWrite},
 	{Method: "POST", Template: "/v1/stores", Roles: userOrAdmin, Class: ClassWrite},
 	{Method: "GET", Template: "/v1/stores", Roles: userOrAdmin, Class: ClassDefault},
 	{Method: "POST", Template: "/v1/stores/{store_id}/listings", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
@@ -90,6 +121,17 @@ var Routes = []Route{
 	{Method: "GET", Template: "/v1/stores/{store_id}/listings/{listing_id}", Roles: userOrAdmin, Owner: true, Class: ClassDefault},
 	{Method: "PUT", Template: "/v1/stores/{store_id}/listings/{listing_id}", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
 	{Method: "DELETE", Template: "/v1/stores/{store_id}/listings/{listing_id}", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
+
+	// Outbound webhook subscriptions: a seller's own (another user's are
+	// NOT_FOUND); an admin may read any. Every route needs a token.
+	{Method: "POST", Template: "/v1/webhooks", Roles: userOrAdmin, Class: ClassWrite},
+	{Method: "GET", Template: "/v1/webhooks", Roles: userOrAdmin, Class: ClassDefault},
+	{Method: "GET", Template: "/v1/webhooks/{webhook_id}", Roles: userOrAdmin, Owner: true, Class: ClassDefault},
+	{Method: "DELETE", Template: "/v1/webhooks/{webhook_id}", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
+	{Method: "POST", Template: "/v1/webhooks/{webhook_id}:rotate-secret", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
+	{Method: "POST", Template: "/v1/webhooks/{webhook_id}:enable", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
+	{Method: "GET", Template: "/v1/webhooks/{webhook_id}/deliveries", Roles: userOrAdmin, Owner: true, Class: ClassDefault},
+	{Method: "POST", Template: "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}:redeliver", Roles: userOrAdmin, Owner: true, Class: ClassWrite},
 
 	// Served by the gateway itself. /healthz costs nothing and is not rate
 	// limited; /readyz calls every upstream (its answer is cached for a
@@ -105,6 +147,10 @@ var Routes = []Route{
 	// delivery's HMAC signature), limited by client address in a class of
 	// their own.
 	{Method: "POST", Template: ShopifyWebhook, Public: true, Edge: true, NoToken: true, Class: ClassWebhook},
+	// Carriers' tracking updates: no token (the gateway verifies the
+	// update's HMAC signature with the carrier secret), limited like the
+	// marketplaces' webhooks.
+	{Method: "POST", Template: CarrierUpdates, Public: true, Edge: true, NoToken: true, Class: ClassWebhook},
 }
 
 var byKey = func() map[string]Route {

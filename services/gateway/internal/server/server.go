@@ -15,7 +15,12 @@ import (
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/platform/redis"
 	"github.com/printfleet/printfleet/platform/run"
+	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
+	opsv1 "github.com/printfleet/printfleet/proto/printfleet/ops/v1"
+	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
+	webhooksv1 "github.com/printfleet/printfleet/proto/printfleet/webhooks/v1"
 	"github.com/printfleet/printfleet/services/gateway/internal/auth"
+	"github.com/printfleet/printfleet/services/gateway/internal/console"
 	"github.com/printfleet/printfleet/services/gateway/internal/gateway"
 	"github.com/printfleet/printfleet/services/gateway/internal/policy"
 	"github.com/printfleet/printfleet/services/gateway/internal/ratelimit"
@@ -50,6 +55,11 @@ type Config struct {
 	// CatalogRedisPrefix is the catalog's projection prefix.
 	ProductsProjectionRead bool   `env:"PRODUCTS_PROJECTION_READ, default=true"`
 	CatalogRedisPrefix     string `env:"CATALOG_REDIS_PREFIX, default=catalog"`
+	// CarrierSecret is the HMAC key of the carriers' signed tracking
+	// updates (POST /v1/carrier-updates); empty: the route answers 404.
+	CarrierSecret config.Secret `env:"GATEWAY_CARRIER_SECRET"`
+	// Console configures the operator console at /console.
+	Console console.Config `env:", prefix="`
 }
 
 // RateLimitConfig holds the per-class rules ("N/duration[,burst=M]").
@@ -138,6 +148,28 @@ func Serve(ctx context.Context, p *run.Process) error {
 	}
 	defer conns.Close()
 
+	if cfg.Console.Key.Reveal() == "" && cfg.Replicas > 1 {
+		return errors.New("PRINTFLEET_GATEWAY_CONSOLE_KEY is required with more than one gateway replica (each replica would sign the console's CSRF tokens with its own random key)")
+	}
+	var ops console.Ops = console.Unavailable{}
+	if conns.Ops != nil {
+		ops = opsv1.NewDeadLetterServiceClient(conns.Ops)
+	}
+	con, err := console.New(ctx, console.Options{
+		Config:         cfg.Console,
+		Log:            p.Log,
+		Verifier:       verifier,
+		Orders:         ordersv1.NewOrderServiceClient(conns.Orders),
+		Catalog:        catalogv1.NewCatalogServiceClient(conns.Catalog),
+		Webhooks:       webhooksv1.NewWebhookServiceClient(conns.Webhooks),
+		Ops:            ops,
+		Gateway:        p.Registry,
+		TrustedProxies: proxies,
+	})
+	if err != nil {
+		return err
+	}
+
 	var orderCache *gateway.OrderCache
 	if cfg.OrdersCacheRead {
 		orderCache = &gateway.OrderCache{Redis: rdb, Prefix: cfg.OrdersCachePrefix, Timeout: cfg.RateLimit.RedisTimeout}
@@ -162,6 +194,8 @@ func Serve(ctx context.Context, p *run.Process) error {
 		TrustedProxies:    proxies,
 		OrderCache:        orderCache,
 		ProductProjection: products,
+		CarrierSecret:     cfg.CarrierSecret.Reveal(),
+		Console:           con,
 	})
 	if err != nil {
 		return err

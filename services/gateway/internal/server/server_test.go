@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	catalogv1 "github.com/printfleet/printfleet/proto/printfleet/catalog/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	pricingv1 "github.com/printfleet/printfleet/proto/printfleet/pricing/v1"
+	webhooksv1 "github.com/printfleet/printfleet/proto/printfleet/webhooks/v1"
 )
 
 func TestConfig(t *testing.T) {
@@ -46,6 +48,7 @@ func TestConfig(t *testing.T) {
 		"orders":         {cfg.Upstreams.Orders, "orders:9101"},
 		"catalog":        {cfg.Upstreams.Catalog, "127.0.0.1:9102"},
 		"pricing":        {cfg.Upstreams.Pricing, "127.0.0.1:9103"},
+		"webhooks":       {cfg.Upstreams.Webhooks, "127.0.0.1:9104"},
 		"internal":       {cfg.Principal.InternalSecret.Reveal(), "internal-secret-0123456789"},
 		"jwks":           {cfg.Auth.JWKSURL, "https://idp.example/jwks.json"},
 		"issuer":         {cfg.Auth.Issuer, "printfleet-dev"},
@@ -142,6 +145,9 @@ func TestServe(t *testing.T) {
 		"PRINTFLEET_PRICING_ADDR": up(func(s *grpcserver.Server) {
 			pricingv1.RegisterPricingServiceServer(s, pricingv1.UnimplementedPricingServiceServer{})
 		}),
+		"PRINTFLEET_WEBHOOKS_ADDR": up(func(s *grpcserver.Server) {
+			webhooksv1.RegisterWebhookServiceServer(s, webhooksv1.UnimplementedWebhookServiceServer{})
+		}),
 		"PRINTFLEET_REDIS_ADDRS": runtest.FreeAddr(t), // nothing listens: the gateway must still serve
 	} {
 		t.Setenv(k, v)
@@ -183,6 +189,11 @@ func TestServe(t *testing.T) {
 		!strings.Contains(body, `printfleet_gateway_ratelimit_decisions_total{class="default",decision="allowed",source="local"}`) {
 		t.Fatalf("metrics %d:\n%s", code, grep(body, "printfleet_gateway"))
 	}
+	// The console is served, and ops (not dialled here: nothing listens on
+	// its default address) is no readiness check.
+	if code, body := get("http://" + httpAddr + "/console/login"); code != 200 || !strings.Contains(body, `name="token"`) {
+		t.Fatalf("console sign-in %d %s", code, body)
+	}
 	stop()
 	select {
 	case err := <-done:
@@ -191,6 +202,55 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("no clean stop")
+	}
+}
+
+// TestServeConsoleKeyWithReplicas: several replicas need the console key
+// they share (each would otherwise sign CSRF tokens with a key of its own).
+func TestServeConsoleKeyWithReplicas(t *testing.T) {
+	for k, v := range map[string]string{
+		"PRINTFLEET_HTTP_ADDR":        runtest.FreeAddr(t),
+		"PRINTFLEET_ADMIN_ADDR":       runtest.FreeAddr(t),
+		"PRINTFLEET_INTERNAL_SECRET":  "server-test-internal-secret-0123",
+		"PRINTFLEET_JWT_SECRET":       "server-test-jwt-secret-0123456789abcdef",
+		"PRINTFLEET_LOG_LEVEL":        "error",
+		"PRINTFLEET_GATEWAY_REPLICAS": "2",
+		"PRINTFLEET_REDIS_ADDRS":      runtest.FreeAddr(t),
+	} {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := run.Run(ctx, "gateway", Serve)
+	if err == nil || !strings.Contains(err.Error(), "PRINTFLEET_GATEWAY_CONSOLE_KEY") {
+		t.Fatalf("two replicas without a console key: %v", err)
+	}
+	t.Setenv("PRINTFLEET_GATEWAY_CONSOLE_KEY", "server-test-console-key-0123456789abcdef")
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run.Run(ctx2, "gateway", Serve) }()
+	// With the key it serves: the console's sign-in page answers.
+	for served := false; !served; {
+		select {
+		case err := <-done:
+			cancel2()
+			t.Fatalf("with a console key the gateway stopped: %v", err)
+		case <-ctx.Done():
+			cancel2()
+			t.Fatal("the gateway did not serve within 20s")
+		default:
+		}
+		if resp, err := http.Get("http://" + os.Getenv("PRINTFLEET_HTTP_ADDR") + "/console/login"); err == nil {
+			resp.Body.Close()
+			served = resp.StatusCode == http.StatusOK
+		}
+		if !served {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	cancel2()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }
 

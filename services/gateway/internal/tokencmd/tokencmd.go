@@ -20,7 +20,7 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sub := fs.String("sub", "", "subject (user id)")
-	roles := fs.String("roles", "user", "comma-separated roles: user, admin, fulfillment")
+	roles := fs.String("roles", "user", "comma-separated roles: user, admin, fulfillment, support")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
 	iss := fs.String("iss", envOr(getenv, "PRINTFLEET_JWT_ISSUER", "printfleet-dev"), "issuer")
 	aud := fs.String("aud", envOr(getenv, "PRINTFLEET_JWT_AUDIENCE", "printfleet"), "audience")

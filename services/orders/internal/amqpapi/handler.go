@@ -74,9 +74,9 @@ func handle(ctx context.Context, w *app.Worker, d amqp.Delivery) error {
 		if err := decode(d, &m, m.GetOrderId); err != nil {
 			return err
 		}
-		files := map[string]string{}
+		files := map[string]domain.PrintFile{}
 		for _, f := range m.GetFiles() {
-			files[f.GetItemId()] = f.GetPrintFileKey()
+			files[f.GetItemId()] = domain.PrintFile{Key: f.GetPrintFileKey(), MockupKey: f.GetMockupKey()}
 		}
 		return w.PrintFilesReady(ctx, d.ID, m.GetOrderId(), files)
 	case eventsv1.KeyMarketplacePushed:

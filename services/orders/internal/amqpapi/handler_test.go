@@ -15,7 +15,6 @@ import (
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 	ordersv1 "github.com/printfleet/printfleet/proto/printfleet/orders/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/amqpapi"
-	"github.com/printfleet/printfleet/services/orders/internal/app"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
 )
@@ -213,25 +212,13 @@ func TestRoutingKeysAreTheHandledKeys(t *testing.T) {
 	}
 }
 
-// cancellingPayments cancels the order while it is being charged, then
-// captures the payment.
-type cancellingPayments struct {
-	testenv.Payments
-	cancel func(orderID string)
-}
-
-func (p *cancellingPayments) Charge(ctx context.Context, r app.ChargeRequest) (app.ChargeResult, error) {
-	p.cancel(r.OrderID)
-	return p.Payments.Charge(ctx, r)
-}
-
 // An order cancelled while the worker charges it is refunded, and the stock
 // reserved for it is handed back, in one transaction after the refund.
 func TestCancelledDuringTheChargeIsRefundedAndReleased(t *testing.T) {
 	t.Parallel()
 	f := testenv.NewFixture("alice")
 	s := testenv.Serve(t, f, testenv.Options{})
-	pay := &cancellingPayments{cancel: func(id string) {
+	pay := &testenv.CancellingPayments{Cancel: func(id string) {
 		if _, err := s.Client.CancelOrder(s.User("alice", ""), &ordersv1.CancelOrderRequest{OrderId: id}); err != nil {
 			t.Error(err)
 		}

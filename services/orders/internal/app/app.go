@@ -28,6 +28,16 @@ var ErrAlreadyProcessed = errors.New("message already processed")
 type Change struct {
 	Timeline []domain.TimelineEntry
 	Events   []outbox.Event
+	// CarrierUpdate, when set, records a carrier update as applied; a
+	// repeat of its event id rolls the change back (ErrAlreadyProcessed).
+	CarrierUpdate *AppliedCarrierUpdate
+}
+
+// AppliedCarrierUpdate is a carrier update as recorded: what it answered.
+type AppliedCarrierUpdate struct {
+	EventID, OrderID, ShipmentID string
+	Status                       domain.ShipmentStatus
+	OccurredAt                   time.Time
 }
 
 // InboxClaim names a message whose processing the update records.
@@ -55,10 +65,18 @@ type IdempotencyRecord struct {
 	TTL         time.Duration
 }
 
-// ListQuery selects a page of one user's orders, newest first.
+// ListQuery selects a page of one user's orders (or every owner's),
+// newest first.
 type ListQuery struct {
 	UserID string
-	Status domain.Status // StatusUnspecified: any
+	// AllOwners lists every owner's orders; UserID is then ignored.
+	AllOwners bool
+	Status    domain.Status // StatusUnspecified: any
+	// StoreID and ExternalOrderID: "" means any.
+	StoreID, ExternalOrderID string
+	// CreatedAfter (inclusive) and CreatedBefore (exclusive): zero means
+	// unbounded.
+	CreatedAfter, CreatedBefore time.Time
 	// After is the keyset position (exclusive); zero for the first page.
 	AfterCreatedAt time.Time
 	AfterID        string
@@ -93,6 +111,12 @@ type Store interface {
 	UpdateOrder(ctx context.Context, id string, opts UpdateOptions, fn func(o *domain.Order) (Change, error)) (*domain.Order, error)
 	// SweepIdempotencyKeys deletes expired keys and reports how many.
 	SweepIdempotencyKeys(ctx context.Context) (int64, error)
+	// FindShipment names the order and package of a carrier's tracking
+	// number (the newest when several match), or errs.NotFound.
+	FindShipment(ctx context.Context, carrier, trackingNumber string) (orderID, shipmentID string, err error)
+	// CarrierUpdate reads the applied update eventID; ok is false when it
+	// was not applied.
+	CarrierUpdate(ctx context.Context, eventID string) (u AppliedCarrierUpdate, ok bool, err error)
 }
 
 // Cache is the cache-aside in front of GetOrder.
@@ -160,12 +184,22 @@ type Service struct {
 	newID    IDs
 	inflight inflight
 	imports  ImportStore
+	// subscribers is the store when it records webhook subscribers.
+	subscribers SubscriberStore
+	// console is the store when it reads for the operator console.
+	console  ConsoleStore
 	listings ListingResolver
 	// checkAddress validates an imported order's address as the API would
 	// (the request's own rules); domain.NewAddress runs after it.
 	checkAddress func(domain.AddressFields) error
 	// IdempotencyTTL is how long a completed key replays.
 	IdempotencyTTL time.Duration
+	// DraftTTL is how long a DRAFT order lives unconfirmed (from its
+	// creation or last edit).
+	DraftTTL time.Duration
+	// StuckAfter is the reconciler's threshold (the worker's
+	// ReconcilerConfig.StuckAfter), for ListStuckOrders.
+	StuckAfter time.Duration
 }
 
 // Deps are the Service's collaborators.
@@ -214,11 +248,13 @@ func NewService(d Deps) *Service {
 		d.CheckAddress = func(domain.AddressFields) error { return nil }
 	}
 	imports, _ := d.Store.(ImportStore)
+	subscribers, _ := d.Store.(SubscriberStore)
+	console, _ := d.Store.(ConsoleStore)
 	return &Service{
 		store: d.Store, cache: d.Cache, recent: d.RecentWrites, catalog: d.Catalog, pricing: d.Pricing,
 		tokens: NewPageTokens(d.TokenKey), log: d.Log, now: d.Now, newID: d.NewID,
-		imports: imports, listings: d.Listings, checkAddress: d.CheckAddress,
-		IdempotencyTTL: 24 * time.Hour,
+		imports: imports, subscribers: subscribers, console: console, listings: d.Listings, checkAddress: d.CheckAddress,
+		IdempotencyTTL: 24 * time.Hour, DraftTTL: DefaultDraftTTL, StuckAfter: DefaultStuckAfter,
 	}
 }
 

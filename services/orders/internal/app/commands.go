@@ -7,7 +7,6 @@ import (
 	"github.com/printfleet/printfleet/platform/errs"
 	"github.com/printfleet/printfleet/platform/principal"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
-	"github.com/printfleet/printfleet/services/orders/internal/events"
 )
 
 // update runs a transition through the store and invalidates the cache once
@@ -70,53 +69,4 @@ func roleOf(p principal.Principal) string {
 		return "admin"
 	}
 	return "customer"
-}
-
-// ShipmentInput is a shipment to record.
-type ShipmentInput struct {
-	Carrier, TrackingNumber, TrackingURL string
-}
-
-// CreateShipment records a carrier and tracking number and moves the order
-// to SHIPPED. It needs the fulfillment or admin role; a caller without it
-// learns nothing about orders that are not theirs (NOT_FOUND) and is refused
-// with PERMISSION_DENIED on their own.
-func (s *Service) CreateShipment(ctx context.Context, caller principal.Principal, orderID string, in ShipmentInput) (domain.Shipment, *domain.Order, error) {
-	denied := caller.Require(principal.RoleFulfillment, principal.RoleAdmin)
-	if errs.Is(denied, errs.Unauthenticated) {
-		return domain.Shipment{}, nil, denied
-	}
-	if !domain.IsUUID(orderID) {
-		return domain.Shipment{}, nil, errs.Field("order_id", "must be a UUID")
-	}
-	if denied != nil {
-		if _, err := s.store.GetOrder(ctx, orderID, caller.Subject); err != nil {
-			return domain.Shipment{}, nil, err
-		}
-		return domain.Shipment{}, nil, denied
-	}
-	now := s.now()
-	sh, err := domain.NewShipment(domain.ShipmentFields{
-		ID: s.newID(), Carrier: in.Carrier, TrackingNumber: in.TrackingNumber, TrackingURL: in.TrackingURL, CreatedAt: now,
-	})
-	if err != nil {
-		return domain.Shipment{}, nil, err
-	}
-	o, err := s.update(ctx, orderID, UpdateOptions{}, func(o *domain.Order) (Change, error) {
-		from := o.Status()
-		if err := o.Ship(sh, now); err != nil {
-			return Change{}, err
-		}
-		f := sh.Fields()
-		return Change{
-			Timeline: []domain.TimelineEntry{transitionEntry(s.newID, o, from, domain.EventShipped,
-				"shipped with "+f.Carrier, map[string]string{"carrier": f.Carrier, "tracking_number": f.TrackingNumber, "shipment_id": f.ID})},
-			Events: withIDs(s.newID, events.OrderShipped(o, sh), events.StatusChanged(o, from)),
-		}, nil
-	})
-	if err != nil {
-		return domain.Shipment{}, nil, err
-	}
-	s.log.InfoContext(ctx, "order shipped", "order_id", o.ID(), "shipment_id", sh.Fields().ID, "carrier", sh.Fields().Carrier)
-	return sh, o, nil
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"time"
 	"unicode"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/printfleet/printfleet/platform/errs"
@@ -36,6 +38,12 @@ type CreateOrderInput struct {
 	PaymentMethod   domain.PaymentMethod
 	StoreID         string
 	ExternalOrderID string
+	// ShippingMethod is the method to price ("" for the cheapest that
+	// reaches the address).
+	ShippingMethod string
+	// Draft creates a DRAFT (confirm: false): priced without redeeming
+	// the coupon, no stock held, nothing charged, no notice.
+	Draft bool
 }
 
 // Encoder renders the response of a create; its bytes are stored with the
@@ -74,6 +82,9 @@ func checkInput(in CreateOrderInput) error {
 		}
 	}
 	if _, err := domain.NewAddress("shipping_address", in.Address); err != nil {
+		return err
+	}
+	if err := domain.CheckShippingMethod(in.ShippingMethod); err != nil {
 		return err
 	}
 	return domain.CheckHeader(in.Currency, in.CouponCode, in.PaymentMethod, in.StoreID, in.ExternalOrderID)
@@ -125,9 +136,18 @@ func (s *Service) placeOrder(ctx context.Context, userID, key string, hash []byt
 	change := Change{
 		Timeline: []domain.TimelineEntry{{
 			ID: s.newID(), OrderID: o.ID(), Type: domain.EventPlaced, To: domain.StatusPending,
-			Message: "order placed", CreatedAt: o.CreatedAt(),
+			Message: "order placed", Attributes: pricingAttrs(o, nil), CreatedAt: o.CreatedAt(),
 		}},
-		Events: withIDs(s.newID, events.OrderPlaced(o)),
+		Events: withIDs(s.newID, events.OrderPlaced(o), events.CreatedNotice(o)),
+	}
+	if in.Draft {
+		// A draft holds nothing and tells no one: no OrderPlaced (no
+		// stock, no charge, no coupon use), no notice.
+		change = Change{Timeline: []domain.TimelineEntry{{
+			ID: s.newID(), OrderID: o.ID(), Type: domain.EventDrafted, To: domain.StatusDraft,
+			Message: "draft created", CreatedAt: o.CreatedAt(),
+			Attributes: pricingAttrs(o, map[string]string{"expires_at": o.ExpiresAt().Format(time.RFC3339)}),
+		}}}
 	}
 	if extra != nil {
 		change.Timeline = append(change.Timeline, extra(o)...)
@@ -141,14 +161,19 @@ func (s *Service) placeOrder(ctx context.Context, userID, key string, hash []byt
 	}
 	s.cache.Prime(ctx, o)
 	s.recent.Mark(ctx, o.UserID())
-	s.log.InfoContext(ctx, "order placed", "order_id", o.ID(), "items", len(in.Items), "store_id", in.StoreID)
+	s.log.InfoContext(ctx, "order placed", "order_id", o.ID(), "items", len(in.Items), "store_id", in.StoreID, "draft", in.Draft)
 	return o, resp, nil
 }
 
 // prepare checks the items against the catalog, prices them and builds the
 // order id (not written yet); key is the caller's Idempotency-Key, under
-// which pricing redeems a coupon once.
+// which pricing redeems a coupon once. A draft (in.Draft) redeems nothing:
+// it is priced as a plain quote and built as a DRAFT.
 func (s *Service) prepare(ctx context.Context, id, userID, key string, in CreateOrderInput) (*domain.Order, error) {
+	redeem := orderKey(userID, key)
+	if in.Draft {
+		redeem = ""
+	}
 	var (
 		lookup CatalogLookup
 		quote  Quote
@@ -164,7 +189,7 @@ func (s *Service) prepare(ctx context.Context, id, userID, key string, in Create
 	})
 	if in.CouponCode == "" {
 		g.Go(func() (err error) {
-			quote, err = s.quote(gctx, in, orderKey(userID, key), id)
+			quote, err = s.quote(gctx, in, redeem, id)
 			return err
 		})
 	}
@@ -173,11 +198,11 @@ func (s *Service) prepare(ctx context.Context, id, userID, key string, in Create
 	}
 	if in.CouponCode != "" {
 		var err error
-		if quote, err = s.quote(ctx, in, orderKey(userID, key), id); err != nil {
+		if quote, err = s.quote(ctx, in, redeem, id); err != nil {
 			return nil, err
 		}
 	}
-	return s.buildOrder(id, userID, in, lookup, quote)
+	return s.buildOrder(id, userID, traceID(ctx), in, lookup, quote)
 }
 
 // lookupCatalog resolves every variant and design in one call and checks
@@ -242,7 +267,13 @@ func orderKey(userID, key string) string {
 // (refused with CONFLICT naming the coupon when the coupon's limits are
 // reached: the order is not placed rather than placed at full price).
 func (s *Service) quote(ctx context.Context, in CreateOrderInput, key, orderID string) (Quote, error) {
-	req := QuoteRequest{CountryCode: in.Address.CountryCode, Currency: in.Currency, CouponCode: in.CouponCode, OrderKey: key, OrderID: orderID}
+	req := QuoteRequest{
+		CountryCode: in.Address.CountryCode, Currency: in.Currency, CouponCode: in.CouponCode,
+		ShippingMethod: in.ShippingMethod, Region: quoteRegion(in.Address.Region), OrderKey: key, OrderID: orderID,
+	}
+	if key == "" {
+		req.OrderID = ""
+	}
 	for _, it := range in.Items {
 		qi := QuoteItem{VariantID: it.VariantID, Quantity: it.Quantity}
 		if it.PlacementID != "" {
@@ -258,13 +289,18 @@ func (s *Service) quote(ctx context.Context, in CreateOrderInput, key, orderID s
 }
 
 // buildOrder assembles the aggregate; totals come only from the quote.
-func (s *Service) buildOrder(id, userID string, in CreateOrderInput, lookup CatalogLookup, q Quote) (*domain.Order, error) {
+func (s *Service) buildOrder(id, userID, tid string, in CreateOrderInput, lookup CatalogLookup, q Quote) (*domain.Order, error) {
 	used := make([]bool, len(q.Lines))
 	f := domain.OrderFields{
 		ID: id, UserID: userID, Address: in.Address, Currency: in.Currency,
 		Subtotal: q.Subtotal, Shipping: q.Shipping, Discount: q.Discount, Total: q.Total,
 		CouponCode: in.CouponCode, PaymentMethod: in.PaymentMethod, StoreID: in.StoreID,
-		ExternalOrderID: in.ExternalOrderID, QuoteID: q.ID, CreatedAt: s.now(),
+		ExternalOrderID: in.ExternalOrderID, QuoteID: q.ID, CreatedAt: s.now(), TraceID: tid,
+		ShippingMethod: q.ShippingMethod, DeliveryEstimate: q.DeliveryEstimate, Tax: q.Tax, TaxIncluded: q.TaxIncluded,
+	}
+	if f.ShippingMethod == "" {
+		// Pricing named no method: the order keeps the one asked for.
+		f.ShippingMethod = in.ShippingMethod
 	}
 	for i, it := range in.Items {
 		// Lines are matched to items by variant and quantity, in order, so
@@ -299,7 +335,15 @@ func (s *Service) buildOrder(id, userID string, in CreateOrderInput, lookup Cata
 		}
 		f.Items = append(f.Items, item)
 	}
-	o, err := domain.NewOrder(f)
+	var (
+		o   *domain.Order
+		err error
+	)
+	if in.Draft {
+		o, err = domain.NewDraft(f, f.CreatedAt.Add(s.DraftTTL))
+	} else {
+		o, err = domain.NewOrder(f)
+	}
 	if err != nil && errs.KindOf(err) == errs.Internal {
 		return nil, errs.Wrap(errs.Internal, err, "pricing returned an inconsistent quote")
 	}
@@ -334,4 +378,14 @@ func withIDs(newID IDs, evs ...outboxEvent) []outboxEvent {
 		return nil
 	}
 	return out
+}
+
+// traceID is the W3C trace id of ctx's span, as the store keeps it with a
+// new order (its traceparent): "" without a valid one.
+func traceID(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return ""
+	}
+	return sc.TraceID().String()
 }

@@ -229,7 +229,11 @@ func TestCreateOrderBuildsFromCatalogAndQuote(t *testing.T) {
 		o.Items[0].SKU != "TEE-S" || o.Items[1].Placement != nil {
 		t.Fatalf("order %+v", o)
 	}
-	if len(st.change.Events) != 1 || st.change.Events[0].Type != eventsv1.KeyOrderPlaced || st.change.Events[0].ID == "" ||
+	// OrderPlaced, then the order.created notice, gated on the owner's
+	// webhook subscription.
+	ev := st.change.Events
+	if len(ev) != 2 || ev[0].Type != eventsv1.KeyOrderPlaced || ev[0].ID == "" || ev[0].Gate != nil ||
+		ev[1].Type != eventsv1.KeyOrderNotice || ev[1].ID == "" || ev[1].Gate == nil || ev[1].Gate.Value != "alice" ||
 		len(st.change.Timeline) != 1 || st.change.Timeline[0].Type != domain.EventPlaced {
 		t.Fatalf("change %+v", st.change)
 	}

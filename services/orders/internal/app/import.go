@@ -207,7 +207,7 @@ func (s *Service) hold(ctx context.Context, req ImportRequest, reason string) (I
 		ID: s.newID(), OrderID: o.ID(), Type: domain.EventHeld, To: domain.StatusOnHold, Message: o.HoldReason(),
 		Attributes: map[string]string{"reason": o.HoldReason(), "marketplace": req.Marketplace, "external_order_id": req.ExternalOrderID},
 		CreatedAt:  o.CreatedAt(),
-	}}})
+	}}, Events: withIDs(s.newID, events.CreatedNotice(o), events.HeldNotice(o))})
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -269,13 +269,17 @@ func (s *Service) importExisting(ctx context.Context, o *domain.Order, req Impor
 // was placed; a held order has neither stock nor payment.
 func (s *Service) cancelChange(o *domain.Order, from domain.Status, typ, reason string, attrs map[string]string) Change {
 	c := Change{Timeline: []domain.TimelineEntry{transitionEntry(s.newID, o, from, typ, reason, attrs)}}
+	if from == domain.StatusDraft {
+		c.Events = draftCancelEvents(s.newID, o, reason)
+		return c
+	}
 	if from == domain.StatusOnHold {
-		c.Events = withIDs(s.newID, events.StatusChanged(o, from))
+		c.Events = withIDs(s.newID, events.StatusChanged(o, from), events.StatusNotice(o, from))
 		return c
 	}
 	c.Events = withIDs(s.newID,
 		events.OrderCancelled(o, reason, o.PaymentID() != "", o.StockReserved()),
-		events.StatusChanged(o, from))
+		events.StatusChanged(o, from), events.StatusNotice(o, from))
 	return c
 }
 

@@ -56,6 +56,11 @@ type QuoteRequest struct {
 	CountryCode string
 	Currency    string
 	CouponCode  string
+	// ShippingMethod is the method to price ("" for the cheapest that
+	// reaches the country); Region the destination's region where a tax
+	// rate applies per region ("" for the country's rate).
+	ShippingMethod string
+	Region         string
 	// OrderKey and OrderID, set when an order is being placed, make pricing
 	// redeem the coupon: one use per OrderKey (the same on every retry of the
 	// create), tied to the order OrderID this attempt would commit.
@@ -76,6 +81,12 @@ type Quote struct {
 	ID                                  string
 	Lines                               []QuoteLine
 	Subtotal, Shipping, Discount, Total domain.Money
+	// ShippingMethod is the method priced into Shipping, with its
+	// estimate; Tax is added to Total unless TaxIncluded.
+	ShippingMethod   string
+	DeliveryEstimate domain.DeliveryEstimate
+	Tax              domain.Money
+	TaxIncluded      bool
 }
 
 // Pricing prices a prospective order.

@@ -95,7 +95,7 @@ func NewReconciler(s StuckStore, w *Worker, cfg ReconcilerConfig) *Reconciler {
 		cfg.Every = 30 * time.Second
 	}
 	if cfg.StuckAfter <= 0 {
-		cfg.StuckAfter = 10 * time.Minute
+		cfg.StuckAfter = DefaultStuckAfter
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 200

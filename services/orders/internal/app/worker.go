@@ -204,7 +204,7 @@ func (w *Worker) settle(o *domain.Order, ch charge) (Change, error) {
 			return err
 		}
 		c.Timeline = append(c.Timeline, w.entry(o, from, typ, msg, attrs))
-		c.Events = append(c.Events, events.StatusChanged(o, from))
+		c.Events = append(c.Events, events.StatusChanged(o, from), events.StatusNotice(o, from))
 		return nil
 	}
 	if o.Status() == domain.StatusPending {
@@ -274,6 +274,7 @@ func (w *Worker) refundLateCapture(ctx context.Context, msgID string, o *domain.
 		c.Timeline = append(c.Timeline,
 			w.note(o, domain.EventPaymentLateCapture, "payment captured after cancellation", map[string]string{"payment_id": paymentID}),
 			w.note(o, domain.EventPaymentRefunded, "payment refunded", map[string]string{"refund_id": res.RefundID}))
+		c.Events = withIDs(w.newID, append(c.Events, events.RefundedNotice(o, o.Total()))...)
 		return c, nil
 	})
 	if errors.Is(err, ErrAlreadyProcessed) {
@@ -301,7 +302,7 @@ func (w *Worker) StockRejected(ctx context.Context, msgID, orderID, reason, vari
 		}
 		return Change{
 			Timeline: []domain.TimelineEntry{w.entry(o, from, domain.EventRejected, reason, attrs)},
-			Events:   withIDs(w.newID, events.StatusChanged(o, from)),
+			Events:   withIDs(w.newID, events.StatusChanged(o, from), events.StatusNotice(o, from)),
 		}, nil
 	})
 	if errors.Is(err, ErrAlreadyProcessed) {
@@ -310,8 +311,9 @@ func (w *Worker) StockRejected(ctx context.Context, msgID, orderID, reason, vari
 	return err
 }
 
-// PrintFilesReady records the print files and starts production.
-func (w *Worker) PrintFilesReady(ctx context.Context, msgID, orderID string, files map[string]string) error {
+// PrintFilesReady records the print files and mockups (by item id) and
+// starts production.
+func (w *Worker) PrintFilesReady(ctx context.Context, msgID, orderID string, files map[string]domain.PrintFile) error {
 	_, err := w.update(ctx, orderID, w.inbox, msgID, func(o *domain.Order) (Change, error) {
 		from := o.Status()
 		switch from {
@@ -329,7 +331,7 @@ func (w *Worker) PrintFilesReady(ctx context.Context, msgID, orderID string, fil
 		return Change{
 			Timeline: []domain.TimelineEntry{w.entry(o, from, domain.EventInProduction, "print files ready",
 				map[string]string{"files": fmt.Sprint(len(files))})},
-			Events: withIDs(w.newID, events.StatusChanged(o, from)),
+			Events: withIDs(w.newID, events.StatusChanged(o, from), events.StatusNotice(o, from)),
 		}, nil
 	})
 	if errors.Is(err, ErrAlreadyProcessed) {
@@ -403,9 +405,12 @@ func (w *Worker) refundCancelled(ctx context.Context, msgID string, o *domain.Or
 		if err := o.RecordRefund(res.RefundID, w.now()); err != nil {
 			return Change{}, err
 		}
-		return Change{Timeline: []domain.TimelineEntry{
-			w.note(o, domain.EventPaymentRefunded, "payment refunded", map[string]string{"refund_id": res.RefundID}),
-		}}, nil
+		return Change{
+			Timeline: []domain.TimelineEntry{
+				w.note(o, domain.EventPaymentRefunded, "payment refunded", map[string]string{"refund_id": res.RefundID}),
+			},
+			Events: withIDs(w.newID, events.RefundedNotice(o, o.Total())),
+		}, nil
 	})
 	if errors.Is(err, ErrAlreadyProcessed) {
 		return nil

@@ -33,13 +33,20 @@ const (
 	// validation). It holds no stock and no money; it leaves for PENDING
 	// (PlaceFromHold) or CANCELLED.
 	StatusOnHold Status = 10
+	// StatusDraft is an order priced but not placed: it holds no stock and
+	// no money, and is edited, confirmed (PENDING), cancelled or expired
+	// (CANCELLED). See draft.go.
+	StatusDraft Status = 11
+	// StatusPartiallyShipped: some items (or part of their quantities)
+	// shipped, others not yet.
+	StatusPartiallyShipped Status = 12
 )
 
 var statusNames = map[Status]string{
 	StatusPending: "PENDING", StatusConfirmed: "CONFIRMED", StatusPaid: "PAID",
 	StatusInProduction: "IN_PRODUCTION", StatusShipped: "SHIPPED", StatusDelivered: "DELIVERED",
 	StatusRejected: "REJECTED", StatusPaymentFailed: "PAYMENT_FAILED", StatusCancelled: "CANCELLED",
-	StatusOnHold: "ON_HOLD",
+	StatusOnHold: "ON_HOLD", StatusDraft: "DRAFT", StatusPartiallyShipped: "PARTIALLY_SHIPPED",
 }
 
 func (s Status) String() string {
@@ -116,6 +123,7 @@ type Item struct {
 	placement                            *PlacementSpec
 	printFileKey                         string
 	externalItemID                       string
+	mockupKey                            string
 }
 
 // ItemFields are an item's parts, as a constructor argument and as read back
@@ -132,6 +140,9 @@ type ItemFields struct {
 	PrintFileKey string
 	// ExternalItemID is the marketplace's line item id of an imported order.
 	ExternalItemID string
+	// MockupKey is the S3 key of the item's mockup, once print files are
+	// ready (empty when none was rendered).
+	MockupKey string
 }
 
 // Fields returns the item's parts.
@@ -142,7 +153,7 @@ func (it Item) Fields() ItemFields {
 		p = &c
 	}
 	return ItemFields{it.id, it.variantID, it.productID, it.sku, it.title, it.quantity, it.designID,
-		it.placementID, it.unitPrice, it.lineTotal, it.designKey, p, it.printFileKey, it.externalItemID}
+		it.placementID, it.unitPrice, it.lineTotal, it.designKey, p, it.printFileKey, it.externalItemID, it.mockupKey}
 }
 
 // ID is the item's id.
@@ -150,40 +161,6 @@ func (it Item) ID() string { return it.id }
 
 // DesignID is the printed design, empty for a blank.
 func (it Item) DesignID() string { return it.designID }
-
-// Shipment is a parcel handed to a carrier.
-type Shipment struct {
-	id, carrier, trackingNumber, trackingURL string
-	createdAt                                time.Time
-}
-
-// ShipmentFields are a shipment's parts.
-type ShipmentFields struct {
-	ID, Carrier, TrackingNumber, TrackingURL string
-	CreatedAt                                time.Time
-}
-
-// NewShipment validates a shipment.
-func NewShipment(f ShipmentFields) (Shipment, error) {
-	switch {
-	case !IsUUID(f.ID):
-		return Shipment{}, fmt.Errorf("shipment id %q is not a uuid", f.ID)
-	case f.Carrier == "" || utf8.RuneCountInString(f.Carrier) > MaxCarrierLen:
-		return Shipment{}, errs.Field("carrier", fmt.Sprintf("must be 1 to %d characters", MaxCarrierLen))
-	case len(f.TrackingNumber) > MaxTrackingLen || !trackingRE.MatchString(f.TrackingNumber):
-		return Shipment{}, errs.Field("tracking_number", "must be 1 to 64 letters, digits or dashes")
-	case len(f.TrackingURL) > MaxURLLen:
-		return Shipment{}, errs.Field("tracking_url", "is longer than 500 characters")
-	case f.TrackingURL != "" && !webURL(f.TrackingURL):
-		return Shipment{}, errs.Field("tracking_url", "must be an http or https URL")
-	}
-	return Shipment{f.ID, f.Carrier, f.TrackingNumber, f.TrackingURL, f.CreatedAt.UTC()}, nil
-}
-
-// Fields returns the shipment's parts.
-func (s Shipment) Fields() ShipmentFields {
-	return ShipmentFields{s.id, s.carrier, s.trackingNumber, s.trackingURL, s.createdAt}
-}
 
 // Order is the order aggregate. Its fields are unexported: it changes only
 // through its transition methods, each of which refuses a move the state
@@ -210,9 +187,14 @@ type Order struct {
 	shipments       []Shipment
 	holdReason      string
 	importRequest   []byte
-	version         int64
-	createdAt       time.Time
-	updatedAt       time.Time
+	pricing         Pricing
+	expiresAt       time.Time
+	// traceID is the W3C trace id of the request that placed the order
+	// (32 hex digits, "" when it was not traced).
+	traceID   string
+	version   int64
+	createdAt time.Time
+	updatedAt time.Time
 }
 
 // OrderFields are an order's parts: the argument of NewOrder (which ignores
@@ -243,9 +225,20 @@ type OrderFields struct {
 	// ImportRequest is the marketplace's request an imported order was held
 	// with (opaque here; app encodes it), kept so a retry resolves it again.
 	ImportRequest []byte
-	Version       int64
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// ShippingMethod, DeliveryEstimate, Tax and TaxIncluded come from the
+	// quote the order was priced with.
+	ShippingMethod   string
+	DeliveryEstimate DeliveryEstimate
+	Tax              Money
+	TaxIncluded      bool
+	// ExpiresAt is when a DRAFT order expires; zero otherwise.
+	ExpiresAt time.Time
+	// TraceID is the W3C trace id of the request that placed the order
+	// ("" when it was not traced).
+	TraceID   string
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // NewOrder places a new PENDING order at version 1 after checking every
@@ -274,7 +267,7 @@ func NewOrder(f OrderFields) (*Order, error) {
 		id: f.ID, userID: f.UserID, status: StatusPending, address: addr, currency: f.Currency,
 		couponCode: f.CouponCode, paymentMethod: f.PaymentMethod, storeID: f.StoreID,
 		externalOrderID: f.ExternalOrderID, quoteID: f.QuoteID, version: 1,
-		createdAt: f.CreatedAt.UTC(), updatedAt: f.CreatedAt.UTC(),
+		createdAt: f.CreatedAt.UTC(), updatedAt: f.CreatedAt.UTC(), traceID: f.TraceID,
 	}
 	var sum int64
 	for i, itf := range f.Items {
@@ -285,7 +278,10 @@ func NewOrder(f OrderFields) (*Order, error) {
 		sum += it.lineTotal.amount
 		o.items = append(o.items, it)
 	}
-	for name, m := range map[string]Money{"subtotal": f.Subtotal, "shipping": f.Shipping, "discount": f.Discount, "total": f.Total} {
+	if f.Tax.IsZero() {
+		f.Tax = MustMoney(0, f.Currency)
+	}
+	for name, m := range map[string]Money{"subtotal": f.Subtotal, "shipping": f.Shipping, "discount": f.Discount, "total": f.Total, "tax": f.Tax} {
 		if m.currency != f.Currency {
 			return nil, fmt.Errorf("new order: %s is in %q, the order in %q", name, m.currency, f.Currency)
 		}
@@ -296,11 +292,14 @@ func NewOrder(f OrderFields) (*Order, error) {
 	if sum != f.Subtotal.amount {
 		return nil, fmt.Errorf("new order: line totals add up to %d, subtotal is %d", sum, f.Subtotal.amount)
 	}
-	if f.Subtotal.amount+f.Shipping.amount-f.Discount.amount != f.Total.amount {
-		return nil, fmt.Errorf("new order: total %d is not subtotal %d + shipping %d - discount %d",
-			f.Total.amount, f.Subtotal.amount, f.Shipping.amount, f.Discount.amount)
+	if err := checkTotal(f); err != nil {
+		return nil, err
+	}
+	if err := checkShippingMethod(f.ShippingMethod); err != nil {
+		return nil, err
 	}
 	o.subtotal, o.shipping, o.discount, o.total = f.Subtotal, f.Shipping, f.Discount, f.Total
+	o.pricing = Pricing{ShippingMethod: f.ShippingMethod, DeliveryEstimate: f.DeliveryEstimate, Tax: f.Tax, TaxIncluded: f.TaxIncluded}
 	return o, nil
 }
 
@@ -391,6 +390,11 @@ func UnmarshalOrderFromDatabase(f OrderFields) (*Order, error) {
 		refundID: f.RefundID, failureReason: f.FailureReason, stockReserved: f.StockReserved,
 		holdReason: f.HoldReason, importRequest: slices.Clone(f.ImportRequest),
 		version: f.Version, createdAt: f.CreatedAt.UTC(), updatedAt: f.UpdatedAt.UTC(),
+		pricing:   Pricing{ShippingMethod: f.ShippingMethod, DeliveryEstimate: f.DeliveryEstimate, Tax: f.Tax, TaxIncluded: f.TaxIncluded},
+		expiresAt: utcOrZero(f.ExpiresAt), traceID: f.TraceID,
+	}
+	if o.pricing.Tax.IsZero() && currencyRE.MatchString(f.Currency) {
+		o.pricing.Tax = MustMoney(0, f.Currency)
 	}
 	a := f.Address
 	o.address = Address{a.Name, a.Line1, a.Line2, a.City, a.Region, a.PostalCode, a.CountryCode}
@@ -399,7 +403,7 @@ func UnmarshalOrderFromDatabase(f OrderFields) (*Order, error) {
 			id: itf.ID, variantID: itf.VariantID, productID: itf.ProductID, sku: itf.SKU, title: itf.Title,
 			quantity: itf.Quantity, designID: itf.DesignID, placementID: itf.PlacementID,
 			unitPrice: itf.UnitPrice, lineTotal: itf.LineTotal, designKey: itf.DesignKey,
-			printFileKey: itf.PrintFileKey, externalItemID: itf.ExternalItemID,
+			printFileKey: itf.PrintFileKey, externalItemID: itf.ExternalItemID, mockupKey: itf.MockupKey,
 		}
 		if itf.Placement != nil {
 			p := *itf.Placement
@@ -408,7 +412,7 @@ func UnmarshalOrderFromDatabase(f OrderFields) (*Order, error) {
 		o.items = append(o.items, it)
 	}
 	for _, s := range f.Shipments {
-		o.shipments = append(o.shipments, Shipment{s.ID, s.Carrier, s.TrackingNumber, s.TrackingURL, s.CreatedAt.UTC()})
+		o.shipments = append(o.shipments, shipmentFromFields(s))
 	}
 	return o, nil
 }
@@ -422,7 +426,9 @@ func (o *Order) Fields() OrderFields {
 		ExternalOrderID: o.externalOrderID, QuoteID: o.quoteID, PaymentID: o.paymentID,
 		RefundID: o.refundID, FailureReason: o.failureReason, StockReserved: o.stockReserved,
 		HoldReason: o.holdReason, ImportRequest: slices.Clone(o.importRequest),
-		Version: o.version, CreatedAt: o.createdAt, UpdatedAt: o.updatedAt,
+		ShippingMethod: o.pricing.ShippingMethod, DeliveryEstimate: o.pricing.DeliveryEstimate,
+		Tax: o.pricing.Tax, TaxIncluded: o.pricing.TaxIncluded, ExpiresAt: o.expiresAt,
+		TraceID: o.traceID, Version: o.version, CreatedAt: o.createdAt, UpdatedAt: o.updatedAt,
 	}
 	for _, it := range o.items {
 		f.Items = append(f.Items, it.Fields())
@@ -458,6 +464,7 @@ func (o *Order) CouponCode() string      { return o.couponCode }
 func (o *Order) ExternalOrderID() string { return o.externalOrderID }
 func (o *Order) CreatedAt() time.Time    { return o.createdAt }
 func (o *Order) UpdatedAt() time.Time    { return o.updatedAt }
+func (o *Order) TraceID() string         { return o.traceID }
 func (o *Order) Items() []Item           { return slices.Clone(o.items) }
 func (o *Order) Shipments() []Shipment   { return slices.Clone(o.shipments) }
 
@@ -520,9 +527,15 @@ func (o *Order) FailPayment(reason string, now time.Time) error {
 	return nil
 }
 
-// StartProduction records the rendered print files (item id → S3 key):
+// PrintFile is what the renderer made for one item: its print file and
+// its mockup (S3 keys in the renders bucket; the mockup may be empty).
+type PrintFile struct {
+	Key, MockupKey string
+}
+
+// StartProduction records the rendered print files (item id → files):
 // PAID → IN_PRODUCTION.
-func (o *Order) StartProduction(files map[string]string, now time.Time) error {
+func (o *Order) StartProduction(files map[string]PrintFile, now time.Time) error {
 	if o.status != StatusPaid {
 		return o.refuse("start production of")
 	}
@@ -532,8 +545,8 @@ func (o *Order) StartProduction(files map[string]string, now time.Time) error {
 		}
 	}
 	for i := range o.items {
-		if k, ok := files[o.items[i].id]; ok {
-			o.items[i].printFileKey = k
+		if f, ok := files[o.items[i].id]; ok {
+			o.items[i].printFileKey, o.items[i].mockupKey = f.Key, f.MockupKey
 		}
 	}
 	o.move(StatusInProduction, now)
@@ -545,39 +558,15 @@ func (o *Order) HasDesigns() bool {
 	return slices.ContainsFunc(o.items, func(it Item) bool { return it.designID != "" })
 }
 
-// Ship hands the order to a carrier: IN_PRODUCTION → SHIPPED, or PAID →
-// SHIPPED for an order of blanks only (there is nothing to render).
-func (o *Order) Ship(s Shipment, now time.Time) error {
-	switch {
-	case o.status == StatusInProduction:
-	case o.status == StatusPaid && !o.HasDesigns():
-	default:
-		return o.refuse("ship")
-	}
-	o.shipments = append(o.shipments, s)
-	o.move(StatusShipped, now)
-	return nil
-}
-
-// Deliver records delivery: SHIPPED → DELIVERED.
-func (o *Order) Deliver(now time.Time) error {
-	if o.status != StatusShipped {
-		return o.refuse("deliver")
-	}
-	o.move(StatusDelivered, now)
-	return nil
-}
-
 // Cancel cancels the order. It is allowed until production starts
-// (ON_HOLD, PENDING, CONFIRMED, PAID); afterwards, and from a terminal
-// state, it is refused with FAILED_PRECONDITION.
+// (DRAFT, ON_HOLD, PENDING, CONFIRMED, PAID); afterwards, and from a
+// terminal state, it is refused with FAILED_PRECONDITION.
 func (o *Order) Cancel(reason string, now time.Time) error {
-	switch o.status {
-	case StatusOnHold, StatusPending, StatusConfirmed, StatusPaid:
-	default:
+	if !o.Cancellable() {
 		return o.refuse("cancel")
 	}
 	o.failureReason = clip(reason)
+	o.expiresAt = time.Time{}
 	o.move(StatusCancelled, now)
 	return nil
 }
@@ -585,7 +574,7 @@ func (o *Order) Cancel(reason string, now time.Time) error {
 // Cancellable reports whether Cancel would be allowed now.
 func (o *Order) Cancellable() bool {
 	switch o.status {
-	case StatusOnHold, StatusPending, StatusConfirmed, StatusPaid:
+	case StatusDraft, StatusOnHold, StatusPending, StatusConfirmed, StatusPaid:
 		return true
 	}
 	return false
@@ -616,7 +605,7 @@ func NewHeldOrder(f OrderFields, reason string, request []byte) (*Order, error) 
 		subtotal: zero, shipping: zero, discount: zero, total: zero,
 		paymentMethod: f.PaymentMethod, storeID: f.StoreID, externalOrderID: f.ExternalOrderID,
 		holdReason: clip(reason), importRequest: slices.Clone(request), version: 1,
-		createdAt: f.CreatedAt.UTC(), updatedAt: f.CreatedAt.UTC(),
+		createdAt: f.CreatedAt.UTC(), updatedAt: f.CreatedAt.UTC(), traceID: f.TraceID,
 	}, nil
 }
 

@@ -57,7 +57,7 @@ func at(t *testing.T, s domain.Status, designs bool) *domain.Order {
 		domain.StatusShipped: {func() error { return o.Confirm(now) }, func() error { return o.MarkPaid("pi_1", now) },
 			func() error { return o.StartProduction(nil, now) }, func() error { return o.Ship(shipment(t), now) }},
 		domain.StatusDelivered: {func() error { return o.Confirm(now) }, func() error { return o.MarkPaid("pi_1", now) },
-			func() error { return o.StartProduction(nil, now) }, func() error { return o.Ship(shipment(t), now) }, func() error { return o.Deliver(now) }},
+			func() error { return o.StartProduction(nil, now) }, func() error { return o.Ship(shipment(t), now) }, func() error { return deliverAll(o) }},
 		domain.StatusCancelled: {func() error { return o.Cancel("x", now) }},
 	}
 	for _, step := range path[s] {
@@ -69,6 +69,16 @@ func at(t *testing.T, s domain.Status, designs bool) *domain.Order {
 		t.Fatalf("reached %s, want %s", o.Status(), s)
 	}
 	return o
+}
+
+// deliverAll delivers every package of o.
+func deliverAll(o *domain.Order) error {
+	for _, s := range o.Shipments() {
+		if _, err := o.DeliverShipment(s.ID(), now, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func shipment(t *testing.T) domain.Shipment {
@@ -96,7 +106,6 @@ func TestTransitionsFollowTheStateMachine(t *testing.T) {
 		{"fail payment", func(o *domain.Order) error { return o.FailPayment("d", now) }, map[domain.Status]domain.Status{domain.StatusConfirmed: domain.StatusPaymentFailed}},
 		{"start production", func(o *domain.Order) error { return o.StartProduction(nil, now) }, map[domain.Status]domain.Status{domain.StatusPaid: domain.StatusInProduction}},
 		{"ship", func(o *domain.Order) error { return o.Ship(shipment(t), now) }, map[domain.Status]domain.Status{domain.StatusInProduction: domain.StatusShipped}},
-		{"deliver", func(o *domain.Order) error { return o.Deliver(now) }, map[domain.Status]domain.Status{domain.StatusShipped: domain.StatusDelivered}},
 		{"cancel", func(o *domain.Order) error { return o.Cancel("c", now) }, map[domain.Status]domain.Status{
 			domain.StatusPending: domain.StatusCancelled, domain.StatusConfirmed: domain.StatusCancelled, domain.StatusPaid: domain.StatusCancelled}},
 	}
@@ -133,13 +142,13 @@ func TestStartProductionRecordsPrintFiles(t *testing.T) {
 	t.Parallel()
 	o := at(t, domain.StatusPaid, true)
 	item := o.Items()[0].ID()
-	if err := o.StartProduction(map[string]string{uuid.NewString(): "x"}, now); !errs.Is(err, errs.Invalid) || o.Status() != domain.StatusPaid {
+	if err := o.StartProduction(map[string]domain.PrintFile{uuid.NewString(): {Key: "x"}}, now); !errs.Is(err, errs.Invalid) || o.Status() != domain.StatusPaid {
 		t.Fatalf("unknown item: %v", err)
 	}
-	if err := o.StartProduction(map[string]string{item: "renders/1.png"}, now); err != nil {
+	if err := o.StartProduction(map[string]domain.PrintFile{item: {Key: "renders/1.png", MockupKey: "renders/1-mockup.png"}}, now); err != nil {
 		t.Fatal(err)
 	}
-	if o.Fields().Items[0].PrintFileKey != "renders/1.png" {
+	if it := o.Fields().Items[0]; it.PrintFileKey != "renders/1.png" || it.MockupKey != "renders/1-mockup.png" {
 		t.Fatal("print file not recorded")
 	}
 }

@@ -103,12 +103,25 @@ func OrderCancelled(o *domain.Order, reason string, wasPaid, stockReserved bool)
 	}}
 }
 
-// OrderShipped lets the marketplace worker push tracking to the store.
+// OrderShipped lets the marketplace worker push one package's tracking to
+// the store: it carries only that package's items, each with the quantity
+// in the package.
 func OrderShipped(o *domain.Order, s domain.Shipment) outbox.Event {
 	f := s.Fields()
+	in := make(map[string]int32, len(f.Items))
+	for _, si := range f.Items {
+		in[si.ItemID] = si.Quantity
+	}
+	var items []*eventsv1.OrderPlacedItem
+	for _, it := range placedItems(o) {
+		if q, ok := in[it.GetItemId()]; ok {
+			it.Quantity = q
+			items = append(items, it)
+		}
+	}
 	return outbox.Event{Type: eventsv1.KeyOrderShipped, Payload: &eventsv1.OrderShipped{
 		OrderId: o.ID(), UserId: o.UserID(), ShipmentId: f.ID, Carrier: f.Carrier,
 		TrackingNumber: f.TrackingNumber, TrackingUrl: f.TrackingURL, StoreId: o.StoreID(),
-		ExternalOrderId: o.ExternalOrderID(), ShippedAt: timestamppb.New(f.CreatedAt), Items: placedItems(o),
+		ExternalOrderId: o.ExternalOrderID(), ShippedAt: timestamppb.New(f.CreatedAt), Items: items,
 	}}
 }

@@ -45,6 +45,15 @@ func (s *Server) ImportOrder(ctx context.Context, req *ordersv1.ImportOrderReque
 	return out, nil
 }
 
+// SetWebhookSubscriber implements ordersv1.OrderServiceServer (the webhooks
+// service's internal call).
+func (s *Server) SetWebhookSubscriber(ctx context.Context, req *ordersv1.SetWebhookSubscriberRequest) (*ordersv1.SetWebhookSubscriberResponse, error) {
+	if err := s.svc.SetWebhookSubscriber(ctx, principal.From(ctx), req.GetUserId(), req.GetSubscribed()); err != nil {
+		return nil, err
+	}
+	return &ordersv1.SetWebhookSubscriberResponse{}, nil
+}
+
 // RetryImport implements ordersv1.OrderServiceServer.
 func (s *Server) RetryImport(ctx context.Context, req *ordersv1.RetryImportRequest) (*ordersv1.Order, error) {
 	o, err := s.svc.RetryImport(ctx, principal.From(ctx), req.GetOrderId())

@@ -7,6 +7,7 @@ package grpcapi
 import (
 	"context"
 	"crypto/sha256"
+	"time"
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
@@ -18,6 +19,7 @@ import (
 	typesv1 "github.com/printfleet/printfleet/proto/printfleet/types/v1"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	"github.com/printfleet/printfleet/services/orders/internal/domain"
+	"github.com/printfleet/printfleet/services/orders/internal/orderpb"
 )
 
 // Server implements ordersv1.OrderServiceServer.
@@ -62,13 +64,9 @@ func (s *Server) CreateOrder(ctx context.Context, req *ordersv1.CreateOrderReque
 		Currency: req.GetCurrency(), CouponCode: req.GetCouponCode(),
 		PaymentMethod: domain.PaymentMethod(req.GetPaymentMethod()), StoreID: req.GetStoreId(),
 		ExternalOrderID: req.GetExternalOrderId(), Address: toDomainAddress(req.GetShippingAddress()),
+		ShippingMethod: req.GetShippingMethod(), Draft: req.Confirm != nil && !req.GetConfirm(),
 	}
-	for _, it := range req.GetItems() {
-		in.Items = append(in.Items, app.RequestedItem{
-			VariantID: it.GetVariantId(), Quantity: it.GetQuantity(), DesignID: it.GetDesignId(), PlacementID: it.GetPlacementId(),
-			ExternalItemID: it.GetExternalItemId(),
-		})
-	}
+	in.Items = requestedItems(req.GetItems())
 	encoded, err := s.svc.CreateOrder(ctx, principal.From(ctx), idempotencyKey(ctx), hash, in, encodeOrder)
 	if err != nil {
 		return nil, err
@@ -78,6 +76,43 @@ func (s *Server) CreateOrder(ctx context.Context, req *ordersv1.CreateOrderReque
 		return nil, errs.Wrap(errs.Internal, err, "stored response unreadable")
 	}
 	return out, nil
+}
+
+func requestedItems(items []*ordersv1.CreateOrderItem) []app.RequestedItem {
+	var out []app.RequestedItem
+	for _, it := range items {
+		out = append(out, app.RequestedItem{
+			VariantID: it.GetVariantId(), Quantity: it.GetQuantity(), DesignID: it.GetDesignId(), PlacementID: it.GetPlacementId(),
+			ExternalItemID: it.GetExternalItemId(),
+		})
+	}
+	return out
+}
+
+// UpdateOrder implements ordersv1.OrderServiceServer.
+func (s *Server) UpdateOrder(ctx context.Context, req *ordersv1.UpdateOrderRequest) (*ordersv1.Order, error) {
+	u := app.UpdateOrderInput{
+		Items: requestedItems(req.GetItems()), ShippingMethod: req.ShippingMethod, CouponCode: req.CouponCode,
+		PaymentMethod: domain.PaymentMethod(req.GetPaymentMethod()), Version: req.GetVersion(),
+	}
+	if req.GetShippingAddress() != nil {
+		a := toDomainAddress(req.GetShippingAddress())
+		u.Address = &a
+	}
+	o, err := s.svc.UpdateOrder(ctx, principal.From(ctx), req.GetOrderId(), u)
+	if err != nil {
+		return nil, err
+	}
+	return ToProtoOrder(o), nil
+}
+
+// ConfirmOrder implements ordersv1.OrderServiceServer.
+func (s *Server) ConfirmOrder(ctx context.Context, req *ordersv1.ConfirmOrderRequest) (*ordersv1.Order, error) {
+	o, err := s.svc.ConfirmOrder(ctx, principal.From(ctx), req.GetOrderId())
+	if err != nil {
+		return nil, err
+	}
+	return ToProtoOrder(o), nil
 }
 
 // encodeOrder is the create response as stored with the idempotency key.
@@ -94,10 +129,19 @@ func (s *Server) GetOrder(ctx context.Context, req *ordersv1.GetOrderRequest) (*
 
 // ListOrders implements ordersv1.OrderServiceServer.
 func (s *Server) ListOrders(ctx context.Context, req *ordersv1.ListOrdersRequest) (*ordersv1.ListOrdersResponse, error) {
-	res, err := s.svc.ListOrders(ctx, principal.From(ctx), app.ListInput{
+	in := app.ListInput{
 		PageSize: req.GetPageSize(), PageToken: req.GetPageToken(), UserID: req.GetUserId(),
-		Status: domain.Status(req.GetStatus()),
-	})
+		Status: domain.Status(req.GetStatus()), StoreID: req.GetStoreId(),
+		ExternalOrderID: req.GetExternalOrderId(), AllOwners: req.GetAllOwners(),
+	}
+	var err error
+	if in.CreatedAfter, err = instant("created_after", req.GetCreatedAfter()); err != nil {
+		return nil, err
+	}
+	if in.CreatedBefore, err = instant("created_before", req.GetCreatedBefore()); err != nil {
+		return nil, err
+	}
+	res, err := s.svc.ListOrders(ctx, principal.From(ctx), in)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +150,17 @@ func (s *Server) ListOrders(ctx context.Context, req *ordersv1.ListOrdersRequest
 		out.Orders = append(out.Orders, ToProtoOrder(o))
 	}
 	return out, nil
+}
+
+// instant is a request timestamp as a time: zero when unset.
+func instant(field string, ts *timestamppb.Timestamp) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, nil
+	}
+	if err := ts.CheckValid(); err != nil {
+		return time.Time{}, errs.Field(field, "is not a valid timestamp")
+	}
+	return ts.AsTime(), nil
 }
 
 // CancelOrder implements ordersv1.OrderServiceServer.
@@ -136,13 +191,58 @@ func (s *Server) ListOrderEvents(ctx context.Context, req *ordersv1.ListOrderEve
 
 // CreateShipment implements ordersv1.OrderServiceServer.
 func (s *Server) CreateShipment(ctx context.Context, req *ordersv1.CreateShipmentRequest) (*ordersv1.Shipment, error) {
-	sh, o, err := s.svc.CreateShipment(ctx, principal.From(ctx), req.GetOrderId(), app.ShipmentInput{
+	in := app.ShipmentInput{
 		Carrier: req.GetCarrier(), TrackingNumber: req.GetTrackingNumber(), TrackingURL: req.GetTrackingUrl(),
+	}
+	for _, it := range req.GetItems() {
+		in.Items = append(in.Items, domain.ShipmentItem{ItemID: it.GetItemId(), Quantity: it.GetQuantity()})
+	}
+	sh, o, err := s.svc.CreateShipment(ctx, principal.From(ctx), req.GetOrderId(), in)
+	if err != nil {
+		return nil, err
+	}
+	return orderpb.Shipment(o, sh), nil
+}
+
+// ListShipments implements ordersv1.OrderServiceServer.
+func (s *Server) ListShipments(ctx context.Context, req *ordersv1.ListShipmentsRequest) (*ordersv1.ListShipmentsResponse, error) {
+	o, err := s.svc.ListShipments(ctx, principal.From(ctx), req.GetOrderId())
+	if err != nil {
+		return nil, err
+	}
+	out := &ordersv1.ListShipmentsResponse{}
+	for _, sh := range o.Shipments() {
+		out.Shipments = append(out.Shipments, orderpb.Shipment(o, sh))
+	}
+	return out, nil
+}
+
+// DeliverShipment implements ordersv1.OrderServiceServer.
+func (s *Server) DeliverShipment(ctx context.Context, req *ordersv1.DeliverShipmentRequest) (*ordersv1.Shipment, error) {
+	sh, o, err := s.svc.DeliverShipment(ctx, principal.From(ctx), req.GetOrderId(), req.GetShipmentId())
+	if err != nil {
+		return nil, err
+	}
+	return orderpb.Shipment(o, sh), nil
+}
+
+// RecordCarrierUpdate implements ordersv1.OrderServiceServer (the
+// gateway's internal call for a signed carrier update).
+func (s *Server) RecordCarrierUpdate(ctx context.Context, req *ordersv1.RecordCarrierUpdateRequest) (*ordersv1.RecordCarrierUpdateResponse, error) {
+	at, err := instant("occurred_at", req.GetOccurredAt())
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.svc.RecordCarrierUpdate(ctx, principal.From(ctx), app.CarrierUpdateInput{
+		EventID: req.GetEventId(), Carrier: req.GetCarrier(), TrackingNumber: req.GetTrackingNumber(),
+		Status: domain.ShipmentStatus(req.GetStatus()), OccurredAt: at,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return toProtoShipment(o.ID(), sh), nil
+	return &ordersv1.RecordCarrierUpdateResponse{
+		OrderId: u.OrderID, ShipmentId: u.ShipmentID, Status: ordersv1.ShipmentStatus(u.Status),
+	}, nil
 }
 
 func toDomainAddress(a *typesv1.Address) domain.AddressFields {
@@ -152,51 +252,11 @@ func toDomainAddress(a *typesv1.Address) domain.AddressFields {
 	}
 }
 
-func toProtoMoney(m domain.Money) *typesv1.Money {
-	return &typesv1.Money{Currency: m.Currency(), AmountMinor: m.Amount()}
-}
-
-func toProtoShipment(orderID string, s domain.Shipment) *ordersv1.Shipment {
-	f := s.Fields()
-	return &ordersv1.Shipment{
-		Id: f.ID, OrderId: orderID, Carrier: f.Carrier, TrackingNumber: f.TrackingNumber,
-		TrackingUrl: f.TrackingURL, CreatedAt: timestamppb.New(f.CreatedAt),
-	}
-}
-
 // MarshalOrder is the wire encoding of GetOrder's answer for o (what the
 // order cache carries for the gateway, see services/orders/cachefmt).
 func MarshalOrder(o *domain.Order) ([]byte, error) {
 	return proto.Marshal(ToProtoOrder(o))
 }
 
-// ToProtoOrder converts an order for clients.
-func ToProtoOrder(o *domain.Order) *ordersv1.Order {
-	f := o.Fields()
-	a := f.Address
-	out := &ordersv1.Order{
-		Id: f.ID, UserId: f.UserID, Status: ordersv1.OrderStatus(f.Status),
-		ShippingAddress: &typesv1.Address{
-			Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City, Region: a.Region,
-			PostalCode: a.PostalCode, CountryCode: a.CountryCode,
-		},
-		Currency: f.Currency, Subtotal: toProtoMoney(f.Subtotal), Shipping: toProtoMoney(f.Shipping),
-		Discount: toProtoMoney(f.Discount), Total: toProtoMoney(f.Total), CouponCode: f.CouponCode,
-		PaymentMethod: ordersv1.PaymentMethod(f.PaymentMethod), StoreId: f.StoreID,
-		ExternalOrderId: f.ExternalOrderID, QuoteId: f.QuoteID, PaymentId: f.PaymentID,
-		FailureReason: f.FailureReason, Version: f.Version, HoldReason: f.HoldReason,
-		CreatedAt: timestamppb.New(f.CreatedAt), UpdatedAt: timestamppb.New(f.UpdatedAt),
-	}
-	for _, it := range f.Items {
-		out.Items = append(out.Items, &ordersv1.OrderItem{
-			Id: it.ID, VariantId: it.VariantID, ProductId: it.ProductID, Sku: it.SKU, Title: it.Title,
-			Quantity: it.Quantity, DesignId: it.DesignID, PlacementId: it.PlacementID,
-			UnitPrice: toProtoMoney(it.UnitPrice), LineTotal: toProtoMoney(it.LineTotal),
-			PrintFileKey: it.PrintFileKey, ExternalItemId: it.ExternalItemID,
-		})
-	}
-	for _, s := range o.Shipments() {
-		out.Shipments = append(out.Shipments, toProtoShipment(f.ID, s))
-	}
-	return out
-}
+// ToProtoOrder converts an order for clients (orderpb.Order).
+func ToProtoOrder(o *domain.Order) *ordersv1.Order { return orderpb.Order(o) }

@@ -434,20 +434,8 @@ func TestCancelAndShipLifecycle(t *testing.T) {
 	t.Parallel()
 	f := testenv.NewFixture("alice")
 	s := testenv.Serve(t, f, testenv.Options{})
-	ctx := context.Background()
-	o, err := s.Client.CreateOrder(s.User("alice", "k1"), f.Request("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Drive it to IN_PRODUCTION as the worker would.
-	w := testenv.NewWorker(t, s.Store, nil)
-	if err := w.StockReserved(ctx, uuid.NewString(), o.Id); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.PrintFilesReady(ctx, uuid.NewString(), o.Id, map[string]string{o.Items[0].Id: "renders/x.png"}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Client.CancelOrder(s.User("alice", ""), &ordersv1.CancelOrderRequest{OrderId: o.Id})
+	o := inProduction(t, s, f)
+	_, err := s.Client.CancelOrder(s.User("alice", ""), &ordersv1.CancelOrderRequest{OrderId: o.Id})
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("cancel in production: %v, want FAILED_PRECONDITION", err)
 	}
@@ -471,7 +459,7 @@ func TestCancelAndShipLifecycle(t *testing.T) {
 		t.Fatalf("second shipment: %v, want FAILED_PRECONDITION", err)
 	}
 	var shipped []byte
-	if err := s.Pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE type = $1`, eventsv1.KeyOrderShipped).Scan(&shipped); err != nil {
+	if err := s.Pool.QueryRow(context.Background(), `SELECT payload FROM outbox WHERE type = $1`, eventsv1.KeyOrderShipped).Scan(&shipped); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(shipped, []byte(o.ExternalOrderId)) || !bytes.Contains(shipped, []byte(f.Request("alice").StoreId)) {
@@ -493,7 +481,7 @@ func TestCancelAndShipLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []string{domain.EventPlaced, domain.EventConfirmed, domain.EventPaymentCaptured, domain.EventInProduction, domain.EventShipped}
+	want := []string{domain.EventPlaced, domain.EventConfirmed, domain.EventPaymentCaptured, domain.EventInProduction, domain.EventShipmentCreated, domain.EventShipped}
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Fatalf("timeline %v, want %v", types, want)
 	}

@@ -1,12 +1,10 @@
 package grpcapi_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -21,18 +19,7 @@ func TestCreateShipmentRefusesNonWebTrackingURL(t *testing.T) {
 	t.Parallel()
 	f := testenv.NewFixture("alice")
 	s := testenv.Serve(t, f, testenv.Options{})
-	ctx := context.Background()
-	o, err := s.Client.CreateOrder(s.User("alice", "k1"), f.Request("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := testenv.NewWorker(t, s.Store, nil)
-	if err := w.StockReserved(ctx, uuid.NewString(), o.Id); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.PrintFilesReady(ctx, uuid.NewString(), o.Id, map[string]string{o.Items[0].Id: "renders/x.png"}); err != nil {
-		t.Fatal(err)
-	}
+	o := inProduction(t, s, f)
 	warehouse := s.As("warehouse-1", []string{principal.RoleFulfillment}, "")
 	for _, u := range []string{"javascript:alert(document.cookie)", "JAVASCRIPT:alert(1)", "data:text/html,x", "ftp://ups.example/t", "//ups.example/t"} {
 		_, err := s.Client.CreateShipment(warehouse, &ordersv1.CreateShipmentRequest{OrderId: o.Id, Carrier: "UPS", TrackingNumber: "1Z999AA1", TrackingUrl: u})

@@ -62,6 +62,11 @@ type Common struct {
 	// RelayPoll is the relay's safety-net poll: rows a dead process left, and
 	// rows whose publish failed. Commits wake their own process's relay.
 	RelayPoll time.Duration `env:"ORDERS_RELAY_POLL, default=2s"`
+	// StuckAfter is how long an order may wait for a step (the catalog's
+	// stock answer, a charge, a refund, print files, a marketplace push)
+	// before the worker's reconciler drives it again; the API lists the
+	// orders past it as stuck (ListStuckOrders).
+	StuckAfter time.Duration `env:"ORDERS_STUCK_AFTER, default=10m"`
 }
 
 // APIConfig is the API process's configuration.
@@ -83,6 +88,9 @@ type APIConfig struct {
 	// user's lists read the primary instead of the replica
 	// (PRINTFLEET_PG_READ_URL); keep it well above the replication lag.
 	ReadYourWritesWindow time.Duration `env:"ORDERS_READ_YOUR_WRITES_WINDOW, default=10s"`
+	// DraftTTL is how long a DRAFT order (confirm: false) lives unconfirmed
+	// from its creation or last edit; the worker then cancels it.
+	DraftTTL time.Duration `env:"ORDERS_DRAFT_TTL, default=72h"`
 }
 
 // WorkerConfig is the worker process's configuration.
@@ -96,10 +104,9 @@ type WorkerConfig struct {
 	// ReconcileEvery is the time between the reconciler's passes (one
 	// replica at a time runs one, under a PostgreSQL advisory lock).
 	ReconcileEvery time.Duration `env:"ORDERS_RECONCILE_EVERY, default=30s"`
-	// StuckAfter is how long an order may wait for a step (the catalog's
-	// stock answer, a charge, a refund, print files, a marketplace push)
-	// before the reconciler drives it again.
-	StuckAfter time.Duration `env:"ORDERS_STUCK_AFTER, default=10m"`
+	// DraftExpireEvery is the time between the passes that cancel drafts
+	// past their expiry.
+	DraftExpireEvery time.Duration `env:"ORDERS_DRAFT_EXPIRE_EVERY, default=1m"`
 }
 
 // infra is what both processes open.
@@ -196,6 +203,14 @@ func Serve(ctx context.Context, p *run.Process) error {
 		Store: in.store, Cache: in.cache, RecentWrites: recent, Catalog: cat, Pricing: pricing.New(pricingConn),
 		Listings: cat, CheckAddress: grpcapi.CheckAddress, TokenKey: tokenKey[:], Log: p.Log,
 	})
+	if cfg.DraftTTL <= 0 {
+		return errors.New("PRINTFLEET_ORDERS_DRAFT_TTL must be positive")
+	}
+	svc.DraftTTL = cfg.DraftTTL
+	if cfg.StuckAfter <= 0 {
+		return errors.New("PRINTFLEET_ORDERS_STUCK_AFTER must be positive")
+	}
+	svc.StuckAfter = cfg.StuckAfter
 	srv, err := grpcserver.New(grpcserver.Options{Log: p.Log, Signer: signer, Grace: p.Grace, TLS: cfg.TLS})
 	if err != nil {
 		return err
@@ -259,6 +274,8 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 	rel := relay(in, p, cfg.Common, "orders-worker")
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return rec.Run(gctx) })
+	expirer := app.NewDraftExpirer(in.store, w, cfg.DraftExpireEvery, 0)
+	g.Go(func() error { return expirer.Run(gctx) })
 	g.Go(func() error {
 		return amqp.Consume(gctx, in.amqp, amqp.ConsumerConfig{
 			Queue: cfg.Queue, RoutingKeys: amqpapi.RoutingKeys,

@@ -40,6 +40,20 @@ func (p *Payments) Charge(_ context.Context, r app.ChargeRequest) (app.ChargeRes
 	return app.ChargeResult{PaymentID: "pi_" + r.IdempotencyKey[:8]}, nil
 }
 
+// CancellingPayments cancels the order while it is being charged (Cancel
+// runs first), then captures the charge: the race of a cancellation and a
+// capture.
+type CancellingPayments struct {
+	Payments
+	Cancel func(orderID string)
+}
+
+// Charge implements app.Payments.
+func (p *CancellingPayments) Charge(ctx context.Context, r app.ChargeRequest) (app.ChargeResult, error) {
+	p.Cancel(r.OrderID)
+	return p.Payments.Charge(ctx, r)
+}
+
 // Refund implements app.Payments.
 func (p *Payments) Refund(_ context.Context, r app.RefundRequest) (app.RefundResult, error) {
 	p.mu.Lock()

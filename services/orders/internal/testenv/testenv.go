@@ -149,9 +149,13 @@ func (c *Catalog) GetVariants(_ context.Context, variantIDs, designIDs []string,
 
 // Pricing is a hand-written app.Pricing: every unit costs UnitPrice, an item
 // with a placement adds Surcharge per unit, shipping is Shipping, coupon
-// "TENOFF" takes 10% off the subtotal; currency XYZ is unsupported.
+// "TENOFF" takes 10% off the subtotal; currency XYZ is unsupported. The
+// shipping method is "standard" unless "express" (ExpressShipping, when
+// set) is asked; Tax is added to the total unless TaxIncluded.
 type Pricing struct {
 	UnitPrice, Surcharge, Shipping int64
+	ExpressShipping, Tax           int64
+	TaxIncluded                    bool
 	Calls                          atomic.Int64
 	Err                            error
 	// Last is the last request asked.
@@ -189,7 +193,18 @@ func (p *Pricing) CreateQuote(_ context.Context, r app.QuoteRequest) (app.Quote,
 	if r.CouponCode == "TENOFF" {
 		disc = sub / 10
 	}
-	q.Subtotal, q.Shipping, q.Discount, q.Total = m(sub), m(p.Shipping), m(disc), m(sub+p.Shipping-disc)
+	ship, method := p.Shipping, "standard"
+	q.DeliveryEstimate = domain.DeliveryEstimate{MinDays: 3, MaxDays: 5, EarliestDate: "2026-12-08", LatestDate: "2026-12-10"}
+	if r.ShippingMethod == "express" && p.ExpressShipping > 0 {
+		ship, method = p.ExpressShipping, "express"
+		q.DeliveryEstimate = domain.DeliveryEstimate{MinDays: 1, MaxDays: 2, EarliestDate: "2026-12-04", LatestDate: "2026-12-07"}
+	}
+	total := sub + ship - disc
+	if !p.TaxIncluded {
+		total += p.Tax
+	}
+	q.Subtotal, q.Shipping, q.Discount, q.Total = m(sub), m(ship), m(disc), m(total)
+	q.ShippingMethod, q.Tax, q.TaxIncluded = method, m(p.Tax), p.TaxIncluded
 	return q, nil
 }
 

@@ -63,6 +63,7 @@ type Writer interface {
 	UpsertShippingRates(ctx context.Context, rs []domain.ShippingRate) (WriteResult, error)
 	UpsertFxRates(ctx context.Context, rs []domain.FxRate) (WriteResult, error)
 	UpsertPlacementTechniques(ctx context.Context, ps []domain.PlacementTechnique) (WriteResult, error)
+	UpsertTaxRates(ctx context.Context, rs []domain.TaxRate) (WriteResult, error)
 }
 
 // Coupons stores coupons and their usage.
@@ -75,12 +76,29 @@ type Coupons interface {
 	ExpireReservations(ctx context.Context, now time.Time) (int, error)
 }
 
+// AdminData reads and deletes price data for the admin routes, and keeps
+// the catalog's default prices.
+type AdminData interface {
+	ListVariantPrices(ctx context.Context) ([]domain.StoredVariantPrice, error)
+	VariantPrices(ctx context.Context, variantID uuid.UUID) ([]domain.StoredVariantPrice, error)
+	DeleteVariantPrices(ctx context.Context, variantID uuid.UUID, region string) (WriteResult, error)
+	ApplyCatalogPrices(ctx context.Context, cp domain.CatalogPrices) (WriteResult, error)
+	ListFxRates(ctx context.Context) ([]domain.FxRate, error)
+	CouponsByCode(ctx context.Context, code string) ([]domain.Coupon, error)
+	DeactivateCoupon(ctx context.Context, code string, now time.Time) (WriteResult, error)
+	ListShippingRates(ctx context.Context) ([]domain.ShippingRate, error)
+	DeleteShippingRate(ctx context.Context, method, country string) (WriteResult, error)
+	ListTaxRates(ctx context.Context) ([]domain.TaxRate, error)
+	DeleteTaxRate(ctx context.Context, country, region string) (WriteResult, error)
+}
+
 // Store is everything the service needs from persistence.
 type Store interface {
 	Source
 	Notifier
 	Writer
 	Coupons
+	AdminData
 }
 
 // Options tune a Service.
@@ -92,6 +110,10 @@ type Options struct {
 	// waits for the order's placement to confirm it; 0 means
 	// DefaultReservationTTL.
 	ReservationTTL time.Duration
+	// ProductionDays is the production lead time in business days that
+	// delivery estimates count before a parcel leaves; nil means
+	// domain.DefaultProductionDays.
+	ProductionDays *int
 }
 
 // Service is the pricing application.
@@ -100,6 +122,8 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	ttl   time.Duration
+	// production is the lead time in business days of delivery estimates.
+	production int
 
 	snap     atomic.Pointer[domain.Snapshot]
 	reloadMu sync.Mutex
@@ -117,7 +141,11 @@ func New(store Store, o Options) *Service {
 	if o.ReservationTTL <= 0 {
 		o.ReservationTTL = DefaultReservationTTL
 	}
-	return &Service{store: store, log: o.Log, now: o.Now, ttl: o.ReservationTTL}
+	production := domain.DefaultProductionDays
+	if o.ProductionDays != nil {
+		production = max(*o.ProductionDays, 0)
+	}
+	return &Service{store: store, log: o.Log, now: o.Now, ttl: o.ReservationTTL, production: production}
 }
 
 var (
@@ -163,6 +191,7 @@ func (s *Service) Quote(_ context.Context, req domain.QuoteRequest) (domain.Quot
 		return domain.Quote{}, errs.E(errs.Unavailable, "price data not loaded yet")
 	}
 	now := s.now()
+	req.ProductionDays = s.production
 	q, err := snap.Quote(req, now)
 	if err != nil {
 		quotesTotal.WithLabelValues(errs.KindOf(err).String()).Inc()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +21,8 @@ import (
 // fakeStore keeps price data in memory and counts loads. Its Listen fails
 // the first failListens times, then delivers versions sent on notify.
 type fakeStore struct {
+	app.AdminData // not used by these tests (the store's tests cover it)
+
 	mu          sync.Mutex
 	data        domain.Data
 	loads       atomic.Int64
@@ -90,6 +93,30 @@ func (f *fakeStore) UpsertFxRates(_ context.Context, rs []domain.FxRate) (app.Wr
 
 func (f *fakeStore) UpsertPlacementTechniques(_ context.Context, ps []domain.PlacementTechnique) (app.WriteResult, error) {
 	return f.change(func(d *domain.Data) { d.Placements = append(d.Placements, ps...) }), nil
+}
+
+func (f *fakeStore) UpsertTaxRates(_ context.Context, rs []domain.TaxRate) (app.WriteResult, error) {
+	return f.change(func(d *domain.Data) { d.Tax = append(d.Tax, rs...) }), nil
+}
+
+func (f *fakeStore) ListShippingRates(context.Context) ([]domain.ShippingRate, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.data.Shipping), nil
+}
+
+func (f *fakeStore) DeleteShippingRate(context.Context, string, string) (app.WriteResult, error) {
+	return app.WriteResult{}, errors.New("not used here")
+}
+
+func (f *fakeStore) ListTaxRates(context.Context) ([]domain.TaxRate, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.data.Tax), nil
+}
+
+func (f *fakeStore) DeleteTaxRate(context.Context, string, string) (app.WriteResult, error) {
+	return app.WriteResult{}, errors.New("not used here")
 }
 
 func (f *fakeStore) CreateCoupon(_ context.Context, c domain.Coupon, _ bool) (domain.Coupon, app.WriteResult, error) {

@@ -161,15 +161,26 @@ func Surcharges() []domain.SurchargeInput {
 	}
 }
 
-// ShippingRates for US, GB, DE and the rest of the world.
+// ShippingRates for US, GB, DE and the rest of the world, with business
+// days in transit.
 func ShippingRates() []domain.ShippingRateInput {
 	return []domain.ShippingRateInput{
-		{Method: "standard", Country: "US", FirstItem: usd(499), AdditionalItem: usd(199)},
-		{Method: "standard", Country: "GB", FirstItem: in("GBP", 449), AdditionalItem: in("GBP", 150)},
-		{Method: "standard", Country: "DE", FirstItem: in("EUR", 549), AdditionalItem: in("EUR", 200)},
-		{Method: "standard", Country: domain.Wildcard, FirstItem: usd(1299), AdditionalItem: usd(399)},
-		{Method: "express", Country: "US", FirstItem: usd(1299), AdditionalItem: usd(399)},
-		{Method: "express", Country: domain.Wildcard, FirstItem: usd(2999), AdditionalItem: usd(999)},
+		{Method: "standard", Country: "US", FirstItem: usd(499), AdditionalItem: usd(199), MinDays: 3, MaxDays: 5},
+		{Method: "standard", Country: "GB", FirstItem: in("GBP", 449), AdditionalItem: in("GBP", 150), MinDays: 3, MaxDays: 6},
+		{Method: "standard", Country: "DE", FirstItem: in("EUR", 549), AdditionalItem: in("EUR", 200), MinDays: 3, MaxDays: 6},
+		{Method: "standard", Country: domain.Wildcard, FirstItem: usd(1299), AdditionalItem: usd(399), MinDays: 5, MaxDays: 12},
+		{Method: "express", Country: "US", FirstItem: usd(1299), AdditionalItem: usd(399), MinDays: 1, MaxDays: 2},
+		{Method: "express", Country: domain.Wildcard, FirstItem: usd(2999), AdditionalItem: usd(999), MinDays: 2, MaxDays: 5},
+	}
+}
+
+// TaxRates for destinations no demo total depends on: Canada adds GST (and
+// Quebec its combined rate), the Netherlands' prices include VAT.
+func TaxRates() []domain.TaxRateInput {
+	return []domain.TaxRateInput{
+		{Country: "CA", RateBP: 500},
+		{Country: "CA", Region: "QC", RateBP: 1498},
+		{Country: "NL", RateBP: 2100, Included: true},
 	}
 }
 
@@ -218,7 +229,7 @@ func Placements() []domain.PlacementTechniqueInput {
 
 // Summary says what a seed changed.
 type Summary struct {
-	Prices, Surcharges, Shipping, Fx, Placements, CouponsCreated int
+	Prices, Surcharges, Shipping, Tax, Fx, Placements, CouponsCreated int
 }
 
 // Seeder is the principal the demo data is written as: an admin, so the
@@ -238,6 +249,7 @@ func Seed(ctx context.Context, svc *app.Service) (Summary, error) {
 		{"variant prices", &sum.Prices, func() (app.WriteResult, error) { return svc.SetVariantPrices(ctx, caller, Prices()) }},
 		{"surcharges", &sum.Surcharges, func() (app.WriteResult, error) { return svc.SetPlacementSurcharges(ctx, caller, Surcharges()) }},
 		{"shipping rates", &sum.Shipping, func() (app.WriteResult, error) { return svc.SetShippingRates(ctx, caller, ShippingRates()) }},
+		{"tax rates", &sum.Tax, func() (app.WriteResult, error) { return svc.SetTaxRates(ctx, caller, TaxRates()) }},
 		{"placement techniques", &sum.Placements, func() (app.WriteResult, error) { return svc.SetPlacementTechniques(ctx, caller, Placements()) }},
 	}
 	for _, s := range steps {

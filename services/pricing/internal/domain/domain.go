@@ -53,7 +53,15 @@
 //     QuoteLine.surcharges is per unit.
 //   - line_total = quantity × (unit_price + surcharges); subtotal = Σ line_total.
 //   - Shipping: rate for (method, country), else (method, "*");
-//     shipping = first_item + additional_item × (Σ quantities − 1).
+//     shipping = first_item + additional_item × (Σ quantities − 1). Every
+//     method that reaches the country is priced this way and offered,
+//     cheapest first (ties by method name); a quote naming no method takes
+//     the cheapest. Each option carries a DeliveryEstimate (shipping.go).
+//   - Tax: the rate of (country, region), else of (country, ""); none means
+//     0. Base = subtotal − discount + shipping. Without prices_include_tax,
+//     tax = base·bp/10000 rounded half up and the total adds it; with it,
+//     tax = base − base·10000/(10000+bp) rounded half up (the part of the
+//     price that is tax) and the total does not add it (tax.go).
 //   - Discount: percent coupons take PercentOf(subtotal, bp) (half to even);
 //     fixed coupons take their amount, converted if need be. Shipping is never
 //     discounted, and the discount never exceeds the subtotal, so
@@ -89,9 +97,6 @@ const Wildcard = "*"
 // DefaultTechnique is the technique of a placement pricing knows nothing
 // about (the catalog's placement technique is optional; blank means DTG).
 const DefaultTechnique = "dtg"
-
-// DefaultShippingMethod is used when a quote names no method.
-const DefaultShippingMethod = "standard"
 
 // Limits on a quote request (the proto enforces the same at the edge).
 const (
@@ -129,6 +134,9 @@ type ShippingRate struct {
 	Currency       Currency
 	FirstItem      int64
 	AdditionalItem int64
+	// MinDays and MaxDays are the business days in transit, at least and at
+	// most (0 ≤ MinDays ≤ MaxDays ≤ MaxTransitDays).
+	MinDays, MaxDays int32
 }
 
 // CouponKind says how a coupon discounts.

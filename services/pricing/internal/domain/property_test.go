@@ -76,11 +76,11 @@ func genWorld(t testing.TB, rng *rand.Rand) world {
 			d.Placements = append(d.Placements, PlacementTechnique{p, []string{"dtg", "screen", "embroidery", "sublimation"}[rng.IntN(4)]})
 		}
 	}
-	d.Shipping = append(d.Shipping, ShippingRate{"standard", "*", usd, rng.Int64N(5000), rng.Int64N(2000)})
+	d.Shipping = append(d.Shipping, ShippingRate{"standard", "*", usd, rng.Int64N(5000), rng.Int64N(2000), 3, 7})
 	for _, c := range w.countries {
 		if rng.IntN(2) == 0 {
 			code := w.currencies[rng.IntN(len(w.currencies))]
-			d.Shipping = append(d.Shipping, ShippingRate{"standard", c, cur(t, code), rng.Int64N(5000), rng.Int64N(2000)})
+			d.Shipping = append(d.Shipping, ShippingRate{"standard", c, cur(t, code), rng.Int64N(5000), rng.Int64N(2000), 3, 7})
 		}
 	}
 	for i := range 1 + rng.IntN(4) {
@@ -232,7 +232,7 @@ func TestQuoteCurrencyRoundTripProperty(t *testing.T) {
 		target := cur(t, []string{"EUR", "GBP", "JPY", "KWD", "KRW"}[rng.IntN(5)])
 		rate := big.NewRat(1+rng.Int64N(300_000_000_000), 1_000_000_000) // (0, 300]
 		fx := []FxRate{{usd, target, rate}}
-		ship := []ShippingRate{{"standard", "*", usd, 0, 0}}
+		ship := []ShippingRate{{"standard", "*", usd, 0, 0, 3, 7}}
 		x := rng.Int64N(10_000_000)
 		there := NewSnapshot(Data{Prices: []VariantPrice{{v, "*", Price{usd, x}}}, Fx: fx, Shipping: ship}, t0)
 		req := QuoteRequest{Items: []QuoteItem{{VariantID: v.String(), Quantity: 1}}, Country: "US", Currency: target.Code}

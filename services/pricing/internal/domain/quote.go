@@ -23,6 +23,7 @@ type Data struct {
 	Coupons    []Coupon
 	Fx         []FxRate
 	Placements []PlacementTechnique
+	Tax        []TaxRate
 }
 
 // Snapshot is an immutable, indexed view of Data. Quotes read it without
@@ -38,6 +39,7 @@ type Snapshot struct {
 	fx         map[[2]string]*big.Rat
 	factors    map[[2]string]Factor // fx as minor-unit factors, both directions
 	techniques map[uuid.UUID]string
+	tax        map[taxKey]TaxRate
 	counts     Counts
 }
 
@@ -50,7 +52,7 @@ type shipKey struct{ method, country string }
 
 // Counts sizes a snapshot, for logs and metrics.
 type Counts struct {
-	Prices, Surcharges, Shipping, Coupons, Fx, Placements int
+	Prices, Surcharges, Shipping, Coupons, Fx, Placements, Tax int
 }
 
 // NewSnapshot indexes d. It does not re-validate: d comes from validated writes.
@@ -66,8 +68,9 @@ func NewSnapshot(d Data, loadedAt time.Time) *Snapshot {
 		fx:         make(map[[2]string]*big.Rat, len(d.Fx)),
 		factors:    make(map[[2]string]Factor, 2*len(d.Fx)),
 		techniques: make(map[uuid.UUID]string, len(d.Placements)),
+		tax:        make(map[taxKey]TaxRate, len(d.Tax)),
 		counts: Counts{Prices: len(d.Prices), Surcharges: len(d.Surcharges), Shipping: len(d.Shipping),
-			Coupons: len(d.Coupons), Fx: len(d.Fx), Placements: len(d.Placements)},
+			Coupons: len(d.Coupons), Fx: len(d.Fx), Placements: len(d.Placements), Tax: len(d.Tax)},
 	}
 	byCode := func(a, b Price) int { return strings.Compare(a.Currency.Code, b.Currency.Code) }
 	for _, p := range d.Prices {
@@ -115,6 +118,9 @@ func NewSnapshot(d Data, loadedAt time.Time) *Snapshot {
 	for _, p := range d.Placements {
 		s.techniques[p.PlacementID] = p.Technique
 	}
+	for _, t := range d.Tax {
+		s.tax[taxKey{t.Country, t.Region}] = t
+	}
 	return s
 }
 
@@ -140,6 +146,12 @@ type QuoteRequest struct {
 	Currency       string
 	CouponCode     string
 	ShippingMethod string
+	// Region is the destination's region (state, province) for its tax
+	// rate; empty: the country's.
+	Region string
+	// ProductionDays is the production lead time in business days, set by
+	// the service from its configuration (never by the client).
+	ProductionDays int
 	// Redeeming skips the snapshot's usage check: the order path redeems the
 	// use in the store, which checks the limits atomically against the
 	// current count (the snapshot's may lag behind a release).
@@ -165,7 +177,17 @@ type Quote struct {
 	Total          int64
 	CouponCode     string
 	ShippingMethod string
-	ExpiresAt      time.Time
+	// Estimate is the chosen method's delivery estimate.
+	Estimate DeliveryEstimate
+	// ShippingOptions is every method that reaches the destination, priced
+	// for these items, cheapest first.
+	ShippingOptions []ShippingOption
+	// Tax is the tax on subtotal − discount + shipping at TaxRateBP; the
+	// total adds it unless TaxIncluded.
+	Tax         int64
+	TaxRateBP   int32
+	TaxIncluded bool
+	ExpiresAt   time.Time
 	// DataVersion is the price-data version the quote was computed from.
 	DataVersion int64
 }
@@ -192,11 +214,10 @@ func (s *Snapshot) Quote(req QuoteRequest, now time.Time) (Quote, error) {
 	if n := len(req.Items); n == 0 || n > MaxQuoteItems {
 		return Quote{}, fieldf("items", "must hold 1..%d items, got %d", MaxQuoteItems, n)
 	}
-	method := DefaultShippingMethod
-	if req.ShippingMethod != "" {
-		method = NormalizeTechnique(req.ShippingMethod)
+	if req.Region != "" && !taxRegionRE.MatchString(req.Region) {
+		return Quote{}, fieldf("region", "must be empty or 1-3 upper-case letters or digits, got %q", req.Region)
 	}
-	q := Quote{Currency: cur, ShippingMethod: method, DataVersion: s.version, Lines: make([]Line, 0, len(req.Items))}
+	q := Quote{Currency: cur, DataVersion: s.version, Lines: make([]Line, 0, len(req.Items))}
 	var units int64
 	for i, it := range req.Items {
 		line, err := s.priceLine(i, it, req.Country, cur)
@@ -209,10 +230,12 @@ func (s *Snapshot) Quote(req QuoteRequest, now time.Time) (Quote, error) {
 		units += int64(line.Quantity)
 		q.Lines = append(q.Lines, line)
 	}
-	var err error
-	if q.Shipping, err = s.shippingFor(method, req.Country, cur, units); err != nil {
+	opts, failed := s.shippingOptions(req.Country, cur, units, now, req.ProductionDays)
+	chosen, err := chooseShipping(NormalizeTechnique(req.ShippingMethod), req.Country, opts, failed)
+	if err != nil {
 		return Quote{}, err
 	}
+	q.ShippingMethod, q.Shipping, q.Estimate, q.ShippingOptions = chosen.Method, chosen.Price, chosen.Estimate, opts
 	if req.CouponCode != "" {
 		q.CouponCode = NormalizeCouponCode(req.CouponCode)
 		if q.Discount, err = s.discount(q.CouponCode, q.Subtotal, cur, now, req.Redeeming); err != nil {
@@ -224,6 +247,15 @@ func (s *Snapshot) Quote(req QuoteRequest, now time.Time) (Quote, error) {
 		return Quote{}, tooLarge("items", err)
 	}
 	q.Total = gross - q.Discount // discount ≤ subtotal, so total ≥ shipping ≥ 0
+	if rate, ok := s.taxFor(req.Country, req.Region); ok {
+		q.TaxRateBP, q.TaxIncluded = rate.RateBP, rate.Included
+		q.Tax = Tax(q.Total, rate)
+		if !rate.Included {
+			if q.Total, err = AddAmounts(q.Total, q.Tax); err != nil {
+				return Quote{}, tooLarge("items", err)
+			}
+		}
+	}
 	return q, nil
 }
 
@@ -347,53 +379,6 @@ func (s *Snapshot) rate(from, to Currency) *big.Rat {
 // applies: see the package doc).
 func (s *Snapshot) Convert(p Price, cur Currency) (int64, error) {
 	return s.pick([]Price{p}, cur, func() string { return "amount" })
-}
-
-func (s *Snapshot) shippingFor(method, country string, cur Currency, units int64) (int64, error) {
-	if !s.methods[method] {
-		return 0, fieldf("shipping_method", "unknown shipping method %q", method)
-	}
-	rates := s.shipping[shipKey{method, country}]
-	if len(rates) == 0 {
-		rates = s.shipping[shipKey{method, Wildcard}]
-	}
-	if len(rates) == 0 {
-		return 0, fieldf("country_code", "no %s shipping to %s", method, country)
-	}
-	// Prefer a rate in the quote currency, else the first convertible one.
-	r := rates[0]
-	found := false
-	for _, x := range rates {
-		if x.Currency == cur {
-			r, found = x, true
-			break
-		}
-	}
-	if !found {
-		for _, x := range rates {
-			if _, ok := s.factors[[2]string{x.Currency.Code, cur.Code}]; ok {
-				r = x
-				break
-			}
-		}
-	}
-	what := func() string { return fmt.Sprintf("%s shipping to %s", method, country) }
-	first, err := s.pick([]Price{{r.Currency, r.FirstItem}}, cur, what)
-	if err != nil {
-		return 0, err
-	}
-	add, err := s.pick([]Price{{r.Currency, r.AdditionalItem}}, cur, what)
-	if err != nil {
-		return 0, err
-	}
-	extra, err := MulAmounts(add, units-1)
-	if err == nil {
-		extra, err = AddAmounts(first, extra)
-	}
-	if err != nil {
-		return 0, tooLarge("items", err)
-	}
-	return extra, nil
 }
 
 func couponErr(code, format string, args ...any) error {

@@ -65,10 +65,10 @@ func fixture(t testing.TB) *Snapshot {
 			{"screen", price(t, "USD", 350)},
 		},
 		Shipping: []ShippingRate{
-			{"standard", "US", cur(t, "USD"), 499, 199},
-			{"standard", "GB", cur(t, "GBP"), 399, 150},
-			{"standard", "*", cur(t, "USD"), 1499, 499},
-			{"express", "US", cur(t, "USD"), 1299, 399},
+			{"standard", "US", cur(t, "USD"), 499, 199, 3, 7},
+			{"standard", "GB", cur(t, "GBP"), 399, 150, 3, 7},
+			{"standard", "*", cur(t, "USD"), 1499, 499, 5, 10},
+			{"express", "US", cur(t, "USD"), 1299, 399, 1, 3},
 		},
 		Coupons: []Coupon{
 			{ID: uuid.New(), Code: "TENOFF", Kind: CouponPercent, PercentBP: 1000, ValidFrom: t0.Add(-24 * time.Hour), ValidUntil: t0.Add(24 * time.Hour)},

@@ -40,6 +40,8 @@ type ShippingRateInput struct {
 	Country        string
 	FirstItem      MoneyInput
 	AdditionalItem MoneyInput
+	// Business days in transit, at least and at most.
+	MinDays, MaxDays int32
 }
 
 // CouponInput is CreateCoupon's coupon.
@@ -74,6 +76,7 @@ const (
 	MaxShippingPerWrite   = 1000
 	MaxFxPerWrite         = 500
 	MaxPlacementsPerWrite = 1000
+	MaxTaxPerWrite        = 1000
 )
 
 func fieldf(field, format string, args ...any) error {
@@ -208,7 +211,8 @@ func ValidateSurcharges(in []SurchargeInput) ([]Surcharge, error) {
 }
 
 // ValidateShippingRates validates SetShippingRates. Both amounts of a rate
-// are in one currency; a (method, country, currency) may appear once.
+// are in one currency; min_days ≤ max_days, both within 0..MaxTransitDays;
+// a (method, country, currency) may appear once.
 func ValidateShippingRates(in []ShippingRateInput) ([]ShippingRate, error) {
 	if err := checkCount("rates", len(in), MaxShippingPerWrite); err != nil {
 		return nil, err
@@ -236,12 +240,22 @@ func ValidateShippingRates(in []ShippingRateInput) ([]ShippingRate, error) {
 		if add.Currency != first.Currency {
 			return nil, fieldf(f+".additional_item.currency", "must match first_item's currency %s, got %s", first.Currency.Code, add.Currency.Code)
 		}
+		if r.MinDays < 0 || r.MinDays > MaxTransitDays {
+			return nil, fieldf(f+".min_days", "must be within 0..%d business days, got %d", MaxTransitDays, r.MinDays)
+		}
+		if r.MaxDays < 0 || r.MaxDays > MaxTransitDays {
+			return nil, fieldf(f+".max_days", "must be within 0..%d business days, got %d", MaxTransitDays, r.MaxDays)
+		}
+		if r.MinDays > r.MaxDays {
+			return nil, fieldf(f+".max_days", "must be at least min_days (%d): a parcel cannot arrive at most %d business days after it leaves but at least %d", r.MinDays, r.MaxDays, r.MinDays)
+		}
 		k := [3]string{method, country, first.Currency.Code}
 		if j, dup := seen[k]; dup {
 			return nil, fieldf(f, "duplicates rates[%d] (same method, country and currency)", j)
 		}
 		seen[k] = i
-		out = append(out, ShippingRate{Method: method, Country: country, Currency: first.Currency, FirstItem: first.Amount, AdditionalItem: add.Amount})
+		out = append(out, ShippingRate{Method: method, Country: country, Currency: first.Currency, FirstItem: first.Amount, AdditionalItem: add.Amount,
+			MinDays: r.MinDays, MaxDays: r.MaxDays})
 	}
 	return out, nil
 }

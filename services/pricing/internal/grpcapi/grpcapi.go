@@ -80,7 +80,8 @@ func (s *Server) SetShippingRates(ctx context.Context, req *pricingv1.SetShippin
 	in := make([]domain.ShippingRateInput, len(req.GetRates()))
 	for i, r := range req.GetRates() {
 		in[i] = domain.ShippingRateInput{Method: r.GetMethod(), Country: r.GetCountryCode(),
-			FirstItem: toMoneyInput(r.GetFirstItem()), AdditionalItem: toMoneyInput(r.GetAdditionalItem())}
+			FirstItem: toMoneyInput(r.GetFirstItem()), AdditionalItem: toMoneyInput(r.GetAdditionalItem()),
+			MinDays: r.GetMinDays(), MaxDays: r.GetMaxDays()}
 	}
 	res, err := s.app.SetShippingRates(ctx, principal.From(ctx), in)
 	if err != nil {
@@ -125,7 +126,7 @@ func toDomainQuoteRequest(req *pricingv1.CreateQuoteRequest) domain.QuoteRequest
 			PlacementIDs: it.GetPlacementIds(), Technique: it.GetTechnique()}
 	}
 	return domain.QuoteRequest{Items: items, Country: req.GetCountryCode(), Currency: req.GetCurrency(),
-		CouponCode: req.GetCouponCode(), ShippingMethod: req.GetShippingMethod()}
+		CouponCode: req.GetCouponCode(), ShippingMethod: req.GetShippingMethod(), Region: req.GetRegion()}
 }
 
 func toProtoMoney(amount int64, c domain.Currency) *typesv1.Money {
@@ -148,17 +149,33 @@ func toProtoQuote(q domain.Quote) *pricingv1.Quote {
 			PlacementIds: pids,
 		}
 	}
-	return &pricingv1.Quote{
-		QuoteId:    q.ID.String(),
-		Lines:      lines,
-		Subtotal:   toProtoMoney(q.Subtotal, q.Currency),
-		Shipping:   toProtoMoney(q.Shipping, q.Currency),
-		Discount:   toProtoMoney(q.Discount, q.Currency),
-		Total:      toProtoMoney(q.Total, q.Currency),
-		ExpiresAt:  timestamppb.New(q.ExpiresAt),
-		CouponCode: q.CouponCode,
-		Currency:   q.Currency.Code,
+	opts := make([]*pricingv1.ShippingOption, len(q.ShippingOptions))
+	for i, o := range q.ShippingOptions {
+		opts[i] = &pricingv1.ShippingOption{Method: o.Method, Price: toProtoMoney(o.Price, q.Currency),
+			DeliveryEstimate: toProtoEstimate(o.Estimate)}
 	}
+	return &pricingv1.Quote{
+		QuoteId:          q.ID.String(),
+		Lines:            lines,
+		Subtotal:         toProtoMoney(q.Subtotal, q.Currency),
+		Shipping:         toProtoMoney(q.Shipping, q.Currency),
+		Discount:         toProtoMoney(q.Discount, q.Currency),
+		Total:            toProtoMoney(q.Total, q.Currency),
+		ExpiresAt:        timestamppb.New(q.ExpiresAt),
+		CouponCode:       q.CouponCode,
+		Currency:         q.Currency.Code,
+		ShippingMethod:   q.ShippingMethod,
+		DeliveryEstimate: toProtoEstimate(q.Estimate),
+		ShippingOptions:  opts,
+		Tax:              toProtoMoney(q.Tax, q.Currency),
+		TaxIncluded:      q.TaxIncluded,
+		TaxRateBp:        q.TaxRateBP,
+	}
+}
+
+func toProtoEstimate(e domain.DeliveryEstimate) *typesv1.DeliveryEstimate {
+	return &typesv1.DeliveryEstimate{MinDays: e.MinDays, MaxDays: e.MaxDays,
+		EarliestDate: e.EarliestDate(), LatestDate: e.LatestDate()}
 }
 
 // toDomainCouponInput converts a proto coupon.

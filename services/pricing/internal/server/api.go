@@ -36,6 +36,9 @@ type APIConfig struct {
 	// ReservationTTL is how long a coupon use reserved by an order create
 	// waits for the order's OrderPlaced to confirm it before it expires.
 	ReservationTTL time.Duration `env:"PRICING_RESERVATION_TTL, default=15m"`
+	// ProductionDays is the production lead time, in business days, that
+	// delivery estimates count before the days in transit.
+	ProductionDays int `env:"PRICING_PRODUCTION_DAYS, default=2"`
 	// Grace bounds the gRPC drain (set from the process, not the environment).
 	Grace time.Duration `json:"-"`
 }
@@ -59,7 +62,7 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger, opts ...postgr
 	if err != nil {
 		return nil, err
 	}
-	svc := app.New(store.New(db.Primary), app.Options{Log: log, ReservationTTL: cfg.ReservationTTL})
+	svc := app.New(store.New(db.Primary), app.Options{Log: log, ReservationTTL: cfg.ReservationTTL, ProductionDays: &cfg.ProductionDays})
 	if err := svc.Refresh(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -113,13 +113,14 @@ func TestDemoQuotesOverGRPC(t *testing.T) {
 
 // TestWarmQuotesSendNoQueries proves the hot path never touches PostgreSQL:
 // the instance's pool counts every query; after the first load, hundreds of
-// quotes (priced and refused alike) add none. The poll is disabled here
-// because it is the one background reader; LISTEN waits without querying.
+// quotes (priced and refused alike) add none. The watchers are off here:
+// the poll and the LISTEN subscription's catch-up are background readers
+// that may run at any moment, and they are not the hot path.
 func TestWarmQuotesSendNoQueries(t *testing.T) {
 	t.Parallel()
 	_, url := pgtest.NewDB(t, store.Migrations)
 	counter := &postgres.Counter{}
-	in, c := start(t, url, true, 0, postgres.WithTracer(counter))
+	in, c := start(t, url, false, 0, postgres.WithTracer(counter))
 	seed(t, in)
 	reqs := []*pricingv1.CreateQuoteRequest{
 		{Items: []*pricingv1.QuoteItem{demoItem("TEE-UNI-WHT-M", 2), demoItem("MUG-15-WHT-OS", 1)}, CountryCode: "DE", Currency: "EUR", CouponCode: "WELCOME10"},

@@ -22,6 +22,9 @@ type WorkerConfig struct {
 	AMQP amqp.Config `env:", prefix=AMQP_"`
 	// Queue is the coupon consumer's queue (tests use their own).
 	Queue string `env:"PRICING_WORKER_QUEUE"`
+	// CatalogQueue is the queue of the consumer that keeps the catalog's
+	// variant prices as default list prices (empty: not consumed).
+	CatalogQueue string `env:"PRICING_CATALOG_QUEUE"`
 	// ExpireInterval is how often unconfirmed coupon reservations past
 	// their expiry are given back (0 disables the sweep; the next redemption
 	// of a coupon still expires its own).
@@ -29,7 +32,8 @@ type WorkerConfig struct {
 }
 
 // WorkerDefaults are the worker's defaults: pricing's, and its queue.
-var WorkerDefaults = config.Defaults{"PG_URL": DefaultPGURL, "PRICING_WORKER_QUEUE": eventsv1.QueuePricingCoupons}
+var WorkerDefaults = config.Defaults{"PG_URL": DefaultPGURL, "PRICING_WORKER_QUEUE": eventsv1.QueuePricingCoupons,
+	"PRICING_CATALOG_QUEUE": eventsv1.QueuePricingCatalog}
 
 // Worker is a wired pricing worker, not yet consuming.
 type Worker struct {
@@ -58,8 +62,9 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger) (*Worker
 	return &Worker{App: svc, DB: db, AMQP: conn, cfg: cfg, log: log}, nil
 }
 
-// Run consumes the coupon queue and sweeps expired reservations until ctx
-// ends, then closes the broker connection and the database.
+// Run consumes the coupon queue and the catalog queue and sweeps expired
+// reservations until ctx ends or a consumer fails (the other then stops
+// too), then closes the broker connection and the database.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.DB.Close()
 	defer w.AMQP.Close()
@@ -72,10 +77,31 @@ func (w *Worker) Run(ctx context.Context) error {
 		}()
 		defer func() { stop(); <-done }()
 	}
-	return amqp.Consume(ctx, w.AMQP, amqp.ConsumerConfig{
+	consumers := []amqp.ConsumerConfig{{
 		Queue: w.cfg.Queue, RoutingKeys: amqpapi.CouponRoutingKeys,
 		Handler: amqpapi.CouponHandler(w.App, w.log),
-	})
+	}}
+	if w.cfg.CatalogQueue != "" {
+		consumers = append(consumers, amqp.ConsumerConfig{
+			Queue: w.cfg.CatalogQueue, RoutingKeys: amqpapi.CatalogRoutingKeys,
+			Handler: amqpapi.CatalogHandler(w.App, w.log),
+		})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(consumers))
+	for _, c := range consumers {
+		go func() {
+			err := amqp.Consume(ctx, w.AMQP, c)
+			cancel()
+			errc <- err
+		}()
+	}
+	first := <-errc // the consumer that ended first says why
+	for range consumers[1:] {
+		<-errc
+	}
+	return first
 }
 
 // sweep expires unconfirmed coupon reservations every ExpireInterval.
@@ -99,7 +125,9 @@ func (w *Worker) sweep(ctx context.Context) {
 }
 
 // ServeWorker is the pricing worker process (cmd/pricing-worker): the
-// pricing.coupons consumer, which counts the coupon uses of placed orders.
+// pricing.coupons consumer, which counts the coupon uses of placed orders,
+// and the pricing.catalog consumer, which keeps the catalog's variant prices
+// as default list prices.
 func ServeWorker(ctx context.Context, p *run.Process) error {
 	var cfg WorkerConfig
 	if err := config.Load(ctx, &cfg, WorkerDefaults); err != nil {

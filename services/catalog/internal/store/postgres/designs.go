@@ -74,7 +74,7 @@ func (t *tx) LockDesign(ctx context.Context, id string) (domain.Design, error) {
 	return d, nil
 }
 
-func (t *tx) UpdateDesign(ctx context.Context, d domain.Design) error {
+func (t *tx) UpdateDesign(ctx context.Context, d *domain.Design) error {
 	var report []byte
 	if d.Report != nil {
 		var err error
@@ -82,9 +82,13 @@ func (t *tx) UpdateDesign(ctx context.Context, d domain.Design) error {
 			return fmt.Errorf("encode report: %w", err)
 		}
 	}
-	if _, err := t.tx.Exec(ctx, `UPDATE designs SET status = $2, size_bytes = $3, master_key = $4, thumbnail_key = $5,
-		preview_key = $6, report = $7, updated_at = now() WHERE id = $1`,
-		d.ID, string(d.Status), d.SizeBytes, d.MasterKey, d.ThumbnailKey, d.PreviewKey, report); err != nil {
+	err := t.tx.QueryRow(ctx, `UPDATE designs SET status = $2, size_bytes = $3, master_key = $4, thumbnail_key = $5,
+		preview_key = $6, report = $7, updated_at = now() WHERE id = $1 RETURNING updated_at`,
+		d.ID, string(d.Status), d.SizeBytes, d.MasterKey, d.ThumbnailKey, d.PreviewKey, report).Scan(&d.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("design", d.ID)
+	}
+	if err != nil {
 		return fmt.Errorf("update design: %w", err)
 	}
 	return nil

@@ -60,7 +60,7 @@ func TestDesignRoundTripsWithItsReport(t *testing.T) {
 			return err
 		}
 		sameDesign(t, "locked design", cur, d)
-		return tx.UpdateDesign(ctx, next)
+		return tx.UpdateDesign(ctx, &next)
 	})
 	got, err = s.Design(ctx, d.ID)
 	if err != nil {

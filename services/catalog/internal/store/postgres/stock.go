@@ -134,9 +134,9 @@ func (s *Store) ReserveStock(ctx context.Context, r app.Reservation, decide func
 		seenProduct := map[string]bool{}
 		if _, err := pgx.ForEachRow(rows, []any{&id, &pid, &left}, func() error {
 			reserved[id] = true
-			if left == 0 && !seenProduct[pid] {
+			if !seenProduct[pid] {
 				seenProduct[pid] = true
-				state.Zeroed = append(state.Zeroed, pid)
+				state.Moved = append(state.Moved, pid)
 			}
 			return nil
 		}); err != nil {
@@ -157,7 +157,7 @@ func (s *Store) ReserveStock(ctx context.Context, r app.Reservation, decide func
 			}
 		}
 		if state.Short != "" {
-			state.Zeroed = nil
+			state.Moved = nil
 		}
 		verdict, err := decide(state)
 		if err != nil {
@@ -261,16 +261,15 @@ func (t *tx) Release(ctx context.Context, orderID string) (bool, []string, error
 	rows, err := t.tx.Query(ctx, `UPDATE variants v SET available = v.available + ri.quantity
 		FROM reservation_items ri
 		WHERE ri.order_id = $1 AND v.id = ri.variant_id AND v.stock_tracked
-		RETURNING v.product_id::text, v.available = ri.quantity`, orderID)
+		RETURNING v.product_id::text`, orderID)
 	if err != nil {
 		return false, nil, fmt.Errorf("restock: %w", err)
 	}
 	var restocked []string
 	seen := map[string]bool{}
 	var pid string
-	var fromZero bool
-	_, err = pgx.ForEachRow(rows, []any{&pid, &fromZero}, func() error {
-		if fromZero && !seen[pid] {
+	_, err = pgx.ForEachRow(rows, []any{&pid}, func() error {
+		if !seen[pid] {
 			seen[pid] = true
 			restocked = append(restocked, pid)
 		}

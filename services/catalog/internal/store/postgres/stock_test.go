@@ -73,8 +73,11 @@ func TestReservationReservesAndReleasesOnce(t *testing.T) {
 			t.Fatalf("stock variant %s = %+v, want %+v", id, vars.Variants[id], w)
 		}
 	}
-	if vars.Short != "" || !slices.Equal(vars.Zeroed, []string{p.ID}) {
-		t.Fatalf("reserve = short %q, zeroed %v; want nothing short and %s at zero", vars.Short, vars.Zeroed, p.ID)
+	// Both products' tracked stock moved (p's to zero, q's to 6): both are
+	// announced, so their projections show the new stock_available.
+	moved := slices.Sorted(slices.Values(vars.Moved))
+	if vars.Short != "" || !slices.Equal(moved, slices.Sorted(slices.Values([]string{p.ID, q.ID}))) {
+		t.Fatalf("reserve = short %q, moved %v; want nothing short and %s, %s moved", vars.Short, vars.Moved, p.ID, q.ID)
 	}
 	if a, b, c := available(t, s, p.ID, 0), available(t, s, p.ID, 1), available(t, s, q.ID, 0); a != 0 || b != 0 || c != 6 {
 		t.Fatalf("available after reserving = %d, %d (untracked), %d; want 0, 0, 6", a, b, c)
@@ -104,8 +107,9 @@ func TestReservationReservesAndReleasesOnce(t *testing.T) {
 		})
 		return released, restocked
 	}
-	if released, restocked := release(); !released || !slices.Equal(restocked, []string{p.ID}) {
-		t.Fatalf("release = %v, restocked %v; want released and %s back from zero", released, restocked, p.ID)
+	if released, restocked := release(); !released ||
+		!slices.Equal(slices.Sorted(slices.Values(restocked)), slices.Sorted(slices.Values([]string{p.ID, q.ID}))) {
+		t.Fatalf("release = %v, restocked %v; want released and %s, %s restocked", released, restocked, p.ID, q.ID)
 	}
 	if released, restocked := release(); released || restocked != nil {
 		t.Fatalf("second release = %v, %v; want nothing", released, restocked)
@@ -128,8 +132,8 @@ func TestReserveTakesAllOrNothing(t *testing.T) {
 	st, _ := reserve(t, s, "order-2", testenv.ID(), items, func(st app.ReservationState) app.Verdict {
 		return app.Verdict{Rejection: &domain.Rejection{Reason: domain.ReasonInsufficientStock, VariantID: st.Short}}
 	})
-	if st.Short != b.Variants[0].ID || st.Zeroed != nil {
-		t.Fatalf("reserve = short %q, zeroed %v; want %s short", st.Short, st.Zeroed, b.Variants[0].ID)
+	if st.Short != b.Variants[0].ID || st.Moved != nil {
+		t.Fatalf("reserve = short %q, moved %v; want %s short", st.Short, st.Moved, b.Variants[0].ID)
 	}
 	if x, y := available(t, s, a.ID, 0), available(t, s, b.ID, 0); x != 5 || y != 1 {
 		t.Fatalf("available after a rejected reservation = %d, %d; want 5, 1 (untouched)", x, y)

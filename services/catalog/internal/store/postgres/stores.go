@@ -54,8 +54,12 @@ func (s *Store) Stores(ctx context.Context, ownerID, afterID string, limit int) 
 	if afterID == "" {
 		afterID = "00000000-0000-0000-0000-000000000000"
 	}
-	rows, err := s.primary.Query(ctx, `SELECT `+storeCols+` FROM stores WHERE owner_id = $1 AND id > $2::uuid ORDER BY id LIMIT $3`,
-		ownerID, afterID, limit)
+	sql, args := `SELECT `+storeCols+` FROM stores WHERE owner_id = $1 AND id > $2::uuid ORDER BY id LIMIT $3`, []any{ownerID, afterID, limit}
+	if ownerID == "" {
+		// Every owner's (the operator console), on the primary key.
+		sql, args = `SELECT `+storeCols+` FROM stores WHERE id > $1::uuid ORDER BY id LIMIT $2`, []any{afterID, limit}
+	}
+	rows, err := s.primary.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list stores: %w", err)
 	}

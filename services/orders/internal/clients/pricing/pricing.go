@@ -31,7 +31,10 @@ func New(cc grpc.ClientConnInterface) *Client {
 // (r.OrderKey set) is priced by CreateOrderQuote, which redeems the coupon;
 // any other quote stays on pricing's in-memory path.
 func (c *Client) CreateQuote(ctx context.Context, r app.QuoteRequest) (app.Quote, error) {
-	req := &pricingv1.CreateQuoteRequest{CountryCode: r.CountryCode, Currency: r.Currency, CouponCode: r.CouponCode}
+	req := &pricingv1.CreateQuoteRequest{
+		CountryCode: r.CountryCode, Currency: r.Currency, CouponCode: r.CouponCode,
+		ShippingMethod: r.ShippingMethod, Region: r.Region,
+	}
 	for _, it := range r.Items {
 		req.Items = append(req.Items, &pricingv1.QuoteItem{VariantId: it.VariantID, Quantity: it.Quantity, PlacementIds: it.PlacementIDs})
 	}
@@ -103,6 +106,14 @@ func ToQuote(q *pricingv1.Quote, currency string) (app.Quote, error) {
 	}
 	if out.Total, err = conv("total", q.GetTotal()); err != nil {
 		return app.Quote{}, err
+	}
+	if out.Tax, err = conv("tax", q.GetTax()); err != nil {
+		return app.Quote{}, err
+	}
+	out.TaxIncluded, out.ShippingMethod = q.GetTaxIncluded(), q.GetShippingMethod()
+	if e := q.GetDeliveryEstimate(); e != nil {
+		out.DeliveryEstimate = domain.DeliveryEstimate{MinDays: e.GetMinDays(), MaxDays: e.GetMaxDays(),
+			EarliestDate: e.GetEarliestDate(), LatestDate: e.GetLatestDate()}
 	}
 	for _, l := range q.GetLines() {
 		up, err := conv("unit_price", l.GetUnitPrice())

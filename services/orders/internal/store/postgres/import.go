@@ -56,6 +56,7 @@ func (s *Store) CreateHeldOrder(ctx context.Context, o *domain.Order, c app.Chan
 	if err != nil {
 		return false, fmt.Errorf("create held order: encode address: %w", err)
 	}
+	var written *outbox.Written
 	err = postgres.InTx(ctx, s.primary, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO orders (id, user_id, status, currency, subtotal_minor, shipping_minor, discount_minor,
@@ -76,16 +77,19 @@ func (s *Store) CreateHeldOrder(ctx context.Context, o *domain.Order, c app.Chan
 		created = true
 		b := &pgx.Batch{}
 		queueTimeline(b, c.Timeline)
-		if err := outbox.Queue(ctx, b, c.Events...); err != nil {
+		w, err := outbox.QueueWritten(ctx, b, c.Events...)
+		if err != nil {
 			return err
 		}
+		written = w
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return false, unavailable(fmt.Errorf("create held order: %w", err))
 	}
 	if created {
-		s.committed(len(c.Events))
+		s.committed(written.Rows())
+		countTransition(domain.StatusUnspecified, f.Status)
 	}
 	return created, nil
 }

@@ -40,22 +40,78 @@ func (s *Store) WithReconcileLock(ctx context.Context, fn func(ctx context.Conte
 	return true, fn(ctx)
 }
 
-// stuckSQL's status numbers are literals (domain.Status values, checked by
-// a test) so that the planner can use the partial index orders_unsettled.
-const stuckSQL = `
-	SELECT o.id::text, CASE o.status
-		WHEN 1 THEN 'place' WHEN 2 THEN 'charge' WHEN 9 THEN 'refund' WHEN 3 THEN 'print_files' ELSE 'marketplace_push' END
-	FROM orders o
-	WHERE o.updated_at < $1
+// stuckStep names what an order selected by stuckWhere waits for.
+const stuckStep = `CASE o.status
+		WHEN 1 THEN 'place' WHEN 2 THEN 'charge' WHEN 9 THEN 'refund' WHEN 3 THEN 'print_files' ELSE 'marketplace_push' END`
+
+// stuckWhere is the reconciler's criterion: an order waiting for a step
+// since before $1 ($3 and $4 are the push outcome entry types). Its status
+// numbers are literals (domain.Status values, checked by a test) so that
+// the planner can use the partial index orders_unsettled. The reconciler
+// and the console's list share it.
+const stuckWhere = `o.updated_at < $1
 	  AND (o.status IN (1, 2, 3)
 	    OR (o.status = 5 AND o.store_id <> '')
 	    OR (o.status = 9 AND o.payment_id <> '' AND o.refund_id = ''))
 	  AND NOT (o.status = 2 AND o.payment_id <> '')
 	  AND NOT (o.status = 5 AND EXISTS (
-	      SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.type IN ($3, $4)))
+	      SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.type IN ($3, $4)))`
+
+// stuckSQL is the reconciler's scan: stuck orders not re-driven ($5) since
+// $1.
+const stuckSQL = `
+	SELECT o.id::text, ` + stuckStep + `
+	FROM orders o
+	WHERE ` + stuckWhere + `
 	  AND NOT EXISTS (SELECT 1 FROM order_events r WHERE r.order_id = o.id AND r.type = $5 AND r.created_at >= $1)
 	ORDER BY o.updated_at
 	LIMIT $2`
+
+// listStuckSQL is the console's list: every stuck order, re-driven lately
+// or not, with its re-drives ($5 entries).
+const listStuckSQL = `
+	SELECT ` + orderColumns + `, ` + stuckStep + `, o.updated_at, r.n, r.last
+	FROM orders o
+	CROSS JOIN LATERAL (
+	    SELECT count(*)::int AS n, max(r.created_at) AS last
+	    FROM order_events r WHERE r.order_id = o.id AND r.type = $5) r
+	WHERE ` + stuckWhere + `
+	ORDER BY o.updated_at, o.id
+	LIMIT $2`
+
+var _ app.ConsoleStore = (*Store)(nil)
+
+// ListStuckOrders implements app.ConsoleStore with the reconciler's
+// criterion (on the primary, as the reconciler reads).
+func (s *Store) ListStuckOrders(ctx context.Context, before time.Time, limit int) ([]app.StuckOrderView, error) {
+	rows, err := s.primary.Query(ctx, listStuckSQL, before, limit,
+		domain.EventMarketplaceSucceeded, domain.EventMarketplaceFailed, domain.EventRedriven)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("list stuck orders: %w", err))
+	}
+	defer rows.Close()
+	var out []app.StuckOrderView
+	for rows.Next() {
+		var (
+			v    app.StuckOrderView
+			step string
+			last *time.Time
+		)
+		o, _, err := scanOrderWith(rows, &step, &v.WaitingSince, &v.Redriven, &last)
+		if err != nil {
+			return nil, fmt.Errorf("list stuck orders: %w", err)
+		}
+		v.Order, v.Step = o, app.Step(step)
+		if last != nil {
+			v.LastRedrivenAt = *last
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(fmt.Errorf("list stuck orders: %w", err))
+	}
+	return out, nil
+}
 
 // StuckOrders implements app.StuckStore. An order waits for a step since its
 // last change (updated_at); a re-drive that changes nothing but announces the

@@ -23,13 +23,19 @@ const orderColumns = `
 		'placement_id', i.placement_id, 'unit_price', i.unit_price_minor,
 		'line_total', i.line_total_minor, 'design_key', i.design_key,
 		'placement', i.placement, 'print_file_key', i.print_file_key,
-		'external_item_id', i.external_item_id) ORDER BY i.position), '[]')
+		'external_item_id', i.external_item_id, 'mockup_key', i.mockup_key) ORDER BY i.position), '[]')
 	 FROM order_items i WHERE i.order_id = o.id),
 	(SELECT coalesce(json_agg(json_build_object(
 		'id', s.id, 'carrier', s.carrier, 'tracking_number', s.tracking_number,
-		'tracking_url', s.tracking_url, 'created_at', s.created_at) ORDER BY s.created_at, s.id), '[]')
+		'tracking_url', s.tracking_url, 'created_at', s.created_at, 'status', s.status,
+		'delivered_at', s.delivered_at, 'status_at', s.status_at,
+		'items', (SELECT coalesce(json_agg(json_build_object('item_id', si.item_id, 'quantity', si.quantity)
+			ORDER BY si.item_id), '[]') FROM shipment_items si WHERE si.shipment_id = s.id))
+		ORDER BY s.created_at, s.id), '[]')
 	 FROM shipments s WHERE s.order_id = o.id),
-	o.hold_reason, o.import_request`
+	o.hold_reason, o.import_request,
+	o.shipping_method, coalesce(o.delivery_estimate, '{}'), o.tax_minor, o.tax_included, o.expires_at,
+	o.trace_parent`
 
 type addressJSON struct {
 	Name        string `json:"name"`
@@ -66,14 +72,24 @@ type itemJSON struct {
 	Placement    *placementJSON `json:"placement"`
 	PrintFileKey string         `json:"print_file_key"`
 	ExternalItem string         `json:"external_item_id"`
+	MockupKey    string         `json:"mockup_key"`
 }
 
 type shipmentJSON struct {
-	ID             string    `json:"id"`
-	Carrier        string    `json:"carrier"`
-	TrackingNumber string    `json:"tracking_number"`
-	TrackingURL    string    `json:"tracking_url"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             string             `json:"id"`
+	Carrier        string             `json:"carrier"`
+	TrackingNumber string             `json:"tracking_number"`
+	TrackingURL    string             `json:"tracking_url"`
+	CreatedAt      time.Time          `json:"created_at"`
+	Status         int16              `json:"status"`
+	DeliveredAt    *time.Time         `json:"delivered_at"`
+	StatusAt       *time.Time         `json:"status_at"`
+	Items          []shipmentItemJSON `json:"items"`
+}
+
+type shipmentItemJSON struct {
+	ItemID   string `json:"item_id"`
+	Quantity int32  `json:"quantity"`
 }
 
 func toAddressJSON(a domain.AddressFields) addressJSON {
@@ -90,38 +106,57 @@ func toPlacementJSON(p *domain.PlacementSpec) []byte {
 
 // scanOrder reads one row selected with orderColumns.
 func scanOrder(row pgx.Row) (*domain.Order, error) {
+	o, _, err := scanOrderWith(row)
+	return o, err
+}
+
+// scanOrderWith reads one row selected with orderColumns followed by the
+// columns extra scans into, and returns the order's traceparent too.
+func scanOrderWith(row pgx.Row, extra ...any) (_ *domain.Order, traceParent string, _ error) {
 	var (
 		f                                   domain.OrderFields
 		status, method                      int16
 		subtotal, shipping, discount, total int64
 		addr, items, shipments              []byte
+		estimate                            []byte
+		tax                                 int64
+		expiresAt                           *time.Time
 	)
-	err := row.Scan(&f.ID, &f.UserID, &status, &f.Currency, &subtotal, &shipping, &discount, &total,
+	dest := append([]any{&f.ID, &f.UserID, &status, &f.Currency, &subtotal, &shipping, &discount, &total,
 		&f.CouponCode, &method, &f.StoreID, &f.ExternalOrderID, &f.QuoteID, &f.PaymentID, &f.RefundID,
 		&f.FailureReason, &f.StockReserved, &addr, &f.Version, &f.CreatedAt, &f.UpdatedAt, &items, &shipments,
-		&f.HoldReason, &f.ImportRequest)
-	if err != nil {
-		return nil, err
+		&f.HoldReason, &f.ImportRequest, &f.ShippingMethod, &estimate, &tax, &f.TaxIncluded, &expiresAt,
+		&traceParent}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, "", err
 	}
+	f.TraceID = traceIDOf(traceParent)
 	f.Status, f.PaymentMethod = domain.Status(status), domain.PaymentMethod(method)
 	money := func(n int64) domain.Money { return domain.MustMoney(n, f.Currency) }
 	f.Subtotal, f.Shipping, f.Discount, f.Total = money(subtotal), money(shipping), money(discount), money(total)
+	f.Tax = money(tax)
+	if expiresAt != nil {
+		f.ExpiresAt = *expiresAt
+	}
+	if err := json.Unmarshal(estimate, &f.DeliveryEstimate); err != nil {
+		return nil, "", fmt.Errorf("decode delivery estimate of order %s: %w", f.ID, err)
+	}
 	var a addressJSON
 	if err := json.Unmarshal(addr, &a); err != nil {
-		return nil, fmt.Errorf("decode address of order %s: %w", f.ID, err)
+		return nil, "", fmt.Errorf("decode address of order %s: %w", f.ID, err)
 	}
 	f.Address = domain.AddressFields{Name: a.Name, Line1: a.Line1, Line2: a.Line2, City: a.City,
 		Region: a.Region, PostalCode: a.PostalCode, CountryCode: a.CountryCode}
 	var its []itemJSON
 	if err := json.Unmarshal(items, &its); err != nil {
-		return nil, fmt.Errorf("decode items of order %s: %w", f.ID, err)
+		return nil, "", fmt.Errorf("decode items of order %s: %w", f.ID, err)
 	}
 	for _, it := range its {
 		itf := domain.ItemFields{
 			ID: it.ID, VariantID: it.VariantID, ProductID: it.ProductID, SKU: it.SKU, Title: it.Title,
 			Quantity: it.Quantity, DesignID: it.DesignID, PlacementID: it.PlacementID,
 			UnitPrice: money(it.UnitPrice), LineTotal: money(it.LineTotal), DesignKey: it.DesignKey,
-			PrintFileKey: it.PrintFileKey, ExternalItemID: it.ExternalItem,
+			PrintFileKey: it.PrintFileKey, ExternalItemID: it.ExternalItem, MockupKey: it.MockupKey,
 		}
 		if p := it.Placement; p != nil {
 			itf.Placement = &domain.PlacementSpec{PlacementID: p.PlacementID, Name: p.Name, WidthIn: p.WidthIn,
@@ -131,11 +166,22 @@ func scanOrder(row pgx.Row) (*domain.Order, error) {
 	}
 	var shs []shipmentJSON
 	if err := json.Unmarshal(shipments, &shs); err != nil {
-		return nil, fmt.Errorf("decode shipments of order %s: %w", f.ID, err)
+		return nil, "", fmt.Errorf("decode shipments of order %s: %w", f.ID, err)
 	}
 	for _, s := range shs {
-		f.Shipments = append(f.Shipments, domain.ShipmentFields{ID: s.ID, Carrier: s.Carrier,
-			TrackingNumber: s.TrackingNumber, TrackingURL: s.TrackingURL, CreatedAt: s.CreatedAt})
+		sf := domain.ShipmentFields{ID: s.ID, Carrier: s.Carrier, TrackingNumber: s.TrackingNumber,
+			TrackingURL: s.TrackingURL, CreatedAt: s.CreatedAt, Status: domain.ShipmentStatus(s.Status)}
+		if s.StatusAt != nil {
+			sf.StatusAt = *s.StatusAt
+		}
+		if s.DeliveredAt != nil {
+			sf.DeliveredAt = *s.DeliveredAt
+		}
+		for _, si := range s.Items {
+			sf.Items = append(sf.Items, domain.ShipmentItem{ItemID: si.ItemID, Quantity: si.Quantity})
+		}
+		f.Shipments = append(f.Shipments, sf)
 	}
-	return domain.UnmarshalOrderFromDatabase(f)
+	o, err := domain.UnmarshalOrderFromDatabase(f)
+	return o, traceParent, err
 }

@@ -54,11 +54,15 @@ func (r *sqlRecorder) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.Trac
 
 func (r *sqlRecorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
-// outboxStatements are what outbox.Queue adds to a batch for one event.
+// outboxStatements are what outbox.Queue adds to a batch for a new order's
+// events: OrderPlaced, then the order.created notice, gated on the owner's
+// webhook subscription.
 func outboxStatements(t *testing.T) []string {
 	t.Helper()
 	b := &pgx.Batch{}
-	if err := outbox.Queue(context.Background(), b, outbox.Event{Type: eventsv1.KeyOrderPlaced, Payload: &eventsv1.OrderPlaced{}}); err != nil {
+	if err := outbox.Queue(context.Background(), b,
+		outbox.Event{Type: eventsv1.KeyOrderPlaced, Payload: &eventsv1.OrderPlaced{}},
+		outbox.Event{Type: eventsv1.KeyOrderNotice, Payload: &eventsv1.OrderNotice{}, Gate: sqlstmt.SubscriberGate("u")}); err != nil {
 		t.Fatal(err)
 	}
 	var out []string

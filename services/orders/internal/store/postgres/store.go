@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"reflect"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,11 +51,13 @@ type Store struct {
 }
 
 // WakeAfterCommit makes the store call wake after every commit that wrote
-// outbox rows, so that the process's relay publishes them at once.
+// outbox rows, so that the process's relay publishes them at once. A commit
+// whose only events were notices for owners without a webhook subscription
+// (gated out by the INSERT) wrote none and wakes nothing.
 func (s *Store) WakeAfterCommit(wake func()) { s.wake = wake }
 
-func (s *Store) committed(events int) {
-	if events > 0 && s.wake != nil {
+func (s *Store) committed(rows int) {
+	if rows > 0 && s.wake != nil {
 		s.wake()
 	}
 }
@@ -117,15 +120,18 @@ func (s *Store) CreateOrder(ctx context.Context, o *domain.Order, c app.Change, 
 		b.Queue(sqlstmt.InsertOrder,
 			f.ID, f.UserID, int16(f.Status), f.Currency, f.Subtotal.Amount(), f.Shipping.Amount(),
 			f.Discount.Amount(), f.Total.Amount(), f.CouponCode, int16(f.PaymentMethod), f.StoreID,
-			f.ExternalOrderID, f.QuoteID, addr, f.Version, f.CreatedAt, f.UpdatedAt, traceParent(ctx))
+			f.ExternalOrderID, f.QuoteID, addr, f.Version, f.CreatedAt, f.UpdatedAt, traceParent(ctx),
+			f.ShippingMethod, estimateText(f.DeliveryEstimate), taxAmount(f), f.TaxIncluded, timeText(f.ExpiresAt))
 		queueItems(b, f)
 		queueTimeline(b, c.Timeline)
-		if err := outbox.Queue(ctx, b, c.Events...); err != nil {
+		written, err := outbox.QueueWritten(ctx, b, c.Events...)
+		if err != nil {
 			return nil, fmt.Errorf("create order: %w", err)
 		}
-		err := s.primary.SendBatch(ctx, b).Close()
+		err = s.primary.SendBatch(ctx, b).Close()
 		if err == nil {
-			s.committed(len(c.Events))
+			s.committed(written.Rows())
+			countTransition(domain.StatusUnspecified, f.Status)
 			return nil, nil
 		}
 		if postgres.IsUniqueViolation(err, externalIndex) {
@@ -241,18 +247,7 @@ func getOrder(ctx context.Context, q postgres.Querier, id, ownerID string) (*dom
 // q.Primary). Each filter combination is its own statement so that the
 // planner uses the matching index.
 func (s *Store) ListOrders(ctx context.Context, q app.ListQuery) ([]*domain.Order, error) {
-	sql := `SELECT ` + orderColumns + ` FROM orders o WHERE o.user_id = $1`
-	args := []any{q.UserID}
-	if q.Status != domain.StatusUnspecified {
-		args = append(args, int16(q.Status))
-		sql += fmt.Sprintf(` AND o.status = $%d`, len(args))
-	}
-	if q.AfterID != "" {
-		args = append(args, q.AfterCreatedAt, q.AfterID)
-		sql += fmt.Sprintf(` AND (o.created_at, o.id) < ($%d, $%d::uuid)`, len(args)-1, len(args))
-	}
-	args = append(args, q.Limit)
-	sql += fmt.Sprintf(` ORDER BY o.created_at DESC, o.id DESC LIMIT $%d`, len(args))
+	sql, args := listOrdersSQL(q)
 	pool := s.reader()
 	if q.Primary {
 		pool = s.primary
@@ -274,6 +269,54 @@ func (s *Store) ListOrders(ctx context.Context, q app.ListQuery) ([]*domain.Orde
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
 	return out, nil
+}
+
+// listOrdersSQL is the statement and arguments of q: one user's orders
+// (or every owner's), each filter an equality or a range that an index of
+// migration 0001 or 0008 (0011 or 0012 across owners) serves in
+// (created_at, id) order.
+func listOrdersSQL(q app.ListQuery) (string, []any) {
+	sql := `SELECT ` + orderColumns + ` FROM orders o WHERE o.user_id = $1`
+	args := []any{q.UserID}
+	if q.AllOwners {
+		sql, args = `SELECT `+orderColumns+` FROM orders o WHERE true`, nil
+	}
+	if q.Status != domain.StatusUnspecified {
+		args = append(args, int16(q.Status))
+		sql += fmt.Sprintf(` AND o.status = $%d`, len(args))
+	}
+	if q.StoreID != "" {
+		args = append(args, q.StoreID)
+		sql += fmt.Sprintf(` AND o.store_id = $%d`, len(args))
+		if q.AllOwners {
+			// Implied by the equality (StoreID is set), but spelled out
+			// so that the planner matches the partial index
+			// orders_store_created even with a generic plan.
+			sql += ` AND o.store_id <> ''`
+		}
+	}
+	if q.ExternalOrderID != "" {
+		args = append(args, q.ExternalOrderID)
+		sql += fmt.Sprintf(` AND o.external_order_id = $%d`, len(args))
+		if q.AllOwners {
+			sql += ` AND o.external_order_id <> ''` // orders_external_created's predicate, likewise
+		}
+	}
+	if !q.CreatedAfter.IsZero() {
+		args = append(args, q.CreatedAfter)
+		sql += fmt.Sprintf(` AND o.created_at >= $%d`, len(args))
+	}
+	if !q.CreatedBefore.IsZero() {
+		args = append(args, q.CreatedBefore)
+		sql += fmt.Sprintf(` AND o.created_at < $%d`, len(args))
+	}
+	if q.AfterID != "" {
+		args = append(args, q.AfterCreatedAt, q.AfterID)
+		sql += fmt.Sprintf(` AND (o.created_at, o.id) < ($%d, $%d::uuid)`, len(args)-1, len(args))
+	}
+	args = append(args, q.Limit)
+	sql += fmt.Sprintf(` ORDER BY o.created_at DESC, o.id DESC LIMIT $%d`, len(args))
+	return sql, args
 }
 
 // ListTimeline implements app.Store.
@@ -362,7 +405,13 @@ func (s *Store) updateOnce(ctx context.Context, id string, opts app.UpdateOption
 		}
 	}
 	var parent string
-	b.Queue(`SELECT `+orderColumns+`, o.trace_parent FROM orders o WHERE o.id = $1 AND ($2 = '' OR o.user_id = $2) FOR UPDATE`, id, opts.OwnerID)
+	// The lock is its own statement: the read that follows takes its
+	// snapshot once the lock is held, so its items and shipments are those
+	// of the version it locked (a read that waited for the lock inside one
+	// statement would see the row's new version with the subqueries of
+	// its older snapshot, and a package shipped meanwhile would be missed).
+	b.Queue(`SELECT 1 FROM orders o WHERE o.id = $1 AND ($2 = '' OR o.user_id = $2) FOR UPDATE`, id, opts.OwnerID)
+	b.Queue(`SELECT `+orderColumns+` FROM orders o WHERE o.id = $1 AND ($2 = '' OR o.user_id = $2)`, id, opts.OwnerID)
 	br := conn.SendBatch(ctx, b)
 	o, first, err := func() (*domain.Order, bool, error) {
 		defer br.Close()
@@ -377,7 +426,11 @@ func (s *Store) updateOnce(ctx context.Context, id string, opts app.UpdateOption
 			}
 			first = tag.RowsAffected() == 1
 		}
-		o, err := scanOrder(withColumn{br.QueryRow(), &parent})
+		if _, err := br.Exec(); err != nil {
+			return nil, first, fmt.Errorf("lock order: %w", err)
+		}
+		o, p, err := scanOrderWith(br.QueryRow())
+		parent = p
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, first, notFound()
 		}
@@ -406,12 +459,19 @@ func (s *Store) updateOnce(ctx context.Context, id string, opts app.UpdateOption
 	if changed {
 		queueOrderUpdate(b, before, after)
 	}
+	if c := change.CarrierUpdate; c != nil {
+		// The event id's key makes a concurrent repeat of the same update
+		// roll back whole (ErrAlreadyProcessed).
+		b.Queue(`
+			INSERT INTO carrier_updates (event_id, order_id, shipment_id, status, occurred_at)
+			VALUES ($1, $2, $3, $4, $5)`, c.EventID, after.ID, c.ShipmentID, int16(c.Status), c.OccurredAt)
+	}
 	queueTimeline(b, change.Timeline)
 	evctx, end := ctx, func() {}
 	if len(change.Events) > 0 {
 		evctx, end = orderTrace(ctx, id, parent)
 	}
-	err = outbox.Queue(evctx, b, change.Events...)
+	written, err := outbox.QueueWritten(evctx, b, change.Events...)
 	end()
 	if err != nil {
 		return nil, err
@@ -429,14 +489,18 @@ func (s *Store) updateOnce(ctx context.Context, id string, opts app.UpdateOption
 		}
 	}
 	if err := br.Close(); err != nil {
+		if postgres.IsUniqueViolation(err, "carrier_updates_pkey") {
+			return nil, app.ErrAlreadyProcessed
+		}
 		return nil, fmt.Errorf("update order %s: %w", id, err)
 	}
 	if conn.PgConn().TxStatus() != 'I' {
 		return nil, fmt.Errorf("update order %s: the transaction did not commit", id)
 	}
-	s.committed(len(change.Events))
+	s.committed(written.Rows())
 	if changed {
 		o.MarkPersisted(before.Version + 1)
+		countChange(before.Status, after.Status, change.Timeline)
 	}
 	return o, nil
 }
@@ -453,14 +517,72 @@ func queueOrderUpdate(b *pgx.Batch, before, after domain.OrderFields) {
 	if before.Status == domain.StatusOnHold && after.Status == domain.StatusPending {
 		queuePlaceFromHold(b, after)
 	}
+	if before.Status == domain.StatusDraft {
+		queueDraftContent(b, before, after)
+	}
 	for i, it := range after.Items {
-		if i < len(before.Items) && before.Items[i].PrintFileKey != it.PrintFileKey {
-			b.Queue(`UPDATE order_items SET print_file_key = $2 WHERE id = $1`, it.ID, it.PrintFileKey)
+		if i < len(before.Items) && (before.Items[i].PrintFileKey != it.PrintFileKey || before.Items[i].MockupKey != it.MockupKey) {
+			b.Queue(`UPDATE order_items SET print_file_key = $2, mockup_key = $3 WHERE id = $1`, it.ID, it.PrintFileKey, it.MockupKey)
+		}
+	}
+	for i, sh := range after.Shipments[:len(before.Shipments)] {
+		if was := before.Shipments[i]; was.Status != sh.Status || !was.StatusAt.Equal(sh.StatusAt) || !was.DeliveredAt.Equal(sh.DeliveredAt) {
+			b.Queue(`UPDATE shipments SET status = $2, status_at = $3, delivered_at = $4 WHERE id = $1`,
+				sh.ID, int16(sh.Status), nullTime(sh.StatusAt), nullTime(sh.DeliveredAt))
 		}
 	}
 	for _, sh := range after.Shipments[len(before.Shipments):] {
 		b.Queue(`
-			INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6)`, sh.ID, after.ID, sh.Carrier, sh.TrackingNumber, sh.TrackingURL, sh.CreatedAt)
+			INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at,
+				status, status_at, delivered_at, carrier_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, sh.ID, after.ID, sh.Carrier, sh.TrackingNumber,
+			sh.TrackingURL, sh.CreatedAt, int16(sh.Status), nullTime(sh.StatusAt), nullTime(sh.DeliveredAt), domain.NormalizeCarrier(sh.Carrier))
+		items, quantities := make([]string, len(sh.Items)), make([]int32, len(sh.Items))
+		for j, si := range sh.Items {
+			items[j], quantities[j] = si.ItemID, si.Quantity
+		}
+		b.Queue(`
+			INSERT INTO shipment_items (shipment_id, item_id, quantity)
+			SELECT $1, unnest($2::uuid[]), unnest($3::int[])`, sh.ID, items, quantities)
 	}
+}
+
+// nullTime is t for a nullable column: NULL when zero.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// FindShipment implements app.Store on the shipments_tracking index.
+func (s *Store) FindShipment(ctx context.Context, carrier, trackingNumber string) (orderID, shipmentID string, err error) {
+	err = s.primary.QueryRow(ctx, `
+		SELECT order_id::text, id::text FROM shipments
+		WHERE carrier_key = $1 AND tracking_number = $2
+		ORDER BY created_at DESC LIMIT 1`, domain.NormalizeCarrier(carrier), trackingNumber).Scan(&orderID, &shipmentID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", errs.E(errs.NotFound, "no package has this carrier and tracking number")
+	}
+	if err != nil {
+		return "", "", unavailable(fmt.Errorf("find shipment: %w", err))
+	}
+	return orderID, shipmentID, nil
+}
+
+// CarrierUpdate implements app.Store.
+func (s *Store) CarrierUpdate(ctx context.Context, eventID string) (app.AppliedCarrierUpdate, bool, error) {
+	u := app.AppliedCarrierUpdate{EventID: eventID}
+	var status int16
+	err := s.primary.QueryRow(ctx, `
+		SELECT order_id::text, shipment_id::text, status, occurred_at FROM carrier_updates WHERE event_id = $1`,
+		eventID).Scan(&u.OrderID, &u.ShipmentID, &status, &u.OccurredAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return app.AppliedCarrierUpdate{}, false, nil
+	}
+	if err != nil {
+		return app.AppliedCarrierUpdate{}, false, unavailable(fmt.Errorf("read carrier update: %w", err))
+	}
+	u.Status = domain.ShipmentStatus(status)
+	return u, true, nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
@@ -45,11 +44,16 @@ func orderTrace(ctx context.Context, orderID, parent string) (_ context.Context,
 	return ctx, func() { span.End() }
 }
 
-// withColumn scans one more column after those the wrapped row's reader
-// expects.
-type withColumn struct {
-	pgx.Row
-	dst any
+// traceIDOf is the trace id of a W3C traceparent ("00-<trace id>-<span
+// id>-<flags>"), "" when parent is not a valid one.
+func traceIDOf(parent string) string {
+	if parent == "" {
+		return ""
+	}
+	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(),
+		propagation.MapCarrier{"traceparent": parent}))
+	if !sc.TraceID().IsValid() {
+		return ""
+	}
+	return sc.TraceID().String()
 }
-
-func (r withColumn) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.dst)...) }

@@ -132,6 +132,30 @@ func (s *Store) ListCoupons(ctx context.Context) ([]domain.Coupon, error) {
 	return cs, nil
 }
 
+// CouponsByCode returns the coupons with code (upper case), by window.
+func (s *Store) CouponsByCode(ctx context.Context, code string) ([]domain.Coupon, error) {
+	cs, err := couponsByCode(ctx, s.pool, code)
+	if err != nil {
+		return nil, fmt.Errorf("coupons %s: %w", code, err)
+	}
+	return cs, nil
+}
+
+// DeactivateCoupon ends, at now, every coupon with code whose window has not
+// ended; one whose window had not begun gets an empty window ending now.
+// Uses already counted stay.
+func (s *Store) DeactivateCoupon(ctx context.Context, code string, now time.Time) (app.WriteResult, error) {
+	return s.write(ctx, "deactivate coupon", func(tx pgx.Tx) (int64, error) {
+		if err := lockCode(ctx, tx, code); err != nil {
+			return 0, err
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE coupons SET valid_until = $2, valid_from = least(valid_from, $2 - interval '1 microsecond')
+			WHERE code = $1 AND valid_until > $2`, code, now)
+		return tag.RowsAffected(), err
+	})
+}
+
 // RedeemCoupon reserves one use of the coupon with code valid at now for
 // the placement r.OrderKey by r.CustomerID, atomically against the usage
 // limit and the per-customer limit (CONFLICT naming the coupon when either

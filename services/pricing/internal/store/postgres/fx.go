@@ -28,8 +28,22 @@ func (s *Store) UpsertFxRates(ctx context.Context, rs []domain.FxRate) (app.Writ
 	})
 }
 
+// ListFxRates returns every exchange rate by base and quote.
+func (s *Store) ListFxRates(ctx context.Context) ([]domain.FxRate, error) {
+	var out []domain.FxRate
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		out, err = loadFxRates(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list fx rates: %w", err)
+	}
+	return out, nil
+}
+
 func loadFxRates(ctx context.Context, tx pgx.Tx) ([]domain.FxRate, error) {
-	rows, _ := tx.Query(ctx, `SELECT base, quote, rate::text FROM fx_rates`)
+	rows, _ := tx.Query(ctx, `SELECT base, quote, rate::text FROM fx_rates ORDER BY base, quote`)
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.FxRate, error) {
 		var (
 			x                 domain.FxRate

@@ -5,7 +5,7 @@
 //
 // One file per aggregate: prices.go (variant prices), surcharges.go
 // (placement surcharges and the placement → technique table), shipping.go,
-// fx.go, coupons.go (coupons and their redemptions); listen.go is the
+// fx.go, tax.go, coupons.go (coupons and their redemptions); listen.go is the
 // LISTEN side of the version announcements. Each file holds the aggregate's
 // writes and its part of Load.
 package postgres
@@ -144,6 +144,9 @@ func load(ctx context.Context, tx pgx.Tx, d *domain.Data) error {
 	}
 	if d.Placements, err = loadPlacementTechniques(ctx, tx); err != nil {
 		return fmt.Errorf("placement techniques: %w", err)
+	}
+	if d.Tax, err = loadTaxRates(ctx, tx); err != nil {
+		return fmt.Errorf("tax rates: %w", err)
 	}
 	return nil
 }

@@ -180,17 +180,27 @@ func (a *Adapter) send(ctx context.Context, tr *marketplace.Trace, auth *marketp
 		if err != nil {
 			return nil, err
 		}
-		if err := budget.Wait(ctx); err != nil {
+		done, err := budget.Wait(ctx)
+		if err != nil {
 			return nil, err
 		}
 		req.Header = map[string][]string{"x-amz-access-token": {tok}}
 		resp, err := a.client.Send(ctx, tr, req)
 		if err != nil {
+			done()
 			return nil, err
 		}
 		if r, err := strconv.ParseFloat(resp.Header.Get("x-amzn-RateLimit-Limit"), 64); err == nil && r > 0 {
 			budget.Learn(r, 0)
 		}
+		if resp.Status == 429 {
+			// Somebody spent this seller's bucket; start ours from empty too.
+			wait, _ := marketplace.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			budget.Spend(wait)
+		}
+		done()
+		// The operation's budget: the last one this store used.
+		marketplace.ObserveBudget(domain.Amazon, auth.Store, budget.Used())
 		if resp.Status/100 == 2 {
 			return resp, nil
 		}
@@ -216,10 +226,6 @@ func (a *Adapter) send(ctx context.Context, tr *marketplace.Trace, auth *marketp
 		e := marketplace.Classify(domain.Amazon, req.Op, resp)
 		if code != "" {
 			e.Code, e.Message = code, msg
-		}
-		if resp.Status == 429 {
-			// Somebody spent this seller's bucket; start ours from empty too.
-			budget.Spend(e.RetryAfter)
 		}
 		return nil, e
 	}

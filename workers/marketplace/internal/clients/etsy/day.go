@@ -22,10 +22,24 @@ const unknownFree = 15 * time.Minute
 const arrival = time.Second
 
 // dayLog remembers when this process sent each request of one API key in the
-// last 24 hours, oldest first.
+// last 24 hours, oldest first, and what Etsy last said is left of the day.
+//
+// Etsy's x-remaining-today is a count at the moment it answered; requests
+// sent after the answered one are not in it. The log keeps the count of the
+// newest-sent request answered and gives a request a place only while that
+// count, less this process's requests sent since, plus this process's
+// requests that left the 24-hour window since, is above zero. Concurrent
+// polls therefore never send more than the day has left, however slowly the
+// answers come (the per-second bucket alone let them).
 type dayLog struct {
 	mu   sync.Mutex
 	sent []time.Time
+	seq  uint64 // requests sent so far (the newest one's number)
+
+	reported     int       // x-remaining-today of the newest-sent answered request
+	reportedSeq  uint64    // that request's number; 0: no answer yet
+	reportedSent time.Time // when it was sent
+	freed        int       // requests sent before it that left the window since
 }
 
 func (a *Adapter) dayLog(keystring string) *dayLog {
@@ -39,20 +53,41 @@ func (a *Adapter) dayLog(keystring string) *dayLog {
 	return d
 }
 
-// add records a request sent at now.
-func (d *dayLog) add(now time.Time) {
+// reserve records a request about to be sent at now and returns its number,
+// or 0 when the day, as Etsy last counted it, has no place left for it.
+func (d *dayLog) reserve(now time.Time) uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.pruneLocked(now)
+	if d.reportedSeq != 0 && d.reported+d.freed-int(d.seq-d.reportedSeq) <= 0 {
+		return 0
+	}
 	if len(d.sent) >= maxLogged {
 		d.sent = d.sent[1:]
 	}
 	d.sent = append(d.sent, now)
+	d.seq++
+	return d.seq
+}
+
+// report records Etsy's x-remaining-today in the answer to request seq,
+// sent at sent. An answer to an older request than the last reported one
+// says nothing newer and is ignored.
+func (d *dayLog) report(remaining int, seq uint64, sent time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if seq <= d.reportedSeq {
+		return
+	}
+	d.reported, d.reportedSeq, d.reportedSent, d.freed = remaining, seq, sent, 0
 }
 
 func (d *dayLog) pruneLocked(now time.Time) {
 	n := 0
 	for n < len(d.sent) && !d.sent[n].Add(window).After(now) {
+		if d.reportedSeq != 0 && !d.sent[n].After(d.reportedSent) {
+			d.freed++ // counted in the report, out of the window now
+		}
 		n++
 	}
 	d.sent = d.sent[n:]

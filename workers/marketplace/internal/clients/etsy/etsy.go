@@ -199,16 +199,30 @@ func (a *Adapter) call(ctx context.Context, tr *marketplace.Trace, ss session, s
 		if err != nil {
 			return err
 		}
-		if err := ss.budget.Wait(ctx); err != nil {
-			return err
-		}
-		req.Header = map[string][]string{"x-api-key": {store.Credentials.APIKey}, "Authorization": {"Bearer " + tok}}
-		ss.day.add(a.now())
-		resp, err := a.client.Send(ctx, tr, req)
+		done, err := ss.budget.Wait(ctx)
 		if err != nil {
 			return err
 		}
-		a.learn(ss, resp)
+		sent := a.now()
+		seq := ss.day.reserve(sent)
+		if seq == 0 {
+			// The day has no place left for this request: every replica
+			// waits until one frees, and this call's wait says whether it
+			// fits its deadline.
+			ss.budget.Spend(ss.day.freesIn(sent))
+			done()
+			continue
+		}
+		req.Header = map[string][]string{"x-api-key": {store.Credentials.APIKey}, "Authorization": {"Bearer " + tok}}
+		resp, err := a.client.Send(ctx, tr, req)
+		if err != nil {
+			done()
+			return err
+		}
+		a.learn(ss, resp, seq, sent)
+		done()
+		// The key's budget, which all of its shops share, as this shop saw it.
+		marketplace.ObserveBudget(domain.Etsy, store, ss.budget.Used())
 		if resp.Status == 401 {
 			again, err := ss.auth.Refused(ctx, tok)
 			if err != nil {
@@ -244,7 +258,7 @@ func (a *Adapter) call(ctx context.Context, tr *marketplace.Trace, ss session, s
 // of the key's requests says when that is at the latest (requests of other
 // replicas or other clients can only free a place earlier); the pause goes
 // to the shared budget, so every replica keeps it.
-func (a *Adapter) learn(ss session, resp *marketplace.Response) {
+func (a *Adapter) learn(ss session, resp *marketplace.Response, seq uint64, sent time.Time) {
 	b, h := ss.budget, resp.Header
 	if n, err := strconv.Atoi(h.Get("x-limit-per-second")); err == nil && n > 0 {
 		b.Learn(float64(n), n)
@@ -253,6 +267,7 @@ func (a *Adapter) learn(ss session, resp *marketplace.Response) {
 		b.Spend(time.Second)
 	}
 	if n, err := strconv.Atoi(h.Get("x-remaining-today")); err == nil {
+		ss.day.report(n, seq, sent)
 		if _, burst := b.Limit(); n > 0 && n < burst {
 			// The day's last few requests leave no more at once than remain.
 			b.Learn(0, n)

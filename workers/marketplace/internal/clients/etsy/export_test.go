@@ -12,6 +12,9 @@ func Age(a *Adapter, d time.Duration) {
 		for i := range l.sent {
 			l.sent[i] = l.sent[i].Add(-d)
 		}
+		if !l.reportedSent.IsZero() {
+			l.reportedSent = l.reportedSent.Add(-d)
+		}
 		l.mu.Unlock()
 	}
 }

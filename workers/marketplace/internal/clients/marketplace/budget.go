@@ -37,6 +37,13 @@ type Budget struct {
 	// token, so requests leave one by one and the first answer stops the rest.
 	burst     int
 	throttled bool
+	// probe holds the one request in flight while throttled: the next
+	// leaves only once its answer has been learned, so no request is on
+	// its way when a 429 names a time to come back.
+	probe chan struct{}
+	// sharedShort is set while the shared bucket last had no room for a
+	// request (a Take answered a wait), cleared by a Take that got one.
+	sharedShort bool
 }
 
 // Wait blocks until the budget allows one request. If that is not possible before
@@ -45,7 +52,54 @@ type Budget struct {
 // It takes a token only when one is there, rather than booking one ahead as
 // rate.Limiter.Wait does, so a rate learned from a response applies at once to
 // requests already waiting.
-func (b *Budget) Wait(ctx context.Context) error {
+//
+// The caller calls done once the request's answer has been learned (Learn,
+// Spend), or when no request was sent. While the marketplace is throttling,
+// this process sends one request at a time: the pacing alone would send the
+// next one before a slow 429 had said when to come back.
+func (b *Budget) Wait(ctx context.Context) (done func(), err error) {
+	done = func() {}
+	b.mu.Lock()
+	throttled := b.throttled
+	b.mu.Unlock()
+	for throttled {
+		select {
+		case b.probe <- struct{}{}:
+			done = sync.OnceFunc(func() { <-b.probe })
+			throttled = false
+			continue
+		default:
+		}
+		b.mu.Lock()
+		wait, still := time.Until(b.pausedUntil), b.throttled
+		b.mu.Unlock()
+		if !still {
+			break
+		}
+		if dl, ok := ctx.Deadline(); ok && wait > 0 && time.Until(dl) < wait {
+			return done, &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonBudget, Marketplace: b.m, Op: "wait for budget",
+				Message: "no room in the rate budget before the deadline", RetryAfter: wait}
+		}
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case b.probe <- struct{}{}:
+			t.Stop()
+			done = sync.OnceFunc(func() { <-b.probe })
+			throttled = false
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return done, &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonCanceled, Marketplace: b.m, Op: "wait for budget", Err: ctx.Err()}
+		}
+	}
+	if err := b.wait(ctx); err != nil {
+		done()
+		return func() {}, err
+	}
+	return done, nil
+}
+
+func (b *Budget) wait(ctx context.Context) error {
 	if b.shared == nil {
 		return b.waitLocal(ctx)
 	}
@@ -56,6 +110,11 @@ func (b *Budget) Wait(ctx context.Context) error {
 		if wait <= 0 {
 			r, burst := b.Limit()
 			w, err := b.shared.Take(ctx, b.key, r, burst, 1, Headroom)
+			if err == nil {
+				b.mu.Lock()
+				b.sharedShort = w > 0
+				b.mu.Unlock()
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					sharedBudgetErrors.WithLabelValues(string(b.m)).Inc()
@@ -64,6 +123,10 @@ func (b *Budget) Wait(ctx context.Context) error {
 				return &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonCanceled, Marketplace: b.m, Op: "wait for budget", Err: ctx.Err()}
 			}
 			if w <= 0 {
+				// The local bucket follows what this process spends, so
+				// that if Redis goes away it does not start with a full
+				// burst the marketplace's bucket no longer holds.
+				b.lim.AllowN(time.Now(), 1)
 				return nil
 			}
 			wait = w
@@ -179,6 +242,23 @@ func (b *Budget) Spend(d time.Duration) {
 	b.mu.Unlock()
 }
 
+// Used is the share of the budget spent (0..1) as this process last saw
+// it: all of it while the marketplace asked for a pause or is throttling,
+// or while the shared bucket last had no room; otherwise what the local
+// bucket, which follows this process's requests and the marketplace's rate
+// headers, lacks of its burst.
+func (b *Budget) Used() float64 {
+	now := time.Now()
+	b.mu.Lock()
+	full := now.Before(b.pausedUntil) || b.throttled || b.sharedShort
+	b.mu.Unlock()
+	burst := b.lim.Burst()
+	if full || burst <= 0 {
+		return 1
+	}
+	return min(1, max(0, 1-b.lim.TokensAt(now)/float64(burst)))
+}
+
 // Limit returns the current rate and burst.
 func (b *Budget) Limit() (perSecond float64, burst int) {
 	return float64(b.lim.Limit()), b.lim.Burst()
@@ -229,7 +309,7 @@ func (bs *Budgets) Get(m domain.Marketplace, key string, perSecond float64, burs
 	k := string(m) + "/" + hex.EncodeToString(sum[:12])
 	b, ok := bs.m[k]
 	if !ok {
-		b = &Budget{m: m, lim: rate.NewLimiter(rate.Limit(perSecond), burst), burst: burst, shared: bs.shared, key: k}
+		b = &Budget{m: m, lim: rate.NewLimiter(rate.Limit(perSecond), burst), burst: burst, shared: bs.shared, key: k, probe: make(chan struct{}, 1)}
 		bs.m[k] = b
 	}
 	return b

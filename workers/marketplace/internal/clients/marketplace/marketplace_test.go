@@ -233,9 +233,11 @@ func TestBudget(t *testing.T) {
 	ctx := context.Background()
 	began := time.Now()
 	for range 4 { // burst 2, then 2 more at 20/s
-		if err := b.Wait(ctx); err != nil {
+		done, err := b.Wait(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
+		done()
 	}
 	if el := time.Since(began); el < 80*time.Millisecond {
 		t.Fatalf("4 requests at 20/s burst 2 took %v", el)
@@ -244,7 +246,7 @@ func TestBudget(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	began = time.Now()
-	err := b.Wait(short)
+	_, err := b.Wait(short)
 	if domain.ReasonOf(err) != domain.ReasonBudget || !domain.IsRetryable(err) || time.Since(began) > 45*time.Millisecond {
 		t.Fatalf("paused budget: %v after %v", err, time.Since(began))
 	}
@@ -289,12 +291,14 @@ func TestBudgetAfterThrottleReleasesOneAtATime(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 5 {
 		wg.Go(func() {
-			if err := b.Wait(ctx); err != nil {
+			done, err := b.Wait(ctx)
+			if err != nil {
 				t.Error(err)
 			}
 			mu.Lock()
 			times = append(times, time.Now())
 			mu.Unlock()
+			done() // the answer: none, so still throttled
 		})
 	}
 	wg.Wait()
@@ -311,14 +315,63 @@ func TestBudgetAfterThrottleReleasesOneAtATime(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	began := time.Now()
-	for range 4 {
-		if err := b.Wait(ctx); err != nil {
+	for range 4 { // not throttled: no request waits for another's answer
+		if _, err := b.Wait(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if el := time.Since(began); el > 30*time.Millisecond {
 		t.Fatalf("4 requests with 6 tokens saved took %v", el)
 	}
+}
+
+// While throttled, a request leaves only once the one before it has been
+// answered: the rate alone would send it while a slow 429 was on its way,
+// after the marketplace had said when to come back.
+func TestBudgetWhileThrottledAwaitsTheAnswer(t *testing.T) {
+	t.Parallel()
+	b := marketplace.NewBudgets().Get(domain.Etsy, "key", 50, 10)
+	b.Spend(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	first, err := b.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := make(chan time.Time, 1)
+	go func() {
+		done, err := b.Wait(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		left <- time.Now()
+		done()
+	}()
+	select {
+	case at := <-left:
+		t.Fatalf("a request left at %v while the first was unanswered", at)
+	case <-time.After(200 * time.Millisecond): // ten tokens' worth at 50/s
+	}
+	// The slow answer is a 429 asking for 300ms.
+	answered := time.Now()
+	b.Spend(300 * time.Millisecond)
+	first()
+	if at := <-left; at.Sub(answered) < 300*time.Millisecond {
+		t.Fatalf("the next request left %v after a 429 that asked for 300ms", at.Sub(answered))
+	}
+	// An answer waiting out a pause longer than the deadline fails at once.
+	hold, err := b.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Spend(time.Hour)
+	short, cancelShort := context.WithTimeout(ctx, time.Second)
+	defer cancelShort()
+	began := time.Now()
+	if _, err := b.Wait(short); domain.ReasonOf(err) != domain.ReasonBudget || time.Since(began) > 500*time.Millisecond {
+		t.Fatalf("waiting behind an unanswered request through an hour's pause: %v after %v", err, time.Since(began))
+	}
+	hold()
 }
 
 // keeper is the catalog's saved tokens, shared by the replicas of a test.

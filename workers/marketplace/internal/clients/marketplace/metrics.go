@@ -33,11 +33,32 @@ var (
 		Help: "OAuth token exchanges by marketplace and result (ok, adopted: another replica's, unsaved: the catalog did not take it).",
 	}, []string{"marketplace", "result"})
 
+	// budgetUsed has one series per shop this process pushed to or
+	// imported from (the only shops whose budgets it sees), so its
+	// cardinality is bounded by the stores it serves. The shop is the
+	// marketplace's own id of the store (Store.ShopID): the fleet's label
+	// values carry no UUIDs, and the console finds the store by its
+	// marketplace and shop id.
+	budgetUsed = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "printfleet_marketplace_budget_used_ratio",
+		Help: "Share (0..1) of a shop's marketplace rate budget spent in the current window, as this worker last saw it (after its last request for the shop).",
+	}, []string{"marketplace", "shop"})
+
 	sharedBudgetErrors = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "printfleet_marketplace_shared_budget_errors_total",
 		Help: "Shared (Redis) rate budget calls that failed; the push then waited on this process's own bucket.",
 	}, []string{"marketplace"})
 )
+
+// ObserveBudget records the share of store's rate budget at m spent (0..1),
+// as the adapter saw it after a request for the store, under the store's
+// shop id.
+func ObserveBudget(m domain.Marketplace, store domain.Store, used float64) {
+	if store.ShopID == "" {
+		return
+	}
+	budgetUsed.WithLabelValues(string(m), store.ShopID).Set(min(1, max(0, used)))
+}
 
 // observeCalls counts a push's HTTP exchanges and the budget signals in them.
 func observeCalls(m string, res domain.Result) {

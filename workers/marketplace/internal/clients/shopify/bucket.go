@@ -121,6 +121,19 @@ func (b *costBucket) settle(probe bool, est float64, st *throttleStatus, charged
 	b.avail = math.Min(math.Min(b.avail, st.CurrentlyAvailable-b.inflight), b.size)
 }
 
+// used is the share of the shop's cost points spent (0..1) per the mirror,
+// reservations of calls in flight included; ok is false until the shop
+// told us its bucket.
+func (b *costBucket) used() (_ float64, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.known || b.size <= 0 {
+		return 0, false
+	}
+	b.refillLocked(time.Now())
+	return math.Min(1, math.Max(0, 1-b.avail/b.size)), true
+}
+
 // waitFor is how long until est points are back, per the mirror.
 func (b *costBucket) waitFor(est float64) time.Duration {
 	b.mu.Lock()

@@ -155,9 +155,13 @@ type userError struct {
 // orders are fulfilled with one fulfillmentCreate per assigned location; a
 // shipment naming some of the order's line items fulfills only those line
 // items and quantities (fulfillmentOrderLineItems), and one naming none of
-// them (the fleet's own item ids) the whole order. A resend fulfills nothing
-// twice: fulfillment orders already closed are skipped, and items already
-// fulfilled under the shipment's tracking number are subtracted.
+// them (the fleet's own item ids) the whole order. Each package of an order
+// shipped in several is a push of its own lines. A resend fulfills nothing
+// twice: fulfillment orders already closed are skipped, items already
+// fulfilled under the shipment's tracking number are subtracted, and a
+// package whose lines have nothing left to fulfill is a duplicate. A package
+// holding more of a line than is left asks for it all, and Shopify's refusal
+// of the over-fulfilment is a permanent error.
 func (a *Adapter) PushShipment(ctx context.Context, store domain.Store, s domain.Shipment) (domain.Result, error) {
 	tr := marketplace.NewTrace()
 	if err := s.Validate(); err != nil {
@@ -353,6 +357,10 @@ func plan(st orderState, want map[string]int, tracking string) ([]group, error) 
 				}
 			}
 		}
+		// The last fulfillment order line taken for each line item: a
+		// package holding more of it than remains unfulfilled asks for the
+		// excess there, and Shopify refuses the over-fulfilment.
+		last := map[string]map[string]any{}
 		for _, fo := range st.fos {
 			if !open(fo) {
 				continue
@@ -372,10 +380,19 @@ func plan(st orderState, want map[string]int, tracking string) ([]group, error) 
 					take = min(take, n)
 					need[id] = n - take
 				}
-				lines = append(lines, map[string]any{"id": l.ID, "quantity": take})
+				line := map[string]any{"id": l.ID, "quantity": take}
+				last[id] = line
+				lines = append(lines, line)
 			}
 			if len(lines) > 0 {
 				add(fo.location(), map[string]any{"fulfillmentOrderId": fo.ID, "fulfillmentOrderLineItems": lines})
+			}
+		}
+		// A line item with nothing left at all was fulfilled already (by an
+		// earlier package or the merchant): nothing to ask for.
+		for id, n := range need {
+			if line := last[id]; n > 0 && line != nil {
+				line["quantity"] = line["quantity"].(int) + n
 			}
 		}
 	}
@@ -521,11 +538,17 @@ func (c call) fulfillmentCreate(ctx context.Context, g group, s domain.Shipment)
 	}
 	if ue := data.FulfillmentCreate.UserErrors; len(ue) > 0 {
 		msgs := make([]string, len(ue))
+		over := false
 		for i, u := range ue {
 			msgs[i] = strings.Join(u.Field, ".") + ": " + u.Message
+			over = over || (len(u.Field) > 0 && u.Field[len(u.Field)-1] == "quantity")
+		}
+		msg := strings.Join(msgs, "; ")
+		if over {
+			msg = "Shopify refused the package's quantities as more than the order has left to fulfill (over-fulfilment): " + msg
 		}
 		return "", &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid, Marketplace: domain.Shopify,
-			Op: "FulfillmentCreate", Status: 200, Code: "USER_ERRORS", Message: strings.Join(msgs, "; ")}
+			Op: "FulfillmentCreate", Status: 200, Code: "USER_ERRORS", Message: msg}
 	}
 	if data.FulfillmentCreate.Fulfillment == nil {
 		return "", &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonUnavailable, Marketplace: domain.Shopify,
@@ -631,6 +654,9 @@ func (a *Adapter) send(ctx context.Context, tr *marketplace.Trace, store domain.
 		bucket.settle(probe, est, st, charged)
 		if sharedTaken {
 			sb.settle(est, st, charged)
+		}
+		if used, ok := bucket.used(); ok {
+			marketplace.ObserveBudget(domain.Shopify, store, used)
 		}
 	}
 	resp, err := a.client.Send(ctx, tr, marketplace.Request{Op: op, Method: "POST", URL: endpoint, ContentType: "application/json",

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	sandbox "github.com/printfleet/printfleet/sandbox/marketplace"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/marketplace"
 	"github.com/printfleet/printfleet/workers/marketplace/internal/clients/shopify"
@@ -276,5 +278,44 @@ func TestAPIVersion(t *testing.T) {
 	}
 	if n := sb.Received(sandbox.Shopify).Counters.Requests; n != before {
 		t.Fatalf("a malformed version reached the sandbox: %d requests", n-before)
+	}
+}
+
+// A push leaves the shop's budget use on the worker's gauge, labelled by
+// marketplace and shop id: what the shop's throttle status says is spent.
+func TestPushRecordsBudgetUse(t *testing.T) {
+	t.Parallel()
+	sb, a, _ := setup(t, sandbox.Limits{ShopifyBucketSize: 150, ShopifyRestoreRate: 1})
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	shop := fmt.Sprint("budget-", time.Now().UnixNano())
+	store := connect(t, sb, srv.URL, shop, "store-budget")
+	if _, err := a.PushShipment(ctx(t), store, shipment(1)); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *float64
+	for _, mf := range mfs {
+		if mf.GetName() != "printfleet_marketplace_budget_used_ratio" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["marketplace"] == "shopify" && labels["shop"] == shop {
+				v := m.GetGauge().GetValue()
+				got = &v
+			}
+		}
+	}
+	// The push's read and mutation charged points the slow restore rate
+	// has not given back.
+	if got == nil || *got <= 0 || *got > 1 {
+		t.Fatalf("budget used of %s: %v, want a share in (0, 1]", shop, got)
 	}
 }

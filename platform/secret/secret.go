@@ -1,7 +1,7 @@
-// Package secret seals marketplace credentials with AES-256-GCM under a key
-// from the environment. Ciphertexts are bound to the row they belong to
-// (associated data), so one store's sealed credentials cannot be swapped into
-// another's.
+// Package secret seals stored secrets (marketplace credentials, webhook
+// signing secrets) with AES-256-GCM under a key from the environment.
+// Ciphertexts are bound to the row they belong to (associated data), so one
+// row's sealed value cannot be swapped into another's.
 package secret
 
 import (
