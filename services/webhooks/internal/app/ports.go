@@ -25,8 +25,9 @@ type Store interface {
 	// ActiveEndpoints returns an owner's active endpoints (one read).
 	ActiveEndpoints(ctx context.Context, ownerID string) ([]domain.Endpoint, error)
 	// RecordEvent claims messageID for consumer in the inbox and, the first
-	// time only, stores ev with one pending delivery per endpoint, due at
-	// now, in one transaction. It reports whether it was the first time.
+	// time only, stores ev with one pending delivery per endpoint still
+	// active, due at now, in one transaction. It reports whether it was the
+	// first time.
 	RecordEvent(ctx context.Context, consumer string, ev domain.Event, endpointIDs []string, now time.Time) (bool, error)
 	// Claim leases due deliveries (FOR UPDATE SKIP LOCKED) and counts their
 	// attempt.

@@ -175,7 +175,8 @@ func (s *Store) ActiveEndpoints(ctx context.Context, ownerID string) ([]domain.E
 }
 
 // RecordEvent implements app.Store: the inbox claim, the event and its
-// deliveries ride one batch in one transaction.
+// deliveries ride one batch in one transaction. Only endpoints still active
+// get a delivery.
 func (s *Store) RecordEvent(ctx context.Context, consumer string, ev domain.Event, endpointIDs []string, now time.Time) (bool, error) {
 	first := false
 	err := postgres.InTx(ctx, s.db, func(tx pgx.Tx) error {
@@ -187,8 +188,15 @@ func (s *Store) RecordEvent(ctx context.Context, consumer string, ev domain.Even
 		b := &pgx.Batch{}
 		b.Queue(`INSERT INTO events (id, type, owner_id, occurred_at, body, created_at, order_id) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			ev.ID, ev.Type, ev.OwnerID, ev.OccurredAt, ev.Body, now, orderID(ev.OrderID))
+		// The endpoints were read before this transaction; one disabled
+		// since gets no delivery. FOR SHARE waits for a disable in flight
+		// and rechecks the status after it, and holds back a disable that
+		// comes later until these deliveries are committed, so its sweep of
+		// the endpoint's pending deliveries sees them.
 		b.Queue(`INSERT INTO deliveries (id, endpoint_id, event_id, next_attempt_at, created_at)
-			SELECT gen_random_uuid(), e, $2, $3, $3 FROM unnest($1::uuid[]) AS e`, endpointIDs, ev.ID, now)
+			SELECT gen_random_uuid(), e.id, $2, $3, $3 FROM (
+				SELECT id FROM endpoints WHERE id = ANY($1::uuid[]) AND status = 'active' FOR SHARE
+			) AS e`, endpointIDs, ev.ID, now)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	return first, err

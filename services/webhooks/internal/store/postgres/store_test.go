@@ -154,3 +154,60 @@ func TestClaimSkipsDisabled(t *testing.T) {
 		t.Fatalf("claimed %+v %v", got, err)
 	}
 }
+
+// TestNoDeliveryForAnEndpointDisabledMeanwhile: the fan-out reads an owner's
+// active endpoints before its transaction. An endpoint disabled after that
+// read, even by a transaction still open when the event is recorded, gets
+// no delivery, so none is left pending for an endpoint that is never
+// claimed again.
+func TestNoDeliveryForAnEndpointDisabledMeanwhile(t *testing.T) {
+	t.Parallel()
+	pool, _ := pgtest.NewDB(t, store.Migrations)
+	s := store.New(pool)
+	ctx := context.Background()
+	a, b := endpoint(t, s, "a"), endpoint(t, s, "a")
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `UPDATE endpoints SET status = 'disabled', disabled_reason = 'gone' WHERE id = $1`, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	ev := domain.Event{ID: uuid.NewString(), Type: "order.paid", OwnerID: "a", OccurredAt: time.Now(), Body: []byte(`{}`)}
+	go func() {
+		_, err := s.RecordEvent(ctx, app.InboxConsumer, ev, []string{a.ID, b.ID}, time.Now())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the event was recorded while the disable was still open (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pool.Query(ctx, `SELECT endpoint_id::text FROM deliveries WHERE event_id = $1`, ev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, id)
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	if len(got) != 1 || got[0] != b.ID {
+		t.Fatalf("deliveries went to %v, want only the active endpoint %s", got, b.ID)
+	}
+}
