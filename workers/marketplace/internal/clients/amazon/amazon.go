@@ -9,6 +9,7 @@ package amazon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"hash/fnv"
 	"net/url"
 	"strconv"
@@ -185,9 +186,13 @@ func (a *Adapter) send(ctx context.Context, tr *marketplace.Trace, auth *marketp
 			return nil, err
 		}
 		req.Header = map[string][]string{"x-amz-access-token": {tok}}
+		req.Budget = budget
 		resp, err := a.client.Send(ctx, tr, req)
 		if err != nil {
 			done()
+			if errors.Is(err, marketplace.ErrHeld) {
+				continue // never sent: wait on the budget again
+			}
 			return nil, err
 		}
 		if r, err := strconv.ParseFloat(resp.Header.Get("x-amzn-RateLimit-Limit"), 64); err == nil && r > 0 {

@@ -7,6 +7,7 @@ package etsy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -214,9 +215,13 @@ func (a *Adapter) call(ctx context.Context, tr *marketplace.Trace, ss session, s
 			continue
 		}
 		req.Header = map[string][]string{"x-api-key": {store.Credentials.APIKey}, "Authorization": {"Bearer " + tok}}
+		req.Budget = ss.budget
 		resp, err := a.client.Send(ctx, tr, req)
 		if err != nil {
 			done()
+			if errors.Is(err, marketplace.ErrHeld) {
+				continue // never sent; its place in the day's log stays taken, erring low
+			}
 			return err
 		}
 		a.learn(ss, resp, seq, sent)

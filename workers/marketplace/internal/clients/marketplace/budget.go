@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/printfleet/printfleet/workers/marketplace/internal/domain"
@@ -44,6 +45,11 @@ type Budget struct {
 	// sharedShort is set while the shared bucket last had no room for a
 	// request (a Take answered a wait), cleared by a Take that got one.
 	sharedShort bool
+	// refusals counts the refusals (429) of this budget's requests, each
+	// counted as soon as its status line arrives, before its body is read
+	// and its connection handed to the next request: Send holds back a
+	// request granted before a refusal and not yet written.
+	refusals atomic.Uint64
 }
 
 // Wait blocks until the budget allows one request. If that is not possible before

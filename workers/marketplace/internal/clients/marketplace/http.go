@@ -3,13 +3,17 @@ package marketplace
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -77,7 +81,18 @@ type Request struct {
 	Body        []byte
 	// Secret keeps the request and response bodies out of receipts (token exchanges).
 	Secret bool
+	// Budget, when set, is the rate budget that granted the request. A
+	// refusal (429) of another of its requests that arrives before this
+	// one is written holds this one back: Send fails with ErrHeld and
+	// nothing reaches the marketplace.
+	Budget *Budget
 }
+
+// ErrHeld is the cause of Send's error when a request was held back: its
+// budget learned a refusal after granting it and before it was written
+// (it waited for a connection, most often the refused request's own). The
+// caller waits on the budget again, which now says when to come back.
+var ErrHeld = errors.New("held back: the marketplace refused another request before this one was written")
 
 // Response is a marketplace's answer, read in full.
 type Response struct {
@@ -104,6 +119,10 @@ const maxResponse = 1 << 20
 func (c *Client) Send(ctx context.Context, tr *Trace, req Request) (*Response, error) {
 	callCtx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
+	var held atomic.Bool
+	if b := req.Budget; b != nil {
+		callCtx = holdAfterRefusal(callCtx, b, &held)
+	}
 	hr, err := http.NewRequestWithContext(callCtx, req.Method, req.URL, bytes.NewReader(req.Body))
 	if err != nil {
 		return nil, &domain.Error{Kind: domain.KindPermanent, Reason: domain.ReasonInvalid, Marketplace: c.Marketplace, Op: req.Op, Err: err}
@@ -123,6 +142,12 @@ func (c *Client) Send(ctx context.Context, tr *Trace, req Request) (*Response, e
 	}
 	start := time.Now()
 	resp, err := c.HTTP.Do(hr)
+	if err != nil && held.Load() {
+		return nil, &domain.Error{Kind: domain.KindRetryable, Reason: domain.ReasonBudget, Marketplace: c.Marketplace, Op: req.Op, Err: ErrHeld}
+	}
+	if err == nil && req.Budget != nil && resp.StatusCode == http.StatusTooManyRequests {
+		req.Budget.refusals.Add(1) // before the body is read: see holdAfterRefusal
+	}
 	var body []byte
 	if err == nil {
 		body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -148,6 +173,37 @@ func (c *Client) Send(ctx context.Context, tr *Trace, req Request) (*Response, e
 	}
 	record(ctx, tr, call)
 	return out, nil
+}
+
+// holdAfterRefusal returns ctx with a trace hook that holds the request
+// back if b learns a refusal between now (just after b granted it) and the
+// moment the transport hands it a connection to be written on. HTTP/1.1
+// sends one request at a time per connection: a request granted together
+// with one the marketplace then refuses may wait in the transport for that
+// very connection, and would be written the instant the refusal's body is
+// read, before the refusal had paused the budget. Send counts a refusal when
+// its status line arrives, which is before its connection is released, so
+// the hook always sees it. The hook closes the connection it was given,
+// which fails the write before a byte is sent (the transport may retry once
+// on a new connection, which the hook closes too). An HTTP/2 connection is
+// shared by requests in flight and is left alone: a request on it is not
+// queued behind another's answer.
+func holdAfterRefusal(ctx context.Context, b *Budget, held *atomic.Bool) context.Context {
+	seen := b.refusals.Load()
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			if b.refusals.Load() == seen || multiplexed(info.Conn) {
+				return
+			}
+			held.Store(true)
+			_ = info.Conn.Close()
+		},
+	})
+}
+
+func multiplexed(c net.Conn) bool {
+	tc, ok := c.(*tls.Conn)
+	return ok && tc.ConnectionState().NegotiatedProtocol == "h2"
 }
 
 func requestID(h http.Header) string {
