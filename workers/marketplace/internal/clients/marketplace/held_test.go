@@ -30,8 +30,8 @@ func (e entered) RoundTrip(r *http.Request) (*http.Response, error) {
 // sendBehind sends /first and, while the server keeps /first's answer
 // back, /second under the same budget; with one connection per host,
 // /second waits for /first's. The server then answers /first with status.
-// It returns /second's error and how many times /second reached the server.
-func sendBehind(t *testing.T, status int) (error, int64) {
+// It returns how many times /second reached the server, and its error.
+func sendBehind(t *testing.T, status int) (int64, error) {
 	t.Helper()
 	inFirst, release := make(chan struct{}), make(chan struct{})
 	var seconds atomic.Int64
@@ -70,7 +70,8 @@ func sendBehind(t *testing.T, status int) (error, int64) {
 	if err := <-first; err != nil {
 		t.Fatalf("/first: %v", err)
 	}
-	return <-second, seconds.Load()
+	err := <-second
+	return seconds.Load(), err
 }
 
 // TestARefusalHoldsBackARequestWaitingToBeWritten: a request granted before
@@ -78,7 +79,7 @@ func sendBehind(t *testing.T, status int) (error, int64) {
 // Send says it was held back, so the caller waits on the budget again.
 func TestARefusalHoldsBackARequestWaitingToBeWritten(t *testing.T) {
 	t.Parallel()
-	err, n := sendBehind(t, http.StatusTooManyRequests)
+	n, err := sendBehind(t, http.StatusTooManyRequests)
 	if !errors.Is(err, marketplace.ErrHeld) {
 		t.Fatalf("the request queued behind a 429 answered %v, want ErrHeld", err)
 	}
@@ -95,7 +96,7 @@ func TestARefusalHoldsBackARequestWaitingToBeWritten(t *testing.T) {
 // request behind an answer that is not a 429 is sent.
 func TestAnAnswerThatIsNoRefusalHoldsNothingBack(t *testing.T) {
 	t.Parallel()
-	err, n := sendBehind(t, http.StatusServiceUnavailable)
+	n, err := sendBehind(t, http.StatusServiceUnavailable)
 	if err != nil || n != 1 {
 		t.Fatalf("the request queued behind a 503: err %v, reached the server %d times; want sent once", err, n)
 	}
