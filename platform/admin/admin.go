@@ -1,6 +1,9 @@
 // Package admin is the process's private HTTP listener: Prometheus /metrics,
 // /healthz (alive), /readyz (every registered dependency check passes) and
-// pprof. It is never the public listener.
+// pprof. It is never the public listener. A new server is starting: /readyz
+// fails until Serving is called, whatever checks are registered, because
+// a process registers its checks only once it has connected, and opens its
+// listeners after that.
 package admin
 
 import (
@@ -23,6 +26,7 @@ type Check func(ctx context.Context) error
 type Server struct {
 	mu       sync.RWMutex
 	checks   map[string]Check
+	starting bool
 	draining bool
 	gatherer prometheus.Gatherer
 	timeout  time.Duration
@@ -30,7 +34,16 @@ type Server struct {
 
 // New returns an admin server that serves metrics from g.
 func New(g prometheus.Gatherer) *Server {
-	return &Server{checks: map[string]Check{}, gatherer: g, timeout: 2 * time.Second}
+	return &Server{checks: map[string]Check{}, starting: true, gatherer: g, timeout: 2 * time.Second}
+}
+
+// Serving ends the starting state: the process has registered its checks
+// and opened its listeners (or started its consumers). Calling it again
+// does nothing.
+func (s *Server) Serving() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.starting = false
 }
 
 // AddCheck registers a readiness check under name.
@@ -71,14 +84,17 @@ func (s *Server) Ready(ctx context.Context) map[string]string {
 	for k, v := range s.checks {
 		checks[k] = v
 	}
-	draining := s.draining
+	starting, draining := s.starting, s.draining
 	s.mu.RUnlock()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var mu sync.Mutex
 	failed := map[string]string{}
-	if draining {
+	switch {
+	case draining:
 		failed["process"] = "shutting down"
+	case starting:
+		failed["process"] = "starting"
 	}
 	var wg sync.WaitGroup
 	for name, c := range checks {

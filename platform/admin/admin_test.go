@@ -39,6 +39,11 @@ func TestReadyzFollowsChecks(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	// Starting: not ready, though every check passes.
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, `"process":"starting"`) {
+		t.Fatalf("starting: %d %s", code, body)
+	}
+	s.Serving()
 	if code, _ := get("/readyz"); code != 200 {
 		t.Fatalf("ready: %d", code)
 	}

@@ -45,14 +45,18 @@ type Options struct {
 	Grace time.Duration
 	// TLS serves TLS (mTLS with a CA) when it names a certificate.
 	TLS grpctls.Config
+	// Serving, when set, is called once the server listens: the process's
+	// run.Process.Serving, which ends its starting state in /readyz.
+	Serving func()
 }
 
 // Server is a grpc.Server with its health service.
 type Server struct {
 	*grpc.Server
-	Health *health.Server
-	log    *slog.Logger
-	grace  time.Duration
+	Health  *health.Server
+	log     *slog.Logger
+	grace   time.Duration
+	serving func()
 }
 
 // New returns a server with printfleet's interceptor chain. Register services
@@ -124,10 +128,11 @@ func New(o Options, extra ...grpc.ServerOption) (*Server, error) {
 		grpc.MaxRecvMsgSize(4 << 20),
 	}
 	s := &Server{
-		Server: grpc.NewServer(append(opts, extra...)...),
-		Health: health.NewServer(),
-		log:    o.Log,
-		grace:  o.Grace,
+		Server:  grpc.NewServer(append(opts, extra...)...),
+		Health:  health.NewServer(),
+		log:     o.Log,
+		grace:   o.Grace,
+		serving: o.Serving,
 	}
 	healthpb.RegisterHealthServer(s.Server, s.Health)
 	reflection.Register(s.Server)
@@ -152,6 +157,9 @@ func (s *Server) ServeOn(ctx context.Context, ln net.Listener) error {
 	}
 	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("grpc serving", "addr", ln.Addr().String())
+	if s.serving != nil {
+		s.serving() // the listener exists: connections wait in its backlog
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Server.Serve(ln) }()
 	select {

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,19 +60,21 @@ type Process struct {
 // AddCheck registers a readiness check.
 func (p *Process) AddCheck(name string, c admin.Check) { p.Admin.AddCheck(name, c) }
 
-// Starting registers a readiness check named name that fails until the
-// returned func is called: a process adds it first, before New connects and
-// adds its dependency checks, because an admin listener without checks
-// answers ready.
-func (p *Process) Starting(name string) (started func()) {
-	var done atomic.Bool
-	p.AddCheck(name, func(context.Context) error {
-		if !done.Load() {
-			return errors.New("starting")
-		}
-		return nil
-	})
-	return func() { done.Store(true) }
+// Serving tells readiness that the process serves: its checks are
+// registered and its listeners open, or its consumers started. Until then
+// /readyz answers 503 "starting". grpcserver (Options.Serving) and
+// Process.ServeHTTP call it once they listen; a worker calls it when it
+// starts consuming.
+func (p *Process) Serving() { p.Admin.Serving() }
+
+// ServeHTTP is the package's ServeHTTP, calling Serving once srv listens.
+func (p *Process) ServeHTTP(ctx context.Context, srv *http.Server) error {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", srv.Addr, err)
+	}
+	p.Serving()
+	return ServeHTTPOn(ctx, srv, ln)
 }
 
 // Serve is a process's body.

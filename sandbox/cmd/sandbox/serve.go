@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -73,15 +75,28 @@ func (c config) serve(ctx context.Context, p *run.Process) error {
 	p.Log.Info("sandbox serving", "payment_addr", c.paymentAddr, "marketplace_addr", c.marketplaceAddr, "receiver_addr", c.receiverAddr,
 		"carrier_addr", c.carrierAddr, "carrier_gateway_url", c.carrierGateway,
 		"payment_faults", c.payment, "marketplace_faults", c.marketplace)
-	g, ctx := errgroup.WithContext(ctx)
-	for _, srv := range []*http.Server{
+	servers := []*http.Server{
 		{Addr: c.paymentAddr, Handler: pay, ReadHeaderTimeout: 5 * time.Second},
 		{Addr: c.marketplaceAddr, Handler: mkt, ReadHeaderTimeout: 5 * time.Second},
 		// No write timeout: a hanging receiver holds a request until the client leaves.
 		{Addr: c.receiverAddr, Handler: receiver.New(), ReadHeaderTimeout: 5 * time.Second},
 		{Addr: c.carrierAddr, Handler: carrier.New(carrier.Options{GatewayURL: c.carrierGateway, Secret: c.carrierSecret}), ReadHeaderTimeout: 5 * time.Second},
-	} {
-		g.Go(func() error { return run.ServeHTTP(ctx, srv) })
+	}
+	lns := make([]net.Listener, 0, len(servers))
+	for _, srv := range servers {
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return fmt.Errorf("listen %s: %w", srv.Addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	p.Serving()
+	g, ctx := errgroup.WithContext(ctx)
+	for i, srv := range servers {
+		g.Go(func() error { return run.ServeHTTPOn(ctx, srv, lns[i]) })
 	}
 	return g.Wait()
 }

@@ -41,12 +41,16 @@ func (a *App) bind(ctx context.Context, loops ...loop) error {
 }
 
 // runLoops binds the consumers' queues, so that the first batch of the
-// process's own relay finds them, then runs loops until ctx is cancelled or
+// process's own relay finds them, tells Deps.Serving (the gRPC loop's
+// listener is open already), then runs loops until ctx is cancelled or
 // one fails; a failure stops the others. Errors of loops stopping because
 // of the cancellation are not failures.
 func (a *App) runLoops(ctx context.Context, loops ...loop) error {
 	if err := a.bind(ctx, loops...); err != nil {
 		return err
+	}
+	if a.deps.Serving != nil {
+		a.deps.Serving()
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range loops {

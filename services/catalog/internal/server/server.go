@@ -65,6 +65,9 @@ type Deps struct {
 	// TLS is the gRPC server's (API process only).
 	TLS grpctls.Config
 	Log *slog.Logger
+	// Serving is told when the process serves (its queues are bound and
+	// its listener open): the process's readiness starts then.
+	Serving func()
 }
 
 // Options are the settings the use cases take from a process's
@@ -125,7 +128,7 @@ func Build(d Deps, o Options) (*App, error) {
 // the process stops, so a catalog started while RabbitMQ is down waits, not
 // ready, instead of exiting.
 func open(ctx context.Context, p *run.Process, c Common, mq *amqp.Config) (Deps, func(), error) {
-	d := Deps{Log: p.Log}
+	d := Deps{Log: p.Log, Serving: p.Serving}
 	db, err := postgres.Open(ctx, c.PG, pgstore.Migrations, p.Log)
 	if err != nil {
 		return d, nil, err

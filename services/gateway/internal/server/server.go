@@ -213,7 +213,7 @@ func Serve(ctx context.Context, p *run.Process) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 	p.Log.Info("rest listening", "addr", cfg.HTTPAddr)
-	if err := run.ServeHTTP(ctx, srv); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := p.ServeHTTP(ctx, srv); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

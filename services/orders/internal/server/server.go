@@ -211,7 +211,7 @@ func Serve(ctx context.Context, p *run.Process) error {
 		return errors.New("PRINTFLEET_ORDERS_STUCK_AFTER must be positive")
 	}
 	svc.StuckAfter = cfg.StuckAfter
-	srv, err := grpcserver.New(grpcserver.Options{Log: p.Log, Signer: signer, Grace: p.Grace, TLS: cfg.TLS})
+	srv, err := grpcserver.New(grpcserver.Options{Log: p.Log, Signer: signer, Grace: p.Grace, TLS: cfg.TLS, Serving: p.Serving})
 	if err != nil {
 		return err
 	}
@@ -272,6 +272,12 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 	rec := app.NewReconciler(in.store, w, app.ReconcilerConfig{Every: cfg.ReconcileEvery, StuckAfter: cfg.StuckAfter})
 
 	rel := relay(in, p, cfg.Common, "orders-worker")
+	// Bound before the process says it serves, as the consumer would bind
+	// it: a message published once the worker is ready reaches it.
+	if err := in.amqp.DeclareQueue(ctx, cfg.Queue, amqpapi.RoutingKeys...); err != nil {
+		return fmt.Errorf("orders: bind %s: %w", cfg.Queue, err)
+	}
+	p.Serving()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return rec.Run(gctx) })
 	expirer := app.NewDraftExpirer(in.store, w, cfg.DraftExpireEvery, 0)

@@ -117,5 +117,6 @@ func Serve(ctx context.Context, p *run.Process) error {
 		a.DB.Close()
 		return fmt.Errorf("grpc listen %s: %w", cfg.GRPCAddr, err)
 	}
+	p.Serving()
 	return ignoreCanceled(a.Run(ctx, ln))
 }

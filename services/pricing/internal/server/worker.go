@@ -140,5 +140,6 @@ func ServeWorker(ctx context.Context, p *run.Process) error {
 	}
 	p.AddCheck("postgres", w.DB.Ready)
 	p.AddCheck("amqp", w.AMQP.Ready)
+	p.Serving()
 	return ignoreCanceled(w.Run(ctx))
 }

@@ -232,8 +232,6 @@ func Serve(ctx context.Context, rp *run.Process) error {
 	}
 	cfg.Grace = rp.Grace
 	rp.Log.Info("config", "config", config.Masked(cfg))
-	// Not ready until the gRPC listener exists.
-	listening := rp.Starting("grpc")
 	p, err := New(ctx, cfg, rp.Log, Deps{Registerer: rp.Registry})
 	if err != nil {
 		return err
@@ -245,7 +243,7 @@ func Serve(ctx context.Context, rp *run.Process) error {
 		p.stop()
 		return fmt.Errorf("grpc listen %s: %w", cfg.GRPCAddr, err)
 	}
-	listening()
+	rp.Serving()
 	if err := p.Run(ctx, ln); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("webhooks: %w", err)
 	}

@@ -55,6 +55,7 @@ func Serve(ctx context.Context, p *run.Process) error {
 
 	h := handlers(opt, blob.New(s3c), pub, p.Log)
 	p.Log.Info("consuming", "designs_queue", cfg.DesignsQueue, "renders_queue", cfg.RendersQueue, "jobs", opt.Jobs)
+	p.Serving()
 	return consume(ctx, conn, queues{designs: cfg.DesignsQueue, renders: cfg.RendersQueue}, opt.Jobs, h)
 }
 

@@ -108,6 +108,7 @@ func Serve(ctx context.Context, p *run.Process) error {
 	p.Log.Info("consuming", "queue", cfg.Options.Queue, "concurrency", cfg.Options.Concurrency,
 		"import_queue", cfg.Options.ImportQueue, "import_queue_concurrency", cfg.Options.ImportQueueConcurrency,
 		"import_poll_every", cfg.Options.ImportPollEvery)
+	p.Serving()
 	return serve(ctx, conn, cfg.Options, svc, im, p.Log)
 }
 
