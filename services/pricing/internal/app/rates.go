@@ -9,8 +9,10 @@ import (
 )
 
 // The shipping and tax rate tables: reads are open to any caller (a
-// storefront shows them), writes and deletes are admin only and go through
-// admin, so the snapshot quotes read is refreshed as for any write.
+// storefront shows them) and, in a process that quotes, are answered from
+// the snapshot quotes read, as fresh as the quotes are; writes and deletes
+// are admin only and go through admin, so that snapshot is refreshed as for
+// any write.
 
 // ListShippingRates returns the shipping rate table; with country, the rows
 // that reach it (a country's own row for a method wins over the "*" row),
@@ -21,9 +23,17 @@ func (s *Service) ListShippingRates(ctx context.Context, country string) ([]doma
 			return nil, err
 		}
 	}
-	rs, err := s.store.ListShippingRates(ctx)
-	if err != nil || country == "" {
-		return rs, err
+	var rs []domain.ShippingRate
+	if snap := s.snap.Load(); snap != nil {
+		rs = snap.ShippingRates()
+	} else {
+		var err error
+		if rs, err = s.store.ListShippingRates(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if country == "" {
+		return rs, nil
 	}
 	return domain.ApplicableShippingRates(rs, country), nil
 }
@@ -61,6 +71,9 @@ func (s *Service) SetTaxRates(ctx context.Context, caller principal.Principal, i
 
 // ListTaxRates returns every tax rate by country and region.
 func (s *Service) ListTaxRates(ctx context.Context) ([]domain.TaxRate, error) {
+	if snap := s.snap.Load(); snap != nil {
+		return snap.TaxRates(), nil
+	}
 	return s.store.ListTaxRates(ctx)
 }
 

@@ -41,6 +41,10 @@ type Snapshot struct {
 	techniques map[uuid.UUID]string
 	tax        map[taxKey]TaxRate
 	counts     Counts
+	// The rate tables as loaded (by method, country and currency; by
+	// country and region), for the public routes that list them.
+	shippingRows []ShippingRate
+	taxRows      []TaxRate
 }
 
 type regionKey struct {
@@ -71,6 +75,8 @@ func NewSnapshot(d Data, loadedAt time.Time) *Snapshot {
 		tax:        make(map[taxKey]TaxRate, len(d.Tax)),
 		counts: Counts{Prices: len(d.Prices), Surcharges: len(d.Surcharges), Shipping: len(d.Shipping),
 			Coupons: len(d.Coupons), Fx: len(d.Fx), Placements: len(d.Placements), Tax: len(d.Tax)},
+		shippingRows: slices.Clone(d.Shipping),
+		taxRows:      slices.Clone(d.Tax),
 	}
 	byCode := func(a, b Price) int { return strings.Compare(a.Currency.Code, b.Currency.Code) }
 	for _, p := range d.Prices {
@@ -123,6 +129,14 @@ func NewSnapshot(d Data, loadedAt time.Time) *Snapshot {
 	}
 	return s
 }
+
+// ShippingRates is the shipping rate table, by method, country and
+// currency. The caller may not change it.
+func (s *Snapshot) ShippingRates() []ShippingRate { return s.shippingRows }
+
+// TaxRates is the tax rate table, by country and region. The caller may not
+// change it.
+func (s *Snapshot) TaxRates() []TaxRate { return s.taxRows }
 
 // Version is the price-data version the snapshot was built from.
 func (s *Snapshot) Version() int64 { return s.version }

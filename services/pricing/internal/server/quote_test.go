@@ -154,6 +154,20 @@ func TestWarmQuotesSendNoQueries(t *testing.T) {
 	if after := counter.Count(); after != before {
 		t.Fatalf("400 warm quotes sent %d queries to PostgreSQL, want 0", after-before)
 	}
+	// The public rate tables are read from the same snapshot.
+	for range 20 {
+		sr, err := c.ListShippingRates(anon(t), &pricingv1.ListShippingRatesRequest{CountryCode: "DE"})
+		if err != nil || len(sr.GetRates()) == 0 {
+			t.Fatalf("shipping rates to DE: %v %v", sr, err)
+		}
+		tr, err := c.ListTaxRates(anon(t), &pricingv1.ListTaxRatesRequest{})
+		if err != nil || len(tr.GetRates()) == 0 {
+			t.Fatalf("tax rates: %v %v", tr, err)
+		}
+	}
+	if after := counter.Count(); after != before {
+		t.Fatalf("20 reads of the shipping and tax rates sent %d queries to PostgreSQL, want 0", after-before)
+	}
 }
 
 // A price written through instance A is quoted by instance B shortly after:
