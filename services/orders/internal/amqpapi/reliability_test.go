@@ -15,6 +15,7 @@ import (
 	"github.com/printfleet/printfleet/services/orders/internal/amqpapi"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	"github.com/printfleet/printfleet/services/orders/internal/clients/payment"
+	"github.com/printfleet/printfleet/services/orders/internal/domain"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
 )
 
@@ -282,4 +283,80 @@ func TestReconcilerPlacesAStuckPendingOrderAgain(t *testing.T) {
 		t.Fatalf("charges %v; want the order paid, charged once", pay.Charges)
 	}
 	t.Logf("charges of the re-placed order after two StockReserved: %d", pay.Charges[plain.Id])
+}
+
+// The reconciler re-drives the push of every package no push outcome names,
+// of a PARTIALLY_SHIPPED order as of a SHIPPED one, and only those: a
+// package whose push was reported is not pushed again.
+func TestReconcilerRedrivesEachUnpushedPackage(t *testing.T) {
+	t.Parallel()
+	f := testenv.NewFixture("alice")
+	s := testenv.Serve(t, f, testenv.Options{})
+	w := testenv.NewWorker(t, s.Store, &testenv.Payments{})
+	r := app.NewReconciler(s.Store, w, app.ReconcilerConfig{StuckAfter: time.Minute})
+	ctx := context.Background()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := s.Pool.Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orders := placed(t, s, f, 3)
+	partial, shipped, done := orders[0].Id, orders[1].Id, orders[2].Id
+	pkg := func(order string, age int) string {
+		id := uuid.NewString()
+		exec(`INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at)
+			VALUES ($1, $2, 'ups', $3, 'https://ups.example/' || $3, now() - $4 * interval '1 minute')`, id, order, "1Z"+id[:8], age)
+		return id
+	}
+	pushed := func(order, shipment string) {
+		exec(`INSERT INTO order_events (id, order_id, type, message, attributes, created_at)
+			VALUES ($1, $2, $3, 'tracking pushed', jsonb_build_object('shipment_id', $4::text), now())`,
+			uuid.NewString(), order, domain.EventMarketplaceSucceeded, shipment)
+	}
+	exec(`UPDATE orders SET status = 12, payment_id = 'pi_p' WHERE id = $1`, partial)
+	a, b := pkg(partial, 90), pkg(partial, 80)
+	pushed(partial, a)
+	exec(`UPDATE orders SET status = 5, payment_id = 'pi_s' WHERE id = $1`, shipped)
+	c, d := pkg(shipped, 90), pkg(shipped, 80)
+	exec(`UPDATE orders SET status = 12, payment_id = 'pi_d' WHERE id = $1`, done)
+	e := pkg(done, 90)
+	pushed(done, e)
+	exec(`UPDATE orders SET updated_at = now() - interval '1 hour' WHERE id = ANY($1)`, []string{partial, shipped, done})
+
+	shippedIDs := func() map[string]int {
+		rows, err := s.Pool.Query(ctx, `SELECT payload FROM outbox WHERE type = $1`, eventsv1.KeyOrderShipped)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[string]int{}
+		for rows.Next() {
+			var body []byte
+			if err := rows.Scan(&body); err != nil {
+				t.Fatal(err)
+			}
+			var ev eventsv1.OrderShipped
+			if err := proto.Unmarshal(body, &ev); err != nil {
+				t.Fatal(err)
+			}
+			got[ev.GetShipmentId()]++
+		}
+		return got
+	}
+	res, err := r.Pass(ctx)
+	if err != nil || !res.Ran {
+		t.Fatalf("pass: %+v %v", res, err)
+	}
+	if res.Stuck[app.StepMarketplacePush] != 2 || res.Redriven[app.StepMarketplacePush] != 2 {
+		t.Fatalf("push step: %d stuck, %d re-driven; want 2 and 2 (%+v)", res.Stuck[app.StepMarketplacePush], res.Redriven[app.StepMarketplacePush], res)
+	}
+	got := shippedIDs()
+	if len(got) != 3 || got[b] != 1 || got[c] != 1 || got[d] != 1 {
+		t.Fatalf("OrderShipped announced again for %v; want one each for %s (partial), %s and %s (shipped)", got, b, c, d)
+	}
+	res, err = r.Pass(ctx)
+	if err != nil || len(res.Redriven) != 0 {
+		t.Fatalf("second pass re-drove again: %+v %v", res, err)
+	}
 }

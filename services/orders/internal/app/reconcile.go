@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,8 +29,8 @@ const (
 	StepRefund Step = "refund"
 	// StepPrintFiles: PAID, waiting for its print files.
 	StepPrintFiles Step = "print_files"
-	// StepMarketplacePush: SHIPPED for a marketplace store with no push
-	// outcome on its timeline.
+	// StepMarketplacePush: SHIPPED or PARTIALLY_SHIPPED for a marketplace
+	// store, with a package no push outcome on its timeline names.
 	StepMarketplacePush Step = "marketplace_push"
 )
 
@@ -40,6 +41,9 @@ var Steps = []Step{StepPlace, StepCharge, StepRefund, StepPrintFiles, StepMarket
 type StuckOrder struct {
 	ID   string
 	Step Step
+	// Shipments are, at StepMarketplacePush, the packages without a push
+	// outcome, oldest first.
+	Shipments []string
 }
 
 // StuckStore finds stuck orders and serialises reconciler passes across
@@ -195,7 +199,7 @@ func (r *Reconciler) redrive(ctx context.Context, s StuckOrder) error {
 	case StepPlace:
 		// The catalog answers a new OrderPlaced for an order it decided
 		// before by announcing its decision again, and reserves otherwise.
-		return r.republish(ctx, msgID, s, domain.StatusPending, func(o *domain.Order) (outboxEvent, bool) { return events.OrderPlaced(o), true })
+		return r.republish(ctx, msgID, s, when(domain.StatusPending, events.OrderPlaced))
 	case StepCharge:
 		return r.w.StockReserved(ctx, msgID, s.ID)
 	case StepRefund:
@@ -208,35 +212,48 @@ func (r *Reconciler) redrive(ctx context.Context, s StuckOrder) error {
 		}
 		return r.w.refundCancelled(ctx, msgID, o)
 	case StepPrintFiles:
-		return r.republish(ctx, msgID, s, domain.StatusPaid, func(o *domain.Order) (outboxEvent, bool) { return events.OrderPaid(o), true })
+		return r.republish(ctx, msgID, s, when(domain.StatusPaid, events.OrderPaid))
 	case StepMarketplacePush:
-		return r.republish(ctx, msgID, s, domain.StatusShipped, func(o *domain.Order) (outboxEvent, bool) {
-			sh := o.Shipments()
-			if len(sh) == 0 {
-				return outboxEvent{}, false
+		return r.republish(ctx, msgID, s, func(o *domain.Order) []outboxEvent {
+			if st := o.Status(); st != domain.StatusShipped && st != domain.StatusPartiallyShipped {
+				return nil
 			}
-			return events.OrderShipped(o, sh[len(sh)-1]), true
+			var evs []outboxEvent
+			for _, sh := range o.Shipments() {
+				if slices.Contains(s.Shipments, sh.ID()) {
+					evs = append(evs, events.OrderShipped(o, sh))
+				}
+			}
+			return evs
 		})
 	}
 	return errs.E(errs.Internal, "unknown step %q", s.Step)
 }
 
-// republish announces again the event that asks for s's step, while the
-// order still waits for it, with a timeline note that also keeps the next
-// passes from re-driving it before StuckAfter has passed again.
-func (r *Reconciler) republish(ctx context.Context, msgID string, s StuckOrder, want domain.Status, event func(*domain.Order) (outboxEvent, bool)) error {
-	_, err := r.w.update(ctx, s.ID, r.w.inbox, msgID, func(o *domain.Order) (Change, error) {
+// when is the event of an order still in status want, none otherwise.
+func when(want domain.Status, event func(*domain.Order) outboxEvent) func(*domain.Order) []outboxEvent {
+	return func(o *domain.Order) []outboxEvent {
 		if o.Status() != want {
-			return Change{}, nil
+			return nil
 		}
-		ev, ok := event(o)
-		if !ok {
+		return []outboxEvent{event(o)}
+	}
+}
+
+// republish announces again the events that ask for s's step, while the
+// order still waits for it (announce answers some), with a timeline note that
+// also keeps the next passes from re-driving it before StuckAfter has passed
+// again.
+func (r *Reconciler) republish(ctx context.Context, msgID string, s StuckOrder, announce func(*domain.Order) []outboxEvent) error {
+	_, err := r.w.update(ctx, s.ID, r.w.inbox, msgID, func(o *domain.Order) (Change, error) {
+		evs := announce(o)
+		if len(evs) == 0 {
 			return Change{}, nil
 		}
 		return Change{
 			Timeline: []domain.TimelineEntry{r.w.note(o, domain.EventRedriven, "stuck order driven again",
 				map[string]string{"step": string(s.Step)})},
-			Events: withIDs(r.w.newID, ev),
+			Events: withIDs(r.w.newID, evs...),
 		}, nil
 	})
 	if errors.Is(err, ErrAlreadyProcessed) {

@@ -44,23 +44,34 @@ func (s *Store) WithReconcileLock(ctx context.Context, fn func(ctx context.Conte
 const stuckStep = `CASE o.status
 		WHEN 1 THEN 'place' WHEN 2 THEN 'charge' WHEN 9 THEN 'refund' WHEN 3 THEN 'print_files' ELSE 'marketplace_push' END`
 
+// unpushed is the condition on a shipment s of order o that no push outcome
+// ($3, $4 entries naming it) is on o's timeline.
+const unpushed = `NOT EXISTS (
+	      SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.type IN ($3, $4)
+	        AND e.attributes->>'shipment_id' = s.id::text)`
+
 // stuckWhere is the reconciler's criterion: an order waiting for a step
-// since before $1 ($3 and $4 are the push outcome entry types). Its status
-// numbers are literals (domain.Status values, checked by a test) so that
-// the planner can use the partial index orders_unsettled. The reconciler
-// and the console's list share it.
+// since before $1 ($3 and $4 are the push outcome entry types). A
+// marketplace order, SHIPPED or PARTIALLY_SHIPPED, waits for a push while
+// one of its packages has no push outcome. Its status numbers are literals
+// (domain.Status values, checked by a test) so that the planner can use the
+// partial index orders_unsettled. The reconciler and the console's list
+// share it.
 const stuckWhere = `o.updated_at < $1
 	  AND (o.status IN (1, 2, 3)
-	    OR (o.status = 5 AND o.store_id <> '')
+	    OR (o.status IN (5, 12) AND o.store_id <> '')
 	    OR (o.status = 9 AND o.payment_id <> '' AND o.refund_id = ''))
 	  AND NOT (o.status = 2 AND o.payment_id <> '')
-	  AND NOT (o.status = 5 AND EXISTS (
-	      SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.type IN ($3, $4)))`
+	  AND NOT (o.status IN (5, 12) AND NOT EXISTS (
+	      SELECT 1 FROM shipments s WHERE s.order_id = o.id AND ` + unpushed + `))`
 
 // stuckSQL is the reconciler's scan: stuck orders not re-driven ($5) since
-// $1.
+// $1, with the packages a push is missing for.
 const stuckSQL = `
-	SELECT o.id::text, ` + stuckStep + `
+	SELECT o.id::text, ` + stuckStep + `,
+	       CASE WHEN o.status IN (5, 12) THEN ARRAY(
+	           SELECT s.id::text FROM shipments s WHERE s.order_id = o.id AND ` + unpushed + `
+	           ORDER BY s.created_at, s.id) END
 	FROM orders o
 	WHERE ` + stuckWhere + `
 	  AND NOT EXISTS (SELECT 1 FROM order_events r WHERE r.order_id = o.id AND r.type = $5 AND r.created_at >= $1)
@@ -127,7 +138,7 @@ func (s *Store) StuckOrders(ctx context.Context, before time.Time, limit int) ([
 	for rows.Next() {
 		var o app.StuckOrder
 		var step string
-		if err := rows.Scan(&o.ID, &step); err != nil {
+		if err := rows.Scan(&o.ID, &step, &o.Shipments); err != nil {
 			return nil, fmt.Errorf("stuck orders: %w", err)
 		}
 		o.Step = app.Step(step)
