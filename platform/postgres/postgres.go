@@ -179,12 +179,12 @@ type Beginner interface {
 func InTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error) (err error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		return classify(fmt.Errorf("begin: %w", err))
+		return Classify(fmt.Errorf("begin: %w", err))
 	}
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
-			err = classify(err)
+			err = Classify(err)
 		}
 	}()
 	defer func() {
@@ -202,11 +202,11 @@ func InTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error) (err error
 	return nil
 }
 
-// classify marks errors that mean the database connection was lost or the
+// Classify marks errors that mean the database connection was lost or the
 // server is not accepting work (restarting, shutting down) as
 // errs.Unavailable, so callers retry later instead of treating them as bugs.
 // Other errors pass through unchanged.
-func classify(err error) error {
+func Classify(err error) error {
 	if err == nil || errs.Is(err, errs.Unavailable) || !IsConnectionLost(err) {
 		return err
 	}

@@ -1,11 +1,15 @@
 package amqpapi
 
 import (
+	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/printfleet/printfleet/platform/amqp"
+	"github.com/printfleet/printfleet/services/ops/internal/app"
+	store "github.com/printfleet/printfleet/services/ops/internal/store/postgres"
 )
 
 func TestToIncomingReason(t *testing.T) {
@@ -34,5 +38,23 @@ func TestToIncomingReason(t *testing.T) {
 				t.Errorf("%s: header %s dropped", tt.name, k)
 			}
 		}
+	}
+}
+
+// TestParkingHoldsTheMessageWhileTheDatabaseIsDown: with the ops database
+// unreachable, parking fails as "unavailable", so the consumer holds the
+// dead letter and calls again instead of requeueing it (which would spend a
+// quorum queue's delivery limit).
+func TestParkingHoldsTheMessageWhileTheDatabaseIsDown(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(context.Background(), "postgres://printfleet@127.0.0.1:1/ops?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	h := Handler(app.New(app.Options{Store: store.New(pool)}), "orders.worker")
+	err = h(context.Background(), amqp.Delivery{ID: "m-1", Type: "orders.order_paid.v1", Body: []byte{0x0a}})
+	if err == nil || !amqp.Unavailable(err) || amqp.IsPermanent(err) {
+		t.Fatalf("parking with the database down: %v, want an unavailable error", err)
 	}
 }

@@ -61,7 +61,10 @@ WHERE dead_letters.state = 'REPLAYED'`,
 		l.ID, l.Queue, l.MessageID, l.Type, l.Body, l.ContentType, headers, postgres.Timestamptz(l.MessageTime), l.Reason,
 		l.Attempts, l.DeadLetteredAt, l.OrderID)
 	if err != nil {
-		return false, fmt.Errorf("park dead letter: %w", err)
+		// A lost database is errs.Unavailable: the consumer holds the
+		// message and retries, rather than requeueing it, which would
+		// spend a quorum queue's delivery limit.
+		return false, postgres.Classify(fmt.Errorf("park dead letter: %w", err))
 	}
 	return tag.RowsAffected() == 1, nil
 }

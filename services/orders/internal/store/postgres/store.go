@@ -373,12 +373,7 @@ func (s *Store) UpdateOrder(ctx context.Context, id string, opts app.UpdateOptio
 
 // unavailable marks a lost database as errs.Unavailable (as postgres.InTx
 // does), so that callers retry later.
-func unavailable(err error) error {
-	if err == nil || errs.Is(err, errs.Unavailable) || !postgres.IsConnectionLost(err) {
-		return err
-	}
-	return errs.Wrap(errs.Unavailable, err, "database unavailable")
-}
+var unavailable = postgres.Classify
 
 func (s *Store) updateOnce(ctx context.Context, id string, opts app.UpdateOptions, fn func(o *domain.Order) (app.Change, error)) (_ *domain.Order, err error) {
 	pc, err := s.primary.Acquire(ctx)
