@@ -131,3 +131,51 @@ func TestExistingConsumerWaitsForItsQueue(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "the .dlq to empty", func() bool { return depth(t, conn, amqp.DLQName(q)) == 0 })
 }
+
+// TestDeadLetterFallsBackToTheBroker: when the copy carrying the error
+// cannot be published, the consumer rejects the message and the broker
+// dead-letters it itself: it reaches the .dlq with x-death and without the
+// error header, and leaves the queue.
+func TestDeadLetterFallsBackToTheBroker(t *testing.T) {
+	t.Parallel()
+	env := amqptest.New(t)
+	conn := dial(t, env.Config)
+	amqp.DeadLetterTo(conn, env.Config.Exchange+".missing")
+	q := env.Queue("fallback")
+	const key = "orders.order_paid.v1"
+	declare(t, conn, q, key)
+	startConsumer(t, conn, amqp.ConsumerConfig{
+		Queue: q, RoutingKeys: []string{key},
+		Handler: func(context.Context, amqp.Delivery) error { return amqp.Permanent(errors.New("bad body")) },
+	})
+	msg := amqp.Message{ID: uuid.NewString(), Type: key, Body: []byte("poison")}
+	publishAll(context.Background(), t, amqp.NewPublisher(conn), []amqp.Message{msg})
+	waitFor(t, 30*time.Second, "the broker's dead letter", func() bool { return depth(t, conn, amqp.DLQName(q)) == 1 })
+
+	got := make(chan amqp.Delivery, 4)
+	stop := startConsumer(t, conn, amqp.ConsumerConfig{
+		Queue: amqp.DLQName(q), Existing: true,
+		Handler: func(_ context.Context, d amqp.Delivery) error { got <- d; return nil },
+	})
+	var d amqp.Delivery
+	select {
+	case d = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Existing consumer did not receive the dead letter")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if d.ID != msg.ID || string(d.Body) != "poison" {
+		t.Errorf("dead letter %q %q, want the message %q", d.ID, d.Body, msg.ID)
+	}
+	if _, ok := d.Headers["x-death"]; !ok {
+		t.Errorf("no x-death header: the broker did not dead-letter it (headers %v)", d.Headers)
+	}
+	if _, ok := d.Headers[amqp.HeaderError]; ok {
+		t.Errorf("the failed copy arrived too: %v", d.Headers)
+	}
+	if n := depth(t, conn, q); n != 0 {
+		t.Errorf("%d messages left in the queue", n)
+	}
+}
