@@ -39,20 +39,7 @@ func TestDeadLetterCarriesHandlerError(t *testing.T) {
 	publishAll(context.Background(), t, amqp.NewPublisher(conn), []amqp.Message{msg})
 	waitFor(t, 10*time.Second, "the dead letter", func() bool { return depth(t, conn, amqp.DLQName(q)) == 1 })
 
-	got := make(chan amqp.Delivery, 4)
-	stop := startConsumer(t, conn, amqp.ConsumerConfig{
-		Queue: amqp.DLQName(q), Existing: true,
-		Handler: func(_ context.Context, d amqp.Delivery) error { got <- d; return nil },
-	})
-	var d amqp.Delivery
-	select {
-	case d = <-got:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the Existing consumer did not receive the dead letter")
-	}
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
+	d := readDeadLetter(t, conn, q)
 	errText, _ := d.Headers[amqp.HeaderError].(string)
 	if !strings.HasPrefix(errText, "permanent: design d-1 is missing xxx") || len(errText) != amqp.MaxErrorHeader {
 		t.Errorf("%s = %.60q… (%d bytes), want the handler's error cut to %d bytes", amqp.HeaderError, errText, len(errText), amqp.MaxErrorHeader)
@@ -152,6 +139,24 @@ func TestDeadLetterFallsBackToTheBroker(t *testing.T) {
 	publishAll(context.Background(), t, amqp.NewPublisher(conn), []amqp.Message{msg})
 	waitFor(t, 30*time.Second, "the broker's dead letter", func() bool { return depth(t, conn, amqp.DLQName(q)) == 1 })
 
+	d := readDeadLetter(t, conn, q)
+	if d.ID != msg.ID || string(d.Body) != "poison" {
+		t.Errorf("dead letter %q %q, want the message %q", d.ID, d.Body, msg.ID)
+	}
+	if _, ok := d.Headers["x-death"]; !ok {
+		t.Errorf("no x-death header: the broker did not dead-letter it (headers %v)", d.Headers)
+	}
+	if _, ok := d.Headers[amqp.HeaderError]; ok {
+		t.Errorf("the failed copy arrived too: %v", d.Headers)
+	}
+	if n := depth(t, conn, q); n != 0 {
+		t.Errorf("%d messages left in the queue", n)
+	}
+}
+
+// readDeadLetter reads one message of q's .dlq as an Existing consumer.
+func readDeadLetter(t *testing.T, conn *amqp.Conn, q string) amqp.Delivery {
+	t.Helper()
 	got := make(chan amqp.Delivery, 4)
 	stop := startConsumer(t, conn, amqp.ConsumerConfig{
 		Queue: amqp.DLQName(q), Existing: true,
@@ -166,16 +171,5 @@ func TestDeadLetterFallsBackToTheBroker(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if d.ID != msg.ID || string(d.Body) != "poison" {
-		t.Errorf("dead letter %q %q, want the message %q", d.ID, d.Body, msg.ID)
-	}
-	if _, ok := d.Headers["x-death"]; !ok {
-		t.Errorf("no x-death header: the broker did not dead-letter it (headers %v)", d.Headers)
-	}
-	if _, ok := d.Headers[amqp.HeaderError]; ok {
-		t.Errorf("the failed copy arrived too: %v", d.Headers)
-	}
-	if n := depth(t, conn, q); n != 0 {
-		t.Errorf("%d messages left in the queue", n)
-	}
+	return d
 }

@@ -115,12 +115,7 @@ func TestReconcilerRedrivesStuckOrders(t *testing.T) {
 	w := testenv.NewWorker(t, s.Store, pay)
 	r := app.NewReconciler(s.Store, w, app.ReconcilerConfig{StuckAfter: time.Minute})
 	ctx := context.Background()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := s.Pool.Exec(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	exec := sqlExec(t, s)
 	orders := placed(t, s, f, 6)
 	charge, refund, files, push, fresh, pending := orders[0].Id, orders[1].Id, orders[2].Id, orders[3].Id, orders[4].Id, orders[5].Id
 	// CONFIRMED without a charge.
@@ -295,12 +290,7 @@ func TestReconcilerRedrivesEachUnpushedPackage(t *testing.T) {
 	w := testenv.NewWorker(t, s.Store, &testenv.Payments{})
 	r := app.NewReconciler(s.Store, w, app.ReconcilerConfig{StuckAfter: time.Minute})
 	ctx := context.Background()
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := s.Pool.Exec(ctx, q, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	exec := sqlExec(t, s)
 	orders := placed(t, s, f, 3)
 	partial, shipped, done := orders[0].Id, orders[1].Id, orders[2].Id
 	pkg := func(order string, age int) string {
@@ -358,5 +348,15 @@ func TestReconcilerRedrivesEachUnpushedPackage(t *testing.T) {
 	res, err = r.Pass(ctx)
 	if err != nil || len(res.Redriven) != 0 {
 		t.Fatalf("second pass re-drove again: %+v %v", res, err)
+	}
+}
+
+// sqlExec runs statements on s's database, failing t on an error.
+func sqlExec(t *testing.T, s *testenv.Server) func(q string, args ...any) {
+	return func(q string, args ...any) {
+		t.Helper()
+		if _, err := s.Pool.Exec(context.Background(), q, args...); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
