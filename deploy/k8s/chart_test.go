@@ -810,3 +810,41 @@ func TestValuesTyposFail(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleSeesTheImagesAndTraces: the console's CSP allows images from
+// the origin presigned links use (the public S3 endpoint, else the
+// endpoint), and its trace link comes from config.traceURL.
+func TestConsoleSeesTheImagesAndTraces(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		s3     map[string]any
+		trace  string
+		origin string
+	}{
+		{map[string]any{"endpoint": "https://s3.eu-west-1.amazonaws.com"}, "", "https://s3.eu-west-1.amazonaws.com"},
+		{map[string]any{"endpoint": "http://minio.storage.svc:9000", "publicEndpoint": "https://files.example.com:8443/s3"},
+			"https://tempo.example.com/trace/{trace_id}", "https://files.example.com:8443"},
+	} {
+		docs, err := render.Chart(render.Options{ChartDir: chartDir,
+			Values: map[string]any{"config": map[string]any{"s3": tt.s3, "traceURL": tt.trace}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := decodeAll(docs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var data map[string]string
+		for _, cm := range r.configMaps {
+			if _, ok := cm.Data["PRINTFLEET_S3_ENDPOINT"]; ok {
+				data = cm.Data
+			}
+		}
+		if got := data["PRINTFLEET_GATEWAY_CONSOLE_IMAGE_ORIGINS"]; got != tt.origin {
+			t.Errorf("s3 %v: image origins %q, want %q", tt.s3, got, tt.origin)
+		}
+		if got := data["PRINTFLEET_GATEWAY_CONSOLE_TRACE_URL"]; got != tt.trace {
+			t.Errorf("traceURL %q: the console's is %q", tt.trace, got)
+		}
+	}
+}
