@@ -347,6 +347,9 @@ func TestPagesAndPrincipal(t *testing.T) {
 	if !strings.Contains(r.body, "unknown listing 991") || !strings.Contains(r.body, "print_files") {
 		t.Errorf("the stuck page lacks the held import or the stuck order")
 	}
+	if !strings.Contains(r.body, `href="/console/orders?status=ON_HOLD"`) {
+		t.Errorf("the stuck page does not lead to the held orders past its first page")
+	}
 	if !slices.ContainsFunc(e.f.calledWith("ListOrders"), func(c call) bool {
 		req := c.Req.(*ordersv1.ListOrdersRequest)
 		return req.GetAllOwners() && req.GetUserId() == "" && req.GetStatus() == ordersv1.OrderStatus_ORDER_STATUS_ON_HOLD

@@ -135,10 +135,12 @@ func (f *fakes) ListOrders(ctx context.Context, in *ordersv1.ListOrdersRequest, 
 		return &ordersv1.ListOrdersResponse{}, nil
 	}
 	o := theOrder()
+	next := ""
 	if in.GetStatus() == ordersv1.OrderStatus_ORDER_STATUS_ON_HOLD {
 		o.Status, o.HoldReason = ordersv1.OrderStatus_ORDER_STATUS_ON_HOLD, "unknown listing 991"
+		next = "more-held" // as if a page of held orders followed
 	}
-	return &ordersv1.ListOrdersResponse{Orders: []*ordersv1.Order{o}}, nil
+	return &ordersv1.ListOrdersResponse{Orders: []*ordersv1.Order{o}, NextPageToken: next}, nil
 }
 
 func (f *fakes) ListOrderEvents(ctx context.Context, in *ordersv1.ListOrderEventsRequest, _ ...grpc.CallOption) (*ordersv1.ListOrderEventsResponse, error) {

@@ -157,6 +157,7 @@ func (c *Console) stuckPage(w http.ResponseWriter, r *http.Request) {
 		StuckAfter time.Duration
 		StuckErr   string
 		Held       []*ordersv1.Order
+		HeldMore   bool
 		HeldErr    string
 	}{}
 	if s, err := c.o.Orders.ListStuckOrders(ctx, &ordersv1.ListStuckOrdersRequest{PageSize: 200}); err != nil {
@@ -165,23 +166,24 @@ func (c *Console) stuckPage(w http.ResponseWriter, r *http.Request) {
 		data.Stuck = s.GetOrders()
 		data.StuckAfter = time.Duration(s.GetStuckAfterSeconds()) * time.Second
 	}
-	if held, err := c.heldImports(ctx); err != nil {
+	if held, more, err := c.heldImports(ctx); err != nil {
 		data.HeldErr = c.sectionError(ctx, "held imports", err)
 	} else {
-		data.Held = held
+		data.Held, data.HeldMore = held, more
 	}
 	c.render(w, r, http.StatusOK, "stuck", &view{Title: "Stuck and held", Data: data})
 }
 
-// heldImports are the ON_HOLD orders of every owner, newest first (the
-// first page: a longer backlog is the stores page's count to act on).
-func (c *Console) heldImports(ctx context.Context) ([]*ordersv1.Order, error) {
+// heldImports are the ON_HOLD orders of every owner, newest first: the
+// first page, and whether there are more (the page links to the order
+// search by status, which pages through them all).
+func (c *Console) heldImports(ctx context.Context) ([]*ordersv1.Order, bool, error) {
 	resp, err := c.o.Orders.ListOrders(ctx, &ordersv1.ListOrdersRequest{
 		PageSize: 100, AllOwners: true, Status: ordersv1.OrderStatus_ORDER_STATUS_ON_HOLD})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return resp.GetOrders(), nil
+	return resp.GetOrders(), resp.GetNextPageToken() != "", nil
 }
 
 // deadLettersPage lists the queues and the parked dead letters (of one
