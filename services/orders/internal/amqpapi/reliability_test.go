@@ -15,7 +15,6 @@ import (
 	"github.com/printfleet/printfleet/services/orders/internal/amqpapi"
 	"github.com/printfleet/printfleet/services/orders/internal/app"
 	"github.com/printfleet/printfleet/services/orders/internal/clients/payment"
-	"github.com/printfleet/printfleet/services/orders/internal/domain"
 	"github.com/printfleet/printfleet/services/orders/internal/testenv"
 )
 
@@ -136,8 +135,8 @@ func TestReconcilerRedrivesStuckOrders(t *testing.T) {
 	// pending stays PENDING: its stock answer was lost.
 	// SHIPPED to a marketplace store, no push outcome.
 	exec(`UPDATE orders SET status = 5, payment_id = 'pi_push' WHERE id = $1`, push)
-	exec(`INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at)
-		VALUES ($1, $2, 'ups', '1Z999', 'https://ups.example/1Z999', now())`, uuid.NewString(), push)
+	exec(`INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at, push_pending)
+		VALUES ($1, $2, 'ups', '1Z999', 'https://ups.example/1Z999', now(), true)`, uuid.NewString(), push)
 	exec(`UPDATE orders SET updated_at = now() - interval '1 hour' WHERE id = ANY($1)`, []string{charge, refund, files, push, pending})
 	outbox := func(typ string) int { return testenv.Count(t, s.Pool, "outbox", "type = $1", typ) }
 	paidBefore, shippedBefore := outbox(eventsv1.KeyOrderPaid), outbox(eventsv1.KeyOrderShipped)
@@ -291,18 +290,20 @@ func TestReconcilerRedrivesEachUnpushedPackage(t *testing.T) {
 	r := app.NewReconciler(s.Store, w, app.ReconcilerConfig{StuckAfter: time.Minute})
 	ctx := context.Background()
 	exec := sqlExec(t, s)
-	orders := placed(t, s, f, 3)
-	partial, shipped, done := orders[0].Id, orders[1].Id, orders[2].Id
+	orders := placed(t, s, f, 4)
+	partial, shipped, done, direct := orders[0].Id, orders[1].Id, orders[2].Id, orders[3].Id
 	pkg := func(order string, age int) string {
 		id := uuid.NewString()
-		exec(`INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at)
-			VALUES ($1, $2, 'ups', $3, 'https://ups.example/' || $3, now() - $4 * interval '1 minute')`, id, order, "1Z"+id[:8], age)
+		// As the store records a marketplace order's package.
+		exec(`INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at, push_pending)
+			VALUES ($1, $2, 'ups', $3, 'https://ups.example/' || $3, now() - $4 * interval '1 minute', true)`, id, order, "1Z"+id[:8], age)
 		return id
 	}
 	pushed := func(order, shipment string) {
-		exec(`INSERT INTO order_events (id, order_id, type, message, attributes, created_at)
-			VALUES ($1, $2, $3, 'tracking pushed', jsonb_build_object('shipment_id', $4::text), now())`,
-			uuid.NewString(), order, domain.EventMarketplaceSucceeded, shipment)
+		if err := w.MarketplacePushed(ctx, uuid.NewString(), app.MarketplacePush{OrderID: order, ShipmentID: shipment,
+			Marketplace: "etsy", Succeeded: true, Attempts: 1, HTTPStatus: 201}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	exec(`UPDATE orders SET status = 12, payment_id = 'pi_p' WHERE id = $1`, partial)
 	a, b := pkg(partial, 90), pkg(partial, 80)
@@ -312,7 +313,14 @@ func TestReconcilerRedrivesEachUnpushedPackage(t *testing.T) {
 	exec(`UPDATE orders SET status = 12, payment_id = 'pi_d' WHERE id = $1`, done)
 	e := pkg(done, 90)
 	pushed(done, e)
-	exec(`UPDATE orders SET updated_at = now() - interval '1 hour' WHERE id = ANY($1)`, []string{partial, shipped, done})
+	// A package of an order typed in over REST (no store) is never pushed.
+	exec(`UPDATE orders SET status = 5, payment_id = 'pi_n', store_id = '' WHERE id = $1`, direct)
+	exec(`INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at)
+		VALUES ($1, $2, 'ups', '1Z0', 'https://ups.example/1Z0', now())`, uuid.NewString(), direct)
+	exec(`UPDATE orders SET updated_at = now() - interval '1 hour' WHERE id = ANY($1)`, []string{partial, shipped, done, direct})
+	if n := testenv.Count(t, s.Pool, "shipments", "push_pending"); n != 3 {
+		t.Fatalf("%d packages wait for a push, want 3: the outcomes did not end the waits of the other two", n)
+	}
 
 	shippedIDs := func() map[string]int {
 		rows, err := s.Pool.Query(ctx, `SELECT payload FROM outbox WHERE type = $1`, eventsv1.KeyOrderShipped)

@@ -29,8 +29,8 @@ const (
 	StepRefund Step = "refund"
 	// StepPrintFiles: PAID, waiting for its print files.
 	StepPrintFiles Step = "print_files"
-	// StepMarketplacePush: SHIPPED or PARTIALLY_SHIPPED for a marketplace
-	// store, with a package no push outcome on its timeline names.
+	// StepMarketplacePush: a marketplace order (shipped, partially or
+	// delivered) with a package no push outcome has named yet.
 	StepMarketplacePush Step = "marketplace_push"
 )
 
@@ -215,7 +215,7 @@ func (r *Reconciler) redrive(ctx context.Context, s StuckOrder) error {
 		return r.republish(ctx, msgID, s, when(domain.StatusPaid, events.OrderPaid))
 	case StepMarketplacePush:
 		return r.republish(ctx, msgID, s, func(o *domain.Order) []outboxEvent {
-			if st := o.Status(); st != domain.StatusShipped && st != domain.StatusPartiallyShipped {
+			if st := o.Status(); st != domain.StatusShipped && st != domain.StatusPartiallyShipped && st != domain.StatusDelivered {
 				return nil
 			}
 			var evs []outboxEvent

@@ -26,15 +26,8 @@ func TestStoreActivityPlanUsesIndexes(t *testing.T) {
 	}
 	pool, _ := testenv.DB(t)
 	ctx := context.Background()
-	if _, err := pool.Exec(ctx, `
-		INSERT INTO orders (id, user_id, status, currency, subtotal_minor, shipping_minor, discount_minor,
-			total_minor, payment_method, store_id, external_order_id, shipping_address, version, created_at, updated_at)
-		SELECT md5('order' || i)::uuid, 'u' || (i % 300), (i % 12) + 1, 'USD', 100, 0, 0, 100, 1,
-			CASE WHEN i % 3 = 0 THEN '' ELSE md5('store' || (i % 1500))::uuid::text END,
-			'EXT-' || i, '{}'::jsonb, 1, now() - i * interval '1 minute', now()
-		FROM generate_series(1, 30000) i`); err != nil {
-		t.Fatal(err)
-	}
+	seedOrders(t, pool, `(i % 12) + 1`, `CASE WHEN i % 3 = 0 THEN '' ELSE md5('store' || (i % 1500))::uuid::text END`,
+		`'EXT-' || i`, `now()`)
 	if _, err := pool.Exec(ctx, `
 		INSERT INTO order_events (id, order_id, type, message, attributes, created_at)
 		SELECT md5('event' || i)::uuid, md5('order' || (i % 30000 + 1))::uuid,
@@ -51,23 +44,7 @@ func TestStoreActivityPlanUsesIndexes(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT array_agg(md5('store' || i)::uuid::text) FROM generate_series(1, 200) i`).Scan(&stores); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := pool.Query(ctx, "EXPLAIN "+pgstore.StoreActivitySQL, stores, time.Now().Add(-24*time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Join(plan, "\n")
-	t.Logf("plan:\n%s", text)
+	text := explain(t, pool, pgstore.StoreActivitySQL, stores, time.Now().Add(-24*time.Hour))
 	for _, want := range []string{"orders_store_created", "orders_store_on_hold", "order_events_store_push"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the plan does not use %s", want)

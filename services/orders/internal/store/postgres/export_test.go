@@ -8,3 +8,6 @@ const StoreActivitySQL = storeActivitySQL
 
 // Transitions exposes the transition counter to its test.
 var Transitions = transitions
+
+// StuckSQL exposes the reconciler's scan to the plan test.
+var StuckSQL = stuckSQL

@@ -40,53 +40,54 @@ func (s *Store) WithReconcileLock(ctx context.Context, fn func(ctx context.Conte
 	return true, fn(ctx)
 }
 
-// stuckStep names what an order selected by stuckWhere waits for.
-const stuckStep = `CASE o.status
-		WHEN 1 THEN 'place' WHEN 2 THEN 'charge' WHEN 9 THEN 'refund' WHEN 3 THEN 'print_files' ELSE 'marketplace_push' END`
+// stuck selects the orders waiting for a step since before $1, at most $2
+// of each kind, with the step and, for a push, the packages waiting for it:
+//   - the unsettled orders, from the partial index orders_unsettled (the
+//     status numbers are literals, domain.Status values checked by a test,
+//     so that the planner can use it);
+//   - the marketplace orders with a package whose push has no outcome yet,
+//     from the partial index shipments_push_pending, which holds only such
+//     packages (the store sets push_pending when it records a marketplace
+//     order's package and clears it with the push outcome naming it).
+//
+// filter is added to both parts' conditions. The reconciler and the
+// console's list share it.
+func stuck(filter string) string {
+	return `
+	(SELECT o.id, CASE o.status WHEN 1 THEN 'place' WHEN 2 THEN 'charge' WHEN 3 THEN 'print_files' ELSE 'refund' END AS step,
+	        NULL::text[] AS shipments, o.updated_at
+	 FROM orders o
+	 WHERE o.updated_at < $1
+	   AND (o.status IN (1, 2, 3) OR (o.status = 9 AND o.payment_id <> '' AND o.refund_id = ''))
+	   AND NOT (o.status = 2 AND o.payment_id <> '')` + filter + `
+	 ORDER BY o.updated_at LIMIT $2)
+	UNION ALL
+	(SELECT o.id, 'marketplace_push', p.ids, o.updated_at
+	 FROM (SELECT s.order_id, array_agg(s.id::text ORDER BY s.created_at, s.id) AS ids
+	       FROM shipments s WHERE s.push_pending GROUP BY s.order_id) p
+	 JOIN orders o ON o.id = p.order_id
+	 WHERE o.updated_at < $1 AND o.status IN (5, 6, 12) AND o.store_id <> ''` + filter + `
+	 ORDER BY o.updated_at LIMIT $2)`
+}
 
-// unpushed is the condition on a shipment s of order o that no push outcome
-// ($3, $4 entries naming it) is on o's timeline.
-const unpushed = `NOT EXISTS (
-	      SELECT 1 FROM order_events e WHERE e.order_id = o.id AND e.type IN ($3, $4)
-	        AND e.attributes->>'shipment_id' = s.id::text)`
-
-// stuckWhere is the reconciler's criterion: an order waiting for a step
-// since before $1 ($3 and $4 are the push outcome entry types). A
-// marketplace order, SHIPPED or PARTIALLY_SHIPPED, waits for a push while
-// one of its packages has no push outcome. Its status numbers are literals
-// (domain.Status values, checked by a test) so that the planner can use the
-// partial index orders_unsettled. The reconciler and the console's list
-// share it.
-const stuckWhere = `o.updated_at < $1
-	  AND (o.status IN (1, 2, 3)
-	    OR (o.status IN (5, 12) AND o.store_id <> '')
-	    OR (o.status = 9 AND o.payment_id <> '' AND o.refund_id = ''))
-	  AND NOT (o.status = 2 AND o.payment_id <> '')
-	  AND NOT (o.status IN (5, 12) AND NOT EXISTS (
-	      SELECT 1 FROM shipments s WHERE s.order_id = o.id AND ` + unpushed + `))`
-
-// stuckSQL is the reconciler's scan: stuck orders not re-driven ($5) since
-// $1, with the packages a push is missing for.
-const stuckSQL = `
-	SELECT o.id::text, ` + stuckStep + `,
-	       CASE WHEN o.status IN (5, 12) THEN ARRAY(
-	           SELECT s.id::text FROM shipments s WHERE s.order_id = o.id AND ` + unpushed + `
-	           ORDER BY s.created_at, s.id) END
-	FROM orders o
-	WHERE ` + stuckWhere + `
-	  AND NOT EXISTS (SELECT 1 FROM order_events r WHERE r.order_id = o.id AND r.type = $5 AND r.created_at >= $1)
-	ORDER BY o.updated_at
+// stuckSQL is the reconciler's scan: stuck orders not re-driven ($3
+// entries) since $1, oldest first.
+var stuckSQL = `
+	SELECT x.id::text, x.step, x.shipments
+	FROM (` + stuck(`
+	   AND NOT EXISTS (SELECT 1 FROM order_events r WHERE r.order_id = o.id AND r.type = $3 AND r.created_at >= $1)`) + `) x
+	ORDER BY x.updated_at
 	LIMIT $2`
 
 // listStuckSQL is the console's list: every stuck order, re-driven lately
-// or not, with its re-drives ($5 entries).
-const listStuckSQL = `
-	SELECT ` + orderColumns + `, ` + stuckStep + `, o.updated_at, r.n, r.last
-	FROM orders o
+// or not, with its re-drives ($3 entries).
+var listStuckSQL = `
+	SELECT ` + orderColumns + `, x.step, o.updated_at, r.n, r.last
+	FROM (` + stuck("") + `) x
+	JOIN orders o ON o.id = x.id
 	CROSS JOIN LATERAL (
 	    SELECT count(*)::int AS n, max(r.created_at) AS last
-	    FROM order_events r WHERE r.order_id = o.id AND r.type = $5) r
-	WHERE ` + stuckWhere + `
+	    FROM order_events r WHERE r.order_id = o.id AND r.type = $3) r
 	ORDER BY o.updated_at, o.id
 	LIMIT $2`
 
@@ -95,8 +96,7 @@ var _ app.ConsoleStore = (*Store)(nil)
 // ListStuckOrders implements app.ConsoleStore with the reconciler's
 // criterion (on the primary, as the reconciler reads).
 func (s *Store) ListStuckOrders(ctx context.Context, before time.Time, limit int) ([]app.StuckOrderView, error) {
-	rows, err := s.primary.Query(ctx, listStuckSQL, before, limit,
-		domain.EventMarketplaceSucceeded, domain.EventMarketplaceFailed, domain.EventRedriven)
+	rows, err := s.primary.Query(ctx, listStuckSQL, before, limit, domain.EventRedriven)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("list stuck orders: %w", err))
 	}
@@ -128,8 +128,7 @@ func (s *Store) ListStuckOrders(ctx context.Context, before time.Time, limit int
 // last change (updated_at); a re-drive that changes nothing but announces the
 // step again leaves an order.redriven entry, which counts as the new start.
 func (s *Store) StuckOrders(ctx context.Context, before time.Time, limit int) ([]app.StuckOrder, error) {
-	rows, err := s.primary.Query(ctx, stuckSQL, before, limit,
-		domain.EventMarketplaceSucceeded, domain.EventMarketplaceFailed, domain.EventRedriven)
+	rows, err := s.primary.Query(ctx, stuckSQL, before, limit, domain.EventRedriven)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("stuck orders: %w", err))
 	}

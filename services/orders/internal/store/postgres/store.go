@@ -218,6 +218,12 @@ func queueTimeline(b *pgx.Batch, entries []domain.TimelineEntry) {
 		}
 		b.Queue(sqlstmt.InsertTimelineEntry,
 			e.ID, e.OrderID, e.Type, int16(e.From), int16(e.To), e.Message, attrs, e.CreatedAt)
+		// A push outcome ends its package's wait (the reconciler's push
+		// step reads the packages still waiting).
+		if sid := attrs["shipment_id"]; domain.IsUUID(sid) &&
+			(e.Type == domain.EventMarketplaceSucceeded || e.Type == domain.EventMarketplaceFailed) {
+			b.Queue(`UPDATE shipments SET push_pending = false WHERE id = $1 AND order_id = $2 AND push_pending`, sid, e.OrderID)
+		}
 	}
 }
 
@@ -529,9 +535,10 @@ func queueOrderUpdate(b *pgx.Batch, before, after domain.OrderFields) {
 	for _, sh := range after.Shipments[len(before.Shipments):] {
 		b.Queue(`
 			INSERT INTO shipments (id, order_id, carrier, tracking_number, tracking_url, created_at,
-				status, status_at, delivered_at, carrier_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, sh.ID, after.ID, sh.Carrier, sh.TrackingNumber,
-			sh.TrackingURL, sh.CreatedAt, int16(sh.Status), nullTime(sh.StatusAt), nullTime(sh.DeliveredAt), domain.NormalizeCarrier(sh.Carrier))
+				status, status_at, delivered_at, carrier_key, push_pending)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, sh.ID, after.ID, sh.Carrier, sh.TrackingNumber,
+			sh.TrackingURL, sh.CreatedAt, int16(sh.Status), nullTime(sh.StatusAt), nullTime(sh.DeliveredAt), domain.NormalizeCarrier(sh.Carrier),
+			after.StoreID != "") // a marketplace order's package is pushed to its store
 		items, quantities := make([]string, len(sh.Items)), make([]int32, len(sh.Items))
 		for j, si := range sh.Items {
 			items[j], quantities[j] = si.ItemID, si.Quantity
