@@ -67,7 +67,9 @@ func (p *Process) AddCheck(name string, c admin.Check) { p.Admin.AddCheck(name, 
 // starts consuming.
 func (p *Process) Serving() { p.Admin.Serving() }
 
-// ServeHTTP is the package's ServeHTTP, calling Serving once srv listens.
+// ServeHTTP serves srv on its Addr until ctx is cancelled, then shuts it
+// down gracefully (in-flight requests finish); it calls Serving once srv
+// listens.
 func (p *Process) ServeHTTP(ctx context.Context, srv *http.Server) error {
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
@@ -172,17 +174,8 @@ func Run(ctx context.Context, name string, serve Serve, opts ...Option) error {
 	return nil
 }
 
-// ServeHTTP serves srv on its Addr until ctx is cancelled, then shuts it down
+// ServeHTTPOn serves srv on ln until ctx is cancelled, then shuts it down
 // gracefully (in-flight requests finish).
-func ServeHTTP(ctx context.Context, srv *http.Server) error {
-	ln, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", srv.Addr, err)
-	}
-	return ServeHTTPOn(ctx, srv, ln)
-}
-
-// ServeHTTPOn is ServeHTTP on an existing listener.
 func ServeHTTPOn(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
