@@ -43,8 +43,8 @@ func (s *Store) WithReconcileLock(ctx context.Context, fn func(ctx context.Conte
 // stuck selects the orders waiting for a step since before $1, at most $2
 // of each kind, with the step and, for a push, the packages waiting for it:
 //   - the unsettled orders, from the partial index orders_unsettled (the
-//     status numbers are literals, domain.Status values checked by a test,
-//     so that the planner can use it);
+//     status numbers are literals, so that the planner can use it; the
+//     plan test checks they are the domain.Status values);
 //   - the marketplace orders with a package whose push has no outcome yet,
 //     from the partial index shipments_push_pending, which holds only such
 //     packages (the store sets push_pending when it records a marketplace

@@ -31,6 +31,13 @@ func TestStuckScanUsesIndexes(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ANALYZE orders; ANALYZE shipments`); err != nil {
 		t.Fatal(err)
 	}
+	// The statement names statuses by number, for the partial indexes.
+	for st, n := range map[domain.Status]int{domain.StatusPending: 1, domain.StatusConfirmed: 2, domain.StatusPaid: 3,
+		domain.StatusShipped: 5, domain.StatusDelivered: 6, domain.StatusCancelled: 9, domain.StatusPartiallyShipped: 12} {
+		if int(st) != n {
+			t.Fatalf("%s is %d; the scan names it %d", st, int(st), n)
+		}
+	}
 	text := explain(t, pool, pgstore.StuckSQL, time.Now().Add(-time.Minute), 100, domain.EventRedriven)
 	for _, want := range []string{"orders_unsettled", "shipments_push_pending"} {
 		if !strings.Contains(text, want) {
