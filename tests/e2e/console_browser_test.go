@@ -21,7 +21,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	eventsv1 "github.com/printfleet/printfleet/proto/printfleet/events/v1"
 )
@@ -332,38 +331,6 @@ func TestConsoleBrowserOrderAndDeadLetter(t *testing.T) {
 	if p := b.problems(); len(p) != 0 {
 		t.Errorf("the browser reported errors: %v", p)
 	}
-}
-
-// publishGarbage publishes an undecodable body on a real routing key with
-// the images worker's broker user; the orders worker dead-letters it.
-func publishGarbage(t *testing.T, e *environment) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := amqp091.Dial(e.layout.BrokerURL("images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
-	id := uuid.NewString()
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "printfleet.events", eventsv1.KeyPrintFilesReady, true, false, amqp091.Publishing{
-		MessageId: id, Type: eventsv1.KeyPrintFilesReady, Timestamp: time.Now(), DeliveryMode: amqp091.Persistent,
-		ContentType: "application/x-protobuf", Body: []byte("garbage, not a protobuf \xff\xfe"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := dc.WaitContext(ctx); !ok || err != nil {
-		t.Fatalf("garbage not confirmed: %v", err)
-	}
-	return id
 }
 
 // TestConsoleBrowserDiscard: a garbage message is dead-lettered; a support

@@ -30,29 +30,7 @@ func TestPoisonMessageIsParkedAndDiscarded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	conn, err := amqp091.Dial(e.layout.BrokerURL("images"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		t.Fatal(err)
-	}
-	id := uuid.NewString()
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "printfleet.events", eventsv1.KeyPrintFilesReady, true, false, amqp091.Publishing{
-		MessageId: id, Type: eventsv1.KeyPrintFilesReady, Timestamp: time.Now(), DeliveryMode: amqp091.Persistent,
-		ContentType: "application/x-protobuf", Body: []byte{0xff, 0xfe, 0x00, 0x13, 0x37},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := dc.WaitContext(ctx); !ok || err != nil {
-		t.Fatalf("poison not confirmed: %v", err)
-	}
+	id := publishGarbage(t, e)
 
 	signer, err := principal.NewSigner(e.layout.InternalSecret)
 	if err != nil {
@@ -121,4 +99,36 @@ func TestPoisonMessageIsParkedAndDiscarded(t *testing.T) {
 	if err != nil || got.GetState() != opsv1.DeadLetterState_DEAD_LETTER_STATE_DISCARDED {
 		t.Errorf("after discard: %v %v", got, err)
 	}
+}
+
+// publishGarbage publishes an undecodable body on a real routing key with
+// the images worker's broker user; the orders worker dead-letters it.
+func publishGarbage(t *testing.T, e *environment) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := amqp091.Dial(e.layout.BrokerURL("images"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	id := uuid.NewString()
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "printfleet.events", eventsv1.KeyPrintFilesReady, true, false, amqp091.Publishing{
+		MessageId: id, Type: eventsv1.KeyPrintFilesReady, Timestamp: time.Now(), DeliveryMode: amqp091.Persistent,
+		ContentType: "application/x-protobuf", Body: []byte("garbage, not a protobuf \xff\xfe"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := dc.WaitContext(ctx); !ok || err != nil {
+		t.Fatalf("garbage not confirmed: %v", err)
+	}
+	return id
 }
